@@ -1,0 +1,374 @@
+"""The typer layer: parse arguments, call one service function, print.
+
+No YAML, git or Jinja here. Every ComplaintError is caught once, in
+``Group.invoke``: its message goes to stderr on one line and the exit code
+is 1 (2 for a usage error). No traceback, and never local variables.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from typer.core import TyperGroup
+
+from .errors import ComplaintError
+
+
+class Group(TyperGroup):
+    """The one error boundary."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ComplaintError as exc:
+            typer.echo(f"complaintctl: {exc}", err=True)
+            raise typer.Exit(exc.exit_code) from None
+
+
+app = typer.Typer(
+    cls=Group,
+    name="complaintctl",
+    help="Handle customer complaints as YAML case files in git, under the rules of policy.yaml.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+# ---------------------------------------------------------------- shared options
+
+Root = Annotated[
+    str | None,
+    typer.Option("--root", help="Workspace folder (default: COMPLAINTCTL_ROOT, else the nearest ancestor with policy.yaml)."),
+]
+At = Annotated[
+    str | None,
+    typer.Option("--at", help="When it really happened (ISO 8601; default now; no offset = policy time zone)."),
+]
+As = Annotated[
+    str | None,
+    typer.Option("--as", help="Who acts (default: COMPLAINTCTL_USER, else git user.email)."),
+]
+CaseId = Annotated[str, typer.Argument(help="Case id, e.g. C-20261122-7K3QX2.", show_default=False)]
+
+
+def _changed(change: Any) -> None:
+    for notice in change.notices:
+        typer.echo(f"complaintctl: note: {notice}", err=True)
+    arrow = f"{change.from_state} -> {change.to_state}" if change.from_state != change.to_state else change.to_state
+    typer.echo(f"{change.case_id}: {change.subject} [{arrow}]")
+
+
+def _run(root: str | None, actor: str | None, at: str | None, case_id: str, build: Any) -> None:
+    from . import service
+
+    ctx = service.context(root, actor, at)
+    _changed(service.change_case(ctx, case_id, build))
+
+
+# ---------------------------------------------------------------- workspace
+
+
+@app.command(epilog="Example: complaintctl init ~/complaints")
+def init(folder: Annotated[Path, typer.Argument(help="New or empty folder for the workspace.")]) -> None:
+    """Make a new workspace: git repo, default policy.yaml and templates, empty cases/."""
+    from . import service
+
+    path = service.init_workspace(folder)
+    typer.echo(f"Workspace ready in {path}. Next: edit policy.yaml (team, categories), then 'complaintctl open --help'.")
+
+
+@app.command(
+    "open",
+    epilog="Example: complaintctl open --customer '张三' --phone 13812341234 --channel phone "
+    "--category billing --summary 'Charged twice for October' --demand 'Refund the extra charge'",
+)
+def open_(
+    customer: Annotated[str, typer.Option(help="Customer's name, as given.")],
+    channel: Annotated[str, typer.Option(help="How it came in (policy: channels).")],
+    category: Annotated[str, typer.Option(help="What it is about (policy: categories).")],
+    summary: Annotated[str, typer.Option(help="What happened, in the customer's terms.")],
+    phone: Annotated[str | None, typer.Option(help="Customer's phone.")] = None,
+    email: Annotated[str | None, typer.Option(help="Customer's e-mail.")] = None,
+    address: Annotated[str | None, typer.Option(help="Customer's address.")] = None,
+    account: Annotated[str | None, typer.Option(help="Account, contract or order number.")] = None,
+    demand: Annotated[str | None, typer.Option(help="What the customer wants (诉求).")] = None,
+    urgent: Annotated[bool, typer.Option("--urgent", help="Urgent: someone must be in contact fast.")] = False,
+    severity: Annotated[str | None, typer.Option(help="Severity (policy: severities; default general).")] = None,
+    subject_staff: Annotated[
+        list[str] | None, typer.Option("--subject-staff", help="Staff the complaint is about (recused). Repeatable.")
+    ] = None,
+    owner: Annotated[str | None, typer.Option(help="Who owns it (default: the actor, first-contact rule).")] = None,
+    reason: Annotated[str | None, typer.Option(help="Why a matter closed for good is accepted again (if policy allows).")] = None,
+    at: At = None,
+    actor: As = None,
+    root: Root = None,
+) -> None:
+    """Record a new complaint and print its case id."""
+    from . import service, workflow
+
+    ctx = service.context(root, actor, at)
+    new = workflow.NewCase(
+        customer=customer,
+        channel=channel,
+        category=category,
+        summary=summary,
+        phone=phone,
+        email=email,
+        address=address,
+        account=account,
+        demand=demand,
+        urgent=urgent,
+        severity=severity,
+        subject_staff=tuple(subject_staff or ()),
+        owner=owner,
+        reason=reason,
+    )
+    change = service.open_case(ctx, new)
+    for notice in change.notices:
+        typer.echo(f"complaintctl: note: {notice}", err=True)
+    typer.echo(change.case_id)
+
+
+@app.command(
+    epilog="Example: complaintctl note C-20261122-7K3QX2 'Called back, apologised, checking the bill' --kind reply --channel phone"
+)
+def note(
+    case_id: CaseId,
+    text: Annotated[str, typer.Argument(help="What happened or was said.")],
+    kind: Annotated[str, typer.Option(help="internal, reply (to the customer), contact-failed, investigation.")] = "internal",
+    channel: Annotated[str | None, typer.Option(help="Channel used (required for contact-failed).")] = None,
+    at: At = None,
+    actor: As = None,
+    root: Root = None,
+) -> None:
+    """Add a note: an internal remark, a reply to the customer, a failed contact attempt."""
+    from . import workflow
+
+    _run(root, actor, at, case_id, lambda p, c, a, t, n: workflow.note(p, c, a, t, n, text, kind, channel))
+
+
+@app.command(
+    epilog="Example: complaintctl propose C-20261122-7K3QX2 --amount 240.00 --currency CNY --kind refund "
+    "--terms 'Refund to the original card within 7 days'"
+)
+def propose(
+    case_id: CaseId,
+    amount: Annotated[str, typer.Option(help="Exact amount, e.g. 240.00.")],
+    terms: Annotated[str, typer.Option(help="What the company will do, and by when.")],
+    currency: Annotated[str, typer.Option(help="Currency code (policy: currencies).")] = "CNY",
+    kind: Annotated[str, typer.Option(help="refund, credit, replacement, repair, goodwill, other.")] = "refund",
+    at: At = None,
+    actor: As = None,
+    root: Root = None,
+) -> None:
+    """Make an offer to the customer; it supersedes any earlier open offer."""
+    from . import workflow
+
+    _run(root, actor, at, case_id, lambda p, c, a, t, n: workflow.propose(p, c, a, t, n, amount, currency, kind, terms))
+
+
+@app.command(epilog="Example: complaintctl agree C-20261122-7K3QX2 --offer 1 --signed-by '张三' --channel in-person")
+def agree(
+    case_id: CaseId,
+    offer: Annotated[int | None, typer.Option(help="Offer number (default: the open offer).")] = None,
+    signed_by: Annotated[str | None, typer.Option(help="Who signed or consented for the customer.")] = None,
+    channel: Annotated[str | None, typer.Option(help="How consent was given.")] = None,
+    at: At = None,
+    actor: As = None,
+    root: Root = None,
+) -> None:
+    """Record that the customer accepted the open offer."""
+    from . import workflow
+
+    _run(root, actor, at, case_id, lambda p, c, a, t, n: workflow.agree(p, c, a, t, n, offer, signed_by, channel))
+
+
+@app.command(epilog="Example: complaintctl escalate C-20261122-7K3QX2 --reason 'Customer threatens to go to the media' --to carol@example.com")
+def escalate(
+    case_id: CaseId,
+    reason: Annotated[str, typer.Option(help="Why it goes up.")],
+    to: Annotated[str | None, typer.Option("--to", help="Hand it to this person (must hold the new tier).")] = None,
+    at: At = None,
+    actor: As = None,
+    root: Root = None,
+) -> None:
+    """Raise the case one tier (urgent and major cases go straight to the supervisor tier)."""
+    from . import workflow
+
+    _run(root, actor, at, case_id, lambda p, c, a, t, n: workflow.escalate(p, c, a, t, n, reason, to))
+
+
+@app.command(epilog="Example: complaintctl close C-20261122-7K3QX2 --resolution agreed --executed 'Refund paid on 24 Nov'")
+def close(
+    case_id: CaseId,
+    resolution: Annotated[str, typer.Option(help="How it ended (policy: resolutions).")],
+    text: Annotated[str | None, typer.Argument(help="A closing remark.")] = None,
+    executed: Annotated[bool, typer.Option("--executed", help="The agreement has been carried out.")] = False,
+    at: At = None,
+    actor: As = None,
+    root: Root = None,
+) -> None:
+    """Close the case with a resolution; a follow-up is then due."""
+    from . import workflow
+
+    _run(root, actor, at, case_id, lambda p, c, a, t, n: workflow.close(p, c, a, t, n, resolution, text, executed))
+
+
+@app.command(epilog="Example: complaintctl followup C-20261122-7K3QX2 --satisfaction 4 'Happy with the refund'")
+def followup(
+    case_id: CaseId,
+    text: Annotated[str | None, typer.Argument(help="What the customer said.")] = None,
+    satisfaction: Annotated[int | None, typer.Option(help="Satisfaction 1 (worst) to 5 (best).")] = None,
+    unreachable: Annotated[bool, typer.Option("--unreachable", help="The customer could not be reached.")] = False,
+    at: At = None,
+    actor: As = None,
+    root: Root = None,
+) -> None:
+    """Record the follow-up call after closing (follow up first, archive after)."""
+    from . import workflow
+
+    _run(root, actor, at, case_id, lambda p, c, a, t, n: workflow.followup(p, c, a, t, n, satisfaction, unreachable, text))
+
+
+@app.command(epilog="Example: complaintctl archive C-20261122-7K3QX2")
+def archive(case_id: CaseId, at: At = None, actor: As = None, root: Root = None) -> None:
+    """File a followed-up case; refused until the follow-up is recorded."""
+    from . import workflow
+
+    _run(root, actor, at, case_id, workflow.archive)
+
+
+@app.command(epilog="Example: complaintctl reopen C-20261122-7K3QX2 --reason 'The refund never arrived'")
+def reopen(
+    case_id: CaseId,
+    reason: Annotated[str, typer.Option(help="Why it is reopened.")],
+    at: At = None,
+    actor: As = None,
+    root: Root = None,
+) -> None:
+    """Reopen a closed case (refused after an executed settlement or a ruling)."""
+    from . import workflow
+
+    _run(root, actor, at, case_id, lambda p, c, a, t, n: workflow.reopen(p, c, a, t, n, reason))
+
+
+# ---------------------------------------------------------------- reading
+
+
+@app.command(epilog="Example: complaintctl show C-20261122-7K3QX2")
+def show(
+    case_id: CaseId,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the record as JSON.")] = False,
+    root: Root = None,
+) -> None:
+    """Show one case: who, what, state, offers and every event."""
+    from . import service
+    from .views import show_text
+
+    _ws, case = service.show(root, case_id)
+    typer.echo(json.dumps(case, ensure_ascii=False, indent=2) if as_json else show_text(case), nl=not as_json or True)
+
+
+@app.command("list", epilog="Example: complaintctl list --status open --status in-progress")
+def list_(
+    status: Annotated[list[str] | None, typer.Option(help="Only cases in this state. Repeatable.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print rows as JSON.")] = False,
+    show_pii: Annotated[bool, typer.Option("--show-pii", help="Show customer names unmasked.")] = False,
+    root: Root = None,
+) -> None:
+    """List cases, oldest first (customer names masked)."""
+    from . import service
+    from .views import list_table
+
+    rows, problems = service.list_rows(root, status or ())
+    for problem in problems:
+        typer.echo(f"complaintctl: skipped {problem}", err=True)
+    if as_json:
+        typer.echo(json.dumps(_public_rows(rows, show_pii), ensure_ascii=False, indent=2))
+    else:
+        typer.echo(list_table(rows, show_pii))
+    if problems:
+        raise typer.Exit(1)
+
+
+def _public_rows(rows: list[dict[str, Any]], show_pii: bool) -> list[dict[str, Any]]:
+    from .privacy import mask_name
+
+    out = []
+    for row in rows:
+        item = {k: v for k, v in row.items() if k != "customer_keys"}
+        if not show_pii:
+            item["customer"] = mask_name(item["customer"])
+        out.append(item)
+    return out
+
+
+@app.command(epilog="Example: complaintctl log C-20261122-7K3QX2")
+def log(case_id: CaseId, root: Root = None) -> None:
+    """The case's history as recorded in git: one line per commit."""
+    from . import service
+    from .views import log_table
+
+    typer.echo(log_table(service.history(root, case_id)))
+
+
+@app.command(epilog="Example: complaintctl check && echo clean")
+def check(root: Root = None) -> None:
+    """Validate policy.yaml and every case file; silent and exit 0 when clean."""
+    from . import service
+
+    problems = service.check(root)
+    for problem in problems:
+        typer.echo(problem)
+    if problems:
+        raise typer.Exit(1)
+
+
+@app.command(epilog="Example: complaintctl report --format json")
+def report(
+    fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+    root: Root = None,
+) -> None:
+    """Counts of cases by status, severity, category and channel."""
+    from . import service
+    from .views import report_json, report_text
+
+    if fmt not in ("table", "json"):
+        raise typer.BadParameter(f"unknown format '{fmt}'; use table or json", param_hint="--format")
+    figures, problems = service.report(root)
+    for problem in problems:
+        typer.echo(f"complaintctl: skipped {problem}", err=True)
+    typer.echo(report_json(figures) if fmt == "json" else report_text(figures))
+
+
+@app.command(epilog="Example: complaintctl render C-20261122-7K3QX2 agreement --format html -o agreement.html")
+def render(
+    case_id: CaseId,
+    what: Annotated[str, typer.Argument(help="agreement or summary.")],
+    fmt: Annotated[str, typer.Option("--format", help="html or md.")] = "html",
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="Write to this file (default: stdout).")] = None,
+    show_pii: Annotated[bool, typer.Option("--show-pii", help="Summary: show customer data unmasked.")] = False,
+    root: Root = None,
+) -> None:
+    """Render a settlement agreement or a case summary from templates/."""
+    from . import service
+
+    text = service.render(root, case_id, what, fmt, show_pii)
+    if output is None:
+        sys.stdout.write(text)
+        return
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise typer.BadParameter(f"cannot write {output}: {exc.strerror}", param_hint="-o") from None
+    typer.echo(f"Wrote {output}")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,42 @@
+"""Pure: one case record -> one flat row, the unit of the bulk index.
+
+``list``, ``report`` and the repeat lookup at ``open`` read these rows, never
+the case files themselves; a row holds only plain JSON values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from .workflow import customer_keys
+
+VERSION = 1
+
+
+def row(case: Mapping[str, Any]) -> dict[str, Any]:
+    events = case["events"]
+    replies = [e["at"] for e in events if e["action"] == "note" and e.get("kind") == "reply"]
+    return {
+        "id": case["id"],
+        "state": case["state"],
+        "severity": case["severity"],
+        "urgent": bool(case["urgent"]),
+        "tier": case["tier"],
+        "owner": case["owner"],
+        "channel": case["channel"],
+        "category": case["category"],
+        "opened_at": case["opened_at"],
+        "closed_at": case.get("closed_at"),
+        "resolution": case.get("resolution"),
+        "executed": bool(case.get("executed")),
+        "satisfaction": case.get("satisfaction"),
+        "customer": case["customer"]["name"],
+        "customer_keys": sorted(customer_keys(case["customer"])),
+        "summary": case["summary"],
+        "repeat_of": case.get("repeat_of"),
+        "first_reply_at": replies[0] if replies else None,
+        "escalations": sum(1 for e in events if e["action"] == "escalate"),
+        "events": len(events),
+        "last_at": events[-1]["at"],
+    }

@@ -1,0 +1,301 @@
+"""One function per command: load -> workflow -> save -> commit.
+
+The CLI calls exactly one of these and prints what it returns. Everything a
+changing command does to disk and git happens inside one lock and one
+transaction, so it either completes with one commit or leaves no trace.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from . import audit, clock, store, workflow
+from .errors import NotFoundError, RuleError, UsageError, WorkspaceError
+from .model import normalise_id, validate_case
+from .policy import Policy
+from .store import Workspace
+from .workflow import Change
+
+Builder = Callable[[Policy, Any, str, datetime, datetime], Change]
+
+
+@dataclass(frozen=True)
+class Context:
+    """Who acts, when, and where: resolved once per command."""
+
+    ws: Workspace
+    actor: str
+    at: datetime
+    now: datetime
+
+
+def context(root: str | None, actor: str | None, at: str | None) -> Context:
+    ws = store.find_workspace(root)
+    policy = ws.policy
+    now = clock.now(policy.timezone)
+    when = clock.parse_at(at, policy.timezone) if at else now
+    who = actor or os.environ.get("COMPLAINTCTL_USER") or audit.git_user_email(ws.root)
+    if not who:
+        raise UsageError(
+            "who is acting? no --as, no COMPLAINTCTL_USER and no git user.email",
+            fix="pass --as you@example.com or set COMPLAINTCTL_USER",
+        )
+    return Context(ws, who.strip(), when, now)
+
+
+def author_of(policy: Policy, actor: str) -> audit.Author:
+    member = policy.member(actor)
+    return audit.Author(name=member.name if member else actor, email=actor)
+
+
+def trailers(change: Change) -> dict[str, str]:
+    return {
+        "Case": change.case_id,
+        "Action": change.action,
+        "From": change.from_state or "-",
+        "To": change.to_state,
+        "Actor": change.actor,
+    }
+
+
+def _commit(ctx: Context, rel: str, text: str, change: Change) -> None:
+    with audit.transaction(ctx.ws, [rel]):
+        store.write_atomic(ctx.ws.root / rel, text)
+        audit.commit(
+            ctx.ws,
+            [rel],
+            change.subject,
+            trailers(change),
+            author_of(ctx.ws.policy, ctx.actor),
+            change.at,
+        )
+
+
+def _check_written(ctx: Context, rel: str, data: Any) -> None:
+    # Belt and braces: what we are about to write must pass our own schema.
+    from . import validate
+
+    try:
+        validate_case(data, ctx.ws.policy, expected_id=Path(rel).stem)
+    except validate.Invalid as exc:  # pragma: no cover - a bug, not a user error
+        raise RuleError(f"internal check failed: {exc.what}", where=rel) from None
+
+
+def change_case(ctx: Context, case_id: str, build: Builder) -> Change:
+    """Run ``build`` on one existing case and commit the result."""
+    case_id = normalise_id(case_id)
+    rel, _ = ctx.ws.case_path(case_id)
+    with audit.workspace_lock(ctx.ws):
+        audit.preflight(ctx.ws, [rel])
+        rel, _text, doc = store.load_case(ctx.ws, case_id, roundtrip=True)
+        change = build(ctx.ws.policy, doc, ctx.actor, ctx.at, ctx.now)
+        workflow.apply(doc, change)
+        _check_written(ctx, rel, doc)
+        _commit(ctx, rel, store.dump_case(doc), change)
+    return change
+
+
+def open_case(ctx: Context, new: workflow.NewCase) -> Change:
+    from . import caseindex
+    from .model import new_id
+
+    policy = ctx.ws.policy
+    with audit.workspace_lock(ctx.ws):
+        audit.preflight(ctx.ws, [])
+        keys = workflow.customer_keys(
+            {"phone": new.phone, "email": new.email, "account": new.account}
+        )
+        earlier = []
+        if keys:
+            rows = caseindex.read_rows(ctx.ws).rows
+            earlier = [r for r in rows if keys & set(r["customer_keys"])]
+            earlier.sort(key=lambda r: r["opened_at"])
+        for _ in range(5):
+            case_id = new_id(ctx.at)
+            rel, path = ctx.ws.case_path(case_id)
+            if not path.exists():
+                break
+        else:  # pragma: no cover - 32**6 ids a day
+            raise WorkspaceError("could not find a free case id", fix="run the command again")
+        case, change = workflow.open_case(policy, new, case_id, ctx.actor, ctx.at, ctx.now, earlier)
+        _check_written(ctx, rel, case)
+        _commit(ctx, rel, store.dump_case(case), change)
+    return change
+
+
+# ---------------------------------------------------------------- reading
+
+
+def show(root: str | None, case_id: str) -> tuple[Workspace, dict[str, Any]]:
+    ws = store.find_workspace(root)
+    _rel, _text, data = store.load_case(ws, case_id)
+    return ws, data
+
+
+def list_rows(root: str | None, status: Sequence[str] = ()) -> tuple[list[dict[str, Any]], list[str]]:
+    from . import caseindex
+
+    ws = store.find_workspace(root)
+    for state in status:
+        if state not in ws.policy.states:
+            raise UsageError(
+                f"unknown status '{state}'",
+                fix=f"use one of: {', '.join(ws.policy.states)}",
+            )
+    result = caseindex.read_rows(ws)
+    rows = [r for r in result.rows if not status or r["state"] in status]
+    return rows, [p.message for p in result.problems]
+
+
+def check(root: str | None) -> list[str]:
+    """Every problem in policy.yaml and the case files, as 'FILE:LINE: ...'."""
+    from . import caseindex
+    from .errors import ComplaintError
+
+    ws = store.find_workspace(root)
+    try:
+        policy = ws.policy
+    except ComplaintError as exc:
+        return [str(exc)]
+    problems: list[str] = []
+    seen: dict[str, str] = {}
+    for rel in store.case_files(ws):
+        path = ws.root / rel
+        if path.is_symlink():
+            problems.append(f"{rel}: is a symbolic link; replace it with a plain file")
+            continue
+        if not caseindex.CASE_PATH_RE.match(rel):
+            problems.append(
+                f"{rel}: not a case file name (cases/YYYY/MM/C-YYYYMMDD-XXXXXX.yaml); move or remove it"
+            )
+            continue
+        try:
+            data = store.parse_case(path.read_text(encoding="utf-8"), rel, policy, roundtrip=False)
+        except ComplaintError as exc:
+            problems.append(str(exc))
+            continue
+        except (OSError, UnicodeDecodeError) as exc:
+            problems.append(f"{rel}: cannot read: {exc}")
+            continue
+        if data["id"] in seen:
+            problems.append(f"{rel}: duplicate case id {data['id']} (also {seen[data['id']]}); remove one copy")
+        seen[data["id"]] = rel
+    return problems
+
+
+def history(root: str | None, case_id: str) -> list[dict[str, str]]:
+    from . import history as hist
+
+    ws = store.find_workspace(root)
+    case_id = normalise_id(case_id)
+    rel, path = ws.case_path(case_id)
+    if not path.exists():
+        raise NotFoundError(f"no case {case_id}", where=rel, fix="run 'complaintctl list' to see the cases")
+    return hist.case_log(ws.root, rel)
+
+
+# ---------------------------------------------------------------- init
+
+
+def defaults_dir() -> Path:
+    return Path(__file__).resolve().parent / "defaults"
+
+
+def init_workspace(target: Path) -> Path:
+    """A fresh workspace: git repo, default policy and templates, empty cases/."""
+    target = target.expanduser().resolve()
+    if (target / "policy.yaml").exists():
+        raise WorkspaceError(
+            f"{target} is already a workspace (it has policy.yaml)", fix="use it as it is"
+        )
+    if target.exists() and any(p.name != ".git" for p in target.iterdir()):
+        raise WorkspaceError(f"{target} is not empty", fix="choose a new or empty folder")
+    source = defaults_dir()
+    target.mkdir(parents=True, exist_ok=True)
+    had_git = (target / ".git").exists()
+    try:
+        shutil.copyfile(source / "policy.yaml", target / "policy.yaml")
+        shutil.copytree(source / "templates", target / "templates")
+        (target / "cases").mkdir()
+        (target / "cases" / ".gitkeep").write_text("")
+        (target / ".gitignore").write_text("# complaintctl: rendered letters and reports\n/out/\n")
+        if not (target / ".git").exists():
+            audit.git(target, "init", "--quiet")
+        # Cheap commits at 100k files: split the index; cache untracked scans.
+        audit.git(target, "config", "core.splitIndex", "true")
+        audit.git(target, "config", "core.untrackedCache", "true")
+        audit.git(target, "add", "--", "policy.yaml", "templates", "cases/.gitkeep", ".gitignore")
+        audit.git(
+            target,
+            "commit",
+            "--quiet",
+            "--message=Start complaint workspace\n\nComplaintctl-Action: init\n",
+        )
+    except BaseException:
+        for name in ("policy.yaml", "templates", "cases", ".gitignore", *(() if had_git else (".git",))):
+            p = target / name
+            if p.is_dir():
+                shutil.rmtree(p, ignore_errors=True)
+            elif p.exists():
+                p.unlink()
+        raise
+    return target
+
+
+# ---------------------------------------------------------------- render
+
+
+def render(root: str | None, case_id: str, what: str, fmt: str, show_pii: bool = False) -> str:
+    from . import render as rnd
+    from .privacy import mask_customer
+
+    if what not in ("agreement", "summary"):
+        raise UsageError(f"cannot render '{what}'", fix="render agreement or summary")
+    if fmt not in rnd.FORMATS:
+        raise UsageError(f"unknown format '{fmt}'", fix=f"use one of: {', '.join(rnd.FORMATS)}")
+    ws, case = show(root, case_id)
+    policy = ws.policy
+    context: dict[str, Any] = {"case": case, "organisation": policy.organisation}
+    if what == "agreement":
+        accepted = [o for o in case.get("offers", ()) if o["status"] == "accepted"]
+        if not accepted:
+            raise RuleError(
+                "no accepted offer to put in an agreement",
+                where=case["id"],
+                fix="record the customer's acceptance with 'complaintctl agree' first",
+            )
+        offer = accepted[-1]
+        agreed = [e for e in case["events"] if e["action"] == "agree" and e.get("offer") == offer["no"]]
+        member = policy.member(case["owner"])
+        context.update(
+            customer=case["customer"],
+            offer=offer,
+            accepted_at=agreed[-1]["at"] if agreed else offer["at"],
+            handler=member.name if member else case["owner"],
+        )
+    else:
+        context["customer"] = case["customer"] if show_pii else mask_customer(dict(case["customer"]))
+    search = [ws.root / "templates", defaults_dir() / "templates"]
+    return rnd.render(search, f"{what}.{fmt}.j2", context)
+
+
+def report(root: str | None) -> Any:
+    from . import caseindex
+    from . import report as rep
+
+    ws = store.find_workspace(root)
+    result = caseindex.read_rows(ws)
+    policy = ws.policy
+    orders = {
+        "state": list(policy.states),
+        "severity": list(reversed(policy.severities)),
+        "category": list(policy.categories),
+        "channel": list(policy.channels),
+    }
+    return rep.build(result.rows, orders), [p.message for p in result.problems]

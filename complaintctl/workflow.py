@@ -1,0 +1,597 @@
+"""The lifecycle and rules, as pure functions.
+
+Each command takes the policy, the case (a mapping as parsed), the actor, the
+event time and ``now``, and returns a ``Change``: the event to append and the
+fields to set. It raises ``RuleError`` (or ``UsageError`` for a bad value)
+when the policy does not allow the change. Nothing here reads a file, runs
+git or looks at the clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from .errors import RuleError, UsageError
+from .model import SCHEMA, check_email, check_phone, format_time, money, parse_time
+from .policy import Policy, Transition
+
+Case = Mapping[str, Any]
+FieldPath = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class Change:
+    """What one command does to one case; the unit of one commit."""
+
+    case_id: str
+    action: str
+    actor: str
+    at: datetime
+    from_state: str
+    to_state: str
+    subject: str
+    event: dict[str, Any]
+    updates: tuple[tuple[FieldPath, Any], ...] = ()
+    notices: tuple[str, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class NewCase:
+    """The fields of ``open``, as typed (validated here)."""
+
+    customer: str
+    channel: str
+    category: str
+    summary: str
+    phone: str | None = None
+    email: str | None = None
+    address: str | None = None
+    account: str | None = None
+    demand: str | None = None
+    urgent: bool = False
+    severity: str | None = None
+    subject_staff: tuple[str, ...] = ()
+    owner: str | None = None
+    reason: str | None = None
+
+
+# ---------------------------------------------------------------- checks
+
+
+def check_actor(policy: Policy, actor: str) -> None:
+    if policy.team and policy.member(actor) is None:
+        raise RuleError(
+            f"'{actor}' is not on the team in policy.yaml",
+            fix="act as a listed member with --as, or add them under 'team:'",
+        )
+
+
+def check_recusal(case: Case, actor: str) -> None:
+    if actor in case.get("subject_staff", ()):
+        raise RuleError(
+            f"{actor} is named in the complaint and may not act on it (recusal)",
+            where=case["id"],
+            fix="ask a colleague to act with --as",
+        )
+
+
+def check_time(case: Case | None, at: datetime, now: datetime) -> None:
+    if at > now:
+        raise UsageError(
+            f"--at {format_time(at)} is in the future (now is {format_time(now)})",
+            fix="give the time it really happened",
+        )
+    if case is not None:
+        last = parse_time(case["events"][-1]["at"])
+        if at < last:
+            raise UsageError(
+                f"--at {format_time(at)} is before the case's last event ({format_time(last)})",
+                where=case["id"],
+                fix="events are recorded in time order",
+            )
+
+
+def find_transition(policy: Policy, case: Case, command: str, kind: str | None = None) -> Transition:
+    state = case["state"]
+    transition = policy.transition(command, state, kind)
+    if transition is None:
+        allowed = ", ".join(policy.allowed_commands(state)) or "none"
+        hint = f"commands allowed now: {allowed}"
+        if command == "archive" and state != "archived" and policy.transition("followup", state):
+            hint = "follow up first, archive after: run 'complaintctl followup' first"
+        raise RuleError(f"cannot {command} a case that is {state}", where=case["id"], fix=hint)
+    return transition
+
+
+def _prepare(
+    policy: Policy, case: Case, command: str, actor: str, at: datetime, now: datetime, kind: str | None = None
+) -> Transition:
+    check_actor(policy, actor)
+    check_recusal(case, actor)
+    transition = find_transition(policy, case, command, kind)
+    check_time(case, at, now)
+    return transition
+
+
+def _change(
+    case: Case,
+    transition: Transition,
+    action: str,
+    actor: str,
+    at: datetime,
+    subject: str,
+    details: dict[str, Any],
+    updates: Iterable[tuple[FieldPath, Any]] = (),
+) -> Change:
+    before = case["state"]
+    after = transition.to or before
+    event: dict[str, Any] = {"at": format_time(at), "by": actor, "action": action}
+    if after != before:
+        event["from"], event["to"] = before, after
+    event.update({k: val for k, val in details.items() if val is not None})
+    all_updates = list(updates)
+    if after != before:
+        all_updates.insert(0, (("state",), after))
+    return Change(
+        case_id=case["id"],
+        action=action,
+        actor=actor,
+        at=at,
+        from_state=before,
+        to_state=after,
+        subject=subject,
+        event=event,
+        updates=tuple(all_updates),
+    )
+
+
+# ---------------------------------------------------------------- open
+
+
+def customer_keys(customer: Mapping[str, Any]) -> set[str]:
+    """What identifies a customer across cases: phone digits, e-mail, account."""
+    keys = set()
+    if customer.get("phone"):
+        keys.add("phone:" + "".join(c for c in str(customer["phone"]) if c.isdigit())[-11:])
+    if customer.get("email"):
+        keys.add("email:" + str(customer["email"]).strip().lower())
+    if customer.get("account"):
+        keys.add("account:" + str(customer["account"]).strip().lower())
+    return keys
+
+
+def is_final(policy: Policy, case: Case) -> bool:
+    """Ended in a way after which the same matter is not accepted again."""
+    resolution = policy.resolutions.get(case.get("resolution") or "")
+    if resolution is None:
+        return False
+    return resolution.final or (resolution.final_when_executed and bool(case.get("executed")))
+
+
+def open_case(
+    policy: Policy,
+    new: NewCase,
+    case_id: str,
+    actor: str,
+    at: datetime,
+    now: datetime,
+    earlier: Sequence[Case] = (),
+) -> tuple[dict[str, Any], Change]:
+    """A new case record, and its 'open' change. ``earlier``: cases of the
+    same customer (by ``customer_keys``), to find repeats and final outcomes."""
+    check_actor(policy, actor)
+    check_time(None, at, now)
+    _choice(new.channel, policy.channels, "channel", "channels")
+    _choice(new.category, policy.categories, "category", "categories")
+    severity = new.severity or policy.default_severity
+    _choice(severity, policy.severities, "severity", "severities")
+    for text, what in ((new.customer, "--customer"), (new.summary, "--summary")):
+        if not text.strip():
+            raise UsageError(f"{what} is empty", fix=f"give {what} some text")
+    if new.phone:
+        check_phone(new.phone)
+    if new.email:
+        check_email(new.email)
+    owner = new.owner or actor
+    if policy.team and policy.member(owner) is None:
+        raise RuleError(f"owner '{owner}' is not on the team in policy.yaml", fix="pick a listed member")
+    if actor in new.subject_staff:
+        raise RuleError(
+            f"{actor} is named in the complaint and may not record it (recusal)",
+            fix="ask a colleague to open it with --as",
+        )
+    if owner in new.subject_staff:
+        raise RuleError(
+            f"owner {owner} is named in the complaint and may not own it (recusal)",
+            fix="give another --owner",
+        )
+
+    notices = []
+    repeat_of = None
+    same_matter = [c for c in earlier if c.get("category") == new.category]
+    final = [c for c in same_matter if is_final(policy, c)]
+    if final:
+        old = final[-1]["id"]
+        if not (policy.reopen_final_with_reason and new.reason):
+            fix = f"see 'complaintctl show {old}'"
+            if policy.reopen_final_with_reason:
+                fix += "; to accept it anyway give --reason"
+            raise RuleError(
+                f"this matter was settled and closed for good in {old} (not accepted again)",
+                fix=fix,
+            )
+    ended = [c for c in same_matter if c.get("resolution")]
+    if ended:
+        repeat_of = ended[-1]["id"]
+        if policy.severity_rank(severity) < policy.severity_rank(policy.repeat_severity):
+            severity = policy.repeat_severity
+        notices.append(f"repeat complaint: {repeat_of} was about the same matter; severity {severity}")
+    still_open = [c["id"] for c in same_matter if not c.get("resolution")]
+    if still_open:
+        notices.append(f"the customer also has open case(s) on this matter: {', '.join(still_open)}")
+
+    customer: dict[str, Any] = {"name": new.customer}
+    for key in ("phone", "email", "address", "account"):
+        value = getattr(new, key)
+        if value:
+            customer[key] = value
+    stamp = format_time(at)
+    case: dict[str, Any] = {
+        "schema": SCHEMA,
+        "id": case_id,
+        "state": policy.initial,
+        "severity": severity,
+        "urgent": new.urgent,
+        "tier": policy.tiers[0].name,
+        "owner": owner,
+        "channel": new.channel,
+        "category": new.category,
+        "opened_at": stamp,
+        "opened_by": actor,
+        "customer": customer,
+        "summary": new.summary,
+    }
+    if new.demand:
+        case["demand"] = new.demand
+    if new.subject_staff:
+        case["subject_staff"] = list(new.subject_staff)
+    if repeat_of:
+        case["repeat_of"] = repeat_of
+    if final:
+        case["reopen_reason"] = new.reason
+    event: dict[str, Any] = {"at": stamp, "by": actor, "action": "open", "to": policy.initial}
+    case["events"] = [event]
+    urgent = "urgent " if new.urgent else ""
+    change = Change(
+        case_id=case_id,
+        action="open",
+        actor=actor,
+        at=at,
+        from_state="",
+        to_state=policy.initial,
+        subject=f"Open {urgent}{new.category} complaint {case_id} ({new.channel})",
+        event=event,
+        notices=tuple(notices),
+    )
+    return case, change
+
+
+def _choice(value: str, allowed: Iterable[str], what: str, key: str) -> None:
+    allowed = tuple(allowed)
+    if value not in allowed:
+        raise UsageError(
+            f"unknown {what} '{value}'", fix=f"use one of: {', '.join(allowed)} (policy.yaml: {key})"
+        )
+
+
+# ---------------------------------------------------------------- commands
+
+
+def note(
+    policy: Policy,
+    case: Case,
+    actor: str,
+    at: datetime,
+    now: datetime,
+    text: str,
+    kind: str = "internal",
+    channel: str | None = None,
+) -> Change:
+    _choice(kind, policy.note_kinds, "note kind", "note_kinds")
+    if not text.strip():
+        raise UsageError("the note is empty", fix="give the note some text")
+    if kind == "contact-failed" and channel is None:
+        raise UsageError(
+            "a failed contact attempt needs --channel", fix="say how you tried: --channel phone"
+        )
+    if channel is not None:
+        _choice(channel, policy.channels, "channel", "channels")
+    transition = _prepare(policy, case, "note", actor, at, now, kind)
+    return _change(
+        case,
+        transition,
+        "note",
+        actor,
+        at,
+        f"Note {kind} on {case['id']}",
+        {"kind": kind, "channel": channel, "text": text},
+    )
+
+
+def propose(
+    policy: Policy,
+    case: Case,
+    actor: str,
+    at: datetime,
+    now: datetime,
+    amount: str,
+    currency: str,
+    kind: str,
+    terms: str,
+) -> Change:
+    value = money(amount, currency, policy)
+    _choice(kind, policy.offer_kinds, "offer kind", "offer_kinds")
+    if not terms.strip():
+        raise UsageError("--terms is empty", fix="say what the company will do and by when")
+    transition = _prepare(policy, case, "propose", actor, at, now)
+    offers = list(case.get("offers", ()))
+    number = len(offers) + 1
+    updates: list[tuple[FieldPath, Any]] = [
+        (("offers", i, "status"), "superseded")
+        for i, offer in enumerate(offers)
+        if offer["status"] == "open"
+    ]
+    updates.append(
+        (
+            ("offers", number - 1),
+            {
+                "no": number,
+                "amount": str(value),
+                "currency": currency,
+                "kind": kind,
+                "terms": terms,
+                "status": "open",
+                "at": format_time(at),
+                "by": actor,
+            },
+        )
+    )
+    return _change(
+        case,
+        transition,
+        "propose",
+        actor,
+        at,
+        f"Propose {currency} {value} {kind} on {case['id']}",
+        {"offer": number},
+        updates,
+    )
+
+
+def open_offer(case: Case) -> Mapping[str, Any] | None:
+    return next((o for o in reversed(case.get("offers", ())) if o["status"] == "open"), None)
+
+
+def agree(
+    policy: Policy,
+    case: Case,
+    actor: str,
+    at: datetime,
+    now: datetime,
+    offer_no: int | None = None,
+    signed_by: str | None = None,
+    channel: str | None = None,
+) -> Change:
+    transition = _prepare(policy, case, "agree", actor, at, now)
+    if channel is not None:
+        _choice(channel, policy.channels, "channel", "channels")
+    current = open_offer(case)
+    if current is None:
+        raise RuleError("there is no open offer to agree to", where=case["id"], fix="run 'complaintctl propose' first")
+    if offer_no is not None and offer_no != current["no"]:
+        raise RuleError(
+            f"offer {offer_no} is not the open offer (offer {current['no']} is)",
+            where=case["id"],
+            fix=f"agree to offer {current['no']}, or propose again",
+        )
+    index = current["no"] - 1
+    return _change(
+        case,
+        transition,
+        "agree",
+        actor,
+        at,
+        f"Agree offer {current['no']} ({current['currency']} {current['amount']} {current['kind']}) on {case['id']}",
+        {"offer": current["no"], "signed_by": signed_by, "channel": channel},
+        [(("offers", index, "status"), "accepted")],
+    )
+
+
+def escalate(
+    policy: Policy,
+    case: Case,
+    actor: str,
+    at: datetime,
+    now: datetime,
+    reason: str,
+    to_user: str | None = None,
+) -> Change:
+    if not reason.strip():
+        raise UsageError("--reason is empty", fix="say why the case goes up")
+    transition = _prepare(policy, case, "escalate", actor, at, now)
+    names = [t.name for t in policy.tiers]
+    current = names.index(case["tier"])
+    direct = names.index(policy.direct_tier)
+    serious = case["urgent"] or case["severity"] == policy.severities[-1]
+    target = direct if serious and current < direct else current + 1
+    if target >= len(names):
+        raise RuleError(
+            f"the case is already at the top tier ({case['tier']})",
+            where=case["id"],
+            fix="record what happens next with 'complaintctl note'",
+        )
+    tier = policy.tiers[target]
+    updates: list[tuple[FieldPath, Any]] = [(("tier",), tier.name)]
+    if to_user is not None:
+        member = policy.member(to_user)
+        if policy.team and member is None:
+            raise RuleError(f"'{to_user}' is not on the team in policy.yaml", fix="pick a listed member")
+        if member is not None and not set(member.roles) & set(tier.roles):
+            holders = [m.id for m in policy.team if set(m.roles) & set(tier.roles)]
+            raise RuleError(
+                f"{to_user} does not hold the {tier.name} tier",
+                where=case["id"],
+                fix=f"escalate to one of: {', '.join(holders) or 'nobody (edit policy.yaml)'}",
+            )
+        if to_user in case.get("subject_staff", ()):
+            raise RuleError(
+                f"{to_user} is named in the complaint and may not own it (recusal)",
+                where=case["id"],
+                fix="escalate to someone else",
+            )
+        updates.append((("owner",), to_user))
+    to_text = f" ({to_user})" if to_user else ""
+    return _change(
+        case,
+        transition,
+        "escalate",
+        actor,
+        at,
+        f"Escalate {case['id']} to {tier.name}{to_text}",
+        {"tier_from": case["tier"], "tier_to": tier.name, "assignee": to_user, "reason": reason},
+        updates,
+    )
+
+
+def close(
+    policy: Policy,
+    case: Case,
+    actor: str,
+    at: datetime,
+    now: datetime,
+    resolution: str,
+    text: str | None = None,
+    executed: bool = False,
+) -> Change:
+    _choice(resolution, policy.resolutions, "resolution", "resolutions")
+    transition = _prepare(policy, case, "close", actor, at, now)
+    spec = policy.resolutions[resolution]
+    if spec.requires_state and case["state"] != spec.requires_state:
+        raise RuleError(
+            f"resolution '{resolution}' needs the case to be {spec.requires_state} (it is {case['state']})",
+            where=case["id"],
+            fix="record the customer's acceptance with 'complaintctl agree' first",
+        )
+    if executed and not spec.final_when_executed:
+        raise UsageError(
+            f"--executed applies to a settlement, not to resolution '{resolution}'",
+            fix="drop --executed",
+        )
+    updates: list[tuple[FieldPath, Any]] = [
+        (("resolution",), resolution),
+        (("closed_at",), format_time(at)),
+    ]
+    if spec.final_when_executed:
+        updates.append((("executed",), executed))
+    return _change(
+        case,
+        transition,
+        "close",
+        actor,
+        at,
+        f"Close {case['id']} as {resolution}" + (" (executed)" if executed else ""),
+        {"resolution": resolution, "executed": executed or None, "text": text},
+        updates,
+    )
+
+
+def followup(
+    policy: Policy,
+    case: Case,
+    actor: str,
+    at: datetime,
+    now: datetime,
+    satisfaction: int | None = None,
+    unreachable: bool = False,
+    text: str | None = None,
+) -> Change:
+    if (satisfaction is None) == (not unreachable):
+        raise UsageError(
+            "give either --satisfaction 1..5 or --unreachable", fix="say how the follow-up went"
+        )
+    if satisfaction is not None and not 1 <= satisfaction <= 5:
+        raise UsageError(f"--satisfaction {satisfaction} is outside 1..5", fix="use 1 (worst) to 5 (best)")
+    transition = _prepare(policy, case, "followup", actor, at, now)
+    outcome = f"satisfaction {satisfaction}/5" if satisfaction is not None else "customer unreachable"
+    updates: list[tuple[FieldPath, Any]] = []
+    if satisfaction is not None:
+        updates.append((("satisfaction",), satisfaction))
+    return _change(
+        case,
+        transition,
+        "followup",
+        actor,
+        at,
+        f"Follow up {case['id']}: {outcome}",
+        {"satisfaction": satisfaction, "unreachable": unreachable or None, "text": text},
+        updates,
+    )
+
+
+def archive(policy: Policy, case: Case, actor: str, at: datetime, now: datetime) -> Change:
+    transition = _prepare(policy, case, "archive", actor, at, now)
+    return _change(case, transition, "archive", actor, at, f"Archive {case['id']}", {})
+
+
+def reopen(policy: Policy, case: Case, actor: str, at: datetime, now: datetime, reason: str) -> Change:
+    if not reason.strip():
+        raise UsageError("--reason is empty", fix="say why the case is reopened")
+    transition = _prepare(policy, case, "reopen", actor, at, now)
+    if is_final(policy, case):
+        raise RuleError(
+            f"the case ended as '{case['resolution']}' and cannot be reopened (not accepted again)",
+            where=case["id"],
+            fix="record new facts with 'complaintctl note'",
+        )
+    updates: list[tuple[FieldPath, Any]] = [(("resolution",), None), (("closed_at",), None)]
+    return _change(case, transition, "reopen", actor, at, f"Reopen {case['id']}", {"reason": reason}, updates)
+
+
+# ---------------------------------------------------------------- applying
+
+
+def apply(case: Any, change: Change) -> None:
+    """Apply a change in place to a mapping (plain or round-trip).
+
+    A value of None removes the field; a list index one past the end appends.
+    """
+    for path, value in change.updates:
+        parent = case
+        for part in path[:-1]:
+            if isinstance(parent, dict) and part not in parent:
+                _set_key(parent, part, [])
+            parent = parent[part]
+        last = path[-1]
+        if isinstance(parent, list):
+            assert isinstance(last, int)
+            if last == len(parent):
+                parent.append(value)
+            else:
+                parent[last] = value
+        elif value is None:
+            parent.pop(last, None)
+        else:
+            _set_key(parent, last, value)
+    case["events"].append(change.event)
+
+
+def _set_key(mapping: Any, key: Any, value: Any) -> None:
+    # New top-level fields go before the (long) events list, so the record
+    # reads top-down and a diff stays small.
+    if key not in mapping and "events" in mapping and hasattr(mapping, "insert"):
+        mapping.insert(list(mapping).index("events"), key, value)
+    else:
+        mapping[key] = value
