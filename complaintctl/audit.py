@@ -67,7 +67,9 @@ def _fix_for(stderr: str) -> str | None:
     if "index.lock" in stderr:
         return "another git command is running; if none is, remove .git/index.lock"
     if "tell me who you are" in stderr or "empty ident" in stderr or "identity" in stderr:
-        return "set your git identity: git config user.name 'Your Name' && git config user.email you@example.com"
+        return (
+            "set your git identity: git config user.name 'Your Name' && git config user.email you@example.com"
+        )
     if "hook" in stderr:
         return "a git hook refused the commit; fix what it reports and run the command again"
     return None
@@ -139,7 +141,14 @@ def message(subject: str, trailers: Mapping[str, str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def commit(ws: Workspace, paths: Sequence[str], subject: str, trailers: Mapping[str, str], author: Author, at: datetime) -> str:
+def commit(
+    ws: Workspace,
+    paths: Sequence[str],
+    subject: str,
+    trailers: Mapping[str, str],
+    author: Author,
+    at: datetime,
+) -> str:
     """Stage exactly ``paths`` and commit them alone; return the commit id."""
     git(ws.root, "add", "--", *paths)
     env = {
@@ -148,7 +157,17 @@ def commit(ws: Workspace, paths: Sequence[str], subject: str, trailers: Mapping[
         "GIT_AUTHOR_DATE": format_time(at),
     }
     # '--only' with the paths: anything else the user had staged stays out.
-    git(ws.root, "commit", "--quiet", "--only", "--file=-", "--", *paths, env=env, stdin=message(subject, trailers))
+    git(
+        ws.root,
+        "commit",
+        "--quiet",
+        "--only",
+        "--file=-",
+        "--",
+        *paths,
+        env=env,
+        stdin=message(subject, trailers),
+    )
     return git(ws.root, "rev-parse", "HEAD").stdout.strip()
 
 

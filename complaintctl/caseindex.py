@@ -90,16 +90,16 @@ def read_rows(ws: Workspace, progress: Callable[[int, int], None] | None = None)
     """Every case as a row, through the index; unreadable files as problems."""
     tracked: dict[str, str] = {}
     listing = git(ws.root, "ls-files", "-s", "-z", "--", "cases").stdout
-    for entry in listing.split("\0"):
-        if entry:
-            meta, rel = entry.split("\t", 1)
+    for line in listing.split("\0"):
+        if line:
+            meta, rel = line.split("\t", 1)
             tracked[rel] = meta.split()[1]
     status = git(ws.root, "status", "--porcelain=v1", "-z", "--untracked-files=all", "--", "cases").stdout
     dirty: set[str] = set()
     deleted: set[str] = set()
-    for entry in status.split("\0"):
-        if len(entry) > 3:
-            (deleted if "D" in entry[:2] else dirty).add(entry[3:])
+    for line in status.split("\0"):
+        if len(line) > 3:
+            (deleted if "D" in line[:2] else dirty).add(line[3:])
     paths = sorted((set(tracked) | dirty) - deleted)
 
     key = _policy_key(ws)
@@ -109,6 +109,7 @@ def read_rows(ws: Workspace, progress: Callable[[int, int], None] | None = None)
     result = Rows()
     misses = [p for p in paths if CASE_PATH_RE.match(p) and (p in dirty or tracked[p] not in cached)]
     done = 0
+    entry: dict[str, Any]
     for rel in paths:
         if not CASE_PATH_RE.match(rel):
             continue

@@ -44,11 +44,17 @@ app = typer.Typer(
 
 Root = Annotated[
     str | None,
-    typer.Option("--root", help="Workspace folder (default: COMPLAINTCTL_ROOT, else the nearest ancestor with policy.yaml)."),
+    typer.Option(
+        "--root",
+        help="Workspace folder (default: COMPLAINTCTL_ROOT, else the nearest ancestor with policy.yaml).",
+    ),
 ]
 At = Annotated[
     str | None,
-    typer.Option("--at", help="When it really happened (ISO 8601; default now; no offset = policy time zone)."),
+    typer.Option(
+        "--at",
+        help="When it really happened (ISO 8601; default now; no offset = policy time zone).",
+    ),
 ]
 As = Annotated[
     str | None,
@@ -60,7 +66,11 @@ CaseId = Annotated[str, typer.Argument(help="Case id, e.g. C-20261122-7K3QX2.", 
 def _changed(change: Any) -> None:
     for notice in change.notices:
         typer.echo(f"complaintctl: note: {notice}", err=True)
-    arrow = f"{change.from_state} -> {change.to_state}" if change.from_state != change.to_state else change.to_state
+    arrow = (
+        f"{change.from_state} -> {change.to_state}"
+        if change.from_state != change.to_state
+        else change.to_state
+    )
     typer.echo(f"{change.case_id}: {change.subject} [{arrow}]")
 
 
@@ -75,12 +85,17 @@ def _run(root: str | None, actor: str | None, at: str | None, case_id: str, buil
 
 
 @app.command(epilog="Example: complaintctl init ~/complaints")
-def init(folder: Annotated[Path, typer.Argument(help="New or empty folder for the workspace.")]) -> None:
+def init(
+    folder: Annotated[Path, typer.Argument(help="New or empty folder for the workspace.")],
+) -> None:
     """Make a new workspace: git repo, default policy.yaml and templates, empty cases/."""
     from . import service
 
     path = service.init_workspace(folder)
-    typer.echo(f"Workspace ready in {path}. Next: edit policy.yaml (team, categories), then 'complaintctl open --help'.")
+    typer.echo(
+        f"Workspace ready in {path}. "
+        "Next: edit policy.yaml (team, categories), then 'complaintctl open --help'."
+    )
 
 
 @app.command(
@@ -98,13 +113,23 @@ def open_(
     address: Annotated[str | None, typer.Option(help="Customer's address.")] = None,
     account: Annotated[str | None, typer.Option(help="Account, contract or order number.")] = None,
     demand: Annotated[str | None, typer.Option(help="What the customer wants (诉求).")] = None,
-    urgent: Annotated[bool, typer.Option("--urgent", help="Urgent: someone must be in contact fast.")] = False,
-    severity: Annotated[str | None, typer.Option(help="Severity (policy: severities; default general).")] = None,
-    subject_staff: Annotated[
-        list[str] | None, typer.Option("--subject-staff", help="Staff the complaint is about (recused). Repeatable.")
+    urgent: Annotated[
+        bool, typer.Option("--urgent", help="Urgent: someone must be in contact fast.")
+    ] = False,
+    severity: Annotated[
+        str | None, typer.Option(help="Severity (policy: severities; default general).")
     ] = None,
-    owner: Annotated[str | None, typer.Option(help="Who owns it (default: the actor, first-contact rule).")] = None,
-    reason: Annotated[str | None, typer.Option(help="Why a matter closed for good is accepted again (if policy allows).")] = None,
+    subject_staff: Annotated[
+        list[str] | None,
+        typer.Option("--subject-staff", help="Staff the complaint is about (recused). Repeatable."),
+    ] = None,
+    owner: Annotated[
+        str | None, typer.Option(help="Who owns it (default: the actor, first-contact rule).")
+    ] = None,
+    reason: Annotated[
+        str | None,
+        typer.Option(help="Why a matter closed for good is accepted again (if policy allows)."),
+    ] = None,
     at: At = None,
     actor: As = None,
     root: Root = None,
@@ -136,12 +161,15 @@ def open_(
 
 
 @app.command(
-    epilog="Example: complaintctl note C-20261122-7K3QX2 'Called back, apologised, checking the bill' --kind reply --channel phone"
+    epilog="Example: complaintctl note C-20261122-7K3QX2 'Called back, apologised, checking the bill' "
+    "--kind reply --channel phone"
 )
 def note(
     case_id: CaseId,
     text: Annotated[str, typer.Argument(help="What happened or was said.")],
-    kind: Annotated[str, typer.Option(help="internal, reply (to the customer), contact-failed, investigation.")] = "internal",
+    kind: Annotated[
+        str, typer.Option(help="internal, reply (to the customer), contact-failed, investigation.")
+    ] = "internal",
     channel: Annotated[str | None, typer.Option(help="Channel used (required for contact-failed).")] = None,
     at: At = None,
     actor: As = None,
@@ -150,7 +178,13 @@ def note(
     """Add a note: an internal remark, a reply to the customer, a failed contact attempt."""
     from . import workflow
 
-    _run(root, actor, at, case_id, lambda p, c, a, t, n: workflow.note(p, c, a, t, n, text, kind, channel))
+    _run(
+        root,
+        actor,
+        at,
+        case_id,
+        lambda p, c, a, t, n: workflow.note(p, c, a, t, n, text, kind, channel),
+    )
 
 
 @app.command(
@@ -162,7 +196,9 @@ def propose(
     amount: Annotated[str, typer.Option(help="Exact amount, e.g. 240.00.")],
     terms: Annotated[str, typer.Option(help="What the company will do, and by when.")],
     currency: Annotated[str, typer.Option(help="Currency code (policy: currencies).")] = "CNY",
-    kind: Annotated[str, typer.Option(help="refund, credit, replacement, repair, goodwill, other.")] = "refund",
+    kind: Annotated[
+        str, typer.Option(help="refund, credit, replacement, repair, goodwill, other.")
+    ] = "refund",
     at: At = None,
     actor: As = None,
     root: Root = None,
@@ -170,10 +206,18 @@ def propose(
     """Make an offer to the customer; it supersedes any earlier open offer."""
     from . import workflow
 
-    _run(root, actor, at, case_id, lambda p, c, a, t, n: workflow.propose(p, c, a, t, n, amount, currency, kind, terms))
+    _run(
+        root,
+        actor,
+        at,
+        case_id,
+        lambda p, c, a, t, n: workflow.propose(p, c, a, t, n, amount, currency, kind, terms),
+    )
 
 
-@app.command(epilog="Example: complaintctl agree C-20261122-7K3QX2 --offer 1 --signed-by '张三' --channel in-person")
+@app.command(
+    epilog="Example: complaintctl agree C-20261122-7K3QX2 --offer 1 --signed-by '张三' --channel in-person"
+)
 def agree(
     case_id: CaseId,
     offer: Annotated[int | None, typer.Option(help="Offer number (default: the open offer).")] = None,
@@ -186,14 +230,25 @@ def agree(
     """Record that the customer accepted the open offer."""
     from . import workflow
 
-    _run(root, actor, at, case_id, lambda p, c, a, t, n: workflow.agree(p, c, a, t, n, offer, signed_by, channel))
+    _run(
+        root,
+        actor,
+        at,
+        case_id,
+        lambda p, c, a, t, n: workflow.agree(p, c, a, t, n, offer, signed_by, channel),
+    )
 
 
-@app.command(epilog="Example: complaintctl escalate C-20261122-7K3QX2 --reason 'Customer threatens to go to the media' --to carol@example.com")
+@app.command(
+    epilog="Example: complaintctl escalate C-20261122-7K3QX2 --reason 'Customer threatens to go to the media' "
+    "--to carol@example.com"
+)
 def escalate(
     case_id: CaseId,
     reason: Annotated[str, typer.Option(help="Why it goes up.")],
-    to: Annotated[str | None, typer.Option("--to", help="Hand it to this person (must hold the new tier).")] = None,
+    to: Annotated[
+        str | None, typer.Option("--to", help="Hand it to this person (must hold the new tier).")
+    ] = None,
     at: At = None,
     actor: As = None,
     root: Root = None,
@@ -204,7 +259,10 @@ def escalate(
     _run(root, actor, at, case_id, lambda p, c, a, t, n: workflow.escalate(p, c, a, t, n, reason, to))
 
 
-@app.command(epilog="Example: complaintctl close C-20261122-7K3QX2 --resolution agreed --executed 'Refund paid on 24 Nov'")
+@app.command(
+    epilog="Example: complaintctl close C-20261122-7K3QX2 --resolution agreed --executed "
+    "'Refund paid on 24 Nov'"
+)
 def close(
     case_id: CaseId,
     resolution: Annotated[str, typer.Option(help="How it ended (policy: resolutions).")],
@@ -217,15 +275,25 @@ def close(
     """Close the case with a resolution; a follow-up is then due."""
     from . import workflow
 
-    _run(root, actor, at, case_id, lambda p, c, a, t, n: workflow.close(p, c, a, t, n, resolution, text, executed))
+    _run(
+        root,
+        actor,
+        at,
+        case_id,
+        lambda p, c, a, t, n: workflow.close(p, c, a, t, n, resolution, text, executed),
+    )
 
 
-@app.command(epilog="Example: complaintctl followup C-20261122-7K3QX2 --satisfaction 4 'Happy with the refund'")
+@app.command(
+    epilog="Example: complaintctl followup C-20261122-7K3QX2 --satisfaction 4 'Happy with the refund'"
+)
 def followup(
     case_id: CaseId,
     text: Annotated[str | None, typer.Argument(help="What the customer said.")] = None,
     satisfaction: Annotated[int | None, typer.Option(help="Satisfaction 1 (worst) to 5 (best).")] = None,
-    unreachable: Annotated[bool, typer.Option("--unreachable", help="The customer could not be reached.")] = False,
+    unreachable: Annotated[
+        bool, typer.Option("--unreachable", help="The customer could not be reached.")
+    ] = False,
     at: At = None,
     actor: As = None,
     root: Root = None,
@@ -233,7 +301,13 @@ def followup(
     """Record the follow-up call after closing (follow up first, archive after)."""
     from . import workflow
 
-    _run(root, actor, at, case_id, lambda p, c, a, t, n: workflow.followup(p, c, a, t, n, satisfaction, unreachable, text))
+    _run(
+        root,
+        actor,
+        at,
+        case_id,
+        lambda p, c, a, t, n: workflow.followup(p, c, a, t, n, satisfaction, unreachable, text),
+    )
 
 
 @app.command(epilog="Example: complaintctl archive C-20261122-7K3QX2")
@@ -272,7 +346,10 @@ def show(
     from .views import show_text
 
     _ws, case = service.show(root, case_id)
-    typer.echo(json.dumps(case, ensure_ascii=False, indent=2) if as_json else show_text(case), nl=not as_json or True)
+    typer.echo(
+        json.dumps(case, ensure_ascii=False, indent=2) if as_json else show_text(case),
+        nl=not as_json or True,
+    )
 
 
 @app.command("list", epilog="Example: complaintctl list --status open --status in-progress")
@@ -347,13 +424,19 @@ def report(
     typer.echo(report_json(figures) if fmt == "json" else report_text(figures))
 
 
-@app.command(epilog="Example: complaintctl render C-20261122-7K3QX2 agreement --format html -o agreement.html")
+@app.command(
+    epilog="Example: complaintctl render C-20261122-7K3QX2 agreement --format html -o agreement.html"
+)
 def render(
     case_id: CaseId,
     what: Annotated[str, typer.Argument(help="agreement or summary.")],
     fmt: Annotated[str, typer.Option("--format", help="html or md.")] = "html",
-    output: Annotated[Path | None, typer.Option("-o", "--output", help="Write to this file (default: stdout).")] = None,
-    show_pii: Annotated[bool, typer.Option("--show-pii", help="Summary: show customer data unmasked.")] = False,
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="Write to this file (default: stdout).")
+    ] = None,
+    show_pii: Annotated[
+        bool, typer.Option("--show-pii", help="Summary: show customer data unmasked.")
+    ] = False,
     root: Root = None,
 ) -> None:
     """Render a settlement agreement or a case summary from templates/."""

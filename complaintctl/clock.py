@@ -7,7 +7,7 @@ replays; nothing else in the code calls datetime.now().
 from __future__ import annotations
 
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from .errors import UsageError
@@ -18,7 +18,7 @@ def now(tz_name: str) -> datetime:
     pinned = os.environ.get("COMPLAINTCTL_NOW")
     if pinned:
         return parse_at(pinned, tz_name, what="COMPLAINTCTL_NOW")
-    return datetime.now(timezone.utc).astimezone(tz).replace(microsecond=0)
+    return datetime.now(UTC).astimezone(tz).replace(microsecond=0)
 
 
 def parse_at(text: str, tz_name: str, what: str = "--at") -> datetime:

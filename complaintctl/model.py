@@ -159,7 +159,11 @@ def _time(value: Any, path: v.Path) -> str:
     try:
         parse_time(text)
     except ValueError:
-        v.fail(path, f"{v.dotted(path)} is not a time with an offset", "write 2026-11-22T09:30:00+08:00")
+        v.fail(
+            path,
+            f"{v.dotted(path)} is not a time with an offset",
+            "write 2026-11-22T09:30:00+08:00",
+        )
     return text
 
 
@@ -168,7 +172,11 @@ def validate_case(data: Any, policy: Policy, expected_id: str | None = None) -> 
     v.keys(case, (), CASE_KEYS_REQUIRED, CASE_KEYS_OPTIONAL)
     schema = v.integer(case["schema"], ("schema",))
     if schema != SCHEMA:
-        v.fail(("schema",), f"case schema {schema} is not supported", f"this complaintctl reads {SCHEMA}")
+        v.fail(
+            ("schema",),
+            f"case schema {schema} is not supported",
+            f"this complaintctl reads {SCHEMA}",
+        )
     case_id = v.string(case["id"], ("id",))
     if not ID_RE.match(case_id):
         v.fail(("id",), f"'{case_id}' is not a case id", "ids look like C-20261122-7K3QX2")

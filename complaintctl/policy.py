@@ -150,9 +150,7 @@ def parse(data: Any) -> Policy:
             v.fail(("currencies", str(code)), f"'{code}' is not an ISO 4217 code", "use e.g. CNY")
         currencies[code] = v.integer(places, ("currencies", code), low=0, high=4)
     note_kinds_raw = v.mapping(top["note_kinds"], ("note_kinds",))
-    note_kinds = {
-        str(k): v.string(text, ("note_kinds", str(k))) for k, text in note_kinds_raw.items()
-    }
+    note_kinds = {str(k): v.string(text, ("note_kinds", str(k))) for k, text in note_kinds_raw.items()}
     for needed in ("internal", "reply", "contact-failed"):
         if needed not in note_kinds:
             v.fail(("note_kinds",), f"note kind '{needed}' is missing", f"add '{needed}:'")
@@ -173,9 +171,7 @@ def parse(data: Any) -> Policy:
     lifecycle = v.mapping(top["lifecycle"], ("lifecycle",))
     v.keys(lifecycle, ("lifecycle",), ("initial", "states", "transitions"))
     states_raw = v.mapping(lifecycle["states"], ("lifecycle", "states"))
-    states = {
-        str(k): v.string(text, ("lifecycle", "states", str(k))) for k, text in states_raw.items()
-    }
+    states = {str(k): v.string(text, ("lifecycle", "states", str(k))) for k, text in states_raw.items()}
     initial = v.choice(lifecycle["initial"], ("lifecycle", "initial"), states, "state")
     transitions = []
     for i, raw in enumerate(v.seq(lifecycle["transitions"], ("lifecycle", "transitions"))):
@@ -202,9 +198,7 @@ def parse(data: Any) -> Policy:
         resolutions[str(name)] = Resolution(
             name=str(name),
             label=v.string(r["label"], (*path, "label")),
-            requires_state=None
-            if req is None
-            else v.choice(req, (*path, "requires_state"), states, "state"),
+            requires_state=None if req is None else v.choice(req, (*path, "requires_state"), states, "state"),
             final=v.boolean(r.get("final", False), (*path, "final")),
             final_when_executed=v.boolean(
                 r.get("final_when_executed", False), (*path, "final_when_executed")
@@ -221,21 +215,15 @@ def parse(data: Any) -> Policy:
         channels=v.strings(top["channels"], ("channels",)),
         categories=v.strings(top["categories"], ("categories",)),
         severities=severities,
-        default_severity=v.choice(
-            top["default_severity"], ("default_severity",), severities, "severity"
-        ),
-        repeat_severity=v.choice(
-            top["repeat_severity"], ("repeat_severity",), severities, "severity"
-        ),
+        default_severity=v.choice(top["default_severity"], ("default_severity",), severities, "severity"),
+        repeat_severity=v.choice(top["repeat_severity"], ("repeat_severity",), severities, "severity"),
         currencies=MappingProxyType(currencies),
         offer_kinds=v.strings(top["offer_kinds"], ("offer_kinds",)),
         note_kinds=MappingProxyType(note_kinds),
         tiers=tuple(tiers),
         direct_tier=v.choice(top["direct_tier"], ("direct_tier",), tier_names, "tier"),
         resolutions=MappingProxyType(resolutions),
-        reopen_final_with_reason=v.boolean(
-            top["reopen_final_with_reason"], ("reopen_final_with_reason",)
-        ),
+        reopen_final_with_reason=v.boolean(top["reopen_final_with_reason"], ("reopen_final_with_reason",)),
         initial=initial,
         states=MappingProxyType(states),
         transitions=tuple(transitions),

@@ -14,10 +14,7 @@ def mask_name(name: str) -> str:
 def mask_phone(phone: str) -> str:
     """'13812341234' -> '138****1234': keep 3 first and 4 last digits."""
     digits = [i for i, c in enumerate(phone) if c.isdigit()]
-    if len(digits) <= 7:
-        keep = set(digits[-2:])
-    else:
-        keep = set(digits[:3] + digits[-4:])
+    keep = set(digits[-2:]) if len(digits) <= 7 else set(digits[:3] + digits[-4:])
     return "".join(c if (i in keep or not c.isdigit()) else "*" for i, c in enumerate(phone))
 
 

@@ -44,7 +44,9 @@ def render(search: list[Path], name: str, context: Mapping[str, Any]) -> str:
             f"no template {name}", where="templates/", fix="restore it from 'complaintctl init'"
         ) from None
     except TemplateSyntaxError as exc:
-        raise TemplateError(f"template syntax: {exc.message}", where=f"templates/{name}:{exc.lineno}") from None
+        raise TemplateError(
+            f"template syntax: {exc.message}", where=f"templates/{name}:{exc.lineno}"
+        ) from None
     except UndefinedError as exc:
         raise TemplateError(
             f"template refers to something undefined: {exc.message}",

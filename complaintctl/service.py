@@ -108,9 +108,7 @@ def open_case(ctx: Context, new: workflow.NewCase) -> Change:
     policy = ctx.ws.policy
     with audit.workspace_lock(ctx.ws):
         audit.preflight(ctx.ws, [])
-        keys = workflow.customer_keys(
-            {"phone": new.phone, "email": new.email, "account": new.account}
-        )
+        keys = workflow.customer_keys({"phone": new.phone, "email": new.email, "account": new.account})
         earlier = []
         if keys:
             rows = caseindex.read_rows(ctx.ws).rows
@@ -184,7 +182,9 @@ def check(root: str | None) -> list[str]:
             problems.append(f"{rel}: cannot read: {exc}")
             continue
         if data["id"] in seen:
-            problems.append(f"{rel}: duplicate case id {data['id']} (also {seen[data['id']]}); remove one copy")
+            problems.append(
+                f"{rel}: duplicate case id {data['id']} (also {seen[data['id']]}); remove one copy"
+            )
         seen[data["id"]] = rel
     return problems
 
@@ -211,9 +211,7 @@ def init_workspace(target: Path) -> Path:
     """A fresh workspace: git repo, default policy and templates, empty cases/."""
     target = target.expanduser().resolve()
     if (target / "policy.yaml").exists():
-        raise WorkspaceError(
-            f"{target} is already a workspace (it has policy.yaml)", fix="use it as it is"
-        )
+        raise WorkspaceError(f"{target} is already a workspace (it has policy.yaml)", fix="use it as it is")
     if target.exists() and any(p.name != ".git" for p in target.iterdir()):
         raise WorkspaceError(f"{target} is not empty", fix="choose a new or empty folder")
     source = defaults_dir()
@@ -238,7 +236,13 @@ def init_workspace(target: Path) -> Path:
             "--message=Start complaint workspace\n\nComplaintctl-Action: init\n",
         )
     except BaseException:
-        for name in ("policy.yaml", "templates", "cases", ".gitignore", *(() if had_git else (".git",))):
+        for name in (
+            "policy.yaml",
+            "templates",
+            "cases",
+            ".gitignore",
+            *(() if had_git else (".git",)),
+        ):
             p = target / name
             if p.is_dir():
                 shutil.rmtree(p, ignore_errors=True)

@@ -112,9 +112,7 @@ def parse_case(text: str, rel: str, policy: Policy, *, roundtrip: bool) -> Any:
         validate_case(data, policy, expected_id=expected)
     except validate.Invalid as exc:
         line = line_of(text, exc.path)
-        raise CaseFileError(
-            exc.what, where=f"{rel}:{line}" if line else rel, fix=exc.fix
-        ) from None
+        raise CaseFileError(exc.what, where=f"{rel}:{line}" if line else rel, fix=exc.fix) from None
     return data
 
 

@@ -38,9 +38,7 @@ def mapping(value: Any, path: Path) -> Mapping[str, Any]:
     return value
 
 
-def keys(
-    value: Mapping[str, Any], path: Path, required: Iterable[str], optional: Iterable[str] = ()
-) -> None:
+def keys(value: Mapping[str, Any], path: Path, required: Iterable[str], optional: Iterable[str] = ()) -> None:
     required = tuple(required)
     allowed = set(required) | set(optional)
     for key in value:

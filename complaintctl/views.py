@@ -46,7 +46,9 @@ def show_text(case: Mapping[str, Any]) -> str:
     if offers:
         lines.append("Offers:")
         for o in offers:
-            lines.append(f"  {o['no']}. {o['currency']} {o['amount']} {o['kind']} [{o['status']}] {o['terms']}")
+            lines.append(
+                f"  {o['no']}. {o['currency']} {o['amount']} {o['kind']} [{o['status']}] {o['terms']}"
+            )
     lines.append("Events:")
     for e in case["events"]:
         move = f" {e['from']} -> {e['to']}" if "from" in e else ""
@@ -101,7 +103,9 @@ def report_text(report: Report) -> str:
         f"Cases: {report.total}   open: {report.open}   closed: {report.closed}",
     ]
     if report.satisfaction_mean is not None:
-        parts.append(f"Satisfaction at follow-up: {report.satisfaction_mean} of 5 ({report.followed_up} reached)")
+        parts.append(
+            f"Satisfaction at follow-up: {report.satisfaction_mean} of 5 ({report.followed_up} reached)"
+        )
     for breakdown in report.breakdowns:
         parts.append("")
         parts.append(str(tabulate(breakdown.counts, headers=(breakdown.title, "Cases"), tablefmt="simple")))

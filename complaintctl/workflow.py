@@ -107,7 +107,13 @@ def find_transition(policy: Policy, case: Case, command: str, kind: str | None =
 
 
 def _prepare(
-    policy: Policy, case: Case, command: str, actor: str, at: datetime, now: datetime, kind: str | None = None
+    policy: Policy,
+    case: Case,
+    command: str,
+    actor: str,
+    at: datetime,
+    now: datetime,
+    kind: str | None = None,
 ) -> Transition:
     check_actor(policy, actor)
     check_recusal(case, actor)
@@ -283,7 +289,8 @@ def _choice(value: str, allowed: Iterable[str], what: str, key: str) -> None:
     allowed = tuple(allowed)
     if value not in allowed:
         raise UsageError(
-            f"unknown {what} '{value}'", fix=f"use one of: {', '.join(allowed)} (policy.yaml: {key})"
+            f"unknown {what} '{value}'",
+            fix=f"use one of: {', '.join(allowed)} (policy.yaml: {key})",
         )
 
 
@@ -304,9 +311,7 @@ def note(
     if not text.strip():
         raise UsageError("the note is empty", fix="give the note some text")
     if kind == "contact-failed" and channel is None:
-        raise UsageError(
-            "a failed contact attempt needs --channel", fix="say how you tried: --channel phone"
-        )
+        raise UsageError("a failed contact attempt needs --channel", fix="say how you tried: --channel phone")
     if channel is not None:
         _choice(channel, policy.channels, "channel", "channels")
     transition = _prepare(policy, case, "note", actor, at, now, kind)
@@ -340,9 +345,7 @@ def propose(
     offers = list(case.get("offers", ()))
     number = len(offers) + 1
     updates: list[tuple[FieldPath, Any]] = [
-        (("offers", i, "status"), "superseded")
-        for i, offer in enumerate(offers)
-        if offer["status"] == "open"
+        (("offers", i, "status"), "superseded") for i, offer in enumerate(offers) if offer["status"] == "open"
     ]
     updates.append(
         (
@@ -390,7 +393,11 @@ def agree(
         _choice(channel, policy.channels, "channel", "channels")
     current = open_offer(case)
     if current is None:
-        raise RuleError("there is no open offer to agree to", where=case["id"], fix="run 'complaintctl propose' first")
+        raise RuleError(
+            "there is no open offer to agree to",
+            where=case["id"],
+            fix="run 'complaintctl propose' first",
+        )
     if offer_no is not None and offer_no != current["no"]:
         raise RuleError(
             f"offer {offer_no} is not the open offer (offer {current['no']} is)",
@@ -404,7 +411,8 @@ def agree(
         "agree",
         actor,
         at,
-        f"Agree offer {current['no']} ({current['currency']} {current['amount']} {current['kind']}) on {case['id']}",
+        f"Agree offer {current['no']} ({current['currency']} {current['amount']} {current['kind']})"
+        f" on {case['id']}",
         {"offer": current["no"], "signed_by": signed_by, "channel": channel},
         [(("offers", index, "status"), "accepted")],
     )
@@ -519,9 +527,7 @@ def followup(
     text: str | None = None,
 ) -> Change:
     if (satisfaction is None) == (not unreachable):
-        raise UsageError(
-            "give either --satisfaction 1..5 or --unreachable", fix="say how the follow-up went"
-        )
+        raise UsageError("give either --satisfaction 1..5 or --unreachable", fix="say how the follow-up went")
     if satisfaction is not None and not 1 <= satisfaction <= 5:
         raise UsageError(f"--satisfaction {satisfaction} is outside 1..5", fix="use 1 (worst) to 5 (best)")
     transition = _prepare(policy, case, "followup", actor, at, now)
