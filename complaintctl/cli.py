@@ -240,7 +240,7 @@ def agree(
 
 
 @app.command(
-    epilog="Example: complaintctl escalate C-20261122-7K3QX2 --reason 'Customer threatens to go to the media' "
+    epilog="Example: complaintctl escalate C-20261122-7K3QX2 --reason 'Threatens to go to the media' "
     "--to carol@example.com"
 )
 def escalate(

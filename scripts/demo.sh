@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# The demo: a scratch copy of this repo's own workspace (policy.yaml,
+# templates/, cases/), two realistic complaints walked from receipt to
+# archive, a third closed on the spot, then an agreement, a summary and a
+# report. Nothing outside the scratch folder is touched.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+ctl=${COMPLAINTCTL:-"$here/.venv/bin/complaintctl"}
+scratch=$(mktemp -d "${TMPDIR:-/tmp}/complaintctl-demo.XXXXXX")
+ws="$scratch/workspace"
+
+mkdir -p "$ws"
+cp -R "$here/policy.yaml" "$here/templates" "$here/cases" "$ws/"
+git -C "$ws" init --quiet
+# The scratch repo gets its own identity: the demo must run where git has none.
+git -C "$ws" config user.name "Demo Runner"
+git -C "$ws" config user.email "demo@example.com"
+git -C "$ws" add -A && git -C "$ws" commit --quiet -m "Sample workspace"
+
+export COMPLAINTCTL_ROOT="$ws"
+say() { printf '\n\033[1m$ complaintctl %s\033[0m\n' "$*"; "$ctl" "$@"; }
+step() { printf '\n\033[1m$ complaintctl %s\033[0m\n' "$*" >&2; "$ctl" "$@"; }
+
+echo "== Case 1: overcharged on the property fee (in Chinese), settled by a refund"
+c1=$(step open --as alice@example.com --customer "张三" --phone 13812341234 \
+  --address "上海市浦东新区锦绣路 88 弄 3 号 1201" --account "HT-2026-0415" \
+  --channel phone --category billing \
+  --summary "十月物业费被重复扣款 240 元" --demand "退还多扣的费用" --at 2026-11-16T09:12)
+echo "$c1"
+say note "$c1" --as alice@example.com --kind reply --channel phone --at 2026-11-16T10:05 \
+  "已致歉，核实账单中，预计明天答复"
+say note "$c1" --as alice@example.com --kind investigation --at 2026-11-16T15:30 \
+  "Billing system ran the October batch twice; overcharge confirmed"
+say propose "$c1" --as alice@example.com --amount 240.00 --currency CNY --kind refund \
+  --terms "Refund CNY 240.00 to the original payment account within 7 days" --at 2026-11-17T09:00
+say agree "$c1" --as alice@example.com --signed-by "张三" --channel in-person --at 2026-11-17T14:20
+say close "$c1" --as alice@example.com --resolution agreed --executed --at 2026-11-19T11:00 \
+  "Refund paid on 19 Nov, customer told by SMS"
+say followup "$c1" --as bob@example.com --satisfaction 5 --at 2026-11-21T10:00 "满意，感谢及时处理"
+say archive "$c1" --as bob@example.com --at 2026-11-21T10:05
+
+echo
+echo "== Case 2: a late delivery, a failed call, an escalation and a credit"
+c2=$(step open --as bob@example.com --customer "Maria Lopez" --email maria.lopez@example.net \
+  --channel email --category delivery-delay --urgent \
+  --summary "Kitchen unit promised for 10 Nov still not delivered" \
+  --demand "Delivery this week and compensation" --at 2026-11-17T08:40)
+echo "$c2"
+say note "$c2" --as bob@example.com --kind contact-failed --channel phone --at 2026-11-17T09:00 \
+  "No answer; SMS sent"
+say note "$c2" --as bob@example.com --kind reply --channel email --at 2026-11-17T09:30 \
+  "Apologised; delivery booked for 20 Nov"
+say escalate "$c2" --as bob@example.com --to carol@example.com --at 2026-11-17T10:00 \
+  --reason "Urgent and the customer asks for compensation above the agent limit"
+say propose "$c2" --as carol@example.com --amount 50.00 --currency USD --kind credit \
+  --terms "USD 50.00 credit on the next invoice" --at 2026-11-18T16:00
+say agree "$c2" --as carol@example.com --signed-by "Maria Lopez" --channel email --at 2026-11-19T09:10
+say close "$c2" --as carol@example.com --resolution agreed --executed --at 2026-11-20T17:00 \
+  "Delivered on 20 Nov; credit applied"
+say followup "$c2" --as carol@example.com --satisfaction 4 --at 2026-11-22T09:00
+
+echo
+echo "== Case 3: explained on the spot; the follow-up call goes unanswered"
+c3=$(step open --as bob@example.com --customer "王芳" --phone "139 0000 5678" \
+  --channel in-person --category information-not-given \
+  --summary "不清楚公共维修基金的用途" --at 2026-11-21T15:00)
+echo "$c3"
+say close "$c3" --as bob@example.com --resolution explained --at 2026-11-21T15:20 \
+  "Explained the fund rules at the front desk"
+say followup "$c3" --as bob@example.com --unreachable --at 2026-11-22T09:30
+
+mkdir -p "$scratch/out"
+say show "$c2"
+say log "$c1"
+say list
+say report
+say render "$c1" agreement --format html -o "$scratch/out/agreement-$c1.html"
+say render "$c1" summary --format md
+say check && echo "(check: clean)"
+
+echo
+echo "Audit trail (git log --oneline):"
+git -C "$ws" log --oneline | head -25
+echo
+echo "Demo workspace: $ws"
+echo "Agreement to print: $scratch/out/agreement-$c1.html"
