@@ -23,7 +23,7 @@ SCHEMA = 1
 # Crockford base32: no I, L, O, U, so an id read out on the phone is unambiguous.
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 ID_RE = re.compile(r"^C-(\d{4})(\d{2})(\d{2})-([0-9A-HJKMNP-TV-Z]{6})$")
-_PHONE_RE = re.compile(r"^\+?[0-9][0-9 ()-]{3,22}[0-9]$")
+_PHONE_RE = re.compile(r"^\+?[0-9(][0-9 ()-]{3,22}[0-9]$")
 _EMAIL_RE = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>.]+$")
 
 CASE_KEYS_REQUIRED = (
@@ -141,7 +141,7 @@ def check_phone(phone: str) -> str:
     if not _PHONE_RE.match(phone) or sum(c.isdigit() for c in phone) < 5:
         raise UsageError(
             f"phone '{phone}' does not look like a phone number",
-            fix="use digits, spaces, dashes and an optional leading +",
+            fix="use digits, spaces, dashes, brackets and an optional leading +",
         )
     return phone
 

@@ -1,0 +1,469 @@
+"""The lifecycle and rules as tables, over plain data: no disk, no git."""
+
+from __future__ import annotations
+
+import copy
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from complaintctl import workflow
+from complaintctl.errors import RuleError, UsageError
+from complaintctl.policy import load
+from complaintctl.workflow import NewCase
+
+POLICY = load(Path(__file__).resolve().parent.parent / "policy.yaml")
+T0 = datetime.fromisoformat("2026-11-20T09:00:00+08:00")
+NOW = datetime.fromisoformat("2026-11-22T10:00:00+08:00")
+ID = "C-20261120-7K3QX2"
+ALICE, BOB, CAROL, DAVE, ERIN = (f"{n}@example.com" for n in ("alice", "bob", "carol", "dave", "erin"))
+
+
+def new_case(**over: Any) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "customer": "张三",
+        "channel": "phone",
+        "category": "billing",
+        "summary": "Charged twice",
+        "phone": "13812341234",
+    }
+    fields.update(over)
+    case, _ = workflow.open_case(POLICY, NewCase(**fields), ID, ALICE, T0, NOW)
+    return case
+
+
+def step(case: dict[str, Any], change: workflow.Change) -> dict[str, Any]:
+    case = copy.deepcopy(case)
+    workflow.apply(case, change)
+    return case
+
+
+def at(minutes: int) -> datetime:
+    return T0 + timedelta(minutes=minutes)
+
+
+def in_state(state: str) -> dict[str, Any]:
+    """A consistent case in each state, built only through the workflow."""
+    case = new_case()
+    path = {
+        "open": [],
+        "in-progress": ["reply"],
+        "proposed": ["reply", "propose"],
+        "agreed": ["reply", "propose", "agree"],
+        "closed": ["reply", "propose", "agree", "close"],
+        "followed-up": ["reply", "propose", "agree", "close", "followup"],
+        "archived": ["reply", "propose", "agree", "close", "followup", "archive"],
+    }[state]
+    for i, name in enumerate(path, start=1):
+        case = step(case, COMMANDS[name](case, at(i)))
+    assert case["state"] == state
+    return case
+
+
+COMMANDS = {
+    "reply": lambda c, t: workflow.note(POLICY, c, ALICE, t, NOW, "Apologised", "reply", "phone"),
+    "note": lambda c, t: workflow.note(POLICY, c, ALICE, t, NOW, "Checked the meter"),
+    "propose": lambda c, t: workflow.propose(
+        POLICY, c, ALICE, t, NOW, "240", "CNY", "refund", "Refund in 7 days"
+    ),
+    "agree": lambda c, t: workflow.agree(POLICY, c, ALICE, t, NOW, None, "张三", "phone"),
+    "escalate": lambda c, t: workflow.escalate(POLICY, c, ALICE, t, NOW, "Needs a supervisor"),
+    "close": lambda c, t: workflow.close(
+        POLICY, c, ALICE, t, NOW, "agreed" if c["state"] == "agreed" else "explained"
+    ),
+    "followup": lambda c, t: workflow.followup(POLICY, c, ALICE, t, NOW, 4),
+    "archive": lambda c, t: workflow.archive(POLICY, c, ALICE, t, NOW),
+    "reopen": lambda c, t: workflow.reopen(POLICY, c, ALICE, t, NOW, "Refund never arrived"),
+}
+
+STATES = ("open", "in-progress", "proposed", "agreed", "closed", "followed-up", "archived")
+# Hand-written from policy.yaml: the state each command leaves, or None (refused).
+TABLE = {
+    "open": {"note": "open", "reply": "in-progress", "propose": "proposed", "escalate": "open", "close": "closed"},
+    "in-progress": {"note": "in-progress", "reply": "in-progress", "propose": "proposed",
+                    "escalate": "in-progress", "close": "closed"},
+    "proposed": {"note": "proposed", "reply": "proposed", "propose": "proposed", "agree": "agreed",
+                 "escalate": "proposed", "close": "closed"},
+    "agreed": {"note": "agreed", "reply": "agreed", "escalate": "agreed", "close": "closed"},
+    "closed": {"note": "closed", "reply": "closed", "followup": "followed-up", "reopen": "in-progress"},
+    "followed-up": {"note": "followed-up", "reply": "followed-up", "archive": "archived", "reopen": "in-progress"},
+    "archived": {},
+}  # fmt: skip
+ALLOWED_NOW = {
+    "open": "close, escalate, note, propose",
+    "in-progress": "close, escalate, note, propose",
+    "proposed": "agree, close, escalate, note, propose",
+    "agreed": "close, escalate, note",
+    "closed": "followup, note, reopen",
+    "followed-up": "archive, note, reopen",
+    "archived": "none",
+}
+
+ROWS = [(s, c) for s in STATES for c in COMMANDS]
+
+
+@pytest.mark.parametrize(("state", "command"), ROWS, ids=[f"{s}-{c}" for s, c in ROWS])
+def test_every_transition_allowed_or_refused(state: str, command: str) -> None:
+    case = in_state(state)
+    expected = TABLE[state].get(command)
+    if expected is None:
+        name = "note" if command == "reply" else command
+        with pytest.raises(RuleError) as caught:
+            COMMANDS[command](case, at(30))
+        hint = f"commands allowed now: {ALLOWED_NOW[state]}"
+        if command == "archive" and state in ("closed",):
+            hint = "follow up first, archive after: run 'complaintctl followup' first"
+        assert str(caught.value) == f"{ID}: cannot {name} a case that is {state}; {hint}"
+    else:
+        change = COMMANDS[command](case, at(30))
+        after = step(case, change)
+        assert after["state"] == expected
+        assert change.from_state == state and change.to_state == expected
+        assert after["events"][-1]["by"] == ALICE
+        assert after["events"][-1]["at"] == "2026-11-20T09:30:00+08:00"
+        assert len(after["events"]) == len(case["events"]) + 1
+
+
+def test_archive_before_followup_says_follow_up_first() -> None:
+    with pytest.raises(RuleError, match="follow up first, archive after"):
+        workflow.archive(POLICY, in_state("closed"), ALICE, at(30), NOW)
+
+
+# ---------------------------------------------------------------- who may act
+
+
+@pytest.mark.parametrize(
+    ("actor", "message"),
+    [
+        ("mallory@example.com", "'mallory@example.com' is not on the team in policy.yaml; act as a listed "
+         "member with --as, or add them under 'team:'"),
+        (BOB, f"{ID}: {BOB} is named in the complaint and may not act on it (recusal); ask a colleague "
+         "to act with --as"),
+    ],
+)  # fmt: skip
+def test_outsiders_and_recused_staff_are_refused(actor: str, message: str) -> None:
+    case = new_case(subject_staff=(BOB,))
+    with pytest.raises(RuleError) as caught:
+        workflow.note(POLICY, case, actor, at(1), NOW, "hello")
+    assert str(caught.value) == message
+
+
+def test_recused_staff_cannot_open_or_own() -> None:
+    with pytest.raises(RuleError, match="may not record it"):
+        workflow.open_case(
+            POLICY, NewCase("X", "phone", "billing", "s", subject_staff=(ALICE,)), ID, ALICE, T0, NOW
+        )
+    with pytest.raises(RuleError, match="may not own it"):
+        workflow.open_case(
+            POLICY, NewCase("X", "phone", "billing", "s", subject_staff=(BOB,), owner=BOB), ID, ALICE, T0, NOW
+        )
+
+
+def test_recused_staff_cannot_be_escalated_to() -> None:
+    case = new_case(subject_staff=(CAROL,))
+    with pytest.raises(RuleError, match="carol@example.com is named in the complaint"):
+        workflow.escalate(POLICY, case, ALICE, at(1), NOW, "why", CAROL)
+
+
+# ---------------------------------------------------------------- time
+
+
+@pytest.mark.parametrize(
+    ("when", "message"),
+    [
+        (NOW + timedelta(seconds=1), "--at 2026-11-22T10:00:01+08:00 is in the future (now is "
+         "2026-11-22T10:00:00+08:00); give the time it really happened"),
+        (T0 - timedelta(minutes=1), f"{ID}: --at 2026-11-20T08:59:00+08:00 is before the case's last event "
+         "(2026-11-20T09:00:00+08:00); events are recorded in time order"),
+    ],
+)  # fmt: skip
+def test_event_times_are_checked(when: datetime, message: str) -> None:
+    with pytest.raises(UsageError) as caught:
+        workflow.note(POLICY, new_case(), ALICE, when, NOW, "hello")
+    assert str(caught.value) == message
+
+
+def test_event_at_the_same_second_as_the_last_is_allowed() -> None:
+    assert (
+        workflow.note(POLICY, new_case(), ALICE, T0, NOW, "same second").event["at"]
+        == "2026-11-20T09:00:00+08:00"
+    )
+
+
+# ---------------------------------------------------------------- offers
+
+
+@pytest.mark.parametrize(
+    ("amount", "currency", "stored", "error"),
+    [
+        ("240", "CNY", "240.00", None),
+        ("240.5", "CNY", "240.50", None),
+        ("1,200.00", "CNY", "1200.00", None),
+        ("0", "CNY", "0.00", None),
+        ("1500", "JPY", "1500", None),
+        (
+            "240.001",
+            "CNY",
+            None,
+            "amount '240.001' has more than 2 decimal places for CNY; round it to 2 places",
+        ),
+        ("15.5", "JPY", None, "amount '15.5' has more than 0 decimal places for JPY; round it to 0 places"),
+        ("-5", "CNY", None, "amount '-5' must be zero or more; write it like 240.00"),
+        ("ten", "CNY", None, "amount 'ten' is not a number; write it like 240.00"),
+        ("NaN", "CNY", None, "amount 'NaN' must be zero or more; write it like 240.00"),
+        (
+            "10",
+            "XXX",
+            None,
+            "unknown currency 'XXX'; use one of: CNY, USD, EUR, JPY (policy.yaml: currencies)",
+        ),
+    ],
+)
+def test_money_is_exact(amount: str, currency: str, stored: str | None, error: str | None) -> None:
+    case = in_state("in-progress")
+    if error:
+        with pytest.raises(UsageError) as caught:
+            workflow.propose(POLICY, case, ALICE, at(30), NOW, amount, currency, "refund", "terms")
+        assert str(caught.value) == error
+    else:
+        after = step(
+            case, workflow.propose(POLICY, case, ALICE, at(30), NOW, amount, currency, "refund", "t")
+        )
+        assert after["offers"][-1]["amount"] == stored
+        assert isinstance(after["offers"][-1]["amount"], str)
+
+
+def test_a_new_offer_supersedes_the_open_one() -> None:
+    case = in_state("proposed")
+    change = workflow.propose(POLICY, case, ALICE, at(30), NOW, "300", "CNY", "credit", "Credit instead")
+    after = step(case, change)
+    assert [(o["no"], o["status"]) for o in after["offers"]] == [(1, "superseded"), (2, "open")]
+    assert change.subject == f"Propose CNY 300.00 credit on {ID}"
+    agreed = step(after, workflow.agree(POLICY, after, ALICE, at(31), NOW))
+    assert [(o["no"], o["status"]) for o in agreed["offers"]] == [(1, "superseded"), (2, "accepted")]
+
+
+def test_agree_names_the_open_offer() -> None:
+    case = step(in_state("proposed"), workflow.propose(POLICY, in_state("proposed"), ALICE, at(30), NOW, "1", "CNY",
+                                                        "refund", "t"))  # fmt: skip
+    with pytest.raises(RuleError) as caught:
+        workflow.agree(POLICY, case, ALICE, at(31), NOW, offer_no=1)
+    assert (
+        str(caught.value)
+        == f"{ID}: offer 1 is not the open offer (offer 2 is); agree to offer 2, or propose again"
+    )
+
+
+# ---------------------------------------------------------------- closing
+
+
+def test_agreed_resolution_needs_an_accepted_offer() -> None:
+    with pytest.raises(RuleError) as caught:
+        workflow.close(POLICY, in_state("proposed"), ALICE, at(30), NOW, "agreed")
+    assert str(caught.value) == (
+        f"{ID}: resolution 'agreed' needs the case to be agreed (it is proposed); "
+        "record the customer's acceptance with 'complaintctl agree' first"
+    )
+
+
+def test_executed_only_applies_to_settlements() -> None:
+    with pytest.raises(UsageError, match="--executed applies to a settlement"):
+        workflow.close(POLICY, in_state("open"), ALICE, at(30), NOW, "explained", executed=True)
+
+
+def test_unknown_resolution_lists_the_policy_ones() -> None:
+    with pytest.raises(UsageError) as caught:
+        workflow.close(POLICY, in_state("open"), ALICE, at(30), NOW, "solved")
+    assert str(caught.value) == (
+        "unknown resolution 'solved'; use one of: agreed, explained, withdrawn, rejected, referred, decided "
+        "(policy.yaml: resolutions)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("resolution", "executed", "reopenable"),
+    [("explained", False, True), ("agreed", False, True), ("agreed", True, False), ("decided", False, False)],
+)
+def test_final_outcomes_cannot_be_reopened(resolution: str, executed: bool, reopenable: bool) -> None:
+    case = in_state("agreed") if resolution == "agreed" else in_state("in-progress")
+    closed = step(case, workflow.close(POLICY, case, ALICE, at(30), NOW, resolution, executed=executed))
+    if reopenable:
+        after = step(closed, workflow.reopen(POLICY, closed, ALICE, at(31), NOW, "new facts"))
+        assert after["state"] == "in-progress" and "resolution" not in after and "closed_at" not in after
+    else:
+        with pytest.raises(RuleError, match="cannot be reopened \\(not accepted again\\)"):
+            workflow.reopen(POLICY, closed, ALICE, at(31), NOW, "new facts")
+
+
+@pytest.mark.parametrize(
+    ("satisfaction", "unreachable", "message"),
+    [
+        (None, False, "give either --satisfaction 1..5 or --unreachable; say how the follow-up went"),
+        (4, True, "give either --satisfaction 1..5 or --unreachable; say how the follow-up went"),
+        (0, False, "--satisfaction 0 is outside 1..5; use 1 (worst) to 5 (best)"),
+        (6, False, "--satisfaction 6 is outside 1..5; use 1 (worst) to 5 (best)"),
+    ],
+)
+def test_followup_arguments(satisfaction: int | None, unreachable: bool, message: str) -> None:
+    with pytest.raises(UsageError) as caught:
+        workflow.followup(POLICY, in_state("closed"), ALICE, at(30), NOW, satisfaction, unreachable)
+    assert str(caught.value) == message
+
+
+# ---------------------------------------------------------------- escalation
+
+
+@pytest.mark.parametrize(
+    ("urgent", "severity", "tiers"),
+    [
+        (False, "general", ["supervisor", "manager", "executive"]),
+        (True, "general", ["supervisor", "manager", "executive"]),
+        (False, "major", ["supervisor", "manager", "executive"]),
+    ],
+)
+def test_escalation_goes_tier_by_tier_to_the_top(urgent: bool, severity: str, tiers: list[str]) -> None:
+    case = new_case(urgent=urgent, severity=severity)
+    for i, tier in enumerate(tiers, start=1):
+        case = step(case, workflow.escalate(POLICY, case, ALICE, at(i), NOW, "stuck"))
+        assert case["tier"] == tier
+    with pytest.raises(RuleError) as caught:
+        workflow.escalate(POLICY, case, ALICE, at(9), NOW, "stuck")
+    assert str(caught.value) == (
+        f"{ID}: the case is already at the top tier (executive); record what happens next with 'complaintctl note'"
+    )
+
+
+def test_urgent_case_jumps_straight_to_the_supervisor_tier() -> None:
+    policy = load(Path(__file__).resolve().parent.parent / "policy.yaml")
+    policy = type(policy)(**{**policy.__dict__, "direct_tier": "manager"})
+    case, _ = workflow.open_case(
+        policy, NewCase("X", "phone", "billing", "s", urgent=True), ID, ALICE, T0, NOW
+    )
+    assert workflow.escalate(policy, case, ALICE, at(1), NOW, "urgent").event["tier_to"] == "manager"
+    calm, _ = workflow.open_case(policy, NewCase("X", "phone", "billing", "s"), ID, ALICE, T0, NOW)
+    assert workflow.escalate(policy, calm, ALICE, at(1), NOW, "slow").event["tier_to"] == "supervisor"
+
+
+@pytest.mark.parametrize(
+    ("to", "error"),
+    [
+        (CAROL, None),
+        (DAVE, None),
+        (BOB, f"{ID}: {BOB} does not hold the supervisor tier; escalate to one of: {CAROL}, {DAVE}, {ERIN}"),
+        ("zed@example.com", "'zed@example.com' is not on the team in policy.yaml; pick a listed member"),
+    ],
+)
+def test_escalate_to_a_person_who_holds_the_tier(to: str, error: str | None) -> None:
+    case = new_case()
+    if error:
+        with pytest.raises(RuleError) as caught:
+            workflow.escalate(POLICY, case, ALICE, at(1), NOW, "why", to)
+        assert str(caught.value) == error
+    else:
+        after = step(case, workflow.escalate(POLICY, case, ALICE, at(1), NOW, "why", to))
+        assert after["owner"] == to and after["tier"] == "supervisor"
+        assert after["events"][-1]["assignee"] == to
+
+
+# ---------------------------------------------------------------- open
+
+
+@pytest.mark.parametrize(
+    ("over", "message"),
+    [
+        ({"phone": "12"}, "phone '12' does not look like a phone number; use digits, spaces, dashes, brackets "
+         "and an optional leading +"),
+        ({"phone": "call me"}, "phone 'call me' does not look like a phone number; use digits, spaces, dashes, "
+         "brackets and an optional leading +"),
+        ({"email": "zhang.example.com"}, "e-mail 'zhang.example.com' does not look like an address; write it "
+         "like name@example.com"),
+        ({"channel": "fax"}, "unknown channel 'fax'; use one of: phone, email, in-person, chat, letter, "
+         "social-media (policy.yaml: channels)"),
+        ({"category": "misc"}, "unknown category 'misc'; use one of: product-quality, service-attitude, "
+         "delivery-delay, billing, information-not-given, construction-quality, planning-design, sales-promise, "
+         "property-management, other (policy.yaml: categories)"),
+        ({"severity": "critical"}, "unknown severity 'critical'; use one of: general, important, hot, major "
+         "(policy.yaml: severities)"),
+        ({"summary": "  "}, "--summary is empty; give --summary some text"),
+    ],
+)  # fmt: skip
+def test_open_validates_what_it_records(over: dict[str, str], message: str) -> None:
+    with pytest.raises(UsageError) as caught:
+        new_case(**over)
+    assert str(caught.value) == message
+
+
+@pytest.mark.parametrize("phone", ["13812341234", "+86 138 1234 1234", "021-6123-4567", "(021) 61234567"])
+def test_plausible_phones_are_accepted(phone: str) -> None:
+    assert new_case(phone=phone)["customer"]["phone"] == phone
+
+
+def test_text_is_stored_as_given() -> None:
+    case = new_case(customer="  欧阳 娜娜 ", summary="“引号” & <b>'x'</b>\n第二行", address="上海市 1 号")
+    assert case["customer"] == {"name": "  欧阳 娜娜 ", "phone": "13812341234", "address": "上海市 1 号"}
+    assert case["summary"] == "“引号” & <b>'x'</b>\n第二行"
+
+
+def _closed(resolution: str, executed: bool = False, category: str = "billing") -> dict[str, Any]:
+    case = in_state("agreed") if resolution == "agreed" else in_state("in-progress")
+    case["category"] = category
+    return step(case, workflow.close(POLICY, case, ALICE, at(30), NOW, resolution, executed=executed))
+
+
+@pytest.mark.parametrize(
+    ("earlier", "severity", "repeat_of"),
+    [
+        ([], "general", None),
+        (["explained"], "important", ID),
+        (["explained:other"], "general", None),
+    ],
+)
+def test_repeat_complaint_raises_severity(earlier: list[str], severity: str, repeat_of: str | None) -> None:
+    cases = [
+        _closed(e.split(":")[0], category="other" if e.endswith(":other") else "billing") for e in earlier
+    ]
+    case, change = workflow.open_case(
+        POLICY, NewCase("张三", "phone", "billing", "again", phone="13812341234"), "C-20261122-AAAAAA", ALICE,
+        NOW, NOW, cases,
+    )  # fmt: skip
+    assert case["severity"] == severity
+    assert case.get("repeat_of") == repeat_of
+    assert bool(change.notices) == bool(repeat_of)
+
+
+def test_settled_and_executed_matter_is_not_accepted_again() -> None:
+    old = _closed("agreed", executed=True)
+    with pytest.raises(RuleError) as caught:
+        workflow.open_case(POLICY, NewCase("张三", "phone", "billing", "again"), "C-20261122-AAAAAA", ALICE, NOW,
+                           NOW, [old])  # fmt: skip
+    assert str(caught.value) == (
+        f"this matter was settled and closed for good in {ID} (not accepted again); see 'complaintctl show {ID}'"
+    )
+
+
+def test_policy_may_allow_a_final_matter_again_with_a_reason() -> None:
+    policy = type(POLICY)(**{**POLICY.__dict__, "reopen_final_with_reason": True})
+    old = _closed("decided")
+    with pytest.raises(RuleError, match="to accept it anyway give --reason"):
+        workflow.open_case(policy, NewCase("张三", "phone", "billing", "again"), "C-20261122-AAAAAA", ALICE, NOW,
+                           NOW, [old])  # fmt: skip
+    case, _ = workflow.open_case(
+        policy, NewCase("张三", "phone", "billing", "again", reason="New defect"), "C-20261122-AAAAAA", ALICE,
+        NOW, NOW, [old],
+    )  # fmt: skip
+    assert case["reopen_reason"] == "New defect" and case["repeat_of"] == ID
+
+
+@pytest.mark.parametrize(
+    ("customer", "keys"),
+    [
+        ({"phone": "+86 138-1234-1234"}, {"phone:13812341234"}),
+        ({"email": " Zhang@Example.COM "}, {"email:zhang@example.com"}),
+        ({"account": "HT-1"}, {"account:ht-1"}),
+        ({"name": "张三"}, set()),
+    ],
+)
+def test_customer_keys_normalise(customer: dict[str, str], keys: set[str]) -> None:
+    assert workflow.customer_keys(customer) == keys
