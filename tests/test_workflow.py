@@ -163,7 +163,7 @@ def test_recused_staff_cannot_open_or_own() -> None:
 
 def test_recused_staff_cannot_be_escalated_to() -> None:
     case = new_case(subject_staff=(CAROL,))
-    with pytest.raises(RuleError, match="carol@example.com is named in the complaint"):
+    with pytest.raises(RuleError, match=r"carol@example\.com is named in the complaint"):
         workflow.escalate(POLICY, case, ALICE, at(1), NOW, "why", CAROL)
 
 
@@ -293,7 +293,7 @@ def test_final_outcomes_cannot_be_reopened(resolution: str, executed: bool, reop
         after = step(closed, workflow.reopen(POLICY, closed, ALICE, at(31), NOW, "new facts"))
         assert after["state"] == "in-progress" and "resolution" not in after and "closed_at" not in after
     else:
-        with pytest.raises(RuleError, match="cannot be reopened \\(not accepted again\\)"):
+        with pytest.raises(RuleError, match=r"cannot be reopened \(not accepted again\)"):
             workflow.reopen(POLICY, closed, ALICE, at(31), NOW, "new facts")
 
 
