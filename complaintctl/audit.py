@@ -70,8 +70,6 @@ def _fix_for(stderr: str) -> str | None:
         return (
             "set your git identity: git config user.name 'Your Name' && git config user.email you@example.com"
         )
-    if "hook" in stderr:
-        return "a git hook refused the commit; fix what it reports and run the command again"
     return None
 
 
@@ -157,7 +155,7 @@ def commit(
         "GIT_AUTHOR_DATE": format_time(at),
     }
     # '--only' with the paths: anything else the user had staged stays out.
-    git(
+    result = git(
         ws.root,
         "commit",
         "--quiet",
@@ -167,7 +165,13 @@ def commit(
         *paths,
         env=env,
         stdin=message(subject, trailers),
+        check=False,
     )
+    if result.returncode != 0:
+        fix = _fix_for(result.stderr) or (
+            "a hook or git's settings refused the commit; fix what it reports and run the command again"
+        )
+        raise GitError("commit refused: " + explain(result.stderr)[5:], fix=fix)
     return git(ws.root, "rev-parse", "HEAD").stdout.strip()
 
 

@@ -41,16 +41,17 @@ def mapping(value: Any, path: Path) -> Mapping[str, Any]:
 def keys(value: Mapping[str, Any], path: Path, required: Iterable[str], optional: Iterable[str] = ()) -> None:
     required = tuple(required)
     allowed = set(required) | set(optional)
+    inside = f" in {dotted(path)}" if path else ""
     for key in value:
         if key not in allowed:
             fail(
                 (*path, str(key)),
-                f"unknown key '{key}' in {dotted(path)}",
+                f"unknown key '{key}'{inside}",
                 f"remove it (known keys: {', '.join(sorted(allowed))})",
             )
     for key in required:
         if key not in value:
-            fail(path, f"missing key '{key}' in {dotted(path)}", f"add '{key}:'")
+            fail(path, f"missing key '{key}'{inside}", f"add '{key}:'")
 
 
 def string(value: Any, path: Path, *, empty: bool = False) -> str:

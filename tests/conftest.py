@@ -40,9 +40,7 @@ def isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
 
 
 def git(root: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", *args], cwd=root, check=True, capture_output=True, text=True
-    ).stdout
+    return subprocess.run(["git", *args], cwd=root, check=True, capture_output=True, text=True).stdout
 
 
 @dataclass
@@ -91,7 +89,11 @@ def run(ws: Workspace) -> Iterator[object]:
     runner = CliRunner()
 
     def invoke(*args: str, env: dict[str, str] | None = None) -> Result:
-        result = runner.invoke(app, ["--help"] if not args else list(args), env={"COMPLAINTCTL_ROOT": str(ws.root), **(env or {})})
+        result = runner.invoke(
+            app,
+            ["--help"] if not args else list(args),
+            env={"COMPLAINTCTL_ROOT": str(ws.root), **(env or {})},
+        )
         if result.exception and not isinstance(result.exception, SystemExit):
             raise result.exception
         return Result(result.exit_code, result.stdout, result.stderr)

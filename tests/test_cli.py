@@ -1,0 +1,599 @@
+"""The commands end to end, over real git repos: exact output, exit codes,
+a clean tree, and exactly one commit per success (none per refusal)."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import ALICE, Workspace, git, open_args
+
+ID_RE = re.compile(r"C-\d{8}-[0-9A-Z]{6}")
+
+
+def opened(run: Any, ws: Workspace, **over: str) -> str:
+    before = ws.commits()
+    result = run(*open_args(**over))
+    assert result.exit_code == 0, result.stderr
+    case_id = result.stdout.strip()
+    assert ID_RE.fullmatch(case_id)
+    assert ws.commits() == before + 1 and ws.status() == ""
+    return case_id
+
+
+def changes(run: Any, ws: Workspace, *args: str) -> str:
+    """Run a changing command that must succeed; return its stdout."""
+    before = ws.commits()
+    result = run(*args)
+    assert result.exit_code == 0, result.stderr
+    assert ws.commits() == before + 1
+    assert ws.status() == ""
+    return str(result.stdout)
+
+
+def refused(run: Any, ws: Workspace, *args: str, code: int = 1) -> str:
+    """Run a command that must be refused; nothing may change. Return stderr."""
+    before, files = ws.commits(), ws.snapshot()
+    result = run(*args)
+    assert result.exit_code == code, (result.stdout, result.stderr)
+    assert ws.commits() == before
+    assert ws.snapshot() == files
+    assert ws.status() == ""
+    assert "Traceback" not in result.stderr + result.stdout
+    return str(result.stderr)
+
+
+# ---------------------------------------------------------------- the happy path
+
+
+def test_a_case_from_receipt_to_archive(run: Any, ws: Workspace) -> None:
+    case_id = opened(run, ws)
+    assert ws.head_subject() == f"Open billing complaint {case_id} (phone)"
+    steps = [
+        (["note", case_id, "Apologised; checking", "--kind", "reply", "--channel", "phone", "--at", "2026-11-20T10:00"],
+         f"{case_id}: Note reply on {case_id} [open -> in-progress]\n"),
+        (["propose", case_id, "--amount", "240", "--terms", "Refund within 7 days", "--at", "2026-11-20T11:00"],
+         f"{case_id}: Propose CNY 240.00 refund on {case_id} [in-progress -> proposed]\n"),
+        (["agree", case_id, "--signed-by", "张三", "--at", "2026-11-20T12:00"],
+         f"{case_id}: Agree offer 1 (CNY 240.00 refund) on {case_id} [proposed -> agreed]\n"),
+        (["close", case_id, "--resolution", "agreed", "--executed", "Paid", "--at", "2026-11-21T12:00"],
+         f"{case_id}: Close {case_id} as agreed (executed) [agreed -> closed]\n"),
+        (["followup", case_id, "--satisfaction", "5", "--as", "bob@example.com"],
+         f"{case_id}: Follow up {case_id}: satisfaction 5/5 [closed -> followed-up]\n"),
+        (["archive", case_id], f"{case_id}: Archive {case_id} [followed-up -> archived]\n"),
+    ]  # fmt: skip
+    for args, out in steps:
+        assert changes(run, ws, *args) == out
+    assert ws.commits() == 1 + 1 + len(steps)
+
+
+def test_commit_has_trailers_author_and_event_date(run: Any, ws: Workspace) -> None:
+    case_id = opened(run, ws)
+    changes(run, ws, "propose", case_id, "--amount", "240.00", "--terms", "Refund", "--as", "bob@example.com",
+            "--at", "2026-11-21T08:30")  # fmt: skip
+    assert ws.head_message() == (
+        f"Propose CNY 240.00 refund on {case_id}\n\n"
+        f"Complaintctl-Case: {case_id}\n"
+        "Complaintctl-Action: propose\n"
+        "Complaintctl-From: open\n"
+        "Complaintctl-To: proposed\n"
+        "Complaintctl-Actor: bob@example.com\n\n"
+    )
+    author = git(ws.root, "log", "-1", "--format=%an <%ae>|%aI|%cn <%ce>").strip()
+    assert author == "Bob Li <bob@example.com>|2026-11-21T08:30:00+08:00|Test Runner <runner@example.com>"
+    trailers = git(ws.root, "log", "-1", "--format=%(trailers:key=Complaintctl-To,valueonly)").strip()
+    assert trailers == "proposed"
+
+
+def test_commit_stages_only_the_case_file(run: Any, ws: Workspace) -> None:
+    case_id = opened(run, ws)
+    (ws.root / "scratch.txt").write_text("not mine\n")
+    (ws.root / "policy.yaml").write_text((ws.root / "policy.yaml").read_text() + "\n")
+    git(ws.root, "add", "policy.yaml")
+    before = ws.commits()
+    result = run("note", case_id, "Checked")
+    assert result.exit_code == 0, result.stderr
+    assert ws.commits() == before + 1
+    changed = git(ws.root, "show", "--name-only", "--format=", "HEAD").split()
+    assert changed == [str(ws.case_file(case_id).relative_to(ws.root))]
+    assert ws.status() == "M  policy.yaml\n?? scratch.txt\n"
+
+
+def test_a_command_diff_shows_only_the_change(run: Any, ws: Workspace) -> None:
+    case_id = opened(run, ws)
+    changes(run, ws, "note", case_id, "First reply", "--kind", "reply", "--channel", "phone")
+    diff = git(ws.root, "show", "--format=", "--unified=0", "HEAD")
+    body = [ln for ln in diff.splitlines() if ln[:1] in "+-" and not ln.startswith(("+++", "---"))]
+    assert body == [
+        "-state: open",
+        "+state: in-progress",
+        "+  - at: '2026-11-22T10:00:00+08:00'",
+        f"+    by: {ALICE}",
+        "+    action: note",
+        "+    from: open",
+        "+    to: in-progress",
+        "+    kind: reply",
+        "+    channel: phone",
+        "+    text: First reply",
+    ]
+
+
+def test_case_file_is_sharded_and_carries_a_schema_version(run: Any, ws: Workspace) -> None:
+    case_id = opened(run, ws)
+    path = ws.case_file(case_id)
+    assert path.relative_to(ws.root).parts[:3] == ("cases", "2026", "11")
+    text = path.read_text(encoding="utf-8")
+    assert "\nschema: 1\n" in text and "name: 张三\n" in text
+
+
+# ---------------------------------------------------------------- refusals leave no trace
+
+
+def test_refused_transition_names_state_and_allowed_commands(run: Any, ws: Workspace) -> None:
+    case_id = opened(run, ws)
+    err = refused(run, ws, "agree", case_id)
+    assert err == (
+        f"complaintctl: {case_id}: cannot agree a case that is open; "
+        "commands allowed now: close, escalate, note, propose\n"
+    )
+
+
+def test_archive_is_refused_until_follow_up(run: Any, ws: Workspace) -> None:
+    case_id = opened(run, ws)
+    changes(run, ws, "close", case_id, "--resolution", "explained")
+    err = refused(run, ws, "archive", case_id)
+    assert err == (
+        f"complaintctl: {case_id}: cannot archive a case that is closed; "
+        "follow up first, archive after: run 'complaintctl followup' first\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["note", "C-20261120-ZZZZZZ", "x"], 1,
+         "complaintctl: cases/2026/11/C-20261120-ZZZZZZ.yaml: no case C-20261120-ZZZZZZ; run 'complaintctl list' to see the cases\n"),
+        (["note", "../../etc/passwd", "x"], 1,
+         "complaintctl: '../../etc/passwd' is not a case id; ids look like C-20261122-7K3QX2; run 'complaintctl list' to find one\n"),
+        (["note", "/etc/passwd", "x"], 1,
+         "complaintctl: '/etc/passwd' is not a case id; ids look like C-20261122-7K3QX2; run 'complaintctl list' to find one\n"),
+    ],
+)  # fmt: skip
+def test_bad_ids_are_refused_never_followed(
+    run: Any, ws: Workspace, args: list[str], code: int, message: str
+) -> None:
+    assert refused(run, ws, *args, code=code) == message
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--at", "2026-11-23T00:00"], "--at 2026-11-23T00:00:00+08:00 is in the future (now is 2026-11-22T10:00:00+08:00); give the time it really happened"),
+        (["--at", "yesterday"], "--at 'yesterday' is not a date and time; write it like 2026-11-22T09:30 or 2026-11-22T09:30:00+08:00"),
+        (["--at", "2026-11-19T00:00"], "{id}: --at 2026-11-19T00:00:00+08:00 is before the case's last event (2026-11-20T09:00:00+08:00); events are recorded in time order"),
+        (["--as", "mallory@example.com"], "'mallory@example.com' is not on the team in policy.yaml; act as a listed member with --as, or add them under 'team:'"),
+        (["--kind", "gossip"], "unknown note kind 'gossip'; use one of: internal, reply, contact-failed, investigation (policy.yaml: note_kinds)"),
+        (["--kind", "contact-failed"], "a failed contact attempt needs --channel; say how you tried: --channel phone"),
+    ],
+)  # fmt: skip
+def test_note_refusals(run: Any, ws: Workspace, args: list[str], message: str) -> None:
+    case_id = opened(run, ws)
+    code = 1 if "team" in message else 2  # a rule refuses (1); a bad value is a usage error (2)
+    err = refused(run, ws, "note", case_id, "text", *args, code=code)
+    assert err == "complaintctl: " + message.format(id=case_id) + "\n"
+
+
+def test_recused_staff_cannot_touch_the_case(run: Any, ws: Workspace) -> None:
+    case_id = opened(run, ws, subject_staff="bob@example.com")
+    err = refused(run, ws, "note", case_id, "I did nothing wrong", "--as", "bob@example.com")
+    assert err == (
+        f"complaintctl: {case_id}: bob@example.com is named in the complaint and may not act on it (recusal); "
+        "ask a colleague to act with --as\n"
+    )
+
+
+def test_missing_required_option_is_a_usage_error(run: Any, ws: Workspace) -> None:
+    result = run("open", "--customer", "X")
+    assert result.exit_code == 2
+    assert "Missing option" in result.stderr
+    assert ws.commits() == 1
+
+
+def test_open_refuses_a_matter_settled_for_good(run: Any, ws: Workspace) -> None:
+    case_id = opened(run, ws)
+    changes(run, ws, "propose", case_id, "--amount", "10", "--terms", "t")
+    changes(run, ws, "agree", case_id)
+    changes(run, ws, "close", case_id, "--resolution", "agreed", "--executed")
+    err = refused(run, ws, *open_args(phone="138-1234-1234", at="2026-11-22T09:00"))
+    assert err == (
+        f"complaintctl: this matter was settled and closed for good in {case_id} (not accepted again); "
+        f"see 'complaintctl show {case_id}'\n"
+    )
+    other = opened(run, ws, category="delivery-delay", at="2026-11-22T09:00")
+    assert other != case_id
+
+
+def test_repeat_complaint_is_linked_and_important(run: Any, ws: Workspace) -> None:
+    first = opened(run, ws)
+    changes(run, ws, "close", first, "--resolution", "explained")
+    result = run(*open_args(email="zhang@example.com", at="2026-11-22T09:00"))
+    assert result.exit_code == 0
+    second = result.stdout.strip()
+    assert result.stderr == (
+        f"complaintctl: note: repeat complaint: {first} was about the same matter; severity important\n"
+    )
+    shown = run("show", second, "--json")
+    assert '"repeat_of": "' + first + '"' in shown.stdout and '"severity": "important"' in shown.stdout
+
+
+# ---------------------------------------------------------------- all or nothing against git
+
+
+def test_a_refusing_hook_rolls_everything_back(run: Any, ws: Workspace) -> None:
+    case_id = opened(run, ws)
+    hook = ws.root / ".git" / "hooks" / "pre-commit"
+    hook.write_text("#!/bin/sh\necho 'policy: no commits today' >&2\nexit 1\n")
+    hook.chmod(0o755)
+    err = refused(run, ws, "note", case_id, "hello")
+    assert err == (
+        "complaintctl: commit refused: policy: no commits today; a hook or git's settings refused the commit; "
+        "fix what it reports and run the command again\n"
+    )
+    err = refused(run, ws, *open_args(customer="李四", phone="13900000000"))
+    assert "commit refused: policy: no commits today" in err
+    assert not list((ws.root / "cases").rglob("C-*.yaml"))[1:]
+
+
+def test_no_git_identity_rolls_back(run: Any, ws: Workspace, tmp_path: Path) -> None:
+    case_id = opened(run, ws)
+    empty = tmp_path / "empty.gitconfig"
+    empty.write_text("[user]\n\tuseConfigOnly = true\n")
+    before, files = ws.commits(), ws.snapshot()
+    result = run("note", case_id, "hello", env={"GIT_CONFIG_GLOBAL": str(empty), "EMAIL": ""})
+    assert result.exit_code == 1
+    assert result.stderr.startswith("complaintctl: commit refused: ")
+    assert result.stderr.rstrip().endswith(
+        "set your git identity: git config user.name 'Your Name' && git config user.email you@example.com"
+    )
+    assert ws.commits() == before and ws.snapshot() == files and ws.status() == ""
+
+
+def test_a_stale_index_lock_is_reported_and_rolled_back(run: Any, ws: Workspace) -> None:
+    case_id = opened(run, ws)
+    (ws.root / ".git" / "index.lock").write_text("")
+    before, files = ws.commits(), ws.snapshot()
+    result = run("note", case_id, "hello")
+    assert result.exit_code == 1
+    assert result.stderr.endswith("another git command is running; if none is, remove .git/index.lock\n")
+    assert ws.commits() == before and ws.snapshot() == files
+    (ws.root / ".git" / "index.lock").unlink()
+    assert ws.status() == ""
+
+
+def test_uncommitted_edits_to_the_case_are_refused(run: Any, ws: Workspace) -> None:
+    case_id = opened(run, ws)
+    path = ws.case_file(case_id)
+    path.write_text(path.read_text() + "# my scribble\n")
+    result = run("note", case_id, "hello")
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"complaintctl: {path.relative_to(ws.root)}: has uncommitted changes; commit them ('git commit') or "
+        "discard them ('git checkout -- FILE') first\n"
+    )
+    assert path.read_text().endswith("# my scribble\n")
+
+
+def test_detached_head_and_merge_in_progress_are_refused(run: Any, ws: Workspace) -> None:
+    case_id = opened(run, ws)
+    git(ws.root, "checkout", "-q", "--detach")
+    err = refused(run, ws, "note", case_id, "hello")
+    assert (
+        err
+        == "complaintctl: HEAD is detached; complaintctl commits only on a branch; run 'git switch BRANCH' first\n"
+    )
+    git(ws.root, "checkout", "-q", "main")
+    (ws.root / ".git" / "MERGE_HEAD").write_text(git(ws.root, "rev-parse", "HEAD"))
+    err = refused(run, ws, "note", case_id, "hello")
+    assert err == (
+        "complaintctl: a merge is in progress in this repository; finish or abort it (git status says how), "
+        "then run the command again\n"
+    )
+
+
+def test_parallel_notes_are_serialised(ws: Workspace) -> None:
+    case_id = subprocess.run(
+        [sys.executable, "-m", "complaintctl", *open_args()],
+        cwd=ws.root, capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "complaintctl", "note", case_id, f"note number {i}"],
+            cwd=ws.root,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )  # fmt: skip
+        for i in range(8)
+    ]
+    for proc in procs:
+        _out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+    assert ws.commits() == 2 + 8 and ws.status() == ""
+    texts = sorted(
+        ws.case_file(case_id).read_text(encoding="utf-8").count(f"note number {i}") for i in range(8)
+    )
+    assert texts == [1] * 8
+    for rev in range(8):
+        stat = git(ws.root, "show", "--numstat", "--format=", f"HEAD~{rev}").split()
+        assert stat[:2] == ["5", "0"], stat  # each commit adds exactly its own 5-line event
+
+
+# ---------------------------------------------------------------- hand-edited and unsafe files
+
+
+def _commit_edit(ws: Workspace, case_id: str, old: str, new: str) -> Path:
+    path = ws.case_file(case_id)
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    git(ws.root, "commit", "-qam", "hand edit")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ("summary:", "colour: red\nsummary:", "{rel}:16: unknown key 'colour'; remove it (known keys: "),
+        ("channel: phone\n", "channel: phone\nchannel: email\n", "{rel}:10: duplicate key \"channel\""),
+        ("state: open", "state: pending", "{rel}:4: unknown state 'pending'; use one of: open, in-progress, proposed, agreed, closed, followed-up, archived"),
+        ("opened_by:", "x: &a 1\nopened_by:", "{rel}:12: YAML anchors and aliases are not allowed; write the value out in full"),
+        ("urgent: false", "urgent: 'no'", "{rel}:6: urgent must be true or false; write true or false"),
+        ("summary: ", "summary: [unclosed ", "{rel}:17: not valid YAML"),
+        ("schema: 1", "schema: 9", "{rel}:2: case schema 9 is not supported; this complaintctl reads 1"),
+    ],
+)  # fmt: skip
+def test_malformed_case_files_are_named_with_file_and_line(
+    run: Any, ws: Workspace, old: str, new: str, message: str
+) -> None:
+    case_id = opened(run, ws)
+    rel = str(_commit_edit(ws, case_id, old, new).relative_to(ws.root))
+    expected = message.format(rel=rel)
+    err = refused(run, ws, "note", case_id, "hello")
+    assert err.startswith("complaintctl: " + expected), err
+    result = run("check")
+    assert result.exit_code == 1
+    assert result.stdout.startswith(expected), result.stdout
+    assert len(result.stdout.splitlines()) == 1
+
+
+def test_conflict_markers_are_caught(run: Any, ws: Workspace) -> None:
+    case_id = opened(run, ws)
+    rel = str(_commit_edit(ws, case_id, "state: open\n", "<<<<<<< ours\nstate: open\n=======\nstate: closed\n>>>>>>> theirs\n").relative_to(ws.root))  # fmt: skip
+    result = run("check")
+    assert result.stdout == (
+        f"{rel}:4: git conflict markers in the file; resolve the merge by hand, keeping every event, then commit\n"
+    )
+    assert run("list").exit_code == 1
+
+
+def test_symlinks_in_cases_are_refused(run: Any, ws: Workspace, tmp_path: Path) -> None:
+    case_id = opened(run, ws)
+    path = ws.case_file(case_id)
+    outside = tmp_path / "outside.yaml"
+    outside.write_bytes(path.read_bytes())
+    path.unlink()
+    path.symlink_to(outside)
+    git(ws.root, "add", "-A")
+    git(ws.root, "commit", "-qm", "link")
+    rel = path.relative_to(ws.root)
+    err = refused(run, ws, "note", case_id, "hello")
+    assert (
+        err
+        == f"complaintctl: {rel}: is a symbolic link; case files must be plain files inside cases/; replace the link with the file itself\n"
+    )
+    assert run("check").stdout == f"{rel}: is a symbolic link; replace it with a plain file\n"
+    assert outside.read_bytes() == outside.read_bytes()
+
+
+def test_check_is_silent_when_clean_and_finds_duplicates(run: Any, ws: Workspace) -> None:
+    case_id = opened(run, ws)
+    assert (run("check").exit_code, run("check").stdout, run("check").stderr) == (0, "", "")
+    copy = ws.root / "cases" / "2026" / "12" / f"{case_id}.yaml"
+    copy.parent.mkdir()
+    copy.write_bytes(ws.case_file(case_id).read_bytes())
+    result = run("check")
+    assert result.exit_code == 1
+    assert result.stdout == (
+        f"cases/2026/12/{case_id}.yaml: duplicate case id {case_id} (also cases/2026/11/{case_id}.yaml); remove one copy\n"
+    )
+
+
+def test_check_reports_a_bad_policy_with_its_line(run: Any, ws: Workspace) -> None:
+    policy = ws.root / "policy.yaml"
+    policy.write_text(policy.read_text().replace("direct_tier: supervisor", "direct_tier: boss"))
+    result = run("check")
+    assert result.exit_code == 1
+    line = next(i for i, ln in enumerate(policy.read_text().splitlines(), 1) if ln.startswith("direct_tier"))
+    assert (
+        result.stdout
+        == f"policy.yaml:{line}: unknown tier 'boss'; use one of: front-line, supervisor, manager, executive\n"
+    )
+    result = run(*open_args())
+    assert result.exit_code == 1
+    assert (
+        result.stderr
+        == f"complaintctl: policy.yaml:{line}: unknown tier 'boss'; use one of: front-line, supervisor, manager, executive\n"
+    )
+
+
+def test_unknown_policy_key_is_refused(run: Any, ws: Workspace) -> None:
+    policy = ws.root / "policy.yaml"
+    policy.write_text(policy.read_text() + "colour: blue\n")
+    result = run("check")
+    assert result.exit_code == 1
+    assert result.stdout.startswith(
+        f"policy.yaml:{len(policy.read_text().splitlines())}: unknown key 'colour'"
+    )
+
+
+# ---------------------------------------------------------------- reading commands
+
+
+def test_list_masks_customers_and_filters(run: Any, ws: Workspace) -> None:
+    first = opened(run, ws)
+    second = opened(run, ws, customer="Maria Lopez", phone="555-0100", category="delivery-delay")
+    changes(run, ws, "close", second, "--resolution", "withdrawn")
+    result = run("list", "--status", "open")
+    assert result.exit_code == 0
+    lines = result.stdout.splitlines()
+    assert len(lines) == 3 and first in lines[2] and "张*" in lines[2] and "张三" not in result.stdout
+    result = run("list", "--json", "--show-pii")
+    assert '"customer": "Maria Lopez"' in result.stdout and '"customer_keys"' not in result.stdout
+    assert run("list", "--status", "nope").exit_code == 2
+
+
+def test_list_sees_hand_edits_checkouts_and_a_corrupt_index(run: Any, ws: Workspace) -> None:
+    case_id = opened(run, ws)
+    first = run("list", "--json").stdout
+    index = next((ws.root / ".git" / "complaintctl").glob("index-*.json"))
+    index.write_text("{ not json")
+    assert run("list", "--json").stdout == first
+    changes(run, ws, "close", case_id, "--resolution", "withdrawn")
+    assert '"state": "closed"' in run("list", "--json").stdout
+    git(ws.root, "checkout", "-q", "HEAD~1", "--", "cases")
+    assert run("list", "--json").stdout == first
+    git(ws.root, "checkout", "-q", "HEAD", "--", "cases")
+    path = ws.case_file(case_id)
+    path.write_text(path.read_text().replace("severity: general", "severity: hot"))
+    assert '"severity": "hot"' in run("list", "--json").stdout
+
+
+def test_show_log_and_report(run: Any, ws: Workspace) -> None:
+    case_id = opened(run, ws, demand="Refund")
+    changes(run, ws, "note", case_id, "Sorry", "--kind", "reply", "--channel", "phone")
+    shown = run("show", case_id).stdout
+    assert shown.splitlines()[:3] == [
+        f"{case_id}  in-progress  general",
+        "Customer:  张三, 13812341234",
+        f"Received:  2026-11-20T09:00:00+08:00 by phone (recorded by {ALICE})",
+    ]
+    log = run("log", case_id).stdout.splitlines()
+    assert len(log) == 4
+    assert log[2].startswith("2026-11-20 09:00") and log[2].endswith(
+        f"open                 Open billing complaint {case_id} (phone)"
+    )
+    assert "open -> in-progress" in log[3]
+    report = run("report").stdout
+    assert report.startswith("Cases: 1   open: 1   closed: 0\n")
+    assert '"total": 1' in run("report", "--format", "json").stdout
+
+
+def test_log_marks_commits_not_made_by_the_tool(run: Any, ws: Workspace) -> None:
+    case_id = opened(run, ws)
+    _commit_edit(ws, case_id, "summary: Charged twice for October", "summary: Charged twice")
+    log = run("log", case_id).stdout
+    assert log.splitlines()[-1].endswith("hand edit  [not made by complaintctl]")
+
+
+def test_render_agreement_and_summary(run: Any, ws: Workspace) -> None:
+    case_id = opened(run, ws, customer="<script>alert(1)</script>{{ 7*7 }}")
+    assert run("render", case_id, "agreement").stderr == (
+        f"complaintctl: {case_id}: no accepted offer to put in an agreement; "
+        "record the customer's acceptance with 'complaintctl agree' first\n"
+    )
+    changes(run, ws, "propose", case_id, "--amount", "240", "--terms", "Refund in 7 days")
+    changes(run, ws, "agree", case_id)
+    html = run("render", case_id, "agreement").stdout
+    assert (
+        "&lt;script&gt;alert(1)&lt;/script&gt;{{ 7*7 }}" in html
+        and "<script>" not in html
+        and "49" not in html
+    )
+    assert "CNY 240.00" in html and "Alice Wang" in html
+    md = run("render", case_id, "summary", "--format", "md").stdout
+    assert "138****1234" in md and "13812341234" not in md
+    out = ws.root / "out" / "a.html"
+    out.parent.mkdir()
+    assert run("render", case_id, "agreement", "-o", str(out)).stdout == f"Wrote {out}\n"
+    assert out.read_text() == html
+
+
+def test_workspace_templates_override_and_are_sandboxed(run: Any, ws: Workspace) -> None:
+    case_id = opened(run, ws)
+    (ws.root / "templates" / "summary.md.j2").write_text("{{ ''.__class__.__mro__ }}")
+    result = run("render", case_id, "summary", "--format", "md")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("complaintctl: templates/summary.md.j2: template tried something unsafe")
+    (ws.root / "templates" / "summary.md.j2").write_text("Case {{ case.id }} for {{ nobody }}")
+    result = run("render", case_id, "summary", "--format", "md")
+    assert result.stderr == (
+        "complaintctl: templates/summary.md.j2: template refers to something undefined: 'nobody' is undefined; "
+        "check the variable names (see docs/templates.md)\n"
+    )
+
+
+# ---------------------------------------------------------------- workspace discovery and init
+
+
+def test_workspace_is_found_from_a_subfolder(ws: Workspace, tmp_path: Path) -> None:
+    sub = ws.root / "cases"
+    env = {k: v for k, v in os.environ.items() if k != "COMPLAINTCTL_ROOT"}
+    result = subprocess.run(
+        [sys.executable, "-m", "complaintctl", *open_args()], cwd=sub, env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    nowhere = subprocess.run(
+        [sys.executable, "-m", "complaintctl", "list"], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert nowhere.returncode == 1
+    assert nowhere.stderr == (
+        f"complaintctl: no workspace here ({tmp_path} and its parents have no policy.yaml); "
+        "cd into a workspace, pass --root DIR, or run 'complaintctl init DIR'\n"
+    )
+
+
+def test_init_makes_a_committed_workspace_and_refuses_twice(run: Any, ws: Workspace, tmp_path: Path) -> None:
+    assert ws.status() == "" and ws.commits() == 1
+    assert (ws.root / "policy.yaml").read_bytes() == (
+        Path(__file__).parent.parent / "policy.yaml"
+    ).read_bytes()
+    assert git(ws.root, "config", "core.splitIndex").strip() == "true"
+    result = run("init", str(ws.root))
+    assert result.exit_code == 1
+    assert (
+        result.stderr
+        == f"complaintctl: {ws.root} is already a workspace (it has policy.yaml); use it as it is\n"
+    )
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    (busy / "notes.txt").write_text("x")
+    assert (
+        run("init", str(busy)).stderr == f"complaintctl: {busy} is not empty; choose a new or empty folder\n"
+    )
+
+
+def test_actor_defaults_to_git_user_email(run: Any, ws: Workspace) -> None:
+    git(ws.root, "config", "user.email", "carol@example.com")
+    result = run(*open_args(), env={"COMPLAINTCTL_USER": ""})
+    assert result.exit_code == 0, result.stderr
+    assert git(ws.root, "log", "-1", "--format=%an <%ae>").strip() == "Carol Zhang <carol@example.com>"
+
+
+# ---------------------------------------------------------------- help
+
+
+COMMANDS = ["init", "open", "note", "propose", "agree", "escalate", "close", "followup", "archive", "reopen",
+            "show", "list", "log", "check", "report", "render"]  # fmt: skip
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_has_help_with_an_example(run: Any, command: str) -> None:
+    result = run(command, "--help")
+    assert result.exit_code == 0
+    assert "Example: complaintctl " + command in " ".join(result.stdout.split())
