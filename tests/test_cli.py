@@ -318,7 +318,7 @@ def test_parallel_notes_are_serialised(ws: Workspace) -> None:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-        )  # fmt: skip
+        )
         for i in range(8)
     ]
     for proc in procs:
