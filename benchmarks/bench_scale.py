@@ -78,7 +78,24 @@ ZH_SURNAMES = [
     ("罗", "luo"),
     ("郑", "zheng"),
 ]
-ZH_GIVEN = ["伟", "芳", "娜", "秀英", "敏", "静", "丽", "强", "磊", "军", "洋", "勇", "艳", "杰", "建华", "晓东"]
+ZH_GIVEN = [
+    "伟",
+    "芳",
+    "娜",
+    "秀英",
+    "敏",
+    "静",
+    "丽",
+    "强",
+    "磊",
+    "军",
+    "洋",
+    "勇",
+    "艳",
+    "杰",
+    "建华",
+    "晓东",
+]
 ZH_GIVEN += ["海燕", "志强", "雪", "宇轩", "子涵", "浩然", "欣怡", "梓萱"]
 EN_FIRST = ["James", "Mary", "Robert", "Linda", "Michael", "Sarah", "David", "Emma", "Daniel", "Olivia"]
 EN_FIRST += ["Thomas", "Sophie", "Ahmed", "Priya", "Lucas", "Chloe", "Kenji", "Yuki", "Hans", "Ana"]
@@ -183,7 +200,12 @@ CLOSE_TEXTS = {
     "referred": ["Referred to the municipal water company", "已转交街道办处理"],
     "decided": ["Mediation committee decision received", "法院判决已生效"],
 }
-FOLLOWUP_TEXTS = ["Happy with the outcome", "客户表示满意", "Still unhappy about the delay", "客户认为处理太慢"]
+FOLLOWUP_TEXTS = [
+    "Happy with the outcome",
+    "客户表示满意",
+    "Still unhappy about the delay",
+    "客户认为处理太慢",
+]
 SIGNERS = ["the customer", "客户本人", "the customer's spouse"]
 
 AGENTS = ("alice@example.com", "bob@example.com")
@@ -289,7 +311,9 @@ class Generator:
         else:
             first, last = rng.choice(EN_FIRST), rng.choice(EN_LAST)
             name = f"{first} {last}"
-            phone = f"+{rng.choice(['1', '44', '49', '65'])} {rng.randint(200, 999)} {rng.randint(1000, 9999)}"
+            phone = (
+                f"+{rng.choice(['1', '44', '49', '65'])} {rng.randint(200, 999)} {rng.randint(1000, 9999)}"
+            )
             phone += f" {rng.randint(1000, 9999)}"
             handle = f"{first}.{last}".lower().replace("'", "").replace("ü", "ue")
             address = f"Flat {rng.randint(1, 40)}, {rng.randint(1, 200)} {rng.choice(EN_STREETS)}"
@@ -348,6 +372,31 @@ class Generator:
     def make_case(self, at: datetime) -> dict[str, Any]:
         rng, policy = self.rng, self.policy
         idx, cust = self.customer()
+        earlier = [c for c in self.closed.get(idx, ()) if c.closed_at <= at]
+        case_id = self.new_id(at)
+        try:
+            new, actor = self._new_case(cust, bool(earlier))
+            case, _change = workflow.open_case(
+                policy, new, case_id, actor, at, self.end, [vars(c) for c in earlier]
+            )
+        except RuleError:  # that matter was closed for good: the tool would refuse; take a new customer
+            idx = self.pool + len(self.customers)
+            cust = self.customers[idx] = self._new_customer(idx)
+            new, actor = self._new_case(cust, False)
+            case, _change = workflow.open_case(policy, new, case_id, actor, at, self.end)
+        story = Story(policy, case, at, self.end, rng)
+        self._play(story, idx)
+        case["events"] = case.pop("events")  # as in a real file: new fields go before the events
+        if case["state"] in ("open", "in-progress") and USER not in case.get("subject_staff", ()):
+            self.open_ids.append(case_id)
+        if self.record:
+            open_step: Step = ("open", at, actor, {"new": new})
+            self.steps[case_id] = [open_step, *story.steps]
+        return case
+
+    def _new_case(self, cust: Customer, repeat: bool) -> tuple[workflow.NewCase, str]:
+        """What 'open' is given, and who runs it."""
+        rng, policy = self.rng, self.policy
         category = rng.choice(policy.categories)
         owner = weighted(rng, {AGENTS[0]: 45, AGENTS[1]: 45, "carol@example.com": 10})
         staff: tuple[str, ...] = ()
@@ -355,10 +404,11 @@ class Generator:
             staff = (rng.choice(AGENTS),)
             if owner in staff:
                 owner = next(a for a in AGENTS if a not in staff)
-        actor = owner if rng.random() < 0.9 else next(m.id for m in policy.team if m.id not in (*staff, owner))
+        actor = (
+            owner if rng.random() < 0.9 else next(m.id for m in policy.team if m.id not in (*staff, owner))
+        )
         summary, demand = rng.choice(SUMMARIES[category])
-        earlier = [c for c in self.closed.get(idx, ()) if c.closed_at <= at]
-        if earlier and rng.random() < 0.5:
+        if repeat and rng.random() < 0.5:
             summary += rng.choice(REPEAT_SUFFIX)
         new = workflow.NewCase(
             customer=cust.name,
@@ -375,23 +425,7 @@ class Generator:
             subject_staff=staff,
             owner=owner if owner != actor else None,
         )
-        case_id = self.new_id(at)
-        rows = [vars(c) for c in earlier]
-        try:
-            case, _change = workflow.open_case(policy, new, case_id, actor, at, self.end, rows)
-        except RuleError:  # the matter was closed for good: this customer may not complain again
-            self.customers[idx] = self._new_customer(idx)
-            rows = []
-            case, _change = workflow.open_case(policy, new, case_id, actor, at, self.end, rows)
-        story = Story(policy, case, at, self.end, rng)
-        self._play(story, idx)
-        case["events"] = case.pop("events")  # as in a real file: new fields go before the events
-        if case["state"] in ("open", "in-progress") and USER not in case.get("subject_staff", ()):
-            self.open_ids.append(case_id)
-        if self.record:
-            open_step: Step = ("open", at, actor, {"new": new})
-            self.steps[case_id] = [open_step, *story.steps]
-        return case
+        return new, actor
 
     def _target(self, opened: datetime) -> tuple[str, str | None]:
         rng = self.rng
@@ -427,7 +461,9 @@ class Generator:
             story.do("note", (0.5, 36), text=rng.choice(REPLIES), kind="reply", channel=channel)
             for _ in range(rng.choice((0, 0, 1, 1, 2, 3))):
                 kind = rng.choice(("internal", "investigation"))
-                story.do("note", (2, 72), text=rng.choice(FINDINGS if kind != "internal" else INTERNAL), kind=kind)
+                story.do(
+                    "note", (2, 72), text=rng.choice(FINDINGS if kind != "internal" else INTERNAL), kind=kind
+                )
             serious = case["urgent"] or case["severity"] in ("hot", "major")
             if rng.random() < (0.5 if serious else 0.08):
                 reason = rng.choice(ESCALATE_REASONS)
@@ -454,7 +490,9 @@ class Generator:
         if case.get("resolution"):
             closed_at = model.parse_time(case["closed_at"])
             self.closed.setdefault(customer_idx, []).append(
-                Closed(case["id"], case["category"], case["resolution"], bool(case.get("executed")), closed_at)
+                Closed(
+                    case["id"], case["category"], case["resolution"], bool(case.get("executed")), closed_at
+                )
             )
         if target == "closed":
             return
@@ -472,7 +510,9 @@ class Generator:
         currency = weighted(rng, {"CNY": 90, "USD": 5, "EUR": 3, "JPY": 2})
         kind = weighted(rng, {"refund": 40, "credit": 15, "replacement": 10, "repair": 20, "goodwill": 10})
         places = self.policy.currencies[currency]
-        amount = f"{rng.randint(50, 5000)}" + ("." + f"{rng.choice((0, 0, 50, 80, 99)):02d}" if places else "")
+        amount = f"{rng.randint(50, 5000)}" + (
+            "." + f"{rng.choice((0, 0, 50, 80, 99)):02d}" if places else ""
+        )
         return {"amount": amount, "currency": currency, "kind": kind, "terms": rng.choice(TERMS[kind])}
 
 
@@ -629,12 +669,14 @@ def replay_check(tmp: Path, end: datetime) -> str:
     ws = tmp / "replay-check"
     service.init_workspace(ws)
     policy = policy_mod.load(ws / "policy.yaml")
-    gen = Generator(policy, 1, end, seed=7)
+    gen = Generator(policy, 100_000, end, seed=7)  # a big pool: no repeats
     gen.record = True
     wanted = {
         "archived with offers": lambda c: c["state"] == "archived" and "offers" in c,
         "escalated": lambda c: any(e["action"] == "escalate" for e in c["events"]),
-        "Chinese name, in progress": lambda c: c["state"] == "in-progress" and not c["customer"]["name"].isascii(),
+        "Chinese name, in progress": lambda c: (
+            c["state"] == "in-progress" and not c["customer"]["name"].isascii()
+        ),
     }
     found: dict[str, dict[str, Any]] = {}
     rng = random.Random(7)
@@ -648,7 +690,9 @@ def replay_check(tmp: Path, end: datetime) -> str:
         made_id = ""
         for command, at, actor, kwargs in gen.steps[case["id"]]:
             args = cli_args(command, made_id, kwargs) + ["--at", model.format_time(at), "--as", actor]
-            result = subprocess.run([CLI, *args, "--root", str(ws)], capture_output=True, text=True, check=False)
+            result = subprocess.run(
+                [CLI, *args, "--root", str(ws)], capture_output=True, text=True, check=False
+            )
             if result.returncode != 0:
                 return f"FAILED: {' '.join(args[:2])}: {result.stderr.strip()}"
             if command == "open":
@@ -728,7 +772,9 @@ def measure(built: Built, n: int) -> list[Figure]:
     figures.append(Figure(size, "list", "(b) list, warm index", repeat("list", n, [CLI, "list", *root])))
     # (c) report, warm.
     run([CLI, "report", *root], quiet=True)
-    figures.append(Figure(size, "report", "(c) report, warm index", repeat("report", n, [CLI, "report", *root])))
+    figures.append(
+        Figure(size, "report", "(c) report, warm index", repeat("report", n, [CLI, "report", *root]))
+    )
     # (d) cold index build: no .git/complaintctl/, then report.
     shutil.rmtree(ws / ".git" / "complaintctl", ignore_errors=True)
     cold, code, err = run([CLI, "report", *root], quiet=True)

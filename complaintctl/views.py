@@ -12,8 +12,15 @@ from .report import Report
 
 
 def _short(text: str, width: int) -> str:
+    """One line of at most ``width`` terminal columns (CJK counts double)."""
+    from wcwidth import wcswidth
+
     text = " ".join(str(text).split())
-    return text if len(text) <= width else text[: width - 1] + "…"
+    if wcswidth(text) <= width:
+        return text
+    while text and wcswidth(text) > width - 1:
+        text = text[:-1]
+    return text + "…"
 
 
 def show_text(case: Mapping[str, Any]) -> str:
