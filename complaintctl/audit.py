@@ -97,8 +97,9 @@ def workspace_lock(ws: Workspace) -> Iterator[None]:
 def preflight(ws: Workspace, paths: Sequence[str]) -> None:
     """Refuse to run on a detached HEAD, mid-merge/rebase, or dirty case files."""
     git_dir = ws.git_dir()
-    head = git(ws.root, "symbolic-ref", "-q", "HEAD", check=False)
-    if head.returncode != 0:
+    # .git/HEAD holds "ref: refs/heads/NAME" on a branch, a bare id when detached.
+    head = (git_dir / "HEAD").read_text(encoding="utf-8").strip()
+    if not head.startswith("ref: "):
         raise WorkspaceError(
             "HEAD is detached; complaintctl commits only on a branch",
             fix="run 'git switch BRANCH' first",
@@ -146,8 +147,8 @@ def commit(
     trailers: Mapping[str, str],
     author: Author,
     at: datetime,
-) -> str:
-    """Stage exactly ``paths`` and commit them alone; return the commit id."""
+) -> None:
+    """Stage exactly ``paths`` and commit them alone."""
     git(ws.root, "add", "--", *paths)
     env = {
         "GIT_AUTHOR_NAME": author.name,
@@ -172,7 +173,6 @@ def commit(
             "a hook or git's settings refused the commit; fix what it reports and run the command again"
         )
         raise GitError("commit refused: " + explain(result.stderr)[5:], fix=fix)
-    return git(ws.root, "rev-parse", "HEAD").stdout.strip()
 
 
 @contextlib.contextmanager
