@@ -134,8 +134,10 @@ class Author:
     email: str
 
 
-def message(subject: str, trailers: Mapping[str, str]) -> str:
+def message(subject: str, body: Sequence[str], trailers: Mapping[str, str]) -> str:
     lines = [subject, ""]
+    if body:
+        lines += [*body, ""]
     lines += [f"{TRAILER_PREFIX}{key}: {value}" for key, value in trailers.items()]
     return "\n".join(lines) + "\n"
 
@@ -144,6 +146,7 @@ def commit(
     ws: Workspace,
     paths: Sequence[str],
     subject: str,
+    body: Sequence[str],
     trailers: Mapping[str, str],
     author: Author,
     at: datetime,
@@ -165,7 +168,7 @@ def commit(
         "--",
         *paths,
         env=env,
-        stdin=message(subject, trailers),
+        stdin=message(subject, body, trailers),
         check=False,
     )
     if result.returncode != 0:

@@ -79,7 +79,7 @@ def _entry(ws: Workspace, rel: str) -> dict[str, Any]:
             return {"error": f"{rel}: is a symbolic link; case files must be plain files"}
         text = path.read_text(encoding="utf-8")
         case = parse_case(text, rel, ws.policy, roundtrip=False)
-        return {"row": projection.row(case)}
+        return {"row": projection.row(case, ws.policy.time_limits.pause_states)}
     except ComplaintError as exc:
         return {"error": str(exc)}
     except (OSError, UnicodeDecodeError) as exc:

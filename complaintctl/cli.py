@@ -130,6 +130,16 @@ def open_(
         str | None,
         typer.Option(help="Why a matter closed for good is accepted again (if policy allows)."),
     ] = None,
+    matter: Annotated[
+        str | None, typer.Option(help="Short tag shared by complaints about one matter (finds hot spots).")
+    ] = None,
+    cause: Annotated[str | None, typer.Option(help="internal (our fault), external, or unknown.")] = None,
+    risk: Annotated[bool, typer.Option("--risk", help="Could lead to a lawsuit or media exposure.")] = False,
+    lawsuit: Annotated[bool, typer.Option("--lawsuit", help="A lawsuit has been filed.")] = False,
+    media: Annotated[bool, typer.Option("--media", help="Exposed in the media.")] = False,
+    collective: Annotated[
+        int | None, typer.Option(help="A collective complaint by this many people.")
+    ] = None,
     at: At = None,
     actor: As = None,
     root: Root = None,
@@ -153,6 +163,12 @@ def open_(
         subject_staff=tuple(subject_staff or ()),
         owner=owner,
         reason=reason,
+        matter=matter,
+        cause=cause,
+        risk=risk,
+        lawsuit=lawsuit,
+        media=media,
+        collective=collective,
     )
     change = service.open_case(ctx, new)
     for notice in change.notices:
@@ -260,6 +276,75 @@ def escalate(
 
 
 @app.command(
+    epilog="Example: complaintctl wait C-20261122-7K3QX2 --reason 'Customer to send the meter photo'"
+)
+def wait(
+    case_id: CaseId,
+    reason: Annotated[str, typer.Option(help="What the customer has to do.")],
+    at: At = None,
+    actor: As = None,
+    root: Root = None,
+) -> None:
+    """Wait on the customer: the resolution and keep-informed clocks stop."""
+    from . import workflow
+
+    _run(root, actor, at, case_id, lambda p, c, a, t, n: workflow.wait(p, c, a, t, n, reason))
+
+
+@app.command(epilog="Example: complaintctl resume C-20261122-7K3QX2 'Photo received'")
+def resume(
+    case_id: CaseId,
+    text: Annotated[str | None, typer.Argument(help="What came back.")] = None,
+    at: At = None,
+    actor: As = None,
+    root: Root = None,
+) -> None:
+    """Stop waiting on the customer; the clocks run again."""
+    from . import workflow
+
+    _run(root, actor, at, case_id, lambda p, c, a, t, n: workflow.resume(p, c, a, t, n, text))
+
+
+@app.command(
+    epilog="Example: complaintctl flag C-20261122-7K3QX2 --media --reason 'Posted on Weibo, 2k shares'"
+)
+def flag(
+    case_id: CaseId,
+    reason: Annotated[str, typer.Option(help="What happened.")],
+    risk: Annotated[bool, typer.Option("--risk", help="Could lead to a lawsuit or media exposure.")] = False,
+    lawsuit: Annotated[bool, typer.Option("--lawsuit", help="A lawsuit has been filed.")] = False,
+    media: Annotated[bool, typer.Option("--media", help="Exposed in the media.")] = False,
+    collective: Annotated[
+        int | None, typer.Option(help="A collective complaint by this many people.")
+    ] = None,
+    cause: Annotated[str | None, typer.Option(help="internal (our fault), external, or unknown.")] = None,
+    at: At = None,
+    actor: As = None,
+    root: Root = None,
+) -> None:
+    """Record facts that raise severity: lawsuit, media, risk, collective, cause."""
+    from . import workflow
+
+    values = workflow.flag_values(risk, lawsuit, media, collective, cause)
+    _run(root, actor, at, case_id, lambda p, c, a, t, n: workflow.flag(p, c, a, t, n, values, reason))
+
+
+@app.command(epilog="Example: complaintctl lower C-20261122-7K3QX2 --to general --reason 'Supplier at fault'")
+def lower(
+    case_id: CaseId,
+    to: Annotated[str, typer.Option("--to", help="The new, lower severity.")],
+    reason: Annotated[str, typer.Option(help="Why it is less serious than the rules say.")],
+    at: At = None,
+    actor: As = None,
+    root: Root = None,
+) -> None:
+    """Lower severity explicitly (it never falls by itself)."""
+    from . import workflow
+
+    _run(root, actor, at, case_id, lambda p, c, a, t, n: workflow.lower(p, c, a, t, n, to, reason))
+
+
+@app.command(
     epilog="Example: complaintctl close C-20261122-7K3QX2 --resolution agreed --executed "
     "'Refund paid on 24 Nov'"
 )
@@ -339,17 +424,19 @@ def reopen(
 def show(
     case_id: CaseId,
     as_json: Annotated[bool, typer.Option("--json", help="Print the record as JSON.")] = False,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="Clocks and severity as of this time.")] = None,
     root: Root = None,
 ) -> None:
-    """Show one case: who, what, state, offers and every event."""
+    """Show one case: who, what, state, severity, clocks, offers and every event."""
     from . import service
     from .views import show_text
 
-    _ws, case = service.show(root, case_id)
-    typer.echo(
-        json.dumps(case, ensure_ascii=False, indent=2) if as_json else show_text(case),
-        nl=not as_json or True,
-    )
+    if as_json:
+        _ws, record = service.show(root, case_id)
+        typer.echo(json.dumps(record, ensure_ascii=False, indent=2))
+        return
+    case, status = service.case_status(root, case_id, as_of)
+    typer.echo(show_text(case, status))
 
 
 @app.command("list", epilog="Example: complaintctl list --status open --status in-progress")
@@ -422,6 +509,30 @@ def report(
     for problem in problems:
         typer.echo(f"complaintctl: skipped {problem}", err=True)
     typer.echo(report_json(figures) if fmt == "json" else report_text(figures))
+
+
+@app.command(epilog="Example: complaintctl overdue --format github --warn")
+def overdue(
+    as_of: Annotated[str | None, typer.Option("--as-of", help="Check as of this time (default now).")] = None,
+    fmt: Annotated[
+        str, typer.Option("--format", help="text, json or github (Actions annotations).")
+    ] = "text",
+    warn: Annotated[bool, typer.Option("--warn", help="Also list clocks near their limit.")] = False,
+    root: Root = None,
+) -> None:
+    """List open cases past a time limit (exit 1 if any); reads only, writes nothing."""
+    from . import service
+    from .views import overdue_items, overdue_output
+
+    if fmt not in ("text", "json", "github"):
+        raise typer.BadParameter(f"unknown format '{fmt}'; use text, json or github", param_hint="--format")
+    _ws, statuses, problems, when = service.statuses(root, as_of)
+    for problem in problems:
+        typer.echo(f"complaintctl: skipped {problem}", err=True)
+    items = overdue_items(statuses, warn)
+    typer.echo(overdue_output(items, fmt, when))
+    if any(item["status"] == "breached" for item in items) or problems:
+        raise typer.Exit(1)
 
 
 @app.command(

@@ -44,6 +44,10 @@ CASE_KEYS_REQUIRED = (
 )
 CASE_KEYS_OPTIONAL = (
     "demand",
+    "matter",
+    "cause",
+    "flags",
+    "related",
     "subject_staff",
     "repeat_of",
     "reopen_reason",
@@ -74,6 +78,8 @@ EVENT_KEYS = (
     "reason",
     "signed_by",
     "severity",
+    "severity_from",
+    "set",
 )
 OFFER_KEYS = ("no", "amount", "currency", "kind", "terms", "status", "at", "by")
 OFFER_STATUSES = ("open", "accepted", "superseded")
@@ -198,6 +204,19 @@ def validate_case(data: Any, policy: Policy, expected_id: str | None = None) -> 
         if key in customer:
             v.string(customer[key], ("customer", key))
     v.string(case["summary"], ("summary",))
+    v.opt_string(case.get("matter"), ("matter",))
+    if case.get("cause") is not None:
+        v.choice(case["cause"], ("cause",), ("internal", "external", "unknown"), "cause")
+    if case.get("flags") is not None:
+        flags = v.mapping(case["flags"], ("flags",))
+        v.keys(flags, ("flags",), (), ("risk", "lawsuit", "media", "collective"))
+        for key in ("risk", "lawsuit", "media"):
+            if key in flags:
+                v.boolean(flags[key], ("flags", key))
+        if "collective" in flags:
+            v.integer(flags["collective"], ("flags", "collective"), low=2)
+    if case.get("related") is not None:
+        v.strings(case["related"], ("related",))
     v.opt_string(case.get("demand"), ("demand",))
     if "subject_staff" in case:
         v.strings(case["subject_staff"], ("subject_staff",))
@@ -243,4 +262,18 @@ def validate_case(data: Any, policy: Policy, expected_id: str | None = None) -> 
     return case
 
 
-_ACTIONS = ("note", "propose", "agree", "escalate", "close", "followup", "archive", "reopen")
+_ACTIONS = (
+    "note",
+    "wait",
+    "resume",
+    "propose",
+    "agree",
+    "escalate",
+    "flag",
+    "lower",
+    "severity",
+    "close",
+    "followup",
+    "archive",
+    "reopen",
+)

@@ -6,17 +6,36 @@ currencies) comes from here; no other module hard-codes the house rules.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date, time
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
 from . import validate as v
+from .clocks import CLOCKS, Limit
 from .errors import PolicyError
 
 SCHEMA = 1
-COMMANDS = ("note", "propose", "agree", "escalate", "close", "followup", "archive", "reopen")
+COMMANDS = (
+    "note",
+    "wait",
+    "resume",
+    "propose",
+    "agree",
+    "escalate",
+    "flag",
+    "lower",
+    "close",
+    "followup",
+    "archive",
+    "reopen",
+)
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_DURATION_RE = re.compile(r"^(\d+(?:\.\d+)?)([mhd])$")
+_HOURS_RE = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")
 
 
 @dataclass(frozen=True)
@@ -50,6 +69,46 @@ class Transition:
 
 
 @dataclass(frozen=True)
+class LimitRule:
+    limit: Limit
+    urgent: bool | None = None
+    severities: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class TimeLimits:
+    warn_at: float
+    pause_states: tuple[str, ...]
+    rules: Mapping[str, tuple[LimitRule, ...]]
+
+
+@dataclass(frozen=True)
+class BusinessHours:
+    hours: Mapping[int, tuple[time, time]]
+    holidays: str | None
+    closed: frozenset[date]
+    open: frozenset[date]
+
+
+@dataclass(frozen=True)
+class SeverityRules:
+    repeat: str
+    same_matter: tuple[int, int, str] | None  # customers, within days, severity
+    unresolved: tuple[tuple[int, str], ...]  # days, severity
+    risk: str
+    lawsuit: str
+    media: str
+    collective: tuple[tuple[int, str], ...]  # people, severity
+
+
+@dataclass(frozen=True)
+class Unreachable:
+    attempts: int
+    within_s: float
+    apart_s: float
+
+
+@dataclass(frozen=True)
 class Policy:
     organisation: str
     timezone: str
@@ -59,17 +118,38 @@ class Policy:
     categories: tuple[str, ...]
     severities: tuple[str, ...]
     default_severity: str
-    repeat_severity: str
+    severity_rules: SeverityRules
     currencies: Mapping[str, int]
     offer_kinds: tuple[str, ...]
     note_kinds: Mapping[str, str]
     tiers: tuple[Tier, ...]
     direct_tier: str
+    stall_after_s: float
+    time_limits: TimeLimits
+    business_hours: BusinessHours | None
+    unreachable: Unreachable
     resolutions: Mapping[str, Resolution]
     reopen_final_with_reason: bool
     initial: str
     states: Mapping[str, str]
     transitions: tuple[Transition, ...]
+
+    @property
+    def repeat_severity(self) -> str:
+        return self.severity_rules.repeat
+
+    def limits_for(self, severity: str, urgent: bool) -> dict[str, Limit]:
+        """The limit of each clock for a case of this severity and urgency."""
+        out = {}
+        for clock, rules in self.time_limits.rules.items():
+            for rule in rules:
+                if rule.urgent is not None and rule.urgent != urgent:
+                    continue
+                if rule.severities is not None and severity not in rule.severities:
+                    continue
+                out[clock] = rule.limit
+                break
+        return out
 
     def member(self, actor: str) -> Member | None:
         return next((m for m in self.team if m.id == actor), None)
@@ -100,12 +180,16 @@ _TOP = (
     "categories",
     "severities",
     "default_severity",
-    "repeat_severity",
+    "severity_rules",
     "currencies",
     "offer_kinds",
     "note_kinds",
     "tiers",
     "direct_tier",
+    "stall_after",
+    "time_limits",
+    "business_hours",
+    "unreachable",
     "resolutions",
     "reopen_final_with_reason",
     "lifecycle",
@@ -216,17 +300,168 @@ def parse(data: Any) -> Policy:
         categories=v.strings(top["categories"], ("categories",)),
         severities=severities,
         default_severity=v.choice(top["default_severity"], ("default_severity",), severities, "severity"),
-        repeat_severity=v.choice(top["repeat_severity"], ("repeat_severity",), severities, "severity"),
+        severity_rules=_severity_rules(top["severity_rules"], severities),
         currencies=MappingProxyType(currencies),
         offer_kinds=v.strings(top["offer_kinds"], ("offer_kinds",)),
         note_kinds=MappingProxyType(note_kinds),
         tiers=tuple(tiers),
         direct_tier=v.choice(top["direct_tier"], ("direct_tier",), tier_names, "tier"),
+        stall_after_s=duration(top["stall_after"], ("stall_after",)),
+        time_limits=_time_limits(top["time_limits"], states, severities, top["business_hours"] is not None),
+        business_hours=None if top["business_hours"] is None else _business_hours(top["business_hours"]),
+        unreachable=_unreachable(top["unreachable"]),
         resolutions=MappingProxyType(resolutions),
         reopen_final_with_reason=v.boolean(top["reopen_final_with_reason"], ("reopen_final_with_reason",)),
         initial=initial,
         states=MappingProxyType(states),
         transitions=tuple(transitions),
+    )
+
+
+def duration(value: Any, path: v.Path, *, business: bool = False) -> float:
+    """'90m', '48h', '7d' -> seconds. Business time is counted in h or m."""
+    text = v.string(value, path)
+    m = _DURATION_RE.match(text.strip())
+    if not m or float(m.group(1)) <= 0:
+        v.fail(path, f"'{text}' is not a duration", "write it like 90m, 48h or 7d")
+    if business and m.group(2) == "d":
+        v.fail(
+            path,
+            f"'{text}': business time is counted in hours",
+            "write it in h, e.g. 16h for two 8-hour days",
+        )
+    return float(m.group(1)) * {"m": 60, "h": 3600, "d": 86400}[m.group(2)]
+
+
+def _severity_rules(raw: Any, severities: tuple[str, ...]) -> SeverityRules:
+    path: v.Path = ("severity_rules",)
+    r = v.mapping(raw, path)
+    v.keys(r, path, ("repeat", "unresolved", "risk", "lawsuit", "media", "collective"), ("same_matter",))
+
+    def sev(value: Any, p: v.Path) -> str:
+        return v.choice(value, p, severities, "severity")
+
+    same = None
+    if r.get("same_matter") is not None:
+        sm = v.mapping(r["same_matter"], (*path, "same_matter"))
+        v.keys(sm, (*path, "same_matter"), ("customers", "within_days", "severity"))
+        same = (
+            v.integer(sm["customers"], (*path, "same_matter", "customers"), low=2),
+            v.integer(sm["within_days"], (*path, "same_matter", "within_days"), low=1),
+            sev(sm["severity"], (*path, "same_matter", "severity")),
+        )
+
+    def steps(key: str, unit: str) -> tuple[tuple[int, str], ...]:
+        out = []
+        for i, item in enumerate(v.seq(r[key], (*path, key))):
+            p = (*path, key, i)
+            step = v.mapping(item, p)
+            v.keys(step, p, (unit, "severity"))
+            out.append((v.integer(step[unit], (*p, unit), low=1), sev(step["severity"], (*p, "severity"))))
+        return tuple(sorted(out))
+
+    return SeverityRules(
+        repeat=sev(r["repeat"], (*path, "repeat")),
+        same_matter=same,
+        unresolved=steps("unresolved", "days"),
+        risk=sev(r["risk"], (*path, "risk")),
+        lawsuit=sev(r["lawsuit"], (*path, "lawsuit")),
+        media=sev(r["media"], (*path, "media")),
+        collective=steps("collective", "people"),
+    )
+
+
+def _time_limits(
+    raw: Any, states: Mapping[str, str], severities: tuple[str, ...], has_hours: bool
+) -> TimeLimits:
+    path: v.Path = ("time_limits",)
+    r = v.mapping(raw, path)
+    v.keys(r, path, ("warn_at", "pause_states"), CLOCKS)
+    warn_at = r["warn_at"]
+    if isinstance(warn_at, bool) or not isinstance(warn_at, int | float) or not 0 < warn_at <= 1:
+        v.fail((*path, "warn_at"), "warn_at must be a fraction above 0 and at most 1", "write e.g. 0.8")
+    pause = v.strings(r["pause_states"], (*path, "pause_states"))
+    for i, state in enumerate(pause):
+        v.choice(state, (*path, "pause_states", i), states, "state")
+    rules: dict[str, tuple[LimitRule, ...]] = {}
+    for clock in CLOCKS:
+        rows = []
+        for i, item in enumerate(v.seq(r.get(clock, []), (*path, clock))):
+            p = (*path, clock, i)
+            row = v.mapping(item, p)
+            v.keys(row, p, ("limit",), ("count", "urgent", "severity"))
+            count = v.choice(row.get("count", "calendar"), (*p, "count"), ("calendar", "business"), "count")
+            if count == "business" and not has_hours:
+                v.fail(
+                    (*p, "count"),
+                    "business time needs business_hours",
+                    "add business_hours: or count: calendar",
+                )
+            business = count == "business"
+            sevs = None
+            if row.get("severity") is not None:
+                sevs = v.strings(row["severity"], (*p, "severity"))
+                for j, name in enumerate(sevs):
+                    v.choice(name, (*p, "severity", j), severities, "severity")
+            urgent = None if row.get("urgent") is None else v.boolean(row["urgent"], (*p, "urgent"))
+            limit = Limit(duration(row["limit"], (*p, "limit"), business=business), business)
+            rows.append(LimitRule(limit, urgent, sevs))
+        rules[clock] = tuple(rows)
+    return TimeLimits(float(warn_at), pause, MappingProxyType(rules))
+
+
+def _dates(raw: Any, path: v.Path) -> frozenset[date]:
+    out = set()
+    for i, item in enumerate(v.seq(raw, path)):
+        if isinstance(item, date):
+            out.add(item)
+            continue
+        try:
+            out.add(date.fromisoformat(v.string(item, (*path, i))))
+        except ValueError:
+            v.fail((*path, i), f"'{item}' is not a date", "write it like 2026-12-31")
+    return frozenset(out)
+
+
+def _business_hours(raw: Any) -> BusinessHours:
+    path: v.Path = ("business_hours",)
+    r = v.mapping(raw, path)
+    v.keys(r, path, ("holidays", "closed", "open"), WEEKDAYS)
+    hours = {}
+    for index, day in enumerate(WEEKDAYS):
+        if r.get(day) is None:
+            continue
+        text = v.string(r[day], (*path, day))
+        m = _HOURS_RE.match(text)
+        if not m:
+            v.fail((*path, day), f"'{text}' is not a span of hours", 'write it like "09:00-18:00"')
+        try:
+            start = time(int(m.group(1)), int(m.group(2)))
+            end = time(int(m.group(3)), int(m.group(4)))
+        except ValueError:
+            v.fail((*path, day), f"'{text}' is not a span of hours", 'write it like "09:00-18:00"')
+        if end <= start:
+            v.fail((*path, day), f"'{text}' ends before it starts", 'write it like "09:00-18:00"')
+        hours[index] = (start, end)
+    if not hours:
+        v.fail(path, "no working hours on any day", 'give at least one day, e.g. mon: "09:00-18:00"')
+    country = None if r["holidays"] is None else v.string(r["holidays"], (*path, "holidays"))
+    return BusinessHours(
+        MappingProxyType(hours),
+        country,
+        _dates(r["closed"], (*path, "closed")),
+        _dates(r["open"], (*path, "open")),
+    )
+
+
+def _unreachable(raw: Any) -> Unreachable:
+    path: v.Path = ("unreachable",)
+    r = v.mapping(raw, path)
+    v.keys(r, path, ("attempts", "within", "apart"))
+    return Unreachable(
+        v.integer(r["attempts"], (*path, "attempts"), low=0, high=20),
+        duration(r["within"], (*path, "within")),
+        duration(r["apart"], (*path, "apart")),
     )
 
 

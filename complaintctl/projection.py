@@ -6,15 +6,16 @@ the case files themselves; a row holds only plain JSON values.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from . import clocks, severity
 from .workflow import customer_keys
 
-VERSION = 1
+VERSION = 2
 
 
-def row(case: Mapping[str, Any]) -> dict[str, Any]:
+def row(case: Mapping[str, Any], pause_states: Sequence[str] = ()) -> dict[str, Any]:
     events = case["events"]
     replies = [e["at"] for e in events if e["action"] == "note" and e.get("kind") == "reply"]
     return {
@@ -37,6 +38,10 @@ def row(case: Mapping[str, Any]) -> dict[str, Any]:
         "repeat_of": case.get("repeat_of"),
         "first_reply_at": replies[0] if replies else None,
         "escalations": sum(1 for e in events if e["action"] == "escalate"),
+        "last_escalated_at": next((e["at"] for e in reversed(events) if e["action"] == "escalate"), None),
         "events": len(events),
         "last_at": events[-1]["at"],
+        "matter": case.get("matter"),
+        "clock_facts": clocks.facts_to_json(clocks.facts(case, pause_states)),
+        "severity_facts": severity.facts(case),
     }

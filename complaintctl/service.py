@@ -7,6 +7,7 @@ transaction, so it either completes with one commit or leaves no trace.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 from collections.abc import Callable, Sequence
@@ -64,13 +65,14 @@ def trailers(change: Change) -> dict[str, str]:
     }
 
 
-def _commit(ctx: Context, rel: str, text: str, change: Change) -> None:
+def _commit(ctx: Context, rel: str, text: str, change: Change, body: Sequence[str] = ()) -> None:
     with audit.transaction(ctx.ws, [rel]):
         store.write_atomic(ctx.ws.root / rel, text)
         audit.commit(
             ctx.ws,
             [rel],
             change.subject,
+            body,
             trailers(change),
             author_of(ctx.ws.policy, ctx.actor),
             change.at,
@@ -87,6 +89,33 @@ def _check_written(ctx: Context, rel: str, data: Any) -> None:
         raise RuleError(f"internal check failed: {exc.what}", where=rel) from None
 
 
+def _peers(ws: Workspace, category: str, matter: str | None, exclude: str = "") -> list[Any]:
+    """Other cases on the same category and matter (through the index)."""
+    if not matter:
+        return []
+    from . import caseindex, monitor
+
+    rows = [r for r in caseindex.read_rows(ws).rows if r["id"] != exclude]
+    return list(monitor.peers_by_matter(rows).get((category, matter), []))
+
+
+def _record_rise(ctx: Context, doc: Any) -> list[str]:
+    """Write down, as an event, a rise of severity the rules made meanwhile."""
+    from . import severity
+
+    policy = ctx.ws.policy
+    peers = _peers(ctx.ws, doc["category"], doc.get("matter"))
+    level, rises = severity.effective(policy, severity.facts(doc), ctx.at, peers)
+    before = doc["severity"]
+    if level == before:
+        return []
+    reasons = [
+        r.reason + f" (since {r.since.isoformat(timespec='minutes')})" for r in rises if r.severity == level
+    ]
+    workflow.apply(doc, workflow.record_rise(doc, ctx.actor, ctx.at, level, reasons))
+    return [f"severity rose from {before} to {level}: {reasons[0]}"]
+
+
 def change_case(ctx: Context, case_id: str, build: Builder) -> Change:
     """Run ``build`` on one existing case and commit the result."""
     case_id = normalise_id(case_id)
@@ -94,10 +123,13 @@ def change_case(ctx: Context, case_id: str, build: Builder) -> Change:
     with audit.workspace_lock(ctx.ws):
         audit.preflight(ctx.ws, [rel])
         rel, _text, doc = store.load_case(ctx.ws, case_id, roundtrip=True)
+        notices = _record_rise(ctx, doc)
         change = build(ctx.ws.policy, doc, ctx.actor, ctx.at, ctx.now)
         workflow.apply(doc, change)
+        if notices:
+            change = dataclasses.replace(change, notices=(*notices, *change.notices))
         _check_written(ctx, rel, doc)
-        _commit(ctx, rel, store.dump_case(doc), change)
+        _commit(ctx, rel, store.dump_case(doc), change, [n[0].upper() + n[1:] + "." for n in notices])
     return change
 
 
@@ -109,11 +141,14 @@ def open_case(ctx: Context, new: workflow.NewCase) -> Change:
     with audit.workspace_lock(ctx.ws):
         audit.preflight(ctx.ws, [])
         keys = workflow.customer_keys({"phone": new.phone, "email": new.email, "account": new.account})
-        earlier = []
-        if keys:
-            rows = caseindex.read_rows(ctx.ws).rows
-            earlier = [r for r in rows if keys & set(r["customer_keys"])]
-            earlier.sort(key=lambda r: r["opened_at"])
+        rows = caseindex.read_rows(ctx.ws).rows if keys or new.matter else []
+        earlier = sorted((r for r in rows if keys & set(r["customer_keys"])), key=lambda r: r["opened_at"])
+        peers = []
+        if new.matter:
+            from . import monitor
+
+            group = monitor.peers_by_matter(rows).get((new.category, new.matter), [])
+            peers = [p for p in group if not p.customer & keys]
         for _ in range(5):
             case_id = new_id(ctx.at)
             rel, path = ctx.ws.case_path(case_id)
@@ -121,7 +156,7 @@ def open_case(ctx: Context, new: workflow.NewCase) -> Change:
                 break
         else:  # pragma: no cover - 32**6 ids a day
             raise WorkspaceError("could not find a free case id", fix="run the command again")
-        case, change = workflow.open_case(policy, new, case_id, ctx.actor, ctx.at, ctx.now, earlier)
+        case, change = workflow.open_case(policy, new, case_id, ctx.actor, ctx.at, ctx.now, earlier, peers)
         _check_written(ctx, rel, case)
         _commit(ctx, rel, store.dump_case(case), change)
     return change
@@ -146,8 +181,18 @@ def list_rows(root: str | None, status: Sequence[str] = ()) -> tuple[list[dict[s
                 f"unknown status '{state}'",
                 fix=f"use one of: {', '.join(ws.policy.states)}",
             )
+    from . import monitor, severity
+
     result = caseindex.read_rows(ws)
-    rows = [r for r in result.rows if not status or r["state"] in status]
+    now = clock.now(ws.policy.timezone)
+    peers = monitor.peers_by_matter(result.rows)
+    rows = []
+    for row in result.rows:
+        if status and row["state"] not in status:
+            continue
+        group = peers.get((row["category"], row["matter"]), []) if row.get("matter") else []
+        level, _ = severity.effective(ws.policy, row["severity_facts"], now, group)
+        rows.append({**row, "severity": level})
     return rows, [p.message for p in result.problems]
 
 
@@ -303,3 +348,45 @@ def report(root: str | None) -> Any:
         "channel": list(policy.channels),
     }
     return rep.build(result.rows, orders), [p.message for p in result.problems]
+
+
+# ---------------------------------------------------------------- clocks
+
+
+def _as_of(ws: Workspace, text: str | None) -> datetime:
+    now = clock.now(ws.policy.timezone)
+    return clock.parse_at(text, ws.policy.timezone, what="--as-of") if text else now
+
+
+def _calendar(ws: Workspace) -> Any:
+    from . import calendar, monitor
+
+    return calendar.build(ws.policy) if monitor.needs_calendar(ws.policy) else None
+
+
+def case_status(root: str | None, case_id: str, as_of: str | None = None) -> tuple[dict[str, Any], Any]:
+    """One case and where it stands (severity, clocks, stall) as of a moment."""
+    from . import monitor, projection
+
+    ws, case = show(root, case_id)
+    policy = ws.policy
+    row = projection.row(case, policy.time_limits.pause_states)
+    peers = {}
+    if case.get("matter"):
+        peers = {(case["category"], case["matter"]): _peers(ws, case["category"], case["matter"])}
+    return case, monitor.status(policy, row, _as_of(ws, as_of), _calendar(ws), peers)
+
+
+def statuses(root: str | None, as_of: str | None = None) -> tuple[Workspace, list[Any], list[str], datetime]:
+    from . import caseindex, monitor
+
+    ws = store.find_workspace(root)
+    result = caseindex.read_rows(ws)
+    when = _as_of(ws, as_of)
+    rows = [r for r in result.rows if datetime.fromisoformat(r["opened_at"]) <= when]
+    return (
+        ws,
+        monitor.statuses(ws.policy, rows, when, _calendar(ws)),
+        [p.message for p in result.problems],
+        when,
+    )

@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict
+from datetime import datetime
 from typing import Any
 
+from .clocks import ClockState, format_span
+from .monitor import CaseStatus
 from .privacy import mask_name
 from .report import Report
 
@@ -23,11 +26,38 @@ def _short(text: str, width: int) -> str:
     return text + "…"
 
 
-def show_text(case: Mapping[str, Any]) -> str:
+def _when(value: datetime | None) -> str:
+    return "-" if value is None else value.isoformat(timespec="minutes").replace("T", " ")
+
+
+def clock_line(state: ClockState) -> str:
+    name = state.clock.replace("_", " ")
+    limit = (
+        f"{state.limit.seconds / 3600:g}h business"
+        if state.limit.business
+        else format_span(state.limit.seconds)
+    )
+    if state.status == "met":
+        return f"{name}: met (due {_when(state.due)}, done {_when(state.stopped)}; limit {limit})"
+    if state.status == "breached":
+        done = f", done {_when(state.stopped)}" if state.stopped else ""
+        late = format_span(state.late_seconds)
+        return f"{name}: BREACHED (due {_when(state.due)}, {late} late{done}; limit {limit})"
+    if state.status == "paused":
+        left = format_span(state.left_seconds or 0)
+        return f"{name}: paused while waiting on the customer ({left} left; limit {limit})"
+    word = "running" if state.status == "running" else "WARNING"
+    return (
+        f"{name}: {word} (due {_when(state.due)}, {format_span(state.left_seconds or 0)} left; limit {limit})"
+    )
+
+
+def show_text(case: Mapping[str, Any], status: CaseStatus | None = None) -> str:
     customer = case["customer"]
     who = ", ".join(str(customer[k]) for k in ("name", "phone", "email", "account") if customer.get(k))
+    level = status.level if status else case["severity"]
     lines = [
-        f"{case['id']}  {case['state']}  {case['severity']}{'  URGENT' if case['urgent'] else ''}",
+        f"{case['id']}  {case['state']}  {level}{'  URGENT' if case['urgent'] else ''}",
         f"Customer:  {who}",
     ]
     if customer.get("address"):
@@ -49,6 +79,20 @@ def show_text(case: Mapping[str, Any]) -> str:
         lines.append(f"Closed:    {case.get('closed_at')} as {case['resolution']}{executed}")
     if case.get("satisfaction") is not None:
         lines.append(f"Follow-up: satisfaction {case['satisfaction']}/5")
+    if case.get("matter"):
+        related = f" (related: {', '.join(case['related'])})" if case.get("related") else ""
+        lines.append(f"Matter:    {case['matter']}{related}")
+    flags = [k if v is True else f"{k} {v}" for k, v in (case.get("flags") or {}).items()]
+    if flags or case.get("cause"):
+        lines.append(f"Flags:     {', '.join(flags) or '-'}; cause {case.get('cause', 'unknown')}")
+    if status is not None:
+        for rise in status.rises:
+            lines.append(f"Severity:  {rise.severity}: {rise.reason} (since {_when(rise.since)})")
+        if status.stalled:
+            lines.append(f"STALLED:   {status.stalled}; escalate it or record progress")
+        if status.clocks:
+            lines.append("Clocks:")
+            lines += [f"  {clock_line(c)}" for c in status.clocks]
     offers = case.get("offers") or []
     if offers:
         lines.append("Offers:")
@@ -123,3 +167,74 @@ def report_json(report: Report) -> str:
     data = asdict(report)
     data["breakdowns"] = {b.title: dict(b.counts) for b in report.breakdowns}
     return json.dumps(data, ensure_ascii=False, indent=2)
+
+
+def overdue_items(statuses: Sequence[CaseStatus], warn: bool) -> list[dict[str, Any]]:
+    """One item per breached (and with warn, nearly breached) running clock."""
+    items = []
+    for st in statuses:
+        wanted = st.breached + (st.warnings if warn else [])
+        for c in wanted:
+            row = st.row
+            items.append(
+                {
+                    "case": row["id"],
+                    "file": f"cases/{row['id'][2:6]}/{row['id'][6:8]}/{row['id']}.yaml",
+                    "clock": c.clock,
+                    "status": c.status,
+                    "due": c.due.isoformat() if c.due else None,
+                    "late": format_span(c.late_seconds) if c.status == "breached" else None,
+                    "late_seconds": int(c.late_seconds),
+                    "left": format_span(c.left_seconds or 0) if c.status == "warning" else None,
+                    "owner": row["owner"],
+                    "tier": row["tier"],
+                    "severity": st.level,
+                    "stalled": st.stalled,
+                }
+            )
+    items.sort(key=lambda i: (i["status"] != "breached", -i["late_seconds"], i["case"]))
+    return items
+
+
+def overdue_output(items: Sequence[Mapping[str, Any]], fmt: str, as_of: datetime) -> str:
+    late = sum(1 for i in items if i["status"] == "breached")
+    near = len(items) - late
+    stamp = as_of.isoformat(timespec="minutes")
+    if fmt == "json":
+        return json.dumps({"as_of": stamp, "overdue": late, "warnings": near, "items": list(items)}, indent=2)
+    if fmt == "github":
+        lines = []
+        for i in items:
+            level, title = (
+                ("error", "Overdue") if i["status"] == "breached" else ("warning", "Near its limit")
+            )
+            clock = i["clock"].replace("_", " ")
+            how = f"{i['late']} late" if i["status"] == "breached" else f"{i['left']} left"
+            stalled = f"; stalled: {i['stalled']}" if i["stalled"] else ""
+            lines.append(
+                f"::{level} file={i['file']},title={title}: {clock}::{i['case']} {clock} was due "
+                f"{i['due'][:16].replace('T', ' ')}, {how} (owner {i['owner']}, tier {i['tier']}, "
+                f"{i['severity']}){stalled}"
+            )
+        lines.append(f"{late} overdue, {near} near their limit, as of {stamp}")
+        return "\n".join(lines)
+    if not items:
+        return f"No case is overdue as of {stamp}."
+    from tabulate import tabulate
+
+    table = [
+        (
+            i["case"],
+            i["clock"].replace("_", " "),
+            "OVERDUE" if i["status"] == "breached" else "warning",
+            i["due"][:16].replace("T", " "),
+            i["late"] or f"{i['left']} left",
+            i["owner"],
+            i["tier"],
+            i["severity"] + (" (stalled)" if i["stalled"] else ""),
+        )
+        for i in items
+    ]
+    headers = ("Case", "Clock", "Status", "Due", "Late", "Owner", "Tier", "Severity")
+    summary = f"{late} overdue, {near} near their limit, as of {stamp}"
+    return str(tabulate(table, headers=headers, tablefmt="simple")) + "\n" + summary

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+from . import severity as severity_rules
 from .errors import RuleError, UsageError
 from .model import SCHEMA, check_email, check_phone, format_time, money, parse_time
 from .policy import Policy, Transition
@@ -56,6 +57,39 @@ class NewCase:
     subject_staff: tuple[str, ...] = ()
     owner: str | None = None
     reason: str | None = None
+    matter: str | None = None
+    cause: str | None = None
+    risk: bool = False
+    lawsuit: bool = False
+    media: bool = False
+    collective: int | None = None
+
+
+CAUSES = ("internal", "external", "unknown")
+
+
+def flag_values(
+    risk: bool = False,
+    lawsuit: bool = False,
+    media: bool = False,
+    collective: int | None = None,
+    cause: str | None = None,
+) -> dict[str, Any]:
+    """The flags a command sets, validated; only what was given."""
+    values: dict[str, Any] = {
+        k: True for k, on in (("risk", risk), ("lawsuit", lawsuit), ("media", media)) if on
+    }
+    if collective is not None:
+        if collective < 2:
+            raise UsageError(
+                f"--collective {collective}: a collective complaint has 2 or more people",
+                fix="give the number of people",
+            )
+        values["collective"] = collective
+    if cause is not None:
+        _choice(cause, CAUSES, "cause", "internal (our fault), external, unknown")
+        values["cause"] = cause
+    return values
 
 
 # ---------------------------------------------------------------- checks
@@ -185,9 +219,11 @@ def open_case(
     at: datetime,
     now: datetime,
     earlier: Sequence[Case] = (),
+    peers: Sequence[severity_rules.Peer] = (),
 ) -> tuple[dict[str, Any], Change]:
     """A new case record, and its 'open' change. ``earlier``: cases of the
-    same customer (by ``customer_keys``), to find repeats and final outcomes."""
+    same customer (by ``customer_keys``), to find repeats and final outcomes;
+    ``peers``: other customers' cases on the same category and ``matter``."""
     check_actor(policy, actor)
     check_time(None, at, now)
     _choice(new.channel, policy.channels, "channel", "channels")
@@ -239,6 +275,10 @@ def open_case(
     if still_open:
         notices.append(f"the customer also has open case(s) on this matter: {', '.join(still_open)}")
 
+    flags = flag_values(new.risk, new.lawsuit, new.media, new.collective, new.cause)
+    if new.matter is not None and not new.matter.strip():
+        raise UsageError("--matter is empty", fix="give a short tag shared by complaints about one matter")
+
     customer: dict[str, Any] = {"name": new.customer}
     for key in ("phone", "email", "address", "account"):
         value = getattr(new, key)
@@ -268,8 +308,20 @@ def open_case(
         case["repeat_of"] = repeat_of
     if final:
         case["reopen_reason"] = new.reason
+    if new.matter:
+        case["matter"] = new.matter
+    _set_flags(case, flags)
     event: dict[str, Any] = {"at": stamp, "by": actor, "action": "open", "to": policy.initial}
+    if flags:
+        event["set"] = dict(flags)
     case["events"] = [event]
+    me = severity_rules.Peer(case_id, at, frozenset(customer_keys(customer) or {"name:" + new.customer}))
+    rule_severity, rises = severity_rules.effective(policy, severity_rules.facts(case), at, [*peers, me])
+    if rule_severity != case["severity"]:
+        case["severity"] = rule_severity
+        notices.append(f"severity {rule_severity}: {rises[0].reason}")
+    if peers:
+        case["related"] = sorted(p.case_id for p in peers)
     urgent = "urgent " if new.urgent else ""
     change = Change(
         case_id=case_id,
@@ -283,6 +335,14 @@ def open_case(
         notices=tuple(notices),
     )
     return case, change
+
+
+def _set_flags(case: dict[str, Any], flags: Mapping[str, Any]) -> None:
+    if "cause" in flags:
+        case["cause"] = flags["cause"]
+    marks = {k: v for k, v in flags.items() if k != "cause"}
+    if marks:
+        case["flags"] = {**case.get("flags", {}), **marks}
 
 
 def _choice(value: str, allowed: Iterable[str], what: str, key: str) -> None:
@@ -531,6 +591,17 @@ def followup(
     if satisfaction is not None and not 1 <= satisfaction <= 5:
         raise UsageError(f"--satisfaction {satisfaction} is outside 1..5", fix="use 1 (worst) to 5 (best)")
     transition = _prepare(policy, case, "followup", actor, at, now)
+    if unreachable:
+        missing = unreachable_missing(policy, case, at)
+        if missing:
+            raise RuleError(
+                f"cannot record the customer as unreachable yet: {missing}",
+                where=case["id"],
+                fix=(
+                    "record a written notice with 'note --kind notice --channel sms' and each failed "
+                    "attempt with 'note --kind contact-failed --channel phone'"
+                ),
+            )
     outcome = f"satisfaction {satisfaction}/5" if satisfaction is not None else "customer unreachable"
     updates: list[tuple[FieldPath, Any]] = []
     if satisfaction is not None:
@@ -544,6 +615,144 @@ def followup(
         f"Follow up {case['id']}: {outcome}",
         {"satisfaction": satisfaction, "unreachable": unreachable or None, "text": text},
         updates,
+    )
+
+
+def unreachable_missing(policy: Policy, case: Case, at: datetime) -> str | None:
+    """What is still missing before 'customer unreachable' may be recorded.
+
+    DOMAIN: a written notice, then at least N further attempts within a
+    window after it, each at least ``apart`` after the previous one counted.
+    Only attempts since the case was last closed count.
+    """
+    rule = policy.unreachable
+    if rule.attempts == 0:
+        return None
+    events = list(case["events"])
+    closes = [i for i, e in enumerate(events) if e["action"] == "close"]
+    since = events[closes[-1] :] if closes else events
+    notices = [parse_time(e["at"]) for e in since if e["action"] == "note" and e.get("kind") == "notice"]
+    if not notices:
+        return "no written notice on record"
+    notice = notices[-1]
+    window_end = notice + timedelta(seconds=rule.within_s)
+    counted: list[datetime] = []
+    for e in since:
+        if e["action"] == "note" and e.get("kind") == "contact-failed":
+            t = parse_time(e["at"])
+            if notice <= t <= window_end and (
+                not counted or (t - counted[-1]).total_seconds() >= rule.apart_s
+            ):
+                counted.append(t)
+    if len(counted) >= rule.attempts:
+        return None
+    have = f"{len(counted)} of {rule.attempts} attempts"
+    nxt = counted[-1] + timedelta(seconds=rule.apart_s) if counted else notice
+    if nxt > window_end:
+        return f"{have}; the window closed at {format_time(window_end)}: send a new written notice"
+    return f"{have} at least {_hours(rule.apart_s)} apart; next allowed after {format_time(nxt)}"
+
+
+def _hours(seconds: float) -> str:
+    return f"{seconds / 3600:g} h"
+
+
+def wait(policy: Policy, case: Case, actor: str, at: datetime, now: datetime, reason: str) -> Change:
+    if not reason.strip():
+        raise UsageError("--reason is empty", fix="say what the customer has to do")
+    transition = _prepare(policy, case, "wait", actor, at, now)
+    return _change(
+        case, transition, "wait", actor, at, f"Wait on the customer for {case['id']}", {"reason": reason}
+    )
+
+
+def resume(
+    policy: Policy, case: Case, actor: str, at: datetime, now: datetime, text: str | None = None
+) -> Change:
+    transition = _prepare(policy, case, "resume", actor, at, now)
+    return _change(case, transition, "resume", actor, at, f"Resume {case['id']}", {"text": text})
+
+
+def flag(
+    policy: Policy,
+    case: Case,
+    actor: str,
+    at: datetime,
+    now: datetime,
+    values: Mapping[str, Any],
+    reason: str,
+) -> Change:
+    """Record facts that bear on severity: lawsuit, media, risk, collective, cause."""
+    if not values:
+        raise UsageError("nothing to flag", fix="give --lawsuit, --media, --risk, --collective N or --cause")
+    if not reason.strip():
+        raise UsageError("--reason is empty", fix="say what happened")
+    transition = _prepare(policy, case, "flag", actor, at, now)
+    updates: list[tuple[FieldPath, Any]] = []
+    if "cause" in values:
+        updates.append((("cause",), values["cause"]))
+    for key, value in values.items():
+        if key != "cause":
+            updates.append((("flags", key), value))
+    words = ", ".join(f"{k} {v}" if not isinstance(v, bool) else k for k, v in values.items())
+    return _change(
+        case,
+        transition,
+        "flag",
+        actor,
+        at,
+        f"Flag {case['id']}: {words}",
+        {"set": dict(values), "reason": reason},
+        updates,
+    )
+
+
+def lower(
+    policy: Policy, case: Case, actor: str, at: datetime, now: datetime, to: str, reason: str
+) -> Change:
+    """Lower severity explicitly (the service has already recorded any rise)."""
+    current = case["severity"]
+    _choice(to, policy.severities, "severity", "severities")
+    if not reason.strip():
+        raise UsageError("--reason is empty", fix="say why the case is less serious than the rules say")
+    transition = _prepare(policy, case, "lower", actor, at, now)
+    if policy.severity_rank(to) >= policy.severity_rank(current):
+        raise RuleError(
+            f"severity is {current}; {to} is not lower",
+            where=case["id"],
+            fix="severity rises by itself; 'lower' only brings it down",
+        )
+    return _change(
+        case,
+        transition,
+        "lower",
+        actor,
+        at,
+        f"Lower severity of {case['id']} from {current} to {to}",
+        {"severity_from": current, "severity": to, "reason": reason},
+        [(("severity",), to)],
+    )
+
+
+def record_rise(case: Case, actor: str, at: datetime, to: str, reasons: Sequence[str]) -> Change:
+    """The rise the rules made since the last change, written down as an event."""
+    return Change(
+        case_id=case["id"],
+        action="severity",
+        actor=actor,
+        at=at,
+        from_state=case["state"],
+        to_state=case["state"],
+        subject=f"Severity of {case['id']} rises to {to}",
+        event={
+            "at": format_time(at),
+            "by": actor,
+            "action": "severity",
+            "severity_from": case["severity"],
+            "severity": to,
+            "reason": "; ".join(reasons),
+        },
+        updates=((("severity",), to),),
     )
 
 
