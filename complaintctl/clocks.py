@@ -270,7 +270,9 @@ def run_clock(
             break
         remaining -= span
     if stopped is not None:
-        if due is not None and stopped > due:
+        if due is None:  # stopped in time: when it would have been due had it run on
+            due = _advance(limit, cal, active[-1][1] or stopped, remaining)
+        if stopped > due:
             return ClockState(name, "breached", limit, started, due, stopped, calendar_seconds(due, stopped))
         return ClockState(name, "met", limit, started, due, stopped)
     if due is not None and as_of > due:
@@ -343,8 +345,5 @@ def format_span(seconds: float) -> str:
     minutes = int(seconds // 60)
     days, rest = divmod(minutes, 24 * 60)
     hours, mins = divmod(rest, 60)
-    if days:
-        return f"{days}d {hours}h"
-    if hours:
-        return f"{hours}h {mins}m"
-    return f"{mins}m"
+    parts = [f"{days}d" if days else "", f"{hours}h" if hours else "", f"{mins}m" if mins and not days else ""]
+    return " ".join(p for p in parts if p) or "0m"

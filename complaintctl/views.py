@@ -139,7 +139,7 @@ def log_table(entries: Sequence[Mapping[str, str]]) -> str:
             e["date"][:16].replace("T", " "),
             e["commit"],
             e["author"],
-            f"{e['from']} -> {e['to']}" if e["from"] not in ("", "-") else e["to"],
+            f"{e['from']} -> {e['to']}" if e["from"] not in ("", "-", e["to"]) else e["to"],
             e["subject"] + ("" if e["by_tool"] == "yes" else "  [not made by complaintctl]"),
         )
         for e in entries

@@ -785,9 +785,9 @@ def apply(case: Any, change: Change) -> None:
     """
     for path, value in change.updates:
         parent = case
-        for part in path[:-1]:
+        for part, following in zip(path[:-1], path[1:], strict=True):
             if isinstance(parent, dict) and part not in parent:
-                _set_key(parent, part, [])
+                _set_key(parent, part, [] if isinstance(following, int) else {})
             parent = parent[part]
         last = path[-1]
         if isinstance(parent, list):

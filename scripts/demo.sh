@@ -60,14 +60,27 @@ say close "$c2" --as carol@example.com --resolution agreed --executed --at 2026-
 say followup "$c2" --as carol@example.com --satisfaction 4 --at 2026-11-22T09:00
 
 echo
-echo "== Case 3: explained on the spot; the follow-up call goes unanswered"
+echo "== Case 3: explained on the spot; the customer cannot be reached afterwards"
 c3=$(step open --as bob@example.com --customer "王芳" --phone "139 0000 5678" \
   --channel in-person --category information-not-given \
   --summary "不清楚公共维修基金的用途" --at 2026-11-21T15:00)
 echo "$c3"
 say close "$c3" --as bob@example.com --resolution explained --at 2026-11-21T15:20 \
   "Explained the fund rules at the front desk"
-say followup "$c3" --as bob@example.com --unreachable --at 2026-11-22T09:30
+say followup "$c3" --as bob@example.com --unreachable --at 2026-11-21T16:00 || true
+say note "$c3" --as bob@example.com --kind notice --channel sms --at 2026-11-21T16:00 \
+  "SMS: we will call you about your visit; please call back on 400-000-0000"
+say note "$c3" --as bob@example.com --kind contact-failed --channel phone --at 2026-11-21T16:30 "No answer"
+say note "$c3" --as bob@example.com --kind contact-failed --channel phone --at 2026-11-21T19:30 "Phone off"
+say note "$c3" --as bob@example.com --kind contact-failed --channel phone --at 2026-11-22T09:30 "No answer"
+say followup "$c3" --as bob@example.com --unreachable --at 2026-11-22T09:35
+
+echo
+echo "== Case 4: urgent, unanswered; the CI check flags it"
+c4=$(step open --as alice@example.com --customer "陈先生" --phone 13600001111 --channel phone \
+  --category property-management --urgent --summary "电梯困人，物业电话无人接听" --at 2026-11-22T08:00)
+echo "$c4"
+say overdue --as-of 2026-11-22T11:00 || echo "(overdue exits 1: a CI job would turn red here)"
 
 mkdir -p "$scratch/out"
 say show "$c2"

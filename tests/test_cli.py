@@ -140,7 +140,7 @@ def test_refused_transition_names_state_and_allowed_commands(run: Any, ws: Works
     err = refused(run, ws, "agree", case_id)
     assert err == (
         f"complaintctl: {case_id}: cannot agree a case that is open; "
-        "commands allowed now: close, escalate, note, propose\n"
+        "commands allowed now: close, escalate, flag, lower, note, propose\n"
     )
 
 
@@ -178,7 +178,7 @@ def test_bad_ids_are_refused_never_followed(
         (["--at", "yesterday"], "--at 'yesterday' is not a date and time; write it like 2026-11-22T09:30 or 2026-11-22T09:30:00+08:00"),
         (["--at", "2026-11-19T00:00"], "{id}: --at 2026-11-19T00:00:00+08:00 is before the case's last event (2026-11-20T09:00:00+08:00); events are recorded in time order"),
         (["--as", "mallory@example.com"], "'mallory@example.com' is not on the team in policy.yaml; act as a listed member with --as, or add them under 'team:'"),
-        (["--kind", "gossip"], "unknown note kind 'gossip'; use one of: internal, reply, contact-failed, investigation (policy.yaml: note_kinds)"),
+        (["--kind", "gossip"], "unknown note kind 'gossip'; use one of: internal, reply, contact-failed, notice, investigation (policy.yaml: note_kinds)"),
         (["--kind", "contact-failed"], "a failed contact attempt needs --channel; say how you tried: --channel phone"),
     ],
 )  # fmt: skip
@@ -351,7 +351,7 @@ def _commit_edit(ws: Workspace, case_id: str, old: str, new: str) -> Path:
     [
         ("summary:", "colour: red\nsummary:", "{rel}:16: unknown key 'colour'; remove it (known keys: "),
         ("channel: phone\n", "channel: phone\nchannel: email\n", "{rel}:10: duplicate key \"channel\""),
-        ("state: open", "state: pending", "{rel}:4: unknown state 'pending'; use one of: open, in-progress, proposed, agreed, closed, followed-up, archived"),
+        ("state: open", "state: pending", "{rel}:4: unknown state 'pending'; use one of: open, in-progress, waiting, proposed, agreed, closed, followed-up, archived"),
         ("opened_by:", "x: &a 1\nopened_by:", "{rel}:12: YAML anchors and aliases are not allowed; write the value out in full"),
         ("urgent: false", "urgent: 'no'", "{rel}:6: urgent must be true or false; write true or false"),
         ("summary: ", "summary: [unclosed ", "{rel}:17: not valid YAML"),

@@ -50,6 +50,7 @@ def in_state(state: str) -> dict[str, Any]:
     path = {
         "open": [],
         "in-progress": ["reply"],
+        "waiting": ["reply", "propose", "wait"],
         "proposed": ["reply", "propose"],
         "agreed": ["reply", "propose", "agree"],
         "closed": ["reply", "propose", "agree", "close"],
@@ -62,40 +63,48 @@ def in_state(state: str) -> dict[str, Any]:
     return case
 
 
+def _lower(c: dict[str, Any], t: datetime) -> workflow.Change:
+    return workflow.lower(POLICY, {**c, "severity": "hot"}, ALICE, t, NOW, "general", "Supplier's fault")
+
+
 COMMANDS = {
     "reply": lambda c, t: workflow.note(POLICY, c, ALICE, t, NOW, "Apologised", "reply", "phone"),
     "note": lambda c, t: workflow.note(POLICY, c, ALICE, t, NOW, "Checked the meter"),
-    "propose": lambda c, t: workflow.propose(
-        POLICY, c, ALICE, t, NOW, "240", "CNY", "refund", "Refund in 7 days"
-    ),
+    "wait": lambda c, t: workflow.wait(POLICY, c, ALICE, t, NOW, "Meter photo"),
+    "resume": lambda c, t: workflow.resume(POLICY, c, ALICE, t, NOW),
+    "propose": lambda c, t: workflow.propose(POLICY, c, ALICE, t, NOW, "240", "CNY", "refund", "Refund in 7 days"),
     "agree": lambda c, t: workflow.agree(POLICY, c, ALICE, t, NOW, None, "张三", "phone"),
     "escalate": lambda c, t: workflow.escalate(POLICY, c, ALICE, t, NOW, "Needs a supervisor"),
-    "close": lambda c, t: workflow.close(
-        POLICY, c, ALICE, t, NOW, "agreed" if c["state"] == "agreed" else "explained"
-    ),
+    "flag": lambda c, t: workflow.flag(POLICY, c, ALICE, t, NOW, {"risk": True}, "Threatens the press"),
+    "lower": _lower,
+    "close": lambda c, t: workflow.close(POLICY, c, ALICE, t, NOW, "agreed" if c["state"] == "agreed" else "explained"),
     "followup": lambda c, t: workflow.followup(POLICY, c, ALICE, t, NOW, 4),
     "archive": lambda c, t: workflow.archive(POLICY, c, ALICE, t, NOW),
     "reopen": lambda c, t: workflow.reopen(POLICY, c, ALICE, t, NOW, "Refund never arrived"),
 }
 
-STATES = ("open", "in-progress", "proposed", "agreed", "closed", "followed-up", "archived")
-# Hand-written from policy.yaml: the state each command leaves, or None (refused).
+STATES = ("open", "in-progress", "waiting", "proposed", "agreed", "closed", "followed-up", "archived")
+SAME = ("note", "escalate", "flag", "lower")  # commands that leave the state alone
+# Hand-written from policy.yaml: the state each command leaves, or absent (refused).
 TABLE = {
-    "open": {"note": "open", "reply": "in-progress", "propose": "proposed", "escalate": "open", "close": "closed"},
-    "in-progress": {"note": "in-progress", "reply": "in-progress", "propose": "proposed",
-                    "escalate": "in-progress", "close": "closed"},
-    "proposed": {"note": "proposed", "reply": "proposed", "propose": "proposed", "agree": "agreed",
-                 "escalate": "proposed", "close": "closed"},
-    "agreed": {"note": "agreed", "reply": "agreed", "escalate": "agreed", "close": "closed"},
+    "open": {**dict.fromkeys(SAME, "open"), "reply": "in-progress", "propose": "proposed", "close": "closed"},
+    "in-progress": {**dict.fromkeys(SAME, "in-progress"), "reply": "in-progress", "wait": "waiting",
+                    "propose": "proposed", "close": "closed"},
+    "waiting": {**dict.fromkeys(SAME, "waiting"), "reply": "in-progress", "resume": "in-progress",
+                "propose": "proposed", "agree": "agreed", "close": "closed"},
+    "proposed": {**dict.fromkeys(SAME, "proposed"), "reply": "proposed", "wait": "waiting", "propose": "proposed",
+                 "agree": "agreed", "close": "closed"},
+    "agreed": {**dict.fromkeys(SAME, "agreed"), "reply": "agreed", "close": "closed"},
     "closed": {"note": "closed", "reply": "closed", "followup": "followed-up", "reopen": "in-progress"},
     "followed-up": {"note": "followed-up", "reply": "followed-up", "archive": "archived", "reopen": "in-progress"},
     "archived": {},
 }  # fmt: skip
 ALLOWED_NOW = {
-    "open": "close, escalate, note, propose",
-    "in-progress": "close, escalate, note, propose",
-    "proposed": "agree, close, escalate, note, propose",
-    "agreed": "close, escalate, note",
+    "open": "close, escalate, flag, lower, note, propose",
+    "in-progress": "close, escalate, flag, lower, note, propose, wait",
+    "waiting": "agree, close, escalate, flag, lower, note, propose, resume",
+    "proposed": "agree, close, escalate, flag, lower, note, propose, wait",
+    "agreed": "close, escalate, flag, lower, note",
     "closed": "followup, note, reopen",
     "followed-up": "archive, note, reopen",
     "archived": "none",
@@ -379,7 +388,7 @@ def test_escalate_to_a_person_who_holds_the_tier(to: str, error: str | None) -> 
          "brackets and an optional leading +"),
         ({"email": "zhang.example.com"}, "e-mail 'zhang.example.com' does not look like an address; write it "
          "like name@example.com"),
-        ({"channel": "fax"}, "unknown channel 'fax'; use one of: phone, email, in-person, chat, letter, "
+        ({"channel": "fax"}, "unknown channel 'fax'; use one of: phone, email, sms, in-person, chat, letter, "
          "social-media (policy.yaml: channels)"),
         ({"category": "misc"}, "unknown category 'misc'; use one of: product-quality, service-attitude, "
          "delivery-delay, billing, information-not-given, construction-quality, planning-design, sales-promise, "
