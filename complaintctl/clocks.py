@@ -12,6 +12,7 @@ waits on the customer (``pause_states``).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -299,6 +300,8 @@ def evaluate(
     """
     states: list[ClockState] = []
     # Only what had happened by as_of counts (a report "as of" last month).
+    pauses = [(s, e if e is not None and e <= as_of else None) for s, e in f.pauses if s <= as_of]
+    f = dataclasses.replace(f, pauses=tuple(pauses))
     if "first_reply" in limits:
         stop = f.first_reply if f.first_reply and f.first_reply <= as_of else None
         states.append(

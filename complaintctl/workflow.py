@@ -648,7 +648,7 @@ def unreachable_missing(policy: Policy, case: Case, at: datetime) -> str | None:
         return None
     have = f"{len(counted)} of {rule.attempts} attempts"
     nxt = counted[-1] + timedelta(seconds=rule.apart_s) if counted else notice
-    if nxt > window_end:
+    if nxt > window_end or at > window_end:
         return f"{have}; the window closed at {format_time(window_end)}: send a new written notice"
     return f"{have} at least {_hours(rule.apart_s)} apart; next allowed after {format_time(nxt)}"
 
