@@ -30,6 +30,15 @@ def _when(value: datetime | None) -> str:
     return "-" if value is None else value.isoformat(timespec="minutes").replace("T", " ")
 
 
+def _left(state: ClockState) -> str:
+    """Counted time left: working hours for a business clock, else calendar time."""
+    seconds = state.left_seconds or 0
+    if state.limit.business:
+        hours, rest = divmod(int(seconds // 60), 60)
+        return f"{hours}h {rest}m of working time" if rest else f"{hours}h of working time"
+    return format_span(seconds)
+
+
 def clock_line(state: ClockState) -> str:
     name = state.clock.replace("_", " ")
     limit = (
@@ -44,12 +53,9 @@ def clock_line(state: ClockState) -> str:
         late = format_span(state.late_seconds)
         return f"{name}: BREACHED (due {_when(state.due)}, {late} late{done}; limit {limit})"
     if state.status == "paused":
-        left = format_span(state.left_seconds or 0)
-        return f"{name}: paused while waiting on the customer ({left} left; limit {limit})"
+        return f"{name}: paused while waiting on the customer ({_left(state)} left; limit {limit})"
     word = "running" if state.status == "running" else "WARNING"
-    return (
-        f"{name}: {word} (due {_when(state.due)}, {format_span(state.left_seconds or 0)} left; limit {limit})"
-    )
+    return f"{name}: {word} (due {_when(state.due)}, {_left(state)} left; limit {limit})"
 
 
 def show_text(case: Mapping[str, Any], status: CaseStatus | None = None) -> str:
@@ -185,7 +191,7 @@ def overdue_items(statuses: Sequence[CaseStatus], warn: bool) -> list[dict[str, 
                     "due": c.due.isoformat() if c.due else None,
                     "late": format_span(c.late_seconds) if c.status == "breached" else None,
                     "late_seconds": int(c.late_seconds),
-                    "left": format_span(c.left_seconds or 0) if c.status == "warning" else None,
+                    "left": _left(c) if c.status == "warning" else None,
                     "owner": row["owner"],
                     "tier": row["tier"],
                     "severity": st.level,

@@ -9,6 +9,7 @@ git or looks at the clock.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -785,7 +786,7 @@ def apply(case: Any, change: Change) -> None:
     """
     for path, value in change.updates:
         parent = case
-        for part, following in zip(path[:-1], path[1:], strict=True):
+        for part, following in itertools.pairwise(path):
             if isinstance(parent, dict) and part not in parent:
                 _set_key(parent, part, [] if isinstance(following, int) else {})
             parent = parent[part]

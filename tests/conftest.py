@@ -101,8 +101,8 @@ def run(ws: Workspace) -> Iterator[object]:
     yield invoke
 
 
-def open_args(**over: str) -> list[str]:
-    fields = {
+def open_args(**over: str | bool) -> list[str]:
+    fields: dict[str, str | bool] = {
         "--customer": "张三",
         "--phone": "13812341234",
         "--channel": "phone",
@@ -113,5 +113,5 @@ def open_args(**over: str) -> list[str]:
     fields.update({f"--{k.replace('_', '-')}": v for k, v in over.items()})
     args = ["open"]
     for key, value in fields.items():
-        args += [key, value]
+        args += [key] if value is True else [key, str(value)]
     return args

@@ -34,8 +34,18 @@ H = 3600.0
 @pytest.mark.parametrize(
     ("start", "limit", "cal", "due"),
     [
-        ("2026-11-20T17:00", Limit(48 * H, False), None, "2026-11-22T17:00"),  # calendar runs over the weekend
-        ("2026-11-20T17:00", Limit(16 * H, True), CAL_NO_HOLIDAY, "2026-11-24T15:00"),  # Fri 1h, Mon 9h, Tue 6h
+        (
+            "2026-11-20T17:00",
+            Limit(48 * H, False),
+            None,
+            "2026-11-22T17:00",
+        ),  # calendar runs over the weekend
+        (
+            "2026-11-20T17:00",
+            Limit(16 * H, True),
+            CAL_NO_HOLIDAY,
+            "2026-11-24T15:00",
+        ),  # Fri 1h, Mon 9h, Tue 6h
         ("2026-11-20T17:00", Limit(16 * H, True), CAL, "2026-11-25T15:00"),  # Monday is a holiday
         ("2026-11-21T10:00", Limit(2 * H, True), CAL, "2026-11-24T11:00"),  # opened on Saturday
         ("2026-11-24T07:00", Limit(9 * H, True), CAL, "2026-11-24T18:00"),  # before opening: the whole day
@@ -119,10 +129,14 @@ def test_warning_and_breach_thresholds(as_of: str, status: str) -> None:
 
 
 def test_first_reply_back_dated_and_after_a_policy_change() -> None:
-    replied = case_with([("2026-11-02T10:30", "note", {"kind": "reply", "from": "open", "to": "in-progress"})], True)
+    replied = case_with(
+        [("2026-11-02T10:30", "note", {"kind": "reply", "from": "open", "to": "in-progress"})], True
+    )
     f = clocks.facts(replied, ())
     urgent = POLICY.limits_for("general", True)
-    [first] = [c for c in clocks.evaluate(f, urgent, t("2026-11-03T00:00"), 0.8, None) if c.clock == "first_reply"]
+    [first] = [
+        c for c in clocks.evaluate(f, urgent, t("2026-11-03T00:00"), 0.8, None) if c.clock == "first_reply"
+    ]
     assert (first.status, first.due, first.stopped) == ("met", t("2026-11-02T11:00"), t("2026-11-02T10:30"))
     stricter = dataclasses.replace(
         POLICY,
@@ -132,7 +146,9 @@ def test_first_reply_back_dated_and_after_a_policy_change() -> None:
         ),
     )
     limits = stricter.limits_for("general", True)
-    [first] = [c for c in clocks.evaluate(f, limits, t("2026-11-03T00:00"), 0.8, None) if c.clock == "first_reply"]
+    [first] = [
+        c for c in clocks.evaluate(f, limits, t("2026-11-03T00:00"), 0.8, None) if c.clock == "first_reply"
+    ]
     assert (first.status, first.late_seconds) == ("breached", 30 * 60.0)
 
 
@@ -185,7 +201,9 @@ def test_unreachable_needs_notice_and_spaced_attempts(attempts: list[str], missi
 
 
 def test_unreachable_without_notice() -> None:
-    case = case_with([("2026-11-09T12:00", "close", {"from": "open", "to": "closed", "resolution": "explained"})])
+    case = case_with(
+        [("2026-11-09T12:00", "close", {"from": "open", "to": "closed", "resolution": "explained"})]
+    )
     assert workflow.unreachable_missing(POLICY, case, t("2026-11-13T00:00")) == "no written notice on record"
 
 
@@ -198,7 +216,12 @@ def sev(case: dict[str, Any], as_of: str, peers: list[severity.Peer] | None = No
 
 @pytest.mark.parametrize(
     ("as_of", "level"),
-    [("2026-11-09T08:59", "general"), ("2026-11-09T09:00", "hot"), ("2026-12-02T08:59", "hot"), ("2026-12-02T09:00", "major")],
+    [
+        ("2026-11-09T08:59", "general"),
+        ("2026-11-09T09:00", "hot"),
+        ("2026-12-02T08:59", "hot"),
+        ("2026-12-02T09:00", "major"),
+    ],
 )
 def test_unresolved_day_6_vs_day_7_and_a_month(as_of: str, level: str) -> None:
     assert sev(case_with([]), as_of) == level
@@ -208,7 +231,9 @@ def test_external_cause_and_closing_in_time_stop_the_time_rule() -> None:
     external = case_with([])
     external["cause"] = "external"
     assert sev(external, "2026-12-31T00:00") == "general"
-    closed = case_with([("2026-11-08T09:00", "close", {"from": "open", "to": "closed", "resolution": "explained"})])
+    closed = case_with(
+        [("2026-11-08T09:00", "close", {"from": "open", "to": "closed", "resolution": "explained"})]
+    )
     closed["closed_at"] = t("2026-11-08T09:00").isoformat()
     assert sev(closed, "2026-12-31T00:00") == "general"
 
@@ -221,10 +246,38 @@ def peer(n: int, opened: str, customer: str) -> severity.Peer:
     ("peers", "level"),
     [
         ([peer(1, "2026-11-02T09:00", "a"), peer(2, "2026-11-03T09:00", "b")], "general"),
-        ([peer(1, "2026-11-02T09:00", "a"), peer(2, "2026-11-03T09:00", "b"), peer(3, "2026-11-04T09:00", "c")], "hot"),
-        ([peer(1, "2026-11-02T09:00", "a"), peer(2, "2026-11-03T09:00", "b"), peer(3, "2026-11-04T09:00", "b")], "general"),
-        ([peer(1, "2026-10-01T09:00", "a"), peer(2, "2026-11-02T09:00", "b"), peer(3, "2026-11-04T09:00", "c")], "general"),
-        ([peer(1, "2026-10-04T09:00", "a"), peer(2, "2026-11-02T09:00", "b"), peer(3, "2026-11-02T09:00", "c")], "hot"),
+        (
+            [
+                peer(1, "2026-11-02T09:00", "a"),
+                peer(2, "2026-11-03T09:00", "b"),
+                peer(3, "2026-11-04T09:00", "c"),
+            ],
+            "hot",
+        ),
+        (
+            [
+                peer(1, "2026-11-02T09:00", "a"),
+                peer(2, "2026-11-03T09:00", "b"),
+                peer(3, "2026-11-04T09:00", "b"),
+            ],
+            "general",
+        ),
+        (
+            [
+                peer(1, "2026-10-01T09:00", "a"),
+                peer(2, "2026-11-02T09:00", "b"),
+                peer(3, "2026-11-04T09:00", "c"),
+            ],
+            "general",
+        ),
+        (
+            [
+                peer(1, "2026-10-04T09:00", "a"),
+                peer(2, "2026-11-02T09:00", "b"),
+                peer(3, "2026-11-02T09:00", "c"),
+            ],
+            "hot",
+        ),
     ],
     ids=["2 customers", "3 customers", "one customer twice", "outside 30 days", "30 days back"],
 )
@@ -278,7 +331,10 @@ def test_spans_minus_pauses() -> None:
     assert clocks.subtract([(b, c)], [(a, d)]) == []
 
 
-@pytest.mark.parametrize(("seconds", "text"), [(0, "0m"), (59, "0m"), (90 * 60, "1h 30m"), (2 * 86400 + 3 * 3600 + 60, "2d 3h"), (7 * 86400, "7d")])
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [(0, "0m"), (59, "0m"), (90 * 60, "1h 30m"), (2 * 86400 + 3 * 3600 + 60, "2d 3h"), (7 * 86400, "7d")],
+)
 def test_span_text(seconds: float, text: str) -> None:
     assert clocks.format_span(seconds) == text
 

@@ -1,0 +1,245 @@
+"""`overdue`, severity that rises by itself, and the CI recipes, end to end."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from ruamel.yaml import YAML
+
+from tests.conftest import Workspace, git, open_args
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def open_case(run: Any, **over: str | bool) -> str:
+    result = run(*open_args(**over))
+    assert result.exit_code == 0, result.stderr
+    return str(result.stdout.strip())
+
+
+@pytest.fixture
+def three(run: Any) -> dict[str, str]:
+    """A quiet case, one near its first-reply limit, and two overdue ones."""
+    return {
+        "quiet": open_case(run, at="2026-11-22T09:00", phone="13800000001"),
+        "near": open_case(run, at="2026-11-20T15:00", phone="13800000002"),  # 48h: due 22 Nov 15:00
+        "late": open_case(run, at="2026-11-20T08:00", phone="13800000003"),  # due 22 Nov 08:00
+        "urgent": open_case(run, at="2026-11-22T07:30", phone="13800000004", urgent=True, customer="李四"),
+    }
+
+
+def test_nothing_overdue(run: Any, ws: Workspace) -> None:
+    open_case(run, at="2026-11-22T09:00")
+    for fmt, out in [
+        ("text", "No case is overdue as of 2026-11-22T10:00+08:00.\n"),
+        ("github", "0 overdue, 0 near their limit, as of 2026-11-22T10:00+08:00\n"),
+    ]:
+        result = run("overdue", "--format", fmt)
+        assert (result.exit_code, result.stdout, result.stderr) == (0, out, "")
+    data = json.loads(run("overdue", "--format", "json").stdout)
+    assert data == {"as_of": "2026-11-22T10:00+08:00", "overdue": 0, "warnings": 0, "items": []}
+
+
+def test_one_warning_does_not_fail(run: Any, ws: Workspace) -> None:
+    near = open_case(run, at="2026-11-20T15:00")
+    assert run("overdue").exit_code == 0
+    result = run("overdue", "--warn", "--format", "github")
+    assert result.exit_code == 0
+    assert result.stdout == (
+        f"::warning file=cases/2026/11/{near}.yaml,title=Near its limit: first reply::{near} first reply was due "
+        "2026-11-22 15:00, 5h left (owner alice@example.com, tier front-line, general)\n"
+        "0 overdue, 1 near their limit, as of 2026-11-22T10:00+08:00\n"
+    )
+
+
+def test_several_overdue_in_every_format(run: Any, ws: Workspace, three: dict[str, str]) -> None:
+    before = ws.commits()
+    text = run("overdue", "--warn")
+    assert text.exit_code == 1
+    lines = text.stdout.splitlines()
+    assert lines[0].split() == ["Case", "Clock", "Status", "Due", "Late", "Owner", "Tier", "Severity"]
+    assert lines[2].split()[:7] == [three["late"], "first", "reply", "OVERDUE", "2026-11-22", "08:00", "2h"]
+    assert lines[3].split()[:7] == [
+        three["urgent"],
+        "first",
+        "reply",
+        "OVERDUE",
+        "2026-11-22",
+        "09:30",
+        "30m",
+    ]
+    assert lines[4].split()[:5] == [three["near"], "first", "reply", "warning", "2026-11-22"]
+    assert lines[-1] == "2 overdue, 1 near their limit, as of 2026-11-22T10:00+08:00"
+    data = json.loads(run("overdue", "--format", "json").stdout)
+    assert [(i["case"], i["clock"], i["status"], i["late_seconds"]) for i in data["items"]] == [
+        (three["late"], "first_reply", "breached", 7200),
+        (three["urgent"], "first_reply", "breached", 1800),
+    ]
+    assert data["items"][0]["stalled"] == "first reply breached and not escalated"
+    github = run("overdue", "--format", "github").stdout.splitlines()
+    assert github[0].startswith(
+        f"::error file=cases/2026/11/{three['late']}.yaml,title=Overdue: first reply::"
+    )
+    assert ws.commits() == before and ws.status() == ""  # it writes nothing
+
+
+def test_as_of_and_a_reply_clear_it(run: Any, ws: Workspace, three: dict[str, str]) -> None:
+    assert run("overdue", "--as-of", "2026-11-22T07:59").exit_code == 0
+    run("note", three["late"], "Sorry", "--kind", "reply", "--channel", "phone", "--at", "2026-11-22T07:59")
+    run(
+        "note",
+        three["urgent"],
+        "On my way",
+        "--kind",
+        "reply",
+        "--channel",
+        "phone",
+        "--at",
+        "2026-11-22T09:00",
+    )
+    result = run("overdue")
+    assert (result.exit_code, result.stdout) == (0, "No case is overdue as of 2026-11-22T10:00+08:00.\n")
+
+
+def test_bad_format_is_a_usage_error(run: Any, ws: Workspace) -> None:
+    result = run("overdue", "--format", "xml")
+    assert result.exit_code == 2 and "unknown format 'xml'" in result.stderr
+    result = run("overdue", "--as-of", "soon")
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "complaintctl: --as-of 'soon' is not a date and time; write it like 2026-11-22T09:30 or "
+        "2026-11-22T09:30:00+08:00\n"
+    )
+
+
+def test_show_prints_each_clock(run: Any, ws: Workspace, three: dict[str, str]) -> None:
+    shown = run("show", three["late"]).stdout
+    assert "  first reply: BREACHED (due 2026-11-22 08:00+08:00, 2h late; limit 2d)" in shown
+    assert (
+        "  resolution: running (due 2026-12-02 17:00+08:00, 71h of working time left; limit 80h business)"
+        in shown
+    )
+    assert "STALLED:   first reply breached and not escalated; escalate it or record progress" in shown
+    quiet = run("show", three["quiet"], "--as-of", "2026-11-22T09:30").stdout
+    assert "  first reply: running (due 2026-11-24 09:00+08:00, 1d 23h left; limit 2d)" in quiet
+    assert (
+        "  resolution: running (due 2026-12-03 17:00+08:00, 80h of working time left; limit 80h business)"
+        in quiet
+    )
+
+
+# ---------------------------------------------------------------- severity on disk
+
+
+def test_severity_rise_is_recorded_by_the_next_change(run: Any, ws: Workspace) -> None:
+    case_id = open_case(run, at="2026-11-14T09:00")
+    listed = json.loads(run("list", "--json").stdout)
+    assert listed[0]["severity"] == "hot"  # computed: a week unresolved
+    assert "severity: general" in ws.case_file(case_id).read_text()  # nobody wrote it yet
+    result = run("note", case_id, "Still checking")
+    assert result.exit_code == 0
+    assert result.stderr == (
+        "complaintctl: note: severity rose from general to hot: unresolved for 7 days (since 2026-11-21T09:00+08:00)\n"
+    )
+    assert ws.head_message().startswith(
+        f"Note internal on {case_id}\n\nSeverity rose from general to hot: unresolved for 7 days "
+        "(since 2026-11-21T09:00+08:00).\n\nComplaintctl-Case:"
+    )
+    text = ws.case_file(case_id).read_text()
+    assert "severity: hot" in text and "action: severity" in text and "severity_from: general" in text
+    assert run("note", case_id, "Again").stderr == ""  # recorded once
+
+
+def test_hot_spot_links_cases_and_lowering_needs_a_reason(run: Any, ws: Workspace) -> None:
+    a = open_case(run, phone="13800000001", matter="oct-batch", at="2026-11-21T09:00")
+    b = open_case(run, phone="13800000002", matter="oct-batch", at="2026-11-21T10:00")
+    result = run(*open_args(phone="13800000003", matter="oct-batch", at="2026-11-21T11:00"))
+    c = result.stdout.strip()
+    assert (
+        result.stderr == "complaintctl: note: severity hot: the same matter from 3 customers within 30 days\n"
+    )
+    assert f"Matter:    oct-batch (related: {', '.join(sorted([a, b]))})" in run("show", c).stdout
+    assert "hot" in run("show", a).stdout.splitlines()[0]
+    err = run("lower", c, "--to", "hot", "--reason", "x")
+    assert err.exit_code == 1 and err.stderr == (
+        f"complaintctl: {c}: severity is hot; hot is not lower; severity rises by itself; 'lower' only brings it down\n"
+    )
+    ok = run("lower", c, "--to", "general", "--reason", "Batch error was the bank's")
+    assert ok.stdout == f"{c}: Lower severity of {c} from hot to general [open]\n"
+    assert run("show", c).stdout.splitlines()[0].split()[2] == "general"
+
+
+def test_flag_raises_and_urgent_escalation_goes_to_supervisor(run: Any, ws: Workspace) -> None:
+    case_id = open_case(run)
+    out = run("flag", case_id, "--media", "--reason", "On the evening news")
+    assert out.stdout == f"{case_id}: Flag {case_id}: media [open]\n"
+    assert run("show", case_id).stdout.splitlines()[0] == f"{case_id}  open  major"
+    assert run("flag", case_id, "--reason", "x").stderr == (
+        "complaintctl: nothing to flag; give --lawsuit, --media, --risk, --collective N or --cause\n"
+    )
+    assert run("flag", case_id, "--collective", "1", "--reason", "x").exit_code == 2
+
+
+def test_wait_pauses_the_resolution_clock(run: Any, ws: Workspace) -> None:
+    case_id = open_case(run, at="2026-11-20T09:00")
+    run("note", case_id, "Sorry", "--kind", "reply", "--channel", "phone", "--at", "2026-11-20T09:30")
+    out = run("wait", case_id, "--reason", "Customer to send the bill", "--at", "2026-11-20T10:00")
+    assert out.stdout == f"{case_id}: Wait on the customer for {case_id} [in-progress -> waiting]\n"
+    assert "  resolution: paused while waiting on the customer" in run("show", case_id).stdout
+    assert (
+        run("resume", case_id, "Bill received").stdout
+        == f"{case_id}: Resume {case_id} [waiting -> in-progress]\n"
+    )
+
+
+# ---------------------------------------------------------------- the CI recipes
+
+
+def workflow_step(step_id: str) -> str:
+    data = YAML(typ="safe").load((ROOT / ".github" / "workflows" / "complaints.yml").read_text())
+    steps = data["jobs"]["overdue"]["steps"]
+    checkout = steps[0]
+    assert checkout["with"]["fetch-depth"] == 0  # a full clone
+    return str(next(s["run"] for s in steps if s.get("id") == step_id))
+
+
+def test_the_github_workflow_step_runs_as_written(ws: Workspace, three: dict[str, str]) -> None:
+    command = workflow_step("overdue")
+    assert command == "complaintctl overdue --format github --warn"
+    env = {k: v for k, v in os.environ.items() if k != "COMPLAINTCTL_ROOT"}
+    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env["PATH"]
+    clone = ws.root.parent / "ci-clone"
+    git(ws.root.parent, "clone", "-q", str(ws.root), str(clone))
+    result = subprocess.run(["bash", "-c", command], cwd=clone, env=env, capture_output=True, text=True)
+    assert result.returncode == 1, result.stderr
+    lines = result.stdout.splitlines()
+    assert [ln.split(",")[0] for ln in lines[:3]] == [
+        f"::error file=cases/2026/11/{three['late']}.yaml",
+        f"::error file=cases/2026/11/{three['urgent']}.yaml",
+        f"::warning file=cases/2026/11/{three['near']}.yaml",
+    ]
+    assert lines[-1] == "2 overdue, 1 near their limit, as of 2026-11-22T10:00+08:00"
+    check = subprocess.run(["bash", "-c", workflow_step_run("Check every case file and the policy")], cwd=clone,
+                           env=env, capture_output=True, text=True)  # fmt: skip
+    assert (check.returncode, check.stdout) == (0, "")
+
+
+def workflow_step_run(name: str) -> str:
+    data = YAML(typ="safe").load((ROOT / ".github" / "workflows" / "complaints.yml").read_text())
+    return str(next(s["run"] for s in data["jobs"]["overdue"]["steps"] if s.get("name") == name))
+
+
+def test_the_gitlab_job_in_the_docs_runs_the_same_check() -> None:
+    text = (ROOT / "docs" / "ci.md").read_text()
+    job = YAML(typ="safe").load(text.split("```yaml\n", 1)[1].split("```", 1)[0])
+    assert job["complaints"]["variables"]["GIT_DEPTH"] == "0"
+    assert job["complaints"]["script"][1:] == [
+        "complaintctl check",
+        "complaintctl overdue --format text --warn",
+    ]
