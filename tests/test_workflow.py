@@ -72,12 +72,16 @@ COMMANDS = {
     "note": lambda c, t: workflow.note(POLICY, c, ALICE, t, NOW, "Checked the meter"),
     "wait": lambda c, t: workflow.wait(POLICY, c, ALICE, t, NOW, "Meter photo"),
     "resume": lambda c, t: workflow.resume(POLICY, c, ALICE, t, NOW),
-    "propose": lambda c, t: workflow.propose(POLICY, c, ALICE, t, NOW, "240", "CNY", "refund", "Refund in 7 days"),
+    "propose": lambda c, t: workflow.propose(
+        POLICY, c, ALICE, t, NOW, "240", "CNY", "refund", "Refund in 7 days"
+    ),
     "agree": lambda c, t: workflow.agree(POLICY, c, ALICE, t, NOW, None, "张三", "phone"),
     "escalate": lambda c, t: workflow.escalate(POLICY, c, ALICE, t, NOW, "Needs a supervisor"),
     "flag": lambda c, t: workflow.flag(POLICY, c, ALICE, t, NOW, {"risk": True}, "Threatens the press"),
     "lower": _lower,
-    "close": lambda c, t: workflow.close(POLICY, c, ALICE, t, NOW, "agreed" if c["state"] == "agreed" else "explained"),
+    "close": lambda c, t: workflow.close(
+        POLICY, c, ALICE, t, NOW, "agreed" if c["state"] == "agreed" else "explained"
+    ),
     "followup": lambda c, t: workflow.followup(POLICY, c, ALICE, t, NOW, 4),
     "archive": lambda c, t: workflow.archive(POLICY, c, ALICE, t, NOW),
     "reopen": lambda c, t: workflow.reopen(POLICY, c, ALICE, t, NOW, "Refund never arrived"),
