@@ -17,15 +17,28 @@ from typer.core import TyperGroup
 
 from .errors import ComplaintError
 
+# typer's argument errors (a click ClickException, vendored in typer >= 0.28).
+_ClickException: Any = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+
+
+def _one_line(text: str) -> str:
+    # A value the user typed may hold a newline; an error stays one line.
+    return " ".join(text.splitlines())
+
 
 class Group(TyperGroup):
-    """The one error boundary."""
+    """The one error boundary: every expected failure is one line on stderr."""
 
     def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
         except ComplaintError as exc:
-            typer.echo(f"complaintctl: {exc}", err=True)
+            typer.echo(f"complaintctl: {_one_line(str(exc))}", err=True)
+            raise typer.Exit(exc.exit_code) from None
+        except _ClickException as exc:
+            where = getattr(getattr(exc, "ctx", None), "command_path", None) or "complaintctl"
+            message = _one_line(exc.format_message()).rstrip(".")
+            typer.echo(f"complaintctl: {message}; see '{where} --help'", err=True)
             raise typer.Exit(exc.exit_code) from None
 
 

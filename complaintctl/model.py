@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import unicodedata
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -132,8 +133,12 @@ def money(amount: str, currency: str, policy: Policy) -> Decimal:
         value = Decimal(amount.replace(",", ""))
     except InvalidOperation:
         raise UsageError(f"amount '{amount}' is not a number", fix="write it like 240.00") from None
-    if not value.is_finite() or value < 0:
+    if not value.is_finite():
+        raise UsageError(f"amount '{amount}' is not a number", fix="write it like 240.00")
+    if value < 0:
         raise UsageError(f"amount '{amount}' must be zero or more", fix="write it like 240.00")
+    if value >= Decimal(10) ** 15:
+        raise UsageError(f"amount '{amount}' is too large", fix="check the amount")
     quantum = Decimal(1).scaleb(-places)
     if value != value.quantize(quantum):
         raise UsageError(
@@ -141,6 +146,18 @@ def money(amount: str, currency: str, policy: Policy) -> Decimal:
             fix=f"round it to {places} places",
         )
     return value.quantize(quantum)
+
+
+def check_text(value: str, what: str) -> str:
+    """Text is stored as given, except control characters: YAML cannot keep
+    some of them (U+0085 comes back as a space) and none belongs in a record."""
+    for char in value:
+        if char not in "\t\n\r" and unicodedata.category(char) == "Cc":
+            raise UsageError(
+                f"{what} contains the control character U+{ord(char):04X}",
+                fix="remove it (tabs and line breaks are fine)",
+            )
+    return value
 
 
 def check_phone(phone: str) -> str:

@@ -17,7 +17,7 @@ from typing import Any
 
 from . import severity as severity_rules
 from .errors import RuleError, UsageError
-from .model import SCHEMA, check_email, check_phone, format_time, money, parse_time
+from .model import SCHEMA, check_email, check_phone, check_text, format_time, money, parse_time
 from .policy import Policy, Transition
 
 Case = Mapping[str, Any]
@@ -97,6 +97,7 @@ def flag_values(
 
 
 def check_actor(policy: Policy, actor: str) -> None:
+    check_text(actor, "--as")
     if policy.team and policy.member(actor) is None:
         raise RuleError(
             f"'{actor}' is not on the team in policy.yaml",
@@ -167,6 +168,9 @@ def _change(
     details: dict[str, Any],
     updates: Iterable[tuple[FieldPath, Any]] = (),
 ) -> Change:
+    for key, value in details.items():
+        if isinstance(value, str):
+            check_text(value, f"the {key}")
     before = case["state"]
     after = transition.to or before
     event: dict[str, Any] = {"at": format_time(at), "by": actor, "action": action}
@@ -234,6 +238,20 @@ def open_case(
     for text, what in ((new.customer, "--customer"), (new.summary, "--summary")):
         if not text.strip():
             raise UsageError(f"{what} is empty", fix=f"give {what} some text")
+    optional = {
+        key: getattr(new, key)
+        for key in ("phone", "email", "address", "account", "demand", "owner", "reason", "matter")
+    }
+    for key, value in optional.items():
+        if value is not None and not value.strip():
+            raise UsageError(f"--{key} is empty", fix=f"leave --{key} out or give it a value")
+    for key, value in {"customer": new.customer, "summary": new.summary, **optional}.items():
+        if value is not None:
+            check_text(value, f"--{key}")
+    for staff in new.subject_staff:
+        if not staff.strip():
+            raise UsageError("--subject-staff is empty", fix="name the member of staff")
+        check_text(staff, "--subject-staff")
     if new.phone:
         check_phone(new.phone)
     if new.email:
@@ -304,7 +322,7 @@ def open_case(
     if new.demand:
         case["demand"] = new.demand
     if new.subject_staff:
-        case["subject_staff"] = list(new.subject_staff)
+        case["subject_staff"] = list(dict.fromkeys(new.subject_staff))  # each person once
     if repeat_of:
         case["repeat_of"] = repeat_of
     if final:
@@ -402,6 +420,7 @@ def propose(
     _choice(kind, policy.offer_kinds, "offer kind", "offer_kinds")
     if not terms.strip():
         raise UsageError("--terms is empty", fix="say what the company will do and by when")
+    check_text(terms, "--terms")
     transition = _prepare(policy, case, "propose", actor, at, now)
     offers = list(case.get("offers", ()))
     number = len(offers) + 1

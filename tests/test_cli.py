@@ -189,6 +189,44 @@ def test_note_refusals(run: Any, ws: Workspace, args: list[str], message: str) -
     assert err == "complaintctl: " + message.format(id=case_id) + "\n"
 
 
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["x\x85y"], 2, "the text contains the control character U+0085; remove it (tabs and line breaks are fine)"),
+        (["x", "--kind", "a\nb"], 2, "unknown note kind 'a b'; use one of: internal, reply, contact-failed, notice, investigation (policy.yaml: note_kinds)"),
+        (["x", "--as", "x\ny"], 1, "'x y' is not on the team in policy.yaml; act as a listed member with --as, or add them under 'team:'"),
+    ],
+)  # fmt: skip
+def test_errors_stay_on_one_line(run: Any, ws: Workspace, args: list[str], code: int, message: str) -> None:
+    case_id = opened(run, ws)
+    assert refused(run, ws, "note", case_id, *args, code=code) == f"complaintctl: {message}\n"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["followup", "C-20261120-AAAAAA", "--satisfaction", "abc"], "Invalid value for '--satisfaction': 'abc' is not a valid int; see 'complaintctl followup --help'"),
+        (["nosuch"], "No such command 'nosuch'; see 'complaintctl --help'"),
+    ],
+)  # fmt: skip
+def test_argument_errors_are_one_line_too(run: Any, ws: Workspace, args: list[str], message: str) -> None:
+    assert refused(run, ws, *args, code=2) == f"complaintctl: {message}\n"
+
+
+@pytest.mark.parametrize(
+    ("over", "message"),
+    [
+        ({"address": " "}, "--address is empty; leave --address out or give it a value"),
+        ({"subject_staff": " "}, "--subject-staff is empty; name the member of staff"),
+        ({"customer": "A\x00B"}, "--customer contains the control character U+0000; remove it (tabs and line breaks are fine)"),
+    ],
+)  # fmt: skip
+def test_open_refuses_blank_and_control_text(
+    run: Any, ws: Workspace, over: dict[str, str], message: str
+) -> None:
+    assert refused(run, ws, *open_args(**over), code=2) == f"complaintctl: {message}\n"
+
+
 def test_recused_staff_cannot_touch_the_case(run: Any, ws: Workspace) -> None:
     case_id = opened(run, ws, subject_staff="bob@example.com")
     err = refused(run, ws, "note", case_id, "I did nothing wrong", "--as", "bob@example.com")

@@ -225,7 +225,14 @@ def test_event_at_the_same_second_as_the_last_is_allowed() -> None:
         ("15.5", "JPY", None, "amount '15.5' has more than 0 decimal places for JPY; round it to 0 places"),
         ("-5", "CNY", None, "amount '-5' must be zero or more; write it like 240.00"),
         ("ten", "CNY", None, "amount 'ten' is not a number; write it like 240.00"),
-        ("NaN", "CNY", None, "amount 'NaN' must be zero or more; write it like 240.00"),
+        ("NaN", "CNY", None, "amount 'NaN' is not a number; write it like 240.00"),
+        ("1e400", "CNY", None, "amount '1e400' is too large; check the amount"),
+        (
+            "100000000000000000000000000000",
+            "CNY",
+            None,
+            "amount '100000000000000000000000000000' is too large; check the amount",
+        ),
         (
             "10",
             "XXX",
