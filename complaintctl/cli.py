@@ -507,21 +507,87 @@ def check(root: Root = None) -> None:
         raise typer.Exit(1)
 
 
-@app.command(epilog="Example: complaintctl report --format json")
+@app.command(
+    epilog="Example: complaintctl report --since 2026-11-01 --until 2026-12-01 --format html -o november.html"
+)
 def report(
-    fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+    since: Annotated[str | None, typer.Option(help="Period start (received/resolved on or after).")] = None,
+    until: Annotated[str | None, typer.Option(help="Period end (before).")] = None,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Figures as of this time (default now).")
+    ] = None,
+    category: Annotated[str | None, typer.Option(help="Only this category.")] = None,
+    owner: Annotated[str | None, typer.Option(help="Only cases this person owns.")] = None,
+    severity: Annotated[str | None, typer.Option(help="Only this (effective) severity.")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="table, markdown, csv, json or html.")] = "table",
+    table: Annotated[
+        str | None, typer.Option("--table", help="With csv: which table (default summary).")
+    ] = None,
+    cases: Annotated[bool, typer.Option("--cases", help="One line per case instead of figures.")] = False,
+    limit: Annotated[int, typer.Option(help="With --cases: at most this many rows (0: all).")] = 50,
+    show_pii: Annotated[bool, typer.Option("--show-pii", help="With --cases: show customer names.")] = False,
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="Write to this file.")] = None,
     root: Root = None,
 ) -> None:
-    """Counts of cases by status, severity, category and channel."""
-    from . import service
-    from .views import report_json, report_text
+    """Figures a manager presents: volumes, times, limits, satisfaction, hot spots, trend."""
+    from . import reportviews, service
 
-    if fmt not in ("table", "json"):
-        raise typer.BadParameter(f"unknown format '{fmt}'; use table or json", param_hint="--format")
-    figures, problems = service.report(root)
+    if fmt not in reportviews.FORMATS:
+        raise typer.BadParameter(
+            f"unknown format '{fmt}'; use {', '.join(reportviews.FORMATS)}", param_hint="--format"
+        )
+    request = service.ReportRequest(since, until, as_of, category, owner, severity)
+    figures, problems, ws = service.report(root, request)
     for problem in problems:
         typer.echo(f"complaintctl: skipped {problem}", err=True)
-    typer.echo(report_json(figures) if fmt == "json" else report_text(figures))
+    text = _case_lines(root, request, limit, show_pii) if cases else _render_report(figures, fmt, table, ws)
+    if output is None:
+        typer.echo(text)
+        return
+    try:
+        output.write_text(text + ("" if text.endswith("\n") else "\n"), encoding="utf-8")
+    except OSError as exc:
+        raise typer.BadParameter(f"cannot write {output}: {exc.strerror}", param_hint="-o") from None
+    typer.echo(f"Wrote {output}")
+
+
+def _render_report(figures: Any, fmt: str, table: str | None, ws: Any) -> str:
+    from . import reportviews
+
+    items = reportviews.tables(figures)
+    if fmt == "json":
+        return reportviews.to_json(figures)
+    if fmt == "csv":
+        names = [t.name for t in items]
+        wanted = table or "summary"
+        if wanted not in names:
+            raise typer.BadParameter(f"no table '{wanted}'; tables: {', '.join(names)}", param_hint="--table")
+        return reportviews.to_csv(items[names.index(wanted)]).rstrip("\n")
+    if fmt == "html":
+        from . import render, service
+
+        context = reportviews.html_context(figures, items, ws.policy.organisation)
+        search = [ws.root / "templates", service.defaults_dir() / "templates"]
+        return render.render(search, "report.html.j2", context)
+    return reportviews.to_text(items, markdown=fmt == "markdown")
+
+
+def _case_lines(root: str | None, request: Any, limit: int, show_pii: bool) -> str:
+    from . import service
+    from .views import list_table
+
+    rows, _problems = service.list_rows(root, ())
+    for key in ("category", "owner", "severity"):
+        wanted = getattr(request, key)
+        if wanted is not None:
+            rows = [r for r in rows if r[key] == wanted]
+    shown = rows if limit <= 0 else rows[:limit]
+    text = list_table(shown, show_pii)
+    if len(shown) < len(rows):
+        text += f"\n(showing {len(shown)} of {len(rows)}; use --limit 0 for all)"
+    if show_pii:
+        text += "\nContains customer personal data (--show-pii): do not pass it on."
+    return text
 
 
 @app.command(epilog="Example: complaintctl overdue --format github --warn")

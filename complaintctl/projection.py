@@ -12,7 +12,7 @@ from typing import Any
 from . import clocks, severity
 from .workflow import customer_keys
 
-VERSION = 2
+VERSION = 3
 
 
 def row(case: Mapping[str, Any], pause_states: Sequence[str] = ()) -> dict[str, Any]:
@@ -39,6 +39,8 @@ def row(case: Mapping[str, Any], pause_states: Sequence[str] = ()) -> dict[str, 
         "first_reply_at": replies[0] if replies else None,
         "escalations": sum(1 for e in events if e["action"] == "escalate"),
         "last_escalated_at": next((e["at"] for e in reversed(events) if e["action"] == "escalate"), None),
+        "escalated_to": [e["tier_to"] for e in events if e["action"] == "escalate" and e.get("tier_to")],
+        "unreachable": any(e["action"] == "followup" and e.get("unreachable") for e in events),
         "events": len(events),
         "last_at": events[-1]["at"],
         "matter": case.get("matter"),

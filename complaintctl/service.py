@@ -334,20 +334,46 @@ def render(root: str | None, case_id: str, what: str, fmt: str, show_pii: bool =
     return rnd.render(search, f"{what}.{fmt}.j2", context)
 
 
-def report(root: str | None) -> Any:
-    from . import caseindex
+@dataclass(frozen=True)
+class ReportRequest:
+    since: str | None = None
+    until: str | None = None
+    as_of: str | None = None
+    category: str | None = None
+    owner: str | None = None
+    severity: str | None = None
+
+
+def report(root: str | None, req: ReportRequest) -> tuple[Any, list[str], Workspace]:
     from . import report as rep
 
     ws = store.find_workspace(root)
-    result = caseindex.read_rows(ws)
     policy = ws.policy
+    tz = policy.timezone
+    if req.category is not None and req.category not in policy.categories:
+        raise UsageError(
+            f"unknown category '{req.category}'", fix=f"use one of: {', '.join(policy.categories)}"
+        )
+    if req.severity is not None and req.severity not in policy.severities:
+        raise UsageError(
+            f"unknown severity '{req.severity}'", fix=f"use one of: {', '.join(policy.severities)}"
+        )
+    scope = rep.Scope(
+        since=clock.parse_at(req.since, tz, what="--since") if req.since else None,
+        until=clock.parse_at(req.until, tz, what="--until") if req.until else None,
+        category=req.category,
+        owner=req.owner,
+        severity=req.severity,
+    )
+    _ws, states, problems, when = statuses(root, req.as_of)
     orders = {
-        "state": list(policy.states),
+        "status": list(policy.states),
         "severity": list(reversed(policy.severities)),
         "category": list(policy.categories),
         "channel": list(policy.channels),
+        "tier": [t.name for t in policy.tiers],
     }
-    return rep.build(result.rows, orders), [p.message for p in result.problems]
+    return rep.build(states, scope, when, orders), problems, ws
 
 
 # ---------------------------------------------------------------- clocks

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
 from .clocks import ClockState, format_span
 from .monitor import CaseStatus
 from .privacy import mask_name
-from .report import Report
 
 
 def _short(text: str, width: int) -> str:
@@ -151,28 +149,6 @@ def log_table(entries: Sequence[Mapping[str, str]]) -> str:
         for e in entries
     ]
     return str(tabulate(table, headers=("When", "Commit", "Author", "State", "Change"), tablefmt="simple"))
-
-
-def report_text(report: Report) -> str:
-    from tabulate import tabulate
-
-    parts = [
-        f"Cases: {report.total}   open: {report.open}   closed: {report.closed}",
-    ]
-    if report.satisfaction_mean is not None:
-        parts.append(
-            f"Satisfaction at follow-up: {report.satisfaction_mean} of 5 ({report.followed_up} reached)"
-        )
-    for breakdown in report.breakdowns:
-        parts.append("")
-        parts.append(str(tabulate(breakdown.counts, headers=(breakdown.title, "Cases"), tablefmt="simple")))
-    return "\n".join(parts)
-
-
-def report_json(report: Report) -> str:
-    data = asdict(report)
-    data["breakdowns"] = {b.title: dict(b.counts) for b in report.breakdowns}
-    return json.dumps(data, ensure_ascii=False, indent=2)
 
 
 def overdue_items(statuses: Sequence[CaseStatus], warn: bool) -> list[dict[str, Any]]:
