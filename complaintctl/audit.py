@@ -158,15 +158,17 @@ def commit(
         "GIT_AUTHOR_EMAIL": author.email,
         "GIT_AUTHOR_DATE": format_time(at),
     }
-    # '--only' with the paths: anything else the user had staged stays out.
+    # Anything else the user had staged must stay out of the record: then
+    # commit with '--only' and the paths (it builds a temporary index, ~2x the
+    # cost at 100k files); when nothing else is staged, a plain commit will do.
+    staged = git(ws.root, "diff", "--cached", "--name-only", "-z").stdout.split("\0")
+    only = ["--only", "--", *paths] if set(filter(None, staged)) - set(paths) else []
     result = git(
         ws.root,
         "commit",
         "--quiet",
-        "--only",
         "--file=-",
-        "--",
-        *paths,
+        *only,
         env=env,
         stdin=message(subject, body, trailers),
         check=False,

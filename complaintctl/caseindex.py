@@ -63,8 +63,11 @@ def _save(path: str, policy_key: str, blobs: dict[str, Any]) -> None:
     os.makedirs(os.path.dirname(path), exist_ok=True)
     tmp = f"{path}.{os.getpid()}.tmp"
     try:
+        text = json.dumps(
+            {"policy": policy_key, "blobs": blobs}, ensure_ascii=False
+        )  # C encoder; dump() is not
         with open(tmp, "w", encoding="utf-8") as handle:
-            json.dump({"policy": policy_key, "blobs": blobs}, handle, ensure_ascii=False)
+            handle.write(text)
         os.replace(tmp, path)
     except OSError:
         with contextlib.suppress(OSError):
@@ -86,8 +89,60 @@ def _entry(ws: Workspace, rel: str) -> dict[str, Any]:
         return {"error": f"{rel}: cannot read: {exc}"}
 
 
+PARALLEL_FROM = 2000  # below this, starting worker processes costs more than it saves
+
+
+def _parse_chunk(root: str, rels: list[str]) -> list[tuple[str, dict[str, Any]]]:
+    from pathlib import Path
+
+    ws = Workspace(Path(root))
+    return [(rel, _entry(ws, rel)) for rel in rels]
+
+
+def _parse_all(
+    ws: Workspace, rels: list[str], progress: Callable[[int, int], None] | None
+) -> dict[str, dict[str, Any]]:
+    """Parse the files the index lacks, on every core when there are many."""
+    workers = min(os.cpu_count() or 1, 8)
+    if len(rels) < PARALLEL_FROM or workers < 2:
+        out = {}
+        for done, rel in enumerate(rels, start=1):
+            out[rel] = _entry(ws, rel)
+            if progress and done % 500 == 0:
+                progress(done, len(rels))
+        return out
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    size = 500
+    chunks = [rels[i : i + size] for i in range(0, len(rels), size)]
+    out = {}
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        futures = [pool.submit(_parse_chunk, str(ws.root), chunk) for chunk in chunks]
+        for future in as_completed(futures):
+            out.update(future.result())
+            if progress:
+                progress(len(out), len(rels))
+    return out
+
+
+def terminal_progress() -> Callable[[int, int], None] | None:
+    """A one-line progress count on a terminal; nothing in CI or when piped."""
+    import sys
+
+    if os.environ.get("CI") or not sys.stderr.isatty():
+        return None
+
+    def show(done: int, total: int) -> None:
+        end = "\n" if done >= total else ""
+        sys.stderr.write(f"\rIndexing cases: {done:,} of {total:,}{end}")
+        sys.stderr.flush()
+
+    return show
+
+
 def read_rows(ws: Workspace, progress: Callable[[int, int], None] | None = None) -> Rows:
     """Every case as a row, through the index; unreadable files as problems."""
+    progress = progress or terminal_progress()
     tracked: dict[str, str] = {}
     listing = git(ws.root, "ls-files", "-s", "-z", "--", "cases").stdout
     for line in listing.split("\0"):
@@ -107,26 +162,17 @@ def read_rows(ws: Workspace, progress: Callable[[int, int], None] | None = None)
     cached = _load(index_path, key)
     fresh: dict[str, Any] = {}
     result = Rows()
-    misses = [p for p in paths if CASE_PATH_RE.match(p) and (p in dirty or tracked[p] not in cached)]
-    done = 0
+    misses = [p for p in paths if CASE_PATH_RE.match(p) and (p in dirty or tracked.get(p) not in cached)]
+    parsed = _parse_all(ws, misses, progress)
+    result.parsed = len(parsed)
     entry: dict[str, Any]
     for rel in paths:
         if not CASE_PATH_RE.match(rel):
             continue
         blob = tracked.get(rel)
-        if rel in dirty or blob is None:
-            entry = _entry(ws, rel)
-            result.parsed += 1
-        elif blob in cached:
-            entry = cached[blob]
+        entry = parsed[rel] if rel in parsed else cached[blob or ""]
+        if blob is not None and rel not in dirty:
             fresh[blob] = entry
-        else:
-            entry = _entry(ws, rel)
-            result.parsed += 1
-            fresh[blob] = entry
-            done += 1
-            if progress and done % 500 == 0:
-                progress(done, len(misses))
         if "row" in entry:
             result.rows.append(entry["row"])
         else:

@@ -115,3 +115,12 @@ def open_args(**over: str | bool) -> list[str]:
     for key, value in fields.items():
         args += [key] if value is True else [key, str(value)]
     return args
+
+
+# CI runs the same examples every time (a red run must be reproducible);
+# locally hypothesis explores new ones.
+from hypothesis import settings  # noqa: E402
+
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
