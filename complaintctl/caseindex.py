@@ -74,6 +74,18 @@ def _save(path: str, policy_key: str, blobs: dict[str, Any]) -> None:
             os.unlink(tmp)  # an index we cannot write only costs time
 
 
+_calendars: dict[str, Any] = {}
+
+
+def _calendar(ws: Workspace) -> Any:
+    key = str(ws.root)
+    if key not in _calendars:
+        from . import calendar, monitor
+
+        _calendars[key] = calendar.build(ws.policy) if monitor.needs_calendar(ws.policy) else None
+    return _calendars[key]
+
+
 def _entry(ws: Workspace, rel: str) -> dict[str, Any]:
     """Parse one case into a row, or record why it cannot be read."""
     path = ws.root / rel
@@ -82,7 +94,8 @@ def _entry(ws: Workspace, rel: str) -> dict[str, Any]:
             return {"error": f"{rel}: is a symbolic link; case files must be plain files"}
         text = path.read_text(encoding="utf-8")
         case = parse_case(text, rel, ws.policy, roundtrip=False)
-        return {"row": projection.row(case, ws.policy.time_limits.pause_states)}
+        policy = ws.policy
+        return {"row": projection.row(case, policy.time_limits.pause_states, policy, _calendar(ws))}
     except ComplaintError as exc:
         return {"error": str(exc)}
     except (OSError, UnicodeDecodeError) as exc:

@@ -184,6 +184,8 @@ def facts(case: Mapping[str, Any], pause_states: Sequence[str]) -> Facts:
             elif to_state not in pause_states and pause_start is not None:
                 pauses.append((pause_start, at))
                 pause_start = None
+        if action == "close" and first_reply is None:
+            first_reply = at  # settled without a reply first: closing answered the customer
         if action == "close" and span_start is not None:
             spans.append((span_start, at))
             span_start = None

@@ -27,6 +27,7 @@ class CaseStatus:
     rises: tuple[Rise, ...]
     clocks: tuple[ClockState, ...]
     stalled: str | None
+    outcomes: Mapping[str, str]  # clock -> met, breached, running, warning, paused
 
     @property
     def breached(self) -> list[ClockState]:
@@ -58,6 +59,12 @@ def status(
     cal: Calendar | None,
     peers: Mapping[tuple[str, str], Sequence[severity.Peer]],
 ) -> CaseStatus:
+    done = row.get("settled")
+    if done and as_of >= datetime.fromisoformat(done["at"]):
+        # Closed (and followed up) before as_of: nothing can change any more.
+        outcomes = done["outcomes"]
+        if "followup" in outcomes or "followup" not in policy.time_limits.rules:
+            return CaseStatus(row, done["level"], (), (), None, outcomes)
     group = peers.get((row["category"], row["matter"]), ()) if row.get("matter") else ()
     level, rises = severity.effective(policy, row["severity_facts"], as_of, group)
     facts = clocks.facts_from_json(row["clock_facts"])
@@ -72,7 +79,15 @@ def status(
             stalled = f"{late[0].clock.replace('_', ' ')} breached and not escalated"
         elif as_of - last >= timedelta(seconds=policy.stall_after_s):
             stalled = f"untouched since {row['last_at'][:16].replace('T', ' ')}"
-    return CaseStatus(row, level, tuple(rises), states, stalled)
+    return CaseStatus(row, level, tuple(rises), states, stalled, {c.clock: c.status for c in states})
+
+
+def level(policy: Policy, row: Row, as_of: datetime, peers: Sequence[severity.Peer] = ()) -> str:
+    """The effective severity only (cheap for settled cases)."""
+    done = row.get("settled")
+    if done and as_of >= datetime.fromisoformat(done["at"]):
+        return str(done["level"])
+    return severity.effective(policy, row["severity_facts"], as_of, peers)[0]
 
 
 def _open_states(policy: Policy) -> set[str]:

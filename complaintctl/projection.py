@@ -10,12 +10,36 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from . import clocks, severity
+from .policy import Policy
 from .workflow import customer_keys
 
-VERSION = 3
+VERSION = 4
 
 
-def row(case: Mapping[str, Any], pause_states: Sequence[str] = ()) -> dict[str, Any]:
+def settled(case: Mapping[str, Any], policy: Policy, cal: clocks.Calendar | None) -> dict[str, Any] | None:
+    """For a closed case, what no later moment can change: its severity and
+    the outcome of each stopped clock (so reports need not re-run them).
+
+    Not for cases on a --matter: a later complaint on it can still raise them.
+    """
+    if not case.get("closed_at") or case.get("matter"):
+        return None
+    f = clocks.facts(case, policy.time_limits.pause_states)
+    assert f.closed is not None
+    end = max(f.closed, f.followed_up or f.closed)
+    level, _ = severity.effective(policy, severity.facts(case), end)
+    limits = policy.limits_for(level, bool(case["urgent"]))
+    states = clocks.evaluate(f, limits, end, policy.time_limits.warn_at, cal)
+    outcomes = {c.clock: c.status for c in states if c.stopped is not None}
+    return {"at": end.isoformat(), "level": level, "outcomes": outcomes}
+
+
+def row(
+    case: Mapping[str, Any],
+    pause_states: Sequence[str] = (),
+    policy: Policy | None = None,
+    cal: clocks.Calendar | None = None,
+) -> dict[str, Any]:
     events = case["events"]
     replies = [e["at"] for e in events if e["action"] == "note" and e.get("kind") == "reply"]
     return {
@@ -46,4 +70,5 @@ def row(case: Mapping[str, Any], pause_states: Sequence[str] = ()) -> dict[str, 
         "matter": case.get("matter"),
         "clock_facts": clocks.facts_to_json(clocks.facts(case, pause_states)),
         "severity_facts": severity.facts(case),
+        "settled": settled(case, policy, cal) if policy is not None else None,
     }

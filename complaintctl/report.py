@@ -165,10 +165,8 @@ def build(
         [_hours(st.row["opened_at"], st.row["closed_at"]) for st in received if closed_by(st)]
     )
     for clock in ("first_reply", "resolution"):
-        decided = [
-            c for st in received for c in st.clocks if c.clock == clock and c.status in ("met", "breached")
-        ]
-        report.within_limit[clock] = Share(sum(1 for c in decided if c.status == "met"), len(decided))
+        decided = [st.outcomes[clock] for st in received if st.outcomes.get(clock) in ("met", "breached")]
+        report.within_limit[clock] = Share(decided.count("met"), len(decided))
 
     tiers: Counter[str] = Counter(t for st in received for t in st.row.get("escalated_to") or ())
     report.escalations = _ordered(tiers, orders.get("tier", ()))

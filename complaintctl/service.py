@@ -181,7 +181,7 @@ def list_rows(root: str | None, status: Sequence[str] = ()) -> tuple[list[dict[s
                 f"unknown status '{state}'",
                 fix=f"use one of: {', '.join(ws.policy.states)}",
             )
-    from . import monitor, severity
+    from . import monitor
 
     result = caseindex.read_rows(ws)
     now = clock.now(ws.policy.timezone)
@@ -191,8 +191,7 @@ def list_rows(root: str | None, status: Sequence[str] = ()) -> tuple[list[dict[s
         if status and row["state"] not in status:
             continue
         group = peers.get((row["category"], row["matter"]), []) if row.get("matter") else []
-        level, _ = severity.effective(ws.policy, row["severity_facts"], now, group)
-        rows.append({**row, "severity": level})
+        rows.append({**row, "severity": monitor.level(ws.policy, row, now, group)})
     return rows, [p.message for p in result.problems]
 
 
