@@ -59,19 +59,53 @@ def _load(path: str, policy_key: str) -> dict[str, Any]:
     return {}
 
 
-def _save(path: str, policy_key: str, blobs: dict[str, Any]) -> None:
+FACTS = ("clock_facts", "severity_facts")
+
+
+def _facts_path(index_path: str) -> str:
+    return index_path.replace("index-", "facts-")
+
+
+def _write(path: str, data: Any) -> None:
     os.makedirs(os.path.dirname(path), exist_ok=True)
     tmp = f"{path}.{os.getpid()}.tmp"
     try:
-        text = json.dumps(
-            {"policy": policy_key, "blobs": blobs}, ensure_ascii=False
-        )  # C encoder; dump() is not
+        text = json.dumps(data, ensure_ascii=False)  # the C encoder; json.dump() is not
         with open(tmp, "w", encoding="utf-8") as handle:
             handle.write(text)
         os.replace(tmp, path)
     except OSError:
         with contextlib.suppress(OSError):
             os.unlink(tmp)  # an index we cannot write only costs time
+
+
+def _save(path: str, policy_key: str, blobs: dict[str, Any]) -> None:
+    """Two files: rows, and the raw facts of settled cases, which only a
+    report 'as of' a moment before they settled needs (loaded on demand)."""
+    rows: dict[str, Any] = {}
+    facts: dict[str, Any] = {}
+    for blob, entry in blobs.items():
+        row = entry.get("row")
+        if row is not None and (row.get("settled") or {}).get("complete") and "clock_facts" in row:
+            facts[blob] = {k: row[k] for k in FACTS}
+            entry = {"row": {**{k: v for k, v in row.items() if k not in FACTS}, "blob": blob}}
+        rows[blob] = entry
+    _write(_facts_path(path), {"policy": policy_key, "blobs": facts})
+    _write(path, {"policy": policy_key, "blobs": rows})
+
+
+def attach_facts(ws: Workspace, rows: list[dict[str, Any]]) -> None:
+    """Give rows stored without their raw facts their facts back."""
+    missing = [r for r in rows if "clock_facts" not in r]
+    if not missing:
+        return
+    facts = _load(_facts_path(_index_path(ws)), _policy_key(ws))
+    for row in missing:
+        found = facts.get(row.get("blob", ""))
+        if found is None:  # facts file lost: parse that one case again
+            rel = f"cases/{row['id'][2:6]}/{row['id'][6:8]}/{row['id']}.yaml"
+            found = _entry(ws, rel).get("row") or {}
+        row.update({k: found[k] for k in FACTS if k in found})
 
 
 _calendars: dict[str, Any] = {}

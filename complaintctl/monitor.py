@@ -60,11 +60,9 @@ def status(
     peers: Mapping[tuple[str, str], Sequence[severity.Peer]],
 ) -> CaseStatus:
     done = row.get("settled")
-    if done and as_of >= datetime.fromisoformat(done["at"]):
-        # Closed (and followed up) before as_of: nothing can change any more.
-        outcomes = done["outcomes"]
-        if "followup" in outcomes or "followup" not in policy.time_limits.rules:
-            return CaseStatus(row, done["level"], (), (), None, outcomes)
+    if done and done["complete"] and as_of >= datetime.fromisoformat(done["at"]):
+        # Closed and followed up before as_of: nothing can change any more.
+        return CaseStatus(row, done["level"], (), (), None, done["outcomes"])
     group = peers.get((row["category"], row["matter"]), ()) if row.get("matter") else ()
     level, rises = severity.effective(policy, row["severity_facts"], as_of, group)
     facts = clocks.facts_from_json(row["clock_facts"])

@@ -13,7 +13,7 @@ from . import clocks, severity
 from .policy import Policy
 from .workflow import customer_keys
 
-VERSION = 4
+VERSION = 5
 
 
 def settled(case: Mapping[str, Any], policy: Policy, cal: clocks.Calendar | None) -> dict[str, Any] | None:
@@ -31,7 +31,9 @@ def settled(case: Mapping[str, Any], policy: Policy, cal: clocks.Calendar | None
     limits = policy.limits_for(level, bool(case["urgent"]))
     states = clocks.evaluate(f, limits, end, policy.time_limits.warn_at, cal)
     outcomes = {c.clock: c.status for c in states if c.stopped is not None}
-    return {"at": end.isoformat(), "level": level, "outcomes": outcomes}
+    # Complete: no clock is left running (the follow-up, if any, is done).
+    complete = all(c.stopped is not None for c in states)
+    return {"at": end.isoformat(), "level": level, "outcomes": outcomes, "complete": complete}
 
 
 def row(

@@ -409,6 +409,9 @@ def statuses(root: str | None, as_of: str | None = None) -> tuple[Workspace, lis
     result = caseindex.read_rows(ws)
     when = _as_of(ws, as_of)
     rows = [r for r in result.rows if datetime.fromisoformat(r["opened_at"]) <= when]
+    # Settled rows carry no raw facts; those settled after as_of need them.
+    early = [r for r in rows if "clock_facts" not in r and datetime.fromisoformat(r["settled"]["at"]) > when]
+    caseindex.attach_facts(ws, early)
     return (
         ws,
         monitor.statuses(ws.policy, rows, when, _calendar(ws)),

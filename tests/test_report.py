@@ -179,6 +179,11 @@ def test_the_index_never_changes_an_answer(run: Any, ws: Workspace, twenty: list
     for index in index_dir.glob("index-*.json"):
         index.unlink()
     assert run("report", "--format", "json").stdout == fresh
+    early = run("report", "--format", "json", "--as-of", "2026-10-10T00:00").stdout
+    assert '"received": 5' in early
+    for facts in index_dir.glob("facts-*.json"):
+        facts.unlink()  # settled cases then re-read their files for an earlier as-of
+    assert run("report", "--format", "json", "--as-of", "2026-10-10T00:00").stdout == early
     git(ws.root, "checkout", "-q", "HEAD~5")  # an older history: fewer events
     older = run("report", "--format", "json").stdout
     git(ws.root, "checkout", "-q", "main")
