@@ -52,11 +52,23 @@ def _load(path: str, policy_key: str) -> dict[str, Any]:
     try:
         with open(path, encoding="utf-8") as handle:
             data = json.load(handle)
-        if data.get("policy") == policy_key and isinstance(data.get("blobs"), dict):
+        if data.get("policy") != policy_key or not isinstance(data.get("blobs"), dict):
+            return {}
+        keys = data.get("keys")
+        if keys is None:
             return dict(data["blobs"])
-    except (OSError, ValueError, AttributeError):
-        pass  # missing or corrupt: rebuild
-    return {}
+        out = {}
+        for blob, stored in data["blobs"].items():
+            if "v" in stored:  # a row stored as values in the order of "keys"
+                row = dict(zip(keys, stored["v"], strict=True))
+                row.update(stored.get("x") or {})
+                row["blob"] = blob
+                out[blob] = {"row": row}
+            else:
+                out[blob] = stored
+        return out
+    except (OSError, ValueError, AttributeError, TypeError, KeyError):
+        return {}  # missing or corrupt: rebuild
 
 
 FACTS = ("clock_facts", "severity_facts")
@@ -82,16 +94,33 @@ def _write(path: str, data: Any) -> None:
 def _save(path: str, policy_key: str, blobs: dict[str, Any]) -> None:
     """Two files: rows, and the raw facts of settled cases, which only a
     report 'as of' a moment before they settled needs (loaded on demand)."""
+    # Rows are stored as lists of values under one list of keys: a third
+    # smaller and faster to read than repeating every key in every row.
+    keys = sorted({k for e in blobs.values() for k in e.get("row", ())} - set(FACTS) - {"blob"})
     rows: dict[str, Any] = {}
     facts: dict[str, Any] = {}
     for blob, entry in blobs.items():
         row = entry.get("row")
-        if row is not None and (row.get("settled") or {}).get("complete") and "clock_facts" in row:
-            facts[blob] = {k: row[k] for k in FACTS}
-            entry = {"row": {**{k: v for k, v in row.items() if k not in FACTS}, "blob": blob}}
-        rows[blob] = entry
+        if row is None:
+            rows[blob] = entry
+            continue
+        stored: dict[str, Any] = {"v": [row.get(k) for k in keys]}
+        if "clock_facts" in row:
+            if (row.get("settled") or {}).get("complete"):
+                facts[blob] = {k: row[k] for k in FACTS}
+            else:
+                stored["x"] = {k: row[k] for k in FACTS}
+        rows[blob] = stored
     _write(_facts_path(path), {"policy": policy_key, "blobs": facts})
-    _write(path, {"policy": policy_key, "blobs": rows})
+    _write(path, {"policy": policy_key, "keys": keys, "blobs": rows})
+    folder = os.path.dirname(path)
+    for name in os.listdir(folder):  # indexes of older versions of complaintctl
+        if name.startswith(("index-v", "facts-v")) and name not in (
+            os.path.basename(path),
+            os.path.basename(_facts_path(path)),
+        ):
+            with contextlib.suppress(OSError):
+                os.unlink(os.path.join(folder, name))
 
 
 def attach_facts(ws: Workspace, rows: list[dict[str, Any]]) -> None:
@@ -116,7 +145,8 @@ def _calendar(ws: Workspace) -> Any:
     if key not in _calendars:
         from . import calendar, monitor
 
-        _calendars[key] = calendar.build(ws.policy) if monitor.needs_calendar(ws.policy) else None
+        needed = monitor.needs_calendar(ws.policy)
+        _calendars[key] = calendar.build(ws.policy, ws.git_dir() / "complaintctl") if needed else None
     return _calendars[key]
 
 

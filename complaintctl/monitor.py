@@ -60,9 +60,19 @@ def status(
     peers: Mapping[tuple[str, str], Sequence[severity.Peer]],
 ) -> CaseStatus:
     done = row.get("settled")
-    if done and done["complete"] and as_of >= datetime.fromisoformat(done["at"]):
-        # Closed and followed up before as_of: nothing can change any more.
-        return CaseStatus(row, done["level"], (), (), None, done["outcomes"])
+    if done and as_of >= datetime.fromisoformat(done["at"]):
+        # Closed before as_of: only the follow-up clock can still run.
+        if done["complete"]:
+            return CaseStatus(row, done["level"], (), (), None, done["outcomes"])
+        limit = policy.limits_for(done["level"], bool(row["urgent"])).get("followup")
+        if limit is not None:
+            closed = datetime.fromisoformat(done["at"])
+            follow = clocks.run_clock(
+                "followup", limit, [(closed, None)], None, as_of, policy.time_limits.warn_at, cal
+            )
+            return CaseStatus(
+                row, done["level"], (), (follow,), None, {**done["outcomes"], "followup": follow.status}
+            )
     group = peers.get((row["category"], row["matter"]), ()) if row.get("matter") else ()
     level, rises = severity.effective(policy, row["severity_facts"], as_of, group)
     facts = clocks.facts_from_json(row["clock_facts"])

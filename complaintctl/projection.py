@@ -13,7 +13,7 @@ from . import clocks, severity
 from .policy import Policy
 from .workflow import customer_keys
 
-VERSION = 5
+VERSION = 6
 
 
 def settled(case: Mapping[str, Any], policy: Policy, cal: clocks.Calendar | None) -> dict[str, Any] | None:

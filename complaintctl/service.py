@@ -203,6 +203,9 @@ def check(root: str | None) -> list[str]:
     ws = store.find_workspace(root)
     try:
         policy = ws.policy
+        from . import calendar
+
+        calendar.check_country(policy)
     except ComplaintError as exc:
         return [str(exc)]
     problems: list[str] = []
@@ -386,7 +389,9 @@ def _as_of(ws: Workspace, text: str | None) -> datetime:
 def _calendar(ws: Workspace) -> Any:
     from . import calendar, monitor
 
-    return calendar.build(ws.policy) if monitor.needs_calendar(ws.policy) else None
+    if not monitor.needs_calendar(ws.policy):
+        return None
+    return calendar.build(ws.policy, ws.git_dir() / "complaintctl")
 
 
 def case_status(root: str | None, case_id: str, as_of: str | None = None) -> tuple[dict[str, Any], Any]:
