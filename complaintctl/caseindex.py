@@ -50,8 +50,8 @@ def _policy_key(ws: Workspace) -> str:
 
 def _load(path: str, policy_key: str) -> dict[str, Any]:
     try:
-        with open(path, encoding="utf-8") as handle:
-            data = json.load(handle)
+        with open(path, "rb") as handle:
+            data = json.loads(handle.read())  # bytes: no text-mode decoding pass
         if data.get("policy") != policy_key or not isinstance(data.get("blobs"), dict):
             return {}
         keys = data.get("keys")

@@ -126,17 +126,20 @@ def to_json(r: Report) -> str:
 
 
 def to_text(items: Sequence[Table], markdown: bool = False) -> str:
-    from tabulate import tabulate
-
     parts = []
     for t in items:
         if not t.rows:
             continue
-        title = f"## {t.title}" if markdown else t.title
-        body = tabulate(
-            t.rows, headers=t.headers, tablefmt="github" if markdown else "simple", disable_numparse=True
-        )
-        parts.append(f"{title}\n\n{body}" if markdown else f"{title}\n{body}")
+        if markdown:
+            from tabulate import tabulate
+
+            body = tabulate(t.rows, headers=t.headers, tablefmt="github", disable_numparse=True)
+            parts.append(f"## {t.title}\n\n{body}")
+        else:
+            # The same layout as tabulate's 'simple', without importing it (~25 ms).
+            from .views import columns
+
+            parts.append(f"{t.title}\n{columns(t.headers, [tuple(map(str, row)) for row in t.rows])}")
     return "\n\n".join(parts)
 
 

@@ -49,6 +49,18 @@ def test_nothing_overdue(run: Any, ws: Workspace) -> None:
 def test_one_warning_does_not_fail(run: Any, ws: Workspace) -> None:
     near = open_case(run, at="2026-11-20T15:00")
     assert run("overdue").exit_code == 0
+    text = run("overdue", "--warn")
+    assert text.exit_code == 0
+    assert text.stdout.splitlines()[2].split() == [
+        near, "first", "reply", "warning", "2026-11-22", "15:00", "5h", "left", "alice@example.com", "front-line", "general",
+    ]  # fmt: skip
+    data = json.loads(run("overdue", "--warn", "--format", "json").stdout)
+    assert (data["overdue"], data["warnings"]) == (0, 1)
+    assert data["items"][0] == {
+        "case": near, "file": f"cases/2026/11/{near}.yaml", "clock": "first_reply", "status": "warning",
+        "due": "2026-11-22T15:00:00+08:00", "late": None, "late_seconds": 0, "left": "5h", "owner": "alice@example.com",
+        "tier": "front-line", "severity": "general", "stalled": None,
+    }  # fmt: skip
     result = run("overdue", "--warn", "--format", "github")
     assert result.exit_code == 0
     assert result.stdout == (
