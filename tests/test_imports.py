@@ -39,5 +39,6 @@ def test_reading_commands_import_what_they_need(ws: Workspace) -> None:
     probe(ws, *open_args())
     case_id = next((ws.root / "cases").rglob("C-*.yaml")).stem
     assert probe(ws, "list") == {"code": 0, "heavy": []}  # long lists skip tabulate (views.columns)
-    assert probe(ws, "report")["heavy"] == ["tabulate"]
+    assert probe(ws, "report")["heavy"] == []
+    assert probe(ws, "report", "--format", "markdown")["heavy"] == ["tabulate"]
     assert probe(ws, "log", case_id)["heavy"] == ["git", "tabulate"]
