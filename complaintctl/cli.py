@@ -217,31 +217,76 @@ def note(
 
 
 @app.command(
-    epilog="Example: complaintctl propose C-20261122-7K3QX2 --amount 240.00 --currency CNY --kind refund "
-    "--terms 'Refund to the original card within 7 days'"
+    epilog="Examples: complaintctl propose C-20261122-7K3QX2 --amount 240.00 --currency CNY --kind refund "
+    "--terms 'Refund to the original card within 7 days'   |   complaintctl propose C-20261122-7K3QX2 "
+    "--overcharge --charged 180.00 --due 120.00 --terms 'Credited to the account by 30 Nov'"
 )
 def propose(
     case_id: CaseId,
-    amount: Annotated[str, typer.Option(help="Exact amount, e.g. 240.00.")],
     terms: Annotated[str, typer.Option(help="What the company will do, and by when.")],
+    amount: Annotated[str | None, typer.Option(help="Exact amount, e.g. 240.00.")] = None,
     currency: Annotated[str, typer.Option(help="Currency code (policy: currencies).")] = "CNY",
     kind: Annotated[
         str, typer.Option(help="refund, credit, replacement, repair, goodwill, other.")
     ] = "refund",
+    bottom_line: Annotated[
+        bool, typer.Option("--bottom-line", help="The final offer: if refused, no later offer may exceed it.")
+    ] = False,
+    overcharge: Annotated[
+        bool, typer.Option("--overcharge", help="A billing error: refund 2 x (charged - due).")
+    ] = False,
+    charged: Annotated[str | None, typer.Option(help="With --overcharge: what was charged.")] = None,
+    due: Annotated[str | None, typer.Option(help="With --overcharge: what was due.")] = None,
     at: At = None,
     actor: As = None,
     root: Root = None,
 ) -> None:
-    """Make an offer to the customer; it supersedes any earlier open offer."""
+    """Make an offer; above your approval limit it waits for 'approve'. It supersedes earlier offers."""
     from . import workflow
+    from .errors import UsageError
 
+    if overcharge and (charged is None or due is None):
+        raise UsageError("--overcharge needs --charged and --due", fix="e.g. --charged 180.00 --due 120.00")
+    if not overcharge and (charged is not None or due is not None):
+        raise UsageError("--charged and --due go with --overcharge", fix="add --overcharge")
     _run(
         root,
         actor,
         at,
         case_id,
-        lambda p, c, a, t, n: workflow.propose(p, c, a, t, n, amount, currency, kind, terms),
+        lambda p, c, a, t, n: workflow.propose(
+            p, c, a, t, n, amount, currency, kind, terms, bottom_line, charged, due
+        ),
     )
+
+
+@app.command(epilog="Example: complaintctl approve C-20261122-7K3QX2 2")
+def approve(
+    case_id: CaseId,
+    offer: Annotated[int, typer.Argument(help="The offer's number (see 'show').")],
+    at: At = None,
+    actor: As = None,
+    root: Root = None,
+) -> None:
+    """Approve an offer above its proposer's limit (your limit must cover it; not your own offer)."""
+    from . import workflow
+
+    _run(root, actor, at, case_id, lambda p, c, a, t, n: workflow.approve(p, c, a, t, n, offer))
+
+
+@app.command(epilog="Example: complaintctl refuse C-20261122-7K3QX2 2 --reason 'Wants a full refund'")
+def refuse(
+    case_id: CaseId,
+    offer: Annotated[int, typer.Argument(help="The offer's number (see 'show').")],
+    reason: Annotated[str | None, typer.Option(help="What the customer said.")] = None,
+    at: At = None,
+    actor: As = None,
+    root: Root = None,
+) -> None:
+    """Record that the customer refused an offer (a refused bottom line caps later offers)."""
+    from . import workflow
+
+    _run(root, actor, at, case_id, lambda p, c, a, t, n: workflow.refuse(p, c, a, t, n, offer, reason))
 
 
 @app.command(

@@ -83,7 +83,8 @@ EVENT_KEYS = (
     "set",
 )
 OFFER_KEYS = ("no", "amount", "currency", "kind", "terms", "status", "at", "by")
-OFFER_STATUSES = ("open", "accepted", "superseded")
+OFFER_OPTIONAL = ("bottom_line", "charged", "due", "arithmetic", "approved_by")
+OFFER_STATUSES = ("pending-approval", "open", "accepted", "refused", "superseded")
 
 
 def new_id(opened: datetime) -> str:
@@ -250,7 +251,12 @@ def validate_case(data: Any, policy: Policy, expected_id: str | None = None) -> 
     for i, raw in enumerate(v.seq(case.get("offers", []), ("offers",))):
         path: v.Path = ("offers", i)
         offer = v.mapping(raw, path)
-        v.keys(offer, path, OFFER_KEYS)
+        v.keys(offer, path, OFFER_KEYS, OFFER_OPTIONAL)
+        if "bottom_line" in offer:
+            v.boolean(offer["bottom_line"], (*path, "bottom_line"))
+        for key in ("charged", "due", "arithmetic", "approved_by"):
+            if key in offer:
+                v.string(offer[key], (*path, key))
         v.integer(offer["no"], (*path, "no"), low=1)
         currency = v.choice(offer["currency"], (*path, "currency"), policy.currencies, "currency")
         try:
@@ -281,6 +287,8 @@ def validate_case(data: Any, policy: Policy, expected_id: str | None = None) -> 
 
 _ACTIONS = (
     "note",
+    "approve",
+    "refuse",
     "wait",
     "resume",
     "propose",

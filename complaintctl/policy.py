@@ -10,6 +10,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, time
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -21,6 +22,8 @@ from .errors import PolicyError
 SCHEMA = 1
 COMMANDS = (
     "note",
+    "approve",
+    "refuse",
     "wait",
     "resume",
     "propose",
@@ -120,6 +123,8 @@ class Policy:
     default_severity: str
     severity_rules: SeverityRules
     currencies: Mapping[str, int]
+    approval_limits: Mapping[str, Mapping[str, Decimal] | None]
+    evidence_max_bytes: int
     offer_kinds: tuple[str, ...]
     note_kinds: Mapping[str, str]
     tiers: tuple[Tier, ...]
@@ -182,6 +187,8 @@ _TOP = (
     "default_severity",
     "severity_rules",
     "currencies",
+    "approval_limits",
+    "evidence_max_bytes",
     "offer_kinds",
     "note_kinds",
     "tiers",
@@ -302,6 +309,8 @@ def parse(data: Any) -> Policy:
         default_severity=v.choice(top["default_severity"], ("default_severity",), severities, "severity"),
         severity_rules=_severity_rules(top["severity_rules"], severities),
         currencies=MappingProxyType(currencies),
+        approval_limits=_approval_limits(top["approval_limits"], roles, currencies),
+        evidence_max_bytes=v.integer(top["evidence_max_bytes"], ("evidence_max_bytes",), low=1),
         offer_kinds=v.strings(top["offer_kinds"], ("offer_kinds",)),
         note_kinds=MappingProxyType(note_kinds),
         tiers=tuple(tiers),
@@ -331,6 +340,31 @@ def duration(value: Any, path: v.Path, *, business: bool = False) -> float:
             "write it in h, e.g. 16h for two 8-hour days",
         )
     return float(m.group(1)) * {"m": 60, "h": 3600, "d": 86400}[m.group(2)]
+
+
+def _approval_limits(
+    raw: Any, roles: tuple[str, ...], currencies: Mapping[str, int]
+) -> Mapping[str, Mapping[str, Decimal] | None]:
+    path: v.Path = ("approval_limits",)
+    out: dict[str, Mapping[str, Decimal] | None] = {}
+    for role, limits in v.mapping(raw, path).items():
+        v.choice(role, (*path, str(role)), roles, "role")
+        if limits is None:
+            out[str(role)] = None  # no limit
+            continue
+        per: dict[str, Decimal] = {}
+        for code, amount in v.mapping(limits, (*path, str(role))).items():
+            p = (*path, str(role), str(code))
+            v.choice(code, p, currencies, "currency")
+            try:
+                value = Decimal(str(amount))
+            except InvalidOperation:
+                v.fail(p, f"'{amount}' is not an amount", 'write it like "200.00"')
+            if isinstance(amount, bool) or not value.is_finite() or value < 0:
+                v.fail(p, f"'{amount}' is not an amount", 'write it like "200.00"')
+            per[str(code)] = value
+        out[str(role)] = MappingProxyType(per)
+    return MappingProxyType(out)
 
 
 def _severity_rules(raw: Any, severities: tuple[str, ...]) -> SeverityRules:

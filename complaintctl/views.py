@@ -103,9 +103,14 @@ def show_text(case: Mapping[str, Any], status: CaseStatus | None = None) -> str:
     if offers:
         lines.append("Offers:")
         for o in offers:
+            flags = " bottom line" if o.get("bottom_line") else ""
             lines.append(
-                f"  {o['no']}. {o['currency']} {o['amount']} {o['kind']} [{o['status']}] {o['terms']}"
+                f"  {o['no']}. {o['currency']} {o['amount']} {o['kind']} [{o['status']}{flags}] {o['terms']}"
             )
+            if o.get("arithmetic"):
+                lines.append(f"     double refund: {o['arithmetic']}")
+            if o.get("approved_by"):
+                lines.append(f"     approved by {o['approved_by']}")
     lines.append("Events:")
     for e in case["events"]:
         move = f" {e['from']} -> {e['to']}" if "from" in e else ""

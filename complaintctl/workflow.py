@@ -9,6 +9,7 @@ git or looks at the clock.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -411,46 +412,160 @@ def propose(
     actor: str,
     at: datetime,
     now: datetime,
-    amount: str,
+    amount: str | None,
     currency: str,
     kind: str,
     terms: str,
+    bottom_line: bool = False,
+    charged: str | None = None,
+    due: str | None = None,
 ) -> Change:
-    value = money(amount, currency, policy)
+    """An offer. Above the proposer's approval limit it waits for approval;
+    with --overcharge the amount is the double refund of a billing error."""
+    from . import offers
+
+    arithmetic = None
+    if charged is not None or due is not None:
+        if charged is None or due is None or amount is not None:
+            raise UsageError(
+                "an overcharge offer needs --charged and --due, and no --amount",
+                fix="e.g. --overcharge --charged 180.00 --due 120.00",
+            )
+        value, arithmetic = offers.double_refund(charged, due, currency, policy)
+        kind = "refund"
+    elif amount is None:
+        raise UsageError("no --amount", fix="give --amount, or --overcharge --charged X --due Y")
+    else:
+        value = money(amount, currency, policy)
     _choice(kind, policy.offer_kinds, "offer kind", "offer_kinds")
     if not terms.strip():
         raise UsageError("--terms is empty", fix="say what the company will do and by when")
     check_text(terms, "--terms")
     transition = _prepare(policy, case, "propose", actor, at, now)
-    offers = list(case.get("offers", ()))
-    number = len(offers) + 1
+    offers.check_cap(case, value, currency)
+    pending = not offers.covers(offers.limit_of(policy, actor, currency), value)
+    previous = list(case.get("offers", ()))
+    number = len(previous) + 1
     updates: list[tuple[FieldPath, Any]] = [
-        (("offers", i, "status"), "superseded") for i, offer in enumerate(offers) if offer["status"] == "open"
+        (("offers", i, "status"), "superseded")
+        for i, offer in enumerate(previous)
+        if offer["status"] in ("open", "pending-approval")
     ]
-    updates.append(
-        (
-            ("offers", number - 1),
-            {
-                "no": number,
-                "amount": str(value),
-                "currency": currency,
-                "kind": kind,
-                "terms": terms,
-                "status": "open",
-                "at": format_time(at),
-                "by": actor,
-            },
+    offer: dict[str, Any] = {
+        "no": number,
+        "amount": str(value),
+        "currency": currency,
+        "kind": kind,
+        "terms": terms,
+        "status": "pending-approval" if pending else "open",
+        "at": format_time(at),
+        "by": actor,
+    }
+    if bottom_line:
+        offer["bottom_line"] = True
+    if arithmetic is not None:
+        offer.update(
+            charged=str(money(charged or "", currency, policy)), due=str(money(due or "", currency, policy))
         )
-    )
-    return _change(
+        offer["arithmetic"] = arithmetic
+    updates.append((("offers", number - 1), offer))
+    change = _change(
         case,
         transition,
         "propose",
         actor,
         at,
-        f"Propose {currency} {value} {kind} on {case['id']}",
+        f"Propose {currency} {value} {kind}{' (bottom line)' if bottom_line else ''} on {case['id']}"
+        + (" (pending approval)" if pending else ""),
         {"offer": number},
         updates,
+    )
+    if pending:
+        who = offers.approvers(policy, currency, value, {actor, *case.get("subject_staff", ())})
+        names = ", ".join(who) or "nobody"
+        note = f"offer {number} is above your limit and waits for approval by one of: {names}"
+        change = dataclasses.replace(change, notices=(note,))
+    return change
+
+
+def _offer(case: Case, number: int) -> Mapping[str, Any]:
+    found: list[Mapping[str, Any]] = [o for o in case.get("offers", ()) if o["no"] == number]
+    if not found:
+        raise RuleError(
+            f"there is no offer {number}", where=case["id"], fix="see the offers with 'complaintctl show'"
+        )
+    return found[0]
+
+
+def approve(policy: Policy, case: Case, actor: str, at: datetime, now: datetime, number: int) -> Change:
+    """Approve an offer above its proposer's limit: by someone else whose limit covers it."""
+    from decimal import Decimal
+
+    from . import offers
+
+    transition = _prepare(policy, case, "approve", actor, at, now)
+    offer = _offer(case, number)
+    if offer["status"] != "pending-approval":
+        raise RuleError(
+            f"offer {number} is {offer['status']}, not waiting for approval",
+            where=case["id"],
+            fix="only an offer above its proposer's limit needs approval",
+        )
+    if offer["by"] == actor:
+        raise RuleError(
+            f"{actor} made offer {number} and may not approve it", where=case["id"], fix="ask someone else"
+        )
+    value = Decimal(offer["amount"])
+    if not offers.covers(offers.limit_of(policy, actor, offer["currency"]), value):
+        who = offers.approvers(
+            policy, offer["currency"], value, {offer["by"], *case.get("subject_staff", ())}
+        )
+        raise RuleError(
+            f"{offer['currency']} {offer['amount']} is above {actor}'s approval limit",
+            where=case["id"],
+            fix=f"ask one of: {', '.join(who) or 'nobody (raise a limit in policy.yaml)'}",
+        )
+    index = number - 1
+    return _change(
+        case,
+        transition,
+        "approve",
+        actor,
+        at,
+        f"Approve offer {number} ({offer['currency']} {offer['amount']} {offer['kind']}) on {case['id']}",
+        {"offer": number},
+        [(("offers", index, "status"), "open"), (("offers", index, "approved_by"), actor)],
+    )
+
+
+def refuse(
+    policy: Policy,
+    case: Case,
+    actor: str,
+    at: datetime,
+    now: datetime,
+    number: int,
+    reason: str | None = None,
+) -> Change:
+    """The customer refuses an offer; a refused bottom line caps every later offer."""
+    transition = _prepare(policy, case, "refuse", actor, at, now)
+    offer = _offer(case, number)
+    if offer["status"] != "open":
+        raise RuleError(
+            f"offer {number} is {offer['status']}; only an open offer can be refused",
+            where=case["id"],
+            fix="see the offers with 'complaintctl show'",
+        )
+    capped = " (bottom line: it now caps every later offer)" if offer.get("bottom_line") else ""
+    return _change(
+        case,
+        transition,
+        "refuse",
+        actor,
+        at,
+        f"Customer refuses offer {number} ({offer['currency']} {offer['amount']}){capped} on {case['id']}",
+        {"offer": number, "reason": reason},
+        [(("offers", number - 1, "status"), "refused")],
     )
 
 
@@ -473,6 +588,13 @@ def agree(
         _choice(channel, policy.channels, "channel", "channels")
     current = open_offer(case)
     if current is None:
+        pending = [o for o in case.get("offers", ()) if o["status"] == "pending-approval"]
+        if pending:
+            raise RuleError(
+                f"offer {pending[-1]['no']} waits for approval and cannot be accepted yet",
+                where=case["id"],
+                fix=f"have it approved first: complaintctl approve {case['id']} {pending[-1]['no']}",
+            )
         raise RuleError(
             "there is no open offer to agree to",
             where=case["id"],

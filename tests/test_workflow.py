@@ -73,8 +73,9 @@ COMMANDS = {
     "wait": lambda c, t: workflow.wait(POLICY, c, ALICE, t, NOW, "Meter photo"),
     "resume": lambda c, t: workflow.resume(POLICY, c, ALICE, t, NOW),
     "propose": lambda c, t: workflow.propose(
-        POLICY, c, ALICE, t, NOW, "240", "CNY", "refund", "Refund in 7 days"
+        POLICY, c, ALICE, t, NOW, "180", "CNY", "refund", "Refund in 7 days"
     ),
+    "refuse": lambda c, t: workflow.refuse(POLICY, c, ALICE, t, NOW, 1, "Too little"),
     "agree": lambda c, t: workflow.agree(POLICY, c, ALICE, t, NOW, None, "张三", "phone"),
     "escalate": lambda c, t: workflow.escalate(POLICY, c, ALICE, t, NOW, "Needs a supervisor"),
     "flag": lambda c, t: workflow.flag(POLICY, c, ALICE, t, NOW, {"risk": True}, "Threatens the press"),
@@ -95,9 +96,9 @@ TABLE = {
     "in-progress": {**dict.fromkeys(SAME, "in-progress"), "reply": "in-progress", "wait": "waiting",
                     "propose": "proposed", "close": "closed"},
     "waiting": {**dict.fromkeys(SAME, "waiting"), "reply": "in-progress", "resume": "in-progress",
-                "propose": "proposed", "agree": "agreed", "close": "closed"},
+                "propose": "proposed", "agree": "agreed", "refuse": "in-progress", "close": "closed"},
     "proposed": {**dict.fromkeys(SAME, "proposed"), "reply": "proposed", "wait": "waiting", "propose": "proposed",
-                 "agree": "agreed", "close": "closed"},
+                 "agree": "agreed", "refuse": "in-progress", "close": "closed"},
     "agreed": {**dict.fromkeys(SAME, "agreed"), "reply": "agreed", "close": "closed"},
     "closed": {"note": "closed", "reply": "closed", "followup": "followed-up", "reopen": "in-progress"},
     "followed-up": {"note": "followed-up", "reply": "followed-up", "archive": "archived", "reopen": "in-progress"},
@@ -106,8 +107,8 @@ TABLE = {
 ALLOWED_NOW = {
     "open": "close, escalate, flag, lower, note, propose",
     "in-progress": "close, escalate, flag, lower, note, propose, wait",
-    "waiting": "agree, close, escalate, flag, lower, note, propose, resume",
-    "proposed": "agree, close, escalate, flag, lower, note, propose, wait",
+    "waiting": "agree, approve, close, escalate, flag, lower, note, propose, refuse, resume",
+    "proposed": "agree, approve, close, escalate, flag, lower, note, propose, refuse, wait",
     "agreed": "close, escalate, flag, lower, note",
     "closed": "followup, note, reopen",
     "followed-up": "archive, note, reopen",
@@ -257,10 +258,10 @@ def test_money_is_exact(amount: str, currency: str, stored: str | None, error: s
 
 def test_a_new_offer_supersedes_the_open_one() -> None:
     case = in_state("proposed")
-    change = workflow.propose(POLICY, case, ALICE, at(30), NOW, "300", "CNY", "credit", "Credit instead")
+    change = workflow.propose(POLICY, case, ALICE, at(30), NOW, "150", "CNY", "credit", "Credit instead")
     after = step(case, change)
     assert [(o["no"], o["status"]) for o in after["offers"]] == [(1, "superseded"), (2, "open")]
-    assert change.subject == f"Propose CNY 300.00 credit on {ID}"
+    assert change.subject == f"Propose CNY 150.00 credit on {ID}"
     agreed = step(after, workflow.agree(POLICY, after, ALICE, at(31), NOW))
     assert [(o["no"], o["status"]) for o in agreed["offers"]] == [(1, "superseded"), (2, "accepted")]
 

@@ -1,0 +1,202 @@
+"""Offers: approval limits per role and currency, approval, the bottom line, double refunds."""
+
+from __future__ import annotations
+
+import copy
+from datetime import datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from complaintctl import offers, workflow
+from complaintctl.errors import RuleError, UsageError
+from complaintctl.policy import load
+from complaintctl.workflow import NewCase
+
+POLICY = load(Path(__file__).resolve().parent.parent / "policy.yaml")
+T0 = datetime.fromisoformat("2026-11-20T09:00:00+08:00")
+NOW = datetime.fromisoformat("2026-11-22T10:00:00+08:00")
+ID = "C-20261120-7K3QX2"
+ALICE, BOB, CAROL, DAVE, ERIN = (f"{n}@example.com" for n in ("alice", "bob", "carol", "dave", "erin"))
+
+
+def at(minutes: int) -> datetime:
+    return T0 + timedelta(minutes=minutes)
+
+
+def step(case: dict[str, Any], change: workflow.Change) -> dict[str, Any]:
+    case = copy.deepcopy(case)
+    workflow.apply(case, change)
+    return case
+
+
+def new_case(**over: Any) -> dict[str, Any]:
+    case, _ = workflow.open_case(
+        POLICY, NewCase("张三", "phone", "billing", "Charged twice", **over), ID, ALICE, T0, NOW
+    )
+    return step(case, workflow.note(POLICY, case, ALICE, at(1), NOW, "Sorry", "reply", "phone"))
+
+
+@pytest.mark.parametrize(
+    ("actor", "currency", "limit"),
+    [
+        (ALICE, "CNY", Decimal("200.00")),
+        (ALICE, "USD", Decimal("30.00")),
+        (ALICE, "JPY", Decimal("4000")),
+        (CAROL, "CNY", Decimal("2000.00")),
+        (DAVE, "CNY", None),  # manager: no limit
+        (ERIN, "EUR", None),  # executive and legal: the higher role counts
+        ("mallory@example.com", "CNY", Decimal(0)),  # not on the team
+    ],
+)
+def test_limits_per_role_and_currency(actor: str, currency: str, limit: Decimal | None) -> None:
+    assert offers.limit_of(POLICY, actor, currency) == limit
+
+
+@pytest.mark.parametrize(
+    ("actor", "amount", "currency", "status"),
+    [
+        (ALICE, "200.00", "CNY", "open"),
+        (ALICE, "200.01", "CNY", "pending-approval"),
+        (ALICE, "30", "USD", "open"),
+        (ALICE, "31", "USD", "pending-approval"),
+        (CAROL, "2000", "CNY", "open"),
+        (CAROL, "2000.01", "CNY", "pending-approval"),
+        (DAVE, "99999", "CNY", "open"),
+    ],
+)
+def test_offers_above_the_limit_wait_for_approval(
+    actor: str, amount: str, currency: str, status: str
+) -> None:
+    case = new_case()
+    change = workflow.propose(POLICY, case, actor, at(2), NOW, amount, currency, "refund", "Refund")
+    assert step(case, change)["offers"][0]["status"] == status
+    assert change.subject.endswith("(pending approval)") == (status == "pending-approval")
+
+
+def pending(amount: str = "1500") -> dict[str, Any]:
+    case = new_case()
+    return step(case, workflow.propose(POLICY, case, ALICE, at(2), NOW, amount, "CNY", "refund", "Refund"))
+
+
+@pytest.mark.parametrize(
+    ("approver", "amount", "error"),
+    [
+        (CAROL, "1500", None),
+        (DAVE, "1500", None),
+        (
+            BOB,
+            "1500",
+            f"{ID}: CNY 1500.00 is above bob@example.com's approval limit; ask one of: {CAROL}, {DAVE}, {ERIN}",
+        ),
+        (
+            CAROL,
+            "2500",
+            f"{ID}: CNY 2500.00 is above carol@example.com's approval limit; ask one of: {DAVE}, {ERIN}",
+        ),
+        (ALICE, "1500", f"{ID}: alice@example.com made offer 1 and may not approve it; ask someone else"),
+    ],
+)
+def test_approval(approver: str, amount: str, error: str | None) -> None:
+    case = pending(amount)
+    if error:
+        with pytest.raises(RuleError) as caught:
+            workflow.approve(POLICY, case, approver, at(3), NOW, 1)
+        assert str(caught.value) == error
+        return
+    after = step(case, workflow.approve(POLICY, case, approver, at(3), NOW, 1))
+    assert after["offers"][0]["status"] == "open" and after["offers"][0]["approved_by"] == approver
+    agreed = step(after, workflow.agree(POLICY, after, ALICE, at(4), NOW))
+    assert agreed["state"] == "agreed"
+
+
+def test_a_pending_offer_cannot_be_accepted_and_approval_is_recused() -> None:
+    case = pending()
+    with pytest.raises(RuleError) as caught:
+        workflow.agree(POLICY, case, ALICE, at(3), NOW)
+    assert str(caught.value) == (
+        f"{ID}: offer 1 waits for approval and cannot be accepted yet; have it approved first: complaintctl approve {ID} 1"
+    )
+    recused = new_case(subject_staff=(CAROL,))
+    recused = step(
+        recused, workflow.propose(POLICY, recused, ALICE, at(2), NOW, "1500", "CNY", "refund", "R")
+    )
+    with pytest.raises(RuleError, match="recusal"):
+        workflow.approve(POLICY, recused, CAROL, at(3), NOW, 1)
+    with pytest.raises(RuleError, match="offer 1 is open, not waiting for approval"):
+        approved = step(case, workflow.approve(POLICY, case, CAROL, at(3), NOW, 1))
+        workflow.approve(POLICY, approved, DAVE, at(4), NOW, 1)
+
+
+def test_refused_bottom_line_caps_every_later_offer_whatever_the_tier() -> None:
+    case = new_case()
+    case = step(
+        case, workflow.propose(POLICY, case, CAROL, at(2), NOW, "500", "CNY", "refund", "Final", True)
+    )
+    case = step(case, workflow.refuse(POLICY, case, ALICE, at(3), NOW, 1, "Wants 2000"))
+    assert case["state"] == "in-progress" and case["offers"][0]["status"] == "refused"
+    for i in range(3):  # up to the executive tier
+        case = step(case, workflow.escalate(POLICY, case, ALICE, at(4 + i), NOW, "Customer insists"))
+    assert case["tier"] == "executive"
+    with pytest.raises(RuleError) as caught:
+        workflow.propose(POLICY, case, ERIN, at(10), NOW, "500.01", "CNY", "refund", "More")
+    assert str(caught.value) == (
+        f"{ID}: CNY 500.01 exceeds the refused bottom-line offer 1 (CNY 500.00); after a bottom line is refused no "
+        "offer may exceed it, whatever the tier; offer at most CNY 500.00, or close the case"
+    )
+    with pytest.raises(RuleError, match="must be in CNY"):
+        workflow.propose(POLICY, case, ERIN, at(10), NOW, "60", "USD", "refund", "Dollars")
+    again = step(case, workflow.propose(POLICY, case, ERIN, at(10), NOW, "500", "CNY", "refund", "The same"))
+    assert again["offers"][-1]["status"] == "open"
+
+
+def test_a_refused_ordinary_offer_does_not_cap() -> None:
+    case = new_case()
+    case = step(case, workflow.propose(POLICY, case, ALICE, at(2), NOW, "100", "CNY", "refund", "R"))
+    case = step(case, workflow.refuse(POLICY, case, ALICE, at(3), NOW, 1))
+    case = step(case, workflow.propose(POLICY, case, ALICE, at(4), NOW, "150", "CNY", "refund", "More"))
+    assert case["offers"][-1]["status"] == "open"
+    with pytest.raises(RuleError, match="offer 1 is refused; only an open offer can be refused"):
+        workflow.refuse(POLICY, case, ALICE, at(5), NOW, 1)
+
+
+@pytest.mark.parametrize(
+    ("charged", "due", "amount", "arithmetic", "error"),
+    [
+        ("180.00", "120.00", "120.00", "2 × (CNY 180.00 − CNY 120.00) = CNY 120.00", None),
+        ("120.01", "120", "0.02", "2 × (CNY 120.01 − CNY 120.00) = CNY 0.02", None),
+        ("1,000", "0", "2000.00", "2 × (CNY 1000.00 − CNY 0.00) = CNY 2000.00", None),
+        ("120", "120", None, None, "charged CNY 120.00 is not more than due CNY 120.00: there is no overcharge; check the bill; a double refund is for an overcharge only"),
+        ("100", "120", None, None, "charged CNY 100.00 is not more than due CNY 120.00: there is no overcharge; check the bill; a double refund is for an overcharge only"),
+        ("100.001", "50", None, None, "amount '100.001' has more than 2 decimal places for CNY; round it to 2 places"),
+    ],
+)  # fmt: skip
+def test_double_refund(
+    charged: str, due: str, amount: str | None, arithmetic: str | None, error: str | None
+) -> None:
+    case = new_case()
+    if error:
+        with pytest.raises(UsageError) as caught:
+            workflow.propose(
+                POLICY, case, DAVE, at(2), NOW, None, "CNY", "credit", "Credit", False, charged, due
+            )
+        assert str(caught.value) == error
+        return
+    change = workflow.propose(
+        POLICY, case, DAVE, at(2), NOW, None, "CNY", "credit", "Credit", False, charged, due
+    )
+    offer = step(case, change)["offers"][0]
+    assert (offer["amount"], offer["kind"], offer["arithmetic"]) == (amount, "refund", arithmetic)
+
+
+def test_double_refund_above_the_limit_waits_like_any_offer() -> None:
+    case = new_case()
+    change = workflow.propose(
+        POLICY, case, ALICE, at(2), NOW, None, "CNY", "refund", "R", False, "300", "150"
+    )
+    assert step(case, change)["offers"][0]["status"] == "pending-approval"
+    assert change.notices == (
+        f"offer 1 is above your limit and waits for approval by one of: {CAROL}, {DAVE}, {ERIN}",
+    )
