@@ -217,9 +217,9 @@ def note(
 
 
 @app.command(
-    epilog="Examples: complaintctl propose C-20261122-7K3QX2 --amount 240.00 --currency CNY --kind refund "
-    "--terms 'Refund to the original card within 7 days'   |   complaintctl propose C-20261122-7K3QX2 "
-    "--overcharge --charged 180.00 --due 120.00 --terms 'Credited to the account by 30 Nov'"
+    epilog="Example: complaintctl propose C-20261122-7K3QX2 --amount 240.00 --currency CNY --kind refund "
+    "--terms 'Refund to the original card within 7 days'.  A billing error: complaintctl propose "
+    "C-20261122-7K3QX2 --overcharge --charged 180.00 --due 120.00 --terms 'Credited to the account by 30 Nov'"
 )
 def propose(
     case_id: CaseId,

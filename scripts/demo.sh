@@ -21,7 +21,7 @@ export COMPLAINTCTL_ROOT="$ws"
 say() { printf '\n\033[1m$ complaintctl %s\033[0m\n' "$*"; "$ctl" "$@"; }
 step() { printf '\n\033[1m$ complaintctl %s\033[0m\n' "$*" >&2; "$ctl" "$@"; }
 
-echo "== Case 1: overcharged on the property fee (in Chinese), settled by a refund"
+echo "== Case 1: overcharged on the property fee (in Chinese): a double refund, approved by a supervisor"
 c1=$(step open --as alice@example.com --customer "张三" --phone 13812341234 \
   --address "上海市浦东新区锦绣路 88 弄 3 号 1201" --account "HT-2026-0415" \
   --channel phone --category billing \
@@ -31,8 +31,9 @@ say note "$c1" --as alice@example.com --kind reply --channel phone --at 2026-11-
   "已致歉，核实账单中，预计明天答复"
 say note "$c1" --as alice@example.com --kind investigation --at 2026-11-16T15:30 \
   "Billing system ran the October batch twice; overcharge confirmed"
-say propose "$c1" --as alice@example.com --amount 240.00 --currency CNY --kind refund \
-  --terms "Refund CNY 240.00 to the original payment account within 7 days" --at 2026-11-17T09:00
+say propose "$c1" --as alice@example.com --overcharge --charged 480.00 --due 240.00 --currency CNY \
+  --terms "Refund to the original payment account within 7 days" --at 2026-11-17T09:00
+say approve "$c1" 1 --as carol@example.com --at 2026-11-17T10:00
 say agree "$c1" --as alice@example.com --signed-by "张三" --channel in-person --at 2026-11-17T14:20
 say close "$c1" --as alice@example.com --resolution agreed --executed --at 2026-11-19T11:00 \
   "Refund paid on 19 Nov, customer told by SMS"

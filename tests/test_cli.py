@@ -59,7 +59,9 @@ def test_a_case_from_receipt_to_archive(run: Any, ws: Workspace) -> None:
         (["note", case_id, "Apologised; checking", "--kind", "reply", "--channel", "phone", "--at", "2026-11-20T10:00"],
          f"{case_id}: Note reply on {case_id} [open -> in-progress]\n"),
         (["propose", case_id, "--amount", "240", "--terms", "Refund within 7 days", "--at", "2026-11-20T11:00"],
-         f"{case_id}: Propose CNY 240.00 refund on {case_id} [in-progress -> proposed]\n"),
+         f"{case_id}: Propose CNY 240.00 refund on {case_id} (pending approval) [in-progress -> proposed]\n"),
+        (["approve", case_id, "1", "--as", "carol@example.com", "--at", "2026-11-20T11:30"],
+         f"{case_id}: Approve offer 1 (CNY 240.00 refund) on {case_id} [proposed]\n"),
         (["agree", case_id, "--signed-by", "张三", "--at", "2026-11-20T12:00"],
          f"{case_id}: Agree offer 1 (CNY 240.00 refund) on {case_id} [proposed -> agreed]\n"),
         (["close", case_id, "--resolution", "agreed", "--executed", "Paid", "--at", "2026-11-21T12:00"],
@@ -75,10 +77,10 @@ def test_a_case_from_receipt_to_archive(run: Any, ws: Workspace) -> None:
 
 def test_commit_has_trailers_author_and_event_date(run: Any, ws: Workspace) -> None:
     case_id = opened(run, ws)
-    changes(run, ws, "propose", case_id, "--amount", "240.00", "--terms", "Refund", "--as", "bob@example.com",
+    changes(run, ws, "propose", case_id, "--amount", "150.00", "--terms", "Refund", "--as", "bob@example.com",
             "--at", "2026-11-21T08:30")  # fmt: skip
     assert ws.head_message() == (
-        f"Propose CNY 240.00 refund on {case_id}\n\n"
+        f"Propose CNY 150.00 refund on {case_id}\n\n"
         f"Complaintctl-Case: {case_id}\n"
         "Complaintctl-Action: propose\n"
         "Complaintctl-From: open\n"
@@ -550,7 +552,7 @@ def test_render_agreement_and_summary(run: Any, ws: Workspace) -> None:
         f"complaintctl: {case_id}: no accepted offer to put in an agreement; "
         "record the customer's acceptance with 'complaintctl agree' first\n"
     )
-    changes(run, ws, "propose", case_id, "--amount", "240", "--terms", "Refund in 7 days")
+    changes(run, ws, "propose", case_id, "--amount", "180", "--terms", "Refund in 7 days")
     changes(run, ws, "agree", case_id)
     html = run("render", case_id, "agreement").stdout
     assert (
@@ -558,7 +560,7 @@ def test_render_agreement_and_summary(run: Any, ws: Workspace) -> None:
         and "<script>" not in html
         and "49" not in html
     )
-    assert "CNY 240.00" in html and "Alice Wang" in html
+    assert "CNY 180.00" in html and "Alice Wang" in html
     md = run("render", case_id, "summary", "--format", "md").stdout
     assert "138****1234" in md and "13812341234" not in md
     out = ws.root / "out" / "a.html"
