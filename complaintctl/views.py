@@ -103,9 +103,9 @@ def show_text(case: Mapping[str, Any], status: CaseStatus | None = None) -> str:
     if offers:
         lines.append("Offers:")
         for o in offers:
-            flags = " bottom line" if o.get("bottom_line") else ""
+            mark = " bottom line" if o.get("bottom_line") else ""
             lines.append(
-                f"  {o['no']}. {o['currency']} {o['amount']} {o['kind']} [{o['status']}{flags}] {o['terms']}"
+                f"  {o['no']}. {o['currency']} {o['amount']} {o['kind']} [{o['status']}{mark}] {o['terms']}"
             )
             if o.get("arithmetic"):
                 lines.append(f"     double refund: {o['arithmetic']}")
