@@ -290,27 +290,27 @@ def refuse(
 
 
 @app.command(
-    epilog="Example: complaintctl agree C-20261122-7K3QX2 --offer 1 --signed-by '张三' --channel in-person"
+    epilog="Example: complaintctl agree C-20261122-7K3QX2 --offer 1 --evidence signed-letter.pdf "
+    "--signed-by '张三' --channel in-person"
 )
 def agree(
     case_id: CaseId,
     offer: Annotated[int | None, typer.Option(help="Offer number (default: the open offer).")] = None,
+    evidence: Annotated[
+        list[Path] | None,
+        typer.Option(help="Scan of the signed letter, e-mail, recording: copied into evidence/. Repeatable."),
+    ] = None,
     signed_by: Annotated[str | None, typer.Option(help="Who signed or consented for the customer.")] = None,
     channel: Annotated[str | None, typer.Option(help="How consent was given.")] = None,
     at: At = None,
     actor: As = None,
     root: Root = None,
 ) -> None:
-    """Record that the customer accepted the open offer."""
-    from . import workflow
+    """Record that the customer accepted the open offer, with the evidence and the agreement letter."""
+    from . import service
 
-    _run(
-        root,
-        actor,
-        at,
-        case_id,
-        lambda p, c, a, t, n: workflow.agree(p, c, a, t, n, offer, signed_by, channel),
-    )
+    ctx = service.context(root, actor, at)
+    _changed(service.agree_case(ctx, case_id, offer, signed_by, channel, evidence or ()))
 
 
 @app.command(

@@ -81,6 +81,8 @@ EVENT_KEYS = (
     "severity",
     "severity_from",
     "set",
+    "evidence",
+    "letter",
 )
 OFFER_KEYS = ("no", "amount", "currency", "kind", "terms", "status", "at", "by")
 OFFER_OPTIONAL = ("bottom_line", "charged", "due", "arithmetic", "approved_by")

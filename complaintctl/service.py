@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import shutil
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -65,12 +65,24 @@ def trailers(change: Change) -> dict[str, str]:
     }
 
 
-def _commit(ctx: Context, rel: str, text: str, change: Change, body: Sequence[str] = ()) -> None:
-    with audit.transaction(ctx.ws, [rel]):
+def _commit(
+    ctx: Context,
+    rel: str,
+    text: str,
+    change: Change,
+    body: Sequence[str] = (),
+    extra: Mapping[str, bytes] | None = None,
+) -> None:
+    """Write the case (and any extra files) and commit them all, or nothing."""
+    extra = extra or {}
+    paths = [rel, *extra]
+    with audit.transaction(ctx.ws, paths):
+        for path, content in extra.items():
+            store.write_atomic_bytes(ctx.ws.root / path, content)
         store.write_atomic(ctx.ws.root / rel, text)
         audit.commit(
             ctx.ws,
-            [rel],
+            paths,
             change.subject,
             body,
             trailers(change),
@@ -131,6 +143,72 @@ def change_case(ctx: Context, case_id: str, build: Builder) -> Change:
         _check_written(ctx, rel, doc)
         _commit(ctx, rel, store.dump_case(doc), change, [n[0].upper() + n[1:] + "." for n in notices])
     return change
+
+
+def agree_case(
+    ctx: Context,
+    case_id: str,
+    offer: int | None,
+    signed_by: str | None,
+    channel: str | None,
+    evidence: Sequence[Path] = (),
+) -> Change:
+    """The customer's acceptance, with its evidence and the agreement letter,
+    all in one commit: each file's SHA-256 is recorded in the case."""
+    import hashlib
+
+    case_id = normalise_id(case_id)
+    rel, _ = ctx.ws.case_path(case_id)
+    limit = ctx.ws.policy.evidence_max_bytes
+    blobs: list[tuple[str, bytes]] = []
+    for path in evidence:  # all checked before anything is written
+        if not path.is_file():
+            raise UsageError(
+                f"evidence file {path} does not exist", fix="give the path of a scan, e-mail or recording"
+            )
+        size = path.stat().st_size
+        if size > limit:
+            raise UsageError(
+                f"evidence file {path} is {size:,} bytes, over the limit of {limit:,}",
+                fix="attach a smaller copy, or raise evidence_max_bytes in policy.yaml",
+            )
+        blobs.append((_safe_name(path.name), path.read_bytes()))
+    with audit.workspace_lock(ctx.ws):
+        rel, _text, doc = store.load_case(ctx.ws, case_id, roundtrip=True)
+        notices = _record_rise(ctx, doc)
+        change = workflow.agree(ctx.ws.policy, doc, ctx.actor, ctx.at, ctx.now, offer, signed_by, channel)
+        number = change.event["offer"]
+        folder = f"evidence/{case_id}"
+        files: dict[str, bytes] = {}
+        records = []
+        for index, (name, content) in enumerate(blobs, start=1):
+            target = f"{folder}/offer-{number}-{index}-{name}"
+            files[target] = content
+            records.append(
+                {"file": target, "sha256": hashlib.sha256(content).hexdigest(), "bytes": len(content)}
+            )
+        if records:
+            change.event["evidence"] = records
+        workflow.apply(doc, change)
+        letter = _agreement(ctx.ws, doc, "html").encode("utf-8")
+        letter_path = f"{folder}/agreement-offer-{number}.html"
+        files[letter_path] = letter
+        change.event["letter"] = {"file": letter_path, "sha256": hashlib.sha256(letter).hexdigest()}
+        audit.preflight(ctx.ws, [rel, *files])
+        if notices:
+            change = dataclasses.replace(change, notices=(*notices, *change.notices))
+        _check_written(ctx, rel, doc)
+        body = [n[0].upper() + n[1:] + "." for n in notices]
+        _commit(ctx, rel, store.dump_case(doc), change, body, files)
+    return change
+
+
+def _safe_name(name: str) -> str:
+    """A file name that is safe in any checkout: letters, digits, . _ - only."""
+    import re
+
+    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "file"
+    return cleaned[-80:]
 
 
 def open_case(ctx: Context, new: workflow.NewCase) -> Change:
@@ -311,29 +389,40 @@ def render(root: str | None, case_id: str, what: str, fmt: str, show_pii: bool =
     if fmt not in rnd.FORMATS:
         raise UsageError(f"unknown format '{fmt}'", fix=f"use one of: {', '.join(rnd.FORMATS)}")
     ws, case = show(root, case_id)
-    policy = ws.policy
-    context: dict[str, Any] = {"case": case, "organisation": policy.organisation}
     if what == "agreement":
-        accepted = [o for o in case.get("offers", ()) if o["status"] == "accepted"]
-        if not accepted:
-            raise RuleError(
-                "no accepted offer to put in an agreement",
-                where=case["id"],
-                fix="record the customer's acceptance with 'complaintctl agree' first",
-            )
-        offer = accepted[-1]
-        agreed = [e for e in case["events"] if e["action"] == "agree" and e.get("offer") == offer["no"]]
-        member = policy.member(case["owner"])
-        context.update(
-            customer=case["customer"],
-            offer=offer,
-            accepted_at=agreed[-1]["at"] if agreed else offer["at"],
-            handler=member.name if member else case["owner"],
+        return _agreement(ws, case, fmt)
+    context: dict[str, Any] = {"case": case, "organisation": ws.policy.organisation}
+    context["customer"] = case["customer"] if show_pii else mask_customer(dict(case["customer"]))
+    return rnd.render(_templates(ws), f"{what}.{fmt}.j2", context)
+
+
+def _templates(ws: Workspace) -> list[Path]:
+    return [ws.root / "templates", defaults_dir() / "templates"]
+
+
+def _agreement(ws: Workspace, case: Any, fmt: str) -> str:
+    """The settlement agreement for the case's accepted offer."""
+    from . import render as rnd
+
+    accepted = [o for o in case.get("offers", ()) if o["status"] == "accepted"]
+    if not accepted:
+        raise RuleError(
+            "no accepted offer to put in an agreement",
+            where=case["id"],
+            fix="record the customer's acceptance with 'complaintctl agree' first",
         )
-    else:
-        context["customer"] = case["customer"] if show_pii else mask_customer(dict(case["customer"]))
-    search = [ws.root / "templates", defaults_dir() / "templates"]
-    return rnd.render(search, f"{what}.{fmt}.j2", context)
+    offer = accepted[-1]
+    agreed = [e for e in case["events"] if e["action"] == "agree" and e.get("offer") == offer["no"]]
+    member = ws.policy.member(case["owner"])
+    context = {
+        "case": case,
+        "organisation": ws.policy.organisation,
+        "customer": case["customer"],
+        "offer": offer,
+        "accepted_at": agreed[-1]["at"] if agreed else offer["at"],
+        "handler": member.name if member else case["owner"],
+    }
+    return rnd.render(_templates(ws), f"agreement.{fmt}.j2", context)
 
 
 @dataclass(frozen=True)

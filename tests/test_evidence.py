@@ -1,0 +1,88 @@
+"""`agree` with consent evidence: files copied, hashed and committed with the case, or nothing."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+
+from tests.conftest import Workspace, git, open_args
+
+
+def agreed_case(run: Any, ws: Workspace) -> str:
+    case_id = str(run(*open_args()).stdout.strip())
+    assert run("propose", case_id, "--amount", "180", "--terms", "Refund in 7 days").exit_code == 0
+    return case_id
+
+
+def test_evidence_and_letter_are_committed_with_their_hashes(run: Any, ws: Workspace, tmp_path: Path) -> None:
+    case_id = agreed_case(run, ws)
+    scan = tmp_path / "签字 scan (1).pdf"
+    scan.write_bytes(b"%PDF-1.4 signed")
+    mail = tmp_path / "reply.eml"
+    mail.write_text("From: customer\n\nI accept.")
+    before = ws.commits()
+    result = run("agree", case_id, "--evidence", str(scan), "--evidence", str(mail), "--signed-by", "张三")
+    assert result.exit_code == 0, result.stderr
+    assert ws.commits() == before + 1 and ws.status() == ""
+    folder = f"evidence/{case_id}"
+    committed = sorted(git(ws.root, "show", "--name-only", "--format=", "HEAD").split())
+    assert committed == sorted([
+        str(ws.case_file(case_id).relative_to(ws.root)),
+        f"{folder}/offer-1-1-scan_1_.pdf",
+        f"{folder}/offer-1-2-reply.eml",
+        f"{folder}/agreement-offer-1.html",
+    ])  # fmt: skip
+    event = YAML(typ="safe").load(ws.case_file(case_id).read_text())["events"][-1]
+    assert event["evidence"] == [
+        {"file": f"{folder}/offer-1-1-scan_1_.pdf", "sha256": hashlib.sha256(b"%PDF-1.4 signed").hexdigest(), "bytes": 15},
+        {"file": f"{folder}/offer-1-2-reply.eml", "sha256": hashlib.sha256(mail.read_bytes()).hexdigest(), "bytes": 25},
+    ]  # fmt: skip
+    letter = (ws.root / event["letter"]["file"]).read_bytes()
+    assert hashlib.sha256(letter).hexdigest() == event["letter"]["sha256"]
+    assert "CNY 180.00" in letter.decode() and "张三" in letter.decode()
+    assert (ws.root / f"{folder}/offer-1-1-scan_1_.pdf").read_bytes() == b"%PDF-1.4 signed"
+    assert run("check").stdout == ""
+
+
+def test_missing_or_oversized_evidence_is_refused_before_anything_is_written(
+    run: Any, ws: Workspace, tmp_path: Path
+) -> None:
+    case_id = agreed_case(run, ws)
+    before, files = ws.commits(), ws.snapshot()
+    missing = run("agree", case_id, "--evidence", str(tmp_path / "nope.pdf"))
+    assert (missing.exit_code, missing.stderr) == (
+        2,
+        f"complaintctl: evidence file {tmp_path / 'nope.pdf'} does not exist; give the path of a scan, e-mail or "
+        "recording\n",
+    )
+    policy = ws.root / "policy.yaml"
+    policy.write_text(policy.read_text().replace("evidence_max_bytes: 20000000", "evidence_max_bytes: 10"))
+    git(ws.root, "commit", "-qam", "Small evidence limit")
+    big = tmp_path / "big.pdf"
+    big.write_bytes(b"x" * 11)
+    result = run("agree", case_id, "--evidence", str(big))
+    assert result.stderr == (
+        f"complaintctl: evidence file {big} is 11 bytes, over the limit of 10; attach a smaller copy, or raise "
+        "evidence_max_bytes in policy.yaml\n"
+    )
+    assert ws.commits() == before + 1 and not (ws.root / "evidence").exists()
+    assert {k: v for k, v in ws.snapshot().items() if k != "policy.yaml"} == {
+        k: v for k, v in files.items() if k != "policy.yaml"
+    }
+
+
+def test_a_refused_commit_leaves_no_evidence_behind(run: Any, ws: Workspace, tmp_path: Path) -> None:
+    case_id = agreed_case(run, ws)
+    hook = ws.root / ".git" / "hooks" / "pre-commit"
+    hook.write_text("#!/bin/sh\nexit 1\n")
+    hook.chmod(0o755)
+    scan = tmp_path / "scan.pdf"
+    scan.write_bytes(b"scan")
+    before, files = ws.commits(), ws.snapshot()
+    result = run("agree", case_id, "--evidence", str(scan))
+    assert result.exit_code == 1 and "commit refused" in result.stderr
+    assert ws.commits() == before and ws.snapshot() == files and ws.status() == ""
+    assert not (ws.root / "evidence").exists()
