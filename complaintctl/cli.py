@@ -660,31 +660,39 @@ def overdue(
 
 
 @app.command(
-    epilog="Example: complaintctl render C-20261122-7K3QX2 agreement --format html -o agreement.html"
+    epilog="Example: complaintctl render C-20261122-7K3QX2 agreement --lang zh --format pdf -o agreement.pdf"
 )
 def render(
     case_id: CaseId,
     what: Annotated[str, typer.Argument(help="agreement or summary.")],
-    fmt: Annotated[str, typer.Option("--format", help="html or md.")] = "html",
+    fmt: Annotated[str, typer.Option("--format", help="html, md or pdf.")] = "html",
+    lang: Annotated[str, typer.Option("--lang", help="en or zh.")] = "en",
     output: Annotated[
-        Path | None, typer.Option("-o", "--output", help="Write to this file (default: stdout).")
+        Path | None,
+        typer.Option("-o", "--output", help="Write to this file (default: stdout; pdf needs it)."),
     ] = None,
     show_pii: Annotated[
         bool, typer.Option("--show-pii", help="Summary: show customer data unmasked.")
     ] = False,
     root: Root = None,
 ) -> None:
-    """Render a settlement agreement or a case summary from templates/."""
+    """Render a settlement agreement or a case summary from templates/ (HTML, Markdown or PDF)."""
     from . import service
+    from .errors import UsageError
 
-    text = service.render(root, case_id, what, fmt, show_pii)
+    if fmt == "pdf" and output is None:
+        raise UsageError("a PDF is not for the terminal", fix="give -o FILE.pdf")
+    result = service.render(root, case_id, what, fmt, show_pii, lang)
     if output is None:
-        sys.stdout.write(text)
+        sys.stdout.write(result if isinstance(result, str) else result.decode())
         return
     try:
-        output.write_text(text, encoding="utf-8")
+        if isinstance(result, bytes):
+            output.write_bytes(result)
+        else:
+            output.write_text(result, encoding="utf-8")
     except OSError as exc:
-        raise typer.BadParameter(f"cannot write {output}: {exc.strerror}", param_hint="-o") from None
+        raise UsageError(f"cannot write {output}: {exc.strerror}", fix="choose another -o path") from None
     typer.echo(f"Wrote {output}")
 
 

@@ -14,7 +14,8 @@ from typing import Any
 
 from .errors import TemplateError
 
-FORMATS = ("html", "md")
+FORMATS = ("html", "md", "pdf")
+LANGS = ("en", "zh")
 
 
 def _environment(search: list[Path]) -> Any:
@@ -55,3 +56,46 @@ def render(search: list[Path], name: str, context: Mapping[str, Any]) -> str:
         ) from None
     except SecurityError as exc:
         raise TemplateError(f"template tried something unsafe: {exc}", where=f"templates/{name}") from None
+
+
+def _has_cjk(text: str) -> bool:
+    return any("\u3400" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff" for ch in text)
+
+
+def cjk_font_installed() -> bool:
+    """Whether fontconfig knows a font with Chinese glyphs (what WeasyPrint uses)."""
+    import subprocess
+
+    try:
+        found = subprocess.run(["fc-list", ":lang=zh", "family"], capture_output=True, text=True, check=False)
+    except FileNotFoundError:
+        return False
+    return bool(found.stdout.strip())
+
+
+def _offline_fetcher() -> Any:
+    """A fetcher that fetches nothing: letters are self-contained, and a
+    template must not pull files from the disk or anything from the network."""
+    from weasyprint.urls import URLFetcher
+
+    class Offline(URLFetcher):  # type: ignore[misc]
+        def fetch(self, url: str, headers: Any = None) -> Any:
+            raise ValueError(f"complaintctl fetches nothing while making a PDF (asked for {url})")
+
+    return Offline()
+
+
+def to_pdf(html: str, name: str) -> bytes:
+    """Print the HTML to PDF with WeasyPrint (a real HTML/CSS engine), offline."""
+    if _has_cjk(html) and not cjk_font_installed():
+        raise TemplateError(
+            "the letter has Chinese text but no Chinese font is installed, so the PDF would show empty boxes",
+            where=f"templates/{name}",
+            fix="install one (Debian/Ubuntu: apt-get install fonts-noto-cjk), or use --format html",
+        )
+    import logging
+
+    from weasyprint import HTML
+
+    logging.getLogger("weasyprint").setLevel(logging.ERROR)  # its refused-fetch warnings are ours
+    return bytes(HTML(string=html, url_fetcher=_offline_fetcher()).write_pdf())

@@ -380,7 +380,10 @@ def init_workspace(target: Path) -> Path:
 # ---------------------------------------------------------------- render
 
 
-def render(root: str | None, case_id: str, what: str, fmt: str, show_pii: bool = False) -> str:
+def render(
+    root: str | None, case_id: str, what: str, fmt: str, show_pii: bool = False, lang: str = "en"
+) -> str | bytes:
+    """A letter or summary as text (html, md) or bytes (pdf)."""
     from . import render as rnd
     from .privacy import mask_customer
 
@@ -388,19 +391,25 @@ def render(root: str | None, case_id: str, what: str, fmt: str, show_pii: bool =
         raise UsageError(f"cannot render '{what}'", fix="render agreement or summary")
     if fmt not in rnd.FORMATS:
         raise UsageError(f"unknown format '{fmt}'", fix=f"use one of: {', '.join(rnd.FORMATS)}")
+    if lang not in rnd.LANGS:
+        raise UsageError(f"unknown language '{lang}'", fix=f"use one of: {', '.join(rnd.LANGS)}")
     ws, case = show(root, case_id)
+    source = "html" if fmt == "pdf" else fmt
+    name = f"{what}.{source}.j2" if lang == "en" else f"{what}.{lang}.{source}.j2"
     if what == "agreement":
-        return _agreement(ws, case, fmt)
-    context: dict[str, Any] = {"case": case, "organisation": ws.policy.organisation}
-    context["customer"] = case["customer"] if show_pii else mask_customer(dict(case["customer"]))
-    return rnd.render(_templates(ws), f"{what}.{fmt}.j2", context)
+        text = _agreement(ws, case, source, name)
+    else:
+        context: dict[str, Any] = {"case": case, "organisation": ws.policy.organisation}
+        context["customer"] = case["customer"] if show_pii else mask_customer(dict(case["customer"]))
+        text = rnd.render(_templates(ws), name, context)
+    return rnd.to_pdf(text, name) if fmt == "pdf" else text
 
 
 def _templates(ws: Workspace) -> list[Path]:
     return [ws.root / "templates", defaults_dir() / "templates"]
 
 
-def _agreement(ws: Workspace, case: Any, fmt: str) -> str:
+def _agreement(ws: Workspace, case: Any, fmt: str, name: str | None = None) -> str:
     """The settlement agreement for the case's accepted offer."""
     from . import render as rnd
 
@@ -422,7 +431,7 @@ def _agreement(ws: Workspace, case: Any, fmt: str) -> str:
         "accepted_at": agreed[-1]["at"] if agreed else offer["at"],
         "handler": member.name if member else case["owner"],
     }
-    return rnd.render(_templates(ws), f"agreement.{fmt}.j2", context)
+    return rnd.render(_templates(ws), name or f"agreement.{fmt}.j2", context)
 
 
 @dataclass(frozen=True)

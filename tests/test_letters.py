@@ -1,0 +1,113 @@
+"""Letters: golden renders in both languages, a real PDF read back, and template safety.
+
+Set UPDATE_GOLDEN=1 to rewrite the golden files after an intended change.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pypdf import PdfReader
+
+from complaintctl.render import cjk_font_installed
+from tests.conftest import Workspace, open_args
+
+GOLDEN = Path(__file__).parent / "golden"
+ID_RE = re.compile(r"C-\d{8}-[0-9A-Z]{6}")
+
+
+def settled(run: Any, **over: str) -> str:
+    fields: dict[str, str | bool] = {"demand": "Refund the extra charge", "account": "HT-2026-0415", **over}
+    case_id = str(run(*open_args(**fields)).stdout.strip())
+    for args in (
+        ["note", case_id, "Sorry", "--kind", "reply", "--channel", "phone", "--at", "2026-11-20T10:00"],
+        ["propose", case_id, "--overcharge", "--charged", "180.00", "--due", "120.00", "--terms",
+         "Refund to the original account within 7 days", "--at", "2026-11-20T11:00"],
+        ["agree", case_id, "--signed-by", "Customer", "--at", "2026-11-20T12:00"],
+    ):  # fmt: skip
+        result = run(*args)
+        assert result.exit_code == 0, result.stderr
+    return case_id
+
+
+@pytest.mark.parametrize(
+    ("what", "lang", "fmt"),
+    [
+        ("agreement", "en", "html"),
+        ("agreement", "en", "md"),
+        ("agreement", "zh", "html"),
+        ("agreement", "zh", "md"),
+        ("summary", "en", "md"),
+        ("summary", "zh", "md"),
+    ],
+)
+def test_golden_letters(run: Any, ws: Workspace, what: str, lang: str, fmt: str) -> None:
+    case_id = settled(run)
+    result = run("render", case_id, what, "--lang", lang, "--format", fmt)
+    assert result.exit_code == 0, result.stderr
+    text = ID_RE.sub("C-20261120-XXXXXX", result.stdout)
+    golden = GOLDEN / f"{what}.{lang}.{fmt}"
+    if os.environ.get("UPDATE_GOLDEN"):
+        golden.write_text(text, encoding="utf-8")
+    assert text == golden.read_text(encoding="utf-8")
+
+
+def test_pdf_is_a_real_printable_letter(run: Any, ws: Workspace, tmp_path: Path) -> None:
+    case_id = settled(run, customer="Maria Lopez")
+    out = tmp_path / "agreement.pdf"
+    result = run("render", case_id, "agreement", "--format", "pdf", "-o", str(out))
+    assert result.stdout == f"Wrote {out}\n"
+    reader = PdfReader(io.BytesIO(out.read_bytes()))
+    text = " ".join(" ".join(page.extract_text().split()) for page in reader.pages)
+    assert "Maria Lopez" in text and "CNY 120.00" in text
+    assert "2 × (CNY 180.00 − CNY 120.00) = CNY 120.00" in text
+    assert "For Example Property Services Co., Ltd." in text and "The customer: Maria Lopez" in text
+    assert len(reader.pages) == 1  # fits one A4 page
+
+
+def test_chinese_pdf_needs_a_chinese_font(run: Any, ws: Workspace, tmp_path: Path) -> None:
+    case_id = settled(run)  # the customer is 张三
+    out = tmp_path / "agreement.pdf"
+    result = run("render", case_id, "agreement", "--lang", "zh", "--format", "pdf", "-o", str(out))
+    if cjk_font_installed():
+        assert result.exit_code == 0, result.stderr
+        text = "".join(PdfReader(str(out)).pages[0].extract_text().split())
+        assert "张三" in text and "甲方" in text and "乙方" in text
+    else:
+        assert result.exit_code == 1
+        assert result.stderr == (
+            "complaintctl: templates/agreement.zh.html.j2: the letter has Chinese text but no Chinese font is "
+            "installed, so the PDF would show empty boxes; install one (Debian/Ubuntu: apt-get install "
+            "fonts-noto-cjk), or use --format html\n"
+        )
+        assert not out.exists()
+
+
+def test_pdf_fetches_nothing(run: Any, ws: Workspace, tmp_path: Path) -> None:
+    case_id = settled(run, customer="Maria Lopez")
+    secret = tmp_path / "secret.css"
+    secret.write_text("h1 { color: red }")
+    (ws.root / "templates" / "agreement.html.j2").write_text(
+        f'<html><head><link rel="stylesheet" href="file://{secret}">'
+        '<img src="http://example.com/x.png"></head><body><h1>{{ customer.name }}</h1></body></html>'
+    )
+    out = tmp_path / "a.pdf"
+    assert run("render", case_id, "agreement", "--format", "pdf", "-o", str(out)).exit_code == 0
+    assert "Maria Lopez" in PdfReader(str(out)).pages[0].extract_text()
+
+
+def test_pdf_needs_an_output_file(run: Any, ws: Workspace) -> None:
+    case_id = settled(run)
+    result = run("render", case_id, "agreement", "--format", "pdf")
+    assert (result.exit_code, result.stderr) == (
+        2,
+        "complaintctl: a PDF is not for the terminal; give -o FILE.pdf\n",
+    )
+    assert run("render", case_id, "agreement", "--lang", "fr").stderr == (
+        "complaintctl: unknown language 'fr'; use one of: en, zh\n"
+    )
