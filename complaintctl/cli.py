@@ -334,6 +334,54 @@ def escalate(
 
 
 @app.command(
+    epilog="Example: complaintctl draft C-20261122-7K3QX2 --text 'Dear Mr Zhang, we checked your bill ...'"
+)
+def draft(
+    case_id: CaseId,
+    text: Annotated[str | None, typer.Option(help="The reply's text.")] = None,
+    file: Annotated[Path | None, typer.Option(help="Read the reply's text from this file.")] = None,
+    at: At = None,
+    actor: As = None,
+    root: Root = None,
+) -> None:
+    """Write a written reply (letter, e-mail) to be signed off before it is sent."""
+    from . import workflow
+    from .errors import UsageError
+
+    if (text is None) == (file is None):
+        raise UsageError("give the reply as --text or --file", fix="one of the two")
+    if file is not None:
+        try:
+            text = file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UsageError(f"cannot read {file}: {exc}", fix="give a UTF-8 text file") from None
+    body = text or ""
+    _run(root, actor, at, case_id, lambda p, c, a, t, n: workflow.draft(p, c, a, t, n, body))
+
+
+@app.command(epilog="Example: complaintctl signoff C-20261122-7K3QX2 --as erin@example.com")
+def signoff(case_id: CaseId, at: At = None, actor: As = None, root: Root = None) -> None:
+    """Give the next sign-off the latest draft reply needs (legal review, then supervisor approval)."""
+    from . import workflow
+
+    _run(root, actor, at, case_id, workflow.signoff)
+
+
+@app.command(epilog="Example: complaintctl send C-20261122-7K3QX2 --channel letter")
+def send(
+    case_id: CaseId,
+    channel: Annotated[str, typer.Option(help="How it went out: letter, email, ...")],
+    at: At = None,
+    actor: As = None,
+    root: Root = None,
+) -> None:
+    """Record that the signed-off reply went to the customer (refused until fully signed off)."""
+    from . import workflow
+
+    _run(root, actor, at, case_id, lambda p, c, a, t, n: workflow.send(p, c, a, t, n, channel))
+
+
+@app.command(
     epilog="Example: complaintctl wait C-20261122-7K3QX2 --reason 'Customer to send the meter photo'"
 )
 def wait(
@@ -664,7 +712,7 @@ def overdue(
 )
 def render(
     case_id: CaseId,
-    what: Annotated[str, typer.Argument(help="agreement or summary.")],
+    what: Annotated[str, typer.Argument(help="agreement, reply (the latest draft) or summary.")],
     fmt: Annotated[str, typer.Option("--format", help="html, md or pdf.")] = "html",
     lang: Annotated[str, typer.Option("--lang", help="en or zh.")] = "en",
     output: Annotated[
@@ -676,7 +724,7 @@ def render(
     ] = False,
     root: Root = None,
 ) -> None:
-    """Render a settlement agreement or a case summary from templates/ (HTML, Markdown or PDF)."""
+    """Render a settlement agreement, a written reply or a case summary (HTML, Markdown or PDF)."""
     from . import service
     from .errors import UsageError
 

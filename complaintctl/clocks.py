@@ -172,7 +172,7 @@ def facts(case: Mapping[str, Any], pause_states: Sequence[str]) -> Facts:
         action = event["action"]
         if action == "open":
             span_start = at
-        is_reply = action == "note" and event.get("kind") == "reply"
+        is_reply = (action == "note" and event.get("kind") == "reply") or action == "send"
         if is_reply or action in CONTACT_ACTIONS:
             contacts.append(at)
             if is_reply and first_reply is None:

@@ -83,6 +83,8 @@ EVENT_KEYS = (
     "set",
     "evidence",
     "letter",
+    "draft",
+    "signoff",
 )
 OFFER_KEYS = ("no", "amount", "currency", "kind", "terms", "status", "at", "by")
 OFFER_OPTIONAL = ("bottom_line", "charged", "due", "arithmetic", "approved_by")
@@ -291,6 +293,9 @@ _ACTIONS = (
     "note",
     "approve",
     "refuse",
+    "draft",
+    "signoff",
+    "send",
     "wait",
     "resume",
     "propose",

@@ -24,6 +24,9 @@ COMMANDS = (
     "note",
     "approve",
     "refuse",
+    "draft",
+    "signoff",
+    "send",
     "wait",
     "resume",
     "propose",
@@ -124,6 +127,7 @@ class Policy:
     severity_rules: SeverityRules
     currencies: Mapping[str, int]
     approval_limits: Mapping[str, Mapping[str, Decimal] | None]
+    reply_signoffs: tuple[Tier, ...]  # name, roles: in order
     evidence_max_bytes: int
     offer_kinds: tuple[str, ...]
     note_kinds: Mapping[str, str]
@@ -188,6 +192,7 @@ _TOP = (
     "severity_rules",
     "currencies",
     "approval_limits",
+    "reply_signoffs",
     "evidence_max_bytes",
     "offer_kinds",
     "note_kinds",
@@ -310,6 +315,7 @@ def parse(data: Any) -> Policy:
         severity_rules=_severity_rules(top["severity_rules"], severities),
         currencies=MappingProxyType(currencies),
         approval_limits=_approval_limits(top["approval_limits"], roles, currencies),
+        reply_signoffs=_signoffs(top["reply_signoffs"], roles),
         evidence_max_bytes=v.integer(top["evidence_max_bytes"], ("evidence_max_bytes",), low=1),
         offer_kinds=v.strings(top["offer_kinds"], ("offer_kinds",)),
         note_kinds=MappingProxyType(note_kinds),
@@ -340,6 +346,19 @@ def duration(value: Any, path: v.Path, *, business: bool = False) -> float:
             "write it in h, e.g. 16h for two 8-hour days",
         )
     return float(m.group(1)) * {"m": 60, "h": 3600, "d": 86400}[m.group(2)]
+
+
+def _signoffs(raw: Any, roles: tuple[str, ...]) -> tuple[Tier, ...]:
+    out = []
+    for i, item in enumerate(v.seq(raw, ("reply_signoffs",))):
+        path: v.Path = ("reply_signoffs", i)
+        step = v.mapping(item, path)
+        v.keys(step, path, ("name", "roles"))
+        step_roles = v.strings(step["roles"], (*path, "roles"))
+        for j, role in enumerate(step_roles):
+            v.choice(role, (*path, "roles", j), roles, "role")
+        out.append(Tier(v.string(step["name"], (*path, "name")), step_roles))
+    return tuple(out)
 
 
 def _approval_limits(

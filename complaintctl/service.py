@@ -387,8 +387,8 @@ def render(
     from . import render as rnd
     from .privacy import mask_customer
 
-    if what not in ("agreement", "summary"):
-        raise UsageError(f"cannot render '{what}'", fix="render agreement or summary")
+    if what not in ("agreement", "reply", "summary"):
+        raise UsageError(f"cannot render '{what}'", fix="render agreement, reply or summary")
     if fmt not in rnd.FORMATS:
         raise UsageError(f"unknown format '{fmt}'", fix=f"use one of: {', '.join(rnd.FORMATS)}")
     if lang not in rnd.LANGS:
@@ -398,11 +398,33 @@ def render(
     name = f"{what}.{source}.j2" if lang == "en" else f"{what}.{lang}.{source}.j2"
     if what == "agreement":
         text = _agreement(ws, case, source, name)
+    elif what == "reply":
+        text = rnd.render(_templates(ws), name, _reply_context(ws, case))
     else:
         context: dict[str, Any] = {"case": case, "organisation": ws.policy.organisation}
         context["customer"] = case["customer"] if show_pii else mask_customer(dict(case["customer"]))
         text = rnd.render(_templates(ws), name, context)
     return rnd.to_pdf(text, name) if fmt == "pdf" else text
+
+
+def _reply_context(ws: Workspace, case: Any) -> dict[str, Any]:
+    number, missing = workflow.signoffs_missing(ws.policy, case)
+    if number == 0:
+        raise RuleError(
+            "there is no draft reply", where=case["id"], fix="write one with 'complaintctl draft'"
+        )
+    drafted = [e for e in case["events"] if e["action"] == "draft"][-1]
+    signed = [e for e in case["events"] if e["action"] == "signoff" and e.get("draft") == number]
+    member = ws.policy.member(drafted["by"])
+    return {
+        "case": case,
+        "organisation": ws.policy.organisation,
+        "customer": case["customer"],
+        "draft": drafted,
+        "signoffs": signed,
+        "missing": missing,
+        "author": member.name if member else drafted["by"],
+    }
 
 
 def _templates(ws: Workspace) -> list[Path]:

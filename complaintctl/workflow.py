@@ -569,6 +569,119 @@ def refuse(
     )
 
 
+def _drafts(case: Case) -> list[Mapping[str, Any]]:
+    return [e for e in case["events"] if e["action"] == "draft"]
+
+
+def draft(policy: Policy, case: Case, actor: str, at: datetime, now: datetime, text: str) -> Change:
+    """A written reply to the customer, to be signed off before it is sent."""
+    if not text.strip():
+        raise UsageError("the reply is empty", fix="write the reply text")
+    transition = _prepare(policy, case, "draft", actor, at, now)
+    number = len(_drafts(case)) + 1
+    steps = " then ".join(s.name for s in policy.reply_signoffs) or "nothing"
+    change = _change(
+        case,
+        transition,
+        "draft",
+        actor,
+        at,
+        f"Draft written reply {number} on {case['id']}",
+        {"draft": number, "text": text},
+    )
+    return dataclasses.replace(change, notices=(f"draft {number} needs {steps} before it is sent",))
+
+
+def signoffs_missing(policy: Policy, case: Case) -> tuple[int, list[str]]:
+    """The latest draft's number, and the sign-offs it still lacks, in order."""
+    drafts = _drafts(case)
+    if not drafts:
+        return 0, [s.name for s in policy.reply_signoffs]
+    number = drafts[-1]["draft"]
+    done = [e["signoff"] for e in case["events"] if e["action"] == "signoff" and e.get("draft") == number]
+    return number, [s.name for s in policy.reply_signoffs if s.name not in done]
+
+
+def signoff(policy: Policy, case: Case, actor: str, at: datetime, now: datetime) -> Change:
+    """The next sign-off the latest draft needs, by someone holding its role."""
+    transition = _prepare(policy, case, "signoff", actor, at, now)
+    number, missing = signoffs_missing(policy, case)
+    if number == 0:
+        raise RuleError(
+            "there is no draft reply to sign off", where=case["id"], fix="write one with 'complaintctl draft'"
+        )
+    if not missing:
+        raise RuleError(
+            f"draft {number} is fully signed off", where=case["id"], fix="send it with 'complaintctl send'"
+        )
+    step = next(s for s in policy.reply_signoffs if s.name == missing[0])
+    member = policy.member(actor)
+    if member is None or not set(member.roles) & set(step.roles):
+        holders = [
+            m.id
+            for m in policy.team
+            if set(m.roles) & set(step.roles) and m.id not in case.get("subject_staff", ())
+        ]
+        raise RuleError(
+            f"draft {number} needs {step.name} next, by someone holding {' or '.join(step.roles)}",
+            where=case["id"],
+            fix=f"ask one of: {', '.join(holders) or 'nobody (edit policy.yaml)'}",
+        )
+    earlier = [
+        e
+        for e in case["events"]
+        if e["action"] == "signoff" and e.get("draft") == number and e["by"] == actor
+    ]
+    if earlier:
+        raise RuleError(
+            f"{actor} already signed off draft {number} ({earlier[0]['signoff']}); "
+            "each sign-off is by another person",
+            where=case["id"],
+            fix="ask someone else",
+        )
+    drafted_by = _drafts(case)[-1]["by"]
+    if actor == drafted_by:
+        raise RuleError(
+            f"{actor} wrote draft {number} and may not sign it off", where=case["id"], fix="ask someone else"
+        )
+    return _change(
+        case,
+        transition,
+        "signoff",
+        actor,
+        at,
+        f"Sign off draft {number} on {case['id']}: {step.name}",
+        {"draft": number, "signoff": step.name},
+    )
+
+
+def send(policy: Policy, case: Case, actor: str, at: datetime, now: datetime, channel: str) -> Change:
+    """Record that the signed-off written reply went to the customer."""
+    _choice(channel, policy.channels, "channel", "channels")
+    transition = _prepare(policy, case, "send", actor, at, now)
+    number, missing = signoffs_missing(policy, case)
+    if number == 0:
+        raise RuleError(
+            "there is no draft reply to send", where=case["id"], fix="write one with 'complaintctl draft'"
+        )
+    if missing:
+        raise RuleError(
+            f"draft {number} cannot go out before {' and '.join(missing)}",
+            where=case["id"],
+            fix="run 'complaintctl signoff' as the people who hold those roles",
+        )
+    text = _drafts(case)[-1]["text"]
+    return _change(
+        case,
+        transition,
+        "send",
+        actor,
+        at,
+        f"Send written reply {number} on {case['id']} ({channel})",
+        {"draft": number, "channel": channel, "text": text},
+    )
+
+
 def open_offer(case: Case) -> Mapping[str, Any] | None:
     return next((o for o in reversed(case.get("offers", ())) if o["status"] == "open"), None)
 

@@ -142,7 +142,7 @@ def test_refused_transition_names_state_and_allowed_commands(run: Any, ws: Works
     err = refused(run, ws, "agree", case_id)
     assert err == (
         f"complaintctl: {case_id}: cannot agree a case that is open; "
-        "commands allowed now: close, escalate, flag, lower, note, propose\n"
+        "commands allowed now: close, draft, escalate, flag, lower, note, propose, send, signoff\n"
     )
 
 

@@ -29,6 +29,9 @@ def settled(run: Any, **over: str) -> str:
         ["propose", case_id, "--overcharge", "--charged", "180.00", "--due", "120.00", "--terms",
          "Refund to the original account within 7 days", "--at", "2026-11-20T11:00"],
         ["agree", case_id, "--signed-by", "Customer", "--at", "2026-11-20T12:00"],
+        ["draft", case_id, "--text", "We refund CNY 120.00: twice what you were overcharged.\nWe apologise.",
+         "--at", "2026-11-20T13:00"],
+        ["signoff", case_id, "--as", "erin@example.com", "--at", "2026-11-20T14:00"],
     ):  # fmt: skip
         result = run(*args)
         assert result.exit_code == 0, result.stderr
@@ -44,6 +47,9 @@ def settled(run: Any, **over: str) -> str:
         ("agreement", "zh", "md"),
         ("summary", "en", "md"),
         ("summary", "zh", "md"),
+        ("reply", "en", "md"),
+        ("reply", "zh", "md"),
+        ("reply", "en", "html"),
     ],
 )
 def test_golden_letters(run: Any, ws: Workspace, what: str, lang: str, fmt: str) -> None:

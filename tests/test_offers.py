@@ -200,3 +200,64 @@ def test_double_refund_above_the_limit_waits_like_any_offer() -> None:
     assert change.notices == (
         f"offer 1 is above your limit and waits for approval by one of: {CAROL}, {DAVE}, {ERIN}",
     )
+
+
+# ---------------------------------------------------------------- written replies
+
+
+def drafted() -> dict[str, Any]:
+    case, _ = workflow.open_case(
+        POLICY, NewCase("张三", "letter", "billing", "Charged twice"), ID, ALICE, T0, NOW
+    )
+    return step(case, workflow.draft(POLICY, case, ALICE, at(1), NOW, "Dear Mr Zhang, ..."))
+
+
+@pytest.mark.parametrize(
+    ("signers", "error"),
+    [
+        ([], f"{ID}: draft 1 cannot go out before legal review and supervisor approval; run 'complaintctl signoff' as the people who hold those roles"),
+        ([ERIN], f"{ID}: draft 1 cannot go out before supervisor approval; run 'complaintctl signoff' as the people who hold those roles"),
+        ([ERIN, CAROL], None),
+        ([ERIN, DAVE], None),
+    ],
+)  # fmt: skip
+def test_a_written_reply_goes_out_after_legal_then_supervisor(signers: list[str], error: str | None) -> None:
+    case = drafted()
+    for i, who in enumerate(signers):
+        case = step(case, workflow.signoff(POLICY, case, who, at(2 + i), NOW))
+    if error:
+        with pytest.raises(RuleError) as caught:
+            workflow.send(POLICY, case, ALICE, at(9), NOW, "letter")
+        assert str(caught.value) == error
+        return
+    sent = step(case, workflow.send(POLICY, case, ALICE, at(9), NOW, "letter"))
+    assert sent["state"] == "in-progress" and sent["events"][-1]["text"] == "Dear Mr Zhang, ..."
+
+
+@pytest.mark.parametrize(
+    ("signers", "error"),
+    [
+        ([CAROL], f"{ID}: draft 1 needs legal review next, by someone holding legal; ask one of: {ERIN}"),
+        ([ERIN, ERIN], f"{ID}: erin@example.com already signed off draft 1 (legal review); each sign-off is by another person; ask someone else"),
+        ([ERIN, BOB], f"{ID}: draft 1 needs supervisor approval next, by someone holding supervisor or manager or executive; ask one of: {CAROL}, {DAVE}, {ERIN}"),
+        ([ERIN, CAROL, DAVE], f"{ID}: draft 1 is fully signed off; send it with 'complaintctl send'"),
+    ],
+)  # fmt: skip
+def test_sign_offs_come_in_order_from_the_right_roles(signers: list[str], error: str) -> None:
+    case = drafted()
+    with pytest.raises(RuleError) as caught:
+        for i, who in enumerate(signers):
+            case = step(case, workflow.signoff(POLICY, case, who, at(2 + i), NOW))
+    assert str(caught.value) == error
+
+
+def test_a_new_draft_needs_new_sign_offs_and_authors_do_not_sign_their_own() -> None:
+    case = drafted()
+    for i, who in enumerate([ERIN, CAROL]):
+        case = step(case, workflow.signoff(POLICY, case, who, at(2 + i), NOW))
+    case = step(case, workflow.draft(POLICY, case, CAROL, at(5), NOW, "Second version"))
+    with pytest.raises(RuleError, match="draft 2 cannot go out before legal review and supervisor approval"):
+        workflow.send(POLICY, case, ALICE, at(6), NOW, "letter")
+    case = step(case, workflow.signoff(POLICY, case, ERIN, at(6), NOW))
+    with pytest.raises(RuleError, match=r"carol@example\.com wrote draft 2 and may not sign it off"):
+        workflow.signoff(POLICY, case, CAROL, at(7), NOW)

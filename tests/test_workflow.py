@@ -105,12 +105,12 @@ TABLE = {
     "archived": {},
 }  # fmt: skip
 ALLOWED_NOW = {
-    "open": "close, escalate, flag, lower, note, propose",
-    "in-progress": "close, escalate, flag, lower, note, propose, wait",
-    "waiting": "agree, approve, close, escalate, flag, lower, note, propose, refuse, resume",
-    "proposed": "agree, approve, close, escalate, flag, lower, note, propose, refuse, wait",
-    "agreed": "close, escalate, flag, lower, note",
-    "closed": "followup, note, reopen",
+    "open": "close, draft, escalate, flag, lower, note, propose, send, signoff",
+    "in-progress": "close, draft, escalate, flag, lower, note, propose, send, signoff, wait",
+    "waiting": "agree, approve, close, draft, escalate, flag, lower, note, propose, refuse, resume, send, signoff",
+    "proposed": "agree, approve, close, draft, escalate, flag, lower, note, propose, refuse, send, signoff, wait",
+    "agreed": "close, draft, escalate, flag, lower, note, send, signoff",
+    "closed": "draft, followup, note, reopen, send, signoff",
     "followed-up": "archive, note, reopen",
     "archived": "none",
 }
