@@ -274,6 +274,21 @@ def approve(
     _run(root, actor, at, case_id, lambda p, c, a, t, n: workflow.approve(p, c, a, t, n, offer))
 
 
+@app.command(epilog="Example: complaintctl withdraw C-20261122-7K3QX2 2 --reason 'Wrong amount'")
+def withdraw(
+    case_id: CaseId,
+    offer: Annotated[int, typer.Argument(help="The offer's number (see 'show').")],
+    reason: Annotated[str, typer.Option(help="Why it is taken back.")],
+    at: At = None,
+    actor: As = None,
+    root: Root = None,
+) -> None:
+    """Take back an offer that is open or waiting for approval."""
+    from . import workflow
+
+    _run(root, actor, at, case_id, lambda p, c, a, t, n: workflow.withdraw(p, c, a, t, n, offer, reason))
+
+
 @app.command(epilog="Example: complaintctl refuse C-20261122-7K3QX2 2 --reason 'Wants a full refund'")
 def refuse(
     case_id: CaseId,

@@ -88,7 +88,7 @@ EVENT_KEYS = (
 )
 OFFER_KEYS = ("no", "amount", "currency", "kind", "terms", "status", "at", "by")
 OFFER_OPTIONAL = ("bottom_line", "charged", "due", "arithmetic", "approved_by")
-OFFER_STATUSES = ("pending-approval", "open", "accepted", "refused", "superseded")
+OFFER_STATUSES = ("pending-approval", "open", "accepted", "refused", "withdrawn", "superseded")
 
 
 def new_id(opened: datetime) -> str:
@@ -293,6 +293,7 @@ _ACTIONS = (
     "note",
     "approve",
     "refuse",
+    "withdraw",
     "draft",
     "signoff",
     "send",

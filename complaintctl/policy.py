@@ -24,6 +24,7 @@ COMMANDS = (
     "note",
     "approve",
     "refuse",
+    "withdraw",
     "draft",
     "signoff",
     "send",

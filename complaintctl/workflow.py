@@ -682,6 +682,32 @@ def send(policy: Policy, case: Case, actor: str, at: datetime, now: datetime, ch
     )
 
 
+def withdraw(
+    policy: Policy, case: Case, actor: str, at: datetime, now: datetime, number: int, reason: str
+) -> Change:
+    """The company takes back an offer that is still open or waiting for approval."""
+    if not reason.strip():
+        raise UsageError("--reason is empty", fix="say why the offer is taken back")
+    transition = _prepare(policy, case, "withdraw", actor, at, now)
+    offer = _offer(case, number)
+    if offer["status"] not in ("open", "pending-approval"):
+        raise RuleError(
+            f"offer {number} is {offer['status']}; only an open or pending offer can be withdrawn",
+            where=case["id"],
+            fix="see the offers with 'complaintctl show'",
+        )
+    return _change(
+        case,
+        transition,
+        "withdraw",
+        actor,
+        at,
+        f"Withdraw offer {number} ({offer['currency']} {offer['amount']}) on {case['id']}",
+        {"offer": number, "reason": reason},
+        [(("offers", number - 1, "status"), "withdrawn")],
+    )
+
+
 def open_offer(case: Case) -> Mapping[str, Any] | None:
     return next((o for o in reversed(case.get("offers", ())) if o["status"] == "open"), None)
 

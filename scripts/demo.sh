@@ -89,6 +89,8 @@ say log "$c1"
 say list
 say report
 say render "$c1" agreement --format html -o "$scratch/out/agreement-$c1.html"
+say render "$c1" agreement --lang zh --format html -o "$scratch/out/agreement-$c1.zh.html"
+say render "$c2" agreement --format pdf -o "$scratch/out/agreement-$c2.pdf"
 say render "$c1" summary --format md
 say check && echo "(check: clean)"
 
@@ -97,4 +99,5 @@ echo "Audit trail (git log --oneline):"
 git -C "$ws" log --oneline | head -25
 echo
 echo "Demo workspace: $ws"
-echo "Agreement to print: $scratch/out/agreement-$c1.html"
+echo "Agreements to print: $scratch/out/"
+ls "$scratch/out/"

@@ -86,3 +86,60 @@ def test_a_refused_commit_leaves_no_evidence_behind(run: Any, ws: Workspace, tmp
     assert result.exit_code == 1 and "commit refused" in result.stderr
     assert ws.commits() == before and ws.snapshot() == files and ws.status() == ""
     assert not (ws.root / "evidence").exists()
+
+
+def test_offer_refusals_leave_the_workspace_unchanged(run: Any, ws: Workspace) -> None:
+    from tests.test_cli import refused
+
+    case_id = str(run(*open_args()).stdout.strip())
+    assert run("propose", case_id, "--amount", "1500", "--terms", "Refund").exit_code == 0  # pending
+    assert refused(run, ws, "agree", case_id).startswith(
+        f"complaintctl: {case_id}: offer 1 waits for approval"
+    )
+    assert "may not approve it" in refused(run, ws, "approve", case_id, "1")  # the proposer: alice
+    assert "above bob@example.com's approval limit" in refused(
+        run, ws, "approve", case_id, "1", "--as", "bob@example.com"
+    )
+    assert run("withdraw", case_id, "1", "--reason", "Wrong amount").exit_code == 0
+    assert (
+        run(
+            "propose",
+            case_id,
+            "--amount",
+            "500",
+            "--bottom-line",
+            "--terms",
+            "Final",
+            "--as",
+            "carol@example.com",
+        ).exit_code
+        == 0
+    )
+    assert run("refuse", case_id, "2", "--reason", "Wants more").exit_code == 0
+    assert run("escalate", case_id, "--reason", "Insists").exit_code == 0
+    err = refused(
+        run, ws, "propose", case_id, "--amount", "501", "--terms", "More", "--as", "dave@example.com"
+    )
+    assert "exceeds the refused bottom-line offer 2 (CNY 500.00)" in err
+    err = refused(
+        run,
+        ws,
+        "propose",
+        case_id,
+        "--overcharge",
+        "--charged",
+        "100",
+        "--due",
+        "120",
+        "--terms",
+        "x",
+        code=2,
+    )
+    assert "there is no overcharge" in err
+    log = git(ws.root, "log", "--format=%s", "-6").splitlines()
+    assert log[:4] == [
+        f"Escalate {case_id} to supervisor",
+        f"Customer refuses offer 2 (CNY 500.00) (bottom line: it now caps every later offer) on {case_id}",
+        f"Propose CNY 500.00 refund (bottom line) on {case_id}",
+        f"Withdraw offer 1 (CNY 1500.00) on {case_id}",
+    ]
