@@ -34,7 +34,9 @@ say note "$c1" --as alice@example.com --kind investigation --at 2026-11-16T15:30
 say propose "$c1" --as alice@example.com --overcharge --charged 480.00 --due 240.00 --currency CNY \
   --terms "Refund to the original payment account within 7 days" --at 2026-11-17T09:00
 say approve "$c1" 1 --as carol@example.com --at 2026-11-17T10:00
-say agree "$c1" --as alice@example.com --signed-by "张三" --channel in-person --at 2026-11-17T14:20
+printf '%s\n' "Scan of the agreement signed by 张三 on 17 Nov (stand-in for a PDF scan)" > "$scratch/signed-agreement.txt"
+say agree "$c1" --as alice@example.com --evidence "$scratch/signed-agreement.txt" --signed-by "张三" \
+  --channel in-person --at 2026-11-17T14:20
 say close "$c1" --as alice@example.com --resolution agreed --executed --at 2026-11-19T11:00 \
   "Refund paid on 19 Nov, customer told by SMS"
 say followup "$c1" --as bob@example.com --satisfaction 5 --at 2026-11-21T10:00 "满意，感谢及时处理"
