@@ -101,13 +101,13 @@ def _check_written(ctx: Context, rel: str, data: Any) -> None:
         raise RuleError(f"internal check failed: {exc.what}", where=rel) from None
 
 
-def _peers(ws: Workspace, category: str, matter: str | None, exclude: str = "") -> list[Any]:
-    """Other cases on the same category and matter (through the index)."""
+def _peers(ws: Workspace, category: str, matter: str | None) -> list[Any]:
+    """Cases on the same category and matter (through the index)."""
     if not matter:
         return []
     from . import caseindex, monitor
 
-    rows = [r for r in caseindex.read_rows(ws).rows if r["id"] != exclude]
+    rows = caseindex.read_rows(ws).rows
     return list(monitor.peers_by_matter(rows).get((category, matter), []))
 
 
@@ -306,11 +306,30 @@ def check(root: str | None) -> list[str]:
         except (OSError, UnicodeDecodeError) as exc:
             problems.append(f"{rel}: cannot read: {exc}")
             continue
+        problems += _evidence_problems(ws, rel, data)
         if data["id"] in seen:
             problems.append(
                 f"{rel}: duplicate case id {data['id']} (also {seen[data['id']]}); remove one copy"
             )
         seen[data["id"]] = rel
+    return problems
+
+
+def _evidence_problems(ws: Workspace, rel: str, case: Any) -> list[str]:
+    """Every evidence file and letter a case names must be there, unchanged."""
+    import hashlib
+
+    problems = []
+    for event in case["events"]:
+        for item in [*(event.get("evidence") or ()), *([event["letter"]] if event.get("letter") else [])]:
+            name = str(item.get("file", ""))
+            path = ws.root / name
+            if not name.startswith("evidence/") or ".." in Path(name).parts or not path.is_file():
+                problems.append(f"{rel}: evidence file {name} is missing; restore it from git history")
+            elif hashlib.sha256(path.read_bytes()).hexdigest() != item.get("sha256"):
+                problems.append(
+                    f"{rel}: evidence file {name} was changed after it was recorded; restore it from git"
+                )
     return problems
 
 

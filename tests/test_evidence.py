@@ -143,3 +143,22 @@ def test_offer_refusals_leave_the_workspace_unchanged(run: Any, ws: Workspace) -
         f"Propose CNY 500.00 refund (bottom line) on {case_id}",
         f"Withdraw offer 1 (CNY 1500.00) on {case_id}",
     ]
+
+
+def test_check_finds_changed_or_missing_evidence(run: Any, ws: Workspace, tmp_path: Path) -> None:
+    case_id = agreed_case(run, ws)
+    scan = tmp_path / "scan.pdf"
+    scan.write_bytes(b"signed")
+    assert run("agree", case_id, "--evidence", str(scan)).exit_code == 0
+    assert run("check").stdout == ""
+    rel = ws.case_file(case_id).relative_to(ws.root)
+    stored = ws.root / "evidence" / case_id / "offer-1-1-scan.pdf"
+    stored.write_bytes(b"forged")
+    letter = ws.root / "evidence" / case_id / "agreement-offer-1.html"
+    letter.unlink()
+    result = run("check")
+    assert result.exit_code == 1
+    assert result.stdout == (
+        f"{rel}: evidence file evidence/{case_id}/offer-1-1-scan.pdf was changed after it was recorded; restore it from git\n"
+        f"{rel}: evidence file evidence/{case_id}/agreement-offer-1.html is missing; restore it from git history\n"
+    )
