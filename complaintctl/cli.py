@@ -305,12 +305,12 @@ def refuse(
 
 
 @app.command(
-    epilog="Example: complaintctl agree C-20261122-7K3QX2 --offer 1 --evidence signed-letter.pdf "
+    epilog="Example: complaintctl agree C-20261122-7K3QX2 1 --evidence signed-letter.pdf "
     "--signed-by '张三' --channel in-person"
 )
 def agree(
     case_id: CaseId,
-    offer: Annotated[int | None, typer.Option(help="Offer number (default: the open offer).")] = None,
+    offer: Annotated[int | None, typer.Argument(help="Offer number (default: the open offer).")] = None,
     evidence: Annotated[
         list[Path] | None,
         typer.Option(help="Scan of the signed letter, e-mail, recording: copied into evidence/. Repeatable."),

@@ -839,6 +839,13 @@ def close(
             f"--executed applies to a settlement, not to resolution '{resolution}'",
             fix="drop --executed",
         )
+    if spec.final_when_executed and not executed:
+        # DOMAIN: carry out (落实), then close (结案): closing says it was done.
+        raise RuleError(
+            f"a case is closed as '{resolution}' only once the agreement has been carried out",
+            where=case["id"],
+            fix="close with --executed when the refund is paid or the repair done",
+        )
     updates: list[tuple[FieldPath, Any]] = [
         (("resolution",), resolution),
         (("closed_at",), format_time(at)),

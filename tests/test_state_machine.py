@@ -453,9 +453,9 @@ class CaseMachine(RuleBasedStateMachine):
         open_no = next((o["no"] for o in reversed(offers) if o["status"] == "open"), None)
         args = ["agree", case, *self.at_option(at, case)]
         if fault == "offer":
-            args += ["--offer", str(len(offers) + 1)]
+            args += [str(len(offers) + 1)]
         elif give_offer and open_no is not None:
-            args += ["--offer", str(open_no)]
+            args += [str(open_no)]
         args += [] if signed_by is None else ["--signed-by", signed_by]
         channel = "pigeon" if fault == "channel" else channel
         args += [] if channel is None else ["--channel", channel]

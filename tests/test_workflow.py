@@ -53,9 +53,10 @@ def in_state(state: str) -> dict[str, Any]:
         "waiting": ["reply", "propose", "wait"],
         "proposed": ["reply", "propose"],
         "agreed": ["reply", "propose", "agree"],
-        "closed": ["reply", "propose", "agree", "close"],
-        "followed-up": ["reply", "propose", "agree", "close", "followup"],
-        "archived": ["reply", "propose", "agree", "close", "followup", "archive"],
+        # Closed on the spot (explained): a settled, executed case could not be reopened.
+        "closed": ["reply", "close"],
+        "followed-up": ["reply", "close", "followup"],
+        "archived": ["reply", "close", "followup", "archive"],
     }[state]
     for i, name in enumerate(path, start=1):
         case = step(case, COMMANDS[name](case, at(i)))
@@ -82,7 +83,7 @@ COMMANDS = {
     "flag": lambda c, t: workflow.flag(POLICY, c, ALICE, t, NOW, {"risk": True}, "Threatens the press"),
     "lower": _lower,
     "close": lambda c, t: workflow.close(
-        POLICY, c, ALICE, t, NOW, "agreed" if c["state"] == "agreed" else "explained"
+        POLICY, c, ALICE, t, NOW, *(("agreed", None, True) if c["state"] == "agreed" else ("explained",))
     ),
     "followup": lambda c, t: workflow.followup(POLICY, c, ALICE, t, NOW, 4),
     "archive": lambda c, t: workflow.archive(POLICY, c, ALICE, t, NOW),
@@ -306,7 +307,7 @@ def test_unknown_resolution_lists_the_policy_ones() -> None:
 
 @pytest.mark.parametrize(
     ("resolution", "executed", "reopenable"),
-    [("explained", False, True), ("agreed", False, True), ("agreed", True, False), ("decided", False, False)],
+    [("explained", False, True), ("agreed", True, False), ("decided", False, False)],
 )
 def test_final_outcomes_cannot_be_reopened(resolution: str, executed: bool, reopenable: bool) -> None:
     case = in_state("agreed") if resolution == "agreed" else in_state("in-progress")
@@ -426,6 +427,15 @@ def test_text_is_stored_as_given() -> None:
     case = new_case(customer="  欧阳 娜娜 ", summary="“引号” & <b>'x'</b>\n第二行", address="上海市 1 号")
     assert case["customer"] == {"name": "  欧阳 娜娜 ", "phone": "13812341234", "address": "上海市 1 号"}
     assert case["summary"] == "“引号” & <b>'x'</b>\n第二行"
+
+
+def test_agreed_is_closed_only_once_carried_out() -> None:
+    with pytest.raises(RuleError) as caught:
+        workflow.close(POLICY, in_state("agreed"), ALICE, at(30), NOW, "agreed")
+    assert str(caught.value) == (
+        f"{ID}: a case is closed as 'agreed' only once the agreement has been carried out; "
+        "close with --executed when the refund is paid or the repair done"
+    )
 
 
 def _closed(resolution: str, executed: bool = False, category: str = "billing") -> dict[str, Any]:
