@@ -9,6 +9,7 @@ workspace's own templates/ override the packaged defaults.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,11 @@ from .errors import TemplateError
 
 FORMATS = ("html", "md", "pdf")
 LANGS = ("en", "zh")
+
+
+@lru_cache(maxsize=4)
+def _environment_for(search: tuple[str, ...]) -> Any:
+    return _environment([Path(p) for p in search])
 
 
 def _environment(search: list[Path]) -> Any:
@@ -36,7 +42,7 @@ def render(search: list[Path], name: str, context: Mapping[str, Any]) -> str:
     from jinja2 import TemplateNotFound, TemplateSyntaxError, UndefinedError
     from jinja2.exceptions import SecurityError
 
-    env = _environment(search)
+    env = _environment_for(tuple(str(p) for p in search))
     try:
         template = env.get_template(name)
         return str(template.render(**context))
