@@ -17,7 +17,7 @@ from typing import Any
 
 from . import validate as v
 from .errors import NotFoundError, UsageError
-from .policy import Policy
+from .policy import COMMANDS, Policy
 
 SCHEMA = 1
 
@@ -285,28 +285,6 @@ def validate_case(data: Any, policy: Policy, expected_id: str | None = None) -> 
             v.fail((*path, "at"), "event is earlier than the one before it", "events are in time order")
         previous = at
         v.string(event["by"], (*path, "by"))
-        v.choice(event["action"], (*path, "action"), ("open", *_ACTIONS), "action")
+        # Commands of the lifecycle, plus 'open' and the rise the rules record.
+        v.choice(event["action"], (*path, "action"), ("open", "severity", *COMMANDS), "action")
     return case
-
-
-_ACTIONS = (
-    "note",
-    "approve",
-    "refuse",
-    "withdraw",
-    "draft",
-    "signoff",
-    "send",
-    "wait",
-    "resume",
-    "propose",
-    "agree",
-    "escalate",
-    "flag",
-    "lower",
-    "severity",
-    "close",
-    "followup",
-    "archive",
-    "reopen",
-)
