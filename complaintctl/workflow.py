@@ -424,6 +424,7 @@ def propose(
     with --overcharge the amount is the double refund of a billing error."""
     from . import offers
 
+    _choice(kind, policy.offer_kinds, "offer kind", "offer_kinds")
     arithmetic = None
     if charged is not None or due is not None:
         if charged is None or due is None or amount is not None:
@@ -432,12 +433,15 @@ def propose(
                 fix="e.g. --overcharge --charged 180.00 --due 120.00",
             )
         value, arithmetic = offers.double_refund(charged, due, currency, policy)
-        kind = "refund"
+        if kind not in ("refund", "credit"):  # DOMAIN: prefer account credit
+            raise UsageError(
+                f"a double refund is paid back, not given as '{kind}'",
+                fix="use --kind credit (account credit) or --kind refund",
+            )
     elif amount is None:
         raise UsageError("no --amount", fix="give --amount, or --overcharge --charged X --due Y")
     else:
         value = money(amount, currency, policy)
-    _choice(kind, policy.offer_kinds, "offer kind", "offer_kinds")
     if not terms.strip():
         raise UsageError("--terms is empty", fix="say what the company will do and by when")
     check_text(terms, "--terms")

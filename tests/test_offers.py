@@ -188,7 +188,20 @@ def test_double_refund(
         POLICY, case, DAVE, at(2), NOW, None, "CNY", "credit", "Credit", False, charged, due
     )
     offer = step(case, change)["offers"][0]
-    assert (offer["amount"], offer["kind"], offer["arithmetic"]) == (amount, "refund", arithmetic)
+    assert (offer["amount"], offer["kind"], offer["arithmetic"]) == (amount, "credit", arithmetic)
+
+
+@pytest.mark.parametrize(
+    ("kind", "error"),
+    [
+        ("repair", "a double refund is paid back, not given as 'repair'; use --kind credit (account credit) or --kind refund"),
+        ("bribe", "unknown offer kind 'bribe'; use one of: refund, credit, replacement, repair, goodwill, other (policy.yaml: offer_kinds)"),
+    ],
+)  # fmt: skip
+def test_double_refund_kind_is_refund_or_credit(kind: str, error: str) -> None:
+    with pytest.raises(UsageError) as caught:
+        workflow.propose(POLICY, new_case(), DAVE, at(2), NOW, None, "CNY", kind, "R", False, "180", "120")
+    assert str(caught.value) == error
 
 
 def test_double_refund_above_the_limit_waits_like_any_offer() -> None:
