@@ -234,9 +234,7 @@ def parse(data: Any) -> Policy:
         if member_id in seen_ids:
             v.fail((*path, "id"), f"team member '{member_id}' is listed twice", "list them once")
         seen_ids.add(member_id)
-        member_roles = v.strings(m["roles"], (*path, "roles"))
-        for j, role in enumerate(member_roles):
-            v.choice(role, (*path, "roles", j), roles, "role")
+        member_roles = _role_list(m["roles"], (*path, "roles"), roles)
         team.append(Member(member_id, v.string(m["name"], (*path, "name")), member_roles))
 
     severities = v.strings(top["severities"], ("severities",))
@@ -252,15 +250,7 @@ def parse(data: Any) -> Policy:
         if needed not in note_kinds:
             v.fail(("note_kinds",), f"note kind '{needed}' is missing", f"add '{needed}:'")
 
-    tiers = []
-    for i, raw in enumerate(v.seq(top["tiers"], ("tiers",))):
-        path = ("tiers", i)
-        t = v.mapping(raw, path)
-        v.keys(t, path, ("name", "roles"))
-        tier_roles = v.strings(t["roles"], (*path, "roles"))
-        for j, role in enumerate(tier_roles):
-            v.choice(role, (*path, "roles", j), roles, "role")
-        tiers.append(Tier(v.string(t["name"], (*path, "name")), tier_roles))
+    tiers = _named_roles(top["tiers"], "tiers", roles)
     if not tiers:
         v.fail(("tiers",), "no tiers", "list at least one tier")
     tier_names = [t.name for t in tiers]
@@ -316,7 +306,7 @@ def parse(data: Any) -> Policy:
         severity_rules=_severity_rules(top["severity_rules"], severities),
         currencies=MappingProxyType(currencies),
         approval_limits=_approval_limits(top["approval_limits"], roles, currencies),
-        reply_signoffs=_signoffs(top["reply_signoffs"], roles),
+        reply_signoffs=_named_roles(top["reply_signoffs"], "reply_signoffs", roles),
         evidence_max_bytes=v.integer(top["evidence_max_bytes"], ("evidence_max_bytes",), low=1),
         offer_kinds=v.strings(top["offer_kinds"], ("offer_kinds",)),
         note_kinds=MappingProxyType(note_kinds),
@@ -349,16 +339,23 @@ def duration(value: Any, path: v.Path, *, business: bool = False) -> float:
     return float(m.group(1)) * {"m": 60, "h": 3600, "d": 86400}[m.group(2)]
 
 
-def _signoffs(raw: Any, roles: tuple[str, ...]) -> tuple[Tier, ...]:
+def _role_list(value: Any, path: v.Path, roles: tuple[str, ...]) -> tuple[str, ...]:
+    names = v.strings(value, path)
+    for j, role in enumerate(names):
+        v.choice(role, (*path, j), roles, "role")
+    return names
+
+
+def _named_roles(raw: Any, key: str, roles: tuple[str, ...]) -> tuple[Tier, ...]:
+    """A list of {name, roles}: escalation tiers, reply sign-off steps."""
     out = []
-    for i, item in enumerate(v.seq(raw, ("reply_signoffs",))):
-        path: v.Path = ("reply_signoffs", i)
+    for i, item in enumerate(v.seq(raw, (key,))):
+        path: v.Path = (key, i)
         step = v.mapping(item, path)
         v.keys(step, path, ("name", "roles"))
-        step_roles = v.strings(step["roles"], (*path, "roles"))
-        for j, role in enumerate(step_roles):
-            v.choice(role, (*path, "roles", j), roles, "role")
-        out.append(Tier(v.string(step["name"], (*path, "name")), step_roles))
+        out.append(
+            Tier(v.string(step["name"], (*path, "name")), _role_list(step["roles"], (*path, "roles"), roles))
+        )
     return tuple(out)
 
 
