@@ -1,0 +1,309 @@
+"""Re-derive a case from its events, and merge concurrent changes to one case.
+
+Pure functions over parsed cases. ``redo`` re-runs the command that wrote an
+event, with the arguments the event (and, for an offer's details, the case
+the event came from) recorded, so every replayed event passes the same rules
+a live command does. ``merge`` is the three-way merge of one case file that
+``sync``, git's merge driver and ``verify`` all share: the events both sides
+added are kept in time order, replayed on the common version, and the result
+is refused (never guessed) when the two sides cannot both stand.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import workflow
+from .errors import ComplaintError, RuleError
+from .model import parse_time
+from .policy import Policy
+from .workflow import Change
+
+Case = Mapping[str, Any]
+Event = Mapping[str, Any]
+
+
+class MergeConflict(RuleError):
+    """Two versions of one case that cannot both stand."""
+
+
+class Mismatch(RuleError):
+    """A case file that its own events do not produce."""
+
+
+def plain(value: Any) -> Any:
+    """Round-trip YAML nodes as plain dicts, lists, str, int and bool."""
+    if isinstance(value, Mapping):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, str):
+        return str(value)
+    return value
+
+
+# ---------------------------------------------------------------- redo
+
+
+@dataclass
+class Offers:
+    """Offer numbers as one side wrote them -> as they are in the replayed case."""
+
+    numbers: dict[int, int] = field(default_factory=dict)
+
+    def __call__(self, number: int) -> int:
+        return self.numbers.get(number, number)
+
+
+def _offer_details(source: Case, number: int) -> Mapping[str, Any]:
+    for offer in source.get("offers", ()):
+        if offer["no"] == number:
+            return offer
+    raise Mismatch(f"event proposes offer {number}, which the case does not list", where=source["id"])
+
+
+def _propose(policy: Policy, case: Case, e: Event, source: Case, offers: Offers) -> Change:
+    offer = _offer_details(source, e["offer"])
+    overcharge = "arithmetic" in offer
+    return workflow.propose(
+        policy,
+        case,
+        e["by"],
+        *_when(e),
+        amount=None if overcharge else offer["amount"],
+        currency=offer["currency"],
+        kind=offer["kind"],
+        terms=offer["terms"],
+        bottom_line=bool(offer.get("bottom_line")),
+        charged=offer.get("charged") if overcharge else None,
+        due=offer.get("due") if overcharge else None,
+    )
+
+
+def _when(e: Event) -> tuple[Any, Any]:
+    at = parse_time(e["at"])
+    return at, at  # replayed 'now' is the event's own time: never in the future
+
+
+def _rise(policy: Policy, case: Case, e: Event, source: Case, offers: Offers) -> Change:
+    to = e["severity"]
+    if policy.severity_rank(to) <= policy.severity_rank(case["severity"]):
+        raise RuleError(
+            f"severity rise to {to} when the case is already {case['severity']}", where=case["id"]
+        )
+    return workflow.record_rise(case, e["by"], parse_time(e["at"]), to, [e["reason"]])
+
+
+Redo = Callable[[Policy, Case, Event, Case, Offers], Change]
+
+REDO: dict[str, Redo] = {
+    "note": lambda p, c, e, s, o: workflow.note(
+        p, c, e["by"], *_when(e), text=e["text"], kind=e["kind"], channel=e.get("channel")
+    ),
+    "propose": _propose,
+    "approve": lambda p, c, e, s, o: workflow.approve(p, c, e["by"], *_when(e), o(e["offer"])),
+    "refuse": lambda p, c, e, s, o: workflow.refuse(
+        p, c, e["by"], *_when(e), o(e["offer"]), e.get("reason")
+    ),
+    "withdraw": lambda p, c, e, s, o: workflow.withdraw(p, c, e["by"], *_when(e), o(e["offer"]), e["reason"]),
+    "draft": lambda p, c, e, s, o: workflow.draft(p, c, e["by"], *_when(e), e["text"]),
+    "signoff": lambda p, c, e, s, o: workflow.signoff(p, c, e["by"], *_when(e)),
+    "send": lambda p, c, e, s, o: workflow.send(p, c, e["by"], *_when(e), e["channel"]),
+    "agree": lambda p, c, e, s, o: workflow.agree(
+        p, c, e["by"], *_when(e), o(e["offer"]), e.get("signed_by"), e.get("channel")
+    ),
+    "escalate": lambda p, c, e, s, o: workflow.escalate(
+        p, c, e["by"], *_when(e), e["reason"], e.get("assignee")
+    ),
+    "close": lambda p, c, e, s, o: workflow.close(
+        p, c, e["by"], *_when(e), e["resolution"], e.get("text"), bool(e.get("executed"))
+    ),
+    "followup": lambda p, c, e, s, o: workflow.followup(
+        p, c, e["by"], *_when(e), e.get("satisfaction"), bool(e.get("unreachable")), e.get("text")
+    ),
+    "wait": lambda p, c, e, s, o: workflow.wait(p, c, e["by"], *_when(e), e["reason"]),
+    "resume": lambda p, c, e, s, o: workflow.resume(p, c, e["by"], *_when(e), e.get("text")),
+    "flag": lambda p, c, e, s, o: workflow.flag(p, c, e["by"], *_when(e), dict(e["set"]), e["reason"]),
+    "lower": lambda p, c, e, s, o: workflow.lower(p, c, e["by"], *_when(e), e["severity"], e["reason"]),
+    "severity": _rise,
+    "archive": lambda p, c, e, s, o: workflow.archive(p, c, e["by"], *_when(e)),
+    "reopen": lambda p, c, e, s, o: workflow.reopen(p, c, e["by"], *_when(e), e["reason"]),
+}
+
+# Recorded by the service next to the command's own fields (agree's files).
+CARRIED = ("evidence", "letter")
+
+
+def redo(policy: Policy, case: Case, event: Event, source: Case, offers: Offers | None = None) -> Change:
+    """The change that ``event`` makes to ``case``, re-checked by the rules.
+
+    ``source`` is the version of the case the event was read from (it holds
+    the details of the offers it proposed); ``offers`` renumbers its offers
+    when the replayed case numbers them differently (a merge).
+    """
+    offers = offers if offers is not None else Offers()
+    action = event.get("action")
+    if action not in REDO:
+        raise Mismatch(f"event '{action}' at {event.get('at')} cannot follow the case's opening", where=case["id"])
+    change = REDO[str(action)](policy, case, event, source, offers)
+    if action == "propose":
+        offers.numbers[event["offer"]] = change.event["offer"]
+    carried = {k: copy.deepcopy(plain(event[k])) for k in CARRIED if k in event}
+    if carried:
+        change = dataclasses.replace(change, event={**change.event, **carried})
+    return change
+
+
+def play(policy: Policy, case: Any, events: Sequence[Event], source: Case) -> list[Change]:
+    """Apply ``events`` to ``case`` in place, each re-run through the rules."""
+    offers = Offers()
+    changes = []
+    for event in events:
+        change = redo(policy, case, event, source, offers)
+        workflow.apply(case, change)
+        changes.append(change)
+    return changes
+
+
+def check_version(policy: Policy, before: Case, after: Case) -> list[Change]:
+    """The changes that turn ``before`` into ``after``; Mismatch if none do.
+
+    The events of ``before`` must open ``after``'s list unchanged, and
+    replaying the rest must give exactly ``after``.
+    """
+    old, new = list(before["events"]), list(after["events"])
+    if plain(new[: len(old)]) != plain(old):
+        raise Mismatch("events already on record were changed or removed", where=after["id"])
+    replayed = copy.deepcopy(plain(before))
+    try:
+        changes = play(policy, replayed, new[len(old) :], after)
+    except ComplaintError as exc:
+        raise Mismatch(f"replay refused: {exc.what}", where=after["id"]) from None
+    differs = _first_difference(replayed, plain(after))
+    if differs:
+        raise Mismatch(f"the file does not match its events ({differs})", where=after["id"])
+    return changes
+
+
+def _first_difference(expected: Any, actual: Any, path: str = "") -> str | None:
+    if isinstance(expected, dict) and isinstance(actual, dict):
+        for key in [*expected, *(k for k in actual if k not in expected)]:
+            where = f"{path}.{key}" if path else str(key)
+            if key not in actual:
+                return f"{where} is missing"
+            if key not in expected:
+                return f"{where} should not be there"
+            found = _first_difference(expected[key], actual[key], where)
+            if found:
+                return found
+        return None
+    if isinstance(expected, list) and isinstance(actual, list):
+        for index, (a, b) in enumerate(zip(expected, actual, strict=False)):
+            found = _first_difference(a, b, f"{path}[{index}]")
+            if found:
+                return found
+        if len(expected) != len(actual):
+            return f"{path} has {len(actual)} items, the events give {len(expected)}"
+        return None
+    if expected != actual:
+        return f"{path} is {actual!r}, the events give {expected!r}"
+    return None
+
+
+# ---------------------------------------------------------------- merge
+
+
+@dataclass(frozen=True)
+class Merged:
+    """A merged case, what each side added, and what the merge noticed."""
+
+    case: Any
+    ours: tuple[Event, ...]
+    theirs: tuple[Event, ...]
+    notes: tuple[str, ...] = ()
+
+
+def describe(event: Event) -> str:
+    """One event in a line, as a person would say it (no personal data)."""
+    words = [str(event.get("action")), f"by {event.get('by')}", f"at {event.get('at')}"]
+    for key in ("kind", "offer", "resolution", "tier_to", "severity"):
+        if key in event:
+            words.append(f"{key} {event[key]}")
+    return " ".join(words)
+
+
+def merge(policy: Policy, base: Any, ours: Case, theirs: Case) -> Merged:
+    """Both sides' new events, in time order, replayed on ``base`` (in place).
+
+    ``base`` may be a round-trip document (the result keeps its layout).
+    Raises MergeConflict, naming both sides' changes, when an event of one
+    side is refused after the other side's, or when either side is not what
+    its own events give (changed by hand).
+    """
+    case_id = base["id"]
+    for name, side in (("our", ours), ("their", theirs)):
+        try:
+            check_version(policy, base, side)
+        except Mismatch as exc:
+            raise MergeConflict(
+                f"{name} version cannot be merged: {exc.what}",
+                where=case_id,
+                fix="run 'complaintctl verify' to find the commit that changed it by hand",
+            ) from None
+    start = len(base["events"])
+    mine = [plain(e) for e in ours["events"][start:]]
+    other = [plain(e) for e in theirs["events"][start:]]
+    notes = []
+    duplicates = [e for e in other if e in mine]
+    if duplicates:
+        other = [e for e in other if e not in mine]
+        notes.append(f"{len(duplicates)} event(s) were on both sides and are kept once")
+    # Time order; on a tie our events first. Each side keeps its own order.
+    order = sorted(
+        [(parse_time(e["at"]), 0, i, e, ours) for i, e in enumerate(mine)]
+        + [(parse_time(e["at"]), 1, i, e, theirs) for i, e in enumerate(other)],
+        key=lambda item: item[:3],
+    )
+    numbering = (Offers(), Offers())
+    for _at, side, _i, event, source in order:
+        if event["action"] == "severity" and policy.severity_rank(event["severity"]) <= policy.severity_rank(
+            base["severity"]
+        ):
+            notes.append(f"severity rise to {event['severity']} was recorded on both sides; kept once")
+            continue
+        try:
+            change = redo(policy, base, event, source, numbering[side])
+        except ComplaintError as exc:
+            raise MergeConflict(
+                _conflict_text(event, side, mine, other, exc),
+                where=case_id,
+                fix=_conflict_fix(case_id, side),
+            ) from None
+        workflow.apply(base, change)
+    return Merged(base, tuple(mine), tuple(other), tuple(notes))
+
+
+def _conflict_text(event: Event, side: int, mine: list[Any], other: list[Any], exc: ComplaintError) -> str:
+    who = ("ours", "theirs")
+    here = "; ".join(describe(e) for e in mine) or "nothing"
+    there = "; ".join(describe(e) for e in other) or "nothing"
+    return (
+        f"concurrent changes cannot both stand: {who[side]} '{describe(event)}' is refused after the "
+        f"other side's changes ({exc.what}). Ours: {here}. Theirs: {there}"
+    )
+
+
+def _conflict_fix(case_id: str, side: int) -> str:
+    return (
+        "nothing was changed; decide with your colleague which side stands, then run "
+        f"'complaintctl sync --keep-theirs {case_id}' or 'complaintctl sync --keep-ours {case_id}' "
+        "(the other side's events on it are left out and listed in the merge commit)"
+    )
