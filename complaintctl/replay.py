@@ -15,6 +15,7 @@ import copy
 import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from . import workflow
@@ -66,7 +67,7 @@ class Offers:
 def _offer_details(source: Case, number: int) -> Mapping[str, Any]:
     for offer in source.get("offers", ()):
         if offer["no"] == number:
-            return offer
+            return dict(offer)
     raise Mismatch(f"event proposes offer {number}, which the case does not list", where=source["id"])
 
 
@@ -110,9 +111,7 @@ REDO: dict[str, Redo] = {
     ),
     "propose": _propose,
     "approve": lambda p, c, e, s, o: workflow.approve(p, c, e["by"], *_when(e), o(e["offer"])),
-    "refuse": lambda p, c, e, s, o: workflow.refuse(
-        p, c, e["by"], *_when(e), o(e["offer"]), e.get("reason")
-    ),
+    "refuse": lambda p, c, e, s, o: workflow.refuse(p, c, e["by"], *_when(e), o(e["offer"]), e.get("reason")),
     "withdraw": lambda p, c, e, s, o: workflow.withdraw(p, c, e["by"], *_when(e), o(e["offer"]), e["reason"]),
     "draft": lambda p, c, e, s, o: workflow.draft(p, c, e["by"], *_when(e), e["text"]),
     "signoff": lambda p, c, e, s, o: workflow.signoff(p, c, e["by"], *_when(e)),
@@ -152,7 +151,7 @@ def redo(policy: Policy, case: Case, event: Event, source: Case, offers: Offers 
     offers = offers if offers is not None else Offers()
     action = event.get("action")
     if action not in REDO:
-        raise Mismatch(f"event '{action}' at {event.get('at')} cannot follow the case's opening", where=case["id"])
+        raise Mismatch(f"unknown event '{action}' at {event.get('at')}", where=case["id"])
     change = REDO[str(action)](policy, case, event, source, offers)
     if action == "propose":
         offers.numbers[event["offer"]] = change.event["offer"]
@@ -249,9 +248,9 @@ def merge(policy: Policy, base: Any, ours: Case, theirs: Case) -> Merged:
     its own events give (changed by hand).
     """
     case_id = base["id"]
-    for name, side in (("our", ours), ("their", theirs)):
+    for name, version in (("our", ours), ("their", theirs)):
         try:
-            check_version(policy, base, side)
+            check_version(policy, base, version)
         except Mismatch as exc:
             raise MergeConflict(
                 f"{name} version cannot be merged: {exc.what}",
@@ -267,13 +266,13 @@ def merge(policy: Policy, base: Any, ours: Case, theirs: Case) -> Merged:
         other = [e for e in other if e not in mine]
         notes.append(f"{len(duplicates)} event(s) were on both sides and are kept once")
     # Time order; on a tie our events first. Each side keeps its own order.
-    order = sorted(
-        [(parse_time(e["at"]), 0, i, e, ours) for i, e in enumerate(mine)]
-        + [(parse_time(e["at"]), 1, i, e, theirs) for i, e in enumerate(other)],
-        key=lambda item: item[:3],
-    )
+    timeline: list[tuple[datetime, int, int, Any, Case]] = [
+        (parse_time(e["at"]), 0, i, e, ours) for i, e in enumerate(mine)
+    ]
+    timeline += [(parse_time(e["at"]), 1, i, e, theirs) for i, e in enumerate(other)]
+    timeline.sort(key=lambda item: item[:3])
     numbering = (Offers(), Offers())
-    for _at, side, _i, event, source in order:
+    for _at, side, _i, event, source in timeline:
         if event["action"] == "severity" and policy.severity_rank(event["severity"]) <= policy.severity_rank(
             base["severity"]
         ):
