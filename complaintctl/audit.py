@@ -134,11 +134,16 @@ class Author:
     email: str
 
 
-def message(subject: str, body: Sequence[str], trailers: Mapping[str, str]) -> str:
+Trailers = Mapping[str, str] | Sequence[tuple[str, str]]
+
+
+def message(subject: str, body: Sequence[str], trailers: Trailers) -> str:
+    """Subject, body, then ``Complaintctl-KEY: value`` trailers (a key may repeat)."""
     lines = [subject, ""]
     if body:
         lines += [*body, ""]
-    lines += [f"{TRAILER_PREFIX}{key}: {value}" for key, value in trailers.items()]
+    pairs = trailers.items() if isinstance(trailers, Mapping) else trailers
+    lines += [f"{TRAILER_PREFIX}{key}: {value}" for key, value in pairs]
     return "\n".join(lines) + "\n"
 
 

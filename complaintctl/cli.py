@@ -615,6 +615,87 @@ def check(root: Root = None) -> None:
         raise typer.Exit(1)
 
 
+# ---------------------------------------------------------------- team
+
+
+@app.command(epilog="Example: git clone URL complaints && cd complaints && complaintctl setup")
+def setup(actor: As = None, root: Root = None) -> None:
+    """Prepare a fresh clone for team work: git's merge driver for case files, 'git pull' merges."""
+    from . import service
+
+    for line in service.setup(root, actor):
+        typer.echo(f"set {line}")
+
+
+@app.command(
+    epilog="Example: complaintctl sync  (after a conflict: complaintctl sync --keep-theirs C-20261122-7K3QX2)"
+)
+def sync(
+    remote: Annotated[
+        str | None, typer.Option(help="Remote to sync with (default: the branch's upstream, else origin).")
+    ] = None,
+    keep_ours: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--keep-ours", help="For a case whose two sides cannot both stand: keep ours. Repeatable."
+        ),
+    ] = None,
+    keep_theirs: Annotated[
+        list[str] | None,
+        typer.Option("--keep-theirs", help="As --keep-ours, keeping the remote's version."),
+    ] = None,
+    actor: As = None,
+    root: Root = None,
+) -> None:
+    """Fetch, merge concurrent changes case by case (events of both sides kept, in time order), push."""
+    from . import service
+
+    out = service.sync_workspace(root, actor, remote, keep_ours or (), keep_theirs or ())
+    where = f"{out.remote}/{out.branch}"
+    if not out.incoming and not out.pushed:
+        typer.echo(f"Up to date with {where}.")
+        return
+    if out.incoming:
+        typer.echo(f"In:  {out.incoming} commit(s) from {where}; cases: {_ids(out.cases_in)}")
+    for case_id in out.merged:
+        typer.echo(f"Merged concurrent changes on {case_id}")
+    for kept in out.kept:
+        case_id, side = kept.split()
+        typer.echo(f"Kept {side} on {case_id}; the other side's events are listed in the merge commit")
+    if out.pushed:
+        typer.echo(f"Out: {out.outgoing} commit(s) to {where}; cases: {_ids(out.cases_out)}")
+    if out.retries:
+        typer.echo(f"(the push was retried {out.retries} time(s): others pushed first)")
+
+
+def _ids(ids: list[str]) -> str:
+    if not ids:
+        return "none"
+    return ", ".join(ids[:10]) + (f" and {len(ids) - 10} more" if len(ids) > 10 else "")
+
+
+@app.command(
+    "merge-driver",
+    hidden=True,
+    epilog="Example (git calls it; see 'complaintctl setup'): complaintctl merge-driver %O %A %B %P",
+)
+def merge_driver(
+    base: Annotated[Path, typer.Argument(help="The common version (git's %O).")],
+    ours: Annotated[Path, typer.Argument(help="Our version, overwritten with the result (%A).")],
+    theirs: Annotated[Path, typer.Argument(help="Their version (%B).")],
+    path: Annotated[str, typer.Argument(help="The case file's path in the repository (%P).")],
+) -> None:
+    """git's merge driver for case files: merge both sides' events, never write conflict markers."""
+    from . import service
+    from .replay import MergeConflict
+
+    try:
+        typer.echo(service.merge_driver(base, ours, theirs, path), err=True)
+    except MergeConflict as exc:
+        exc.fix = "the file is left as it was; run 'git merge --abort', then 'complaintctl sync' to resolve"
+        raise ComplaintError(exc.render()) from None
+
+
 @app.command(
     epilog="Example: complaintctl report --since 2026-11-01 --until 2026-12-01 --format html -o november.html"
 )

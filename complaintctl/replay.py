@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -239,15 +239,35 @@ def describe(event: Event) -> str:
     return " ".join(words)
 
 
-def merge(policy: Policy, base: Any, ours: Case, theirs: Case) -> Merged:
-    """Both sides' new events, in time order, replayed on ``base`` (in place).
+def common_prefix(a: Sequence[Event], b: Sequence[Event]) -> int:
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if plain(x) != plain(y):
+            break
+        n += 1
+    return n
 
-    ``base`` may be a round-trip document (the result keeps its layout).
-    Raises MergeConflict, naming both sides' changes, when an event of one
-    side is refused after the other side's, or when either side is not what
-    its own events give (changed by hand).
+
+def merge(policy: Policy, ours: Case, theirs: Case, starts: Iterable[Any]) -> Merged:
+    """Both sides' events, in time order, replayed on a version they share.
+
+    ``starts`` are earlier versions of the case, tried in turn (the merge
+    base first, then older ones from history); the first whose events open
+    both sides' lists is the one replayed on, in place (a round-trip document
+    keeps its layout). A merge of merges can reorder events by time, so the
+    merge base alone is not always such a version. Raises MergeConflict,
+    naming both sides' changes, when an event of one side is refused after
+    the other side's, or when a side is not what its own events give.
     """
-    case_id = base["id"]
+    case_id = ours["id"]
+    shared = common_prefix(ours["events"], theirs["events"])
+    base = next((doc for doc in starts if len(doc["events"]) <= shared and _opens(doc, ours)), None)
+    if base is None:
+        raise MergeConflict(
+            "no earlier version of the case that both sides share was found",
+            where=case_id,
+            fix="fetch the full history ('git fetch --unshallow') and try again",
+        )
     for name, version in (("our", ours), ("their", theirs)):
         try:
             check_version(policy, base, version)
@@ -259,12 +279,10 @@ def merge(policy: Policy, base: Any, ours: Case, theirs: Case) -> Merged:
             ) from None
     start = len(base["events"])
     mine = [plain(e) for e in ours["events"][start:]]
-    other = [plain(e) for e in theirs["events"][start:]]
-    notes = []
-    duplicates = [e for e in other if e in mine]
-    if duplicates:
-        other = [e for e in other if e not in mine]
-        notes.append(f"{len(duplicates)} event(s) were on both sides and are kept once")
+    yours = [plain(e) for e in theirs["events"][start:]]
+    # An event on both sides came through an earlier merge: it is kept once.
+    other = [e for e in yours if e not in mine]
+    only_mine = [e for e in mine if e not in yours]
     # Time order; on a tie our events first. Each side keeps its own order.
     timeline: list[tuple[datetime, int, int, Any, Case]] = [
         (parse_time(e["at"]), 0, i, e, ours) for i, e in enumerate(mine)
@@ -272,6 +290,7 @@ def merge(policy: Policy, base: Any, ours: Case, theirs: Case) -> Merged:
     timeline += [(parse_time(e["at"]), 1, i, e, theirs) for i, e in enumerate(other)]
     timeline.sort(key=lambda item: item[:3])
     numbering = (Offers(), Offers())
+    notes = []
     for _at, side, _i, event, source in timeline:
         if event["action"] == "severity" and policy.severity_rank(event["severity"]) <= policy.severity_rank(
             base["severity"]
@@ -282,12 +301,16 @@ def merge(policy: Policy, base: Any, ours: Case, theirs: Case) -> Merged:
             change = redo(policy, base, event, source, numbering[side])
         except ComplaintError as exc:
             raise MergeConflict(
-                _conflict_text(event, side, mine, other, exc),
+                _conflict_text(event, side, only_mine, other, exc),
                 where=case_id,
                 fix=_conflict_fix(case_id, side),
             ) from None
         workflow.apply(base, change)
-    return Merged(base, tuple(mine), tuple(other), tuple(notes))
+    return Merged(base, tuple(only_mine), tuple(other), tuple(notes))
+
+
+def _opens(doc: Case, case: Case) -> bool:
+    return doc["id"] == case["id"] and common_prefix(doc["events"], case["events"]) == len(doc["events"])
 
 
 def _conflict_text(event: Event, side: int, mine: list[Any], other: list[Any], exc: ComplaintError) -> str:

@@ -367,12 +367,15 @@ def init_workspace(target: Path) -> Path:
         (target / "cases").mkdir()
         (target / "cases" / ".gitkeep").write_text("")
         (target / ".gitignore").write_text("# complaintctl: rendered letters and reports\n/out/\n")
+        from . import sync
+
+        sync.add_attributes(target)
         if not (target / ".git").exists():
             audit.git(target, "init", "--quiet")
-        # Cheap commits at 100k files: split the index; cache untracked scans.
-        audit.git(target, "config", "core.splitIndex", "true")
-        audit.git(target, "config", "core.untrackedCache", "true")
-        audit.git(target, "add", "--", "policy.yaml", "templates", "cases/.gitkeep", ".gitignore")
+        sync.configure(target)
+        audit.git(
+            target, "add", "--", "policy.yaml", "templates", "cases/.gitkeep", ".gitignore", ".gitattributes"
+        )
         audit.git(
             target,
             "commit",
@@ -385,6 +388,7 @@ def init_workspace(target: Path) -> Path:
             "templates",
             "cases",
             ".gitignore",
+            ".gitattributes",
             *(() if had_git else (".git",)),
         ):
             p = target / name
@@ -394,6 +398,74 @@ def init_workspace(target: Path) -> Path:
                 p.unlink()
         raise
     return target
+
+
+# ---------------------------------------------------------------- team
+
+
+def setup(root: str | None, actor: str | None) -> list[str]:
+    """What a fresh clone needs: git settings, and the merge attribute if missing."""
+    from . import sync
+
+    ws = store.find_workspace(root)
+    done = [f"git config {key}" for key in sync.configure(ws.root)]
+    if sync.attributes_missing(ws.root):
+        ctx = context(root, actor, None)
+        with audit.workspace_lock(ws):
+            audit.preflight(ws, [".gitattributes"])
+            with audit.transaction(ws, [".gitattributes"]):
+                sync.add_attributes(ws.root)
+                audit.commit(
+                    ws,
+                    [".gitattributes"],
+                    "Merge case files event by event (.gitattributes)",
+                    [],
+                    {"Action": "setup", "Actor": ctx.actor},
+                    author_of(ws.policy, ctx.actor),
+                    ctx.now,
+                )
+        done.append(f".gitattributes: {sync.ATTRIBUTES_LINE} (committed)")
+    return done
+
+
+def sync_workspace(
+    root: str | None,
+    actor: str | None,
+    remote: str | None,
+    keep_ours: Sequence[str] = (),
+    keep_theirs: Sequence[str] = (),
+) -> Any:
+    from . import sync
+
+    ctx = context(root, actor, None)
+    return sync.sync(
+        ctx.ws,
+        ctx.actor,
+        remote,
+        frozenset(normalise_id(k) for k in keep_ours),
+        frozenset(normalise_id(k) for k in keep_theirs),
+    )
+
+
+def merge_driver(base: Path, ours: Path, theirs: Path, rel: str) -> str:
+    """git's merge driver: write the merged case over ``ours``; raise on conflict."""
+    from . import mergefile
+
+    ws = store.find_workspace(None)
+    texts = []
+    for path in (base, ours, theirs):
+        try:
+            texts.append(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError) as exc:
+            raise WorkspaceError(f"cannot read {path}: {exc}", where=rel) from None
+    from .sync import file_history
+
+    text, merged = mergefile.merge_texts(
+        ws.policy, rel, texts[0] or None, texts[1], texts[2], lambda: file_history(ws.root, "HEAD", rel)
+    )
+    store.write_atomic(ours, text)
+    added = len(merged.ours) + len(merged.theirs)
+    return f"{rel}: merged {added} concurrent event(s); now {merged.case['state']}"
 
 
 # ---------------------------------------------------------------- render
