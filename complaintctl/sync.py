@@ -333,5 +333,6 @@ def _left_out(ws: Workspace, rel: str, texts: list[str | None], side: str) -> st
     if other is None or kept is None:
         return "nothing"
     have = plain(store.parse_case(kept, rel, policy, roundtrip=False)["events"])
-    events = [e for e in plain(store.parse_case(other, rel, policy, roundtrip=False)["events"]) if e not in have]
+    theirs = plain(store.parse_case(other, rel, policy, roundtrip=False)["events"])
+    events = [e for e in theirs if e not in have]
     return "; ".join(describe(e) for e in events) or "nothing"
