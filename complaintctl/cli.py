@@ -675,6 +675,33 @@ def _ids(ids: list[str]) -> str:
 
 
 @app.command(
+    epilog="Example: complaintctl verify && echo 'history is sound'   "
+    "(CI: complaintctl verify --since origin/main~100)"
+)
+def verify(
+    since: Annotated[
+        str | None, typer.Option(help="Check only commits after this one (default: the whole history).")
+    ] = None,
+    signatures: Annotated[
+        bool,
+        typer.Option(
+            "--signatures", help="Also require a good signature from a key in the policy's allowed_signers."
+        ),
+    ] = False,
+    root: Root = None,
+) -> None:
+    """Replay the history of cases/ and list every commit that breaks the record; silent when sound."""
+    from . import service
+
+    findings = service.verify(root, since, signatures)
+    for line in findings:
+        typer.echo(line)
+    if findings:
+        typer.echo(f"complaintctl: {len(findings)} problem(s) in the history of cases/", err=True)
+        raise typer.Exit(1)
+
+
+@app.command(
     "merge-driver",
     hidden=True,
     epilog="Example (git calls it; see 'complaintctl setup'): complaintctl merge-driver %O %A %B %P",

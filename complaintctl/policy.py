@@ -143,6 +143,8 @@ class Policy:
     initial: str
     states: Mapping[str, str]
     transitions: tuple[Transition, ...]
+    # Optional: git's allowed-signers file for 'verify --signatures'.
+    allowed_signers: str | None = None
 
     @property
     def repeat_severity(self) -> str:
@@ -207,12 +209,14 @@ _TOP = (
     "reopen_final_with_reason",
     "lifecycle",
 )
+# Added after schema 1 was first written: optional, with the default stated.
+_OPTIONAL = ("allowed_signers",)
 
 
 def parse(data: Any) -> Policy:
     """Validate plain data; raise validate.Invalid with the key path."""
     top = v.mapping(data, ())
-    v.keys(top, (), _TOP)
+    v.keys(top, (), _TOP, _OPTIONAL)
     schema = v.integer(top["schema"], ("schema",))
     if schema != SCHEMA:
         v.fail(
@@ -321,6 +325,9 @@ def parse(data: Any) -> Policy:
         initial=initial,
         states=MappingProxyType(states),
         transitions=tuple(transitions),
+        allowed_signers=None
+        if top.get("allowed_signers") is None
+        else v.string(top["allowed_signers"], ("allowed_signers",)),
     )
 
 

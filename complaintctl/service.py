@@ -447,6 +447,23 @@ def sync_workspace(
     )
 
 
+def verify(root: str | None, since: str | None, signatures: bool) -> list[str]:
+    """Every commit in the history of cases/ that breaks the record, one line each."""
+    from . import verify as verifier
+
+    ws = store.find_workspace(root)
+    found = verifier.verify(ws, since)
+    if signatures:
+        name = ws.policy.allowed_signers
+        if not name:
+            raise UsageError(
+                "--signatures needs the policy's allowed_signers file",
+                fix="add 'allowed_signers: PATH' to policy.yaml (see the comment there)",
+            )
+        found += verifier.signatures(ws, (ws.root / name).resolve(), since)
+    return [f.line() for f in found]
+
+
 def merge_driver(base: Path, ours: Path, theirs: Path, rel: str) -> str:
     """git's merge driver: write the merged case over ``ours``; raise on conflict."""
     from . import mergefile

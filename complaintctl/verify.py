@@ -1,0 +1,272 @@
+"""Replay the history of cases/ and list every commit that breaks the record.
+
+A commit that changes a case must carry complaintctl's trailers, change only
+the case it names, and leave a file that is exactly the earlier version plus
+the event(s) the trailers describe, each re-run through the rules of the
+policy that was in force then (``replay.check_version``). A merge must leave
+each case changed on both sides as ``mergefile`` merges it (or, with a
+``Keep`` trailer, as the side kept). Nothing here writes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import gitread, mergefile, replay, store
+from .audit import git
+from .errors import ComplaintError, UsageError, WorkspaceError
+from .policy import Policy
+from .policy import load_text as load_policy_text
+from .store import Workspace
+
+CASES = "cases/"
+
+
+@dataclass(frozen=True)
+class Finding:
+    commit: str
+    case: str
+    what: str
+
+    def line(self) -> str:
+        return f"{self.commit[:10]} {self.case}: {self.what}"
+
+
+def _is_case(path: str) -> bool:
+    return path.startswith(CASES) and path.endswith(".yaml")
+
+
+class Verifier:
+    def __init__(self, ws: Workspace) -> None:
+        self.ws = ws
+        self.blobs = gitread.Blobs(ws.root)
+        self._policies: dict[str, Policy | ComplaintError] = {}
+
+    def policy_at(self, rev: str) -> Policy:
+        key = git(self.ws.root, "rev-parse", f"{rev}:policy.yaml", check=False).stdout.strip()
+        if key not in self._policies:
+            text = self.blobs.text(key) if key else None
+            try:
+                if text is None:
+                    raise WorkspaceError("no policy.yaml in that commit")
+                self._policies[key] = load_policy_text(text, f"policy.yaml@{rev[:10]}")
+            except ComplaintError as exc:
+                self._policies[key] = exc
+        found = self._policies[key]
+        if isinstance(found, ComplaintError):
+            raise found
+        return found
+
+    def case(self, blob: str, rel: str, policy: Policy) -> Any:
+        text = self.blobs.text(blob)
+        if text is None:
+            raise WorkspaceError(f"object {blob} is missing")
+        return store.parse_case(text, rel, policy, roundtrip=False)
+
+    # ------------------------------------------------------------ commits
+
+    def check(self, commit: gitread.Commit) -> Iterator[Finding]:
+        if len(commit.parents) > 1:
+            yield from self.check_merge(commit)
+            return
+        touched = [c for c in commit.changes if _is_case(c.path)]
+        if not touched:
+            return
+        trailers = commit.trailers()
+        cid = commit.id
+        ids = sorted({Path(c.path).stem for c in touched})
+        if "Action" not in trailers or "Case" not in trailers:
+            for case_id in ids:
+                yield Finding(cid, case_id, "changed outside complaintctl (no Complaintctl trailers)")
+            return
+        named = trailers["Case"][0]
+        if ids != [named]:
+            others = ", ".join(i for i in ids if i != named) or "none"
+            yield Finding(cid, named, f"the commit says it changes {named} but changes {others}")
+            return
+        change = touched[0]
+        if change.new is None:
+            yield Finding(cid, named, "case file deleted")
+            return
+        try:
+            policy = self.policy_at(commit.parents[0]) if commit.parents else self.policy_at(cid)
+            after = self.case(change.new, change.path, policy)
+            if change.old is None:
+                problems = list(_opening(policy, after, trailers))
+            else:
+                before = self.case(change.old, change.path, policy)
+                problems = list(_step(policy, before, after, trailers))
+        except ComplaintError as exc:
+            problems = [exc.what if exc.where and exc.where.startswith(change.path) else str(exc)]
+        actors = trailers.get("Actor", [])
+        if actors and commit.author_email != actors[0]:
+            problems.append(f"author {commit.author_email} is not the actor {actors[0]}")
+        for problem in problems:
+            yield Finding(cid, named, problem)
+
+    def check_merge(self, commit: gitread.Commit) -> Iterator[Finding]:
+        root = self.ws.root
+        first, second = commit.parents[0], commit.parents[1]
+        keep = {}
+        for value in commit.trailers().get("Keep", []):
+            parts = value.split()
+            if len(parts) == 2:
+                keep[parts[0]] = parts[1]
+        changed = [c for c in gitread.diff(root, first, commit.id, CASES) if _is_case(c.path)]
+        if not changed:
+            return
+        base = git(root, "merge-base", first, second, check=False).stdout.strip()
+        policy = self.policy_at(commit.id)
+        for change in changed:
+            case_id = Path(change.path).stem
+            rel = change.path
+            result = self.blobs.text(f"{commit.id}:{rel}")
+            sides = [self.blobs.text(f"{p}:{rel}") for p in (first, second)]
+            if result is None:
+                yield Finding(commit.id, case_id, "case file deleted in a merge")
+                continue
+            if result in sides:
+                continue  # one side taken as it is: it was checked at its own commit
+            if case_id in keep:
+                what = f"the merge says it kept {keep[case_id]} but the file differs"
+                yield Finding(commit.id, case_id, what)
+                continue
+            try:
+                merged, _ = mergefile.merge_texts(
+                    policy,
+                    rel,
+                    self.blobs.text(f"{base}:{rel}") if base else None,
+                    sides[0] or "",
+                    sides[1] or "",
+                    lambda rel=rel: _history(self.ws.root, self.blobs, base, rel),  # type: ignore[misc]
+                )
+            except ComplaintError as exc:
+                what = f"merged although the two sides cannot both stand: {exc.what}"
+                yield Finding(commit.id, case_id, what)
+                continue
+            expected = replay.plain(store.parse_case(merged, rel, policy, roundtrip=False))
+            actual = replay.plain(store.parse_case(result, rel, policy, roundtrip=False))
+            if expected != actual:
+                yield Finding(commit.id, case_id, "the merge result is not the merge of both sides' events")
+
+    def close(self) -> None:
+        self.blobs.close()
+
+
+def _history(root: Path, blobs: gitread.Blobs, rev: str, rel: str) -> Iterator[str]:
+    for commit in git(root, "log", "--format=%H", rev, "--", rel).stdout.split():
+        text = blobs.text(f"{commit}:{rel}")
+        if text is not None:
+            yield text
+
+
+def _opening(policy: Policy, case: Any, trailers: dict[str, list[str]]) -> Iterator[str]:
+    events = case["events"]
+    if len(events) != 1 or events[0].get("action") != "open":
+        yield f"added with {len(events)} events; complaintctl adds a case with its 'open' event only"
+        return
+    event = events[0]
+    expected = {"Action": "open", "From": "-", "To": policy.initial, "Actor": event["by"]}
+    yield from _trailer_problems(trailers, expected)
+    if case["state"] != policy.initial or event.get("to") != policy.initial:
+        yield f"opened in state {case['state']}, not {policy.initial}"
+    if case.get("opened_by") != event["by"]:
+        yield f"opened_by {case.get('opened_by')} is not the actor {event['by']}"
+    if policy.team and policy.member(event["by"]) is None:
+        yield f"opened by {event['by']}, who is not on the team"
+
+
+def _step(policy: Policy, before: Any, after: Any, trailers: dict[str, list[str]]) -> Iterator[str]:
+    try:
+        changes = replay.check_version(policy, before, after)
+    except replay.Mismatch as exc:
+        yield exc.what
+        return
+    if not changes:
+        yield "changes the case file but adds no event"
+        return
+    *rises, last = changes
+    if any(c.action != "severity" for c in rises):
+        yield f"records {len(changes)} events; complaintctl records one (after any severity rise)"
+    expected = {
+        "Action": last.action,
+        "From": last.from_state or "-",
+        "To": last.to_state,
+        "Actor": last.actor,
+    }
+    yield from _trailer_problems(trailers, expected)
+
+
+def _trailer_problems(trailers: dict[str, list[str]], expected: dict[str, str]) -> Iterator[str]:
+    for key, value in expected.items():
+        found = trailers.get(key, [None])[0]
+        if found != value:
+            yield f"trailer {key} says {found or 'nothing'}, the events say {value}"
+
+
+# ---------------------------------------------------------------- entry
+
+
+def _exists(root: Path, rev: str) -> bool:
+    return git(root, "rev-parse", "-q", "--verify", rev + "^{commit}", check=False).returncode == 0
+
+
+def verify(ws: Workspace, since: str | None = None) -> list[Finding]:
+    root = ws.root
+    shallow = git(root, "rev-parse", "--is-shallow-repository").stdout.strip()
+    if shallow == "true":
+        raise WorkspaceError(
+            "this is a shallow clone; verify needs the whole history to give a verdict",
+            fix="fetch it with 'git fetch --unshallow' (in CI: actions/checkout with fetch-depth: 0)",
+        )
+    if git(root, "rev-parse", "-q", "--verify", "HEAD", check=False).returncode != 0:
+        return []
+    if since is not None and not _exists(root, since):
+        raise UsageError(f"--since {since}: no such commit", fix="give a commit id, tag or branch")
+    verifier = Verifier(ws)
+    try:
+        findings: list[Finding] = []
+        for commit in gitread.commits(root, f"{since}..HEAD" if since else "HEAD"):
+            findings.extend(verifier.check(commit))
+        return findings
+    finally:
+        verifier.close()
+
+
+def signatures(ws: Workspace, allowed: Path, since: str | None = None) -> list[Finding]:
+    """Every commit that changes cases/ must carry a good signature from an allowed key."""
+    root = ws.root
+    if not allowed.is_file():
+        raise WorkspaceError(
+            f"allowed signers file {allowed} does not exist",
+            fix="create it, or fix allowed_signers in policy.yaml",
+        )
+    keys = allowed.read_text(encoding="utf-8")
+    spec = f"{since}..HEAD" if since else "HEAD"
+    out = git(
+        root,
+        "-c",
+        f"gpg.ssh.allowedSignersFile={allowed}",
+        "log",
+        "--format=%H%x1f%G?%x1f%GF%x1f%s",
+        "--full-history",
+        spec,
+        "--",
+        "cases",
+    ).stdout
+    findings = []
+    for line in out.splitlines():
+        commit, status, fingerprint, subject = [*line.split("\x1f"), "", "", ""][:4]
+        case_id = next((w for w in subject.split() if w.startswith("C-")), "-")
+        ssh_or_listed = fingerprint and (fingerprint.startswith("SHA256:") or fingerprint in keys)
+        if status != "G" or not ssh_or_listed:
+            what = {
+                "N": "not signed",
+                "B": "bad signature",
+                "E": "signature cannot be checked (key not allowed or unknown)",
+            }.get(status, f"signature not from an allowed key (git says {status})")
+            findings.append(Finding(commit, case_id.rstrip(":,"), what))
+    return findings
