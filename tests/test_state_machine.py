@@ -147,6 +147,7 @@ class CaseMachine(RuleBasedStateMachine):
         self.now = START
         self.fault = "none"
         self.commits = self.commit_count()
+        self.verified = self.git("rev-parse", "HEAD").strip()
         self.evidence_sent: list[bytes] = []  # what the next agree attaches
         self.files = 0  # temp files written outside the workspace
 
@@ -342,6 +343,18 @@ class CaseMachine(RuleBasedStateMachine):
             assert data["state"] in POLICY.states, path
         result = self.runner.invoke(app, ["check"], env={"COMPLAINTCTL_ROOT": str(self.root)})
         assert (result.exit_code, result.stdout, result.stderr) == (0, "", ""), result.stdout
+
+    @invariant()
+    def history_verifies(self) -> None:
+        # Every commit the CLI made replays: trailers, rules, file = events.
+        head = self.git("rev-parse", "HEAD").strip()
+        if head == self.verified:
+            return
+        result = self.runner.invoke(
+            app, ["verify", "--since", self.verified], env={"COMPLAINTCTL_ROOT": str(self.root)}
+        )
+        assert (result.exit_code, result.stdout) == (0, ""), result.stdout
+        self.verified = head
 
     # ------------------------------------------------------------ rules
 
