@@ -163,21 +163,18 @@ def sync(
                 )
             theirs = _rev(ws, tracking) if fetched.returncode == 0 else None
             head = _rev(ws, "HEAD")
-            if theirs and head:
-                incoming = _count(ws, f"HEAD..{theirs}")
-                if incoming:
-                    outcome.incoming += incoming
-                    outcome.cases_in = sorted({*outcome.cases_in, *_cases_in(ws, head, theirs)})
-                    if _count(ws, f"{theirs}..HEAD"):
-                        _merge(ws, actor, remote, name, theirs, keep_ours, keep_theirs, outcome)
-                    else:
-                        git(ws.root, "merge", "--quiet", "--ff-only", theirs)
-            unknown = (keep_ours | keep_theirs) - {*outcome.merged, *(k.split()[0] for k in outcome.kept)}
-            if unknown and attempt == 0:
-                raise UsageError(
-                    f"{sorted(unknown)[0]} was not changed on both sides; nothing to keep",
-                    fix="run 'complaintctl sync' without --keep-ours/--keep-theirs",
-                )
+            incoming = _count(ws, f"HEAD..{theirs}") if theirs and head else 0
+            diverged = bool(incoming and _count(ws, f"{theirs}..HEAD"))
+            if attempt == 0 and not diverged:
+                _check_keep(keep_ours | keep_theirs, set())
+            if theirs and head and incoming:
+                outcome.incoming += incoming
+                outcome.cases_in = sorted({*outcome.cases_in, *_cases_in(ws, head, theirs)})
+                if diverged:
+                    keep = (keep_ours, keep_theirs) if attempt == 0 else (frozenset(), frozenset())
+                    _merge(ws, actor, remote, name, theirs, *keep, outcome)
+                else:
+                    git(ws.root, "merge", "--quiet", "--ff-only", theirs)
             if theirs == _rev(ws, "HEAD"):
                 break
             pushed = git(
@@ -223,11 +220,13 @@ def _merge(
         out = git(ws.root, "diff", "--name-only", "-z", base, rev, "--", "cases").stdout
         return {p for p in out.split("\0") if p.endswith(".yaml")}
 
+    both = changed("HEAD") & changed(theirs)
+    _check_keep(keep_ours | keep_theirs, {Path(rel).stem for rel in both})
     results: dict[str, str] = {}
     body: list[str] = []
     trailers: list[tuple[str, str]] = [("Action", "merge")]
     conflicts: list[MergeConflict] = []
-    for rel in sorted(changed("HEAD") & changed(theirs)):
+    for rel in sorted(both):
         case_id = Path(rel).stem
         texts = [_show(ws, rev, rel) for rev in (base, "HEAD", theirs)]
         if texts[1] is None or texts[2] is None:
@@ -314,6 +313,15 @@ def file_history(root: Path, rev: str, rel: str) -> Iterator[str]:
         shown = git(root, "show", f"{commit}:{rel}", check=False)
         if shown.returncode == 0:
             yield shown.stdout
+
+
+def _check_keep(keep: frozenset[str], both: set[str]) -> None:
+    unknown = sorted(keep - both)
+    if unknown:
+        raise UsageError(
+            f"{unknown[0]} was not changed on both sides; nothing to keep",
+            fix="run 'complaintctl sync' without --keep-ours/--keep-theirs",
+        )
 
 
 def _author(ws: Workspace, actor: str) -> audit.Author:
