@@ -255,7 +255,7 @@ def signatures(ws: Workspace, allowed: Path, since: str | None = None) -> list[F
         "--full-history",
         spec,
         "--",
-        "cases",
+        ":(glob)cases/**/*.yaml",
     ).stdout
     findings = []
     for line in out.splitlines():
@@ -266,7 +266,8 @@ def signatures(ws: Workspace, allowed: Path, since: str | None = None) -> list[F
             what = {
                 "N": "not signed",
                 "B": "bad signature",
-                "E": "signature cannot be checked (key not allowed or unknown)",
+                "U": "signed by a key that is not in the allowed signers file",
+                "E": "signature cannot be checked (key unknown here)",
             }.get(status, f"signature not from an allowed key (git says {status})")
             findings.append(Finding(commit, case_id.rstrip(":,"), what))
     return findings

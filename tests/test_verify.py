@@ -1,0 +1,194 @@
+"""verify: replay the history of cases/ and name every commit that breaks it."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from complaintctl import store, yamlio
+from complaintctl.errors import CaseFileError
+
+from .conftest import Result, Workspace, git, open_args
+
+BOB = "bob@example.com"
+
+
+def rel_of(case_id: str) -> str:
+    return f"cases/{case_id[2:6]}/{case_id[6:8]}/{case_id}.yaml"
+
+
+@pytest.fixture
+def worked(ws: Workspace, run: object, tmp_path: Path) -> str:
+    """A case taken through most commands, with evidence."""
+    r = run  # type: ignore[assignment]
+    case_id = r(*open_args()).stdout.strip()
+    evidence = tmp_path / "signed.txt"
+    evidence.write_text("signed by the customer\n")
+    for args in (
+        ["note", case_id, "Sorry; checking", "--kind", "reply", "--channel", "phone", "--at", "2026-11-20T09:30"],
+        ["propose", case_id, "--amount", "500.00", "--currency", "CNY", "--kind", "refund",
+         "--terms", "Refund in 7 days", "--at", "2026-11-20T10:00"],
+        ["approve", case_id, "1", "--as", "carol@example.com", "--at", "2026-11-20T10:30"],
+        ["agree", case_id, "--evidence", str(evidence), "--signed-by", "张三", "--at", "2026-11-20T11:00"],
+        ["close", case_id, "--resolution", "agreed", "--executed", "--at", "2026-11-21T09:00"],
+        ["followup", case_id, "--satisfaction", "4", "--at", "2026-11-22T09:00"],
+    ):  # fmt: skip
+        result = r(*args)
+        assert result.exit_code == 0, result.stderr
+    return case_id
+
+
+def verify(run: object, *args: str) -> Result:
+    return run("verify", *args)  # type: ignore[operator,no-any-return]
+
+
+def test_a_sound_history_is_silent(worked: str, run: object) -> None:
+    result = verify(run)
+    assert (result.exit_code, result.stdout, result.stderr) == (0, "", "")
+
+
+def test_hand_edit_committed_with_plain_git(ws: Workspace, worked: str, run: object) -> None:
+    path = ws.root / rel_of(worked)
+    path.write_text(path.read_text().replace("amount: '500.00'", "amount: '50.00'"))
+    git(ws.root, "commit", "--quiet", "-am", "fix typo")
+    commit = git(ws.root, "rev-parse", "--short=10", "HEAD").strip()
+    result = verify(run)
+    assert result.exit_code == 1
+    assert result.stdout == f"{commit} {worked}: changed outside complaintctl (no Complaintctl trailers)\n"
+    assert result.stderr == "complaintctl: 1 problem(s) in the history of cases/\n"
+
+
+def test_amended_commit_with_a_changed_file(ws: Workspace, worked: str, run: object) -> None:
+    assert run("note", worked, "Customer called back", "--at", "2026-11-22T09:30").exit_code == 0  # type: ignore[operator]
+    path = ws.root / rel_of(worked)
+    path.write_text(path.read_text().replace("\nsatisfaction: 4\n", "\nsatisfaction: 5\n"))
+    git(ws.root, "commit", "--quiet", "--amend", "--no-edit", "-a")
+    commit = git(ws.root, "rev-parse", "--short=10", "HEAD").strip()
+    result = verify(run)
+    assert result.stdout == (
+        f"{commit} {worked}: the file does not match its events (satisfaction is 5, the events give 4)\n"
+    )
+
+
+def test_trailers_that_lie_about_the_transition(ws: Workspace, worked: str, run: object) -> None:
+    assert run("archive", worked, "--at", "2026-11-22T09:30").exit_code == 0  # type: ignore[operator]
+    message = git(ws.root, "log", "-1", "--format=%B").replace("From: followed-up", "From: closed")
+    git(ws.root, "commit", "--quiet", "--amend", "-m", message)
+    commit = git(ws.root, "rev-parse", "--short=10", "HEAD").strip()
+    result = verify(run)
+    assert result.stdout == f"{commit} {worked}: trailer From says closed, the events say followed-up\n"
+
+
+def test_a_transition_the_policy_did_not_allow(ws: Workspace, worked: str, run: object) -> None:
+    """A hand-made commit with plausible trailers: reopening a settled case."""
+    path = ws.root / rel_of(worked)
+    doc = yamlio.load_roundtrip(path.read_text(), str(path), CaseFileError)
+    doc["state"] = "in-progress"
+    del doc["resolution"], doc["closed_at"]
+    doc["events"].append(
+        {"at": "2026-11-22T09:40:00+08:00", "by": "alice@example.com", "action": "reopen",
+         "from": "followed-up", "to": "in-progress", "reason": "more"}
+    )  # fmt: skip
+    path.write_text(store.dump_case(doc))
+    git(ws.root, "commit", "--quiet", "-a", "--author", "Alice Wang <alice@example.com>", "-m",
+        "Reopen\n\nComplaintctl-Case: " + worked + "\nComplaintctl-Action: reopen\nComplaintctl-From: "
+        "followed-up\nComplaintctl-To: in-progress\nComplaintctl-Actor: alice@example.com\n")  # fmt: skip
+    commit = git(ws.root, "rev-parse", "--short=10", "HEAD").strip()
+    result = verify(run)
+    assert result.stdout == (
+        f"{commit} {worked}: replay refused: the case ended as 'agreed' and cannot be reopened "
+        "(not accepted again)\n"
+    )
+
+
+def test_a_commit_that_changes_another_case_than_it_names(ws: Workspace, worked: str, run: object) -> None:
+    other = run(*open_args(phone="13900001111", at="2026-11-22T09:00")).stdout.strip()  # type: ignore[operator]
+    path = ws.root / rel_of(other)
+    path.write_text(path.read_text().replace("Charged twice", "Charged thrice"))
+    git(
+        ws.root,
+        "commit",
+        "--quiet",
+        "-a",
+        "-m",
+        f"x\n\nComplaintctl-Case: {worked}\nComplaintctl-Action: note\n",
+    )
+    commit = git(ws.root, "rev-parse", "--short=10", "HEAD").strip()
+    assert (
+        verify(run).stdout == f"{commit} {worked}: the commit says it changes {worked} but changes {other}\n"
+    )
+
+
+def test_since_checks_only_later_commits(ws: Workspace, worked: str, run: object) -> None:
+    path = ws.root / rel_of(worked)
+    path.write_text(path.read_text() + "# a comment\n")
+    git(ws.root, "commit", "--quiet", "-am", "hand edit")
+    assert verify(run, "--since", "HEAD").exit_code == 0
+    assert verify(run, "--since", "HEAD~1").exit_code == 1
+    bad = verify(run, "--since", "nope")
+    assert (bad.exit_code, bad.stderr) == (
+        2,
+        "complaintctl: --since nope: no such commit; give a commit id, tag or branch\n",
+    )
+
+
+def test_a_shallow_clone_gets_no_verdict(ws: Workspace, worked: str, run: object, tmp_path: Path) -> None:
+    clone = tmp_path / "shallow"
+    subprocess.run(["git", "clone", "--quiet", "--depth", "2", f"file://{ws.root}", str(clone)], check=True)
+    result = run("verify", "--root", str(clone))  # type: ignore[operator]
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr == (
+        "complaintctl: this is a shallow clone; verify needs the whole history to give a verdict; fetch it "
+        "with 'git fetch --unshallow' (in CI: actions/checkout with fetch-depth: 0)\n"
+    )
+
+
+# ---------------------------------------------------------------- signatures
+
+
+def ssh_key(tmp_path: Path, name: str) -> tuple[Path, str]:
+    key = tmp_path / name
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", str(key)], check=True)
+    return key, (tmp_path / f"{name}.pub").read_text().strip()
+
+
+def test_signatures_from_allowed_keys(ws: Workspace, run: object, tmp_path: Path) -> None:
+    good, good_pub = ssh_key(tmp_path, "team")
+    bad, _ = ssh_key(tmp_path, "stranger")
+    allowed = tmp_path / "allowed_signers"
+    allowed.write_text(f"* {good_pub}\n")
+    policy = ws.root / "policy.yaml"
+    policy.write_text(policy.read_text() + f"allowed_signers: {allowed}\n")
+    git(ws.root, "commit", "--quiet", "-am", "Sign the record")
+    for key, value in (("gpg.format", "ssh"), ("user.signingkey", str(good)), ("commit.gpgsign", "true")):
+        git(ws.root, "config", key, value)
+    case_id = run(*open_args()).stdout.strip()  # type: ignore[operator]
+    assert "Good \"git\" signature" in subprocess.run(
+        ["git", "-c", f"gpg.ssh.allowedSignersFile={allowed}", "verify-commit", "HEAD"],
+        cwd=ws.root, capture_output=True, text=True,
+    ).stderr  # fmt: skip
+    assert verify(run, "--signatures").exit_code == 0
+    git(ws.root, "config", "user.signingkey", str(bad))
+    assert run("note", case_id, "signed by a stranger", "--at", "2026-11-20T10:00").exit_code == 0  # type: ignore[operator]
+    stranger = git(ws.root, "rev-parse", "--short=10", "HEAD").strip()
+    git(ws.root, "config", "commit.gpgsign", "false")
+    assert run("note", case_id, "not signed", "--at", "2026-11-20T11:00").exit_code == 0  # type: ignore[operator]
+    unsigned = git(ws.root, "rev-parse", "--short=10", "HEAD").strip()
+    result = verify(run, "--signatures")
+    assert result.exit_code == 1
+    assert result.stdout.splitlines() == [
+        f"{unsigned} {case_id}: not signed",
+        f"{stranger} {case_id}: signed by a key that is not in the allowed signers file",
+    ]
+    assert verify(run).exit_code == 0  # without --signatures the record itself is sound
+
+
+def test_signatures_need_the_policy_key(worked: str, run: object) -> None:
+    result = verify(run, "--signatures")
+    assert (result.exit_code, result.stderr) == (
+        2,
+        "complaintctl: --signatures needs the policy's allowed_signers file; add 'allowed_signers: PATH' "
+        "to policy.yaml (see the comment there)\n",
+    )
