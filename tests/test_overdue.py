@@ -240,6 +240,9 @@ def test_the_github_workflow_step_runs_as_written(ws: Workspace, three: dict[str
     check = subprocess.run(["bash", "-c", workflow_step_run("Check every case file and the policy")], cwd=clone,
                            env=env, capture_output=True, text=True)  # fmt: skip
     assert (check.returncode, check.stdout) == (0, "")
+    verify = subprocess.run(["bash", "-c", workflow_step("verify")], cwd=clone, env=env, capture_output=True,
+                            text=True)  # fmt: skip
+    assert (workflow_step("verify"), verify.returncode, verify.stdout) == ("complaintctl verify", 0, "")
 
 
 def workflow_step_run(name: str) -> str:
@@ -253,5 +256,6 @@ def test_the_gitlab_job_in_the_docs_runs_the_same_check() -> None:
     assert job["complaints"]["variables"]["GIT_DEPTH"] == "0"
     assert job["complaints"]["script"][1:] == [
         "complaintctl check",
+        "complaintctl verify",
         "complaintctl overdue --format text --warn",
     ]
