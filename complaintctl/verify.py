@@ -44,9 +44,25 @@ class Verifier:
         self.ws = ws
         self.blobs = gitread.Blobs(ws.root)
         self._policies: dict[str, Policy | ComplaintError] = {}
+        # policy.yaml's blob id at each commit seen, followed along the walk
+        # (oldest first) so that git is asked only where the walk starts.
+        self._policy_blob: dict[str, str] = {}
+
+    def follow(self, commit: gitread.Commit) -> None:
+        changed = next((c for c in commit.changes if c.path == "policy.yaml"), None)
+        if changed is not None and len(commit.parents) <= 1:
+            self._policy_blob[commit.id] = changed.new or ""
+        elif commit.parents and commit.parents[0] in self._policy_blob and len(commit.parents) == 1:
+            self._policy_blob[commit.id] = self._policy_blob[commit.parents[0]]
+
+    def _blob_of(self, rev: str) -> str:
+        if rev not in self._policy_blob:
+            found = git(self.ws.root, "rev-parse", "-q", "--verify", f"{rev}:policy.yaml", check=False)
+            self._policy_blob[rev] = found.stdout.strip()
+        return self._policy_blob[rev]
 
     def policy_at(self, rev: str) -> Policy:
-        key = git(self.ws.root, "rev-parse", f"{rev}:policy.yaml", check=False).stdout.strip()
+        key = self._blob_of(rev)
         if key not in self._policies:
             text = self.blobs.text(key) if key else None
             try:
@@ -231,6 +247,7 @@ def verify(ws: Workspace, since: str | None = None) -> list[Finding]:
         findings: list[Finding] = []
         for commit in gitread.commits(root, f"{since}..HEAD" if since else "HEAD"):
             findings.extend(verifier.check(commit))
+            verifier.follow(commit)
         return findings
     finally:
         verifier.close()

@@ -317,3 +317,14 @@ def test_setup_adds_the_attribute_to_an_older_workspace(tmp_path: Path) -> None:
     assert a.git("config", "pull.rebase").strip() == "false"
     assert "-m complaintctl merge-driver %O %A %B %P" in a.git("config", "merge.complaintctl.driver")
     assert os.access(a.git("config", "merge.complaintctl.driver").split()[0], os.X_OK)
+
+
+def test_first_sync_creates_the_remote_branch(tmp_path: Path) -> None:
+    remote = tmp_path / "remote.git"
+    subprocess.run(["git", "init", "--quiet", "--bare", str(remote)], check=True)
+    a = Clone(service.init_workspace(tmp_path / "alice"))
+    a.git("remote", "add", "origin", str(remote))
+    case_id = a.ok(*open_args())
+    assert a.ok("sync") == f"Out: 2 commit(s) to origin/main; cases: {case_id}"
+    assert a.git("rev-parse", "--abbrev-ref", "main@{upstream}").strip() == "origin/main"
+    assert a.ok("sync") == "Up to date with origin/main."

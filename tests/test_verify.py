@@ -192,3 +192,16 @@ def test_signatures_need_the_policy_key(worked: str, run: object) -> None:
         "complaintctl: --signatures needs the policy's allowed_signers file; add 'allowed_signers: PATH' "
         "to policy.yaml (see the comment there)\n",
     )
+
+
+def test_each_change_is_judged_by_the_policy_of_its_time(ws: Workspace, worked: str, run: object) -> None:
+    """Bob acted while on the team; a later policy without him does not undo that."""
+    assert run("note", worked, "Bob's note", "--as", BOB, "--at", "2026-11-22T09:10").exit_code == 0  # type: ignore[operator]
+    policy = ws.root / "policy.yaml"
+    text = policy.read_text()
+    start = text.index("  - id: bob@example.com")
+    end = text.index("  - id: carol@example.com")
+    policy.write_text(text[:start] + text[end:])
+    git(ws.root, "commit", "--quiet", "-am", "Bob has left")
+    assert run("note", worked, "Bob again", "--as", BOB, "--at", "2026-11-22T09:20").exit_code == 1  # type: ignore[operator]
+    assert verify(run).exit_code == 0
