@@ -328,3 +328,23 @@ def test_first_sync_creates_the_remote_branch(tmp_path: Path) -> None:
     assert a.ok("sync") == f"Out: 2 commit(s) to origin/main; cases: {case_id}"
     assert a.git("rev-parse", "--abbrev-ref", "main@{upstream}").strip() == "origin/main"
     assert a.ok("sync") == "Up to date with origin/main."
+
+
+def test_a_conflict_outside_cases_stops_and_changes_nothing(team: tuple[Clone, Clone, Path]) -> None:
+    a, b, _ = team
+    case_id = shared_case(a, b)
+    for clone, name in ((a, "Alice's"), (b, "Bob's")):
+        policy = clone.root / "policy.yaml"
+        policy.write_text(policy.read_text().replace("organisation: ", f"organisation: {name} ", 1))
+        clone.git("commit", "--quiet", "-am", "rename")
+    a.ok("sync")
+    b.ok("note", case_id, "mine", "--at", "2026-11-20T10:00", actor=BOB)
+    before = b.head()
+    code, _, err = b.cli("sync", actor=BOB)
+    assert (code, err) == (
+        1,
+        "complaintctl: policy.yaml was changed on both sides and is not a case file; merge by hand: "
+        "git merge origin/main, fix the file, commit; then sync again\n",
+    )
+    assert b.head() == before and b.clean()
+    assert not (b.root / ".git" / "MERGE_HEAD").exists()
