@@ -10,7 +10,7 @@ scratch=$(mktemp -d "${TMPDIR:-/tmp}/complaintctl-demo.XXXXXX")
 ws="$scratch/workspace"
 
 mkdir -p "$ws"
-cp -R "$here/policy.yaml" "$here/templates" "$here/cases" "$ws/"
+cp -R "$here/policy.yaml" "$here/templates" "$here/cases" "$here/.gitattributes" "$ws/"
 git -C "$ws" init --quiet
 # The scratch repo gets its own identity: the demo must run where git has none.
 git -C "$ws" config user.name "Demo Runner"
@@ -97,8 +97,25 @@ say render "$c1" summary --format md
 say check && echo "(check: clean)"
 
 echo
+echo "== Team work: Bob works in his own clone; both note case 4 at once, then sync"
+git init --quiet --bare "$scratch/remote.git"
+git -C "$ws" remote add origin "$scratch/remote.git"
+say sync
+git clone --quiet "$scratch/remote.git" "$scratch/bob"
+git -C "$scratch/bob" config user.name "Demo Runner"
+git -C "$scratch/bob" config user.email "demo@example.com"
+COMPLAINTCTL_ROOT="$scratch/bob" step setup
+COMPLAINTCTL_ROOT="$scratch/bob" step note "$c4" --as bob@example.com --kind reply --channel phone \
+  --at 2026-11-22T08:20 "Rescue team on site; customer out of the lift"
+say note "$c4" --as alice@example.com --at 2026-11-22T08:25 "Lift company called: fault in the door sensor"
+COMPLAINTCTL_ROOT="$scratch/bob" step sync
+say sync
+say show "$c4"
+say verify && echo "(verify: every commit in the history is one the policy allowed)"
+
+echo
 echo "Audit trail (git log --oneline):"
-git -C "$ws" log --oneline | head -25
+git -C "$ws" log --oneline --graph -25
 echo
 echo "Demo workspace: $ws"
 echo "Agreements to print: $scratch/out/"
