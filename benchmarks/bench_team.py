@@ -188,28 +188,24 @@ def measure_sync(home: Path, size: int, end: datetime, n: int) -> list[Figure]:
     figures.append(Figure(scale, "    git status", times, ""))
 
     cases = pick_cases(team, built.open_ids, 3 * SPREAD + 1)
-    if len(cases) < 3 * SPREAD + 1:
-        print(f"  only {len(cases)} open cases to note on; cases will repeat", flush=True)
-        cases = (cases * (3 * SPREAD + 1))[: 3 * SPREAD + 1]
-    single, spread_a, spread_b = cases[:1], cases[1 : 1 + SPREAD], cases[1 + SPREAD : 1 + 2 * SPREAD]
-    same = cases[1 + 2 * SPREAD :]
+    spread = min(SPREAD, (len(cases) - 1) // 2)
+    if spread < 1:
+        raise SystemExit(f"only {len(cases)} open case(s) to note on; build a bigger workspace")
+    single, ours, theirs = cases[:1], cases[1 : 1 + spread], cases[1 + spread : 1 + 2 * spread]
+    same = cases[1 + 2 * spread : 1 + 3 * spread]
+    if len(same) < spread:  # a small workspace: the (c) cases again (the rounds are separate)
+        same = ours
+    if spread < SPREAD:
+        print(f"  only {len(cases)} open cases to note on: {spread} per side, not {SPREAD}", flush=True)
 
     # (b) one case noted on both sides: fetch, event merge, merge commit, push.
     figures.append(scenario(scale, "(b) sync, merge 1 case", n, lambda: team.both_change(single, single), 1))
-    # (c) 20 different cases on each side: a merge commit, no case merged.
-    figures.append(
-        scenario(
-            scale,
-            f"(c) sync, {SPREAD}+{SPREAD} other cases",
-            n,
-            lambda: team.both_change(spread_b, spread_a),
-            0,
-        )
-    )
-    # (d) the same 20 cases on both sides: 20 event merges in one merge commit.
-    figures.append(
-        scenario(scale, f"(d) sync, merge {SPREAD} cases", n, lambda: team.both_change(same, same), SPREAD)
-    )
+    # (c) different cases on each side: a merge commit, no case merged.
+    label = f"(c) sync, {spread}+{spread} other cases"
+    figures.append(scenario(scale, label, n, lambda: team.both_change(ours, theirs), 0))
+    # (d) the same cases on both sides: one event merge per case, all in one merge commit.
+    label = f"(d) sync, merge {spread} cases"
+    figures.append(scenario(scale, label, n, lambda: team.both_change(same, same), spread))
 
     # (e) what sync wrote must pass verify: every note and merge commit since the clones were made.
     commits = int(git(team.b, "rev-list", "--count", f"{team.base}..HEAD"))

@@ -281,8 +281,13 @@ def merge(policy: Policy, ours: Case, theirs: Case, starts: Iterable[Any]) -> Me
     mine = [plain(e) for e in ours["events"][start:]]
     yours = [plain(e) for e in theirs["events"][start:]]
     # An event on both sides came through an earlier merge: it is kept once.
-    other = [e for e in yours if e not in mine]
-    only_mine = [e for e in mine if e not in yours]
+    # Its offer number may differ (that merge renumbered), so events are
+    # compared by what they say, with the offer they name by its contents.
+    mine_ids = [identity(e, ours) for e in mine]
+    yours_ids = [identity(e, theirs) for e in yours]
+    twin = {key: i for i, key in enumerate(yours_ids) if key in mine_ids}
+    other = [e for e, key in zip(yours, yours_ids, strict=True) if key not in twin]
+    only_mine = [e for e, key in zip(mine, mine_ids, strict=True) if key not in twin]
     # Time order; on a tie our events first. Each side keeps its own order.
     timeline: list[tuple[datetime, int, int, Any, Case]] = [
         (parse_time(e["at"]), 0, i, e, ours) for i, e in enumerate(mine)
@@ -291,11 +296,14 @@ def merge(policy: Policy, ours: Case, theirs: Case, starts: Iterable[Any]) -> Me
     timeline.sort(key=lambda item: item[:3])
     numbering = (Offers(), Offers())
     notes = []
-    for _at, side, _i, event, source in timeline:
+    for _at, side, index, event, source in timeline:
         if event["action"] == "severity" and policy.severity_rank(event["severity"]) <= policy.severity_rank(
             base["severity"]
         ):
-            notes.append(f"severity rise to {event['severity']} was recorded on both sides; kept once")
+            notes.append(
+                f"severity rise to {event['severity']} by {event['by']} at {event['at']} not repeated: "
+                f"the other side's rise made the case {base['severity']} first"
+            )
             continue
         try:
             change = redo(policy, base, event, source, numbering[side])
@@ -305,8 +313,28 @@ def merge(policy: Policy, ours: Case, theirs: Case, starts: Iterable[Any]) -> Me
                 where=case_id,
                 fix=_conflict_fix(case_id, side),
             ) from None
+        key = mine_ids[index] if side == 0 else None
+        if event["action"] == "propose" and key in twin:  # their copy is renumbered alike
+            numbering[1].numbers[yours[twin[key]]["offer"]] = change.event["offer"]
         workflow.apply(base, change)
     return Merged(base, tuple(only_mine), tuple(other), tuple(notes))
+
+
+# Fields a replay works out afresh (numbers, the state and tier before and
+# after): they may differ between two copies of one event.
+DERIVED = frozenset({"offer", "draft", "from", "to", "severity_from", "tier_from", "tier_to", "signoff"})
+
+
+def identity(event: Event, source: Case) -> str:
+    """What makes an event the same event on both sides, whatever its offer's number."""
+    import json
+
+    fields = {k: v for k, v in plain(event).items() if k not in DERIVED}
+    if "offer" in event:
+        offer = next((o for o in source.get("offers", ()) if o["no"] == event["offer"]), {})
+        keys = ("at", "by", "amount", "currency", "kind", "terms")
+        fields["offer"] = {k: plain(offer.get(k)) for k in keys}
+    return json.dumps(fields, sort_keys=True, ensure_ascii=False)
 
 
 def _opens(doc: Case, case: Case) -> bool:

@@ -178,4 +178,27 @@ def test_a_severity_rise_on_both_sides_is_kept_once() -> None:
     merged = merge(base, ours, theirs)
     assert [e["action"] for e in merged.case["events"][2:]] == ["severity", "note", "note"]
     assert merged.case["severity"] == "hot"
-    assert merged.notes == ("severity rise to hot was recorded on both sides; kept once",)
+    assert merged.notes == (
+        "severity rise to hot by bob@example.com at 2026-11-20T09:25:00+08:00 not repeated: "
+        "the other side's rise made the case hot first",
+    )
+
+
+def test_an_offer_renumbered_by_an_earlier_merge_is_not_proposed_twice() -> None:
+    """A proposes, C has A's version; B's earlier offer renumbers A's to 2 in
+    B's merge; C's next merge must see that offer 2 there is A's offer 1."""
+    base = play(opened(), (10, reply(ALICE)))
+    v_a = play(base, (60, propose(ALICE, "50.00")))
+    v_b = play(base, (30, propose(BOB, "40.00")))
+    first = merge(base, v_b, v_a).case
+    assert [o["amount"] for o in first["offers"]] == ["40.00", "50.00"]
+    v_c = play(v_a, (90, note(CAROL, "c")), (100, lambda c, t: workflow.refuse(POLICY, c, CAROL, t, t, 1)))
+    merged = replay.merge(POLICY, v_c, first, [copy.deepcopy(v_a), copy.deepcopy(base)])
+    case = merged.case
+    assert [(o["no"], o["amount"], o["by"], o["status"]) for o in case["offers"]] == [
+        (1, "40.00", BOB, "superseded"),
+        (2, "50.00", ALICE, "refused"),  # Carol refused Alice's offer, now number 2
+    ]
+    assert [e["action"] for e in case["events"][2:]] == ["propose", "propose", "note", "refuse"]
+    assert [e["action"] for e in merged.ours] == ["note", "refuse"]
+    assert [e["amount"] if "amount" in e else e["action"] for e in merged.theirs] == ["propose"]
