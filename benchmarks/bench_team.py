@@ -24,6 +24,7 @@ It prints figures only and always exits 0. Everything runs under /tmp (or
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import shutil
 import statistics
@@ -212,7 +213,8 @@ def measure_sync(home: Path, size: int, end: datetime, n: int) -> list[Figure]:
     merges = int(git(team.b, "rev-list", "--count", "--merges", f"{team.base}..HEAD"))
     done = cli("verify", "--since", team.base, root=team.b)
     found = len(done.out.splitlines())
-    note = f"{commits} commits ({merges} merges): exit {done.code}, {found} problem(s)"
+    per = done.elapsed / max(1, commits) * 1000
+    note = f"{commits} commits ({merges} merges), {per:.2f} ms a commit: exit {done.code}, {found} problem(s)"
     if done.code != 0:
         complain("verify after the syncs", done)
     figures.append(Figure(scale, "(e) verify --since the clone", [done.elapsed], note))
@@ -310,7 +312,9 @@ def measure_verify(home: Path, sizes: list[int], end: datetime, n: int) -> list[
         if bad:
             complain("verify", bad[0])
         per = statistics.median(r.elapsed for r in runs) / have
-        note = f"{fmt(per)} a commit; exit {runs[0].code}, {len(runs[0].out.splitlines())} problem(s)"
+        note = (
+            f"{per * 1000:.2f} ms a commit; exit {runs[0].code}, {len(runs[0].out.splitlines())} problem(s)"
+        )
         figures.append(
             Figure(f"{have:,} commits", "(f) verify, whole history", [r.elapsed for r in runs], note)
         )
@@ -341,6 +345,10 @@ def print_table(figures: list[Figure]) -> None:
 
 
 # ---------------------------------------------------------------- main
+
+
+def load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def section(name: str, figures: list[Figure], work: Callable[[], list[Figure]]) -> None:
@@ -381,7 +389,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(
             f"{os.cpu_count()} cores, git {git(tmp, 'version').split()[-1]}, python {sys.version.split()[0]}"
         )
-        print(f"work folder {home}", flush=True)
+        print(
+            f"work folder {home}; load average {load()} (other work on the machine skews the figures)",
+            flush=True,
+        )
         figures = [Figure("-", "complaintctl --help", [cli("--help").elapsed for _ in range(n + 1)][1:])]
         for size in sizes:
             where = home / f"sync-{size}"
@@ -389,9 +400,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 raise SystemExit(f"{where} exists; give --keep a new folder")
             where.mkdir(parents=True)
             print(f"\n== sync at {size:,} cases in {where}", flush=True)
-            section(
-                f"{size:,} cases", figures, lambda where=where, size=size: measure_sync(where, size, end, n)
-            )
+            section(f"{size:,} cases", figures, functools.partial(measure_sync, where, size, end, n))
             if not args.keep:
                 shutil.rmtree(where, ignore_errors=True)
         if commits:
@@ -401,7 +410,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             where.mkdir(parents=True)
             print(f"\n== verify over a history of up to {max(commits):,} commits in {where}", flush=True)
             section("verify", figures, lambda: measure_verify(where, commits, end, n))
-        print(f"\ntotal {fmt(time.perf_counter() - started)}\n")
+        print(f"\ntotal {fmt(time.perf_counter() - started)}; load average now {load()}\n")
         print_table(figures)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

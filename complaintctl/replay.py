@@ -331,7 +331,8 @@ def identity(event: Event, source: Case) -> str:
 
     fields = {k: v for k, v in plain(event).items() if k not in DERIVED}
     if "offer" in event:
-        offer = next((o for o in source.get("offers", ()) if o["no"] == event["offer"]), {})
+        offers = source.get("offers", ())
+        offer: Mapping[str, Any] = next((o for o in offers if o["no"] == event["offer"]), {})
         keys = ("at", "by", "amount", "currency", "kind", "terms")
         fields["offer"] = {k: plain(offer.get(k)) for k in keys}
     return json.dumps(fields, sort_keys=True, ensure_ascii=False)

@@ -94,16 +94,18 @@ class Team(RuleBasedStateMachine):
             self.recorded.add((self.cases[case], PEOPLE[who], datetime.fromisoformat(at).isoformat()))
 
     def sync(self, who: int) -> None:
+        keep: list[str] = []
         code, _, err = self.cli(who, "sync")
-        if code == 1 and "cannot both stand" in err:
-            case_id = err.split(": ")[1]
-            code, _, err = self.cli(who, "sync", "--keep-theirs", case_id)
+        while code == 1 and "cannot both stand" in err and len(keep) < 2 * len(self.cases):
+            keep += ["--keep-theirs", err.split(": ")[1]]  # one decision per case in conflict
+            code, _, err = self.cli(who, "sync", *keep)
+        assert code == 0, err
+        if keep:
             body = git(self.clones[who], "log", "-1", "--format=%b")
             for line in body.splitlines():
                 if "left out: " in line:
                     for _action, by, at in LEFT_OUT.findall(line.split("left out: ", 1)[1]):
                         self.left_out.add((by, at))
-        assert code == 0, err
 
     # ------------------------------------------------------------ rules
 
