@@ -10,6 +10,7 @@ integrating again, a bounded number of times.
 
 from __future__ import annotations
 
+import re
 import shlex
 import sys
 from collections.abc import Iterator
@@ -24,6 +25,10 @@ from .store import Workspace
 
 ATTRIBUTES_LINE = "cases/**/*.yaml merge=complaintctl"
 PUSH_ATTEMPTS = 4
+RACE_RE = re.compile(
+    r"\[rejected\] \((fetch first|non-fast-forward)\)"
+    r"|cannot lock ref|failed to update ref|incorrect old value"
+)
 
 
 # ---------------------------------------------------------------- setup
@@ -151,55 +156,85 @@ def sync(
         branch = _branch(ws)
         remote, name = _remote(ws, branch, remote_name)
         _require_clean(ws)
-        tracking = f"refs/remotes/{remote}/{name}"
         outcome = Outcome(remote, name)
         start = _rev(ws, "HEAD")
-        for attempt in range(attempts):
-            outcome.retries = attempt
-            fetched = git(ws.root, "fetch", "--quiet", remote, f"+refs/heads/{name}:{tracking}", check=False)
-            if fetched.returncode != 0 and "couldn't find remote ref" not in fetched.stderr:
-                raise GitError(
-                    "fetch failed: " + audit.explain(fetched.stderr)[5:], fix="check the remote's URL"
-                )
-            theirs = _rev(ws, tracking) if fetched.returncode == 0 else None
-            head = _rev(ws, "HEAD")
-            incoming = _count(ws, f"HEAD..{theirs}") if theirs and head else 0
-            diverged = bool(incoming and _count(ws, f"{theirs}..HEAD"))
-            if attempt == 0 and not diverged:
-                _check_keep(keep_ours | keep_theirs, set())
-            if theirs and head and incoming:
-                outcome.incoming += incoming
-                outcome.cases_in = sorted({*outcome.cases_in, *_cases_in(ws, head, theirs)})
-                if diverged:
-                    keep = (keep_ours, keep_theirs) if attempt == 0 else (frozenset(), frozenset())
-                    _merge(ws, actor, remote, name, theirs, *keep, outcome)
-                else:
-                    git(ws.root, "merge", "--quiet", "--ff-only", theirs)
-            if theirs == _rev(ws, "HEAD"):
-                break
-            pushed = git(
-                ws.root, "push", "--quiet", "--porcelain", remote, f"HEAD:refs/heads/{name}", check=False
-            )
-            if pushed.returncode == 0:
-                outcome.pushed = True
-                outcome.outgoing = _count(ws, f"{theirs}..HEAD") if theirs else _count(ws, "HEAD")
-                outcome.cases_out = _cases_in(ws, theirs, "HEAD")
-                if not _config(ws, f"branch.{branch}.remote"):
-                    git(ws.root, "branch", "--quiet", f"--set-upstream-to={remote}/{name}", check=False)
-                break
-            if "rejected" not in pushed.stdout + pushed.stderr:
-                raise GitError(
-                    "push failed: " + audit.explain(pushed.stderr)[5:],
-                    fix="check your access to the remote and run 'complaintctl sync' again",
-                )
-        else:
-            raise GitError(
-                f"the push to {remote} was rejected {attempts} times (others keep pushing first)",
-                fix="run 'complaintctl sync' again; your commits are safe and merged locally",
-            )
+        try:
+            _attempts(ws, actor, branch, remote, name, keep_ours, keep_theirs, attempts, outcome)
+        except BaseException:
+            # All or nothing: a stop on a later attempt must not leave the
+            # merge commit of an earlier one behind.
+            if (ws.git_dir() / "MERGE_HEAD").exists():
+                git(ws.root, "merge", "--abort", check=False)
+            if start and _rev(ws, "HEAD") != start:
+                git(ws.root, "reset", "--quiet", "--hard", start, check=False)
+            raise
         if start == _rev(ws, "HEAD") and not outcome.pushed:
             outcome.incoming = 0
     return outcome
+
+
+def _attempts(
+    ws: Workspace,
+    actor: str,
+    branch: str,
+    remote: str,
+    name: str,
+    keep_ours: frozenset[str],
+    keep_theirs: frozenset[str],
+    attempts: int,
+    outcome: Outcome,
+) -> None:
+    tracking = f"refs/remotes/{remote}/{name}"
+    for attempt in range(attempts):
+        outcome.retries = attempt
+        fetched = git(ws.root, "fetch", "--quiet", remote, f"+refs/heads/{name}:{tracking}", check=False)
+        if fetched.returncode != 0 and "couldn't find remote ref" not in fetched.stderr:
+            raise GitError("fetch failed: " + audit.explain(fetched.stderr)[5:], fix="check the remote's URL")
+        theirs = _rev(ws, tracking) if fetched.returncode == 0 else None
+        head = _rev(ws, "HEAD")
+        incoming = _count(ws, f"HEAD..{theirs}") if theirs and head else 0
+        diverged = bool(incoming and _count(ws, f"{theirs}..HEAD"))
+        if attempt == 0 and not diverged:
+            _check_keep(keep_ours | keep_theirs, set())
+        if theirs and head and incoming:
+            outcome.incoming += incoming
+            outcome.cases_in = sorted({*outcome.cases_in, *_cases_in(ws, head, theirs)})
+            if diverged:
+                _merge(ws, actor, remote, name, theirs, keep_ours, keep_theirs, outcome, strict=attempt == 0)
+            else:
+                git(ws.root, "merge", "--quiet", "--ff-only", theirs)
+        if theirs == _rev(ws, "HEAD"):
+            return
+        pushed = git(ws.root, "push", "--porcelain", remote, f"HEAD:refs/heads/{name}", check=False)
+        if pushed.returncode == 0:
+            outcome.pushed = True
+            outcome.outgoing = _count(ws, f"{theirs}..HEAD") if theirs else _count(ws, "HEAD")
+            outcome.cases_out = _cases_in(ws, theirs, "HEAD")
+            if not _config(ws, f"branch.{branch}.remote"):
+                git(ws.root, "branch", "--quiet", f"--set-upstream-to={remote}/{name}", check=False)
+            return
+        # Retry only when someone pushed first (before our push, or while it
+        # ran); a hook or a protected branch says no for good, in its words.
+        if not RACE_RE.search(pushed.stdout + pushed.stderr):
+            said = [
+                ln.removeprefix("remote:").strip()
+                for ln in pushed.stderr.splitlines()
+                if ln.startswith("remote:")
+            ]
+            reason = next((ln for ln in pushed.stdout.splitlines() if "rejected" in ln), "")
+            raise GitError(
+                "push refused: "
+                + (
+                    "; ".join(filter(None, said))
+                    or reason.split("\t")[-1]
+                    or audit.explain(pushed.stderr)[5:]
+                ),
+                fix="nothing was changed; fix what the remote reports and run 'complaintctl sync' again",
+            )
+    raise GitError(
+        f"the push to {remote} was rejected {attempts} times (others keep pushing first)",
+        fix="nothing was changed; run 'complaintctl sync' again",
+    )
 
 
 def _merge(
@@ -211,6 +246,7 @@ def _merge(
     keep_ours: frozenset[str],
     keep_theirs: frozenset[str],
     outcome: Outcome,
+    strict: bool = True,
 ) -> None:
     """One merge commit; case files changed on both sides merged event by event."""
     policy = ws.policy
@@ -221,7 +257,8 @@ def _merge(
         return {p for p in out.split("\0") if p.endswith(".yaml")}
 
     both = changed("HEAD") & changed(theirs)
-    _check_keep(keep_ours | keep_theirs, {Path(rel).stem for rel in both})
+    if strict:
+        _check_keep(keep_ours | keep_theirs, {Path(rel).stem for rel in both})
     results: dict[str, str] = {}
     body: list[str] = []
     trailers: list[tuple[str, str]] = [("Action", "merge")]

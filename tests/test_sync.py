@@ -348,3 +348,46 @@ def test_a_conflict_outside_cases_stops_and_changes_nothing(team: tuple[Clone, C
     )
     assert b.head() == before and b.clean()
     assert not (b.root / ".git" / "MERGE_HEAD").exists()
+
+
+def test_a_push_the_remote_refuses_is_not_retried(team: tuple[Clone, Clone, Path]) -> None:
+    a, b, remote = team
+    case_id = shared_case(a, b)
+    hook = remote / "hooks" / "pre-receive"
+    hook.write_text("#!/bin/sh\necho 'main is protected: open a pull request' >&2\nexit 1\n")
+    hook.chmod(0o755)
+    a.ok("note", case_id, "x", "--at", "2026-11-20T10:00")
+    before = a.head()
+    code, out, err = a.cli("sync")
+    assert (code, out) == (1, "")
+    assert err == (
+        "complaintctl: push refused: main is protected: open a pull request; nothing was changed; "
+        "fix what the remote reports and run 'complaintctl sync' again\n"
+    )
+    assert a.head() == before and a.clean()
+
+
+def test_a_stop_on_a_retry_undoes_the_first_merge(team: tuple[Clone, Clone, Path], tmp_path: Path) -> None:
+    """Alice merges Bob's note; while she pushes, Carol's close lands; Alice's
+    offer cannot follow it: the sync stops and Alice's branch is as it was."""
+    a, b, remote = team
+    case_id = shared_case(a, b)
+    subprocess.run(["git", "clone", "--quiet", str(remote), str(tmp_path / "carol")], check=True)
+    c = Clone(tmp_path / "carol")
+    c.ok("setup", actor=CAROL)
+    c.ok("close", case_id, "--resolution", "explained", "--at", "2026-11-20T09:20", actor=CAROL)
+    b.ok("note", case_id, "Bob's", "--at", "2026-11-20T09:10", actor=BOB)
+    b.ok("sync", actor=BOB)
+    a.ok("propose", case_id, "--amount", "20.00", "--currency", "CNY", "--kind", "refund",
+         "--terms", "Refund", "--at", "2026-11-20T09:30")  # fmt: skip
+    hook = a.root / ".git" / "hooks" / "pre-push"
+    hook.write_text(
+        f"#!/bin/sh\n[ -e {tmp_path}/raced ] && exit 0\ntouch {tmp_path}/raced\ngit -C {c.root} pull -q --no-edit && git -C {c.root} push -q origin main\n"
+    )
+    hook.chmod(0o755)
+    before = a.head()
+    code, _, err = a.cli("sync")
+    assert code == 1
+    assert err.startswith(f"complaintctl: {case_id}: concurrent changes cannot both stand: ours 'propose")
+    assert a.head() == before and a.clean()
+    assert not (a.root / ".git" / "MERGE_HEAD").exists()
