@@ -468,7 +468,13 @@ def merge_driver(base: Path, ours: Path, theirs: Path, rel: str) -> str:
     """git's merge driver: write the merged case over ``ours``; raise on conflict."""
     from . import mergefile
 
-    ws = store.find_workspace(None)
+    # git runs the driver at the top of the repository being merged; the
+    # policy is our side's (HEAD's), as for sync, whatever the merge does to it.
+    from .policy import load_text
+
+    ws = store.find_workspace(str(Path.cwd()))
+    policy_text = audit.git(ws.root, "show", "HEAD:policy.yaml").stdout
+    policy = load_text(policy_text, "policy.yaml (HEAD)")
     texts = []
     for path in (base, ours, theirs):
         try:
@@ -478,7 +484,7 @@ def merge_driver(base: Path, ours: Path, theirs: Path, rel: str) -> str:
     from .sync import file_history
 
     text, merged = mergefile.merge_texts(
-        ws.policy, rel, texts[0] or None, texts[1], texts[2], lambda: file_history(ws.root, "HEAD", rel)
+        policy, rel, texts[0] or None, texts[1], texts[2], lambda: file_history(ws.root, "HEAD", rel)
     )
     store.write_atomic(ours, text)
     added = len(merged.ours) + len(merged.theirs)

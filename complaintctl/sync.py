@@ -35,8 +35,12 @@ RACE_RE = re.compile(
 
 
 def driver_command() -> str:
-    """How git calls us back: this very interpreter, so a venv install works."""
-    return f"{shlex.quote(sys.executable)} -m complaintctl merge-driver %O %A %B %P"
+    """How git calls us back: this very interpreter, so a venv install works.
+
+    -P: git runs the driver in the repository, and a 'complaintctl' folder
+    committed there must not be imported in place of the installed package.
+    """
+    return f"{shlex.quote(sys.executable)} -P -m complaintctl merge-driver %O %A %B %P"
 
 
 def configure(root: Path) -> list[str]:

@@ -20,6 +20,7 @@ from .audit import git
 from .errors import ComplaintError, UsageError, WorkspaceError
 from .policy import Policy
 from .policy import load_text as load_policy_text
+from .replay import MergeConflict
 from .store import Workspace
 
 CASES = "cases/"
@@ -124,52 +125,86 @@ class Verifier:
             yield Finding(cid, named, problem)
 
     def check_merge(self, commit: gitread.Commit) -> Iterator[Finding]:
+        """Each case must be what the event merge gives (or the side a Keep
+        trailer names): a merge that quietly takes one side is caught too."""
         root = self.ws.root
         first, second = commit.parents[0], commit.parents[1]
         keep = {}
         for value in commit.trailers().get("Keep", []):
             parts = value.split()
-            if len(parts) == 2:
+            if len(parts) == 2 and parts[1] in ("ours", "theirs"):
                 keep[parts[0]] = parts[1]
-        changed = [c for c in gitread.diff(root, first, commit.id, CASES) if _is_case(c.path)]
-        if not changed:
+        paths = {
+            c.path
+            for parent in (first, second)
+            for c in gitread.diff(root, parent, commit.id, CASES)
+            if _is_case(c.path)
+        }
+        if not paths:
             return
         base = git(root, "merge-base", first, second, check=False).stdout.strip()
-        policy = self.policy_at(commit.id)
-        for change in changed:
-            case_id = Path(change.path).stem
-            rel = change.path
+        try:
+            policy = self.policy_at(first)  # the merging side's, as sync and the driver use
+        except ComplaintError as exc:
+            yield Finding(commit.id, "-", f"cannot check the merge: {exc}")
+            return
+        for rel in sorted(paths):
+            case_id = Path(rel).stem
             result = self.blobs.text(f"{commit.id}:{rel}")
-            sides = [self.blobs.text(f"{p}:{rel}") for p in (first, second)]
+            ours, theirs = (self.blobs.text(f"{p}:{rel}") for p in (first, second))
+            common = self.blobs.text(f"{base}:{rel}") if base else None
             if result is None:
                 yield Finding(commit.id, case_id, "case file deleted in a merge")
                 continue
-            if result in sides:
-                continue  # one side taken as it is: it was checked at its own commit
-            if case_id in keep:
-                what = f"the merge says it kept {keep[case_id]} but the file differs"
-                yield Finding(commit.id, case_id, what)
-                continue
             try:
-                merged, _ = mergefile.merge_texts(
-                    policy,
-                    rel,
-                    self.blobs.text(f"{base}:{rel}") if base else None,
-                    sides[0] or "",
-                    sides[1] or "",
-                    lambda rel=rel: _history(self.ws.root, self.blobs, base, rel),  # type: ignore[misc]
-                )
+                expected = self._expected(policy, rel, keep.get(case_id), common, ours, theirs, base)
             except ComplaintError as exc:
-                what = f"merged although the two sides cannot both stand: {exc.what}"
-                yield Finding(commit.id, case_id, what)
+                yield Finding(
+                    commit.id, case_id, f"merged although the two sides cannot both stand: {exc.what}"
+                )
                 continue
-            expected = replay.plain(store.parse_case(merged, rel, policy, roundtrip=False))
-            actual = replay.plain(store.parse_case(result, rel, policy, roundtrip=False))
-            if expected != actual:
-                yield Finding(commit.id, case_id, "the merge result is not the merge of both sides' events")
+            if expected != result and _plain(expected, rel, policy) != _plain(result, rel, policy):
+                what = (
+                    f"the merge says it kept {keep[case_id]} but the file differs"
+                    if case_id in keep
+                    else "the merge result is not the merge of both sides' events"
+                )
+                yield Finding(commit.id, case_id, what)
+
+    def _expected(
+        self,
+        policy: Policy,
+        rel: str,
+        kept: str | None,
+        common: str | None,
+        ours: str | None,
+        theirs: str | None,
+        base: str,
+    ) -> str | None:
+        if kept is not None:
+            return ours if kept == "ours" else theirs
+        if ours == theirs or theirs == common:
+            return ours
+        if ours == common:
+            return theirs
+        if ours is None or theirs is None:
+            raise MergeConflict("deleted on one side and changed on the other", where=rel)
+        merged, _ = mergefile.merge_texts(
+            policy, rel, common, ours, theirs, lambda: _history(self.ws.root, self.blobs, base, rel)
+        )
+        return merged
 
     def close(self) -> None:
         self.blobs.close()
+
+
+def _plain(text: str | None, rel: str, policy: Policy) -> Any:
+    if text is None:
+        return None
+    try:
+        return replay.plain(store.parse_case(text, rel, policy, roundtrip=False))
+    except ComplaintError:
+        return text
 
 
 def _history(root: Path, blobs: gitread.Blobs, rev: str, rel: str) -> Iterator[str]:

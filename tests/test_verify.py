@@ -205,3 +205,16 @@ def test_each_change_is_judged_by_the_policy_of_its_time(ws: Workspace, worked: 
     git(ws.root, "commit", "--quiet", "-am", "Bob has left")
     assert run("note", worked, "Bob again", "--as", BOB, "--at", "2026-11-22T09:20").exit_code == 1  # type: ignore[operator]
     assert verify(run).exit_code == 0
+
+
+def test_a_merge_that_quietly_takes_one_side(ws: Workspace, worked: str, run: object) -> None:
+    """A plain 'git merge' resolved by taking our file drops the other side's event."""
+    git(ws.root, "switch", "--quiet", "-c", "other", "HEAD")
+    assert run("note", worked, "theirs", "--at", "2026-11-22T09:10").exit_code == 0  # type: ignore[operator]
+    git(ws.root, "switch", "--quiet", "main")
+    assert run("note", worked, "ours", "--at", "2026-11-22T09:20").exit_code == 0  # type: ignore[operator]
+    git(ws.root, "merge", "--quiet", "-s", "ours", "-m", "Merge branch 'other'", "other")
+    commit = git(ws.root, "rev-parse", "--short=10", "HEAD").strip()
+    assert (
+        verify(run).stdout == f"{commit} {worked}: the merge result is not the merge of both sides' events\n"
+    )
