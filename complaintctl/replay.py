@@ -192,6 +192,57 @@ def check_version(policy: Policy, before: Case, after: Case) -> list[Change]:
     return changes
 
 
+# Worked out at 'open' from other cases (repeats, the same matter): taken as
+# recorded, since one file alone cannot re-derive them.
+FROM_OTHER_CASES = ("repeat_of", "related", "reopen_reason")
+
+
+def check_opening(policy: Policy, case: Case) -> None:
+    """A case as first committed must be what 'open' makes of its own fields."""
+    events = case["events"]
+    if len(events) != 1 or events[0].get("action") != "open":
+        raise Mismatch(
+            f"added with {len(events)} event(s); complaintctl adds a case with its 'open' event only",
+            where=case["id"],
+        )
+    customer = case["customer"]
+    flags = case.get("flags", {})
+    new = workflow.NewCase(
+        customer=customer["name"],
+        channel=case["channel"],
+        category=case["category"],
+        summary=case["summary"],
+        phone=customer.get("phone"),
+        email=customer.get("email"),
+        address=customer.get("address"),
+        account=customer.get("account"),
+        demand=case.get("demand"),
+        urgent=bool(case.get("urgent")),
+        severity=case["severity"],
+        subject_staff=tuple(case.get("subject_staff", ())),
+        owner=case["owner"],
+        reason=case.get("reopen_reason"),
+        matter=case.get("matter"),
+        cause=case.get("cause"),
+        risk=bool(flags.get("risk")),
+        lawsuit=bool(flags.get("lawsuit")),
+        media=bool(flags.get("media")),
+        collective=flags.get("collective"),
+    )
+    at = parse_time(events[0]["at"])
+    try:
+        made, _ = workflow.open_case(policy, new, case["id"], events[0]["by"], at, at)
+    except ComplaintError as exc:
+        raise Mismatch(f"replay refused: {exc.what}", where=case["id"]) from None
+    for key in FROM_OTHER_CASES:
+        made.pop(key, None)
+        if key in case:
+            made[key] = plain(case[key])
+    differs = _first_difference(plain(made), plain(case))
+    if differs:
+        raise Mismatch(f"the file does not match its opening ({differs})", where=case["id"])
+
+
 def _first_difference(expected: Any, actual: Any, path: str = "") -> str | None:
     if isinstance(expected, dict) and isinstance(actual, dict):
         for key in [*expected, *(k for k in actual if k not in expected)]:

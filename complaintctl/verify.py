@@ -215,19 +215,14 @@ def _history(root: Path, blobs: gitread.Blobs, rev: str, rel: str) -> Iterator[s
 
 
 def _opening(policy: Policy, case: Any, trailers: dict[str, list[str]]) -> Iterator[str]:
-    events = case["events"]
-    if len(events) != 1 or events[0].get("action") != "open":
-        yield f"added with {len(events)} events; complaintctl adds a case with its 'open' event only"
+    try:
+        replay.check_opening(policy, case)
+    except replay.Mismatch as exc:
+        yield exc.what
         return
-    event = events[0]
+    event = case["events"][0]
     expected = {"Action": "open", "From": "-", "To": policy.initial, "Actor": event["by"]}
     yield from _trailer_problems(trailers, expected)
-    if case["state"] != policy.initial or event.get("to") != policy.initial:
-        yield f"opened in state {case['state']}, not {policy.initial}"
-    if case.get("opened_by") != event["by"]:
-        yield f"opened_by {case.get('opened_by')} is not the actor {event['by']}"
-    if policy.team and policy.member(event["by"]) is None:
-        yield f"opened by {event['by']}, who is not on the team"
 
 
 def _step(policy: Policy, before: Any, after: Any, trailers: dict[str, list[str]]) -> Iterator[str]:

@@ -218,3 +218,15 @@ def test_a_merge_that_quietly_takes_one_side(ws: Workspace, worked: str, run: ob
     assert (
         verify(run).stdout == f"{commit} {worked}: the merge result is not the merge of both sides' events\n"
     )
+
+
+def test_an_opening_changed_by_hand(ws: Workspace, run: object) -> None:
+    case_id = run(*open_args()).stdout.strip()  # type: ignore[operator]
+    path = ws.root / rel_of(case_id)
+    path.write_text(path.read_text().replace("tier: front-line", "tier: executive"))
+    git(ws.root, "commit", "--quiet", "--amend", "--no-edit", "-a")
+    commit = git(ws.root, "rev-parse", "--short=10", "HEAD").strip()
+    assert verify(run).stdout == (
+        f"{commit} {case_id}: the file does not match its opening (tier is 'executive', the events give "
+        "'front-line')\n"
+    )
