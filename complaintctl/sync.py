@@ -271,7 +271,13 @@ def _merge(
         case_id = Path(rel).stem
         texts = [_show(ws, rev, rel) for rev in (base, "HEAD", theirs)]
         if texts[1] is None or texts[2] is None:
-            conflicts.append(MergeConflict("deleted on one side and changed on the other", where=rel))
+            conflicts.append(
+                MergeConflict(
+                    "deleted on one side and changed on the other (complaintctl never deletes a case)",
+                    where=rel,
+                    fix=f"restore it from history: git show {theirs if texts[1] is None else 'HEAD'}:{rel}",
+                )
+            )
             continue
         if case_id in keep_ours or case_id in keep_theirs:
             side = "ours" if case_id in keep_ours else "theirs"

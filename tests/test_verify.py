@@ -230,3 +230,30 @@ def test_an_opening_changed_by_hand(ws: Workspace, run: object) -> None:
         f"{commit} {case_id}: the file does not match its opening (tier is 'executive', the events give "
         "'front-line')\n"
     )
+
+
+def test_gpg_signatures_from_listed_fingerprints(
+    ws: Workspace, run: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path / "gnupg"
+    home.mkdir(mode=0o700)
+    monkeypatch.setenv("GNUPGHOME", str(home))
+    subprocess.run(["gpg", "--batch", "--passphrase", "", "--quick-gen-key", "Team <team@example.com>",
+                    "ed25519", "sign", "never"], check=True, capture_output=True)  # fmt: skip
+    listing = subprocess.run(["gpg", "--with-colons", "--list-secret-keys"], check=True, capture_output=True,
+                             text=True).stdout  # fmt: skip
+    fingerprint = next(ln.split(":")[9] for ln in listing.splitlines() if ln.startswith("fpr:"))
+    allowed = tmp_path / "allowed_signers"
+    allowed.write_text(f"# the team's release key\nteam@example.com gpg {fingerprint}\n")
+    policy = ws.root / "policy.yaml"
+    policy.write_text(policy.read_text() + f"allowed_signers: {allowed}\n")
+    git(ws.root, "commit", "--quiet", "-am", "Sign the record")
+    git(ws.root, "config", "user.signingkey", fingerprint)
+    git(ws.root, "config", "commit.gpgsign", "true")
+    case_id = run(*open_args()).stdout.strip()  # type: ignore[operator]
+    assert case_id.startswith("C-")
+    assert verify(run, "--signatures").exit_code == 0
+    allowed.write_text(f"# not listed any more: {fingerprint}\n")
+    result = verify(run, "--signatures")
+    commit = git(ws.root, "rev-parse", "--short=10", "HEAD").strip()
+    assert result.stdout == f"{commit} {case_id}: signed by a key that is not in the allowed signers file\n"
