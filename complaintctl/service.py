@@ -514,7 +514,9 @@ def report(root: str | None, req: ReportRequest) -> tuple[Any, list[str], Worksp
         "channel": list(policy.channels),
         "tier": [t.name for t in policy.tiers],
     }
-    return rep.build(states, scope, when, orders), problems, ws
+    from . import standing
+
+    return rep.build([standing.of(st) for st in states], scope, when, orders), problems, ws
 
 
 # ---------------------------------------------------------------- clocks
