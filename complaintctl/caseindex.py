@@ -278,13 +278,16 @@ def _listing(ws: Workspace, months: list[str]) -> dict[str, dict[str, str]]:
 @contextlib.contextmanager
 def _no_gc() -> Iterator[None]:
     """Rows are plain acyclic data; while 100k of them are being made, the
-    cyclic collector would only scan them again and again (~20% of a list)."""
+    cyclic collector would only scan them again and again (~20% of a list).
+    Frozen afterwards, they are never scanned (reference counting still
+    frees them)."""
     was = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
         if was:
+            gc.freeze()
             gc.enable()
 
 
@@ -382,9 +385,11 @@ def load_sums(ws: Workspace, snap: Snapshot, month: str) -> dict[str, Any] | Non
 
 
 def _load_sums(ws: Workspace, snap: Snapshot, month: str) -> dict[str, Any] | None:
+    from . import reportsums
+
     tree = snap.tree(month)
     data = _read(_file(ws, "sums", month), _policy_key(ws)) if tree else None
-    if data is None or data.get("tree") != tree:
+    if data is None or data.get("tree") != tree or data.get("format") != reportsums.FORMAT:
         return None
     try:
         sums = data["sums"]
@@ -398,6 +403,8 @@ def _load_sums(ws: Workspace, snap: Snapshot, month: str) -> dict[str, Any] | No
 
 
 def save_sums(ws: Workspace, snap: Snapshot, month: str, sums: dict[str, Any]) -> None:
+    from . import reportsums
+
     tree = snap.tree(month)
     if tree is None:
         return  # a folder that differs from HEAD is read file by file
@@ -405,6 +412,7 @@ def save_sums(ws: Workspace, snap: Snapshot, month: str, sums: dict[str, Any]) -
     data = {
         "policy": _policy_key(ws),
         "tree": tree,
+        "format": reportsums.FORMAT,
         "sums": {k: v for k, v in sums.items() if k != "live"},
         "paths": [rel for rel, _ in live],
         "live": _pack((row for _, row in live), lambda row: True),

@@ -16,6 +16,7 @@ Definitions (also in docs/reports.md):
 
 from __future__ import annotations
 
+import heapq
 import statistics
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -23,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from .standing import Standing
+from .standing import Standing, micros
 
 
 @dataclass(frozen=True)
@@ -135,8 +136,8 @@ class Tally:
     groups: dict[tuple[str, str], list[tuple[Standing, bool]]] = field(
         default_factory=lambda: defaultdict(list)
     )
-    # Open cases that may be among the oldest: (opened, file, what the table shows).
-    oldest: list[tuple[datetime, str, dict[str, Any]]] = field(default_factory=list)
+    # Open cases that may be among the oldest: (opened in microseconds, file, row, severity).
+    oldest: list[tuple[int, str, Mapping[str, Any], str]] = field(default_factory=list)
 
     def in_period(self, at: datetime) -> bool:
         since, until = self.scope.since, self.scope.until
@@ -159,7 +160,7 @@ class Tally:
                 self.months[closed_text[:7]][1] += 1
         else:
             self.open += 1
-            self.oldest.append((opened, st.path, oldest_entry(row, st.level)))
+            self.oldest.append((micros(opened), st.path, row, st.level))
             if st.breached:
                 self.overdue += 1
         if not self.in_period(opened):
@@ -198,15 +199,7 @@ class Tally:
             self.groups[(row["category"], row["matter"])].append((st, is_closed))
 
 
-def oldest_entry(row: Mapping[str, Any], level: str) -> dict[str, Any]:
-    return {
-        "case": row["id"],
-        "opened": row["opened_at"][:10],
-        "state": row["state"],
-        "severity": level,
-        "owner": row["owner"],
-        "category": row["category"],
-    }
+OLDEST_KEYS = ("id", "opened_at", "state", "owner", "category")  # what the oldest-open table needs of a row
 
 
 def build(
@@ -264,17 +257,17 @@ def finish(t: Tally, orders: Mapping[str, Sequence[str]], oldest: int = 5) -> Re
     report.trend = [{"month": m, "received": r, "resolved": c} for m, (r, c) in sorted(t.months.items())]
 
     # The oldest first; on the same instant, in the order of the files.
-    first = sorted(t.oldest, key=lambda item: (item[0], item[1]))[:oldest]
+    first = heapq.nsmallest(oldest, t.oldest, key=lambda item: (item[0], item[1]))
     report.oldest_open = [
         {
-            "case": entry["case"],
-            "opened": entry["opened"],
-            "days": int((as_of - opened).total_seconds() // 86400),
-            "state": entry["state"],
-            "severity": entry["severity"],
-            "owner": entry["owner"],
-            "category": entry["category"],
+            "case": row["id"],
+            "opened": row["opened_at"][:10],
+            "days": int((as_of - datetime.fromisoformat(row["opened_at"])).total_seconds() // 86400),
+            "state": row["state"],
+            "severity": level,
+            "owner": row["owner"],
+            "category": row["category"],
         }
-        for opened, _, entry in first
+        for _, _, row, level in first
     ]
     return report

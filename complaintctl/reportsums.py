@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from . import standing
-from .report import Scope, Tally, oldest_entry
+from .report import OLDEST_KEYS, Scope, Tally
 
 Row = Mapping[str, Any]
+FORMAT = 1  # of the sums; stored sums of another format are made again
 KEEP_OLDEST = 5  # report.build shows the five oldest open cases
 
 
@@ -78,7 +79,7 @@ def _add_final(sums: dict[str, Any], rel: str, row: Row, cutoff_us: int) -> bool
     else:
         cell["open"] += 1
         cell["overdue"] += int(st.breached)
-        cell["oldest"].append([opened_us, rel, oldest_entry(row, st.level)])
+        cell["oldest"].append([opened_us, rel, {k: row[k] for k in OLDEST_KEYS}])
         cell["oldest"].sort(key=lambda item: (item[0], item[1]))
         del cell["oldest"][KEEP_OLDEST:]
     # What a received case adds (all or none of the month's count as received).
@@ -154,8 +155,8 @@ def add(tally: Tally, sums: Mapping[str, Any]) -> None:
             continue
         tally.open += cell["open"]
         tally.overdue += cell["overdue"]
-        for opened_us, rel, entry in cell["oldest"]:
-            tally.oldest.append((standing.EPOCH + timedelta(microseconds=opened_us), rel, entry))
+        for opened_us, rel, row in cell["oldest"]:
+            tally.oldest.append((opened_us, rel, row, level))
         for month, instants in cell["closed"].items():
             first = 0 if since is None else bisect.bisect_left(instants, since)
             end = len(instants) if until is None else bisect.bisect_left(instants, until)
