@@ -210,36 +210,53 @@ def _settled(row: dict[str, Any]) -> bool:
 # ---------------------------------------------------------------- rows
 
 
-def _load_shard(ws: Workspace, month: str, key: str) -> tuple[str | None, list[list[str]], dict[str, Any]]:
-    """(tree, [[path, blob], ...], {blob: entry}) of a month's rows file."""
+def _load_shard(
+    ws: Workspace, month: str, key: str
+) -> tuple[str | None, list[tuple[str, str]], dict[str, Any]]:
+    """(tree, [(path, blob), ...], {blob: entry}) of a month's rows file."""
     data = _read(_file(ws, "rows", month), key)
     try:
         assert data is not None
         rows = iter(_unpack(data))
+        errors = data["errors"]
+        folder = f"cases/{month[:4]}/{month[5:]}/"
+        files = []
         entries: dict[str, Any] = {}
-        for blob, kind in data["blobs"]:
-            if kind == "row":
+        for i, (name, blob) in enumerate(zip(data["names"], data["blobs"], strict=True)):
+            files.append((folder + name, blob))
+            if str(i) in errors:
+                entries[blob] = {"error": errors[str(i)]}
+            else:
                 entries[blob] = {"row": next(rows)}
                 entries[blob]["row"]["blob"] = blob
-            else:
-                entries[blob] = {"error": kind}
-        return data.get("tree"), data.get("files") or [], entries
+        return data["tree"], files, entries
     except (AssertionError, AttributeError, TypeError, ValueError, KeyError, StopIteration):
         return None, [], {}
 
 
 def _save_shard(
-    ws: Workspace, month: str, key: str, tree: str | None, files: list[list[str]], entries: dict[str, Any]
+    ws: Workspace,
+    month: str,
+    key: str,
+    tree: str | None,
+    files: list[tuple[str, str]],
+    entries: dict[str, Any],
 ) -> None:
-    blobs = []
+    """Rows of the clean files (path order), with the folder's tree id when all are clean."""
     rows = []
-    for blob, entry in entries.items():
-        if "row" in entry:
-            blobs.append([blob, "row"])
-            rows.append(entry["row"])
+    errors = {}
+    for i, (_, blob) in enumerate(files):
+        if "row" in entries[blob]:
+            rows.append(entries[blob]["row"])
         else:
-            blobs.append([blob, entry["error"]])
-    data = {"policy": key, "tree": tree, "files": files if tree else [], "blobs": blobs}
+            errors[str(i)] = entries[blob]["error"]
+    data = {
+        "policy": key,
+        "tree": tree,
+        "names": [rel.rsplit("/", 1)[1] for rel, _ in files],  # all in the month's folder
+        "blobs": [blob for _, blob in files],
+        "errors": errors,
+    }
     data.update(_pack(rows, lambda row: not _settled(row), leave=("blob",)))
     _save_facts(
         ws, month, key, {b: e["row"] for b, e in entries.items() if "row" in e and _settled(e["row"])}
@@ -340,7 +357,7 @@ def _month_rows(
         out.items[month], out.problems[month] = items, problems
         now_tree = snap.tree(month)
         if fresh.keys() != entries.keys() or now_tree != tree:
-            clean = [[rel, blob] for rel, blob in plans[month] if blob is not None]
+            clean = [(rel, blob) for rel, blob in plans[month] if blob is not None and rel not in snap.dirty]
             _save_shard(ws, month, key, now_tree, clean, fresh)
     return out
 

@@ -259,18 +259,25 @@ def list_rows(root: str | None, status: Sequence[str] = ()) -> tuple[list[dict[s
                 f"unknown status '{state}'",
                 fix=f"use one of: {', '.join(ws.policy.states)}",
             )
-    from . import monitor
+    from . import monitor, standing
 
     result = caseindex.read_rows(ws)
     now = clock.now(ws.policy.timezone)
+    now_us = standing.micros(now)
     _attach_early(ws, list(zip(result.paths, result.rows, strict=True)), now)
     peers = monitor.peers_by_matter(result.rows)
     rows = []
     for row in result.rows:
         if status and row["state"] not in status:
             continue
-        group = peers.get((row["category"], row["matter"]), []) if row.get("matter") else []
-        rows.append({**row, "severity": monitor.level(ws.policy, row, now, group)})
+        # An open case's severity is on its timeline (cheaper than the rules).
+        st = None if row.get("settled") else standing.at(row, now_us)
+        if st is not None:
+            level = st.level
+        else:
+            group = peers.get((row["category"], row["matter"]), []) if row.get("matter") else []
+            level = monitor.level(ws.policy, row, now, group)
+        rows.append({**row, "severity": level})
     return rows, [p.message for p in result.problems]
 
 
