@@ -66,6 +66,7 @@ class Loaded:
     items: dict[str, list[Item]] = field(default_factory=dict)
     problems: dict[str, list[Problem]] = field(default_factory=dict)
     parsed: int = 0
+    trees: dict[str, str | None] = field(default_factory=dict)  # HEAD's tree id, if that is what was read
 
 
 @dataclass
@@ -277,9 +278,9 @@ def _save_facts(ws: Workspace, month: str, key: str, settled: dict[str, dict[str
         _write(_file(ws, "facts", month), {"policy": key, "blobs": facts})
 
 
-def _listing(ws: Workspace, months: list[str]) -> dict[str, dict[str, str]]:
-    """{month: {path: blob}} from git's index."""
-    out: dict[str, dict[str, str]] = {m: {} for m in months}
+def _listing(ws: Workspace, months: list[str]) -> dict[str, dict[str, tuple[str, str]]]:
+    """{month: {path: (mode, blob)}} from git's index."""
+    out: dict[str, dict[str, tuple[str, str]]] = {m: {} for m in months}
     if not months:
         return out
     folders = [f"cases/{m[:4]}/{m[5:]}/" for m in months]
@@ -288,8 +289,24 @@ def _listing(ws: Workspace, months: list[str]) -> dict[str, dict[str, str]]:
             meta, rel = line.split("\t", 1)
             month = month_of(rel)
             if month in out:
-                out[month][rel] = meta.split()[1]
+                mode, blob, _stage = meta.split()
+                out[month][rel] = (mode, blob)
     return out
+
+
+def tree_id(listing: dict[str, tuple[str, str]]) -> str | None:
+    """The id git gives a folder of these files (None if it holds folders)."""
+    body = b""
+    for rel, (mode, blob) in sorted(listing.items(), key=lambda item: item[0].encode()):
+        name = rel.rsplit("/", 1)[1]
+        if rel.count("/") != 3:
+            return None
+        body += mode.encode() + b" " + name.encode() + b"\0" + bytes.fromhex(blob)
+    return hashlib.sha1(b"tree %d\0" % len(body) + body, usedforsecurity=False).hexdigest()
+
+
+def blob_id(data: bytes) -> str:
+    return hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
 
 
 @contextlib.contextmanager
@@ -323,6 +340,7 @@ def _month_rows(
     ws: Workspace, snap: Snapshot, months: list[str], progress: Callable[[int, int], None] | None
 ) -> Loaded:
     key = _policy_key(ws)
+    out = Loaded()
     shards = {m: _load_shard(ws, m, key) for m in months}
     # A folder clean at the tree its rows file was made for needs no listing.
     listed = _listing(ws, [m for m in months if not (snap.tree(m) and shards[m][0] == snap.tree(m))])
@@ -331,16 +349,20 @@ def _month_rows(
     for month in months:
         tree, files, entries = shards[month]
         if month in listed:
-            tracked = listed[month]
+            tracked = {rel: blob for rel, (_, blob) in listed[month].items()}
+            # What was listed is the folder at HEAD only if it hashes to HEAD's
+            # tree (a commit may have come in since the snapshot).
+            out.trees[month] = snap.tree(month) if tree_id(listed[month]) == snap.tree(month) else None
             here = {rel for rel in snap.dirty if month_of(rel) == month}
             paths = sorted((set(tracked) | here) - snap.deleted)
             plan = [(rel, tracked.get(rel)) for rel in paths if CASE_PATH_RE.match(rel)]
         else:
+            out.trees[month] = tree
             plan = [(rel, blob) for rel, blob in files]
         plans[month] = plan
         misses += [rel for rel, blob in plan if rel in snap.dirty or blob not in entries]
     parsed = _parse_all(ws, misses, progress or terminal_progress())
-    out = Loaded(parsed=len(parsed))
+    out.parsed = len(parsed)
     for month in months:
         tree, files, entries = shards[month]
         fresh: dict[str, Any] = {}
@@ -348,17 +370,18 @@ def _month_rows(
         problems: list[Problem] = []
         for rel, blob in plans[month]:
             entry = parsed[rel] if rel in parsed else entries[blob or ""]
-            if blob is not None and rel not in snap.dirty:
+            # Kept only under the blob id of what was read (it may have been edited since listing).
+            if blob is not None and rel not in snap.dirty and entry.get("blob", blob) == blob:
                 fresh[blob] = entry
             if "row" in entry:
                 items.append((rel, entry["row"]))
             else:
                 problems.append(Problem(rel, entry["error"]))
         out.items[month], out.problems[month] = items, problems
-        now_tree = snap.tree(month)
-        if fresh.keys() != entries.keys() or now_tree != tree:
-            clean = [(rel, blob) for rel, blob in plans[month] if blob is not None and rel not in snap.dirty]
-            _save_shard(ws, month, key, now_tree, clean, fresh)
+        clean = [(rel, blob) for rel, blob in plans[month] if blob in fresh]
+        claim = out.trees[month] if len(clean) == len(plans[month]) else None
+        if fresh.keys() != entries.keys() or claim != tree:
+            _save_shard(ws, month, key, claim, clean, fresh)
     return out
 
 
@@ -460,14 +483,20 @@ def _entry(ws: Workspace, rel: str) -> dict[str, Any]:
     try:
         if path.is_symlink():
             return {"error": f"{rel}: is a symbolic link; case files must be plain files"}
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
+    except OSError as exc:
+        return {"error": f"{rel}: cannot read: {exc}"}
+    blob = blob_id(data)  # what was read, whatever git's index says
+    try:
+        text = data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")  # as read_text() reads
         case = parse_case(text, rel, ws.policy, roundtrip=False)
         policy = ws.policy
-        return {"row": projection.row(case, policy.time_limits.pause_states, policy, calendar(ws))}
+        row = projection.row(case, policy.time_limits.pause_states, policy, calendar(ws))
+        return {"row": row, "blob": blob}
     except ComplaintError as exc:
-        return {"error": str(exc)}
-    except (OSError, UnicodeDecodeError) as exc:
-        return {"error": f"{rel}: cannot read: {exc}"}
+        return {"error": str(exc), "blob": blob}
+    except UnicodeDecodeError as exc:
+        return {"error": f"{rel}: cannot read: {exc}", "blob": blob}
 
 
 PARALLEL_FROM = 2000  # below this, starting worker processes costs more than it saves

@@ -551,7 +551,7 @@ def _report_parts(ws: Workspace, scope: Any, when: datetime) -> tuple[Any, list[
     loaded = caseindex.month_rows(ws, snap, [month for month, _ in unsummed])
     for month, missing in unsummed:
         items, problems = loaded.items[month], [p.message for p in loaded.problems[month]]
-        if missing and snap.tree(month):
+        if missing and snap.tree(month) and loaded.trees[month] == snap.tree(month):
             caseindex.save_sums(ws, snap, month, reportsums.summarise(items, cutoff, problems))
         parts[month] = (items, problems)
     items, problems = [], []

@@ -11,6 +11,7 @@ resolution limit is 7 calendar days; "now" is 22 Nov 2026 10:00.
 from __future__ import annotations
 
 import json
+import shutil
 from datetime import datetime, timedelta
 from html.parser import HTMLParser
 from typing import Any
@@ -391,3 +392,37 @@ def varied(run: Any, ws: Workspace) -> list[str]:
             result = run(command, case_id, *rest, "--at", stamp(opened + timedelta(hours=hours)))
             assert result.exit_code == 0, (command, result.stderr)
     return ids
+
+
+def test_what_changes_while_a_report_reads_is_never_stored_as_head(
+    run: Any, ws: Workspace, twenty: list[str]
+) -> None:
+    """The index says a folder is HEAD's only for what it read from HEAD."""
+    from complaintctl import caseindex, store
+
+    workspace = store.find_workspace(str(ws.root))
+    month = "2026-10"
+    head = git(ws.root, "rev-parse", f"HEAD:cases/{month.replace('-', '/')}").strip()
+    path = ws.case_file(twenty[1])
+    assert caseindex.blob_id(path.read_bytes()) == git(ws.root, "hash-object", str(path)).strip()
+    index = ws.root / ".git" / "complaintctl"
+    shutil.rmtree(index)
+    # Edited after git was asked (the snapshot says clean) and before it is read.
+    snap = caseindex.snapshot(workspace)
+    assert snap.tree(month) == head
+    original = path.read_text()
+    path.write_text(original.replace("category: delivery-delay", "category: billing"))
+    loaded = caseindex.month_rows(workspace, snap, [month])
+    assert loaded.trees[month] == head  # the listing is HEAD's ...
+    assert not list(index.glob(f"v*/sums-{month}.json"))
+    rows = json.loads(next(index.glob(f"v*/rows-{month}.json")).read_text())
+    assert rows["tree"] is None  # ... but one file read is not, so it is not kept as HEAD's
+    path.write_text(original)
+    # Committed after the snapshot: the listing is not HEAD's as the snapshot knew it.
+    path.write_text(original.replace("category: delivery-delay", "category: billing"))
+    git(ws.root, "commit", "-qam", "Edit")
+    loaded = caseindex.month_rows(workspace, snap, [month])
+    assert loaded.trees[month] is None
+    assert caseindex.tree_id({}) == git(ws.root, "hash-object", "-t", "tree", "/dev/null").strip()
+    fresh = caseindex.snapshot(workspace)
+    assert caseindex.month_rows(workspace, fresh, [month]).trees[month] == fresh.tree(month) != head
