@@ -503,6 +503,7 @@ PARALLEL_FROM = 2000  # below this, starting worker processes costs more than it
 
 
 def _parse_chunk(root: str, rels: list[str]) -> list[tuple[str, dict[str, Any]]]:
+    gc.enable()  # forked while rows were being read (see _no_gc); parsing leaves cycles behind
     ws = Workspace(Path(root))
     return [(rel, _entry(ws, rel)) for rel in rels]
 
@@ -514,10 +515,16 @@ def _parse_all(
     workers = min(os.cpu_count() or 1, 8)
     if len(rels) < PARALLEL_FROM or workers < 2:
         out = {}
-        for done, rel in enumerate(rels, start=1):
-            out[rel] = _entry(ws, rel)
-            if progress and done % 500 == 0:
-                progress(done, len(rels))
+        was = gc.isenabled()
+        gc.enable()  # parsing YAML leaves cycles behind (see _no_gc)
+        try:
+            for done, rel in enumerate(rels, start=1):
+                out[rel] = _entry(ws, rel)
+                if progress and done % 500 == 0:
+                    progress(done, len(rels))
+        finally:
+            if not was:
+                gc.disable()
         return out
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
