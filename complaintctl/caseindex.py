@@ -435,9 +435,7 @@ def _load_sums(ws: Workspace, snap: Snapshot, month: str) -> dict[str, Any] | No
         sums = data["sums"]
         rows = _unpack(data["live"])
         sums["live"] = [[rel, row] for rel, row in zip(data["paths"], rows, strict=True)]
-        if not isinstance(sums["cells"], dict) or not isinstance(sums["problems"], list):
-            return None
-        return dict(sums)
+        return dict(sums) if reportsums.well_formed(sums) else None
     except (AttributeError, TypeError, ValueError, KeyError):
         return None
 

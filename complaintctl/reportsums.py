@@ -111,6 +111,26 @@ def _empty() -> dict[str, Any]:
     }  # fmt: skip
 
 
+def well_formed(sums: Mapping[str, Any]) -> bool:
+    """Whether stored sums have the shape ``summarise`` gives them (a file
+    that parses but is not ours is made again, never half-used)."""
+    shape = _empty()
+    try:
+        return (
+            isinstance(sums["final_from"], int | None)
+            and (sums["opened"] is None or [type(x) for x in sums["opened"]] == [int, int])
+            and isinstance(sums["problems"], list)
+            and all(
+                len(key.split("\x1f")) == 3
+                and cell.keys() == shape.keys()
+                and all(type(cell[k]) is type(v) for k, v in shape.items())
+                for key, cell in sums["cells"].items()
+            )
+        )
+    except (AttributeError, KeyError, TypeError):
+        return False
+
+
 def _bump(counts: dict[str, int], key: str) -> None:
     counts[key] = counts.get(key, 0) + 1
 

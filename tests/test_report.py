@@ -304,6 +304,11 @@ def test_sums_follow_hand_edits_new_files_checkouts_and_damage(
     files[0].write_bytes(october[: len(october) // 2])
     files[1].write_bytes(october)
     assert same() == first
+    for path in files:
+        data = json.loads(path.read_text())
+        data["sums"]["cells"] = {"billing\x1falice@example.com\x1fhot": {"open": "many"}}
+        path.write_text(json.dumps(data))
+    assert same() == first
     # An unreadable case file is reported on every run, sums or not.
     broken = ws.root / "cases" / "2026" / "10" / "C-20261008-YYYYYY.yaml"
     broken.write_text("schema: 1\nid: [\n")
