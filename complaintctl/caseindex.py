@@ -500,9 +500,12 @@ def _entry(ws: Workspace, rel: str) -> dict[str, Any]:
 PARALLEL_FROM = 2000  # below this, starting worker processes costs more than it saves
 
 
+_workers_ws: dict[str, Workspace] = {}
+
+
 def _parse_chunk(root: str, rels: list[str]) -> list[tuple[str, dict[str, Any]]]:
     gc.enable()  # forked while rows were being read (see _no_gc); parsing leaves cycles behind
-    ws = Workspace(Path(root))
+    ws = _workers_ws.setdefault(root, Workspace(Path(root)))  # the policy read once per worker
     return [(rel, _entry(ws, rel)) for rel in rels]
 
 
