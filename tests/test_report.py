@@ -431,3 +431,14 @@ def test_what_changes_while_a_report_reads_is_never_stored_as_head(
     assert caseindex.tree_id({}) == git(ws.root, "hash-object", "-t", "tree", "/dev/null").strip()
     fresh = caseindex.snapshot(workspace)
     assert caseindex.month_rows(workspace, fresh, [month]).trees[month] == fresh.tree(month) != head
+
+
+def test_list_as_of_a_moment_before_cases_settled(run: Any, ws: Workspace, twenty: list[str]) -> None:
+    """Settled cases are stored without their raw facts; a 'now' before they
+    settled (a pinned clock, a hand-edited time) needs them back."""
+    early = {"COMPLAINTCTL_NOW": "2026-10-10T00:00:00+08:00"}
+    run("list")  # the index holds the settled cases without their facts
+    result = run("list", "--json", env=early)
+    assert result.exit_code == 0, result.stderr
+    assert len(json.loads(result.stdout)) == 20
+    assert run("report", "--cases", env=early).exit_code == 0
