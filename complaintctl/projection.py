@@ -1,7 +1,9 @@
 """Pure: one case record -> one flat row, the unit of the bulk index.
 
 ``list``, ``report`` and the repeat lookup at ``open`` read these rows, never
-the case files themselves; a row holds only plain JSON values.
+the case files themselves; a row holds only plain JSON values. With the
+policy given, a row also keeps what no later moment can change
+(``settled``) and its report standing over time (``standing.timeline``).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from . import clocks, severity
 from .policy import Policy
 from .workflow import customer_keys
 
-VERSION = 6
+VERSION = 7
 
 
 def settled(case: Mapping[str, Any], policy: Policy, cal: clocks.Calendar | None) -> dict[str, Any] | None:
@@ -44,7 +46,7 @@ def row(
 ) -> dict[str, Any]:
     events = case["events"]
     replies = [e["at"] for e in events if e["action"] == "note" and e.get("kind") == "reply"]
-    return {
+    out = {
         "id": case["id"],
         "state": case["state"],
         "severity": case["severity"],
@@ -74,3 +76,8 @@ def row(
         "severity_facts": severity.facts(case),
         "settled": settled(case, policy, cal) if policy is not None else None,
     }
+    if policy is not None:
+        from . import standing
+
+        out["timeline"] = standing.timeline(policy, out, cal)
+    return out

@@ -16,6 +16,7 @@ Definitions (also in docs/reports.md):
 
 from __future__ import annotations
 
+import heapq
 import statistics
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -23,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from .monitor import CaseStatus
+from .standing import Standing, micros
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,7 @@ class Scope:
     owner: str | None = None
     severity: str | None = None
 
-    def matches(self, st: CaseStatus) -> bool:
+    def matches(self, st: Standing) -> bool:
         row = st.row
         return (
             (self.category is None or row["category"] == self.category)
@@ -106,61 +107,70 @@ def _ordered(counter: Counter[str], order: Sequence[str]) -> dict[str, int]:
     return {**known, **extra}
 
 
-def build(
-    statuses: Iterable[CaseStatus],
-    scope: Scope,
-    as_of: datetime,
-    orders: Mapping[str, Sequence[str]],
-    oldest: int = 5,
-) -> Report:
-    # One pass over the cases, each time string parsed once: a report reads
-    # 10k-100k cases and must stay well under a second.
-    since, until = scope.since, scope.until
+BREAKDOWNS = ("status", "severity", "category", "channel", "owner")
+CLOCKS = ("first_reply", "resolution")
 
-    def in_period(at: datetime) -> bool:
+
+@dataclass
+class Tally:
+    """The running sums of one report. Cases are added one at a time
+    (``add``), or a month of settled ones at once from stored sums
+    (``reportsums.add``); the order of adding never changes the figures."""
+
+    scope: Scope
+    as_of: datetime
+    received: int = 0
+    resolved: int = 0
+    open: int = 0
+    overdue: int = 0
+    repeat: int = 0
+    unreachable: int = 0
+    counters: dict[str, Counter[str]] = field(default_factory=lambda: {n: Counter() for n in BREAKDOWNS})
+    replies: list[float] = field(default_factory=list)
+    resolutions: list[float] = field(default_factory=list)
+    met: Counter[str] = field(default_factory=Counter)
+    decided: Counter[str] = field(default_factory=Counter)
+    tiers: Counter[str] = field(default_factory=Counter)
+    scores: list[int] = field(default_factory=list)
+    months: dict[str, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0]))
+    groups: dict[tuple[str, str], list[tuple[Standing, bool]]] = field(
+        default_factory=lambda: defaultdict(list)
+    )
+    # Open cases that may be among the oldest: (opened in microseconds, file, row, severity).
+    oldest: list[tuple[int, str, Mapping[str, Any], str]] = field(default_factory=list)
+
+    def in_period(self, at: datetime) -> bool:
+        since, until = self.scope.since, self.scope.until
         return (since is None or at >= since) and (until is None or at < until)
 
-    report = Report(
-        as_of=as_of.isoformat(timespec="minutes"),
-        since=since.isoformat(timespec="minutes") if since else None,
-        until=until.isoformat(timespec="minutes") if until else None,
-    )
-    names = ("status", "severity", "category", "channel", "owner")
-    counters: dict[str, Counter[str]] = {name: Counter() for name in names}
-    replies: list[float] = []
-    resolutions: list[float] = []
-    decided: dict[str, list[str]] = {"first_reply": [], "resolution": []}
-    tiers: Counter[str] = Counter()
-    scores: list[int] = []
-    groups: dict[tuple[str, str], list[tuple[CaseStatus, bool]]] = defaultdict(list)
-    months: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    still_open: list[tuple[datetime, CaseStatus]] = []
-    for st in statuses:
-        if not scope.matches(st):
-            continue
+    def add(self, st: Standing) -> None:
+        if not self.scope.matches(st):
+            return
         row = st.row
         opened = datetime.fromisoformat(row["opened_at"])
-        if opened > as_of:
-            continue
+        if opened > self.as_of:
+            return
         closed_text = row.get("closed_at")
         closed = datetime.fromisoformat(closed_text) if closed_text else None
-        is_closed = closed is not None and closed <= as_of
+        is_closed = closed is not None and closed <= self.as_of
         if is_closed:
             assert closed is not None and closed_text is not None
-            if in_period(closed):
-                report.resolved += 1
-                months[closed_text[:7]][1] += 1
+            if self.in_period(closed):
+                self.resolved += 1
+                self.months[closed_text[:7]][1] += 1
         else:
-            still_open.append((opened, st))
+            self.open += 1
+            self.oldest.append((micros(opened), st.path, row, st.level))
             if st.breached:
-                report.overdue += 1
-        if not in_period(opened):
-            continue
+                self.overdue += 1
+        if not self.in_period(opened):
+            return
         # A received case.
-        report.received += 1
-        months[row["opened_at"][:7]][0] += 1
+        self.received += 1
+        self.months[row["opened_at"][:7]][0] += 1
         if row.get("repeat_of"):
-            report.repeat += 1
+            self.repeat += 1
+        counters = self.counters
         counters["status"][row["state"]] += 1
         counters["severity"][st.level] += 1
         counters["category"][row["category"]] += 1
@@ -169,37 +179,69 @@ def build(
         reply = row.get("first_reply_at")
         if reply:
             replied = datetime.fromisoformat(reply)
-            if replied <= as_of:
-                replies.append((replied - opened).total_seconds() / 3600)
+            if replied <= self.as_of:
+                self.replies.append((replied - opened).total_seconds() / 3600)
         if is_closed:
             assert closed is not None
-            resolutions.append((closed - opened).total_seconds() / 3600)
-        for clock, outcomes in decided.items():
+            self.resolutions.append((closed - opened).total_seconds() / 3600)
+        for clock in CLOCKS:
             outcome = st.outcomes.get(clock)
             if outcome in ("met", "breached"):
-                outcomes.append(outcome)
-        tiers.update(row.get("escalated_to") or ())
+                self.decided[clock] += 1
+                if outcome == "met":
+                    self.met[clock] += 1
+        self.tiers.update(row.get("escalated_to") or ())
         if row.get("satisfaction") is not None:
-            scores.append(int(row["satisfaction"]))
+            self.scores.append(int(row["satisfaction"]))
         if row.get("unreachable"):
-            report.unreachable += 1
+            self.unreachable += 1
         if row.get("matter"):
-            groups[(row["category"], row["matter"])].append((st, is_closed))
+            self.groups[(row["category"], row["matter"])].append((st, is_closed))
 
-    report.open = len(still_open)
-    for name in names:
-        report.breakdowns[name] = _ordered(counters[name], orders.get(name, ()))
-    report.first_reply = durations(replies)
-    report.resolution = durations(resolutions)
-    for clock, outcomes in decided.items():
-        report.within_limit[clock] = Share(outcomes.count("met"), len(outcomes))
-    report.escalations = _ordered(tiers, orders.get("tier", ()))
+
+OLDEST_KEYS = ("id", "opened_at", "state", "owner", "category")  # what the oldest-open table needs of a row
+
+
+def build(
+    standings: Iterable[Standing],
+    scope: Scope,
+    as_of: datetime,
+    orders: Mapping[str, Sequence[str]],
+    oldest: int = 5,
+    tally: Tally | None = None,
+) -> Report:
+    """The report over ``standings``, added to ``tally`` (sums already taken)."""
+    # One pass over the cases, each time string parsed once: a report reads
+    # 10k-100k cases and must stay well under a second.
+    t = tally or Tally(scope, as_of)
+    for st in standings:
+        t.add(st)
+    return finish(t, orders, oldest)
+
+
+def finish(t: Tally, orders: Mapping[str, Sequence[str]], oldest: int = 5) -> Report:
+    since, until, as_of = t.scope.since, t.scope.until, t.as_of
+    report = Report(
+        as_of=as_of.isoformat(timespec="minutes"),
+        since=since.isoformat(timespec="minutes") if since else None,
+        until=until.isoformat(timespec="minutes") if until else None,
+    )
+    report.received, report.resolved, report.open = t.received, t.resolved, t.open
+    report.overdue, report.repeat, report.unreachable = t.overdue, t.repeat, t.unreachable
+    for name in BREAKDOWNS:
+        report.breakdowns[name] = _ordered(t.counters[name], orders.get(name, ()))
+    report.first_reply = durations(t.replies)
+    report.resolution = durations(t.resolutions)
+    for clock in CLOCKS:
+        report.within_limit[clock] = Share(t.met[clock], t.decided[clock])
+    report.escalations = _ordered(t.tiers, orders.get("tier", ()))
+    scores = t.scores
     report.satisfaction_mean = round(statistics.fmean(scores), 2) if scores else None
     report.satisfaction = {str(n): scores.count(n) for n in range(1, 6)}
     report.reached = len(scores)
     report.followed_up = report.reached + report.unreachable
 
-    for (category, matter), members in sorted(groups.items()):
+    for (category, matter), members in sorted(t.groups.items()):
         customers = {frozenset(m.row["customer_keys"] or ["name:" + m.row["customer"]]) for m, _ in members}
         if len(customers) >= 2:
             report.hot_spots.append(
@@ -212,19 +254,20 @@ def build(
                 }
             )
     report.hot_spots.sort(key=lambda h: (-h["customers"], h["category"], h["matter"]))
-    report.trend = [{"month": m, "received": r, "resolved": c} for m, (r, c) in sorted(months.items())]
+    report.trend = [{"month": m, "received": r, "resolved": c} for m, (r, c) in sorted(t.months.items())]
 
-    still_open.sort(key=lambda pair: pair[0])
+    # The oldest first; on the same instant, in the order of the files.
+    first = heapq.nsmallest(oldest, t.oldest, key=lambda item: (item[0], item[1]))
     report.oldest_open = [
         {
-            "case": st.row["id"],
-            "opened": st.row["opened_at"][:10],
-            "days": int((as_of - opened).total_seconds() // 86400),
-            "state": st.row["state"],
-            "severity": st.level,
-            "owner": st.row["owner"],
-            "category": st.row["category"],
+            "case": row["id"],
+            "opened": row["opened_at"][:10],
+            "days": int((as_of - datetime.fromisoformat(row["opened_at"])).total_seconds() // 86400),
+            "state": row["state"],
+            "severity": level,
+            "owner": row["owner"],
+            "category": row["category"],
         }
-        for opened, st in still_open[:oldest]
+        for _, _, row, level in first
     ]
     return report

@@ -259,17 +259,25 @@ def list_rows(root: str | None, status: Sequence[str] = ()) -> tuple[list[dict[s
                 f"unknown status '{state}'",
                 fix=f"use one of: {', '.join(ws.policy.states)}",
             )
-    from . import monitor
+    from . import monitor, standing
 
     result = caseindex.read_rows(ws)
     now = clock.now(ws.policy.timezone)
+    now_us = standing.micros(now)
+    _attach_early(ws, list(zip(result.paths, result.rows, strict=True)), now)
     peers = monitor.peers_by_matter(result.rows)
     rows = []
     for row in result.rows:
         if status and row["state"] not in status:
             continue
-        group = peers.get((row["category"], row["matter"]), []) if row.get("matter") else []
-        rows.append({**row, "severity": monitor.level(ws.policy, row, now, group)})
+        # An open case's severity is on its timeline (cheaper than the rules).
+        st = None if row.get("settled") else standing.at(row, now_us)
+        if st is not None:
+            level = st.level
+        else:
+            group = peers.get((row["category"], row["matter"]), []) if row.get("matter") else []
+            level = monitor.level(ws.policy, row, now, group)
+        rows.append({**row, "severity": level})
     return rows, [p.message for p in result.problems]
 
 
@@ -601,7 +609,6 @@ def report(root: str | None, req: ReportRequest) -> tuple[Any, list[str], Worksp
         owner=req.owner,
         severity=req.severity,
     )
-    _ws, states, problems, when = statuses(root, req.as_of)
     orders = {
         "status": list(policy.states),
         "severity": list(reversed(policy.severities)),
@@ -609,7 +616,79 @@ def report(root: str | None, req: ReportRequest) -> tuple[Any, list[str], Worksp
         "channel": list(policy.channels),
         "tier": [t.name for t in policy.tiers],
     }
-    return rep.build(states, scope, when, orders), problems, ws
+    when = _as_of(ws, req.as_of)
+    tally, items, problems = _report_parts(ws, scope, when)
+    return rep.build(_standings(ws, items, when), scope, when, orders, tally=tally), problems, ws
+
+
+def _report_parts(ws: Workspace, scope: Any, when: datetime) -> tuple[Any, list[Any], list[str]]:
+    """A report's tally with each month's stored sums added where they are
+    exact for it, and the cases still to add one by one (path, row)."""
+    from . import caseindex, reportsums, standing
+    from . import report as rep
+
+    snap = caseindex.snapshot(ws)
+    tally = rep.Tally(scope, when)
+    # Sums made now hold only cases already final now (and by when).
+    cutoff = standing.micros(min(when, clock.now(ws.policy.timezone)))
+    parts: dict[str, tuple[list[Any], list[str]]] = {}
+    unsummed = []
+    for month in snap.months():
+        sums = caseindex.load_sums(ws, snap, month)
+        if sums is None or not reportsums.usable(sums, scope, when):
+            unsummed.append((month, sums is None))
+            continue
+        # Folding may widen the sums' range of receipt: only when the period is everything.
+        if scope.since is None and scope.until is None and reportsums.fold(sums, cutoff):
+            caseindex.save_sums(ws, snap, month, sums)
+        reportsums.add(tally, sums)
+        parts[month] = (sums["live"], sums["problems"])
+    loaded = caseindex.month_rows(ws, snap, [month for month, _ in unsummed])
+    for month, missing in unsummed:
+        items, problems = loaded.items[month], [p.message for p in loaded.problems[month]]
+        if missing and snap.tree(month) and loaded.trees[month] == snap.tree(month):
+            caseindex.save_sums(ws, snap, month, reportsums.summarise(items, cutoff, problems))
+        parts[month] = (items, problems)
+    items, problems = [], []
+    for month in sorted(parts):
+        items += parts[month][0]
+        problems += parts[month][1]
+    return tally, items, problems
+
+
+def _standings(ws: Workspace, items: Sequence[Any], when: datetime) -> list[Any]:
+    """How each case stands as of when: looked up on its timeline, or
+    evaluated (cases on a --matter, or when is before their last event)."""
+    from . import caseindex, monitor, standing
+
+    items = [(rel, row) for rel, row in items if datetime.fromisoformat(row["opened_at"]) <= when]
+    when_us = standing.micros(when)
+    out = []
+    slow = []
+    for rel, row in items:
+        st = standing.at(row, when_us, rel)
+        if st is None:
+            slow.append((rel, row))
+        else:
+            out.append(st)
+    if slow:
+        _attach_early(ws, slow, when)
+        peers = monitor.peers_by_matter(row for _, row in items)
+        cal = caseindex.calendar(ws)
+        out += [standing.of(monitor.status(ws.policy, row, when, cal, peers), rel) for rel, row in slow]
+    return out
+
+
+def _attach_early(ws: Workspace, items: Sequence[Any], when: datetime) -> None:
+    """Settled rows carry no raw facts; those settled after when need them."""
+    from . import caseindex
+
+    early = [
+        (rel, row)
+        for rel, row in items
+        if "clock_facts" not in row and datetime.fromisoformat(row["settled"]["at"]) > when
+    ]
+    caseindex.attach_facts(ws, early)
 
 
 # ---------------------------------------------------------------- clocks
@@ -647,13 +726,15 @@ def statuses(root: str | None, as_of: str | None = None) -> tuple[Workspace, lis
     ws = store.find_workspace(root)
     result = caseindex.read_rows(ws)
     when = _as_of(ws, as_of)
-    rows = [r for r in result.rows if datetime.fromisoformat(r["opened_at"]) <= when]
-    # Settled rows carry no raw facts; those settled after as_of need them.
-    early = [r for r in rows if "clock_facts" not in r and datetime.fromisoformat(r["settled"]["at"]) > when]
-    caseindex.attach_facts(ws, early)
+    items = [
+        (rel, row)
+        for rel, row in zip(result.paths, result.rows, strict=True)
+        if datetime.fromisoformat(row["opened_at"]) <= when
+    ]
+    _attach_early(ws, items, when)
     return (
         ws,
-        monitor.statuses(ws.policy, rows, when, _calendar(ws)),
+        monitor.statuses(ws.policy, [row for _, row in items], when, _calendar(ws)),
         [p.message for p in result.problems],
         when,
     )

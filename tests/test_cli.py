@@ -501,8 +501,10 @@ def test_list_masks_customers_and_filters(run: Any, ws: Workspace) -> None:
 def test_list_sees_hand_edits_checkouts_and_a_corrupt_index(run: Any, ws: Workspace) -> None:
     case_id = opened(run, ws)
     first = run("list", "--json").stdout
-    index = next((ws.root / ".git" / "complaintctl").glob("index-*.json"))
-    index.write_text("{ not json")
+    files = list((ws.root / ".git" / "complaintctl").glob("v*/*.json"))
+    assert files
+    for index in files:
+        index.write_text("{ not json")
     assert run("list", "--json").stdout == first
     changes(run, ws, "close", case_id, "--resolution", "withdrawn")
     assert '"state": "closed"' in run("list", "--json").stdout

@@ -11,6 +11,7 @@ resolution limit is 7 calendar days; "now" is 22 Nov 2026 10:00.
 from __future__ import annotations
 
 import json
+import shutil
 from datetime import datetime, timedelta
 from html.parser import HTMLParser
 from typing import Any
@@ -173,16 +174,19 @@ def test_case_lines_are_masked_and_limited(run: Any, ws: Workspace, twenty: list
 def test_the_index_never_changes_an_answer(run: Any, ws: Workspace, twenty: list[str]) -> None:
     fresh = run("report", "--format", "json").stdout
     index_dir = ws.root / ".git" / "complaintctl"
-    for index in index_dir.glob("index-*.json"):
+    assert list(index_dir.glob("v*/rows-*.json")) and list(index_dir.glob("v*/sums-*.json"))
+    for index in index_dir.glob("v*/*-*.json"):
         index.write_text('{"policy": "x", "blobs": {"abc": {"row": 1}}')  # corrupt
     assert run("report", "--format", "json").stdout == fresh
-    for index in index_dir.glob("index-*.json"):
+    for index in index_dir.glob("v*/*-*.json"):
         index.unlink()
     assert run("report", "--format", "json").stdout == fresh
     early = run("report", "--format", "json", "--as-of", "2026-10-10T00:00").stdout
     assert '"received": 5' in early
-    for facts in index_dir.glob("facts-*.json"):
-        facts.unlink()  # settled cases then re-read their files for an earlier as-of
+    facts = list(index_dir.glob("v*/facts-*.json"))
+    assert facts
+    for path in facts:
+        path.unlink()  # settled cases then re-read their files for an earlier as-of
     assert run("report", "--format", "json", "--as-of", "2026-10-10T00:00").stdout == early
     git(ws.root, "checkout", "-q", "HEAD~5")  # an older history: fewer events
     older = run("report", "--format", "json").stdout
@@ -192,3 +196,249 @@ def test_the_index_never_changes_an_answer(run: Any, ws: Workspace, twenty: list
     path.write_text(path.read_text().replace("category: delivery-delay", "category: billing"))
     edited = figures(run)
     assert edited["breakdowns"]["category"] == {"delivery-delay": 9, "billing": 11}
+
+
+# ---------------------------------------------------------------- stored sums and timelines
+#
+# A report adds each month's stored sums where they are exact for it and
+# looks the other cases up on their timelines. The reference is the full
+# evaluation: every case through monitor.status, no sums, no timelines.
+
+SCOPES: list[tuple[str, ...]] = [
+    (),
+    ("--since", "2026-11-01", "--until", "2026-12-01"),
+    ("--since", "2026-10-10"),  # cuts through October: its sums cannot tell
+    ("--until", "2026-11-01"),
+    ("--as-of", "2026-10-20T12:00"),
+    ("--as-of", "2026-11-05T09:30", "--since", "2026-10-01"),
+    ("--category", "billing"),
+    ("--owner", "bob@example.com"),
+    ("--severity", "hot"),
+    ("--severity", "general", "--until", "2026-10-15T12:30"),
+]
+
+
+def full_evaluation(run: Any, monkeypatch: pytest.MonkeyPatch, *args: str, env: Any = None) -> Any:
+    from complaintctl import reportsums, standing
+
+    with monkeypatch.context() as patch:
+        patch.setattr(standing, "at", lambda *_a, **_k: None)
+        patch.setattr(reportsums, "usable", lambda *_a, **_k: False)
+        return run("report", *args, env=env)
+
+
+def sums_files(ws: Workspace) -> list[Any]:
+    return sorted((ws.root / ".git" / "complaintctl").glob("v*/sums-*.json"))
+
+
+def test_stored_sums_give_the_full_evaluation(
+    run: Any, ws: Workspace, twenty: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    expected = {args: full_evaluation(run, monkeypatch, "--format", "json", *args).stdout for args in SCOPES}
+    for args in SCOPES:
+        for index in (ws.root / ".git" / "complaintctl").glob("v*"):
+            for path in index.iterdir():
+                path.unlink()
+        cold = run("report", "--format", "json", *args).stdout
+        assert cold == expected[args], args
+        assert sums_files(ws)  # made by the cold run
+        assert run("report", "--format", "json", *args).stdout == expected[args], args
+    for fmt in ("table", "markdown", "html"):
+        assert (
+            run("report", "--format", fmt).stdout == full_evaluation(run, monkeypatch, "--format", fmt).stdout
+        )
+    assert run("report", "--cases").stdout == full_evaluation(run, monkeypatch, "--cases").stdout
+    # Weeks later, cases that were still changing have settled: the sums take them in.
+    later = {"COMPLAINTCTL_NOW": "2027-01-10T10:00:00+08:00"}
+    before = [path.read_text() for path in sums_files(ws)]
+    result = run("report", "--format", "json", env=later)
+    assert result.stdout == full_evaluation(run, monkeypatch, "--format", "json", env=later).stdout
+    assert [path.read_text() for path in sums_files(ws)] != before
+    for args in SCOPES:
+        got = run("report", "--format", "json", *args, env=later).stdout
+        assert got == full_evaluation(run, monkeypatch, "--format", "json", *args, env=later).stdout, args
+
+
+def test_sums_follow_hand_edits_new_files_checkouts_and_damage(
+    run: Any, ws: Workspace, twenty: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def same(*args: str) -> dict[str, Any]:
+        got = run("report", "--format", "json", *args)
+        assert got.stdout == full_evaluation(run, monkeypatch, "--format", "json", *args).stdout, args
+        assert got.stderr == full_evaluation(run, monkeypatch, "--format", "json", *args).stderr, args
+        return dict(json.loads(got.stdout))
+
+    first = same()
+    assert sums_files(ws)
+    # A hand edit of a case closed and followed up in October (a settled month).
+    path = ws.case_file(twenty[1])
+    original = path.read_text()
+    path.write_text(original.replace("category: delivery-delay", "category: billing"))
+    assert same()["breakdowns"]["category"] == {"delivery-delay": 9, "billing": 11}
+    git(ws.root, "commit", "-qam", "Hand edit")  # clean again, at another tree id
+    assert same()["breakdowns"]["category"] == {"delivery-delay": 9, "billing": 11}
+    same("--category", "billing")
+    # A new file nobody has added yet, and a deleted one.
+    text = ws.case_file(twenty[3]).read_text()
+    extra = ws.root / "cases" / "2026" / "10" / "C-20261007-ZZZZZZ.yaml"
+    extra.write_text(text.replace(twenty[3], "C-20261007-ZZZZZZ"))
+    assert same()["received"] == 21
+    extra.unlink()
+    ws.case_file(twenty[5]).unlink()
+    assert same()["received"] == 19
+    git(ws.root, "checkout", "-q", "--", "cases")
+    # Staged changes of an older history, then the older history itself.
+    git(ws.root, "checkout", "-q", "HEAD~6", "--", "cases")
+    same()
+    git(ws.root, "reset", "-q", "--hard")
+    git(ws.root, "checkout", "-q", "HEAD~6")
+    older = same()
+    git(ws.root, "checkout", "-q", "main")
+    assert older != same()
+    git(ws.root, "revert", "--no-edit", "HEAD")
+    assert same() == first
+    # Damaged sums: cut short, or another month's.
+    files = sums_files(ws)
+    assert len(files) == 2
+    october = files[0].read_bytes()
+    files[0].write_bytes(october[: len(october) // 2])
+    files[1].write_bytes(october)
+    assert same() == first
+    for path in files:
+        data = json.loads(path.read_text())
+        data["sums"]["cells"] = {"billing\x1falice@example.com\x1fhot": {"open": "many"}}
+        path.write_text(json.dumps(data))
+    assert same() == first
+    # An unreadable case file is reported on every run, sums or not.
+    broken = ws.root / "cases" / "2026" / "10" / "C-20261008-YYYYYY.yaml"
+    broken.write_text("schema: 1\nid: [\n")
+    git(ws.root, "add", "cases")
+    git(ws.root, "commit", "-qm", "Broken file")
+    for _ in range(2):
+        result = run("report", "--format", "json")
+        assert "complaintctl: skipped cases/2026/10/C-20261008-YYYYYY.yaml" in result.stderr
+        assert json.loads(result.stdout) == first
+
+
+def test_timelines_agree_with_the_clocks(run: Any, ws: Workspace, twenty: list[str]) -> None:
+    """At every instant from a case's last event on, its timeline says what
+    monitor.status says: around each step and on a grid of instants."""
+    from complaintctl import caseindex, monitor, standing, store
+
+    more = varied(run, ws)
+    workspace = store.find_workspace(str(ws.root))
+    rows = caseindex.read_rows(workspace)
+    items = list(zip(rows.paths, rows.rows, strict=True))
+    caseindex.attach_facts(workspace, items)
+    policy, cal = workspace.policy, caseindex.calendar(workspace)
+    peers = monitor.peers_by_matter(rows.rows)
+    tick = timedelta(microseconds=1)
+    checked = 0
+    for _, row in items:
+        line = row["timeline"]
+        if line is None:
+            assert row["matter"]  # evaluated live
+            continue
+        start = standing.EPOCH + timedelta(microseconds=line[0][0])
+        instants = [start + timedelta(minutes=317 * i) for i in range(250)]
+        for step in line:
+            at = standing.EPOCH + timedelta(microseconds=step[0])
+            instants += [at - tick, at, at + tick]
+        for at in instants:
+            looked_up = standing.at(row, standing.micros(at))
+            if looked_up is None:
+                assert at < start
+                continue
+            live = standing.of(monitor.status(policy, row, at, cal, peers))
+            overdue = live.breached and not row["closed_at"]
+            assert (looked_up.level, looked_up.outcomes, looked_up.breached) == (
+                live.level,
+                live.outcomes,
+                overdue,
+            ), (row["id"], at)
+            checked += 1
+    assert checked > 5000 and len(items) == 20 + len(more)
+
+
+def varied(run: Any, ws: Workspace) -> list[str]:
+    """Cases that pause, rise, are lowered, reopened, urgent, on a matter, external."""
+    policy = ws.root / "policy.yaml"
+    text = policy.read_text().replace("  resolution:\n    - {limit: 7d}\n", "  resolution:\n    - {severity: [major], limit: 5d}\n    - {urgent: true, limit: 7d}\n    - {limit: 80h, count: business}\n")  # fmt: skip
+    policy.write_text(text)
+    git(ws.root, "commit", "-qam", "Resolution limit in business hours again")
+    plans: list[tuple[dict[str, str | bool], list[tuple[int, list[str]]]]] = [
+        ({"urgent": True}, [(3, ["note", "Late reply", "--kind", "reply"]), (30, ["wait", "--reason", "Docs"]),
+                            (100, ["resume"]), (130, ["escalate", "--reason", "Slow"])]),
+        ({}, [(50, ["flag", "--reason", "Threat", "--risk"]), (60, ["flag", "--reason", "Group", "--collective", "12"]),
+              (200, ["lower", "--to", "important", "--reason", "Calmer"])]),
+        ({}, [(1, ["note", "Sorry", "--kind", "reply"]), (20, ["close", "--resolution", "explained"]),
+              (40, ["reopen", "--reason", "Not fixed"]), (300, ["close", "--resolution", "explained"])]),
+        ({}, [(1, ["note", "Sorry", "--kind", "reply"]), (5, ["wait", "--reason", "Photos"])]),
+        ({}, [(2, ["flag", "--reason", "Supplier", "--cause", "external"])]),
+        ({"matter": "lift-noise"}, [(4, ["note", "Sorry", "--kind", "reply"])]),
+        ({"matter": "lift-noise", "category": "billing"}, []),
+        ({"severity": "major"}, [(10, ["note", "Sorry", "--kind", "reply"]), (30, ["close", "--resolution", "explained"]),
+                                 (40, ["followup", "--satisfaction", "4"])]),
+    ]  # fmt: skip
+    ids = []
+    start = datetime.fromisoformat("2026-10-28T16:30:00+08:00")
+    for k, (over, steps) in enumerate(plans):
+        opened = start + timedelta(days=2 * k, hours=k)
+        fields: dict[str, str | bool] = {
+            "at": stamp(opened),
+            "phone": f"1390000{k:04d}",
+            "customer": f"Other {k}",
+        }
+        result = run(*open_args(**{**fields, **over}))
+        assert result.exit_code == 0, result.stderr
+        case_id = result.stdout.strip()
+        ids.append(case_id)
+        for hours, (command, *rest) in steps:
+            result = run(command, case_id, *rest, "--at", stamp(opened + timedelta(hours=hours)))
+            assert result.exit_code == 0, (command, result.stderr)
+    return ids
+
+
+def test_what_changes_while_a_report_reads_is_never_stored_as_head(
+    run: Any, ws: Workspace, twenty: list[str]
+) -> None:
+    """The index says a folder is HEAD's only for what it read from HEAD."""
+    from complaintctl import caseindex, store
+
+    workspace = store.find_workspace(str(ws.root))
+    month = "2026-10"
+    head = git(ws.root, "rev-parse", f"HEAD:cases/{month.replace('-', '/')}").strip()
+    path = ws.case_file(twenty[1])
+    assert caseindex.blob_id(path.read_bytes()) == git(ws.root, "hash-object", str(path)).strip()
+    index = ws.root / ".git" / "complaintctl"
+    shutil.rmtree(index)
+    # Edited after git was asked (the snapshot says clean) and before it is read.
+    snap = caseindex.snapshot(workspace)
+    assert snap.tree(month) == head
+    original = path.read_text()
+    path.write_text(original.replace("category: delivery-delay", "category: billing"))
+    loaded = caseindex.month_rows(workspace, snap, [month])
+    assert loaded.trees[month] == head  # the listing is HEAD's ...
+    assert not list(index.glob(f"v*/sums-{month}.json"))
+    rows = json.loads(next(index.glob(f"v*/rows-{month}.json")).read_text())
+    assert rows["tree"] is None  # ... but one file read is not, so it is not kept as HEAD's
+    path.write_text(original)
+    # Committed after the snapshot: the listing is not HEAD's as the snapshot knew it.
+    path.write_text(original.replace("category: delivery-delay", "category: billing"))
+    git(ws.root, "commit", "-qam", "Edit")
+    loaded = caseindex.month_rows(workspace, snap, [month])
+    assert loaded.trees[month] is None
+    assert caseindex.tree_id({}) == git(ws.root, "hash-object", "-t", "tree", "/dev/null").strip()
+    fresh = caseindex.snapshot(workspace)
+    assert caseindex.month_rows(workspace, fresh, [month]).trees[month] == fresh.tree(month) != head
+
+
+def test_list_as_of_a_moment_before_cases_settled(run: Any, ws: Workspace, twenty: list[str]) -> None:
+    """Settled cases are stored without their raw facts; a 'now' before they
+    settled (a pinned clock, a hand-edited time) needs them back."""
+    early = {"COMPLAINTCTL_NOW": "2026-10-10T00:00:00+08:00"}
+    run("list")  # the index holds the settled cases without their facts
+    result = run("list", "--json", env=early)
+    assert result.exit_code == 0, result.stderr
+    assert len(json.loads(result.stdout)) == 20
+    assert run("report", "--cases", env=early).exit_code == 0
