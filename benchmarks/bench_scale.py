@@ -884,13 +884,10 @@ def replay_check(tmp: Path, end: datetime) -> str:
 # ---------------------------------------------------------------- measuring
 
 
-@dataclass
-class Figure:
-    size: int | None
-    key: str
-    label: str
+class Timed:
+    """Median and min of a figure's runs (bench_team.py's figures use it too)."""
+
     times: list[float]
-    note: str = ""
 
     @property
     def median(self) -> float:
@@ -899,6 +896,15 @@ class Figure:
     @property
     def least(self) -> float:
         return min(self.times)
+
+
+@dataclass
+class Figure(Timed):
+    size: int | None
+    key: str
+    label: str
+    times: list[float]
+    note: str = ""
 
 
 def run(cmd: Sequence[str], cwd: Path | None = None, quiet: bool = False) -> tuple[float, int, str]:

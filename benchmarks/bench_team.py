@@ -53,19 +53,11 @@ SPREAD = 20  # cases each side changes in the 20-case figures
 
 
 @dataclass
-class Figure:
+class Figure(bench_scale.Timed):
     scale: str
     label: str
     times: list[float]
     note: str = ""
-
-    @property
-    def median(self) -> float:
-        return statistics.median(self.times)
-
-    @property
-    def least(self) -> float:
-        return min(self.times)
 
 
 @dataclass

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -92,6 +92,22 @@ def _change(path: str, parts: list[str]) -> FileChange:
     """One ':oldmode newmode old new status' line of --raw output."""
     old, new = parts[2], parts[3]
     return FileChange(path, parts[4][0], None if old == ZERO else old, None if new == ZERO else new)
+
+
+def file_history(
+    root: Path, rev: str, rel: str, read: Callable[[str], str | None] | None = None
+) -> Iterator[str]:
+    """Earlier texts of one file reachable from ``rev``, newest first, read
+    lazily (a merge usually needs only the first); ``read`` takes 'REV:PATH'."""
+
+    def show(name: str) -> str | None:
+        shown = git(root, "show", name, check=False)
+        return shown.stdout if shown.returncode == 0 else None
+
+    for commit in git(root, "log", "--format=%H", rev, "--", rel).stdout.split():
+        text = (read or show)(f"{commit}:{rel}")
+        if text is not None:
+            yield text
 
 
 class Blobs:

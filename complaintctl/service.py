@@ -489,7 +489,7 @@ def merge_driver(base: Path, ours: Path, theirs: Path, rel: str) -> str:
             texts.append(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError) as exc:
             raise WorkspaceError(f"cannot read {path}: {exc}", where=rel) from None
-    from .sync import file_history
+    from .gitread import file_history
 
     text, merged = mergefile.merge_texts(
         policy, rel, texts[0] or None, texts[1], texts[2], lambda: file_history(ws.root, "HEAD", rel)

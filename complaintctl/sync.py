@@ -13,11 +13,10 @@ from __future__ import annotations
 import re
 import shlex
 import sys
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import audit, mergefile, store
+from . import audit, gitread, mergefile, store
 from .audit import git
 from .errors import GitError, UsageError, WorkspaceError
 from .replay import MergeConflict, describe, plain
@@ -294,7 +293,7 @@ def _merge(
                 texts[0],
                 texts[1],
                 texts[2],
-                lambda rel=rel: file_history(ws.root, base, rel),  # type: ignore[misc]
+                lambda rel=rel: gitread.file_history(ws.root, base, rel),  # type: ignore[misc]
             )
         except MergeConflict as exc:
             conflicts.append(exc)
@@ -363,15 +362,6 @@ def _merge(
         if head:
             git(ws.root, "reset", "--quiet", "--hard", head, check=False)
         raise
-
-
-def file_history(root: Path, rev: str, rel: str) -> Iterator[str]:
-    """Earlier texts of one file reachable from ``rev``, newest first (lazily)."""
-    commits = git(root, "log", "--format=%H", rev, "--", rel).stdout.split()
-    for commit in commits:
-        shown = git(root, "show", f"{commit}:{rel}", check=False)
-        if shown.returncode == 0:
-            yield shown.stdout
 
 
 def _check_keep(keep: frozenset[str], both: set[str]) -> None:

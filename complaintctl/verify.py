@@ -200,9 +200,11 @@ class Verifier:
             return theirs
         if ours is None or theirs is None:
             raise MergeConflict("deleted on one side and changed on the other", where=rel)
-        merged, _ = mergefile.merge_texts(
-            policy, rel, common, ours, theirs, lambda: _history(self.ws.root, self.blobs, base, rel)
-        )
+
+        def history() -> Iterator[str]:
+            return gitread.file_history(self.ws.root, base, rel, self.blobs.text)
+
+        merged, _ = mergefile.merge_texts(policy, rel, common, ours, theirs, history)
         return merged
 
     def close(self) -> None:
@@ -216,13 +218,6 @@ def _plain(text: str | None, rel: str, policy: Policy) -> Any:
         return replay.plain(store.parse_case(text, rel, policy, roundtrip=False))
     except ComplaintError:
         return text
-
-
-def _history(root: Path, blobs: gitread.Blobs, rev: str, rel: str) -> Iterator[str]:
-    for commit in git(root, "log", "--format=%H", rev, "--", rel).stdout.split():
-        text = blobs.text(f"{commit}:{rel}")
-        if text is not None:
-            yield text
 
 
 def _opening(policy: Policy, case: Any, trailers: dict[str, list[str]]) -> Iterator[str]:

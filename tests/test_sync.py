@@ -60,9 +60,8 @@ class Clone:
         return self.git("status", "--porcelain", "--untracked-files=all") == ""
 
 
-@pytest.fixture
-def team(tmp_path: Path) -> tuple[Clone, Clone, Path]:
-    """Alice's workspace pushed to a bare remote; Bob's fresh clone, set up."""
+def make_team(tmp_path: Path, setup: bool = True) -> tuple[Clone, Clone, Path]:
+    """Alice's workspace pushed to a bare remote; Bob's fresh clone (set up, or not)."""
     remote = tmp_path / "remote.git"
     subprocess.run(["git", "init", "--quiet", "--bare", str(remote)], check=True)
     a = Clone(service.init_workspace(tmp_path / "alice"))
@@ -70,8 +69,14 @@ def team(tmp_path: Path) -> tuple[Clone, Clone, Path]:
     a.git("push", "--quiet", "-u", "origin", "main")
     subprocess.run(["git", "clone", "--quiet", str(remote), str(tmp_path / "bob")], check=True)
     b = Clone(tmp_path / "bob")
-    assert b.ok("setup", actor=BOB).splitlines()[0] == "set git config merge.complaintctl.name"
+    if setup:
+        assert b.ok("setup", actor=BOB).splitlines()[0] == "set git config merge.complaintctl.name"
     return a, b, remote
+
+
+@pytest.fixture
+def team(tmp_path: Path) -> tuple[Clone, Clone, Path]:
+    return make_team(tmp_path)
 
 
 def shared_case(a: Clone, b: Clone) -> str:
@@ -256,13 +261,7 @@ def test_plain_git_pull_of_a_conflict_leaves_no_markers(team: tuple[Clone, Clone
 
 
 def test_without_setup_git_leaves_markers_and_check_explains(tmp_path: Path) -> None:
-    remote = tmp_path / "remote.git"
-    subprocess.run(["git", "init", "--quiet", "--bare", str(remote)], check=True)
-    a = Clone(service.init_workspace(tmp_path / "alice"))
-    a.git("remote", "add", "origin", str(remote))
-    a.git("push", "--quiet", "-u", "origin", "main")
-    subprocess.run(["git", "clone", "--quiet", str(remote), str(tmp_path / "bob")], check=True)
-    b = Clone(tmp_path / "bob")  # no 'complaintctl setup': git merges lines
+    a, b, _ = make_team(tmp_path, setup=False)  # no 'complaintctl setup': git merges lines
     case_id = shared_case(a, b)
     a.ok("note", case_id, "from alice", "--at", "2026-11-20T10:00")
     a.ok("sync")
