@@ -487,8 +487,10 @@ def merge_driver(base: Path, ours: Path, theirs: Path, rel: str) -> str:
     for path in (base, ours, theirs):
         try:
             texts.append(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError) as exc:
-            raise WorkspaceError(f"cannot read {path}: {exc}", where=rel) from None
+        except OSError as exc:
+            raise WorkspaceError(f"cannot read {path} ({exc.strerror})", where=rel) from None
+        except UnicodeDecodeError:
+            raise WorkspaceError(f"cannot read {path} (not UTF-8 text)", where=rel) from None
     from .gitread import file_history
 
     text, merged = mergefile.merge_texts(

@@ -108,7 +108,9 @@ def _remote(ws: Workspace, branch: str, chosen: str | None) -> tuple[str, str]:
         remote = remotes[0]
     if remote is None or remote not in remotes:
         raise WorkspaceError(
-            f"no remote '{remote}'" if remote else "this workspace has no remote to sync with",
+            f"no remote '{remote}' (remotes here: {', '.join(remotes) or 'none'})"
+            if remote
+            else "this workspace has no remote to sync with",
             fix="add the shared one: git remote add origin URL",
         )
     merge_ref = _config(ws, f"branch.{branch}.merge") if not chosen else None
