@@ -5,7 +5,7 @@ Run from the repository root:
     .venv/bin/python benchmarks/bench_scale.py [--sizes 1000,10000,100000] [--repeat N] [--keep DIR]
 
 For each size it builds a realistic, valid workspace quickly (case records made
-with the pure ``workflow`` functions, written with ``store.dump_case`` and
+with the pure ``workflow`` functions, written with ``workspace.dump_case`` and
 committed with ``git fast-import``, one commit per day of cases), then times
 the real CLI in subprocesses and prints a table with the targets. It never
 fails on a slow figure: it only reports OK / OVER (exit 0).
@@ -38,11 +38,13 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from complaintctl import model, service, store, workflow
-from complaintctl import policy as policy_mod
+from complaintctl.core import events, lifecycle, records
+from complaintctl.core.policy import Policy
 from complaintctl.errors import RuleError
-from complaintctl.policy import Policy
-from complaintctl.yamlio import dump_roundtrip
+from complaintctl.service import admin, changes, letters
+from complaintctl.store import policyfile as policy_mod
+from complaintctl.store import workspace
+from complaintctl.store.yamlio import dump_roundtrip
 
 BIN = Path(sys.executable).parent  # the venv's bin/: python and the complaintctl script
 CLI = str(BIN / "complaintctl")
@@ -249,7 +251,7 @@ class Closed:
 Step = tuple[str, datetime, str, dict[str, Any]]
 
 # Newer complaintctl writes down a rise of severity (time rules) before each change; mirror it.
-record_rise = getattr(service, "_record_rise", None)
+record_rise = getattr(changes, "_record_rise", None)
 
 
 class Story:
@@ -258,7 +260,7 @@ class Story:
     def __init__(self, policy: Policy, case: dict[str, Any], at: datetime, end: datetime, rng: random.Random):
         self.policy, self.case, self.at, self.end, self.rng = policy, case, at, end, rng
         # Only read when a case has a 'matter' (hot-spot peers); ours have none.
-        self.ws = store.Workspace(Path("/nonexistent"), policy)
+        self.ws = workspace.Workspace(Path("/nonexistent"), policy)
         self.steps: list[Step] = []
         self.stopped = False
 
@@ -271,12 +273,12 @@ class Story:
             self.stopped = True
             return False
         actor = kwargs.pop("as_actor", None) or self.case["owner"]
-        if record_rise is not None:  # as service.change_case does before each command
-            record_rise(service.Context(self.ws, actor, at, self.end), self.case)
-        change = getattr(workflow, command)(self.policy, self.case, actor, at, self.end, **kwargs)
-        workflow.apply(self.case, change)
+        if record_rise is not None:  # as changes.change_case does before each command
+            record_rise(changes.Context(self.ws, actor, at, self.end), self.case)
+        change = events.EVENTS[command](**kwargs).decide(self.policy, self.case, actor, at, self.end)
+        lifecycle.apply(self.case, change)
         if command == "agree":  # the CLI renders the agreement letter and records its hash
-            letter = service._agreement(self.ws, self.case, "html").encode("utf-8")
+            letter = letters.agreement(self.ws, self.case, "html").encode("utf-8")
             number = change.event["offer"]
             change.event["letter"] = {
                 "file": f"evidence/{self.case['id']}/agreement-offer-{number}.html",
@@ -388,7 +390,7 @@ class Generator:
 
     def new_id(self, at: datetime) -> str:
         while True:
-            case_id = model.new_id(at)
+            case_id = records.new_id(at)
             if case_id not in self.ids:
                 self.ids.add(case_id)
                 return case_id
@@ -400,14 +402,12 @@ class Generator:
         case_id = self.new_id(at)
         try:
             new, actor = self._new_case(cust, bool(earlier))
-            case, _change = workflow.open_case(
-                policy, new, case_id, actor, at, self.end, [vars(c) for c in earlier]
-            )
+            case, _change = new.decide_open(policy, case_id, actor, at, self.end, [vars(c) for c in earlier])
         except RuleError:  # that matter was closed for good: the tool would refuse; take a new customer
             idx = self.pool + len(self.customers)
             cust = self.customers[idx] = self._new_customer(idx)
             new, actor = self._new_case(cust, False)
-            case, _change = workflow.open_case(policy, new, case_id, actor, at, self.end)
+            case, _change = new.decide_open(policy, case_id, actor, at, self.end)
         story = Story(policy, case, at, self.end, rng)
         self._play(story, idx)
         case["events"] = case.pop("events")  # as in a real file: new fields go before the events
@@ -418,7 +418,7 @@ class Generator:
             self.steps[case_id] = [open_step, *story.steps]
         return case
 
-    def _new_case(self, cust: Customer, repeat: bool) -> tuple[workflow.NewCase, str]:
+    def _new_case(self, cust: Customer, repeat: bool) -> tuple[events.Open, str]:
         """What 'open' is given, and who runs it."""
         rng, policy = self.rng, self.policy
         category = rng.choice(policy.categories)
@@ -434,7 +434,7 @@ class Generator:
         summary, demand = rng.choice(SUMMARIES[category])
         if repeat and rng.random() < 0.5:
             summary += rng.choice(REPEAT_SUFFIX)
-        new = workflow.NewCase(
+        new = events.Open(
             customer=cust.name,
             channel=weighted(rng, {c: CHANNEL_WEIGHTS.get(c, 3) for c in policy.channels}),
             category=category,
@@ -514,7 +514,7 @@ class Generator:
             text = rng.choice(CLOSE_TEXTS[str(resolution)]) if rng.random() < 0.8 else None
             story.do("close", (24, 240), resolution=resolution, text=text, executed=executed)
         if case.get("resolution"):
-            closed_at = model.parse_time(case["closed_at"])
+            closed_at = records.parse_time(case["closed_at"])
             self.closed.setdefault(customer_idx, []).append(
                 Closed(
                     case["id"], case["category"], case["resolution"], bool(case.get("executed")), closed_at
@@ -569,7 +569,7 @@ class Unrenderable(Exception):
 
 
 class Renderer:
-    """Lays a case record out exactly as ``store.dump_case`` does, about 10x faster.
+    """Lays a case record out exactly as ``workspace.dump_case`` does, about 10x faster.
 
     ruamel's round-trip emitter (pure Python, ~3.5 ms a case) stays the judge of
     every scalar: each distinct value is rendered once through complaintctl's own
@@ -581,7 +581,7 @@ class Renderer:
 
     SHAPES = (
         (re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d$"), "2000-01-01T00:00:00+08:00"),
-        (model.ID_RE, "C-20000101-000000"),
+        (records.ID_RE, "C-20000101-000000"),
     )
     KEY = re.compile(r"^[a-z_]+$")
 
@@ -590,7 +590,7 @@ class Renderer:
         self.templates: dict[int, tuple[str, str]] = {}
 
     def dump(self, case: dict[str, Any]) -> str:
-        out = [store.HEADER]
+        out = [workspace.HEADER]
         self._mapping(case, "", out)
         return "".join(out)
 
@@ -668,20 +668,20 @@ def _dump_batch(cases: list[dict[str, Any]]) -> Batch:
     policy, renderer, every = _worker["policy"], _worker["renderer"], _worker["verify"]
     batch = Batch([])
     for case in cases:
-        model.validate_case(case, policy, expected_id=case["id"])
+        records.validate_case(case, policy, expected_id=case["id"])
         try:
-            text = store.dump_case(case) if _worker["exact"] else renderer.dump(case)
+            text = workspace.dump_case(case) if _worker["exact"] else renderer.dump(case)
         except Unrenderable:
-            text = store.dump_case(case)
+            text = workspace.dump_case(case)
         if every and not _worker["exact"] and zlib.crc32(case["id"].encode()) % every == 0:
-            exact = store.dump_case(case)
+            exact = workspace.dump_case(case)
             batch.verified += 1
             if exact != text and not batch.mismatch:
                 diff = difflib.unified_diff(
                     exact.splitlines(), text.splitlines(), "dump_case", "fast", lineterm=""
                 )
                 batch.mismatch = f"{case['id']}:\n" + "\n".join(list(diff)[:20])
-        batch.files.append((model.case_relpath(case["id"]), text.encode("utf-8")))
+        batch.files.append((records.case_relpath(case["id"]), text.encode("utf-8")))
     return batch
 
 
@@ -740,7 +740,7 @@ class FastImport:
 
 def build_workspace(ws: Path, size: int, end: datetime, exact: bool, verify_every: int) -> Built:
     t0 = time.perf_counter()
-    service.init_workspace(ws)
+    admin.init_workspace(ws)
     policy = policy_mod.load(ws / "policy.yaml")
     phases = {"init": time.perf_counter() - t0}
 
@@ -762,7 +762,9 @@ def build_workspace(ws: Path, size: int, end: datetime, exact: bool, verify_ever
             batch = future.result()
             if batch.mismatch:
                 importer.finish()
-                raise SystemExit(f"fast renderer differs from store.dump_case; use --exact\n{batch.mismatch}")
+                raise SystemExit(
+                    f"fast renderer differs from workspace.dump_case; use --exact\n{batch.mismatch}"
+                )
             verified += batch.verified
             importer.commit(day, last, batch.files)
 
@@ -799,7 +801,7 @@ def build_workspace(ws: Path, size: int, end: datetime, exact: bool, verify_ever
 def cli_args(command: str, case_id: str, kwargs: dict[str, Any]) -> list[str]:
     """The CLI command that does what one generator step did."""
     if command == "open":
-        new: workflow.NewCase = kwargs["new"]
+        new: events.Open = kwargs["new"]
         args = ["open", "--customer", new.customer, "--channel", new.channel]
         args += ["--category", new.category, "--summary", new.summary]
         for opt in ("phone", "email", "address", "account", "demand", "severity", "owner", "reason"):
@@ -838,7 +840,7 @@ def cli_args(command: str, case_id: str, kwargs: dict[str, Any]) -> list[str]:
 def replay_check(tmp: Path, end: datetime) -> str:
     """Re-make a few generated cases through the real CLI; the files must be byte-identical."""
     ws = tmp / "replay-check"
-    service.init_workspace(ws)
+    admin.init_workspace(ws)
     policy = policy_mod.load(ws / "policy.yaml")
     gen = Generator(policy, 100_000, end, seed=7)  # a big pool: no repeats
     gen.record = True
@@ -861,7 +863,7 @@ def replay_check(tmp: Path, end: datetime) -> str:
     for label, case in found.items():
         made_id = ""
         for command, at, actor, kwargs in gen.steps[case["id"]]:
-            args = [*cli_args(command, made_id, kwargs), "--at", model.format_time(at), "--as", actor]
+            args = [*cli_args(command, made_id, kwargs), "--at", records.format_time(at), "--as", actor]
             result = subprocess.run(
                 [CLI, *args, "--root", str(ws)], capture_output=True, text=True, check=False
             )
@@ -871,8 +873,8 @@ def replay_check(tmp: Path, end: datetime) -> str:
                 made_id = result.stdout.strip()
         # The letter's hash covers the case id, which differs between the two.
         unhash = re.compile(r"sha256: [0-9a-f]{64}")
-        made = unhash.sub("sha256: -", (ws / model.case_relpath(made_id)).read_text(encoding="utf-8"))
-        ours = unhash.sub("sha256: -", store.dump_case(case).replace(case["id"], made_id))
+        made = unhash.sub("sha256: -", (ws / records.case_relpath(made_id)).read_text(encoding="utf-8"))
+        ours = unhash.sub("sha256: -", workspace.dump_case(case).replace(case["id"], made_id))
         if made != ours:
             diff = difflib.unified_diff(made.splitlines(), ours.splitlines(), "cli", "generated", lineterm="")
             problems.append(f"{label}:\n" + "\n".join(list(diff)[:30]))
@@ -966,7 +968,7 @@ def measure(built: Built, n: int) -> list[Figure]:
     # (e) baseline: git add + git commit of one small change to one case file.
     times = []
     for i in range(n):
-        rel = model.case_relpath(ids[(n + 1 + i) % len(ids)])
+        rel = records.case_relpath(ids[(n + 1 + i) % len(ids)])
         with open(ws / rel, "a", encoding="utf-8") as handle:
             handle.write(f"# baseline edit {i}\n")
         t = time.perf_counter()
@@ -1040,14 +1042,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=7, help="runs per timed figure (median and min)")
     parser.add_argument("--keep", type=Path, help="build workspaces here (DIR/ws-SIZE) and keep them")
     parser.add_argument(
-        "--exact", action="store_true", help="write every file with store.dump_case (~10x slower build)"
+        "--exact", action="store_true", help="write every file with workspace.dump_case (~10x slower build)"
     )
     parser.add_argument(
         "--verify-every",
         type=int,
         default=20,
         metavar="K",
-        help="compare about 1 in K fast-rendered files with store.dump_case (0: none; default 20)",
+        help="compare about 1 in K fast-rendered files with workspace.dump_case (0: none; default 20)",
     )
     args = parser.parse_args(argv)
     sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
@@ -1057,7 +1059,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     home = args.keep.expanduser().resolve() if args.keep else tmp
     try:
         isolate_env(tmp)
-        policy = policy_mod.load(service.defaults_dir() / "policy.yaml")
+        policy = policy_mod.load(workspace.defaults_dir() / "policy.yaml")
         end = datetime.now(ZoneInfo(policy.timezone)).replace(microsecond=0) - timedelta(hours=1)
         print(f"complaintctl scale benchmark: sizes {sizes}, {n} runs each, {os.cpu_count()} cores")
         print(f"git {git(tmp, 'version').split()[-1]}, python {sys.version.split()[0]}, workspaces in {home}")

@@ -13,7 +13,7 @@ concurrently (notes made through complaintctl's own service functions, with
 --at times after each case's last event).
 
 verify: a history made by the tool itself (every commit from
-``service.open_case`` / ``change_case`` / ``agree_case``, so every commit carries
+``changes.open_case`` / ``change_case`` / ``agree_case``, so every commit carries
 real trailers), grown to each --commits size in turn, and ``complaintctl verify``
 timed over it.
 
@@ -44,9 +44,11 @@ from zoneinfo import ZoneInfo
 import bench_scale  # beside this file: its workspace builder, case generator and environment
 from bench_scale import CLI, fmt, git, isolate_env
 
-from complaintctl import clock, model, service, store, workflow
-from complaintctl import policy as policy_mod
+from complaintctl.core import events, records, times
 from complaintctl.errors import ComplaintError
+from complaintctl.service import admin, changes
+from complaintctl.store import policyfile as policy_mod
+from complaintctl.store import workspace
 
 ALICE, BOB = "alice@example.com", "bob@example.com"  # teammate A and teammate B
 SPREAD = 20  # cases each side changes in the 20-case figures
@@ -90,14 +92,14 @@ def complain(what: str, run: Run) -> None:
 
 
 def last_event(root: Path, case_id: str) -> tuple[datetime, Any]:
-    _rel, _text, doc = store.load_case(store.find_workspace(str(root)), case_id)
-    return model.parse_time(doc["events"][-1]["at"]), doc
+    _rel, _text, doc = workspace.load_case(workspace.find_workspace(str(root)), case_id)
+    return records.parse_time(doc["events"][-1]["at"]), doc
 
 
 def add_note(root: Path, case_id: str, actor: str, at: datetime, text: str) -> None:
     """One 'note' commit, as 'complaintctl note ID TEXT --at AT --as ACTOR' makes it (in process)."""
-    ctx = service.context(str(root), actor, model.format_time(at))
-    service.change_case(ctx, case_id, lambda p, c, a, t, n: workflow.note(p, c, a, t, n, text))
+    ctx = changes.context(str(root), actor, records.format_time(at))
+    changes.change_case(ctx, case_id, lambda p, c, a, t, n: events.Note(text).decide(p, c, a, t, n))
 
 
 class Team:
@@ -235,8 +237,8 @@ class History:
     """A workspace whose every commit the tool made: generated case stories played in time order."""
 
     def __init__(self, ws: Path, end: datetime, most: int) -> None:
-        self.root = service.init_workspace(ws)
-        self.ws = store.find_workspace(str(self.root))
+        self.root = admin.init_workspace(ws)
+        self.ws = workspace.find_workspace(str(self.root))
         policy = self.ws.policy
         gen = bench_scale.Generator(policy, max(20, most // 5), end, seed=11)
         gen.pool = 10**9  # no repeat complainers: the tool's repeat lookup would differ from the generator's
@@ -252,7 +254,7 @@ class History:
         self.ids: dict[str, str] = {}
         self.dead: set[str] = set()
         self.refused: Counter[str] = Counter()
-        self.now = clock.now(policy.timezone)
+        self.now = times.now(policy.timezone)
         self.spent = 0.0
 
     def commits(self) -> int:
@@ -267,25 +269,21 @@ class History:
             self.next += 1
             if gid in self.dead:
                 continue
-            ctx = service.Context(self.ws, actor, at, self.now)
+            ctx = changes.Context(self.ws, actor, at, self.now)
             try:
                 if command == "open":
-                    self.ids[gid] = service.open_case(ctx, kwargs["new"]).case_id
+                    self.ids[gid] = changes.open_case(ctx, kwargs["new"]).case_id
                 elif command == "agree":
-                    service.agree_case(ctx, self.ids[gid], None, kwargs["signed_by"], kwargs["channel"])
+                    agreed = events.Agree(None, kwargs["signed_by"], kwargs["channel"])
+                    changes.agree_case(ctx, self.ids[gid], agreed)
                 else:
-                    service.change_case(ctx, self.ids[gid], _builder(command, kwargs))
+                    changes.change_case(ctx, self.ids[gid], events.EVENTS[command](**kwargs))
                 have += 1
             except ComplaintError as exc:
                 self.refused[f"{command}: {exc.what[:80]}"] += 1
                 self.dead.add(gid)
         self.spent += time.perf_counter() - t
         return have
-
-
-def _builder(command: str, kwargs: dict[str, Any]) -> service.Builder:
-    step = getattr(workflow, command)
-    return lambda p, c, a, t, n: step(p, c, a, t, n, **kwargs)
 
 
 def measure_verify(home: Path, sizes: list[int], end: datetime, n: int) -> list[Figure]:
@@ -373,7 +371,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.perf_counter()
     try:
         isolate_env(tmp)
-        policy = policy_mod.load(service.defaults_dir() / "policy.yaml")
+        policy = policy_mod.load(workspace.defaults_dir() / "policy.yaml")
         end = datetime.now(ZoneInfo(policy.timezone)).replace(microsecond=0) - timedelta(hours=1)
         print(
             f"complaintctl team benchmark: sync at {sizes} cases, verify at {commits} commits, {n} runs each"

@@ -1,3 +1,3 @@
-from .cli import main
+from complaintctl.cli.app import main
 
 main()

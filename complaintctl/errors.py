@@ -17,7 +17,10 @@ class ComplaintError(Exception):
         self.what = what
         self.where = where
         self.fix = fix
-        super().__init__(self.render())
+        super().__init__(what)
+
+    def __str__(self) -> str:
+        return self.render()
 
     def render(self) -> str:
         text = f"{self.where}: {self.what}" if self.where else self.what

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from complaintctl import service
-from complaintctl.cli import app
+from complaintctl.cli.app import app
+from complaintctl.service import admin
 
 NOW = "2026-11-22T10:00:00+08:00"
 ALICE = "alice@example.com"
@@ -73,7 +73,7 @@ class Workspace:
 
 @pytest.fixture
 def ws(tmp_path: Path) -> Workspace:
-    return Workspace(service.init_workspace(tmp_path / "ws"))
+    return Workspace(admin.init_workspace(tmp_path / "ws"))
 
 
 @dataclass

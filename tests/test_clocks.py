@@ -10,10 +10,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from complaintctl import calendar, clocks, severity, workflow
-from complaintctl.clocks import Calendar, Limit
-from complaintctl.policy import LimitRule, load
-from complaintctl.workflow import NewCase
+from complaintctl.core import deadlines, events, lifecycle, severity
+from complaintctl.core.deadlines import Calendar, Limit
+from complaintctl.core.policy import LimitRule
+from complaintctl.store import calendar
+from complaintctl.store.policyfile import load
 
 POLICY = load(Path(__file__).resolve().parent.parent / "policy.yaml")
 TZ = ZoneInfo("Asia/Shanghai")
@@ -53,7 +54,7 @@ H = 3600.0
     ],
 )
 def test_due_dates(start: str, limit: Limit, cal: Calendar | None, due: str) -> None:
-    state = clocks.run_clock("first_reply", limit, [(t(start), None)], None, t(start), 0.8, cal)
+    state = deadlines.run_clock("first_reply", limit, [(t(start), None)], None, t(start), 0.8, cal)
     assert state.due == t(due)
 
 
@@ -61,9 +62,9 @@ def test_china_make_up_working_saturday_and_national_day() -> None:
     cal = calendar.build(POLICY)
     assert cal is not None
     # Fri 9 Oct 17:00 + 3 working hours: Fri 1h, then Sat 10 Oct is an official working day.
-    assert clocks.add_work(cal, t("2026-10-09T17:00"), 3 * H) == t("2026-10-10T11:00")
+    assert deadlines.add_work(cal, t("2026-10-09T17:00"), 3 * H) == t("2026-10-10T11:00")
     # 30 Sep 17:00 + 2h: 1h that day, then the National Day holiday until 8 Oct (a Thursday).
-    assert clocks.add_work(cal, t("2026-09-30T17:00"), 2 * H) == t("2026-10-08T10:00")
+    assert deadlines.add_work(cal, t("2026-09-30T17:00"), 2 * H) == t("2026-10-08T10:00")
 
 
 @pytest.mark.parametrize(
@@ -76,22 +77,19 @@ def test_china_make_up_working_saturday_and_national_day() -> None:
     ],
 )
 def test_working_seconds(a: str, b: str, seconds: float) -> None:
-    assert clocks.work_seconds(CAL, t(a), t(b)) == seconds
+    assert deadlines.work_seconds(CAL, t(a), t(b)) == seconds
 
 
-def case_with(events: list[tuple[str, str, dict[str, Any]]], urgent: bool = False) -> dict[str, Any]:
-    case, _ = workflow.open_case(
-        POLICY, NewCase("张三", "phone", "billing", "x", urgent=urgent), "C-20261102-AAAAAA", ALICE,
-        t("2026-11-02T09:00"), t("2026-12-31T00:00"),
-    )  # fmt: skip
-    for at, action, extra in events:
+def case_with(steps: list[tuple[str, str, dict[str, Any]]], urgent: bool = False) -> dict[str, Any]:
+    case, _ = events.Open("张三", "phone", "billing", "x", urgent=urgent).decide_open(POLICY, "C-20261102-AAAAAA", ALICE, t("2026-11-02T09:00"), t("2026-12-31T00:00"))  # fmt: skip
+    for at, action, extra in steps:
         case["events"].append({"at": t(at).isoformat(), "by": ALICE, "action": action, **extra})
     return case
 
 
-def resolution(case: dict[str, Any], as_of: str, days: int = 7) -> clocks.ClockState:
-    f = clocks.facts(case, ("waiting",))
-    [state] = clocks.evaluate(f, {"resolution": Limit(days * 86400.0, False)}, t(as_of), 0.8, None)
+def resolution(case: dict[str, Any], as_of: str, days: int = 7) -> deadlines.ClockState:
+    f = deadlines.facts(case, ("waiting",))
+    [state] = deadlines.evaluate(f, {"resolution": Limit(days * 86400.0, False)}, t(as_of), 0.8, None)
     return state
 
 
@@ -132,10 +130,10 @@ def test_first_reply_back_dated_and_after_a_policy_change() -> None:
     replied = case_with(
         [("2026-11-02T10:30", "note", {"kind": "reply", "from": "open", "to": "in-progress"})], True
     )
-    f = clocks.facts(replied, ())
+    f = deadlines.facts(replied, ())
     urgent = POLICY.limits_for("general", True)
     [first] = [
-        c for c in clocks.evaluate(f, urgent, t("2026-11-03T00:00"), 0.8, None) if c.clock == "first_reply"
+        c for c in deadlines.evaluate(f, urgent, t("2026-11-03T00:00"), 0.8, None) if c.clock == "first_reply"
     ]
     assert (first.status, first.due, first.stopped) == ("met", t("2026-11-02T11:00"), t("2026-11-02T10:30"))
     stricter = dataclasses.replace(
@@ -147,7 +145,7 @@ def test_first_reply_back_dated_and_after_a_policy_change() -> None:
     )
     limits = stricter.limits_for("general", True)
     [first] = [
-        c for c in clocks.evaluate(f, limits, t("2026-11-03T00:00"), 0.8, None) if c.clock == "first_reply"
+        c for c in deadlines.evaluate(f, limits, t("2026-11-03T00:00"), 0.8, None) if c.clock == "first_reply"
     ]
     assert (first.status, first.late_seconds) == ("breached", 30 * 60.0)
 
@@ -157,8 +155,8 @@ def test_keep_informed_measures_the_open_gap() -> None:
         ("2026-11-02T10:00", "note", {"kind": "reply", "from": "open", "to": "in-progress"}),
         ("2026-11-04T10:00", "note", {"kind": "reply"}),
     ])  # fmt: skip
-    f = clocks.facts(case, ())
-    [gap] = clocks.evaluate(f, {"keep_informed": Limit(72 * H, False)}, t("2026-11-07T11:00"), 0.8, None)
+    f = deadlines.facts(case, ())
+    [gap] = deadlines.evaluate(f, {"keep_informed": Limit(72 * H, False)}, t("2026-11-07T11:00"), 0.8, None)
     assert (gap.status, gap.due, gap.late_seconds) == ("breached", t("2026-11-07T10:00"), H)
 
 
@@ -197,14 +195,14 @@ def test_unreachable_needs_notice_and_spaced_attempts(attempts: list[str], missi
     case = case_with(events)
     case["state"] = "closed"
     at = "2026-11-13T00:00" if any("12T" in a for a in attempts) else "2026-11-10T16:00"
-    assert workflow.unreachable_missing(POLICY, case, t(at)) == missing
+    assert lifecycle.unreachable_missing(POLICY, case, t(at)) == missing
 
 
 def test_unreachable_without_notice() -> None:
     case = case_with(
         [("2026-11-09T12:00", "close", {"from": "open", "to": "closed", "resolution": "explained"})]
     )
-    assert workflow.unreachable_missing(POLICY, case, t("2026-11-13T00:00")) == "no written notice on record"
+    assert lifecycle.unreachable_missing(POLICY, case, t("2026-11-13T00:00")) == "no written notice on record"
 
 
 # ---------------------------------------------------------------- severity
@@ -315,20 +313,17 @@ def test_lowering_ignores_earlier_rises_but_not_later_ones() -> None:
 
 def test_open_records_the_severity_the_rules_give() -> None:
     peers = [peer(1, "2026-11-01T09:00", "phone:1"), peer(2, "2026-11-01T10:00", "phone:2")]
-    case, change = workflow.open_case(
-        POLICY, NewCase("张三", "phone", "billing", "x", phone="13812341234", matter="oct"), "C-20261102-AAAAAA",
-        ALICE, t("2026-11-02T09:00"), t("2026-11-02T09:00"), (), peers,
-    )  # fmt: skip
+    case, change = events.Open("张三", "phone", "billing", "x", phone="13812341234", matter="oct").decide_open(POLICY, "C-20261102-AAAAAA", ALICE, t("2026-11-02T09:00"), t("2026-11-02T09:00"), (), peers)  # fmt: skip
     assert case["severity"] == "hot" and case["related"] == ["C-20261101-000001", "C-20261101-000002"]
     assert change.notices == ("severity hot: the same matter from 3 customers within 30 days",)
 
 
 def test_spans_minus_pauses() -> None:
     a, b, c, d = (t(f"2026-11-0{i}T00:00") for i in (1, 2, 3, 4))
-    assert clocks.subtract([(a, d)], [(b, c)]) == [(a, b), (c, d)]
-    assert clocks.subtract([(a, None)], [(b, None)]) == [(a, b)]
-    assert clocks.subtract([(a, None)], [(b, c)]) == [(a, b), (c, None)]
-    assert clocks.subtract([(b, c)], [(a, d)]) == []
+    assert deadlines.subtract([(a, d)], [(b, c)]) == [(a, b), (c, d)]
+    assert deadlines.subtract([(a, None)], [(b, None)]) == [(a, b)]
+    assert deadlines.subtract([(a, None)], [(b, c)]) == [(a, b), (c, None)]
+    assert deadlines.subtract([(b, c)], [(a, d)]) == []
 
 
 @pytest.mark.parametrize(
@@ -336,7 +331,7 @@ def test_spans_minus_pauses() -> None:
     [(0, "0m"), (59, "0m"), (90 * 60, "1h 30m"), (2 * 86400 + 3 * 3600 + 60, "2d 3h"), (7 * 86400, "7d")],
 )
 def test_span_text(seconds: float, text: str) -> None:
-    assert clocks.format_span(seconds) == text
+    assert deadlines.format_span(seconds) == text
 
 
 def test_facts_survive_the_index() -> None:
@@ -344,6 +339,6 @@ def test_facts_survive_the_index() -> None:
         ("2026-11-02T10:00", "note", {"kind": "reply", "from": "open", "to": "in-progress"}),
         ("2026-11-03T09:00", "wait", {"from": "in-progress", "to": "waiting"}),
     ])  # fmt: skip
-    f = clocks.facts(case, ("waiting",))
-    assert clocks.facts_from_json(clocks.facts_to_json(f)) == f
+    f = deadlines.facts(case, ("waiting",))
+    assert deadlines.facts_from_json(deadlines.facts_to_json(f)) == f
     assert timedelta(0) < f.pauses[0][0] - f.opened

@@ -10,7 +10,7 @@ from tests.conftest import Workspace, open_args
 
 PROBE = """
 import json, sys
-from complaintctl.cli import app
+from complaintctl.cli.app import app
 try:
     app(sys.argv[1:])
 except SystemExit as exc:

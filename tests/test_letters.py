@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from pypdf import PdfReader
 
-from complaintctl.render import cjk_font_installed
+from complaintctl.reports.letters import cjk_font_installed
 from tests.conftest import Workspace, open_args
 
 GOLDEN = Path(__file__).parent / "golden"

@@ -10,10 +10,9 @@ from typing import Any
 
 import pytest
 
-from complaintctl import offers, workflow
+from complaintctl.core import events, lifecycle, offers
 from complaintctl.errors import RuleError, UsageError
-from complaintctl.policy import load
-from complaintctl.workflow import NewCase
+from complaintctl.store.policyfile import load
 
 POLICY = load(Path(__file__).resolve().parent.parent / "policy.yaml")
 T0 = datetime.fromisoformat("2026-11-20T09:00:00+08:00")
@@ -26,17 +25,17 @@ def at(minutes: int) -> datetime:
     return T0 + timedelta(minutes=minutes)
 
 
-def step(case: dict[str, Any], change: workflow.Change) -> dict[str, Any]:
+def step(case: dict[str, Any], change: lifecycle.Change) -> dict[str, Any]:
     case = copy.deepcopy(case)
-    workflow.apply(case, change)
+    lifecycle.apply(case, change)
     return case
 
 
 def new_case(**over: Any) -> dict[str, Any]:
-    case, _ = workflow.open_case(
-        POLICY, NewCase("张三", "phone", "billing", "Charged twice", **over), ID, ALICE, T0, NOW
+    case, _ = events.Open("张三", "phone", "billing", "Charged twice", **over).decide_open(
+        POLICY, ID, ALICE, T0, NOW
     )
-    return step(case, workflow.note(POLICY, case, ALICE, at(1), NOW, "Sorry", "reply", "phone"))
+    return step(case, events.Note("Sorry", "reply", "phone").decide(POLICY, case, ALICE, at(1), NOW))
 
 
 @pytest.mark.parametrize(
@@ -71,14 +70,16 @@ def test_offers_above_the_limit_wait_for_approval(
     actor: str, amount: str, currency: str, status: str
 ) -> None:
     case = new_case()
-    change = workflow.propose(POLICY, case, actor, at(2), NOW, amount, currency, "refund", "Refund")
+    change = events.Propose(amount, currency, "refund", "Refund").decide(POLICY, case, actor, at(2), NOW)
     assert step(case, change)["offers"][0]["status"] == status
     assert change.subject.endswith("(pending approval)") == (status == "pending-approval")
 
 
 def pending(amount: str = "1500") -> dict[str, Any]:
     case = new_case()
-    return step(case, workflow.propose(POLICY, case, ALICE, at(2), NOW, amount, "CNY", "refund", "Refund"))
+    return step(
+        case, events.Propose(amount, "CNY", "refund", "Refund").decide(POLICY, case, ALICE, at(2), NOW)
+    )
 
 
 @pytest.mark.parametrize(
@@ -103,63 +104,65 @@ def test_approval(approver: str, amount: str, error: str | None) -> None:
     case = pending(amount)
     if error:
         with pytest.raises(RuleError) as caught:
-            workflow.approve(POLICY, case, approver, at(3), NOW, 1)
+            events.Approve(1).decide(POLICY, case, approver, at(3), NOW)
         assert str(caught.value) == error
         return
-    after = step(case, workflow.approve(POLICY, case, approver, at(3), NOW, 1))
+    after = step(case, events.Approve(1).decide(POLICY, case, approver, at(3), NOW))
     assert after["offers"][0]["status"] == "open" and after["offers"][0]["approved_by"] == approver
-    agreed = step(after, workflow.agree(POLICY, after, ALICE, at(4), NOW))
+    agreed = step(after, events.Agree().decide(POLICY, after, ALICE, at(4), NOW))
     assert agreed["state"] == "agreed"
 
 
 def test_a_pending_offer_cannot_be_accepted_and_approval_is_recused() -> None:
     case = pending()
     with pytest.raises(RuleError) as caught:
-        workflow.agree(POLICY, case, ALICE, at(3), NOW)
+        events.Agree().decide(POLICY, case, ALICE, at(3), NOW)
     assert str(caught.value) == (
         f"{ID}: offer 1 waits for approval and cannot be accepted yet; have it approved first: complaintctl approve {ID} 1"
     )
     recused = new_case(subject_staff=(CAROL,))
     recused = step(
-        recused, workflow.propose(POLICY, recused, ALICE, at(2), NOW, "1500", "CNY", "refund", "R")
+        recused, events.Propose("1500", "CNY", "refund", "R").decide(POLICY, recused, ALICE, at(2), NOW)
     )
     with pytest.raises(RuleError, match="recusal"):
-        workflow.approve(POLICY, recused, CAROL, at(3), NOW, 1)
+        events.Approve(1).decide(POLICY, recused, CAROL, at(3), NOW)
     with pytest.raises(RuleError, match="offer 1 is open, not waiting for approval"):
-        approved = step(case, workflow.approve(POLICY, case, CAROL, at(3), NOW, 1))
-        workflow.approve(POLICY, approved, DAVE, at(4), NOW, 1)
+        approved = step(case, events.Approve(1).decide(POLICY, case, CAROL, at(3), NOW))
+        events.Approve(1).decide(POLICY, approved, DAVE, at(4), NOW)
 
 
 def test_refused_bottom_line_caps_every_later_offer_whatever_the_tier() -> None:
     case = new_case()
     case = step(
-        case, workflow.propose(POLICY, case, CAROL, at(2), NOW, "500", "CNY", "refund", "Final", True)
+        case, events.Propose("500", "CNY", "refund", "Final", True).decide(POLICY, case, CAROL, at(2), NOW)
     )
-    case = step(case, workflow.refuse(POLICY, case, ALICE, at(3), NOW, 1, "Wants 2000"))
+    case = step(case, events.Refuse(1, "Wants 2000").decide(POLICY, case, ALICE, at(3), NOW))
     assert case["state"] == "in-progress" and case["offers"][0]["status"] == "refused"
     for i in range(3):  # up to the executive tier
-        case = step(case, workflow.escalate(POLICY, case, ALICE, at(4 + i), NOW, "Customer insists"))
+        case = step(case, events.Escalate("Customer insists").decide(POLICY, case, ALICE, at(4 + i), NOW))
     assert case["tier"] == "executive"
     with pytest.raises(RuleError) as caught:
-        workflow.propose(POLICY, case, ERIN, at(10), NOW, "500.01", "CNY", "refund", "More")
+        events.Propose("500.01", "CNY", "refund", "More").decide(POLICY, case, ERIN, at(10), NOW)
     assert str(caught.value) == (
         f"{ID}: CNY 500.01 exceeds the refused bottom-line offer 1 (CNY 500.00); after a bottom line is refused no "
         "offer may exceed it, whatever the tier; offer at most CNY 500.00, or close the case"
     )
     with pytest.raises(RuleError, match="must be in CNY"):
-        workflow.propose(POLICY, case, ERIN, at(10), NOW, "60", "USD", "refund", "Dollars")
-    again = step(case, workflow.propose(POLICY, case, ERIN, at(10), NOW, "500", "CNY", "refund", "The same"))
+        events.Propose("60", "USD", "refund", "Dollars").decide(POLICY, case, ERIN, at(10), NOW)
+    again = step(
+        case, events.Propose("500", "CNY", "refund", "The same").decide(POLICY, case, ERIN, at(10), NOW)
+    )
     assert again["offers"][-1]["status"] == "open"
 
 
 def test_a_refused_ordinary_offer_does_not_cap() -> None:
     case = new_case()
-    case = step(case, workflow.propose(POLICY, case, ALICE, at(2), NOW, "100", "CNY", "refund", "R"))
-    case = step(case, workflow.refuse(POLICY, case, ALICE, at(3), NOW, 1))
-    case = step(case, workflow.propose(POLICY, case, ALICE, at(4), NOW, "150", "CNY", "refund", "More"))
+    case = step(case, events.Propose("100", "CNY", "refund", "R").decide(POLICY, case, ALICE, at(2), NOW))
+    case = step(case, events.Refuse(1).decide(POLICY, case, ALICE, at(3), NOW))
+    case = step(case, events.Propose("150", "CNY", "refund", "More").decide(POLICY, case, ALICE, at(4), NOW))
     assert case["offers"][-1]["status"] == "open"
     with pytest.raises(RuleError, match="offer 1 is refused; only an open offer can be refused"):
-        workflow.refuse(POLICY, case, ALICE, at(5), NOW, 1)
+        events.Refuse(1).decide(POLICY, case, ALICE, at(5), NOW)
 
 
 @pytest.mark.parametrize(
@@ -179,13 +182,13 @@ def test_double_refund(
     case = new_case()
     if error:
         with pytest.raises(UsageError) as caught:
-            workflow.propose(
-                POLICY, case, DAVE, at(2), NOW, None, "CNY", "credit", "Credit", False, charged, due
+            events.Propose(None, "CNY", "credit", "Credit", False, charged, due).decide(
+                POLICY, case, DAVE, at(2), NOW
             )
         assert str(caught.value) == error
         return
-    change = workflow.propose(
-        POLICY, case, DAVE, at(2), NOW, None, "CNY", "credit", "Credit", False, charged, due
+    change = events.Propose(None, "CNY", "credit", "Credit", False, charged, due).decide(
+        POLICY, case, DAVE, at(2), NOW
     )
     offer = step(case, change)["offers"][0]
     assert (offer["amount"], offer["kind"], offer["arithmetic"]) == (amount, "credit", arithmetic)
@@ -200,14 +203,16 @@ def test_double_refund(
 )  # fmt: skip
 def test_double_refund_kind_is_refund_or_credit(kind: str, error: str) -> None:
     with pytest.raises(UsageError) as caught:
-        workflow.propose(POLICY, new_case(), DAVE, at(2), NOW, None, "CNY", kind, "R", False, "180", "120")
+        events.Propose(None, "CNY", kind, "R", False, "180", "120").decide(
+            POLICY, new_case(), DAVE, at(2), NOW
+        )
     assert str(caught.value) == error
 
 
 def test_double_refund_above_the_limit_waits_like_any_offer() -> None:
     case = new_case()
-    change = workflow.propose(
-        POLICY, case, ALICE, at(2), NOW, None, "CNY", "refund", "R", False, "300", "150"
+    change = events.Propose(None, "CNY", "refund", "R", False, "300", "150").decide(
+        POLICY, case, ALICE, at(2), NOW
     )
     assert step(case, change)["offers"][0]["status"] == "pending-approval"
     assert change.notices == (
@@ -219,10 +224,10 @@ def test_double_refund_above_the_limit_waits_like_any_offer() -> None:
 
 
 def drafted() -> dict[str, Any]:
-    case, _ = workflow.open_case(
-        POLICY, NewCase("张三", "letter", "billing", "Charged twice"), ID, ALICE, T0, NOW
+    case, _ = events.Open("张三", "letter", "billing", "Charged twice").decide_open(
+        POLICY, ID, ALICE, T0, NOW
     )
-    return step(case, workflow.draft(POLICY, case, ALICE, at(1), NOW, "Dear Mr Zhang, ..."))
+    return step(case, events.Draft("Dear Mr Zhang, ...").decide(POLICY, case, ALICE, at(1), NOW))
 
 
 @pytest.mark.parametrize(
@@ -237,13 +242,13 @@ def drafted() -> dict[str, Any]:
 def test_a_written_reply_goes_out_after_legal_then_supervisor(signers: list[str], error: str | None) -> None:
     case = drafted()
     for i, who in enumerate(signers):
-        case = step(case, workflow.signoff(POLICY, case, who, at(2 + i), NOW))
+        case = step(case, events.Signoff().decide(POLICY, case, who, at(2 + i), NOW))
     if error:
         with pytest.raises(RuleError) as caught:
-            workflow.send(POLICY, case, ALICE, at(9), NOW, "letter")
+            events.Send("letter").decide(POLICY, case, ALICE, at(9), NOW)
         assert str(caught.value) == error
         return
-    sent = step(case, workflow.send(POLICY, case, ALICE, at(9), NOW, "letter"))
+    sent = step(case, events.Send("letter").decide(POLICY, case, ALICE, at(9), NOW))
     assert sent["state"] == "in-progress" and sent["events"][-1]["text"] == "Dear Mr Zhang, ..."
 
 
@@ -260,17 +265,17 @@ def test_sign_offs_come_in_order_from_the_right_roles(signers: list[str], error:
     case = drafted()
     with pytest.raises(RuleError) as caught:
         for i, who in enumerate(signers):
-            case = step(case, workflow.signoff(POLICY, case, who, at(2 + i), NOW))
+            case = step(case, events.Signoff().decide(POLICY, case, who, at(2 + i), NOW))
     assert str(caught.value) == error
 
 
 def test_a_new_draft_needs_new_sign_offs_and_authors_do_not_sign_their_own() -> None:
     case = drafted()
     for i, who in enumerate([ERIN, CAROL]):
-        case = step(case, workflow.signoff(POLICY, case, who, at(2 + i), NOW))
-    case = step(case, workflow.draft(POLICY, case, CAROL, at(5), NOW, "Second version"))
+        case = step(case, events.Signoff().decide(POLICY, case, who, at(2 + i), NOW))
+    case = step(case, events.Draft("Second version").decide(POLICY, case, CAROL, at(5), NOW))
     with pytest.raises(RuleError, match="draft 2 cannot go out before legal review and supervisor approval"):
-        workflow.send(POLICY, case, ALICE, at(6), NOW, "letter")
-    case = step(case, workflow.signoff(POLICY, case, ERIN, at(6), NOW))
+        events.Send("letter").decide(POLICY, case, ALICE, at(6), NOW)
+    case = step(case, events.Signoff().decide(POLICY, case, ERIN, at(6), NOW))
     with pytest.raises(RuleError, match=r"carol@example\.com wrote draft 2 and may not sign it off"):
-        workflow.signoff(POLICY, case, CAROL, at(7), NOW)
+        events.Signoff().decide(POLICY, case, CAROL, at(7), NOW)

@@ -10,17 +10,17 @@ from typing import Any
 
 import pytest
 
-from complaintctl import replay, workflow
-from complaintctl.policy import load
-from complaintctl.replay import MergeConflict, Mismatch
-from complaintctl.workflow import NewCase
+from complaintctl.core import events, lifecycle
+from complaintctl.store.policyfile import load
+from complaintctl.team import replay
+from complaintctl.team.replay import MergeConflict, Mismatch
 
 POLICY = load(Path(__file__).resolve().parent.parent / "policy.yaml")
 T0 = datetime.fromisoformat("2026-11-20T09:00:00+08:00")
 ID = "C-20261120-7K3QX2"
 ALICE, BOB, CAROL = "alice@example.com", "bob@example.com", "carol@example.com"
 
-Step = Callable[[dict[str, Any], datetime], workflow.Change]
+Step = Callable[[dict[str, Any], datetime], lifecycle.Change]
 
 
 def at(minutes: int) -> datetime:
@@ -28,42 +28,42 @@ def at(minutes: int) -> datetime:
 
 
 def opened() -> dict[str, Any]:
-    new = NewCase(
+    new = events.Open(
         customer="张三", channel="phone", category="billing", summary="Charged twice", phone="13812341234"
     )
-    case, _ = workflow.open_case(POLICY, new, ID, ALICE, T0, at(1000))
+    case, _ = new.decide_open(POLICY, ID, ALICE, T0, at(1000))
     return case
 
 
 def play(case: dict[str, Any], *steps: tuple[int, Step]) -> dict[str, Any]:
     case = copy.deepcopy(case)
     for minute, make in steps:
-        workflow.apply(case, make(case, at(minute)))
+        lifecycle.apply(case, make(case, at(minute)))
     return case
 
 
 def note(who: str, text: str) -> Step:
-    return lambda c, t: workflow.note(POLICY, c, who, t, t, text)
+    return lambda c, t: events.Note(text).decide(POLICY, c, who, t, t)
 
 
 def reply(who: str) -> Step:
-    return lambda c, t: workflow.note(POLICY, c, who, t, t, "Answered", "reply", "phone")
+    return lambda c, t: events.Note("Answered", "reply", "phone").decide(POLICY, c, who, t, t)
 
 
 def propose(who: str, amount: str) -> Step:
-    return lambda c, t: workflow.propose(POLICY, c, who, t, t, amount, "CNY", "refund", "Refund")
+    return lambda c, t: events.Propose(amount, "CNY", "refund", "Refund").decide(POLICY, c, who, t, t)
 
 
 def approve(who: str, number: int) -> Step:
-    return lambda c, t: workflow.approve(POLICY, c, who, t, t, number)
+    return lambda c, t: events.Approve(number).decide(POLICY, c, who, t, t)
 
 
 def escalate(who: str) -> Step:
-    return lambda c, t: workflow.escalate(POLICY, c, who, t, t, "Manager please")
+    return lambda c, t: events.Escalate("Manager please").decide(POLICY, c, who, t, t)
 
 
 def close(who: str) -> Step:
-    return lambda c, t: workflow.close(POLICY, c, who, t, t, "explained")
+    return lambda c, t: events.Close("explained").decide(POLICY, c, who, t, t)
 
 
 def merge(base: dict[str, Any], ours: dict[str, Any], theirs: dict[str, Any]) -> replay.Merged:
@@ -171,7 +171,7 @@ def test_a_severity_rise_on_both_sides_is_kept_once() -> None:
     base = play(opened(), (10, reply(ALICE)))
 
     def rise(who: str) -> Step:
-        return lambda c, t: workflow.record_rise(c, who, t, "hot", ["3 customers on one matter"])
+        return lambda c, t: events.Rise("hot", ("3 customers on one matter",)).decide(POLICY, c, who, t, t)
 
     ours = play(base, (20, rise(ALICE)), (20, note(ALICE, "ours")))
     theirs = play(base, (25, rise(BOB)), (25, note(BOB, "theirs")))
@@ -192,7 +192,9 @@ def test_an_offer_renumbered_by_an_earlier_merge_is_not_proposed_twice() -> None
     v_b = play(base, (30, propose(BOB, "40.00")))
     first = merge(base, v_b, v_a).case
     assert [o["amount"] for o in first["offers"]] == ["40.00", "50.00"]
-    v_c = play(v_a, (90, note(CAROL, "c")), (100, lambda c, t: workflow.refuse(POLICY, c, CAROL, t, t, 1)))
+    v_c = play(
+        v_a, (90, note(CAROL, "c")), (100, lambda c, t: events.Refuse(1).decide(POLICY, c, CAROL, t, t))
+    )
     merged = replay.merge(POLICY, v_c, first, [copy.deepcopy(v_a), copy.deepcopy(base)])
     case = merged.case
     assert [(o["no"], o["amount"], o["by"], o["status"]) for o in case["offers"]] == [

@@ -202,7 +202,7 @@ def test_the_index_never_changes_an_answer(run: Any, ws: Workspace, twenty: list
 #
 # A report adds each month's stored sums where they are exact for it and
 # looks the other cases up on their timelines. The reference is the full
-# evaluation: every case through monitor.status, no sums, no timelines.
+# evaluation: every case through casestatus.status, no sums, no timelines.
 
 SCOPES: list[tuple[str, ...]] = [
     (),
@@ -219,11 +219,12 @@ SCOPES: list[tuple[str, ...]] = [
 
 
 def full_evaluation(run: Any, monkeypatch: pytest.MonkeyPatch, *args: str, env: Any = None) -> Any:
-    from complaintctl import reportsums, standing
+    from complaintctl.core import timeline
+    from complaintctl.reports import monthsums
 
     with monkeypatch.context() as patch:
-        patch.setattr(standing, "at", lambda *_a, **_k: None)
-        patch.setattr(reportsums, "usable", lambda *_a, **_k: False)
+        patch.setattr(timeline, "at", lambda *_a, **_k: None)
+        patch.setattr(monthsums, "usable", lambda *_a, **_k: False)
         return run("report", *args, env=env)
 
 
@@ -322,16 +323,17 @@ def test_sums_follow_hand_edits_new_files_checkouts_and_damage(
 
 def test_timelines_agree_with_the_clocks(run: Any, ws: Workspace, twenty: list[str]) -> None:
     """At every instant from a case's last event on, its timeline says what
-    monitor.status says: around each step and on a grid of instants."""
-    from complaintctl import caseindex, monitor, standing, store
+    casestatus.status says: around each step and on a grid of instants."""
+    from complaintctl.core import casestatus, timeline
+    from complaintctl.store import caseindex, workspace
 
     more = varied(run, ws)
-    workspace = store.find_workspace(str(ws.root))
+    workspace = workspace.find_workspace(str(ws.root))
     rows = caseindex.read_rows(workspace)
     items = list(zip(rows.paths, rows.rows, strict=True))
     caseindex.attach_facts(workspace, items)
     policy, cal = workspace.policy, caseindex.calendar(workspace)
-    peers = monitor.peers_by_matter(rows.rows)
+    peers = casestatus.peers_by_matter(rows.rows)
     tick = timedelta(microseconds=1)
     checked = 0
     for _, row in items:
@@ -339,17 +341,17 @@ def test_timelines_agree_with_the_clocks(run: Any, ws: Workspace, twenty: list[s
         if line is None:
             assert row["matter"]  # evaluated live
             continue
-        start = standing.EPOCH + timedelta(microseconds=line[0][0])
+        start = timeline.EPOCH + timedelta(microseconds=line[0][0])
         instants = [start + timedelta(minutes=317 * i) for i in range(250)]
         for step in line:
-            at = standing.EPOCH + timedelta(microseconds=step[0])
+            at = timeline.EPOCH + timedelta(microseconds=step[0])
             instants += [at - tick, at, at + tick]
         for at in instants:
-            looked_up = standing.at(row, standing.micros(at))
+            looked_up = timeline.at(row, timeline.micros(at))
             if looked_up is None:
                 assert at < start
                 continue
-            live = standing.of(monitor.status(policy, row, at, cal, peers))
+            live = timeline.of(casestatus.status(policy, row, at, cal, peers))
             overdue = live.breached and not row["closed_at"]
             assert (looked_up.level, looked_up.outcomes, looked_up.breached) == (
                 live.level,
@@ -403,9 +405,9 @@ def test_what_changes_while_a_report_reads_is_never_stored_as_head(
     run: Any, ws: Workspace, twenty: list[str]
 ) -> None:
     """The index says a folder is HEAD's only for what it read from HEAD."""
-    from complaintctl import caseindex, store
+    from complaintctl.store import caseindex, workspace
 
-    workspace = store.find_workspace(str(ws.root))
+    workspace = workspace.find_workspace(str(ws.root))
     month = "2026-10"
     head = git(ws.root, "rev-parse", f"HEAD:cases/{month.replace('-', '/')}").strip()
     path = ws.case_file(twenty[1])

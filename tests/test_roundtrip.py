@@ -1,6 +1,6 @@
 """Round-trip properties of case files.
 
-A record built by ``workflow.open_case`` and a random run of valid changes,
+A record built by ``lifecycle.open_case`` and a random run of valid changes,
 with hostile text in every free-text field, must survive dump -> load ->
 dump byte for byte, load back as the same plain data (strings stay strings),
 pass ``model.validate_case``, and a further change made the way the CLI makes
@@ -11,6 +11,7 @@ of the fields the change updates.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import difflib
 import re
 from collections import Counter
@@ -20,12 +21,13 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from complaintctl import service, store, workflow, yamlio
+from complaintctl.core import events, lifecycle
+from complaintctl.core.records import format_time, validate_case
 from complaintctl.errors import CaseFileError, RuleError
-from complaintctl.model import format_time, validate_case
-from complaintctl.policy import load as load_policy
+from complaintctl.store import workspace, yamlio
+from complaintctl.store.policyfile import load as load_policy
 
-POLICY = load_policy(service.defaults_dir() / "policy.yaml")  # the policy init copies
+POLICY = load_policy(workspace.defaults_dir() / "policy.yaml")  # the policy init copies
 NOW = datetime.fromisoformat("2026-11-22T10:00:00+08:00")
 START = datetime.fromisoformat("2026-11-01T08:00:00+08:00")
 CASE_ID = "C-20261101-7K3QX2"
@@ -153,10 +155,10 @@ EMAILS = st.sampled_from(["zhang.san@example.com", "x+y@mail.example.cn", "a@b.i
 
 
 @st.composite
-def new_cases(draw: st.DrawFn) -> workflow.NewCase:
+def new_cases(draw: st.DrawFn) -> events.Open:
     staff = draw(st.lists(st.sampled_from(TEAM[1:]), unique=True, max_size=2))
     owners = [m for m in TEAM if m not in staff]
-    return workflow.NewCase(
+    return events.Open(
         customer=draw(TEXT),
         channel=draw(st.sampled_from(POLICY.channels)),
         category=draw(st.sampled_from(POLICY.categories)),
@@ -171,7 +173,7 @@ def new_cases(draw: st.DrawFn) -> workflow.NewCase:
         subject_staff=tuple(staff),
         owner=draw(st.sampled_from(owners)),
         matter=draw(OPT_TEXT),
-        cause=draw(st.none() | st.sampled_from(workflow.CAUSES)),
+        cause=draw(st.none() | st.sampled_from(lifecycle.CAUSES)),
         risk=draw(st.booleans()),
         collective=draw(st.none() | st.integers(2, 50)),
     )
@@ -181,7 +183,7 @@ def actors(case: Any) -> list[str]:
     return [m for m in TEAM if m not in case.get("subject_staff", ())]
 
 
-def draw_change(draw: st.DrawFn, case: Any, at: datetime) -> workflow.Change | None:
+def draw_change(draw: st.DrawFn, case: Any, at: datetime) -> lifecycle.Change | None:
     """One valid change for the case as it is, or None if none applies.
 
     The command is chosen among those the lifecycle allows now; its
@@ -201,49 +203,54 @@ def draw_change(draw: st.DrawFn, case: Any, at: datetime) -> workflow.Change | N
             channel = draw(st.sampled_from(POLICY.channels))
             if kind != "contact-failed":
                 channel = draw(st.none() | st.just(channel))
-            return workflow.note(*head, draw(TEXT), kind, channel)
+            return events.Note(draw(TEXT), kind, channel).decide(*head)
         if command == "propose":
             currency = draw(st.sampled_from(list(POLICY.currencies)))
             places = POLICY.currencies[currency]
             units = draw(st.integers(0, 10**9))
             amount = f"{units}" if not places else f"{units // 10**places}.{units % 10**places:0{places}d}"
             kind = draw(st.sampled_from(POLICY.offer_kinds))
-            return workflow.propose(*head, amount, currency, kind, draw(TEXT))
+            return events.Propose(amount, currency, kind, draw(TEXT)).decide(*head)
         if command == "agree":
-            offer = workflow.open_offer(case)
+            offer = lifecycle.open_offer(case)
             offer_no = draw(st.sampled_from([None, offer["no"]])) if offer else None
             channel = draw(st.none() | st.sampled_from(POLICY.channels))
-            return workflow.agree(*head, offer_no, draw(OPT_TEXT), channel)
+            return events.Agree(offer_no, draw(OPT_TEXT), channel).decide(*head)
         if command == "escalate":
             to_user = draw(st.none() | st.sampled_from(actors(case)))
-            return workflow.escalate(*head, draw(TEXT), to_user)
+            return events.Escalate(draw(TEXT), to_user).decide(*head)
         if command == "close":
             names = [r for r, spec in POLICY.resolutions.items() if spec.requires_state in (None, state)]
             resolution = draw(st.sampled_from(names))
             executed = POLICY.resolutions[resolution].final_when_executed and draw(st.booleans())
-            return workflow.close(*head, resolution, draw(st.none() | ANY_TEXT), executed)
+            return events.Close(resolution, draw(st.none() | ANY_TEXT), executed).decide(*head)
         if command == "followup":
             satisfaction = draw(st.none() | st.integers(1, 5))
-            return workflow.followup(*head, satisfaction, satisfaction is None, draw(st.none() | ANY_TEXT))
+            return events.Followup(satisfaction, satisfaction is None, draw(st.none() | ANY_TEXT)).decide(
+                *head
+            )
         if command == "archive":
-            return workflow.archive(*head)
+            return events.Archive().decide(*head)
         if command == "reopen":
-            return workflow.reopen(*head, draw(TEXT))
+            return events.Reopen(draw(TEXT)).decide(*head)
         if command == "wait":
-            return workflow.wait(*head, draw(TEXT))
+            return events.Wait(draw(TEXT)).decide(*head)
         if command == "resume":
-            return workflow.resume(*head, draw(st.none() | ANY_TEXT))
+            return events.Resume(draw(st.none() | ANY_TEXT)).decide(*head)
         if command == "flag":
-            values = workflow.flag_values(
+            event = events.Flag(
+                draw(TEXT),
                 draw(st.booleans()),
                 draw(st.booleans()),
                 draw(st.booleans()),
                 draw(st.none() | st.integers(2, 500)),
-                draw(st.none() | st.sampled_from(workflow.CAUSES)),
+                draw(st.none() | st.sampled_from(lifecycle.CAUSES)),
             )
-            return workflow.flag(*head, values or {"risk": True}, draw(TEXT))
+            if not event.values():
+                event = dataclasses.replace(event, risk=True)
+            return event.decide(*head)
         assert command == "lower"
-        return workflow.lower(*head, draw(st.sampled_from(POLICY.severities)), draw(TEXT))
+        return events.Lower(draw(st.sampled_from(POLICY.severities)), draw(TEXT)).decide(*head)
     except RuleError:
         return None
 
@@ -252,27 +259,27 @@ def draw_change(draw: st.DrawFn, case: Any, at: datetime) -> workflow.Change | N
 def histories(draw: st.DrawFn) -> tuple[dict[str, Any], str, datetime]:
     """(plain record, the file as the CLI would have written it, last event time).
 
-    The plain record gets each change by ``workflow.apply`` on plain dicts;
+    The plain record gets each change by ``lifecycle.apply`` on plain dicts;
     the file text gets it the CLI's way: round-trip load, apply, dump.
     """
     at = START
-    case, _ = workflow.open_case(POLICY, draw(new_cases()), CASE_ID, TEAM[0], at, NOW)
-    text = store.dump_case(case)
+    case, _ = draw(new_cases()).decide_open(POLICY, CASE_ID, TEAM[0], at, NOW)
+    text = workspace.dump_case(case)
     for _ in range(draw(st.integers(0, 12))):
         at += timedelta(minutes=draw(st.integers(0, 600)))
         change = draw_change(draw, case, at)
         if change is None:
             continue
-        workflow.apply(case, change)
+        lifecycle.apply(case, change)
         doc = yamlio.load_roundtrip(text, "case.yaml", CaseFileError)
         assert doc["state"] == change.from_state
-        workflow.apply(doc, copy.deepcopy(change))  # same change, no shared objects
-        text = store.dump_case(doc)
+        lifecycle.apply(doc, copy.deepcopy(change))  # same change, no shared objects
+        text = workspace.dump_case(doc)
     return case, text, at
 
 
 @st.composite
-def one_change(draw: st.DrawFn, case: Any, at: datetime) -> workflow.Change | None:
+def one_change(draw: st.DrawFn, case: Any, at: datetime) -> lifecycle.Change | None:
     return draw_change(draw, case, at)
 
 
@@ -309,18 +316,18 @@ def load_plain(text: str) -> Any:
 @given(histories())
 def test_dump_load_dump_is_byte_identical(history: tuple[dict[str, Any], str, datetime]) -> None:
     case, text, _ = history
-    dumped = store.dump_case(case)
-    assert store.dump_case(load_rt(dumped)) == dumped
+    dumped = workspace.dump_case(case)
+    assert workspace.dump_case(load_rt(dumped)) == dumped
     # The file as the CLI evolves it is a fixed point too.
-    assert store.dump_case(load_rt(text)) == text
-    assert text.startswith(store.HEADER)
+    assert workspace.dump_case(load_rt(text)) == text
+    assert text.startswith(workspace.HEADER)
 
 
 @SETTINGS
 @given(histories())
 def test_plain_load_gives_back_the_record(history: tuple[dict[str, Any], str, datetime]) -> None:
     case, text, _ = history
-    same(load_plain(store.dump_case(case)), case)
+    same(load_plain(workspace.dump_case(case)), case)
     # Built the CLI's way (round-trip edits), the file holds the same data.
     same(load_plain(text), case)
 
@@ -335,7 +342,7 @@ def test_written_record_is_valid(history: tuple[dict[str, Any], str, datetime]) 
     assert case["state"] in POLICY.states
 
 
-def _allowed_removal(line: str, change: workflow.Change) -> bool:
+def _allowed_removal(line: str, change: lifecycle.Change) -> bool:
     """A removed line may only be the old value of a field the change updates."""
     for path, _value in change.updates:
         key = path[-1]
@@ -357,8 +364,8 @@ def test_one_change_only_adds_lines_except_updated_fields(
     change = data.draw(one_change(doc, at))
     if change is None:
         return
-    workflow.apply(doc, change)
-    new_text = store.dump_case(doc)
+    lifecycle.apply(doc, change)
+    new_text = workspace.dump_case(doc)
 
     old_lines, new_lines = old_text.splitlines(keepends=True), new_text.splitlines(keepends=True)
     # Lines that are gone, as a multiset: a line diff may pair lines oddly
@@ -375,8 +382,8 @@ def test_one_change_only_adds_lines_except_updated_fields(
 
     # And the result is the old record with the change applied, nothing else.
     expected = copy.deepcopy(case)
-    workflow.apply(expected, change)
+    lifecycle.apply(expected, change)
     same(load_plain(new_text), expected)
     validate_case(load_plain(new_text), POLICY, expected_id=CASE_ID)
-    assert store.dump_case(load_rt(new_text)) == new_text
+    assert workspace.dump_case(load_rt(new_text)) == new_text
     assert format_time(change.at) == change.event["at"]

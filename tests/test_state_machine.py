@@ -1,6 +1,6 @@
 """A hypothesis state machine over a real workspace, driven through the CLI.
 
-Each example gets its own workspace (``service.init_workspace`` in a fresh
+Each example gets its own workspace (``admin.init_workspace`` in a fresh
 temp dir) and runs random commands on random cases, with valid and invalid
 arguments, while the pinned clock (COMPLAINTCTL_NOW) moves forward. After
 every step: the work tree is clean, a success is exactly one commit with the
@@ -34,13 +34,14 @@ from hypothesis.stateful import (
 )
 from typer.testing import CliRunner
 
-from complaintctl import service, yamlio
-from complaintctl.cli import app
+from complaintctl.cli.app import app
+from complaintctl.core.records import parse_time
 from complaintctl.errors import CaseFileError
-from complaintctl.model import parse_time
-from complaintctl.policy import load as load_policy
+from complaintctl.service import admin
+from complaintctl.store import workspace, yamlio
+from complaintctl.store.policyfile import load as load_policy
 
-POLICY = load_policy(service.defaults_dir() / "policy.yaml")  # the policy init copies
+POLICY = load_policy(workspace.defaults_dir() / "policy.yaml")  # the policy init copies
 START = datetime.fromisoformat("2026-11-22T10:00:00+08:00")
 DEFAULT_ACTOR = "alice@example.com"  # COMPLAINTCTL_USER, set by conftest
 TEAM = [m.id for m in POLICY.team]
@@ -142,7 +143,7 @@ class CaseMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.tmp = Path(tempfile.mkdtemp(prefix="complaintctl-sm-"))
-        self.root = service.init_workspace(self.tmp / "ws")
+        self.root = admin.init_workspace(self.tmp / "ws")
         self.runner = CliRunner()
         self.now = START
         self.fault = "none"

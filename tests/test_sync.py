@@ -17,9 +17,10 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from complaintctl import service, yamlio
-from complaintctl.cli import app
+from complaintctl.cli.app import app
 from complaintctl.errors import CaseFileError
+from complaintctl.service import admin
+from complaintctl.store import yamlio
 
 from .conftest import git, open_args
 
@@ -64,7 +65,7 @@ def make_team(tmp_path: Path, setup: bool = True) -> tuple[Clone, Clone, Path]:
     """Alice's workspace pushed to a bare remote; Bob's fresh clone (set up, or not)."""
     remote = tmp_path / "remote.git"
     subprocess.run(["git", "init", "--quiet", "--bare", str(remote)], check=True)
-    a = Clone(service.init_workspace(tmp_path / "alice"))
+    a = Clone(admin.init_workspace(tmp_path / "alice"))
     a.git("remote", "add", "origin", str(remote))
     a.git("push", "--quiet", "-u", "origin", "main")
     subprocess.run(["git", "clone", "--quiet", str(remote), str(tmp_path / "bob")], check=True)
@@ -291,7 +292,7 @@ def test_same_id_created_on_both_sides_stops(team: tuple[Clone, Clone, Path]) ->
 
 
 def test_sync_refuses_uncommitted_changes_and_no_remote(tmp_path: Path) -> None:
-    a = Clone(service.init_workspace(tmp_path / "alice"))
+    a = Clone(admin.init_workspace(tmp_path / "alice"))
     code, _, err = a.cli("sync")
     assert (code, err) == (
         1,
@@ -306,7 +307,7 @@ def test_sync_refuses_uncommitted_changes_and_no_remote(tmp_path: Path) -> None:
 
 
 def test_setup_adds_the_attribute_to_an_older_workspace(tmp_path: Path) -> None:
-    a = Clone(service.init_workspace(tmp_path / "alice"))
+    a = Clone(admin.init_workspace(tmp_path / "alice"))
     a.git("rm", "--quiet", ".gitattributes")
     a.git("commit", "--quiet", "-m", "an older workspace")
     out = a.ok("setup")
@@ -321,7 +322,7 @@ def test_setup_adds_the_attribute_to_an_older_workspace(tmp_path: Path) -> None:
 def test_first_sync_creates_the_remote_branch(tmp_path: Path) -> None:
     remote = tmp_path / "remote.git"
     subprocess.run(["git", "init", "--quiet", "--bare", str(remote)], check=True)
-    a = Clone(service.init_workspace(tmp_path / "alice"))
+    a = Clone(admin.init_workspace(tmp_path / "alice"))
     a.git("remote", "add", "origin", str(remote))
     case_id = a.ok(*open_args())
     assert a.ok("sync") == f"Out: 2 commit(s) to origin/main; cases: {case_id}"

@@ -23,9 +23,10 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 from typer.testing import CliRunner
 
-from complaintctl import service, yamlio
-from complaintctl.cli import app
+from complaintctl.cli.app import app
 from complaintctl.errors import CaseFileError
+from complaintctl.service import admin
+from complaintctl.store import yamlio
 
 PEOPLE = ("alice@example.com", "bob@example.com", "carol@example.com")
 START = datetime.fromisoformat("2026-11-20T09:00:00+08:00")
@@ -42,7 +43,7 @@ class Team(RuleBasedStateMachine):
         self.tmp = Path(tempfile.mkdtemp(prefix="complaintctl-team-"))
         remote = self.tmp / "remote.git"
         subprocess.run(["git", "init", "--quiet", "--bare", str(remote)], check=True)
-        first = service.init_workspace(self.tmp / "c0")
+        first = admin.init_workspace(self.tmp / "c0")
         git(first, "remote", "add", "origin", str(remote))
         git(first, "push", "--quiet", "-u", "origin", "main")
         self.clones = [first]

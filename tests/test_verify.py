@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from complaintctl import store, yamlio
 from complaintctl.errors import CaseFileError
+from complaintctl.store import workspace, yamlio
 
 from .conftest import Result, Workspace, git, open_args
 
@@ -91,7 +91,7 @@ def test_a_transition_the_policy_did_not_allow(ws: Workspace, worked: str, run: 
         {"at": "2026-11-22T09:40:00+08:00", "by": "alice@example.com", "action": "reopen",
          "from": "followed-up", "to": "in-progress", "reason": "more"}
     )  # fmt: skip
-    path.write_text(store.dump_case(doc))
+    path.write_text(workspace.dump_case(doc))
     git(ws.root, "commit", "--quiet", "-a", "--author", "Alice Wang <alice@example.com>", "-m",
         "Reopen\n\nComplaintctl-Case: " + worked + "\nComplaintctl-Action: reopen\nComplaintctl-From: "
         "followed-up\nComplaintctl-To: in-progress\nComplaintctl-Actor: alice@example.com\n")  # fmt: skip

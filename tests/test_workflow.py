@@ -9,10 +9,9 @@ from typing import Any
 
 import pytest
 
-from complaintctl import workflow
+from complaintctl.core import events, lifecycle
 from complaintctl.errors import RuleError, UsageError
-from complaintctl.policy import load
-from complaintctl.workflow import NewCase
+from complaintctl.store.policyfile import load
 
 POLICY = load(Path(__file__).resolve().parent.parent / "policy.yaml")
 T0 = datetime.fromisoformat("2026-11-20T09:00:00+08:00")
@@ -30,13 +29,13 @@ def new_case(**over: Any) -> dict[str, Any]:
         "phone": "13812341234",
     }
     fields.update(over)
-    case, _ = workflow.open_case(POLICY, NewCase(**fields), ID, ALICE, T0, NOW)
+    case, _ = events.Open(**fields).decide_open(POLICY, ID, ALICE, T0, NOW)
     return case
 
 
-def step(case: dict[str, Any], change: workflow.Change) -> dict[str, Any]:
+def step(case: dict[str, Any], change: lifecycle.Change) -> dict[str, Any]:
     case = copy.deepcopy(case)
-    workflow.apply(case, change)
+    lifecycle.apply(case, change)
     return case
 
 
@@ -64,30 +63,30 @@ def in_state(state: str) -> dict[str, Any]:
     return case
 
 
-def _lower(c: dict[str, Any], t: datetime) -> workflow.Change:
-    return workflow.lower(POLICY, {**c, "severity": "hot"}, ALICE, t, NOW, "general", "Supplier's fault")
+def _lower(c: dict[str, Any], t: datetime) -> lifecycle.Change:
+    return events.Lower("general", "Supplier's fault").decide(POLICY, {**c, "severity": "hot"}, ALICE, t, NOW)
 
 
 COMMANDS = {
-    "reply": lambda c, t: workflow.note(POLICY, c, ALICE, t, NOW, "Apologised", "reply", "phone"),
-    "note": lambda c, t: workflow.note(POLICY, c, ALICE, t, NOW, "Checked the meter"),
-    "wait": lambda c, t: workflow.wait(POLICY, c, ALICE, t, NOW, "Meter photo"),
-    "resume": lambda c, t: workflow.resume(POLICY, c, ALICE, t, NOW),
-    "propose": lambda c, t: workflow.propose(
-        POLICY, c, ALICE, t, NOW, "180", "CNY", "refund", "Refund in 7 days"
+    "reply": lambda c, t: events.Note("Apologised", "reply", "phone").decide(POLICY, c, ALICE, t, NOW),
+    "note": lambda c, t: events.Note("Checked the meter").decide(POLICY, c, ALICE, t, NOW),
+    "wait": lambda c, t: events.Wait("Meter photo").decide(POLICY, c, ALICE, t, NOW),
+    "resume": lambda c, t: events.Resume().decide(POLICY, c, ALICE, t, NOW),
+    "propose": lambda c, t: events.Propose("180", "CNY", "refund", "Refund in 7 days").decide(
+        POLICY, c, ALICE, t, NOW
     ),
-    "refuse": lambda c, t: workflow.refuse(POLICY, c, ALICE, t, NOW, 1, "Too little"),
-    "withdraw": lambda c, t: workflow.withdraw(POLICY, c, ALICE, t, NOW, 1, "Wrong amount"),
-    "agree": lambda c, t: workflow.agree(POLICY, c, ALICE, t, NOW, None, "张三", "phone"),
-    "escalate": lambda c, t: workflow.escalate(POLICY, c, ALICE, t, NOW, "Needs a supervisor"),
-    "flag": lambda c, t: workflow.flag(POLICY, c, ALICE, t, NOW, {"risk": True}, "Threatens the press"),
+    "refuse": lambda c, t: events.Refuse(1, "Too little").decide(POLICY, c, ALICE, t, NOW),
+    "withdraw": lambda c, t: events.Withdraw(1, "Wrong amount").decide(POLICY, c, ALICE, t, NOW),
+    "agree": lambda c, t: events.Agree(None, "张三", "phone").decide(POLICY, c, ALICE, t, NOW),
+    "escalate": lambda c, t: events.Escalate("Needs a supervisor").decide(POLICY, c, ALICE, t, NOW),
+    "flag": lambda c, t: events.Flag("Threatens the press", risk=True).decide(POLICY, c, ALICE, t, NOW),
     "lower": _lower,
-    "close": lambda c, t: workflow.close(
-        POLICY, c, ALICE, t, NOW, *(("agreed", None, True) if c["state"] == "agreed" else ("explained",))
-    ),
-    "followup": lambda c, t: workflow.followup(POLICY, c, ALICE, t, NOW, 4),
-    "archive": lambda c, t: workflow.archive(POLICY, c, ALICE, t, NOW),
-    "reopen": lambda c, t: workflow.reopen(POLICY, c, ALICE, t, NOW, "Refund never arrived"),
+    "close": lambda c, t: events.Close(
+        *(("agreed", None, True) if c["state"] == "agreed" else ("explained",))
+    ).decide(POLICY, c, ALICE, t, NOW),
+    "followup": lambda c, t: events.Followup(4).decide(POLICY, c, ALICE, t, NOW),
+    "archive": lambda c, t: events.Archive().decide(POLICY, c, ALICE, t, NOW),
+    "reopen": lambda c, t: events.Reopen("Refund never arrived").decide(POLICY, c, ALICE, t, NOW),
 }
 
 STATES = ("open", "in-progress", "waiting", "proposed", "agreed", "closed", "followed-up", "archived")
@@ -144,7 +143,7 @@ def test_every_transition_allowed_or_refused(state: str, command: str) -> None:
 
 def test_archive_before_followup_says_follow_up_first() -> None:
     with pytest.raises(RuleError, match="follow up first, archive after"):
-        workflow.archive(POLICY, in_state("closed"), ALICE, at(30), NOW)
+        events.Archive().decide(POLICY, in_state("closed"), ALICE, at(30), NOW)
 
 
 # ---------------------------------------------------------------- who may act
@@ -162,25 +161,25 @@ def test_archive_before_followup_says_follow_up_first() -> None:
 def test_outsiders_and_recused_staff_are_refused(actor: str, message: str) -> None:
     case = new_case(subject_staff=(BOB,))
     with pytest.raises(RuleError) as caught:
-        workflow.note(POLICY, case, actor, at(1), NOW, "hello")
+        events.Note("hello").decide(POLICY, case, actor, at(1), NOW)
     assert str(caught.value) == message
 
 
 def test_recused_staff_cannot_open_or_own() -> None:
     with pytest.raises(RuleError, match="may not record it"):
-        workflow.open_case(
-            POLICY, NewCase("X", "phone", "billing", "s", subject_staff=(ALICE,)), ID, ALICE, T0, NOW
+        events.Open("X", "phone", "billing", "s", subject_staff=(ALICE,)).decide_open(
+            POLICY, ID, ALICE, T0, NOW
         )
     with pytest.raises(RuleError, match="may not own it"):
-        workflow.open_case(
-            POLICY, NewCase("X", "phone", "billing", "s", subject_staff=(BOB,), owner=BOB), ID, ALICE, T0, NOW
+        events.Open("X", "phone", "billing", "s", subject_staff=(BOB,), owner=BOB).decide_open(
+            POLICY, ID, ALICE, T0, NOW
         )
 
 
 def test_recused_staff_cannot_be_escalated_to() -> None:
     case = new_case(subject_staff=(CAROL,))
     with pytest.raises(RuleError, match=r"carol@example\.com is named in the complaint"):
-        workflow.escalate(POLICY, case, ALICE, at(1), NOW, "why", CAROL)
+        events.Escalate("why", CAROL).decide(POLICY, case, ALICE, at(1), NOW)
 
 
 # ---------------------------------------------------------------- time
@@ -197,13 +196,13 @@ def test_recused_staff_cannot_be_escalated_to() -> None:
 )  # fmt: skip
 def test_event_times_are_checked(when: datetime, message: str) -> None:
     with pytest.raises(UsageError) as caught:
-        workflow.note(POLICY, new_case(), ALICE, when, NOW, "hello")
+        events.Note("hello").decide(POLICY, new_case(), ALICE, when, NOW)
     assert str(caught.value) == message
 
 
 def test_event_at_the_same_second_as_the_last_is_allowed() -> None:
     assert (
-        workflow.note(POLICY, new_case(), ALICE, T0, NOW, "same second").event["at"]
+        events.Note("same second").decide(POLICY, new_case(), ALICE, T0, NOW).event["at"]
         == "2026-11-20T09:00:00+08:00"
     )
 
@@ -248,11 +247,11 @@ def test_money_is_exact(amount: str, currency: str, stored: str | None, error: s
     case = in_state("in-progress")
     if error:
         with pytest.raises(UsageError) as caught:
-            workflow.propose(POLICY, case, ALICE, at(30), NOW, amount, currency, "refund", "terms")
+            events.Propose(amount, currency, "refund", "terms").decide(POLICY, case, ALICE, at(30), NOW)
         assert str(caught.value) == error
     else:
         after = step(
-            case, workflow.propose(POLICY, case, ALICE, at(30), NOW, amount, currency, "refund", "t")
+            case, events.Propose(amount, currency, "refund", "t").decide(POLICY, case, ALICE, at(30), NOW)
         )
         assert after["offers"][-1]["amount"] == stored
         assert isinstance(after["offers"][-1]["amount"], str)
@@ -260,19 +259,18 @@ def test_money_is_exact(amount: str, currency: str, stored: str | None, error: s
 
 def test_a_new_offer_supersedes_the_open_one() -> None:
     case = in_state("proposed")
-    change = workflow.propose(POLICY, case, ALICE, at(30), NOW, "150", "CNY", "credit", "Credit instead")
+    change = events.Propose("150", "CNY", "credit", "Credit instead").decide(POLICY, case, ALICE, at(30), NOW)
     after = step(case, change)
     assert [(o["no"], o["status"]) for o in after["offers"]] == [(1, "superseded"), (2, "open")]
     assert change.subject == f"Propose CNY 150.00 credit on {ID}"
-    agreed = step(after, workflow.agree(POLICY, after, ALICE, at(31), NOW))
+    agreed = step(after, events.Agree().decide(POLICY, after, ALICE, at(31), NOW))
     assert [(o["no"], o["status"]) for o in agreed["offers"]] == [(1, "superseded"), (2, "accepted")]
 
 
 def test_agree_names_the_open_offer() -> None:
-    case = step(in_state("proposed"), workflow.propose(POLICY, in_state("proposed"), ALICE, at(30), NOW, "1", "CNY",
-                                                        "refund", "t"))  # fmt: skip
+    case = step(in_state("proposed"), events.Propose("1", "CNY", "refund", "t").decide(POLICY, in_state("proposed"), ALICE, at(30), NOW))  # fmt: skip
     with pytest.raises(RuleError) as caught:
-        workflow.agree(POLICY, case, ALICE, at(31), NOW, offer_no=1)
+        events.Agree(offer_no=1).decide(POLICY, case, ALICE, at(31), NOW)
     assert (
         str(caught.value)
         == f"{ID}: offer 1 is not the open offer (offer 2 is); agree to offer 2, or propose again"
@@ -284,7 +282,7 @@ def test_agree_names_the_open_offer() -> None:
 
 def test_agreed_resolution_needs_an_accepted_offer() -> None:
     with pytest.raises(RuleError) as caught:
-        workflow.close(POLICY, in_state("proposed"), ALICE, at(30), NOW, "agreed")
+        events.Close("agreed").decide(POLICY, in_state("proposed"), ALICE, at(30), NOW)
     assert str(caught.value) == (
         f"{ID}: resolution 'agreed' needs the case to be agreed (it is proposed); "
         "record the customer's acceptance with 'complaintctl agree' first"
@@ -293,12 +291,12 @@ def test_agreed_resolution_needs_an_accepted_offer() -> None:
 
 def test_executed_only_applies_to_settlements() -> None:
     with pytest.raises(UsageError, match="--executed applies to a settlement"):
-        workflow.close(POLICY, in_state("open"), ALICE, at(30), NOW, "explained", executed=True)
+        events.Close("explained", executed=True).decide(POLICY, in_state("open"), ALICE, at(30), NOW)
 
 
 def test_unknown_resolution_lists_the_policy_ones() -> None:
     with pytest.raises(UsageError) as caught:
-        workflow.close(POLICY, in_state("open"), ALICE, at(30), NOW, "solved")
+        events.Close("solved").decide(POLICY, in_state("open"), ALICE, at(30), NOW)
     assert str(caught.value) == (
         "unknown resolution 'solved'; use one of: agreed, explained, withdrawn, rejected, referred, decided "
         "(policy.yaml: resolutions)"
@@ -311,13 +309,13 @@ def test_unknown_resolution_lists_the_policy_ones() -> None:
 )
 def test_final_outcomes_cannot_be_reopened(resolution: str, executed: bool, reopenable: bool) -> None:
     case = in_state("agreed") if resolution == "agreed" else in_state("in-progress")
-    closed = step(case, workflow.close(POLICY, case, ALICE, at(30), NOW, resolution, executed=executed))
+    closed = step(case, events.Close(resolution, executed=executed).decide(POLICY, case, ALICE, at(30), NOW))
     if reopenable:
-        after = step(closed, workflow.reopen(POLICY, closed, ALICE, at(31), NOW, "new facts"))
+        after = step(closed, events.Reopen("new facts").decide(POLICY, closed, ALICE, at(31), NOW))
         assert after["state"] == "in-progress" and "resolution" not in after and "closed_at" not in after
     else:
         with pytest.raises(RuleError, match=r"cannot be reopened \(not accepted again\)"):
-            workflow.reopen(POLICY, closed, ALICE, at(31), NOW, "new facts")
+            events.Reopen("new facts").decide(POLICY, closed, ALICE, at(31), NOW)
 
 
 @pytest.mark.parametrize(
@@ -331,7 +329,7 @@ def test_final_outcomes_cannot_be_reopened(resolution: str, executed: bool, reop
 )
 def test_followup_arguments(satisfaction: int | None, unreachable: bool, message: str) -> None:
     with pytest.raises(UsageError) as caught:
-        workflow.followup(POLICY, in_state("closed"), ALICE, at(30), NOW, satisfaction, unreachable)
+        events.Followup(satisfaction, unreachable).decide(POLICY, in_state("closed"), ALICE, at(30), NOW)
     assert str(caught.value) == message
 
 
@@ -349,10 +347,10 @@ def test_followup_arguments(satisfaction: int | None, unreachable: bool, message
 def test_escalation_goes_tier_by_tier_to_the_top(urgent: bool, severity: str, tiers: list[str]) -> None:
     case = new_case(urgent=urgent, severity=severity)
     for i, tier in enumerate(tiers, start=1):
-        case = step(case, workflow.escalate(POLICY, case, ALICE, at(i), NOW, "stuck"))
+        case = step(case, events.Escalate("stuck").decide(POLICY, case, ALICE, at(i), NOW))
         assert case["tier"] == tier
     with pytest.raises(RuleError) as caught:
-        workflow.escalate(POLICY, case, ALICE, at(9), NOW, "stuck")
+        events.Escalate("stuck").decide(POLICY, case, ALICE, at(9), NOW)
     assert str(caught.value) == (
         f"{ID}: the case is already at the top tier (executive); record what happens next with 'complaintctl note'"
     )
@@ -361,12 +359,10 @@ def test_escalation_goes_tier_by_tier_to_the_top(urgent: bool, severity: str, ti
 def test_urgent_case_jumps_straight_to_the_supervisor_tier() -> None:
     policy = load(Path(__file__).resolve().parent.parent / "policy.yaml")
     policy = type(policy)(**{**policy.__dict__, "direct_tier": "manager"})
-    case, _ = workflow.open_case(
-        policy, NewCase("X", "phone", "billing", "s", urgent=True), ID, ALICE, T0, NOW
-    )
-    assert workflow.escalate(policy, case, ALICE, at(1), NOW, "urgent").event["tier_to"] == "manager"
-    calm, _ = workflow.open_case(policy, NewCase("X", "phone", "billing", "s"), ID, ALICE, T0, NOW)
-    assert workflow.escalate(policy, calm, ALICE, at(1), NOW, "slow").event["tier_to"] == "supervisor"
+    case, _ = events.Open("X", "phone", "billing", "s", urgent=True).decide_open(policy, ID, ALICE, T0, NOW)
+    assert events.Escalate("urgent").decide(policy, case, ALICE, at(1), NOW).event["tier_to"] == "manager"
+    calm, _ = events.Open("X", "phone", "billing", "s").decide_open(policy, ID, ALICE, T0, NOW)
+    assert events.Escalate("slow").decide(policy, calm, ALICE, at(1), NOW).event["tier_to"] == "supervisor"
 
 
 @pytest.mark.parametrize(
@@ -382,10 +378,10 @@ def test_escalate_to_a_person_who_holds_the_tier(to: str, error: str | None) -> 
     case = new_case()
     if error:
         with pytest.raises(RuleError) as caught:
-            workflow.escalate(POLICY, case, ALICE, at(1), NOW, "why", to)
+            events.Escalate("why", to).decide(POLICY, case, ALICE, at(1), NOW)
         assert str(caught.value) == error
     else:
-        after = step(case, workflow.escalate(POLICY, case, ALICE, at(1), NOW, "why", to))
+        after = step(case, events.Escalate("why", to).decide(POLICY, case, ALICE, at(1), NOW))
         assert after["owner"] == to and after["tier"] == "supervisor"
         assert after["events"][-1]["assignee"] == to
 
@@ -431,7 +427,7 @@ def test_text_is_stored_as_given() -> None:
 
 def test_agreed_is_closed_only_once_carried_out() -> None:
     with pytest.raises(RuleError) as caught:
-        workflow.close(POLICY, in_state("agreed"), ALICE, at(30), NOW, "agreed")
+        events.Close("agreed").decide(POLICY, in_state("agreed"), ALICE, at(30), NOW)
     assert str(caught.value) == (
         f"{ID}: a case is closed as 'agreed' only once the agreement has been carried out; "
         "close with --executed when the refund is paid or the repair done"
@@ -441,7 +437,7 @@ def test_agreed_is_closed_only_once_carried_out() -> None:
 def _closed(resolution: str, executed: bool = False, category: str = "billing") -> dict[str, Any]:
     case = in_state("agreed") if resolution == "agreed" else in_state("in-progress")
     case["category"] = category
-    return step(case, workflow.close(POLICY, case, ALICE, at(30), NOW, resolution, executed=executed))
+    return step(case, events.Close(resolution, executed=executed).decide(POLICY, case, ALICE, at(30), NOW))
 
 
 @pytest.mark.parametrize(
@@ -456,10 +452,7 @@ def test_repeat_complaint_raises_severity(earlier: list[str], severity: str, rep
     cases = [
         _closed(e.split(":")[0], category="other" if e.endswith(":other") else "billing") for e in earlier
     ]
-    case, change = workflow.open_case(
-        POLICY, NewCase("张三", "phone", "billing", "again", phone="13812341234"), "C-20261122-AAAAAA", ALICE,
-        NOW, NOW, cases,
-    )  # fmt: skip
+    case, change = events.Open("张三", "phone", "billing", "again", phone="13812341234").decide_open(POLICY, "C-20261122-AAAAAA", ALICE, NOW, NOW, cases)  # fmt: skip
     assert case["severity"] == severity
     assert case.get("repeat_of") == repeat_of
     assert bool(change.notices) == bool(repeat_of)
@@ -468,8 +461,7 @@ def test_repeat_complaint_raises_severity(earlier: list[str], severity: str, rep
 def test_settled_and_executed_matter_is_not_accepted_again() -> None:
     old = _closed("agreed", executed=True)
     with pytest.raises(RuleError) as caught:
-        workflow.open_case(POLICY, NewCase("张三", "phone", "billing", "again"), "C-20261122-AAAAAA", ALICE, NOW,
-                           NOW, [old])  # fmt: skip
+        events.Open("张三", "phone", "billing", "again").decide_open(POLICY, "C-20261122-AAAAAA", ALICE, NOW, NOW, [old])  # fmt: skip
     assert str(caught.value) == (
         f"this matter was settled and closed for good in {ID} (not accepted again); see 'complaintctl show {ID}'"
     )
@@ -479,12 +471,8 @@ def test_policy_may_allow_a_final_matter_again_with_a_reason() -> None:
     policy = type(POLICY)(**{**POLICY.__dict__, "reopen_final_with_reason": True})
     old = _closed("decided")
     with pytest.raises(RuleError, match="to accept it anyway give --reason"):
-        workflow.open_case(policy, NewCase("张三", "phone", "billing", "again"), "C-20261122-AAAAAA", ALICE, NOW,
-                           NOW, [old])  # fmt: skip
-    case, _ = workflow.open_case(
-        policy, NewCase("张三", "phone", "billing", "again", reason="New defect"), "C-20261122-AAAAAA", ALICE,
-        NOW, NOW, [old],
-    )  # fmt: skip
+        events.Open("张三", "phone", "billing", "again").decide_open(policy, "C-20261122-AAAAAA", ALICE, NOW, NOW, [old])  # fmt: skip
+    case, _ = events.Open("张三", "phone", "billing", "again", reason="New defect").decide_open(policy, "C-20261122-AAAAAA", ALICE, NOW, NOW, [old])  # fmt: skip
     assert case["reopen_reason"] == "New defect" and case["repeat_of"] == ID
 
 
@@ -498,4 +486,4 @@ def test_policy_may_allow_a_final_matter_again_with_a_reason() -> None:
     ],
 )
 def test_customer_keys_normalise(customer: dict[str, str], keys: set[str]) -> None:
-    assert workflow.customer_keys(customer) == keys
+    assert lifecycle.customer_keys(customer) == keys

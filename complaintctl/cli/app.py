@@ -1,0 +1,838 @@
+"""The typer layer: parse arguments, call one service function, print.
+
+No YAML, git or Jinja here. Every ComplaintError is caught once, in
+``Group.invoke``: its message goes to stderr on one line and the exit code
+is 1 (2 for a usage error). No traceback, and never local variables.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from typer.core import TyperGroup
+
+from complaintctl.errors import ComplaintError
+from complaintctl.service.choices import DocFormat, Document, Lang, OverdueFormat, ReportFormat
+
+# typer's argument errors (a click ClickException, vendored in typer >= 0.28).
+_ClickException: Any = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+
+
+def _one_line(text: str) -> str:
+    # A value the user typed may hold a newline; an error stays one line.
+    return " ".join(text.splitlines())
+
+
+class Group(TyperGroup):
+    """The one error boundary: every expected failure is one line on stderr."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ComplaintError as exc:
+            typer.echo(f"complaintctl: {_one_line(str(exc))}", err=True)
+            raise typer.Exit(exc.exit_code) from None
+        except _ClickException as exc:
+            where = getattr(getattr(exc, "ctx", None), "command_path", None) or "complaintctl"
+            message = _one_line(exc.format_message()).rstrip(".")
+            typer.echo(f"complaintctl: {message}; see '{where} --help'", err=True)
+            raise typer.Exit(exc.exit_code) from None
+
+
+app = typer.Typer(
+    cls=Group,
+    name="complaintctl",
+    help="Handle customer complaints as YAML case files in git, under the rules of policy.yaml.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+# ---------------------------------------------------------------- shared options
+
+Root = Annotated[
+    str | None,
+    typer.Option(
+        "--root",
+        help="Workspace folder (default: COMPLAINTCTL_ROOT, else the nearest ancestor with policy.yaml).",
+    ),
+]
+At = Annotated[
+    str | None,
+    typer.Option(
+        "--at",
+        help="When it really happened (ISO 8601; default now; no offset = policy time zone).",
+    ),
+]
+As = Annotated[
+    str | None,
+    typer.Option("--as", help="Who acts (default: COMPLAINTCTL_USER, else git user.email)."),
+]
+CaseId = Annotated[str, typer.Argument(help="Case id, e.g. C-20261122-7K3QX2.", show_default=False)]
+
+
+def _changed(change: Any) -> None:
+    for notice in change.notices:
+        typer.echo(f"complaintctl: note: {notice}", err=True)
+    arrow = (
+        f"{change.from_state} -> {change.to_state}"
+        if change.from_state != change.to_state
+        else change.to_state
+    )
+    typer.echo(f"{change.case_id}: {change.subject} [{arrow}]")
+
+
+def _run(root: str | None, actor: str | None, at: str | None, case_id: str, event: Any) -> None:
+    """Hand one typed event on one case to the service, and print the change."""
+    from complaintctl.service import changes
+
+    ctx = changes.context(root, actor, at)
+    _changed(changes.change_case(ctx, case_id, event))
+
+
+# ---------------------------------------------------------------- workspace
+
+
+@app.command(epilog="Example: complaintctl init ~/complaints")
+def init(
+    folder: Annotated[Path, typer.Argument(help="New or empty folder for the workspace.")],
+) -> None:
+    """Make a new workspace: git repo, default policy.yaml and templates, empty cases/."""
+    from complaintctl.service import admin
+
+    path = admin.init_workspace(folder)
+    typer.echo(
+        f"Workspace ready in {path}. "
+        "Next: edit policy.yaml (team, categories), then 'complaintctl open --help'."
+    )
+
+
+@app.command(
+    "open",
+    epilog="Example: complaintctl open --customer '张三' --phone 13812341234 --channel phone "
+    "--category billing --summary 'Charged twice for October' --demand 'Refund the extra charge'",
+)
+def open_(
+    customer: Annotated[str, typer.Option(help="Customer's name, as given.")],
+    channel: Annotated[str, typer.Option(help="How it came in (policy: channels).")],
+    category: Annotated[str, typer.Option(help="What it is about (policy: categories).")],
+    summary: Annotated[str, typer.Option(help="What happened, in the customer's terms.")],
+    phone: Annotated[str | None, typer.Option(help="Customer's phone.")] = None,
+    email: Annotated[str | None, typer.Option(help="Customer's e-mail.")] = None,
+    address: Annotated[str | None, typer.Option(help="Customer's address.")] = None,
+    account: Annotated[str | None, typer.Option(help="Account, contract or order number.")] = None,
+    demand: Annotated[str | None, typer.Option(help="What the customer wants (诉求).")] = None,
+    urgent: Annotated[
+        bool, typer.Option("--urgent", help="Urgent: someone must be in contact fast.")
+    ] = False,
+    severity: Annotated[
+        str | None, typer.Option(help="Severity (policy: severities; default general).")
+    ] = None,
+    subject_staff: Annotated[
+        list[str] | None,
+        typer.Option("--subject-staff", help="Staff the complaint is about (recused). Repeatable."),
+    ] = None,
+    owner: Annotated[
+        str | None, typer.Option(help="Who owns it (default: the actor, first-contact rule).")
+    ] = None,
+    reason: Annotated[
+        str | None,
+        typer.Option(help="Why a matter closed for good is accepted again (if policy allows)."),
+    ] = None,
+    matter: Annotated[
+        str | None, typer.Option(help="Short tag shared by complaints about one matter (finds hot spots).")
+    ] = None,
+    cause: Annotated[str | None, typer.Option(help="internal (our fault), external, or unknown.")] = None,
+    risk: Annotated[bool, typer.Option("--risk", help="Could lead to a lawsuit or media exposure.")] = False,
+    lawsuit: Annotated[bool, typer.Option("--lawsuit", help="A lawsuit has been filed.")] = False,
+    media: Annotated[bool, typer.Option("--media", help="Exposed in the media.")] = False,
+    collective: Annotated[
+        int | None, typer.Option(help="A collective complaint by this many people.")
+    ] = None,
+    at: At = None,
+    actor: As = None,
+    root: Root = None,
+) -> None:
+    """Record a new complaint and print its case id."""
+    from complaintctl.core import events
+    from complaintctl.service import changes
+
+    ctx = changes.context(root, actor, at)
+    new = events.Open(
+        customer=customer,
+        channel=channel,
+        category=category,
+        summary=summary,
+        phone=phone,
+        email=email,
+        address=address,
+        account=account,
+        demand=demand,
+        urgent=urgent,
+        severity=severity,
+        subject_staff=tuple(subject_staff or ()),
+        owner=owner,
+        reason=reason,
+        matter=matter,
+        cause=cause,
+        risk=risk,
+        lawsuit=lawsuit,
+        media=media,
+        collective=collective,
+    )
+    change = changes.open_case(ctx, new)
+    for notice in change.notices:
+        typer.echo(f"complaintctl: note: {notice}", err=True)
+    typer.echo(change.case_id)
+
+
+@app.command(
+    epilog="Example: complaintctl note C-20261122-7K3QX2 'Called back, apologised, checking the bill' "
+    "--kind reply --channel phone"
+)
+def note(
+    case_id: CaseId,
+    text: Annotated[str, typer.Argument(help="What happened or was said.")],
+    kind: Annotated[
+        str, typer.Option(help="internal, reply (to the customer), contact-failed, investigation.")
+    ] = "internal",
+    channel: Annotated[str | None, typer.Option(help="Channel used (required for contact-failed).")] = None,
+    at: At = None,
+    actor: As = None,
+    root: Root = None,
+) -> None:
+    """Add a note: an internal remark, a reply to the customer, a failed contact attempt."""
+    from complaintctl.core import events
+
+    _run(
+        root,
+        actor,
+        at,
+        case_id,
+        events.Note(text, kind, channel),
+    )
+
+
+@app.command(
+    epilog="Example: complaintctl propose C-20261122-7K3QX2 --amount 240.00 --currency CNY --kind refund "
+    "--terms 'Refund to the original card within 7 days'.  A billing error: complaintctl propose "
+    "C-20261122-7K3QX2 --overcharge --charged 180.00 --due 120.00 --terms 'Credited to the account by 30 Nov'"
+)
+def propose(
+    case_id: CaseId,
+    terms: Annotated[str, typer.Option(help="What the company will do, and by when.")],
+    amount: Annotated[str | None, typer.Option(help="Exact amount, e.g. 240.00.")] = None,
+    currency: Annotated[str, typer.Option(help="Currency code (policy: currencies).")] = "CNY",
+    kind: Annotated[
+        str, typer.Option(help="refund, credit, replacement, repair, goodwill, other.")
+    ] = "refund",
+    bottom_line: Annotated[
+        bool, typer.Option("--bottom-line", help="The final offer: if refused, no later offer may exceed it.")
+    ] = False,
+    overcharge: Annotated[
+        bool, typer.Option("--overcharge", help="A billing error: refund 2 x (charged - due).")
+    ] = False,
+    charged: Annotated[str | None, typer.Option(help="With --overcharge: what was charged.")] = None,
+    due: Annotated[str | None, typer.Option(help="With --overcharge: what was due.")] = None,
+    at: At = None,
+    actor: As = None,
+    root: Root = None,
+) -> None:
+    """Make an offer; above your approval limit it waits for 'approve'. It supersedes earlier offers."""
+    from complaintctl.core import events
+    from complaintctl.errors import UsageError
+
+    if overcharge and (charged is None or due is None):
+        raise UsageError("--overcharge needs --charged and --due", fix="e.g. --charged 180.00 --due 120.00")
+    if not overcharge and (charged is not None or due is not None):
+        raise UsageError("--charged and --due go with --overcharge", fix="add --overcharge")
+    _run(
+        root,
+        actor,
+        at,
+        case_id,
+        events.Propose(amount, currency, kind, terms, bottom_line, charged, due),
+    )
+
+
+@app.command(epilog="Example: complaintctl approve C-20261122-7K3QX2 2")
+def approve(
+    case_id: CaseId,
+    offer: Annotated[int, typer.Argument(help="The offer's number (see 'show').")],
+    at: At = None,
+    actor: As = None,
+    root: Root = None,
+) -> None:
+    """Approve an offer above its proposer's limit (your limit must cover it; not your own offer)."""
+    from complaintctl.core import events
+
+    _run(root, actor, at, case_id, events.Approve(offer))
+
+
+@app.command(epilog="Example: complaintctl withdraw C-20261122-7K3QX2 2 --reason 'Wrong amount'")
+def withdraw(
+    case_id: CaseId,
+    offer: Annotated[int, typer.Argument(help="The offer's number (see 'show').")],
+    reason: Annotated[str, typer.Option(help="Why it is taken back.")],
+    at: At = None,
+    actor: As = None,
+    root: Root = None,
+) -> None:
+    """Take back an offer that is open or waiting for approval."""
+    from complaintctl.core import events
+
+    _run(root, actor, at, case_id, events.Withdraw(offer, reason))
+
+
+@app.command(epilog="Example: complaintctl refuse C-20261122-7K3QX2 2 --reason 'Wants a full refund'")
+def refuse(
+    case_id: CaseId,
+    offer: Annotated[int, typer.Argument(help="The offer's number (see 'show').")],
+    reason: Annotated[str | None, typer.Option(help="What the customer said.")] = None,
+    at: At = None,
+    actor: As = None,
+    root: Root = None,
+) -> None:
+    """Record that the customer refused an offer (a refused bottom line caps later offers)."""
+    from complaintctl.core import events
+
+    _run(root, actor, at, case_id, events.Refuse(offer, reason))
+
+
+@app.command(
+    epilog="Example: complaintctl agree C-20261122-7K3QX2 1 --evidence signed-letter.pdf "
+    "--signed-by '张三' --channel in-person"
+)
+def agree(
+    case_id: CaseId,
+    offer: Annotated[int | None, typer.Argument(help="Offer number (default: the open offer).")] = None,
+    evidence: Annotated[
+        list[Path] | None,
+        typer.Option(help="Scan of the signed letter, e-mail, recording: copied into evidence/. Repeatable."),
+    ] = None,
+    signed_by: Annotated[str | None, typer.Option(help="Who signed or consented for the customer.")] = None,
+    channel: Annotated[str | None, typer.Option(help="How consent was given.")] = None,
+    at: At = None,
+    actor: As = None,
+    root: Root = None,
+) -> None:
+    """Record that the customer accepted the open offer, with the evidence and the agreement letter."""
+    from complaintctl.core import events
+    from complaintctl.service import changes
+
+    ctx = changes.context(root, actor, at)
+    _changed(changes.agree_case(ctx, case_id, events.Agree(offer, signed_by, channel), evidence or ()))
+
+
+@app.command(
+    epilog="Example: complaintctl escalate C-20261122-7K3QX2 --reason 'Threatens to go to the media' "
+    "--to carol@example.com"
+)
+def escalate(
+    case_id: CaseId,
+    reason: Annotated[str, typer.Option(help="Why it goes up.")],
+    to: Annotated[
+        str | None, typer.Option("--to", help="Hand it to this person (must hold the new tier).")
+    ] = None,
+    at: At = None,
+    actor: As = None,
+    root: Root = None,
+) -> None:
+    """Raise the case one tier (urgent and major cases go straight to the supervisor tier)."""
+    from complaintctl.core import events
+
+    _run(root, actor, at, case_id, events.Escalate(reason, to))
+
+
+@app.command(
+    epilog="Example: complaintctl draft C-20261122-7K3QX2 --text 'Dear Mr Zhang, we checked your bill ...'"
+)
+def draft(
+    case_id: CaseId,
+    text: Annotated[str | None, typer.Option(help="The reply's text.")] = None,
+    file: Annotated[Path | None, typer.Option(help="Read the reply's text from this file.")] = None,
+    at: At = None,
+    actor: As = None,
+    root: Root = None,
+) -> None:
+    """Write a written reply (letter, e-mail) to be signed off before it is sent."""
+    from complaintctl.core import events
+    from complaintctl.errors import UsageError
+
+    if (text is None) == (file is None):
+        raise UsageError("give the reply as --text or --file", fix="one of the two")
+    if file is not None:
+        try:
+            text = file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UsageError(f"cannot read {file}: {exc}", fix="give a UTF-8 text file") from None
+    body = text or ""
+    _run(root, actor, at, case_id, events.Draft(body))
+
+
+@app.command(epilog="Example: complaintctl signoff C-20261122-7K3QX2 --as erin@example.com")
+def signoff(case_id: CaseId, at: At = None, actor: As = None, root: Root = None) -> None:
+    """Give the next sign-off the latest draft reply needs (legal review, then supervisor approval)."""
+    from complaintctl.core import events
+
+    _run(root, actor, at, case_id, events.Signoff())
+
+
+@app.command(epilog="Example: complaintctl send C-20261122-7K3QX2 --channel letter")
+def send(
+    case_id: CaseId,
+    channel: Annotated[str, typer.Option(help="How it went out: letter, email, ...")],
+    at: At = None,
+    actor: As = None,
+    root: Root = None,
+) -> None:
+    """Record that the signed-off reply went to the customer (refused until fully signed off)."""
+    from complaintctl.core import events
+
+    _run(root, actor, at, case_id, events.Send(channel))
+
+
+@app.command(
+    epilog="Example: complaintctl wait C-20261122-7K3QX2 --reason 'Customer to send the meter photo'"
+)
+def wait(
+    case_id: CaseId,
+    reason: Annotated[str, typer.Option(help="What the customer has to do.")],
+    at: At = None,
+    actor: As = None,
+    root: Root = None,
+) -> None:
+    """Wait on the customer: the resolution and keep-informed clocks stop."""
+    from complaintctl.core import events
+
+    _run(root, actor, at, case_id, events.Wait(reason))
+
+
+@app.command(epilog="Example: complaintctl resume C-20261122-7K3QX2 'Photo received'")
+def resume(
+    case_id: CaseId,
+    text: Annotated[str | None, typer.Argument(help="What came back.")] = None,
+    at: At = None,
+    actor: As = None,
+    root: Root = None,
+) -> None:
+    """Stop waiting on the customer; the clocks run again."""
+    from complaintctl.core import events
+
+    _run(root, actor, at, case_id, events.Resume(text))
+
+
+@app.command(
+    epilog="Example: complaintctl flag C-20261122-7K3QX2 --media --reason 'Posted on Weibo, 2k shares'"
+)
+def flag(
+    case_id: CaseId,
+    reason: Annotated[str, typer.Option(help="What happened.")],
+    risk: Annotated[bool, typer.Option("--risk", help="Could lead to a lawsuit or media exposure.")] = False,
+    lawsuit: Annotated[bool, typer.Option("--lawsuit", help="A lawsuit has been filed.")] = False,
+    media: Annotated[bool, typer.Option("--media", help="Exposed in the media.")] = False,
+    collective: Annotated[
+        int | None, typer.Option(help="A collective complaint by this many people.")
+    ] = None,
+    cause: Annotated[str | None, typer.Option(help="internal (our fault), external, or unknown.")] = None,
+    at: At = None,
+    actor: As = None,
+    root: Root = None,
+) -> None:
+    """Record facts that raise severity: lawsuit, media, risk, collective, cause."""
+    from complaintctl.core import events
+
+    _run(root, actor, at, case_id, events.Flag(reason, risk, lawsuit, media, collective, cause))
+
+
+@app.command(epilog="Example: complaintctl lower C-20261122-7K3QX2 --to general --reason 'Supplier at fault'")
+def lower(
+    case_id: CaseId,
+    to: Annotated[str, typer.Option("--to", help="The new, lower severity.")],
+    reason: Annotated[str, typer.Option(help="Why it is less serious than the rules say.")],
+    at: At = None,
+    actor: As = None,
+    root: Root = None,
+) -> None:
+    """Lower severity explicitly (it never falls by itself)."""
+    from complaintctl.core import events
+
+    _run(root, actor, at, case_id, events.Lower(to, reason))
+
+
+@app.command(
+    epilog="Example: complaintctl close C-20261122-7K3QX2 --resolution agreed --executed "
+    "'Refund paid on 24 Nov'"
+)
+def close(
+    case_id: CaseId,
+    resolution: Annotated[str, typer.Option(help="How it ended (policy: resolutions).")],
+    text: Annotated[str | None, typer.Argument(help="A closing remark.")] = None,
+    executed: Annotated[bool, typer.Option("--executed", help="The agreement has been carried out.")] = False,
+    at: At = None,
+    actor: As = None,
+    root: Root = None,
+) -> None:
+    """Close the case with a resolution; a follow-up is then due."""
+    from complaintctl.core import events
+
+    _run(
+        root,
+        actor,
+        at,
+        case_id,
+        events.Close(resolution, text, executed),
+    )
+
+
+@app.command(
+    epilog="Example: complaintctl followup C-20261122-7K3QX2 --satisfaction 4 'Happy with the refund'"
+)
+def followup(
+    case_id: CaseId,
+    text: Annotated[str | None, typer.Argument(help="What the customer said.")] = None,
+    satisfaction: Annotated[int | None, typer.Option(help="Satisfaction 1 (worst) to 5 (best).")] = None,
+    unreachable: Annotated[
+        bool, typer.Option("--unreachable", help="The customer could not be reached.")
+    ] = False,
+    at: At = None,
+    actor: As = None,
+    root: Root = None,
+) -> None:
+    """Record the follow-up call after closing (follow up first, archive after)."""
+    from complaintctl.core import events
+
+    _run(
+        root,
+        actor,
+        at,
+        case_id,
+        events.Followup(satisfaction, unreachable, text),
+    )
+
+
+@app.command(epilog="Example: complaintctl archive C-20261122-7K3QX2")
+def archive(case_id: CaseId, at: At = None, actor: As = None, root: Root = None) -> None:
+    """File a followed-up case; refused until the follow-up is recorded."""
+    from complaintctl.core import events
+
+    _run(root, actor, at, case_id, events.Archive())
+
+
+@app.command(epilog="Example: complaintctl reopen C-20261122-7K3QX2 --reason 'The refund never arrived'")
+def reopen(
+    case_id: CaseId,
+    reason: Annotated[str, typer.Option(help="Why it is reopened.")],
+    at: At = None,
+    actor: As = None,
+    root: Root = None,
+) -> None:
+    """Reopen a closed case (refused after an executed settlement or a ruling)."""
+    from complaintctl.core import events
+
+    _run(root, actor, at, case_id, events.Reopen(reason))
+
+
+# ---------------------------------------------------------------- reading
+
+
+@app.command(epilog="Example: complaintctl show C-20261122-7K3QX2")
+def show(
+    case_id: CaseId,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the record as JSON.")] = False,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="Clocks and severity as of this time.")] = None,
+    root: Root = None,
+) -> None:
+    """Show one case: who, what, state, severity, clocks, offers and every event."""
+    from complaintctl.cli.text import show_text
+    from complaintctl.service import reads
+
+    if as_json:
+        _ws, record = reads.load(root, case_id)
+        typer.echo(json.dumps(record, ensure_ascii=False, indent=2))
+        return
+    case, status = reads.case_status(root, case_id, as_of)
+    typer.echo(show_text(case, status))
+
+
+@app.command("list", epilog="Example: complaintctl list --status open --status in-progress")
+def list_(
+    status: Annotated[list[str] | None, typer.Option(help="Only cases in this state. Repeatable.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print rows as JSON.")] = False,
+    show_pii: Annotated[bool, typer.Option("--show-pii", help="Show customer names unmasked.")] = False,
+    root: Root = None,
+) -> None:
+    """List cases, oldest first (customer names masked)."""
+    from complaintctl.cli.text import list_table
+    from complaintctl.service import reads
+
+    rows, problems = reads.list_rows(root, status or ())
+    for problem in problems:
+        typer.echo(f"complaintctl: skipped {problem}", err=True)
+    if as_json:
+        typer.echo(json.dumps(reads.public_rows(rows, show_pii), ensure_ascii=False, indent=2))
+    else:
+        typer.echo(list_table(rows, show_pii))
+    if problems:
+        raise typer.Exit(1)
+
+
+@app.command(epilog="Example: complaintctl log C-20261122-7K3QX2")
+def log(case_id: CaseId, root: Root = None) -> None:
+    """The case's history as recorded in git: one line per commit."""
+    from complaintctl.cli.text import log_table
+    from complaintctl.service import reads
+
+    typer.echo(log_table(reads.history(root, case_id)))
+
+
+@app.command(epilog="Example: complaintctl check && echo clean")
+def check(root: Root = None) -> None:
+    """Validate policy.yaml and every case file; silent and exit 0 when clean."""
+    from complaintctl.service import admin
+
+    problems = admin.check(root)
+    for problem in problems:
+        typer.echo(problem)
+    if problems:
+        raise typer.Exit(1)
+
+
+# ---------------------------------------------------------------- team
+
+
+@app.command(epilog="Example: git clone URL complaints && cd complaints && complaintctl setup")
+def setup(actor: As = None, root: Root = None) -> None:
+    """Prepare a fresh clone for team work: git's merge driver for case files, 'git pull' merges."""
+    from complaintctl.service import admin
+
+    for line in admin.setup(root, actor):
+        typer.echo(f"set {line}")
+
+
+@app.command(
+    epilog="Example: complaintctl sync  (after a conflict: complaintctl sync --keep-theirs C-20261122-7K3QX2)"
+)
+def sync(
+    remote: Annotated[
+        str | None, typer.Option(help="Remote to sync with (default: the branch's upstream, else origin).")
+    ] = None,
+    keep_ours: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--keep-ours", help="For a case whose two sides cannot both stand: keep ours. Repeatable."
+        ),
+    ] = None,
+    keep_theirs: Annotated[
+        list[str] | None,
+        typer.Option("--keep-theirs", help="As --keep-ours, keeping the remote's version."),
+    ] = None,
+    actor: As = None,
+    root: Root = None,
+) -> None:
+    """Fetch, merge concurrent changes case by case (events of both sides kept, in time order), push."""
+    from complaintctl.service import admin
+
+    out = admin.sync_workspace(root, actor, remote, keep_ours or (), keep_theirs or ())
+    where = f"{out.remote}/{out.branch}"
+    if not out.incoming and not out.pushed:
+        typer.echo(f"Up to date with {where}.")
+        return
+    if out.incoming:
+        typer.echo(f"In:  {out.incoming} commit(s) from {where}; cases: {_ids(out.cases_in)}")
+    for case_id in out.merged:
+        typer.echo(f"Merged concurrent changes on {case_id}")
+    for kept in out.kept:
+        case_id, side = kept.split()
+        typer.echo(f"Kept {side} on {case_id}; the other side's events are listed in the merge commit")
+    if out.pushed:
+        typer.echo(f"Out: {out.outgoing} commit(s) to {where}; cases: {_ids(out.cases_out)}")
+    if out.retries:
+        typer.echo(f"(the push was retried {out.retries} time(s): others pushed first)")
+
+
+def _ids(ids: list[str]) -> str:
+    if not ids:
+        return "none"
+    return ", ".join(ids[:10]) + (f" and {len(ids) - 10} more" if len(ids) > 10 else "")
+
+
+@app.command(
+    epilog="Example: complaintctl verify && echo 'history is sound'   "
+    "(CI: complaintctl verify --since origin/main~100)"
+)
+def verify(
+    since: Annotated[
+        str | None, typer.Option(help="Check only commits after this one (default: the whole history).")
+    ] = None,
+    signatures: Annotated[
+        bool,
+        typer.Option(
+            "--signatures", help="Also require a good signature from a key in the policy's allowed_signers."
+        ),
+    ] = False,
+    root: Root = None,
+) -> None:
+    """Replay the history of cases/ and list every commit that breaks the record; silent when sound."""
+    from complaintctl.service import admin
+
+    findings = admin.verify(root, since, signatures)
+    for line in findings:
+        typer.echo(line)
+    if findings:
+        typer.echo(f"complaintctl: {len(findings)} problem(s) in the history of cases/", err=True)
+        raise typer.Exit(1)
+
+
+@app.command(
+    "merge-driver",
+    hidden=True,
+    epilog="Example (git calls it; see 'complaintctl setup'): complaintctl merge-driver %O %A %B %P",
+)
+def merge_driver(
+    base: Annotated[Path, typer.Argument(help="The common version (git's %O).")],
+    ours: Annotated[Path, typer.Argument(help="Our version, overwritten with the result (%A).")],
+    theirs: Annotated[Path, typer.Argument(help="Their version (%B).")],
+    path: Annotated[str, typer.Argument(help="The case file's path in the repository (%P).")],
+) -> None:
+    """git's merge driver for case files: merge both sides' events, never write conflict markers."""
+    from complaintctl.service import admin
+
+    typer.echo(admin.merge_driver(base, ours, theirs, path), err=True)
+
+
+# ---------------------------------------------------------------- reports and letters
+
+
+def _choice(enum: Any) -> Any:
+    """An option of fixed values: parsed by the Enum, refused in one line."""
+    return {"parser": enum.parse, "metavar": enum.metavar()}
+
+
+def _write(output: Path, content: str | bytes) -> None:
+    from complaintctl.errors import UsageError
+
+    try:
+        if isinstance(content, bytes):
+            output.write_bytes(content)
+        else:
+            output.write_text(content, encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot write {output}: {exc.strerror}", fix="choose another -o path") from None
+    typer.echo(f"Wrote {output}")
+
+
+@app.command(
+    epilog="Example: complaintctl report --since 2026-11-01 --until 2026-12-01 --format html -o november.html"
+)
+def report(
+    since: Annotated[str | None, typer.Option(help="Period start (received/resolved on or after).")] = None,
+    until: Annotated[str | None, typer.Option(help="Period end (before).")] = None,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Figures as of this time (default now).")
+    ] = None,
+    category: Annotated[str | None, typer.Option(help="Only this category.")] = None,
+    owner: Annotated[str | None, typer.Option(help="Only cases this person owns.")] = None,
+    severity: Annotated[str | None, typer.Option(help="Only this (effective) severity.")] = None,
+    fmt: Annotated[
+        ReportFormat,
+        typer.Option("--format", help="table, markdown, csv, json or html.", **_choice(ReportFormat)),
+    ] = ReportFormat.TABLE,
+    table: Annotated[
+        str | None, typer.Option("--table", help="With csv: which table (default summary).")
+    ] = None,
+    cases: Annotated[
+        bool, typer.Option("--cases", help="One line per case received in the scope, instead of figures.")
+    ] = False,
+    limit: Annotated[int, typer.Option(help="With --cases: at most this many rows (0: all).")] = 50,
+    show_pii: Annotated[bool, typer.Option("--show-pii", help="With --cases: show customer names.")] = False,
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="Write to this file.")] = None,
+    root: Root = None,
+) -> None:
+    """Figures a manager presents: volumes, times, limits, satisfaction, hot spots, trend."""
+    from complaintctl.service import reporting
+
+    request = reporting.ReportRequest(since, until, as_of, category, owner, severity)
+    if cases:
+        from complaintctl.cli.text import case_lines
+
+        rows, problems = reporting.case_rows(root, request)
+        text = case_lines(rows, limit, show_pii)
+    else:
+        text, problems = reporting.report_text(root, request, fmt, table)
+    for problem in problems:
+        typer.echo(f"complaintctl: skipped {problem}", err=True)
+    if output is None:
+        typer.echo(text)
+        return
+    _write(output, text + ("" if text.endswith("\n") else "\n"))
+
+
+@app.command(epilog="Example: complaintctl overdue --format github --warn")
+def overdue(
+    as_of: Annotated[str | None, typer.Option("--as-of", help="Check as of this time (default now).")] = None,
+    fmt: Annotated[
+        OverdueFormat,
+        typer.Option(
+            "--format", help="text, json or github (Actions annotations).", **_choice(OverdueFormat)
+        ),
+    ] = OverdueFormat.TEXT,
+    warn: Annotated[bool, typer.Option("--warn", help="Also list clocks near their limit.")] = False,
+    root: Root = None,
+) -> None:
+    """List open cases past a time limit (exit 1 if any); reads only, writes nothing."""
+    from complaintctl.cli.text import overdue_items, overdue_output
+    from complaintctl.service import reads
+
+    _ws, statuses, problems, when = reads.statuses(root, as_of)
+    for problem in problems:
+        typer.echo(f"complaintctl: skipped {problem}", err=True)
+    items = overdue_items(statuses, warn)
+    typer.echo(overdue_output(items, fmt.value, when))
+    if any(item["status"] == "breached" for item in items) or problems:
+        raise typer.Exit(1)
+
+
+@app.command(
+    epilog="Example: complaintctl render C-20261122-7K3QX2 agreement --lang zh --format pdf -o agreement.pdf"
+)
+def render(
+    case_id: CaseId,
+    what: Annotated[
+        Document,
+        typer.Argument(help="agreement, reply (the latest draft) or summary.", **_choice(Document)),
+    ],
+    fmt: Annotated[DocFormat, typer.Option("--format", help="html, md or pdf.", **_choice(DocFormat))] = (
+        DocFormat.HTML
+    ),
+    lang: Annotated[Lang, typer.Option("--lang", help="en or zh.", **_choice(Lang))] = Lang.EN,
+    output: Annotated[
+        Path | None,
+        typer.Option("-o", "--output", help="Write to this file (default: stdout; pdf needs it)."),
+    ] = None,
+    show_pii: Annotated[
+        bool, typer.Option("--show-pii", help="Summary: show customer data unmasked.")
+    ] = False,
+    root: Root = None,
+) -> None:
+    """Render a settlement agreement, a written reply or a case summary (HTML, Markdown or PDF)."""
+    from complaintctl.errors import UsageError
+    from complaintctl.service import letters
+
+    if fmt is DocFormat.PDF and output is None:
+        raise UsageError("a PDF is not for the terminal", fix="give -o FILE.pdf")
+    result = letters.render(root, case_id, what, fmt, show_pii, lang)
+    if output is None:
+        sys.stdout.write(result if isinstance(result, str) else result.decode())
+        return
+    _write(output, result)
+
+
+def main() -> None:
+    app()

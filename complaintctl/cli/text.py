@@ -1,0 +1,259 @@
+"""Plain-text views of cases, lists, logs and reports (tabulate lives here)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from complaintctl.core.casestatus import CaseStatus
+from complaintctl.core.deadlines import ClockState, format_span
+from complaintctl.core.privacy import mask_name
+
+
+def _short(text: str, width: int) -> str:
+    """One line of at most ``width`` terminal columns (CJK counts double)."""
+    text = " ".join(str(text).split())
+    if text.isascii():  # the common case: one column a character
+        return text if len(text) <= width else text[: width - 1] + "…"
+    from wcwidth import wcswidth
+
+    if wcswidth(text) <= width:
+        return text
+    while text and wcswidth(text) > width - 1:
+        text = text[:-1]
+    return text + "…"
+
+
+def _when(value: datetime | None) -> str:
+    return "-" if value is None else value.isoformat(timespec="minutes").replace("T", " ")
+
+
+def _left(state: ClockState) -> str:
+    """Counted time left: working hours for a business clock, else calendar time."""
+    seconds = state.left_seconds or 0
+    if state.limit.business:
+        hours, rest = divmod(int(seconds // 60), 60)
+        return f"{hours}h {rest}m of working time" if rest else f"{hours}h of working time"
+    return format_span(seconds)
+
+
+def clock_line(state: ClockState) -> str:
+    name = state.clock.replace("_", " ")
+    limit = (
+        f"{state.limit.seconds / 3600:g}h business"
+        if state.limit.business
+        else format_span(state.limit.seconds)
+    )
+    if state.status == "met":
+        return f"{name}: met (due {_when(state.due)}, done {_when(state.stopped)}; limit {limit})"
+    if state.status == "breached":
+        done = f", done {_when(state.stopped)}" if state.stopped else ""
+        late = format_span(state.late_seconds)
+        return f"{name}: BREACHED (due {_when(state.due)}, {late} late{done}; limit {limit})"
+    if state.status == "paused":
+        return f"{name}: paused while waiting on the customer ({_left(state)} left; limit {limit})"
+    word = "running" if state.status == "running" else "WARNING"
+    return f"{name}: {word} (due {_when(state.due)}, {_left(state)} left; limit {limit})"
+
+
+def show_text(case: Mapping[str, Any], status: CaseStatus | None = None) -> str:
+    customer = case["customer"]
+    who = ", ".join(str(customer[k]) for k in ("name", "phone", "email", "account") if customer.get(k))
+    level = status.level if status else case["severity"]
+    lines = [
+        f"{case['id']}  {case['state']}  {level}{'  URGENT' if case['urgent'] else ''}",
+        f"Customer:  {who}",
+    ]
+    if customer.get("address"):
+        lines.append(f"Address:   {customer['address']}")
+    lines += [
+        f"Received:  {case['opened_at']} by {case['channel']} (recorded by {case['opened_by']})",
+        f"Category:  {case['category']}",
+        f"Owner:     {case['owner']} (tier {case['tier']})",
+        f"Summary:   {case['summary']}",
+    ]
+    if case.get("demand"):
+        lines.append(f"Demand:    {case['demand']}")
+    if case.get("subject_staff"):
+        lines.append(f"Recused:   {', '.join(case['subject_staff'])}")
+    if case.get("repeat_of"):
+        lines.append(f"Repeat of: {case['repeat_of']}")
+    if case.get("resolution"):
+        executed = " (executed)" if case.get("executed") else ""
+        lines.append(f"Closed:    {case.get('closed_at')} as {case['resolution']}{executed}")
+    if case.get("satisfaction") is not None:
+        lines.append(f"Follow-up: satisfaction {case['satisfaction']}/5")
+    if case.get("matter"):
+        related = f" (related: {', '.join(case['related'])})" if case.get("related") else ""
+        lines.append(f"Matter:    {case['matter']}{related}")
+    flags = [k if v is True else f"{k} {v}" for k, v in (case.get("flags") or {}).items()]
+    if flags or case.get("cause"):
+        lines.append(f"Flags:     {', '.join(flags) or '-'}; cause {case.get('cause', 'unknown')}")
+    if status is not None:
+        for rise in status.rises:
+            lines.append(f"Severity:  {rise.severity}: {rise.reason} (since {_when(rise.since)})")
+        if status.stalled:
+            lines.append(f"STALLED:   {status.stalled}; escalate it or record progress")
+        if status.clocks:
+            lines.append("Clocks:")
+            lines += [f"  {clock_line(c)}" for c in status.clocks]
+    offers = case.get("offers") or []
+    if offers:
+        lines.append("Offers:")
+        for o in offers:
+            mark = " bottom line" if o.get("bottom_line") else ""
+            lines.append(
+                f"  {o['no']}. {o['currency']} {o['amount']} {o['kind']} [{o['status']}{mark}] {o['terms']}"
+            )
+            if o.get("arithmetic"):
+                lines.append(f"     double refund: {o['arithmetic']}")
+            if o.get("approved_by"):
+                lines.append(f"     approved by {o['approved_by']}")
+    lines.append("Events:")
+    for e in case["events"]:
+        move = f" {e['from']} -> {e['to']}" if "from" in e else ""
+        kind = f" ({e['kind']})" if e.get("kind") else ""
+        text = e.get("text") or e.get("reason") or ""
+        lines.append(f"  {e['at']}  {e['by']}  {e['action']}{kind}{move}{'  ' + text if text else ''}")
+    return "\n".join(lines)
+
+
+def columns(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """tabulate's 'simple' layout, for long lists: ~30x faster than tabulate
+    at 10k rows because it guesses no column types (all cells are text)."""
+    from wcwidth import wcswidth as _wcswidth
+
+    def wcswidth(text: str) -> int:
+        return len(text) if text.isascii() else int(_wcswidth(text))
+
+    widths = [wcswidth(h) + 2 for h in headers]  # tabulate's minimum padding for headers
+    cell_widths = [[wcswidth(c) for c in row] for row in rows]
+    for row in cell_widths:
+        widths = [max(w, c) for w, c in zip(widths, row, strict=True)]
+
+    def line(cells: Sequence[str], sizes: Sequence[int]) -> str:
+        return "  ".join(c + " " * (w - n) for c, w, n in zip(cells, widths, sizes, strict=True)).rstrip()
+
+    out = [line(headers, [wcswidth(h) for h in headers]), "  ".join("-" * w for w in widths)]
+    out += [line(row, sizes) for row, sizes in zip(rows, cell_widths, strict=True)]
+    return "\n".join(out)
+
+
+def list_table(rows: Sequence[Mapping[str, Any]], show_pii: bool = False) -> str:
+    if not rows:
+        return "No cases."
+    table = [
+        (
+            r["id"],
+            r["opened_at"][:10],
+            r["state"],
+            r["severity"] + ("!" if r["urgent"] else ""),
+            r["category"],
+            r["owner"],
+            _short(r["customer"] if show_pii else mask_name(r["customer"]), 12),
+            _short(r["summary"], 28),
+        )
+        for r in rows
+    ]
+    headers = ("Case", "Opened", "Status", "Severity", "Category", "Owner", "Customer", "Summary")
+    return columns(headers, table)
+
+
+def log_table(entries: Sequence[Mapping[str, str]]) -> str:
+    from tabulate import tabulate
+
+    table = [
+        (
+            e["date"][:16].replace("T", " "),
+            e["commit"],
+            e["author"],
+            f"{e['from']} -> {e['to']}" if e["from"] not in ("", "-", e["to"]) else e["to"],
+            e["subject"] + ("" if e["by_tool"] == "yes" else "  [not made by complaintctl]"),
+        )
+        for e in entries
+    ]
+    return str(tabulate(table, headers=("When", "Commit", "Author", "State", "Change"), tablefmt="simple"))
+
+
+def overdue_items(statuses: Sequence[CaseStatus], warn: bool) -> list[dict[str, Any]]:
+    """One item per breached (and with warn, nearly breached) running clock."""
+    items = []
+    for st in statuses:
+        wanted = st.breached + (st.warnings if warn else [])
+        for c in wanted:
+            row = st.row
+            items.append(
+                {
+                    "case": row["id"],
+                    "file": f"cases/{row['id'][2:6]}/{row['id'][6:8]}/{row['id']}.yaml",
+                    "clock": c.clock,
+                    "status": c.status,
+                    "due": c.due.isoformat() if c.due else None,
+                    "late": format_span(c.late_seconds) if c.status == "breached" else None,
+                    "late_seconds": int(c.late_seconds),
+                    "left": _left(c) if c.status == "warning" else None,
+                    "owner": row["owner"],
+                    "tier": row["tier"],
+                    "severity": st.level,
+                    "stalled": st.stalled,
+                }
+            )
+    items.sort(key=lambda i: (i["status"] != "breached", -i["late_seconds"], i["case"]))
+    return items
+
+
+def overdue_output(items: Sequence[Mapping[str, Any]], fmt: str, as_of: datetime) -> str:
+    late = sum(1 for i in items if i["status"] == "breached")
+    near = len(items) - late
+    stamp = as_of.isoformat(timespec="minutes")
+    if fmt == "json":
+        return json.dumps({"as_of": stamp, "overdue": late, "warnings": near, "items": list(items)}, indent=2)
+    if fmt == "github":
+        lines = []
+        for i in items:
+            level, title = (
+                ("error", "Overdue") if i["status"] == "breached" else ("warning", "Near its limit")
+            )
+            clock = i["clock"].replace("_", " ")
+            how = f"{i['late']} late" if i["status"] == "breached" else f"{i['left']} left"
+            stalled = f"; stalled: {i['stalled']}" if i["stalled"] else ""
+            lines.append(
+                f"::{level} file={i['file']},title={title}: {clock}::{i['case']} {clock} was due "
+                f"{i['due'][:16].replace('T', ' ')}, {how} (owner {i['owner']}, tier {i['tier']}, "
+                f"{i['severity']}){stalled}"
+            )
+        lines.append(f"{late} overdue, {near} near their limit, as of {stamp}")
+        return "\n".join(lines)
+    if not items:
+        return f"No case is overdue as of {stamp}."
+    from tabulate import tabulate
+
+    table = [
+        (
+            i["case"],
+            i["clock"].replace("_", " "),
+            "OVERDUE" if i["status"] == "breached" else "warning",
+            i["due"][:16].replace("T", " "),
+            i["late"] or f"{i['left']} left",
+            i["owner"],
+            i["tier"],
+            i["severity"] + (" (stalled)" if i["stalled"] else ""),
+        )
+        for i in items
+    ]
+    headers = ("Case", "Clock", "Status", "Due", "Late", "Owner", "Tier", "Severity")
+    summary = f"{late} overdue, {near} near their limit, as of {stamp}"
+    return str(tabulate(table, headers=headers, tablefmt="simple")) + "\n" + summary
+
+
+def case_lines(rows: Sequence[Mapping[str, Any]], limit: int, show_pii: bool) -> str:
+    """``report --cases``: the list table, at most ``limit`` rows (0: all)."""
+    shown = list(rows) if limit <= 0 else list(rows)[:limit]
+    text = list_table(shown, show_pii)
+    if len(shown) < len(rows):
+        text += f"\n(showing {len(shown)} of {len(rows)}; use --limit 0 for all)"
+    if show_pii:
+        text += "\nContains customer personal data (--show-pii): do not pass it on."
+    return text

@@ -1,0 +1,112 @@
+"""Pure: where each case stands as of a moment: severity, clocks, stalls.
+
+Works on index rows (see ``projection.row``), so ``show``, ``list``,
+``overdue`` and ``report`` all compute the same figures the same way.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from complaintctl.core import deadlines, severity
+from complaintctl.core.deadlines import Calendar, ClockState
+from complaintctl.core.policy import Policy
+from complaintctl.core.severity import Rise
+
+Row = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class CaseStatus:
+    row: Row
+    level: str  # the effective severity
+    rises: tuple[Rise, ...]
+    clocks: tuple[ClockState, ...]
+    stalled: str | None
+    outcomes: Mapping[str, str]  # clock -> met, breached, running, warning, paused
+
+    @property
+    def breached(self) -> list[ClockState]:
+        """Clocks breached and still running: what someone must act on now."""
+        return [c for c in self.clocks if c.status == "breached" and c.stopped is None]
+
+    @property
+    def warnings(self) -> list[ClockState]:
+        return [c for c in self.clocks if c.status == "warning"]
+
+
+def _customer(row: Row) -> frozenset[str]:
+    return frozenset(row["customer_keys"] or ["name:" + row["customer"]])
+
+
+def peers_by_matter(rows: Iterable[Row]) -> dict[tuple[str, str], list[severity.Peer]]:
+    groups: dict[tuple[str, str], list[severity.Peer]] = defaultdict(list)
+    for row in rows:
+        if row.get("matter"):
+            peer = severity.Peer(row["id"], datetime.fromisoformat(row["opened_at"]), _customer(row))
+            groups[(row["category"], row["matter"])].append(peer)
+    return groups
+
+
+def status(
+    policy: Policy,
+    row: Row,
+    as_of: datetime,
+    cal: Calendar | None,
+    peers: Mapping[tuple[str, str], Sequence[severity.Peer]],
+) -> CaseStatus:
+    done = row.get("settled")
+    if done and as_of >= datetime.fromisoformat(done["at"]):
+        # Closed before as_of: only the follow-up clock can still run.
+        if done["complete"]:
+            return CaseStatus(row, done["level"], (), (), None, done["outcomes"])
+        limit = policy.limits_for(done["level"], bool(row["urgent"])).get("followup")
+        if limit is not None:
+            closed = datetime.fromisoformat(done["at"])
+            follow = deadlines.run_clock(
+                "followup", limit, [(closed, None)], None, as_of, policy.time_limits.warn_at, cal
+            )
+            return CaseStatus(
+                row, done["level"], (), (follow,), None, {**done["outcomes"], "followup": follow.status}
+            )
+    group = peers.get((row["category"], row["matter"]), ()) if row.get("matter") else ()
+    level, rises = severity.effective(policy, row["severity_facts"], as_of, group)
+    facts = deadlines.facts_from_json(row["clock_facts"])
+    limits = policy.limits_for(level, bool(row["urgent"]))
+    states = tuple(deadlines.evaluate(facts, limits, as_of, policy.time_limits.warn_at, cal))
+    stalled = None
+    if not row.get("resolution") and row["state"] in _open_states(policy):
+        last = datetime.fromisoformat(row["last_at"])
+        escalated = datetime.fromisoformat(row["last_escalated_at"]) if row.get("last_escalated_at") else None
+        late = [c for c in states if c.status == "breached" and c.stopped is None and c.due is not None]
+        if late and (escalated is None or escalated < min(c.due for c in late if c.due)):
+            stalled = f"{late[0].clock.replace('_', ' ')} breached and not escalated"
+        elif as_of - last >= timedelta(seconds=policy.stall_after_s):
+            stalled = f"untouched since {row['last_at'][:16].replace('T', ' ')}"
+    return CaseStatus(row, level, tuple(rises), states, stalled, {c.clock: c.status for c in states})
+
+
+def level(policy: Policy, row: Row, as_of: datetime, peers: Sequence[severity.Peer] = ()) -> str:
+    """The effective severity only (cheap for settled cases)."""
+    done = row.get("settled")
+    if done and as_of >= datetime.fromisoformat(done["at"]):
+        return str(done["level"])
+    return severity.effective(policy, row["severity_facts"], as_of, peers)[0]
+
+
+def _open_states(policy: Policy) -> set[str]:
+    """States in which a case can still be closed: the case is open."""
+    return {s for t in policy.transitions if t.command == "close" for s in t.from_states}
+
+
+def statuses(policy: Policy, rows: Sequence[Row], as_of: datetime, cal: Calendar | None) -> list[CaseStatus]:
+    peers = peers_by_matter(rows)
+    return [status(policy, row, as_of, cal, peers) for row in rows]
+
+
+def needs_calendar(policy: Policy) -> bool:
+    return any(rule.limit.business for rules in policy.time_limits.rules.values() for rule in rules)

@@ -1,0 +1,1139 @@
+"""Typed events: one class per action a case records.
+
+Each event holds the fields its command takes, ``decide`` checks them
+against the policy and the case (the guard) and returns the ``Change`` it
+makes (the effect, the event record to append, the commit's subject); and
+``from_record`` reads the same event back from a case file, so ``replay``,
+``verify``, ``sync``'s merge and the state-machine tests re-run exactly what
+a live command ran. ``EVENTS`` maps each recorded ``action`` to its class.
+
+Pure: no file, git or clock. The guards shared by several events live in
+``lifecycle``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, ClassVar
+
+from complaintctl.core import severity as severity_rules
+from complaintctl.core.lifecycle import (
+    Case,
+    Change,
+    FieldPath,
+    check_actor,
+    check_time,
+    choice,
+    customer_keys,
+    drafts,
+    find_offer,
+    flag_values,
+    is_final,
+    make_change,
+    open_offer,
+    prepare,
+    set_flags,
+    signoffs_missing,
+    unreachable_missing,
+)
+from complaintctl.core.policy import Policy
+from complaintctl.core.records import SCHEMA, check_email, check_phone, check_text, format_time, money
+from complaintctl.errors import RuleError, UsageError
+
+Record = Mapping[str, Any]
+# Offer numbers as one side wrote them -> as they are in the replayed case.
+Renumber = Callable[[int], int]
+
+
+def same_number(number: int) -> int:
+    return number
+
+
+def offer_details(source: Case, number: int) -> Mapping[str, Any]:
+    """An offer as the case an event was read from lists it."""
+    for offer in source.get("offers", ()):
+        if offer["no"] == number:
+            return dict(offer)
+    raise RuleError(f"event proposes offer {number}, which the case does not list", where=source["id"])
+
+
+@dataclass(frozen=True)
+class Event:
+    """One action on one case: its fields, its guard and effect (``decide``)."""
+
+    action: ClassVar[str]
+
+    def decide(self, policy: Policy, case: Case, actor: str, at: datetime, now: datetime) -> Change:
+        raise NotImplementedError
+
+    @classmethod
+    def from_record(cls, e: Record, source: Case, offers: Renumber) -> Event:
+        """The event as recorded in ``e``; ``source`` is the case it was read
+        from (it holds the details of the offers it proposed), ``offers``
+        renumbers the offers it names when a merge numbered them anew."""
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class Open(Event):
+    """A new complaint: the fields of ``open``, as typed (validated in ``decide_open``)."""
+
+    action: ClassVar[str] = "open"
+    customer: str
+    channel: str
+    category: str
+    summary: str
+    phone: str | None = None
+    email: str | None = None
+    address: str | None = None
+    account: str | None = None
+    demand: str | None = None
+    urgent: bool = False
+    severity: str | None = None
+    subject_staff: tuple[str, ...] = ()
+    owner: str | None = None
+    reason: str | None = None
+    matter: str | None = None
+    cause: str | None = None
+    risk: bool = False
+    lawsuit: bool = False
+    media: bool = False
+    collective: int | None = None
+
+    def decide(self, policy: Policy, case: Case, actor: str, at: datetime, now: datetime) -> Change:
+        raise TypeError("'open' makes a case: use decide_open")
+
+    def decide_open(
+        self,
+        policy: Policy,
+        case_id: str,
+        actor: str,
+        at: datetime,
+        now: datetime,
+        earlier: Sequence[Case] = (),
+        peers: Sequence[severity_rules.Peer] = (),
+    ) -> tuple[dict[str, Any], Change]:
+        """A new case record, and its 'open' change. ``earlier``: cases of the
+        same customer (by ``customer_keys``), to find repeats and final outcomes;
+        ``peers``: other customers' cases on the same category and ``matter``."""
+        new = self
+        check_actor(policy, actor)
+        check_time(None, at, now)
+        choice(new.channel, policy.channels, "channel", "channels")
+        choice(new.category, policy.categories, "category", "categories")
+        severity = new.severity or policy.default_severity
+        choice(severity, policy.severities, "severity", "severities")
+        for text, what in ((new.customer, "--customer"), (new.summary, "--summary")):
+            if not text.strip():
+                raise UsageError(f"{what} is empty", fix=f"give {what} some text")
+        optional = {
+            key: getattr(new, key)
+            for key in ("phone", "email", "address", "account", "demand", "owner", "reason", "matter")
+        }
+        for key, value in optional.items():
+            if value is not None and not value.strip():
+                raise UsageError(f"--{key} is empty", fix=f"leave --{key} out or give it a value")
+        for key, value in {"customer": new.customer, "summary": new.summary, **optional}.items():
+            if value is not None:
+                check_text(value, f"--{key}")
+        for staff in new.subject_staff:
+            if not staff.strip():
+                raise UsageError("--subject-staff is empty", fix="name the member of staff")
+            check_text(staff, "--subject-staff")
+        if new.phone:
+            check_phone(new.phone)
+        if new.email:
+            check_email(new.email)
+        owner = new.owner or actor
+        if policy.team and policy.member(owner) is None:
+            raise RuleError(f"owner '{owner}' is not on the team in policy.yaml", fix="pick a listed member")
+        if actor in new.subject_staff:
+            raise RuleError(
+                f"{actor} is named in the complaint and may not record it (recusal)",
+                fix="ask a colleague to open it with --as",
+            )
+        if owner in new.subject_staff:
+            raise RuleError(
+                f"owner {owner} is named in the complaint and may not own it (recusal)",
+                fix="give another --owner",
+            )
+
+        notices = []
+        repeat_of = None
+        same_matter = [c for c in earlier if c.get("category") == new.category]
+        final = [c for c in same_matter if is_final(policy, c)]
+        if final:
+            old = final[-1]["id"]
+            if not (policy.reopen_final_with_reason and new.reason):
+                fix = f"see 'complaintctl show {old}'"
+                if policy.reopen_final_with_reason:
+                    fix += "; to accept it anyway give --reason"
+                raise RuleError(
+                    f"this matter was settled and closed for good in {old} (not accepted again)",
+                    fix=fix,
+                )
+        ended = [c for c in same_matter if c.get("resolution")]
+        if ended:
+            repeat_of = ended[-1]["id"]
+            if policy.severity_rank(severity) < policy.severity_rank(policy.repeat_severity):
+                severity = policy.repeat_severity
+            notices.append(f"repeat complaint: {repeat_of} was about the same matter; severity {severity}")
+        still_open = [c["id"] for c in same_matter if not c.get("resolution")]
+        if still_open:
+            notices.append(f"the customer also has open case(s) on this matter: {', '.join(still_open)}")
+
+        flags = flag_values(new.risk, new.lawsuit, new.media, new.collective, new.cause)
+        if new.matter is not None and not new.matter.strip():
+            raise UsageError(
+                "--matter is empty", fix="give a short tag shared by complaints about one matter"
+            )
+
+        customer: dict[str, Any] = {"name": new.customer}
+        for key in ("phone", "email", "address", "account"):
+            value = getattr(new, key)
+            if value:
+                customer[key] = value
+        stamp = format_time(at)
+        case: dict[str, Any] = {
+            "schema": SCHEMA,
+            "id": case_id,
+            "state": policy.initial,
+            "severity": severity,
+            "urgent": new.urgent,
+            "tier": policy.tiers[0].name,
+            "owner": owner,
+            "channel": new.channel,
+            "category": new.category,
+            "opened_at": stamp,
+            "opened_by": actor,
+            "customer": customer,
+            "summary": new.summary,
+        }
+        if new.demand:
+            case["demand"] = new.demand
+        if new.subject_staff:
+            case["subject_staff"] = list(dict.fromkeys(new.subject_staff))  # each person once
+        if repeat_of:
+            case["repeat_of"] = repeat_of
+        if final:
+            case["reopen_reason"] = new.reason
+        if new.matter:
+            case["matter"] = new.matter
+        set_flags(case, flags)
+        event: dict[str, Any] = {"at": stamp, "by": actor, "action": "open", "to": policy.initial}
+        if flags:
+            event["set"] = dict(flags)
+        case["events"] = [event]
+        me = severity_rules.Peer(case_id, at, frozenset(customer_keys(customer) or {"name:" + new.customer}))
+        rule_severity, rises = severity_rules.effective(policy, severity_rules.facts(case), at, [*peers, me])
+        if rule_severity != case["severity"]:
+            case["severity"] = rule_severity
+            notices.append(f"severity {rule_severity}: {rises[0].reason}")
+        if peers:
+            case["related"] = sorted(p.case_id for p in peers)
+        urgent = "urgent " if new.urgent else ""
+        change = Change(
+            case_id=case_id,
+            action="open",
+            actor=actor,
+            at=at,
+            from_state="",
+            to_state=policy.initial,
+            subject=f"Open {urgent}{new.category} complaint {case_id} ({new.channel})",
+            event=event,
+            notices=tuple(notices),
+        )
+        return case, change
+
+    @classmethod
+    def from_case(cls, case: Case) -> Open:
+        """The 'open' that made ``case`` as first recorded (for replay)."""
+        customer = case["customer"]
+        flags = case.get("flags", {})
+        return cls(
+            customer=customer["name"],
+            channel=case["channel"],
+            category=case["category"],
+            summary=case["summary"],
+            phone=customer.get("phone"),
+            email=customer.get("email"),
+            address=customer.get("address"),
+            account=customer.get("account"),
+            demand=case.get("demand"),
+            urgent=bool(case.get("urgent")),
+            severity=case["severity"],
+            subject_staff=tuple(case.get("subject_staff", ())),
+            owner=case["owner"],
+            reason=case.get("reopen_reason"),
+            matter=case.get("matter"),
+            cause=case.get("cause"),
+            risk=bool(flags.get("risk")),
+            lawsuit=bool(flags.get("lawsuit")),
+            media=bool(flags.get("media")),
+            collective=flags.get("collective"),
+        )
+
+    @classmethod
+    def from_record(cls, e: Record, source: Case, offers: Renumber) -> Open:
+        return cls.from_case(source)
+
+
+@dataclass(frozen=True)
+class Note(Event):
+    action: ClassVar[str] = "note"
+    text: str
+    kind: str = "internal"
+    channel: str | None = None
+
+    def decide(self, policy: Policy, case: Case, actor: str, at: datetime, now: datetime) -> Change:
+        text, kind, channel = self.text, self.kind, self.channel
+        choice(kind, policy.note_kinds, "note kind", "note_kinds")
+        if not text.strip():
+            raise UsageError("the note is empty", fix="give the note some text")
+        if kind == "contact-failed" and channel is None:
+            raise UsageError(
+                "a failed contact attempt needs --channel", fix="say how you tried: --channel phone"
+            )
+        if channel is not None:
+            choice(channel, policy.channels, "channel", "channels")
+        transition = prepare(policy, case, "note", actor, at, now, kind)
+        return make_change(
+            case,
+            transition,
+            "note",
+            actor,
+            at,
+            f"Note {kind} on {case['id']}",
+            {"kind": kind, "channel": channel, "text": text},
+        )
+
+    @classmethod
+    def from_record(cls, e: Record, source: Case, offers: Renumber) -> Note:
+        return cls(text=e["text"], kind=e["kind"], channel=e.get("channel"))
+
+
+@dataclass(frozen=True)
+class Propose(Event):
+    """An offer. Above the proposer's approval limit it waits for approval;
+    with --overcharge the amount is the double refund of a billing error."""
+
+    action: ClassVar[str] = "propose"
+    amount: str | None
+    currency: str
+    kind: str
+    terms: str
+    bottom_line: bool = False
+    charged: str | None = None
+    due: str | None = None
+
+    def decide(self, policy: Policy, case: Case, actor: str, at: datetime, now: datetime) -> Change:
+        amount, currency, kind, terms, bottom_line, charged, due = (
+            self.amount,
+            self.currency,
+            self.kind,
+            self.terms,
+            self.bottom_line,
+            self.charged,
+            self.due,
+        )
+        from complaintctl.core import offers
+
+        choice(kind, policy.offer_kinds, "offer kind", "offer_kinds")
+        arithmetic = None
+        if charged is not None or due is not None:
+            if charged is None or due is None or amount is not None:
+                raise UsageError(
+                    "an overcharge offer needs --charged and --due, and no --amount",
+                    fix="e.g. --overcharge --charged 180.00 --due 120.00",
+                )
+            value, arithmetic = offers.double_refund(charged, due, currency, policy)
+            if kind not in ("refund", "credit"):  # DOMAIN: prefer account credit
+                raise UsageError(
+                    f"a double refund is paid back, not given as '{kind}'",
+                    fix="use --kind credit (account credit) or --kind refund",
+                )
+        elif amount is None:
+            raise UsageError("no --amount", fix="give --amount, or --overcharge --charged X --due Y")
+        else:
+            value = money(amount, currency, policy)
+        if not terms.strip():
+            raise UsageError("--terms is empty", fix="say what the company will do and by when")
+        check_text(terms, "--terms")
+        transition = prepare(policy, case, "propose", actor, at, now)
+        offers.check_cap(case, value, currency)
+        pending = not offers.covers(offers.limit_of(policy, actor, currency), value)
+        previous = list(case.get("offers", ()))
+        number = len(previous) + 1
+        updates: list[tuple[FieldPath, Any]] = [
+            (("offers", i, "status"), "superseded")
+            for i, offer in enumerate(previous)
+            if offer["status"] in ("open", "pending-approval")
+        ]
+        offer: dict[str, Any] = {
+            "no": number,
+            "amount": str(value),
+            "currency": currency,
+            "kind": kind,
+            "terms": terms,
+            "status": "pending-approval" if pending else "open",
+            "at": format_time(at),
+            "by": actor,
+        }
+        if bottom_line:
+            offer["bottom_line"] = True
+        if arithmetic is not None:
+            offer.update(
+                charged=str(money(charged or "", currency, policy)),
+                due=str(money(due or "", currency, policy)),
+            )
+            offer["arithmetic"] = arithmetic
+        updates.append((("offers", number - 1), offer))
+        change = make_change(
+            case,
+            transition,
+            "propose",
+            actor,
+            at,
+            f"Propose {currency} {value} {kind}{' (bottom line)' if bottom_line else ''} on {case['id']}"
+            + (" (pending approval)" if pending else ""),
+            {"offer": number},
+            updates,
+        )
+        if pending:
+            who = offers.approvers(policy, currency, value, {actor, *case.get("subject_staff", ())})
+            names = ", ".join(who) or "nobody"
+            note = f"offer {number} is above your limit and waits for approval by one of: {names}"
+            change = dataclasses.replace(change, notices=(note,))
+        return change
+
+    @classmethod
+    def from_record(cls, e: Record, source: Case, offers: Renumber) -> Propose:
+        offer = offer_details(source, e["offer"])
+        overcharge = "arithmetic" in offer
+        return cls(
+            amount=None if overcharge else offer["amount"],
+            currency=offer["currency"],
+            kind=offer["kind"],
+            terms=offer["terms"],
+            bottom_line=bool(offer.get("bottom_line")),
+            charged=offer.get("charged") if overcharge else None,
+            due=offer.get("due") if overcharge else None,
+        )
+
+
+@dataclass(frozen=True)
+class Approve(Event):
+    """Approve an offer above its proposer's limit: by someone else whose limit covers it."""
+
+    action: ClassVar[str] = "approve"
+    number: int
+
+    def decide(self, policy: Policy, case: Case, actor: str, at: datetime, now: datetime) -> Change:
+        (number,) = (self.number,)
+        from decimal import Decimal
+
+        from complaintctl.core import offers
+
+        transition = prepare(policy, case, "approve", actor, at, now)
+        offer = find_offer(case, number)
+        if offer["status"] != "pending-approval":
+            raise RuleError(
+                f"offer {number} is {offer['status']}, not waiting for approval",
+                where=case["id"],
+                fix="only an offer above its proposer's limit needs approval",
+            )
+        if offer["by"] == actor:
+            raise RuleError(
+                f"{actor} made offer {number} and may not approve it",
+                where=case["id"],
+                fix="ask someone else",
+            )
+        value = Decimal(offer["amount"])
+        if not offers.covers(offers.limit_of(policy, actor, offer["currency"]), value):
+            who = offers.approvers(
+                policy, offer["currency"], value, {offer["by"], *case.get("subject_staff", ())}
+            )
+            raise RuleError(
+                f"{offer['currency']} {offer['amount']} is above {actor}'s approval limit",
+                where=case["id"],
+                fix=f"ask one of: {', '.join(who) or 'nobody (raise a limit in policy.yaml)'}",
+            )
+        index = number - 1
+        return make_change(
+            case,
+            transition,
+            "approve",
+            actor,
+            at,
+            f"Approve offer {number} ({offer['currency']} {offer['amount']} {offer['kind']}) on {case['id']}",
+            {"offer": number},
+            [(("offers", index, "status"), "open"), (("offers", index, "approved_by"), actor)],
+        )
+
+    @classmethod
+    def from_record(cls, e: Record, source: Case, offers: Renumber) -> Approve:
+        return cls(number=offers(e["offer"]))
+
+
+@dataclass(frozen=True)
+class Refuse(Event):
+    """The customer refuses an offer; a refused bottom line caps every later offer."""
+
+    action: ClassVar[str] = "refuse"
+    number: int
+    reason: str | None = None
+
+    def decide(self, policy: Policy, case: Case, actor: str, at: datetime, now: datetime) -> Change:
+        number, reason = self.number, self.reason
+        transition = prepare(policy, case, "refuse", actor, at, now)
+        offer = find_offer(case, number)
+        if offer["status"] != "open":
+            raise RuleError(
+                f"offer {number} is {offer['status']}; only an open offer can be refused",
+                where=case["id"],
+                fix="see the offers with 'complaintctl show'",
+            )
+        capped = " (bottom line: it now caps every later offer)" if offer.get("bottom_line") else ""
+        return make_change(
+            case,
+            transition,
+            "refuse",
+            actor,
+            at,
+            f"Customer refuses offer {number} ({offer['currency']} {offer['amount']}){capped}"
+            f" on {case['id']}",
+            {"offer": number, "reason": reason},
+            [(("offers", number - 1, "status"), "refused")],
+        )
+
+    @classmethod
+    def from_record(cls, e: Record, source: Case, offers: Renumber) -> Refuse:
+        return cls(number=offers(e["offer"]), reason=e.get("reason"))
+
+
+@dataclass(frozen=True)
+class Draft(Event):
+    """A written reply to the customer, to be signed off before it is sent."""
+
+    action: ClassVar[str] = "draft"
+    text: str
+
+    def decide(self, policy: Policy, case: Case, actor: str, at: datetime, now: datetime) -> Change:
+        (text,) = (self.text,)
+        if not text.strip():
+            raise UsageError("the reply is empty", fix="write the reply text")
+        transition = prepare(policy, case, "draft", actor, at, now)
+        number = len(drafts(case)) + 1
+        steps = " then ".join(s.name for s in policy.reply_signoffs) or "nothing"
+        change = make_change(
+            case,
+            transition,
+            "draft",
+            actor,
+            at,
+            f"Draft written reply {number} on {case['id']}",
+            {"draft": number, "text": text},
+        )
+        return dataclasses.replace(change, notices=(f"draft {number} needs {steps} before it is sent",))
+
+    @classmethod
+    def from_record(cls, e: Record, source: Case, offers: Renumber) -> Draft:
+        return cls(text=e["text"])
+
+
+@dataclass(frozen=True)
+class Signoff(Event):
+    """The next sign-off the latest draft needs, by someone holding its role."""
+
+    action: ClassVar[str] = "signoff"
+
+    def decide(self, policy: Policy, case: Case, actor: str, at: datetime, now: datetime) -> Change:
+        transition = prepare(policy, case, "signoff", actor, at, now)
+        number, missing = signoffs_missing(policy, case)
+        if number == 0:
+            raise RuleError(
+                "there is no draft reply to sign off",
+                where=case["id"],
+                fix="write one with 'complaintctl draft'",
+            )
+        if not missing:
+            raise RuleError(
+                f"draft {number} is fully signed off",
+                where=case["id"],
+                fix="send it with 'complaintctl send'",
+            )
+        step = next(s for s in policy.reply_signoffs if s.name == missing[0])
+        member = policy.member(actor)
+        if member is None or not set(member.roles) & set(step.roles):
+            holders = [
+                m.id
+                for m in policy.team
+                if set(m.roles) & set(step.roles) and m.id not in case.get("subject_staff", ())
+            ]
+            raise RuleError(
+                f"draft {number} needs {step.name} next, by someone holding {' or '.join(step.roles)}",
+                where=case["id"],
+                fix=f"ask one of: {', '.join(holders) or 'nobody (edit policy.yaml)'}",
+            )
+        earlier = [
+            e
+            for e in case["events"]
+            if e["action"] == "signoff" and e.get("draft") == number and e["by"] == actor
+        ]
+        if earlier:
+            raise RuleError(
+                f"{actor} already signed off draft {number} ({earlier[0]['signoff']}); "
+                "each sign-off is by another person",
+                where=case["id"],
+                fix="ask someone else",
+            )
+        drafted_by = drafts(case)[-1]["by"]
+        if actor == drafted_by:
+            raise RuleError(
+                f"{actor} wrote draft {number} and may not sign it off",
+                where=case["id"],
+                fix="ask someone else",
+            )
+        return make_change(
+            case,
+            transition,
+            "signoff",
+            actor,
+            at,
+            f"Sign off draft {number} on {case['id']}: {step.name}",
+            {"draft": number, "signoff": step.name},
+        )
+
+    @classmethod
+    def from_record(cls, e: Record, source: Case, offers: Renumber) -> Signoff:
+        return cls()
+
+
+@dataclass(frozen=True)
+class Send(Event):
+    """Record that the signed-off written reply went to the customer."""
+
+    action: ClassVar[str] = "send"
+    channel: str
+
+    def decide(self, policy: Policy, case: Case, actor: str, at: datetime, now: datetime) -> Change:
+        (channel,) = (self.channel,)
+        choice(channel, policy.channels, "channel", "channels")
+        transition = prepare(policy, case, "send", actor, at, now)
+        number, missing = signoffs_missing(policy, case)
+        if number == 0:
+            raise RuleError(
+                "there is no draft reply to send", where=case["id"], fix="write one with 'complaintctl draft'"
+            )
+        if missing:
+            raise RuleError(
+                f"draft {number} cannot go out before {' and '.join(missing)}",
+                where=case["id"],
+                fix="run 'complaintctl signoff' as the people who hold those roles",
+            )
+        text = drafts(case)[-1]["text"]
+        return make_change(
+            case,
+            transition,
+            "send",
+            actor,
+            at,
+            f"Send written reply {number} on {case['id']} ({channel})",
+            {"draft": number, "channel": channel, "text": text},
+        )
+
+    @classmethod
+    def from_record(cls, e: Record, source: Case, offers: Renumber) -> Send:
+        return cls(channel=e["channel"])
+
+
+@dataclass(frozen=True)
+class Withdraw(Event):
+    """The company takes back an offer that is still open or waiting for approval."""
+
+    action: ClassVar[str] = "withdraw"
+    number: int
+    reason: str
+
+    def decide(self, policy: Policy, case: Case, actor: str, at: datetime, now: datetime) -> Change:
+        number, reason = self.number, self.reason
+        if not reason.strip():
+            raise UsageError("--reason is empty", fix="say why the offer is taken back")
+        transition = prepare(policy, case, "withdraw", actor, at, now)
+        offer = find_offer(case, number)
+        if offer["status"] not in ("open", "pending-approval"):
+            raise RuleError(
+                f"offer {number} is {offer['status']}; only an open or pending offer can be withdrawn",
+                where=case["id"],
+                fix="see the offers with 'complaintctl show'",
+            )
+        return make_change(
+            case,
+            transition,
+            "withdraw",
+            actor,
+            at,
+            f"Withdraw offer {number} ({offer['currency']} {offer['amount']}) on {case['id']}",
+            {"offer": number, "reason": reason},
+            [(("offers", number - 1, "status"), "withdrawn")],
+        )
+
+    @classmethod
+    def from_record(cls, e: Record, source: Case, offers: Renumber) -> Withdraw:
+        return cls(number=offers(e["offer"]), reason=e["reason"])
+
+
+@dataclass(frozen=True)
+class Agree(Event):
+    action: ClassVar[str] = "agree"
+    offer_no: int | None = None
+    signed_by: str | None = None
+    channel: str | None = None
+
+    def decide(self, policy: Policy, case: Case, actor: str, at: datetime, now: datetime) -> Change:
+        offer_no, signed_by, channel = self.offer_no, self.signed_by, self.channel
+        transition = prepare(policy, case, "agree", actor, at, now)
+        if channel is not None:
+            choice(channel, policy.channels, "channel", "channels")
+        current = open_offer(case)
+        if current is None:
+            pending = [o for o in case.get("offers", ()) if o["status"] == "pending-approval"]
+            if pending:
+                raise RuleError(
+                    f"offer {pending[-1]['no']} waits for approval and cannot be accepted yet",
+                    where=case["id"],
+                    fix=f"have it approved first: complaintctl approve {case['id']} {pending[-1]['no']}",
+                )
+            raise RuleError(
+                "there is no open offer to agree to",
+                where=case["id"],
+                fix="run 'complaintctl propose' first",
+            )
+        if offer_no is not None and offer_no != current["no"]:
+            raise RuleError(
+                f"offer {offer_no} is not the open offer (offer {current['no']} is)",
+                where=case["id"],
+                fix=f"agree to offer {current['no']}, or propose again",
+            )
+        index = current["no"] - 1
+        return make_change(
+            case,
+            transition,
+            "agree",
+            actor,
+            at,
+            f"Agree offer {current['no']} ({current['currency']} {current['amount']} {current['kind']})"
+            f" on {case['id']}",
+            {"offer": current["no"], "signed_by": signed_by, "channel": channel},
+            [(("offers", index, "status"), "accepted")],
+        )
+
+    @classmethod
+    def from_record(cls, e: Record, source: Case, offers: Renumber) -> Agree:
+        return cls(offer_no=offers(e["offer"]), signed_by=e.get("signed_by"), channel=e.get("channel"))
+
+
+@dataclass(frozen=True)
+class Escalate(Event):
+    action: ClassVar[str] = "escalate"
+    reason: str
+    to_user: str | None = None
+
+    def decide(self, policy: Policy, case: Case, actor: str, at: datetime, now: datetime) -> Change:
+        reason, to_user = self.reason, self.to_user
+        if not reason.strip():
+            raise UsageError("--reason is empty", fix="say why the case goes up")
+        transition = prepare(policy, case, "escalate", actor, at, now)
+        names = [t.name for t in policy.tiers]
+        current = names.index(case["tier"])
+        direct = names.index(policy.direct_tier)
+        serious = case["urgent"] or case["severity"] == policy.severities[-1]
+        target = direct if serious and current < direct else current + 1
+        if target >= len(names):
+            raise RuleError(
+                f"the case is already at the top tier ({case['tier']})",
+                where=case["id"],
+                fix="record what happens next with 'complaintctl note'",
+            )
+        tier = policy.tiers[target]
+        updates: list[tuple[FieldPath, Any]] = [(("tier",), tier.name)]
+        if to_user is not None:
+            member = policy.member(to_user)
+            if policy.team and member is None:
+                raise RuleError(f"'{to_user}' is not on the team in policy.yaml", fix="pick a listed member")
+            if member is not None and not set(member.roles) & set(tier.roles):
+                holders = [m.id for m in policy.team if set(m.roles) & set(tier.roles)]
+                raise RuleError(
+                    f"{to_user} does not hold the {tier.name} tier",
+                    where=case["id"],
+                    fix=f"escalate to one of: {', '.join(holders) or 'nobody (edit policy.yaml)'}",
+                )
+            if to_user in case.get("subject_staff", ()):
+                raise RuleError(
+                    f"{to_user} is named in the complaint and may not own it (recusal)",
+                    where=case["id"],
+                    fix="escalate to someone else",
+                )
+            updates.append((("owner",), to_user))
+        to_text = f" ({to_user})" if to_user else ""
+        return make_change(
+            case,
+            transition,
+            "escalate",
+            actor,
+            at,
+            f"Escalate {case['id']} to {tier.name}{to_text}",
+            {"tier_from": case["tier"], "tier_to": tier.name, "assignee": to_user, "reason": reason},
+            updates,
+        )
+
+    @classmethod
+    def from_record(cls, e: Record, source: Case, offers: Renumber) -> Escalate:
+        return cls(reason=e["reason"], to_user=e.get("assignee"))
+
+
+@dataclass(frozen=True)
+class Close(Event):
+    action: ClassVar[str] = "close"
+    resolution: str
+    text: str | None = None
+    executed: bool = False
+
+    def decide(self, policy: Policy, case: Case, actor: str, at: datetime, now: datetime) -> Change:
+        resolution, text, executed = self.resolution, self.text, self.executed
+        choice(resolution, policy.resolutions, "resolution", "resolutions")
+        transition = prepare(policy, case, "close", actor, at, now)
+        spec = policy.resolutions[resolution]
+        if spec.requires_state and case["state"] != spec.requires_state:
+            raise RuleError(
+                f"resolution '{resolution}' needs the case to be {spec.requires_state}"
+                f" (it is {case['state']})",
+                where=case["id"],
+                fix="record the customer's acceptance with 'complaintctl agree' first",
+            )
+        if executed and not spec.final_when_executed:
+            raise UsageError(
+                f"--executed applies to a settlement, not to resolution '{resolution}'",
+                fix="drop --executed",
+            )
+        if spec.final_when_executed and not executed:
+            # DOMAIN: carry out (落实), then close (结案): closing says it was done.
+            raise RuleError(
+                f"a case is closed as '{resolution}' only once the agreement has been carried out",
+                where=case["id"],
+                fix="close with --executed when the refund is paid or the repair done",
+            )
+        updates: list[tuple[FieldPath, Any]] = [
+            (("resolution",), resolution),
+            (("closed_at",), format_time(at)),
+        ]
+        if spec.final_when_executed:
+            updates.append((("executed",), executed))
+        return make_change(
+            case,
+            transition,
+            "close",
+            actor,
+            at,
+            f"Close {case['id']} as {resolution}" + (" (executed)" if executed else ""),
+            {"resolution": resolution, "executed": executed or None, "text": text},
+            updates,
+        )
+
+    @classmethod
+    def from_record(cls, e: Record, source: Case, offers: Renumber) -> Close:
+        return cls(resolution=e["resolution"], text=e.get("text"), executed=bool(e.get("executed")))
+
+
+@dataclass(frozen=True)
+class Followup(Event):
+    action: ClassVar[str] = "followup"
+    satisfaction: int | None = None
+    unreachable: bool = False
+    text: str | None = None
+
+    def decide(self, policy: Policy, case: Case, actor: str, at: datetime, now: datetime) -> Change:
+        satisfaction, unreachable, text = self.satisfaction, self.unreachable, self.text
+        if (satisfaction is None) == (not unreachable):
+            raise UsageError(
+                "give either --satisfaction 1..5 or --unreachable", fix="say how the follow-up went"
+            )
+        if satisfaction is not None and not 1 <= satisfaction <= 5:
+            raise UsageError(
+                f"--satisfaction {satisfaction} is outside 1..5", fix="use 1 (worst) to 5 (best)"
+            )
+        transition = prepare(policy, case, "followup", actor, at, now)
+        if unreachable:
+            missing = unreachable_missing(policy, case, at)
+            if missing:
+                raise RuleError(
+                    f"cannot record the customer as unreachable yet: {missing}",
+                    where=case["id"],
+                    fix=(
+                        "record a written notice with 'note --kind notice --channel sms' and each failed "
+                        "attempt with 'note --kind contact-failed --channel phone'"
+                    ),
+                )
+        outcome = f"satisfaction {satisfaction}/5" if satisfaction is not None else "customer unreachable"
+        updates: list[tuple[FieldPath, Any]] = []
+        if satisfaction is not None:
+            updates.append((("satisfaction",), satisfaction))
+        return make_change(
+            case,
+            transition,
+            "followup",
+            actor,
+            at,
+            f"Follow up {case['id']}: {outcome}",
+            {"satisfaction": satisfaction, "unreachable": unreachable or None, "text": text},
+            updates,
+        )
+
+    @classmethod
+    def from_record(cls, e: Record, source: Case, offers: Renumber) -> Followup:
+        return cls(
+            satisfaction=e.get("satisfaction"), unreachable=bool(e.get("unreachable")), text=e.get("text")
+        )
+
+
+@dataclass(frozen=True)
+class Wait(Event):
+    action: ClassVar[str] = "wait"
+    reason: str
+
+    def decide(self, policy: Policy, case: Case, actor: str, at: datetime, now: datetime) -> Change:
+        (reason,) = (self.reason,)
+        if not reason.strip():
+            raise UsageError("--reason is empty", fix="say what the customer has to do")
+        transition = prepare(policy, case, "wait", actor, at, now)
+        return make_change(
+            case, transition, "wait", actor, at, f"Wait on the customer for {case['id']}", {"reason": reason}
+        )
+
+    @classmethod
+    def from_record(cls, e: Record, source: Case, offers: Renumber) -> Wait:
+        return cls(reason=e["reason"])
+
+
+@dataclass(frozen=True)
+class Resume(Event):
+    action: ClassVar[str] = "resume"
+    text: str | None = None
+
+    def decide(self, policy: Policy, case: Case, actor: str, at: datetime, now: datetime) -> Change:
+        (text,) = (self.text,)
+        transition = prepare(policy, case, "resume", actor, at, now)
+        return make_change(case, transition, "resume", actor, at, f"Resume {case['id']}", {"text": text})
+
+    @classmethod
+    def from_record(cls, e: Record, source: Case, offers: Renumber) -> Resume:
+        return cls(text=e.get("text"))
+
+
+@dataclass(frozen=True)
+class Flag(Event):
+    """Record facts that bear on severity: lawsuit, media, risk, collective, cause."""
+
+    action: ClassVar[str] = "flag"
+    reason: str
+    risk: bool = False
+    lawsuit: bool = False
+    media: bool = False
+    collective: int | None = None
+    cause: str | None = None
+
+    def values(self) -> dict[str, Any]:
+        """The flags this event sets, validated; only what was given."""
+        return flag_values(self.risk, self.lawsuit, self.media, self.collective, self.cause)
+
+    def decide(self, policy: Policy, case: Case, actor: str, at: datetime, now: datetime) -> Change:
+        values, reason = self.values(), self.reason
+        if not values:
+            raise UsageError(
+                "nothing to flag", fix="give --lawsuit, --media, --risk, --collective N or --cause"
+            )
+        if not reason.strip():
+            raise UsageError("--reason is empty", fix="say what happened")
+        transition = prepare(policy, case, "flag", actor, at, now)
+        updates: list[tuple[FieldPath, Any]] = []
+        if "cause" in values:
+            updates.append((("cause",), values["cause"]))
+        for key, value in values.items():
+            if key != "cause":
+                updates.append((("flags", key), value))
+        words = ", ".join(f"{k} {v}" if not isinstance(v, bool) else k for k, v in values.items())
+        return make_change(
+            case,
+            transition,
+            "flag",
+            actor,
+            at,
+            f"Flag {case['id']}: {words}",
+            {"set": dict(values), "reason": reason},
+            updates,
+        )
+
+    @classmethod
+    def from_record(cls, e: Record, source: Case, offers: Renumber) -> Flag:
+        values = dict(e["set"])
+        return cls(
+            reason=e["reason"],
+            risk=bool(values.get("risk")),
+            lawsuit=bool(values.get("lawsuit")),
+            media=bool(values.get("media")),
+            collective=values.get("collective"),
+            cause=values.get("cause"),
+        )
+
+
+@dataclass(frozen=True)
+class Lower(Event):
+    """Lower severity explicitly (the service has already recorded any rise)."""
+
+    action: ClassVar[str] = "lower"
+    to: str
+    reason: str
+
+    def decide(self, policy: Policy, case: Case, actor: str, at: datetime, now: datetime) -> Change:
+        to, reason = self.to, self.reason
+        current = case["severity"]
+        choice(to, policy.severities, "severity", "severities")
+        if not reason.strip():
+            raise UsageError("--reason is empty", fix="say why the case is less serious than the rules say")
+        transition = prepare(policy, case, "lower", actor, at, now)
+        if policy.severity_rank(to) >= policy.severity_rank(current):
+            raise RuleError(
+                f"severity is {current}; {to} is not lower",
+                where=case["id"],
+                fix="severity rises by itself; 'lower' only brings it down",
+            )
+        return make_change(
+            case,
+            transition,
+            "lower",
+            actor,
+            at,
+            f"Lower severity of {case['id']} from {current} to {to}",
+            {"severity_from": current, "severity": to, "reason": reason},
+            [(("severity",), to)],
+        )
+
+    @classmethod
+    def from_record(cls, e: Record, source: Case, offers: Renumber) -> Lower:
+        return cls(to=e["severity"], reason=e["reason"])
+
+
+@dataclass(frozen=True)
+class Archive(Event):
+    action: ClassVar[str] = "archive"
+
+    def decide(self, policy: Policy, case: Case, actor: str, at: datetime, now: datetime) -> Change:
+        transition = prepare(policy, case, "archive", actor, at, now)
+        return make_change(case, transition, "archive", actor, at, f"Archive {case['id']}", {})
+
+    @classmethod
+    def from_record(cls, e: Record, source: Case, offers: Renumber) -> Archive:
+        return cls()
+
+
+@dataclass(frozen=True)
+class Reopen(Event):
+    action: ClassVar[str] = "reopen"
+    reason: str
+
+    def decide(self, policy: Policy, case: Case, actor: str, at: datetime, now: datetime) -> Change:
+        (reason,) = (self.reason,)
+        if not reason.strip():
+            raise UsageError("--reason is empty", fix="say why the case is reopened")
+        transition = prepare(policy, case, "reopen", actor, at, now)
+        if is_final(policy, case):
+            raise RuleError(
+                f"the case ended as '{case['resolution']}' and cannot be reopened (not accepted again)",
+                where=case["id"],
+                fix="record new facts with 'complaintctl note'",
+            )
+        updates: list[tuple[FieldPath, Any]] = [(("resolution",), None), (("closed_at",), None)]
+        return make_change(
+            case, transition, "reopen", actor, at, f"Reopen {case['id']}", {"reason": reason}, updates
+        )
+
+    @classmethod
+    def from_record(cls, e: Record, source: Case, offers: Renumber) -> Reopen:
+        return cls(reason=e["reason"])
+
+
+@dataclass(frozen=True)
+class Rise(Event):
+    """A rise of severity the rules made since the last change, written down
+    by the service before the command's own event (never typed by a user)."""
+
+    action: ClassVar[str] = "severity"
+    to: str
+    reasons: tuple[str, ...]
+
+    def decide(self, policy: Policy, case: Case, actor: str, at: datetime, now: datetime) -> Change:
+        to, reasons = self.to, self.reasons
+        if policy.severity_rank(to) <= policy.severity_rank(case["severity"]):
+            raise RuleError(
+                f"severity rise to {to} when the case is already {case['severity']}", where=case["id"]
+            )
+        return Change(
+            case_id=case["id"],
+            action="severity",
+            actor=actor,
+            at=at,
+            from_state=case["state"],
+            to_state=case["state"],
+            subject=f"Severity of {case['id']} rises to {to}",
+            event={
+                "at": format_time(at),
+                "by": actor,
+                "action": "severity",
+                "severity_from": case["severity"],
+                "severity": to,
+                "reason": "; ".join(reasons),
+            },
+            updates=((("severity",), to),),
+        )
+
+    @classmethod
+    def from_record(cls, e: Record, source: Case, offers: Renumber) -> Rise:
+        return cls(to=e["severity"], reasons=(e["reason"],))
+
+
+EVENTS: dict[str, type[Event]] = {
+    cls.action: cls
+    for cls in (
+        Open,
+        Note,
+        Propose,
+        Approve,
+        Refuse,
+        Draft,
+        Signoff,
+        Send,
+        Withdraw,
+        Agree,
+        Escalate,
+        Close,
+        Followup,
+        Wait,
+        Resume,
+        Flag,
+        Lower,
+        Archive,
+        Reopen,
+        Rise,
+    )
+}
+
+
+def from_record(e: Record, source: Case, offers: Renumber = same_number) -> Event:
+    """The typed event a recorded one is; RuleError for an unknown action."""
+    cls = EVENTS.get(str(e.get("action")))
+    if cls is None:
+        raise RuleError(f"unknown event '{e.get('action')}' at {e.get('at')}", where=source["id"])
+    return cls.from_record(e, source, offers)

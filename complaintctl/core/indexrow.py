@@ -1,0 +1,83 @@
+"""Pure: one case record -> one flat row, the unit of the bulk index.
+
+``list``, ``report`` and the repeat lookup at ``open`` read these rows, never
+the case files themselves; a row holds only plain JSON values. With the
+policy given, a row also keeps what no later moment can change
+(``settled``) and its report standing over time (``timeline.timeline``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from complaintctl.core import deadlines, severity
+from complaintctl.core.lifecycle import customer_keys
+from complaintctl.core.policy import Policy
+
+VERSION = 7
+
+
+def settled(case: Mapping[str, Any], policy: Policy, cal: deadlines.Calendar | None) -> dict[str, Any] | None:
+    """For a closed case, what no later moment can change: its severity and
+    the outcome of each stopped clock (so reports need not re-run them).
+
+    Not for cases on a --matter: a later complaint on it can still raise them.
+    """
+    if not case.get("closed_at") or case.get("matter"):
+        return None
+    f = deadlines.facts(case, policy.time_limits.pause_states)
+    assert f.closed is not None
+    end = max(f.closed, f.followed_up or f.closed)
+    level, _ = severity.effective(policy, severity.facts(case), end)
+    limits = policy.limits_for(level, bool(case["urgent"]))
+    states = deadlines.evaluate(f, limits, end, policy.time_limits.warn_at, cal)
+    outcomes = {c.clock: c.status for c in states if c.stopped is not None}
+    # Complete: no clock is left running (the follow-up, if any, is done).
+    complete = all(c.stopped is not None for c in states)
+    return {"at": end.isoformat(), "level": level, "outcomes": outcomes, "complete": complete}
+
+
+def row(
+    case: Mapping[str, Any],
+    pause_states: Sequence[str] = (),
+    policy: Policy | None = None,
+    cal: deadlines.Calendar | None = None,
+) -> dict[str, Any]:
+    events = case["events"]
+    replies = [e["at"] for e in events if e["action"] == "note" and e.get("kind") == "reply"]
+    out = {
+        "id": case["id"],
+        "state": case["state"],
+        "severity": case["severity"],
+        "urgent": bool(case["urgent"]),
+        "tier": case["tier"],
+        "owner": case["owner"],
+        "channel": case["channel"],
+        "category": case["category"],
+        "opened_at": case["opened_at"],
+        "closed_at": case.get("closed_at"),
+        "resolution": case.get("resolution"),
+        "executed": bool(case.get("executed")),
+        "satisfaction": case.get("satisfaction"),
+        "customer": case["customer"]["name"],
+        "customer_keys": sorted(customer_keys(case["customer"])),
+        "summary": case["summary"],
+        "repeat_of": case.get("repeat_of"),
+        "first_reply_at": replies[0] if replies else None,
+        "escalations": sum(1 for e in events if e["action"] == "escalate"),
+        "last_escalated_at": next((e["at"] for e in reversed(events) if e["action"] == "escalate"), None),
+        "escalated_to": [e["tier_to"] for e in events if e["action"] == "escalate" and e.get("tier_to")],
+        "unreachable": any(e["action"] == "followup" and e.get("unreachable") for e in events),
+        "events": len(events),
+        "last_at": events[-1]["at"],
+        "matter": case.get("matter"),
+        "clock_facts": deadlines.facts_to_json(deadlines.facts(case, pause_states)),
+        "severity_facts": severity.facts(case),
+        "settled": settled(case, policy, cal) if policy is not None else None,
+    }
+    if policy is not None:
+        from complaintctl.core import timeline
+
+        out["timeline"] = timeline.timeline(policy, out, cal)
+    return out

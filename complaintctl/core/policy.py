@@ -1,0 +1,530 @@
+"""Load and validate policy.yaml into a frozen Policy.
+
+Everything a rule depends on (states, transitions, roles, tiers, categories,
+currencies) comes from here; no other module hard-codes the house rules.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, time
+from decimal import Decimal, InvalidOperation
+from types import MappingProxyType
+from typing import Any
+
+from complaintctl.core import validate as v
+from complaintctl.core.deadlines import CLOCKS, Limit
+
+SCHEMA = 1
+COMMANDS = (
+    "note",
+    "approve",
+    "refuse",
+    "withdraw",
+    "draft",
+    "signoff",
+    "send",
+    "wait",
+    "resume",
+    "propose",
+    "agree",
+    "escalate",
+    "flag",
+    "lower",
+    "close",
+    "followup",
+    "archive",
+    "reopen",
+)
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_DURATION_RE = re.compile(r"^(\d+(?:\.\d+)?)([mhd])$")
+_HOURS_RE = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")
+
+
+@dataclass(frozen=True)
+class Member:
+    id: str
+    name: str
+    roles: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Tier:
+    name: str
+    roles: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Resolution:
+    name: str
+    label: str
+    requires_state: str | None = None
+    final: bool = False
+    final_when_executed: bool = False
+
+
+@dataclass(frozen=True)
+class Transition:
+    command: str
+    from_states: tuple[str, ...]
+    to: str | None = None
+    kind: str | None = None
+
+
+@dataclass(frozen=True)
+class LimitRule:
+    limit: Limit
+    urgent: bool | None = None
+    severities: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class TimeLimits:
+    warn_at: float
+    pause_states: tuple[str, ...]
+    rules: Mapping[str, tuple[LimitRule, ...]]
+
+
+@dataclass(frozen=True)
+class BusinessHours:
+    hours: Mapping[int, tuple[time, time]]
+    holidays: str | None
+    closed: frozenset[date]
+    open: frozenset[date]
+
+
+@dataclass(frozen=True)
+class SeverityRules:
+    repeat: str
+    same_matter: tuple[int, int, str] | None  # customers, within days, severity
+    unresolved: tuple[tuple[int, str], ...]  # days, severity
+    risk: str
+    lawsuit: str
+    media: str
+    collective: tuple[tuple[int, str], ...]  # people, severity
+
+
+@dataclass(frozen=True)
+class Unreachable:
+    attempts: int
+    within_s: float
+    apart_s: float
+
+
+@dataclass(frozen=True)
+class Policy:
+    organisation: str
+    timezone: str
+    team: tuple[Member, ...]
+    roles: tuple[str, ...]
+    channels: tuple[str, ...]
+    categories: tuple[str, ...]
+    severities: tuple[str, ...]
+    default_severity: str
+    severity_rules: SeverityRules
+    currencies: Mapping[str, int]
+    approval_limits: Mapping[str, Mapping[str, Decimal] | None]
+    reply_signoffs: tuple[Tier, ...]  # name, roles: in order
+    evidence_max_bytes: int
+    offer_kinds: tuple[str, ...]
+    note_kinds: Mapping[str, str]
+    tiers: tuple[Tier, ...]
+    direct_tier: str
+    stall_after_s: float
+    time_limits: TimeLimits
+    business_hours: BusinessHours | None
+    unreachable: Unreachable
+    resolutions: Mapping[str, Resolution]
+    reopen_final_with_reason: bool
+    initial: str
+    states: Mapping[str, str]
+    transitions: tuple[Transition, ...]
+    # Optional: git's allowed-signers file for 'verify --signatures'.
+    allowed_signers: str | None = None
+
+    @property
+    def repeat_severity(self) -> str:
+        return self.severity_rules.repeat
+
+    def limits_for(self, severity: str, urgent: bool) -> dict[str, Limit]:
+        """The limit of each clock for a case of this severity and urgency."""
+        out = {}
+        for clock, rules in self.time_limits.rules.items():
+            for rule in rules:
+                if rule.urgent is not None and rule.urgent != urgent:
+                    continue
+                if rule.severities is not None and severity not in rule.severities:
+                    continue
+                out[clock] = rule.limit
+                break
+        return out
+
+    def member(self, actor: str) -> Member | None:
+        return next((m for m in self.team if m.id == actor), None)
+
+    def tier_index(self, name: str) -> int:
+        return [t.name for t in self.tiers].index(name)
+
+    def severity_rank(self, name: str) -> int:
+        return self.severities.index(name)
+
+    def allowed_commands(self, state: str) -> list[str]:
+        return sorted({t.command for t in self.transitions if state in t.from_states})
+
+    def transition(self, command: str, state: str, kind: str | None = None) -> Transition | None:
+        for t in self.transitions:
+            if t.command == command and state in t.from_states and t.kind in (None, kind):
+                return t
+        return None
+
+
+_TOP = (
+    "schema",
+    "organisation",
+    "timezone",
+    "team",
+    "roles",
+    "channels",
+    "categories",
+    "severities",
+    "default_severity",
+    "severity_rules",
+    "currencies",
+    "approval_limits",
+    "reply_signoffs",
+    "evidence_max_bytes",
+    "offer_kinds",
+    "note_kinds",
+    "tiers",
+    "direct_tier",
+    "stall_after",
+    "time_limits",
+    "business_hours",
+    "unreachable",
+    "resolutions",
+    "reopen_final_with_reason",
+    "lifecycle",
+)
+# Added after schema 1 was first written: optional, with the default stated.
+_OPTIONAL = ("allowed_signers",)
+
+
+def parse(data: Any) -> Policy:
+    """Validate plain data; raise validate.Invalid with the key path."""
+    top = v.mapping(data, ())
+    v.keys(top, (), _TOP, _OPTIONAL)
+    schema = v.integer(top["schema"], ("schema",))
+    if schema != SCHEMA:
+        v.fail(
+            ("schema",),
+            f"policy schema {schema} is not supported (this complaintctl reads {SCHEMA})",
+            "upgrade complaintctl or migrate the policy",
+        )
+    timezone = v.string(top["timezone"], ("timezone",))
+    _check_timezone(timezone)
+
+    roles = v.strings(top["roles"], ("roles",))
+    team = []
+    seen_ids: set[str] = set()
+    for i, raw in enumerate(v.seq(top["team"], ("team",))):
+        path: v.Path = ("team", i)
+        m = v.mapping(raw, path)
+        v.keys(m, path, ("id", "name", "roles"))
+        member_id = v.string(m["id"], (*path, "id"))
+        if member_id in seen_ids:
+            v.fail((*path, "id"), f"team member '{member_id}' is listed twice", "list them once")
+        seen_ids.add(member_id)
+        member_roles = _role_list(m["roles"], (*path, "roles"), roles)
+        team.append(Member(member_id, v.string(m["name"], (*path, "name")), member_roles))
+
+    severities = v.strings(top["severities"], ("severities",))
+    currencies_raw = v.mapping(top["currencies"], ("currencies",))
+    currencies = {}
+    for code, places in currencies_raw.items():
+        if not (isinstance(code, str) and len(code) == 3 and code.isupper()):
+            v.fail(("currencies", str(code)), f"'{code}' is not an ISO 4217 code", "use e.g. CNY")
+        currencies[code] = v.integer(places, ("currencies", code), low=0, high=4)
+    note_kinds_raw = v.mapping(top["note_kinds"], ("note_kinds",))
+    note_kinds = {str(k): v.string(text, ("note_kinds", str(k))) for k, text in note_kinds_raw.items()}
+    for needed in ("internal", "reply", "contact-failed"):
+        if needed not in note_kinds:
+            v.fail(("note_kinds",), f"note kind '{needed}' is missing", f"add '{needed}:'")
+
+    tiers = _named_roles(top["tiers"], "tiers", roles)
+    if not tiers:
+        v.fail(("tiers",), "no tiers", "list at least one tier")
+    tier_names = [t.name for t in tiers]
+
+    lifecycle = v.mapping(top["lifecycle"], ("lifecycle",))
+    v.keys(lifecycle, ("lifecycle",), ("initial", "states", "transitions"))
+    states_raw = v.mapping(lifecycle["states"], ("lifecycle", "states"))
+    states = {str(k): v.string(text, ("lifecycle", "states", str(k))) for k, text in states_raw.items()}
+    initial = v.choice(lifecycle["initial"], ("lifecycle", "initial"), states, "state")
+    transitions = []
+    for i, raw in enumerate(v.seq(lifecycle["transitions"], ("lifecycle", "transitions"))):
+        path = ("lifecycle", "transitions", i)
+        t = v.mapping(raw, path)
+        v.keys(t, path, ("command", "from"), ("to", "kind"))
+        command = v.choice(t["command"], (*path, "command"), COMMANDS, "command")
+        froms = v.strings(t["from"], (*path, "from"))
+        for j, state in enumerate(froms):
+            v.choice(state, (*path, "from", j), states, "state")
+        to = None if t.get("to") is None else v.choice(t["to"], (*path, "to"), states, "state")
+        kind = None
+        if t.get("kind") is not None:
+            kind = v.choice(t["kind"], (*path, "kind"), note_kinds, "note kind")
+        transitions.append(Transition(command, froms, to, kind))
+
+    resolutions = {}
+    res_raw = v.mapping(top["resolutions"], ("resolutions",))
+    for name, raw in res_raw.items():
+        path = ("resolutions", str(name))
+        r = {} if raw is None else v.mapping(raw, path)
+        v.keys(r, path, ("label",), ("requires_state", "final", "final_when_executed"))
+        req = r.get("requires_state")
+        resolutions[str(name)] = Resolution(
+            name=str(name),
+            label=v.string(r["label"], (*path, "label")),
+            requires_state=None if req is None else v.choice(req, (*path, "requires_state"), states, "state"),
+            final=v.boolean(r.get("final", False), (*path, "final")),
+            final_when_executed=v.boolean(
+                r.get("final_when_executed", False), (*path, "final_when_executed")
+            ),
+        )
+    if not resolutions:
+        v.fail(("resolutions",), "no resolutions", "list at least one way a case can end")
+
+    return Policy(
+        organisation=v.string(top["organisation"], ("organisation",)),
+        timezone=timezone,
+        team=tuple(team),
+        roles=roles,
+        channels=v.strings(top["channels"], ("channels",)),
+        categories=v.strings(top["categories"], ("categories",)),
+        severities=severities,
+        default_severity=v.choice(top["default_severity"], ("default_severity",), severities, "severity"),
+        severity_rules=_severity_rules(top["severity_rules"], severities),
+        currencies=MappingProxyType(currencies),
+        approval_limits=_approval_limits(top["approval_limits"], roles, currencies),
+        reply_signoffs=_named_roles(top["reply_signoffs"], "reply_signoffs", roles),
+        evidence_max_bytes=v.integer(top["evidence_max_bytes"], ("evidence_max_bytes",), low=1),
+        offer_kinds=v.strings(top["offer_kinds"], ("offer_kinds",)),
+        note_kinds=MappingProxyType(note_kinds),
+        tiers=tuple(tiers),
+        direct_tier=v.choice(top["direct_tier"], ("direct_tier",), tier_names, "tier"),
+        stall_after_s=duration(top["stall_after"], ("stall_after",)),
+        time_limits=_time_limits(top["time_limits"], states, severities, top["business_hours"] is not None),
+        business_hours=None if top["business_hours"] is None else _business_hours(top["business_hours"]),
+        unreachable=_unreachable(top["unreachable"]),
+        resolutions=MappingProxyType(resolutions),
+        reopen_final_with_reason=v.boolean(top["reopen_final_with_reason"], ("reopen_final_with_reason",)),
+        initial=initial,
+        states=MappingProxyType(states),
+        transitions=tuple(transitions),
+        allowed_signers=None
+        if top.get("allowed_signers") is None
+        else v.string(top["allowed_signers"], ("allowed_signers",)),
+    )
+
+
+def duration(value: Any, path: v.Path, *, business: bool = False) -> float:
+    """'90m', '48h', '7d' -> seconds. Business time is counted in h or m."""
+    text = v.string(value, path)
+    m = _DURATION_RE.match(text.strip())
+    if not m or float(m.group(1)) <= 0:
+        v.fail(path, f"'{text}' is not a duration", "write it like 90m, 48h or 7d")
+    if business and m.group(2) == "d":
+        v.fail(
+            path,
+            f"'{text}': business time is counted in hours",
+            "write it in h, e.g. 16h for two 8-hour days",
+        )
+    return float(m.group(1)) * {"m": 60, "h": 3600, "d": 86400}[m.group(2)]
+
+
+def _role_list(value: Any, path: v.Path, roles: tuple[str, ...]) -> tuple[str, ...]:
+    names = v.strings(value, path)
+    for j, role in enumerate(names):
+        v.choice(role, (*path, j), roles, "role")
+    return names
+
+
+def _named_roles(raw: Any, key: str, roles: tuple[str, ...]) -> tuple[Tier, ...]:
+    """A list of {name, roles}: escalation tiers, reply sign-off steps."""
+    out = []
+    for i, item in enumerate(v.seq(raw, (key,))):
+        path: v.Path = (key, i)
+        step = v.mapping(item, path)
+        v.keys(step, path, ("name", "roles"))
+        out.append(
+            Tier(v.string(step["name"], (*path, "name")), _role_list(step["roles"], (*path, "roles"), roles))
+        )
+    return tuple(out)
+
+
+def _approval_limits(
+    raw: Any, roles: tuple[str, ...], currencies: Mapping[str, int]
+) -> Mapping[str, Mapping[str, Decimal] | None]:
+    path: v.Path = ("approval_limits",)
+    out: dict[str, Mapping[str, Decimal] | None] = {}
+    for role, limits in v.mapping(raw, path).items():
+        v.choice(role, (*path, str(role)), roles, "role")
+        if limits is None:
+            out[str(role)] = None  # no limit
+            continue
+        per: dict[str, Decimal] = {}
+        for code, amount in v.mapping(limits, (*path, str(role))).items():
+            p = (*path, str(role), str(code))
+            v.choice(code, p, currencies, "currency")
+            try:
+                value = Decimal(str(amount))
+            except InvalidOperation:
+                v.fail(p, f"'{amount}' is not an amount", 'write it like "200.00"')
+            if isinstance(amount, bool) or not value.is_finite() or value < 0:
+                v.fail(p, f"'{amount}' is not an amount", 'write it like "200.00"')
+            per[str(code)] = value
+        out[str(role)] = MappingProxyType(per)
+    return MappingProxyType(out)
+
+
+def _severity_rules(raw: Any, severities: tuple[str, ...]) -> SeverityRules:
+    path: v.Path = ("severity_rules",)
+    r = v.mapping(raw, path)
+    v.keys(r, path, ("repeat", "unresolved", "risk", "lawsuit", "media", "collective"), ("same_matter",))
+
+    def sev(value: Any, p: v.Path) -> str:
+        return v.choice(value, p, severities, "severity")
+
+    same = None
+    if r.get("same_matter") is not None:
+        sm = v.mapping(r["same_matter"], (*path, "same_matter"))
+        v.keys(sm, (*path, "same_matter"), ("customers", "within_days", "severity"))
+        same = (
+            v.integer(sm["customers"], (*path, "same_matter", "customers"), low=2),
+            v.integer(sm["within_days"], (*path, "same_matter", "within_days"), low=1),
+            sev(sm["severity"], (*path, "same_matter", "severity")),
+        )
+
+    def steps(key: str, unit: str) -> tuple[tuple[int, str], ...]:
+        out = []
+        for i, item in enumerate(v.seq(r[key], (*path, key))):
+            p = (*path, key, i)
+            step = v.mapping(item, p)
+            v.keys(step, p, (unit, "severity"))
+            out.append((v.integer(step[unit], (*p, unit), low=1), sev(step["severity"], (*p, "severity"))))
+        return tuple(sorted(out))
+
+    return SeverityRules(
+        repeat=sev(r["repeat"], (*path, "repeat")),
+        same_matter=same,
+        unresolved=steps("unresolved", "days"),
+        risk=sev(r["risk"], (*path, "risk")),
+        lawsuit=sev(r["lawsuit"], (*path, "lawsuit")),
+        media=sev(r["media"], (*path, "media")),
+        collective=steps("collective", "people"),
+    )
+
+
+def _time_limits(
+    raw: Any, states: Mapping[str, str], severities: tuple[str, ...], has_hours: bool
+) -> TimeLimits:
+    path: v.Path = ("time_limits",)
+    r = v.mapping(raw, path)
+    v.keys(r, path, ("warn_at", "pause_states"), CLOCKS)
+    warn_at = r["warn_at"]
+    if isinstance(warn_at, bool) or not isinstance(warn_at, int | float) or not 0 < warn_at <= 1:
+        v.fail((*path, "warn_at"), "warn_at must be a fraction above 0 and at most 1", "write e.g. 0.8")
+    pause = v.strings(r["pause_states"], (*path, "pause_states"))
+    for i, state in enumerate(pause):
+        v.choice(state, (*path, "pause_states", i), states, "state")
+    rules: dict[str, tuple[LimitRule, ...]] = {}
+    for clock in CLOCKS:
+        rows = []
+        for i, item in enumerate(v.seq(r.get(clock, []), (*path, clock))):
+            p = (*path, clock, i)
+            row = v.mapping(item, p)
+            v.keys(row, p, ("limit",), ("count", "urgent", "severity"))
+            count = v.choice(row.get("count", "calendar"), (*p, "count"), ("calendar", "business"), "count")
+            if count == "business" and not has_hours:
+                v.fail(
+                    (*p, "count"),
+                    "business time needs business_hours",
+                    "add business_hours: or count: calendar",
+                )
+            business = count == "business"
+            sevs = None
+            if row.get("severity") is not None:
+                sevs = v.strings(row["severity"], (*p, "severity"))
+                for j, name in enumerate(sevs):
+                    v.choice(name, (*p, "severity", j), severities, "severity")
+            urgent = None if row.get("urgent") is None else v.boolean(row["urgent"], (*p, "urgent"))
+            limit = Limit(duration(row["limit"], (*p, "limit"), business=business), business)
+            rows.append(LimitRule(limit, urgent, sevs))
+        rules[clock] = tuple(rows)
+    return TimeLimits(float(warn_at), pause, MappingProxyType(rules))
+
+
+def _dates(raw: Any, path: v.Path) -> frozenset[date]:
+    out = set()
+    for i, item in enumerate(v.seq(raw, path)):
+        if isinstance(item, date):
+            out.add(item)
+            continue
+        try:
+            out.add(date.fromisoformat(v.string(item, (*path, i))))
+        except ValueError:
+            v.fail((*path, i), f"'{item}' is not a date", "write it like 2026-12-31")
+    return frozenset(out)
+
+
+def _business_hours(raw: Any) -> BusinessHours:
+    path: v.Path = ("business_hours",)
+    r = v.mapping(raw, path)
+    v.keys(r, path, ("holidays", "closed", "open"), WEEKDAYS)
+    hours = {}
+    for index, day in enumerate(WEEKDAYS):
+        if r.get(day) is None:
+            continue
+        text = v.string(r[day], (*path, day))
+        m = _HOURS_RE.match(text)
+        if not m:
+            v.fail((*path, day), f"'{text}' is not a span of hours", 'write it like "09:00-18:00"')
+        try:
+            start = time(int(m.group(1)), int(m.group(2)))
+            end = time(int(m.group(3)), int(m.group(4)))
+        except ValueError:
+            v.fail((*path, day), f"'{text}' is not a span of hours", 'write it like "09:00-18:00"')
+        if end <= start:
+            v.fail((*path, day), f"'{text}' ends before it starts", 'write it like "09:00-18:00"')
+        hours[index] = (start, end)
+    if not hours:
+        v.fail(path, "no working hours on any day", 'give at least one day, e.g. mon: "09:00-18:00"')
+    country = None if r["holidays"] is None else v.string(r["holidays"], (*path, "holidays"))
+    return BusinessHours(
+        MappingProxyType(hours),
+        country,
+        _dates(r["closed"], (*path, "closed")),
+        _dates(r["open"], (*path, "open")),
+    )
+
+
+def _unreachable(raw: Any) -> Unreachable:
+    path: v.Path = ("unreachable",)
+    r = v.mapping(raw, path)
+    v.keys(r, path, ("attempts", "within", "apart"))
+    return Unreachable(
+        v.integer(r["attempts"], (*path, "attempts"), low=0, high=20),
+        duration(r["within"], (*path, "within")),
+        duration(r["apart"], (*path, "apart")),
+    )
+
+
+def _check_timezone(name: str) -> None:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        v.fail(("timezone",), f"unknown time zone '{name}'", "use an IANA name like Asia/Shanghai")

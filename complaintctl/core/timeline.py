@@ -1,0 +1,137 @@
+"""Pure: what a report needs of a case, as a step function of time.
+
+A report reads four things of each case as of a moment: its effective
+severity, the first-reply and resolution clocks if decided (met or
+breached), and whether a running clock is breached (overdue). Once every
+event of a case lies in the past, these change only at known instants: when
+a severity rule's time comes (unresolved for N days, a flag) and just after a
+running clock falls due. ``timeline`` evaluates the case with
+``casestatus.status`` at each of those instants, so a report can look its
+standing up instead of re-running the clocks, and a month of cases that no
+longer change can be summed once (see ``reportsums``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from complaintctl.core import casestatus, severity
+from complaintctl.core.deadlines import Calendar
+from complaintctl.core.policy import Policy
+
+Row = Mapping[str, Any]
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+TICK = timedelta(microseconds=1)
+FAR = datetime(9000, 1, 1, tzinfo=UTC)
+MAX_STEPS = 64  # a case changes a handful of times; more means something odd: evaluate live
+DECIDED = ("met", "breached")
+REPORTED = ("first_reply", "resolution")
+
+
+def micros(at: datetime) -> int:
+    """An instant as whole microseconds since the epoch: exact, and cheap to compare."""
+    return (at - EPOCH) // TICK
+
+
+@dataclass(frozen=True)
+class Standing:
+    """A case as a report sees it (the attributes ``report.build`` reads)."""
+
+    row: Row
+    level: str
+    outcomes: Mapping[str, str] = field(default_factory=dict)  # decided clocks only
+    breached: bool = False  # a running clock is past due
+    path: str = ""  # the file, to break ties in the order of the files
+
+
+def of(status: casestatus.CaseStatus, path: str = "") -> Standing:
+    outcomes = {c: status.outcomes[c] for c in REPORTED if status.outcomes.get(c) in DECIDED}
+    return Standing(status.row, status.level, outcomes, bool(status.breached), path)
+
+
+def _times(row: Row) -> list[str]:
+    """Every time a row holds: after the latest one no event is still to come."""
+    out = [row["opened_at"], row["last_at"]]
+    out += [row[k] for k in ("closed_at", "first_reply_at", "last_escalated_at") if row.get(k)]
+    done = row.get("settled")
+    if done:
+        out.append(done["at"])
+    f = row.get("clock_facts") or {}
+    out += [t for t in (f.get("first_reply"), f.get("closed"), f.get("followed_up")) if t]
+    out += f.get("contacts") or []
+    for a, b in [*(f.get("open_spans") or ()), *(f.get("pauses") or ())]:
+        out += [t for t in (a, b) if t]
+    s = row.get("severity_facts") or {}
+    out += list((s.get("flags") or {}).values())
+    out += [at for _, at in s.get("collective") or ()]
+    out += [t for t in (s.get("lowered"), s.get("closed")) if t]
+    return out
+
+
+def timeline(policy: Policy, row: Row, cal: Calendar | None) -> list[list[Any]] | None:
+    """[[from_us, level, first_reply, resolution, overdue], ...], each entry
+    holding from its instant until the next; None when the case must always
+    be evaluated live (a --matter case: other cases can raise its severity).
+
+    From the latest time the case holds on, nothing but time moves: the
+    severity changes only at the instants its rules name, and with it the
+    limits; under one limit a running clock changes what a report sees only
+    when it falls due (breached is strictly after due). So the standing is
+    constant between consecutive instants of those kinds.
+    """
+    if row.get("matter"):
+        return None
+    at = max(datetime.fromisoformat(t) for t in _times(row))
+    rises = sorted({r.since for r in severity.rules_fired(policy, row["severity_facts"], FAR)})
+    closed = bool(row.get("closed_at"))
+    out: list[list[Any]] = []
+    for _ in range(MAX_STEPS):
+        st = casestatus.status(policy, row, at, cal, {})
+        entry = [micros(at), *_standing_values(of(st), closed)]
+        if not out or out[-1][1:] != entry[1:]:
+            out.append(entry)
+        nexts = [r for r in rises if r > at]
+        nexts += [c.due + TICK for c in st.clocks if c.stopped is None and c.due is not None]
+        nexts = [t for t in nexts if t > at]
+        if not nexts:
+            return out
+        at = min(nexts)
+    return None
+
+
+def _standing_values(st: Standing, closed: bool) -> list[Any]:
+    # A closed case is never overdue in a report: only open cases count.
+    overdue = 0 if closed else int(st.breached)
+    return [st.level, st.outcomes.get("first_reply"), st.outcomes.get("resolution"), overdue]
+
+
+def final_from(row: Row) -> int | None:
+    """From when (microseconds) the row's standing no longer changes."""
+    line = row.get("timeline")
+    return int(line[-1][0]) if line else None
+
+
+def at(row: Row, when_us: int, path: str = "") -> Standing | None:
+    """The row's standing at an instant, or None when it must be evaluated live."""
+    line = row.get("timeline")
+    if not line or when_us < line[0][0]:
+        return None
+    entry = line[0]
+    for candidate in line[1:]:
+        if candidate[0] > when_us:
+            break
+        entry = candidate
+    return from_entry(row, entry, path)
+
+
+def from_entry(row: Row, entry: list[Any], path: str = "") -> Standing:
+    _, level, first_reply, resolution, overdue = entry
+    outcomes = {}
+    if first_reply:
+        outcomes["first_reply"] = first_reply
+    if resolution:
+        outcomes["resolution"] = resolution
+    return Standing(row, level, outcomes, bool(overdue), path)

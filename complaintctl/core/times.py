@@ -1,0 +1,38 @@
+"""Time: the one place that reads the wall clock, and --at parsing.
+
+``COMPLAINTCTL_NOW`` (ISO 8601 with offset) pins "now" for tests, demos and
+replays; nothing else in the code calls datetime.now().
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from complaintctl.errors import UsageError
+
+
+def now(tz_name: str) -> datetime:
+    tz = ZoneInfo(tz_name)
+    pinned = os.environ.get("COMPLAINTCTL_NOW")
+    if pinned:
+        return parse_at(pinned, tz_name, what="COMPLAINTCTL_NOW")
+    return datetime.now(UTC).astimezone(tz).replace(microsecond=0)
+
+
+def parse_at(text: str, tz_name: str, what: str = "--at") -> datetime:
+    """'2026-11-22T09:30', '2026-11-22 09:30:00+08:00' or '2026-11-22'.
+
+    A time without an offset is in the policy's time zone.
+    """
+    try:
+        at = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise UsageError(
+            f"{what} '{text}' is not a date and time",
+            fix="write it like 2026-11-22T09:30 or 2026-11-22T09:30:00+08:00",
+        ) from None
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=ZoneInfo(tz_name))
+    return at.replace(microsecond=0)

@@ -1,0 +1,104 @@
+"""The only Jinja user: letters and summaries from templates/.
+
+Templates run in an immutable sandbox with StrictUndefined (a missing value
+fails loudly instead of printing "Pay  CNY"), and HTML templates
+(``*.html.j2``) are autoescaped so customer text is shown, never run. The
+workspace's own templates/ override the packaged defaults.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from complaintctl.errors import TemplateError
+
+
+@lru_cache(maxsize=4)
+def _environment_for(search: tuple[str, ...]) -> Any:
+    return _environment([Path(p) for p in search])
+
+
+def _environment(search: list[Path]) -> Any:
+    from jinja2 import FileSystemLoader, StrictUndefined, select_autoescape
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    return ImmutableSandboxedEnvironment(
+        loader=FileSystemLoader([str(p) for p in search]),
+        undefined=StrictUndefined,
+        autoescape=select_autoescape(enabled_extensions=("html.j2", "html"), default=False),
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def render(search: list[Path], name: str, context: Mapping[str, Any]) -> str:
+    from jinja2 import TemplateNotFound, TemplateSyntaxError, UndefinedError
+    from jinja2.exceptions import SecurityError
+
+    env = _environment_for(tuple(str(p) for p in search))
+    try:
+        template = env.get_template(name)
+        return str(template.render(**context))
+    except TemplateNotFound:
+        raise TemplateError(
+            f"no template {name}", where="templates/", fix="restore it from 'complaintctl init'"
+        ) from None
+    except TemplateSyntaxError as exc:
+        raise TemplateError(
+            f"template syntax: {exc.message}", where=f"templates/{name}:{exc.lineno}"
+        ) from None
+    except UndefinedError as exc:
+        raise TemplateError(
+            f"template refers to something undefined: {exc.message}",
+            where=f"templates/{name}",
+            fix="check the variable names (see docs/templates.md)",
+        ) from None
+    except SecurityError as exc:
+        raise TemplateError(f"template tried something unsafe: {exc}", where=f"templates/{name}") from None
+
+
+def _has_cjk(text: str) -> bool:
+    return any("\u3400" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff" for ch in text)
+
+
+def cjk_font_installed() -> bool:
+    """Whether fontconfig knows a font with Chinese glyphs (what WeasyPrint uses)."""
+    import subprocess
+
+    try:
+        found = subprocess.run(["fc-list", ":lang=zh", "family"], capture_output=True, text=True, check=False)
+    except FileNotFoundError:
+        return False
+    return bool(found.stdout.strip())
+
+
+def _offline_fetcher() -> Any:
+    """A fetcher that fetches nothing: letters are self-contained, and a
+    template must not pull files from the disk or anything from the network."""
+    from weasyprint.urls import URLFetcher
+
+    class Offline(URLFetcher):  # type: ignore[misc]
+        def fetch(self, url: str, headers: Any = None) -> Any:
+            raise ValueError(f"complaintctl fetches nothing while making a PDF (asked for {url})")
+
+    return Offline()
+
+
+def to_pdf(html: str, name: str) -> bytes:
+    """Print the HTML to PDF with WeasyPrint (a real HTML/CSS engine), offline."""
+    if _has_cjk(html) and not cjk_font_installed():
+        raise TemplateError(
+            "the letter has Chinese text but no Chinese font is installed, so the PDF would show empty boxes",
+            where=f"templates/{name}",
+            fix="install one (Debian/Ubuntu: apt-get install fonts-noto-cjk), or use --format html",
+        )
+    import logging
+
+    from weasyprint import HTML
+
+    logging.getLogger("weasyprint").setLevel(logging.ERROR)  # its refused-fetch warnings are ours
+    return bytes(HTML(string=html, url_fetcher=_offline_fetcher()).write_pdf())

@@ -1,0 +1,205 @@
+"""Pure: a month folder's report sums, so a report need not re-read old cases.
+
+Most cases of a past month no longer change: closed and followed up, or open
+with every clock long breached and severity at its top. From the instant
+its timeline ends (``timeline.final_from``) what a case adds to a report
+depends only on the report's scope, so those cases are summed once per cell
+(category, owner, severity): counts, breakdowns, the hours to reply and to
+resolve (kept whole, for medians), closing instants (for any period), and
+the oldest open ones. The other cases of the month stay rows, evaluated on
+each report. Sums serve a report only when they are exact for it
+(``usable``); the caller reads the month's rows otherwise.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from complaintctl.core import timeline
+from complaintctl.reports.figures import OLDEST_KEYS, Scope, Tally
+
+Row = Mapping[str, Any]
+FORMAT = 1  # of the sums; stored sums of another format are made again
+KEEP_OLDEST = 5  # report.build shows the five oldest open cases
+
+
+def summarise(
+    items: Iterable[tuple[str, Row]], cutoff_us: int, problems: Iterable[str] = ()
+) -> dict[str, Any]:
+    """Sums of the month's cases (path, row; in path order) whose standing is
+    final by ``cutoff_us``; the rest are kept as they are under "live"."""
+    sums: dict[str, Any] = {
+        "final_from": None,
+        "opened": None,
+        "cells": {},
+        "live": [],
+        "problems": list(problems),
+    }
+    for rel, row in items:
+        if not _add_final(sums, rel, row, cutoff_us):
+            sums["live"].append([rel, row])
+    return sums
+
+
+def fold(sums: dict[str, Any], cutoff_us: int) -> bool:
+    """Sum the live rows that have become final by ``cutoff_us``; True if any."""
+    live = []
+    for rel, row in sums["live"]:
+        if not _add_final(sums, rel, row, cutoff_us):
+            live.append([rel, row])
+    changed = len(live) != len(sums["live"])
+    sums["live"] = live
+    return changed
+
+
+def _cell_key(category: str, owner: str, level: str) -> str:
+    return "\x1f".join((category, owner, level))  # a JSON key; no such character in a name
+
+
+def _add_final(sums: dict[str, Any], rel: str, row: Row, cutoff_us: int) -> bool:
+    final = timeline.final_from(row)
+    if final is None or final > cutoff_us:
+        return False
+    st = timeline.from_entry(row, row["timeline"][-1], rel)
+    opened_text = row["opened_at"]
+    opened = datetime.fromisoformat(opened_text)
+    opened_us = timeline.micros(opened)
+    sums["final_from"] = max(final, sums["final_from"] or final)
+    lo, hi = sums["opened"] or (opened_us, opened_us)
+    sums["opened"] = [min(lo, opened_us), max(hi, opened_us)]
+    cell = sums["cells"].setdefault(_cell_key(row["category"], row["owner"], st.level), _empty())
+    closed_text = row.get("closed_at")
+    if closed_text:
+        closed = datetime.fromisoformat(closed_text)
+        bisect.insort(cell["closed"].setdefault(closed_text[:7], []), timeline.micros(closed))
+        cell["resolutions"].append((closed - opened).total_seconds() / 3600)
+    else:
+        cell["open"] += 1
+        cell["overdue"] += int(st.breached)
+        cell["oldest"].append([opened_us, rel, {k: row[k] for k in OLDEST_KEYS}])
+        cell["oldest"].sort(key=lambda item: (item[0], item[1]))
+        del cell["oldest"][KEEP_OLDEST:]
+    # What a received case adds (all or none of the month's count as received).
+    cell["received"] += 1
+    _bump(cell["months"], opened_text[:7])
+    cell["repeat"] += 1 if row.get("repeat_of") else 0
+    _bump(cell["status"], row["state"])
+    _bump(cell["channel"], row["channel"])
+    reply = row.get("first_reply_at")
+    if reply:
+        cell["replies"].append((datetime.fromisoformat(reply) - opened).total_seconds() / 3600)
+    for clock, outcome in st.outcomes.items():
+        _bump(cell["decided"], clock)
+        if outcome == "met":
+            _bump(cell["met"], clock)
+    for tier in row.get("escalated_to") or ():
+        _bump(cell["tiers"], tier)
+    if row.get("satisfaction") is not None:
+        _bump(cell["scores"], str(int(row["satisfaction"])))
+    cell["unreachable"] += 1 if row.get("unreachable") else 0
+    return True
+
+
+def _empty() -> dict[str, Any]:
+    return {
+        "received": 0, "months": {}, "repeat": 0, "status": {}, "channel": {},
+        "replies": [], "resolutions": [], "decided": {}, "met": {}, "tiers": {},
+        "scores": {}, "unreachable": 0, "closed": {}, "open": 0, "overdue": 0, "oldest": [],
+    }  # fmt: skip
+
+
+def well_formed(sums: Mapping[str, Any]) -> bool:
+    """Whether stored sums have the shape ``summarise`` gives them (a file
+    that parses but is not ours is made again, never half-used)."""
+    shape = _empty()
+    try:
+        return (
+            isinstance(sums["final_from"], int | None)
+            and (sums["opened"] is None or [type(x) for x in sums["opened"]] == [int, int])
+            and isinstance(sums["problems"], list)
+            and all(
+                len(key.split("\x1f")) == 3
+                and cell.keys() == shape.keys()
+                and all(type(cell[k]) is type(v) for k, v in shape.items())
+                for key, cell in sums["cells"].items()
+            )
+        )
+    except (AttributeError, KeyError, TypeError):
+        return False
+
+
+def _bump(counts: dict[str, int], key: str) -> None:
+    counts[key] = counts.get(key, 0) + 1
+
+
+def _us(at: datetime | None) -> int | None:
+    return None if at is None else timeline.micros(at)
+
+
+def _received(sums: Mapping[str, Any], scope: Scope) -> bool | None:
+    """Whether the summed cases were all received in the period (True), none
+    were (False), or some were (None: the sums cannot tell which)."""
+    if sums["opened"] is None:
+        return False
+    lo, hi = sums["opened"]
+    since, until = _us(scope.since), _us(scope.until)
+    if (since is None or lo >= since) and (until is None or hi < until):
+        return True
+    if (since is not None and hi < since) or (until is not None and lo >= until):
+        return False
+    return None
+
+
+def usable(sums: Mapping[str, Any], scope: Scope, as_of: datetime) -> bool:
+    final = sums["final_from"]
+    if final is not None and timeline.micros(as_of) < final:
+        return False
+    return _received(sums, scope) is not None
+
+
+def add(tally: Tally, sums: Mapping[str, Any]) -> None:
+    """Add the summed cases of a month to a report (``usable`` must hold)."""
+    scope = tally.scope
+    received = _received(sums, scope)
+    since, until = _us(scope.since), _us(scope.until)
+    for key, cell in sums["cells"].items():
+        category, owner, level = key.split("\x1f")
+        if (
+            (scope.category is not None and category != scope.category)
+            or (scope.owner is not None and owner != scope.owner)
+            or (scope.severity is not None and level != scope.severity)
+        ):
+            continue
+        tally.open += cell["open"]
+        tally.overdue += cell["overdue"]
+        for opened_us, rel, row in cell["oldest"]:
+            tally.oldest.append((opened_us, rel, row, level))
+        for month, instants in cell["closed"].items():
+            first = 0 if since is None else bisect.bisect_left(instants, since)
+            end = len(instants) if until is None else bisect.bisect_left(instants, until)
+            if end > first:
+                tally.resolved += end - first
+                tally.months[month][1] += end - first
+        if not received:
+            continue
+        tally.received += cell["received"]
+        for month, n in cell["months"].items():
+            tally.months[month][0] += n
+        tally.repeat += cell["repeat"]
+        counters = tally.counters
+        counters["status"].update(cell["status"])
+        counters["severity"][level] += cell["received"]
+        counters["category"][category] += cell["received"]
+        counters["channel"].update(cell["channel"])
+        counters["owner"][owner] += cell["received"]
+        tally.replies += cell["replies"]
+        tally.resolutions += cell["resolutions"]
+        tally.decided.update(cell["decided"])
+        tally.met.update(cell["met"])
+        tally.tiers.update(cell["tiers"])
+        for score, n in cell["scores"].items():
+            tally.scores += [int(score)] * n
+        tally.unreachable += cell["unreachable"]

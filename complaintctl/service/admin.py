@@ -1,0 +1,220 @@
+"""The workspace itself: init, setup, check, sync, verify, and git's merge driver."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from complaintctl.core.records import normalise_id
+from complaintctl.errors import UsageError, WorkspaceError
+from complaintctl.service import changes
+from complaintctl.store import gitwrite, workspace
+from complaintctl.store.workspace import Workspace
+
+
+def init_workspace(target: Path) -> Path:
+    """A fresh workspace: git repo, default policy and templates, empty cases/."""
+    target = target.expanduser().resolve()
+    if (target / "policy.yaml").exists():
+        raise WorkspaceError(f"{target} is already a workspace (it has policy.yaml)", fix="use it as it is")
+    if target.exists() and any(p.name != ".git" for p in target.iterdir()):
+        raise WorkspaceError(f"{target} is not empty", fix="choose a new or empty folder")
+    source = workspace.defaults_dir()
+    target.mkdir(parents=True, exist_ok=True)
+    had_git = (target / ".git").exists()
+    try:
+        shutil.copyfile(source / "policy.yaml", target / "policy.yaml")
+        shutil.copytree(source / "templates", target / "templates")
+        (target / "cases").mkdir()
+        (target / "cases" / ".gitkeep").write_text("")
+        (target / ".gitignore").write_text("# complaintctl: rendered letters and reports\n/out/\n")
+        from complaintctl.team import sync
+
+        sync.add_attributes(target)
+        if not (target / ".git").exists():
+            gitwrite.git(target, "init", "--quiet")
+        sync.configure(target)
+        gitwrite.git(
+            target, "add", "--", "policy.yaml", "templates", "cases/.gitkeep", ".gitignore", ".gitattributes"
+        )
+        gitwrite.git(
+            target,
+            "commit",
+            "--quiet",
+            "--message=Start complaint workspace\n\nComplaintctl-Action: init\n",
+        )
+    except BaseException:
+        for name in (
+            "policy.yaml",
+            "templates",
+            "cases",
+            ".gitignore",
+            ".gitattributes",
+            *(() if had_git else (".git",)),
+        ):
+            p = target / name
+            if p.is_dir():
+                shutil.rmtree(p, ignore_errors=True)
+            elif p.exists():
+                p.unlink()
+        raise
+    return target
+
+
+def check(root: str | None) -> list[str]:
+    """Every problem in policy.yaml and the case files, as 'FILE:LINE: ...'."""
+    from complaintctl.errors import ComplaintError
+    from complaintctl.store import caseindex
+
+    ws = workspace.find_workspace(root)
+    try:
+        policy = ws.policy
+        from complaintctl.store import calendar
+
+        calendar.check_country(policy)
+    except ComplaintError as exc:
+        return [str(exc)]
+    problems: list[str] = []
+    seen: dict[str, str] = {}
+    for rel in workspace.case_files(ws):
+        path = ws.root / rel
+        if path.is_symlink():
+            problems.append(f"{rel}: is a symbolic link; replace it with a plain file")
+            continue
+        if not caseindex.CASE_PATH_RE.match(rel):
+            problems.append(
+                f"{rel}: not a case file name (cases/YYYY/MM/C-YYYYMMDD-XXXXXX.yaml); move or remove it"
+            )
+            continue
+        try:
+            data = workspace.parse_case(path.read_text(encoding="utf-8"), rel, policy, roundtrip=False)
+        except ComplaintError as exc:
+            problems.append(str(exc))
+            continue
+        except (OSError, UnicodeDecodeError) as exc:
+            problems.append(f"{rel}: cannot read: {exc}")
+            continue
+        problems += _evidence_problems(ws, rel, data)
+        if data["id"] in seen:
+            problems.append(
+                f"{rel}: duplicate case id {data['id']} (also {seen[data['id']]}); remove one copy"
+            )
+        seen[data["id"]] = rel
+    return problems
+
+
+def _evidence_problems(ws: Workspace, rel: str, case: Any) -> list[str]:
+    """Every evidence file and letter a case names must be there, unchanged."""
+    import hashlib
+
+    problems = []
+    for event in case["events"]:
+        for item in [*(event.get("evidence") or ()), *([event["letter"]] if event.get("letter") else [])]:
+            name = str(item.get("file", ""))
+            path = ws.root / name
+            if not name.startswith("evidence/") or ".." in Path(name).parts or not path.is_file():
+                problems.append(f"{rel}: evidence file {name} is missing; restore it from git history")
+            elif hashlib.sha256(path.read_bytes()).hexdigest() != item.get("sha256"):
+                problems.append(
+                    f"{rel}: evidence file {name} was changed after it was recorded; restore it from git"
+                )
+    return problems
+
+
+def setup(root: str | None, actor: str | None) -> list[str]:
+    """What a fresh clone needs: git settings, and the merge attribute if missing."""
+    from complaintctl.team import sync
+
+    ws = workspace.find_workspace(root)
+    done = [f"git config {key}" for key in sync.configure(ws.root)]
+    if sync.attributes_missing(ws.root):
+        ctx = changes.context(root, actor, None)
+        with gitwrite.workspace_lock(ws):
+            gitwrite.preflight(ws, [".gitattributes"])
+            with gitwrite.transaction(ws, [".gitattributes"]):
+                sync.add_attributes(ws.root)
+                gitwrite.commit(
+                    ws,
+                    [".gitattributes"],
+                    "Merge case files event by event (.gitattributes)",
+                    [],
+                    {"Action": "setup", "Actor": ctx.actor},
+                    gitwrite.author(ws.policy, ctx.actor),
+                    ctx.now,
+                )
+        done.append(f".gitattributes: {sync.ATTRIBUTES_LINE} (committed)")
+    return done
+
+
+def sync_workspace(
+    root: str | None,
+    actor: str | None,
+    remote: str | None,
+    keep_ours: Sequence[str] = (),
+    keep_theirs: Sequence[str] = (),
+) -> Any:
+    from complaintctl.team import sync
+
+    ctx = changes.context(root, actor, None)
+    return sync.sync(
+        ctx.ws,
+        ctx.actor,
+        remote,
+        frozenset(normalise_id(k) for k in keep_ours),
+        frozenset(normalise_id(k) for k in keep_theirs),
+    )
+
+
+def verify(root: str | None, since: str | None, signatures: bool) -> list[str]:
+    """Every commit in the history of cases/ that breaks the record, one line each."""
+    from complaintctl.team import verify as verifier
+
+    ws = workspace.find_workspace(root)
+    found = verifier.verify(ws, since)
+    if signatures:
+        name = ws.policy.allowed_signers
+        if not name:
+            raise UsageError(
+                "--signatures needs the policy's allowed_signers file",
+                fix="add 'allowed_signers: PATH' to policy.yaml (see the comment there)",
+            )
+        found += verifier.signatures(ws, (ws.root / name).resolve(), since)
+    return [f.line() for f in found]
+
+
+def merge_driver(base: Path, ours: Path, theirs: Path, rel: str) -> str:
+    """git's merge driver: write the merged case over ``ours``; raise on conflict."""
+    # git runs the driver at the top of the repository being merged; the
+    # policy is our side's (HEAD's), as for sync, whatever the merge does to it.
+    from complaintctl.store.policyfile import load_text
+    from complaintctl.team import mergefile
+    from complaintctl.team.replay import MergeConflict
+
+    ws = workspace.find_workspace(str(Path.cwd()))
+    policy_text = gitwrite.git(ws.root, "show", "HEAD:policy.yaml").stdout
+    policy = load_text(policy_text, "policy.yaml (HEAD)")
+    texts = []
+    for path in (base, ours, theirs):
+        try:
+            texts.append(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise WorkspaceError(f"cannot read {path} ({exc.strerror})", where=rel) from None
+        except UnicodeDecodeError:
+            raise WorkspaceError(f"cannot read {path} (not UTF-8 text)", where=rel) from None
+    from complaintctl.store.gitread import file_history
+
+    try:
+        text, merged = mergefile.merge_texts(
+            policy, rel, texts[0] or None, texts[1], texts[2], lambda: file_history(ws.root, "HEAD", rel)
+        )
+    except MergeConflict as exc:
+        raise MergeConflict(
+            exc.what,
+            where=exc.where,
+            fix="the file is left as it was; run 'git merge --abort', then 'complaintctl sync' to resolve",
+        ) from None
+    workspace.write_atomic(ours, text)
+    added = len(merged.ours) + len(merged.theirs)
+    return f"{rel}: merged {added} concurrent event(s); now {merged.case['state']}"

@@ -1,0 +1,141 @@
+"""Reading commands: one case, the list, the overdue clocks, a case's git log."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from complaintctl.core import times
+from complaintctl.core.records import normalise_id
+from complaintctl.errors import NotFoundError, UsageError
+from complaintctl.store import caseindex, workspace
+from complaintctl.store.workspace import Workspace
+
+
+def load(root: str | None, case_id: str) -> tuple[Workspace, dict[str, Any]]:
+    ws = workspace.find_workspace(root)
+    _rel, _text, data = workspace.load_case(ws, case_id)
+    return ws, data
+
+
+def matter_peers(ws: Workspace, category: str, matter: str | None) -> list[Any]:
+    """Cases on the same category and matter (through the index)."""
+    if not matter:
+        return []
+    from complaintctl.core import casestatus
+    from complaintctl.store import caseindex
+
+    rows = caseindex.read_rows(ws).rows
+    return list(casestatus.peers_by_matter(rows).get((category, matter), []))
+
+
+def list_rows(
+    root: str | None, status: Sequence[str] = (), when: datetime | None = None
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """Every case's index row with its effective severity as of ``when``
+    (default now), and the case files that could not be read."""
+
+    ws = workspace.find_workspace(root)
+    for state in status:
+        if state not in ws.policy.states:
+            raise UsageError(
+                f"unknown status '{state}'",
+                fix=f"use one of: {', '.join(ws.policy.states)}",
+            )
+    from complaintctl.core import casestatus, timeline
+
+    result = caseindex.read_rows(ws)
+    now = when or times.now(ws.policy.timezone)
+    now_us = timeline.micros(now)
+    attach_early(ws, list(zip(result.paths, result.rows, strict=True)), now)
+    peers = casestatus.peers_by_matter(result.rows)
+    rows = []
+    for row in result.rows:
+        if status and row["state"] not in status:
+            continue
+        # An open case's severity is on its timeline (cheaper than the rules).
+        st = None if row.get("settled") else timeline.at(row, now_us)
+        if st is not None:
+            level = st.level
+        else:
+            group = peers.get((row["category"], row["matter"]), []) if row.get("matter") else []
+            level = casestatus.level(ws.policy, row, now, group)
+        rows.append({**row, "severity": level})
+    return rows, [p.message for p in result.problems]
+
+
+def history(root: str | None, case_id: str) -> list[dict[str, str]]:
+    from complaintctl.store import history as hist
+
+    ws = workspace.find_workspace(root)
+    case_id = normalise_id(case_id)
+    rel, path = ws.case_path(case_id)
+    if not path.exists():
+        raise NotFoundError(f"no case {case_id}", where=rel, fix="run 'complaintctl list' to see the cases")
+    return hist.case_log(ws.root, rel)
+
+
+def when_of(ws: Workspace, text: str | None) -> datetime:
+    now = times.now(ws.policy.timezone)
+    return times.parse_at(text, ws.policy.timezone, what="--as-of") if text else now
+
+
+def case_status(root: str | None, case_id: str, as_of: str | None = None) -> tuple[dict[str, Any], Any]:
+    """One case and where it stands (severity, clocks, stall) as of a moment."""
+    from complaintctl.core import casestatus, indexrow
+
+    ws, case = load(root, case_id)
+    policy = ws.policy
+    row = indexrow.row(case, policy.time_limits.pause_states)
+    peers = {}
+    if case.get("matter"):
+        peers = {(case["category"], case["matter"]): matter_peers(ws, case["category"], case["matter"])}
+    return case, casestatus.status(policy, row, when_of(ws, as_of), caseindex.calendar(ws), peers)
+
+
+def statuses(root: str | None, as_of: str | None = None) -> tuple[Workspace, list[Any], list[str], datetime]:
+    from complaintctl.core import casestatus
+    from complaintctl.store import caseindex
+
+    ws = workspace.find_workspace(root)
+    result = caseindex.read_rows(ws)
+    when = when_of(ws, as_of)
+    items = [
+        (rel, row)
+        for rel, row in zip(result.paths, result.rows, strict=True)
+        if datetime.fromisoformat(row["opened_at"]) <= when
+    ]
+    attach_early(ws, items, when)
+    return (
+        ws,
+        casestatus.statuses(ws.policy, [row for _, row in items], when, caseindex.calendar(ws)),
+        [p.message for p in result.problems],
+        when,
+    )
+
+
+def attach_early(ws: Workspace, items: Sequence[Any], when: datetime) -> None:
+    """Settled rows carry no raw facts; those settled after when need them."""
+    from complaintctl.store import caseindex
+
+    early = [
+        (rel, row)
+        for rel, row in items
+        if "clock_facts" not in row and datetime.fromisoformat(row["settled"]["at"]) > when
+    ]
+    caseindex.attach_facts(ws, early)
+
+
+def public_rows(rows: Sequence[Mapping[str, Any]], show_pii: bool) -> list[dict[str, Any]]:
+    """Rows as ``list --json`` prints them: no customer keys, names masked
+    unless ``show_pii``."""
+    from complaintctl.core.privacy import mask_name
+
+    out = []
+    for row in rows:
+        item = {k: v for k, v in row.items() if k != "customer_keys"}
+        if not show_pii:
+            item["customer"] = mask_name(item["customer"])
+        out.append(item)
+    return out

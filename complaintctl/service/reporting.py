@@ -1,0 +1,179 @@
+"""The month-end report: figures from stored month sums and case timelines."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from complaintctl.core import times
+from complaintctl.errors import UsageError
+from complaintctl.service import reads
+from complaintctl.service.choices import ReportFormat
+from complaintctl.store import workspace
+from complaintctl.store.workspace import Workspace
+
+
+@dataclass(frozen=True)
+class ReportRequest:
+    since: str | None = None
+    until: str | None = None
+    as_of: str | None = None
+    category: str | None = None
+    owner: str | None = None
+    severity: str | None = None
+
+
+def _scope(ws: Workspace, req: ReportRequest) -> Any:
+    from complaintctl.reports import figures as rep
+
+    policy = ws.policy
+    tz = policy.timezone
+    if req.category is not None and req.category not in policy.categories:
+        raise UsageError(
+            f"unknown category '{req.category}'", fix=f"use one of: {', '.join(policy.categories)}"
+        )
+    if req.severity is not None and req.severity not in policy.severities:
+        raise UsageError(
+            f"unknown severity '{req.severity}'", fix=f"use one of: {', '.join(policy.severities)}"
+        )
+    scope = rep.Scope(
+        since=times.parse_at(req.since, tz, what="--since") if req.since else None,
+        until=times.parse_at(req.until, tz, what="--until") if req.until else None,
+        category=req.category,
+        owner=req.owner,
+        severity=req.severity,
+    )
+    if scope.since and scope.until and scope.until <= scope.since:
+        raise UsageError(
+            f"--until {req.until} is not after --since {req.since}",
+            fix="give a period that ends after it starts",
+        )
+    return scope
+
+
+def report(root: str | None, req: ReportRequest) -> tuple[Any, list[str], Workspace]:
+    """The report's figures for the request, the files left out, the workspace."""
+    from complaintctl.reports import figures as rep
+
+    ws = workspace.find_workspace(root)
+    policy = ws.policy
+    scope = _scope(ws, req)
+    orders = {
+        "status": list(policy.states),
+        "severity": list(reversed(policy.severities)),
+        "category": list(policy.categories),
+        "channel": list(policy.channels),
+        "tier": [t.name for t in policy.tiers],
+    }
+    when = reads.when_of(ws, req.as_of)
+    tally, items, problems = _report_parts(ws, scope, when)
+    return rep.build(_standings(ws, items, when), scope, when, orders, tally=tally), problems, ws
+
+
+def _report_parts(ws: Workspace, scope: Any, when: datetime) -> tuple[Any, list[Any], list[str]]:
+    """A report's tally with each month's stored sums added where they are
+    exact for it, and the cases still to add one by one (path, row)."""
+    from complaintctl.core import timeline
+    from complaintctl.reports import figures as rep
+    from complaintctl.reports import monthsums
+    from complaintctl.store import caseindex
+
+    snap = caseindex.snapshot(ws)
+    tally = rep.Tally(scope, when)
+    # Sums made now hold only cases already final now (and by when).
+    cutoff = timeline.micros(min(when, times.now(ws.policy.timezone)))
+    parts: dict[str, tuple[list[Any], list[str]]] = {}
+    unsummed = []
+    for month in snap.months():
+        sums = caseindex.load_sums(ws, snap, month)
+        if sums is None or not monthsums.usable(sums, scope, when):
+            unsummed.append((month, sums is None))
+            continue
+        # Folding may widen the sums' range of receipt: only when the period is everything.
+        if scope.since is None and scope.until is None and monthsums.fold(sums, cutoff):
+            caseindex.save_sums(ws, snap, month, sums)
+        monthsums.add(tally, sums)
+        parts[month] = (sums["live"], sums["problems"])
+    loaded = caseindex.month_rows(ws, snap, [month for month, _ in unsummed])
+    for month, missing in unsummed:
+        items, problems = loaded.items[month], [p.message for p in loaded.problems[month]]
+        if missing and snap.tree(month) and loaded.trees[month] == snap.tree(month):
+            caseindex.save_sums(ws, snap, month, monthsums.summarise(items, cutoff, problems))
+        parts[month] = (items, problems)
+    items, problems = [], []
+    for month in sorted(parts):
+        items += parts[month][0]
+        problems += parts[month][1]
+    return tally, items, problems
+
+
+def _standings(ws: Workspace, items: Sequence[Any], when: datetime) -> list[Any]:
+    """How each case stands as of when: looked up on its timeline, or
+    evaluated (cases on a --matter, or when is before their last event)."""
+    from complaintctl.core import casestatus, timeline
+    from complaintctl.store import caseindex
+
+    items = [(rel, row) for rel, row in items if datetime.fromisoformat(row["opened_at"]) <= when]
+    when_us = timeline.micros(when)
+    out = []
+    slow = []
+    for rel, row in items:
+        st = timeline.at(row, when_us, rel)
+        if st is None:
+            slow.append((rel, row))
+        else:
+            out.append(st)
+    if slow:
+        reads.attach_early(ws, slow, when)
+        peers = casestatus.peers_by_matter(row for _, row in items)
+        cal = caseindex.calendar(ws)
+        out += [timeline.of(casestatus.status(ws.policy, row, when, cal, peers), rel) for rel, row in slow]
+    return out
+
+
+def report_text(
+    root: str | None,
+    req: ReportRequest,
+    fmt: ReportFormat = ReportFormat.TABLE,
+    table: str | None = None,
+) -> tuple[str, list[str]]:
+    """The report in a format (table, markdown, csv, json, html), and the
+    case files left out of it."""
+    from complaintctl.reports import tables
+
+    fmt = ReportFormat.parse(fmt)
+    figures, problems, ws = report(root, req)
+    items = tables.tables(figures)
+    if fmt is ReportFormat.JSON:
+        return tables.to_json(figures), problems
+    if fmt is ReportFormat.CSV:
+        names = [t.name for t in items]
+        wanted = table or "summary"
+        if wanted not in names:
+            raise UsageError(f"no table '{wanted}'", fix=f"use --table with one of: {', '.join(names)}")
+        return tables.to_csv(items[names.index(wanted)]).rstrip("\n"), problems
+    if fmt is ReportFormat.HTML:
+        from complaintctl.reports import letters
+
+        context = tables.html_context(figures, items, ws.policy.organisation)
+        search = [ws.root / "templates", workspace.defaults_dir() / "templates"]
+        return letters.render(search, "report.html.j2", context), problems
+    return tables.to_text(items, markdown=fmt is ReportFormat.MARKDOWN), problems
+
+
+def case_rows(root: str | None, req: ReportRequest) -> tuple[list[dict[str, Any]], list[str]]:
+    """The cases a report counts as received, one row each (``report --cases``):
+    opened in the period and by --as-of, in the scope's category, owner and
+    effective severity. No figures are computed."""
+    ws = workspace.find_workspace(root)
+    scope = _scope(ws, req)
+    when = reads.when_of(ws, req.as_of)
+    rows, problems = reads.list_rows(root, (), when)
+    chosen = []
+    for row in rows:
+        opened = datetime.fromisoformat(row["opened_at"])
+        if opened <= when and scope.in_period(opened) and scope.matches_row(row, row["severity"]):
+            chosen.append(row)
+    return chosen, problems

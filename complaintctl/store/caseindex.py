@@ -1,0 +1,557 @@
+"""A disposable index of parsed cases, one set of files per month folder.
+
+Kept under ``.git/complaintctl/vN/`` (never committed), per month folder
+``cases/YYYY/MM``:
+
+* ``rows-YYYY-MM.json``: a row per case file, keyed by the file's git blob id
+  (from ``git ls-files -s``: read from git's index, no hashing). A checkout or
+  a pull simply yields other ids; files that differ from git's index (hand
+  edits, new files) are parsed fresh each time. When nothing in the folder
+  differs from HEAD, the folder's tree id at HEAD names the whole file, so it
+  is read without listing the folder.
+* ``facts-YYYY-MM.json``: the raw facts of settled cases, which only a
+  report as of a moment before they settled needs (loaded on demand).
+* ``sums-YYYY-MM.json``: report sums of the month's cases that no longer
+  change (see ``reportsums``), valid for one tree id of the folder at HEAD.
+  A folder with anything that differs from HEAD has no sums.
+
+A missing, corrupt or stale-policy file is rebuilt. Losing any of them costs
+time, never data.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import hashlib
+import json
+import os
+import re
+import shutil
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from complaintctl.core import indexrow
+from complaintctl.errors import ComplaintError
+from complaintctl.store.gitwrite import git
+from complaintctl.store.workspace import Workspace, parse_case
+
+CASE_PATH_RE = re.compile(r"^cases/\d{4}/\d{2}/C-\d{8}-[0-9A-Z]{6}\.yaml$")
+MONTH_RE = re.compile(r"^cases/(\d{4})/(\d{2})/")
+FACTS = ("clock_facts", "severity_facts")
+
+Item = tuple[str, dict[str, Any]]  # (path, row)
+
+
+@dataclass
+class Problem:
+    path: str
+    message: str
+
+
+@dataclass
+class Rows:
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    parsed: int = 0
+    paths: list[str] = field(default_factory=list)  # of each row
+
+
+@dataclass
+class Loaded:
+    """Rows and problems of some month folders, each in path order."""
+
+    items: dict[str, list[Item]] = field(default_factory=dict)
+    problems: dict[str, list[Problem]] = field(default_factory=dict)
+    parsed: int = 0
+    trees: dict[str, str | None] = field(default_factory=dict)  # HEAD's tree id, if that is what was read
+
+
+@dataclass
+class Snapshot:
+    """What git says about cases/: HEAD's month folders and what differs."""
+
+    heads: dict[str, str]  # "YYYY-MM" -> the folder's tree id at HEAD
+    dirty: set[str]  # paths that differ from HEAD: edited, staged, new
+    deleted: set[str]
+
+    changed: set[str] = field(init=False)  # months with a path that differs
+
+    def __post_init__(self) -> None:
+        self.changed = {m for m in map(month_of, self.dirty | self.deleted) if m}
+
+    def months(self) -> list[str]:
+        return sorted(set(self.heads) | self.changed)
+
+    def tree(self, month: str) -> str | None:
+        """The folder's tree id when nothing in it differs from HEAD."""
+        return None if month in self.changed else self.heads.get(month)
+
+
+def month_of(rel: str) -> str | None:
+    found = MONTH_RE.match(rel)
+    return f"{found[1]}-{found[2]}" if found else None
+
+
+def snapshot(ws: Workspace) -> Snapshot:
+    status = git(
+        ws.root, "status", "--porcelain=v1", "-z", "--untracked-files=all", "--no-renames", "--", "cases"
+    ).stdout
+    dirty: set[str] = set()
+    deleted: set[str] = set()
+    for line in status.split("\0"):
+        if len(line) > 3:
+            (deleted if "D" in line[:2] else dirty).add(line[3:])
+    heads: dict[str, str] = {}
+    years = _trees(ws, ["cases/"], re.compile(r"^cases/\d{4}$"))
+    if years:
+        for rel, tree in _trees(ws, [f"{y}/" for y in years], re.compile(r"^cases/\d{4}/\d{2}$")).items():
+            heads[f"{rel[6:10]}-{rel[11:13]}"] = tree
+    return Snapshot(heads, dirty, deleted)
+
+
+def _trees(ws: Workspace, folders: list[str], wanted: re.Pattern[str]) -> dict[str, str]:
+    """Sub-folders of folders at HEAD, with their tree ids (none before the first commit)."""
+    listing = git(ws.root, "ls-tree", "-z", "HEAD", "--", *folders, check=False)
+    out = {}
+    for line in listing.stdout.split("\0") if listing.returncode == 0 else ():
+        meta, _, rel = line.partition("\t")
+        parts = meta.split()
+        if len(parts) == 3 and parts[1] == "tree" and wanted.match(rel):
+            out[rel] = parts[2]
+    return out
+
+
+# ---------------------------------------------------------------- files
+
+
+def _dir(ws: Workspace) -> Path:
+    return ws.git_dir() / "complaintctl" / f"v{indexrow.VERSION}"
+
+
+def _file(ws: Workspace, kind: str, month: str) -> Path:
+    return _dir(ws) / f"{kind}-{month}.json"
+
+
+def _policy_key(ws: Workspace) -> str:
+    return hashlib.sha256((ws.root / "policy.yaml").read_bytes()).hexdigest()
+
+
+def _read(path: Path, policy_key: str) -> dict[str, Any] | None:
+    try:
+        with open(path, "rb") as handle:
+            data = json.loads(handle.read())  # bytes: no text-mode decoding pass
+    except (OSError, ValueError):
+        return None  # missing or corrupt: rebuild
+    if not isinstance(data, dict) or data.get("policy") != policy_key:
+        return None
+    return data
+
+
+def _write(path: Path, data: Any) -> None:
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _forget_old_versions(path.parent.parent)
+        text = json.dumps(data, ensure_ascii=False)  # the C encoder; json.dump() is not
+        with open(tmp, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)  # an index we cannot write only costs time
+
+
+def _forget_old_versions(folder: Path) -> None:
+    """Remove the index files of other versions of complaintctl."""
+    current = f"v{indexrow.VERSION}"
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(folder):
+            if entry.name.startswith(("index-v", "facts-v")):
+                with contextlib.suppress(OSError):
+                    os.unlink(entry.path)
+            elif re.fullmatch(r"v\d+", entry.name) and entry.name != current:
+                shutil.rmtree(entry.path, ignore_errors=True)
+
+
+def _pack(
+    rows: Iterable[dict[str, Any]], keep_facts: Callable[[dict[str, Any]], bool], leave: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """Rows as lists of values under one list of keys: a third smaller and
+    faster to read than repeating every key in every row. Raw facts go
+    under "x", and only for rows ``keep_facts`` accepts."""
+    rows = list(rows)
+    keys = sorted({k for row in rows for k in row} - set(FACTS) - set(leave))
+    packed = []
+    for row in rows:
+        item: dict[str, Any] = {"v": [row.get(k) for k in keys]}
+        if "clock_facts" in row and keep_facts(row):
+            item["x"] = {k: row[k] for k in FACTS}
+        packed.append(item)
+    return {"keys": keys, "rows": packed}
+
+
+def _unpack(data: dict[str, Any]) -> list[dict[str, Any]]:
+    keys = data["keys"]
+    out = []
+    for item in data["rows"]:
+        row = dict(zip(keys, item["v"], strict=True))
+        row.update(item.get("x") or {})
+        out.append(row)
+    return out
+
+
+def _settled(row: dict[str, Any]) -> bool:
+    """A settled case: its raw facts live in the facts file."""
+    return bool((row.get("settled") or {}).get("complete"))
+
+
+# ---------------------------------------------------------------- rows
+
+
+def _load_shard(
+    ws: Workspace, month: str, key: str
+) -> tuple[str | None, list[tuple[str, str]], dict[str, Any]]:
+    """(tree, [(path, blob), ...], {blob: entry}) of a month's rows file."""
+    data = _read(_file(ws, "rows", month), key)
+    try:
+        assert data is not None
+        rows = iter(_unpack(data))
+        errors = data["errors"]
+        folder = f"cases/{month[:4]}/{month[5:]}/"
+        files = []
+        entries: dict[str, Any] = {}
+        for i, (name, blob) in enumerate(zip(data["names"], data["blobs"], strict=True)):
+            files.append((folder + name, blob))
+            if str(i) in errors:
+                entries[blob] = {"error": errors[str(i)]}
+            else:
+                entries[blob] = {"row": next(rows)}
+                entries[blob]["row"]["blob"] = blob
+        return data["tree"], files, entries
+    except (AssertionError, AttributeError, TypeError, ValueError, KeyError, StopIteration):
+        return None, [], {}
+
+
+def _save_shard(
+    ws: Workspace,
+    month: str,
+    key: str,
+    tree: str | None,
+    files: list[tuple[str, str]],
+    entries: dict[str, Any],
+) -> None:
+    """Rows of the clean files (path order), with the folder's tree id when all are clean."""
+    rows = []
+    errors = {}
+    for i, (_, blob) in enumerate(files):
+        if "row" in entries[blob]:
+            rows.append(entries[blob]["row"])
+        else:
+            errors[str(i)] = entries[blob]["error"]
+    data = {
+        "policy": key,
+        "tree": tree,
+        "names": [rel.rsplit("/", 1)[1] for rel, _ in files],  # all in the month's folder
+        "blobs": [blob for _, blob in files],
+        "errors": errors,
+    }
+    data.update(_pack(rows, lambda row: not _settled(row), leave=("blob",)))
+    _save_facts(
+        ws, month, key, {b: e["row"] for b, e in entries.items() if "row" in e and _settled(e["row"])}
+    )
+    _write(_file(ws, "rows", month), data)
+
+
+def _save_facts(ws: Workspace, month: str, key: str, settled: dict[str, dict[str, Any]]) -> None:
+    """Keep the facts file in step: new facts in, facts of gone files out."""
+    old = (_read(_file(ws, "facts", month), key) or {}).get("blobs") or {}
+    facts = {}
+    for blob, row in settled.items():
+        if "clock_facts" in row:
+            facts[blob] = {k: row[k] for k in FACTS}
+        elif blob in old:
+            facts[blob] = old[blob]
+    if facts != old:
+        _write(_file(ws, "facts", month), {"policy": key, "blobs": facts})
+
+
+def _listing(ws: Workspace, months: list[str]) -> dict[str, dict[str, tuple[str, str]]]:
+    """{month: {path: (mode, blob)}} from git's index."""
+    out: dict[str, dict[str, tuple[str, str]]] = {m: {} for m in months}
+    if not months:
+        return out
+    folders = [f"cases/{m[:4]}/{m[5:]}/" for m in months]
+    for line in git(ws.root, "ls-files", "-s", "-z", "--", *folders).stdout.split("\0"):
+        if line:
+            meta, rel = line.split("\t", 1)
+            month = month_of(rel)
+            if month in out:
+                mode, blob, _stage = meta.split()
+                out[month][rel] = (mode, blob)
+    return out
+
+
+def tree_id(listing: dict[str, tuple[str, str]]) -> str | None:
+    """The id git gives a folder of these files (None if it holds folders)."""
+    body = b""
+    for rel, (mode, blob) in sorted(listing.items(), key=lambda item: item[0].encode()):
+        name = rel.rsplit("/", 1)[1]
+        if rel.count("/") != 3:
+            return None
+        body += mode.encode() + b" " + name.encode() + b"\0" + bytes.fromhex(blob)
+    return hashlib.sha1(b"tree %d\0" % len(body) + body, usedforsecurity=False).hexdigest()
+
+
+def blob_id(data: bytes) -> str:
+    return hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
+
+
+@contextlib.contextmanager
+def _no_gc() -> Iterator[None]:
+    """Rows are plain acyclic data; while 100k of them are being made, the
+    cyclic collector would only scan them again and again (~20% of a list).
+    Frozen afterwards, they are never scanned (reference counting still
+    frees them)."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.freeze()
+            gc.enable()
+
+
+def month_rows(
+    ws: Workspace,
+    snap: Snapshot,
+    months: list[str],
+    progress: Callable[[int, int], None] | None = None,
+) -> Loaded:
+    """The rows of these month folders, through the index."""
+    with _no_gc():
+        return _month_rows(ws, snap, months, progress)
+
+
+def _month_rows(
+    ws: Workspace, snap: Snapshot, months: list[str], progress: Callable[[int, int], None] | None
+) -> Loaded:
+    key = _policy_key(ws)
+    out = Loaded()
+    shards = {m: _load_shard(ws, m, key) for m in months}
+    # A folder clean at the tree its rows file was made for needs no listing.
+    listed = _listing(ws, [m for m in months if not (snap.tree(m) and shards[m][0] == snap.tree(m))])
+    plans: dict[str, list[tuple[str, str | None]]] = {}
+    misses = []
+    for month in months:
+        tree, files, entries = shards[month]
+        if month in listed:
+            tracked = {rel: blob for rel, (_, blob) in listed[month].items()}
+            # What was listed is the folder at HEAD only if it hashes to HEAD's
+            # tree (a commit may have come in since the snapshot).
+            out.trees[month] = snap.tree(month) if tree_id(listed[month]) == snap.tree(month) else None
+            here = {rel for rel in snap.dirty if month_of(rel) == month}
+            paths = sorted((set(tracked) | here) - snap.deleted)
+            plan = [(rel, tracked.get(rel)) for rel in paths if CASE_PATH_RE.match(rel)]
+        else:
+            out.trees[month] = tree
+            plan = [(rel, blob) for rel, blob in files]
+        plans[month] = plan
+        misses += [rel for rel, blob in plan if rel in snap.dirty or blob not in entries]
+    parsed = _parse_all(ws, misses, progress or terminal_progress())
+    out.parsed = len(parsed)
+    for month in months:
+        tree, files, entries = shards[month]
+        fresh: dict[str, Any] = {}
+        items: list[Item] = []
+        problems: list[Problem] = []
+        for rel, blob in plans[month]:
+            entry = parsed[rel] if rel in parsed else entries[blob or ""]
+            # Kept only under the blob id of what was read (it may have been edited since listing).
+            if blob is not None and rel not in snap.dirty and entry.get("blob", blob) == blob:
+                fresh[blob] = entry
+            if "row" in entry:
+                items.append((rel, entry["row"]))
+            else:
+                problems.append(Problem(rel, entry["error"]))
+        out.items[month], out.problems[month] = items, problems
+        clean = [(rel, blob) for rel, blob in plans[month] if blob in fresh]
+        claim = out.trees[month] if len(clean) == len(plans[month]) else None
+        if fresh.keys() != entries.keys() or claim != tree:
+            _save_shard(ws, month, key, claim, clean, fresh)
+    return out
+
+
+def read_rows(ws: Workspace, progress: Callable[[int, int], None] | None = None) -> Rows:
+    """Every case as a row, through the index; unreadable files as problems."""
+    snap = snapshot(ws)
+    loaded = month_rows(ws, snap, snap.months(), progress)
+    result = Rows(parsed=loaded.parsed)
+    for month in snap.months():
+        for rel, row in loaded.items[month]:
+            result.rows.append(row)
+            result.paths.append(rel)
+        result.problems += loaded.problems[month]
+    return result
+
+
+def attach_facts(ws: Workspace, items: Iterable[Item]) -> None:
+    """Give rows stored without their raw facts their facts back."""
+    missing = [(rel, row) for rel, row in items if "clock_facts" not in row]
+    if not missing:
+        return
+    key = _policy_key(ws)
+    files: dict[str, dict[str, Any]] = {}
+    for rel, row in missing:
+        month = month_of(rel) or ""
+        if month not in files:
+            files[month] = (_read(_file(ws, "facts", month), key) or {}).get("blobs") or {}
+        found = files[month].get(row.get("blob") or "")
+        if found is None:  # facts file lost: parse that one case again
+            found = _entry(ws, rel).get("row") or {}
+        row.update({k: found[k] for k in FACTS if k in found})
+
+
+# ---------------------------------------------------------------- sums
+
+
+def load_sums(ws: Workspace, snap: Snapshot, month: str) -> dict[str, Any] | None:
+    """The month's report sums, if made for the folder as it is at HEAD."""
+    with _no_gc():
+        return _load_sums(ws, snap, month)
+
+
+def _load_sums(ws: Workspace, snap: Snapshot, month: str) -> dict[str, Any] | None:
+    from complaintctl.reports import monthsums
+
+    tree = snap.tree(month)
+    data = _read(_file(ws, "sums", month), _policy_key(ws)) if tree else None
+    if data is None or data.get("tree") != tree or data.get("format") != monthsums.FORMAT:
+        return None
+    try:
+        sums = data["sums"]
+        rows = _unpack(data["live"])
+        sums["live"] = [[rel, row] for rel, row in zip(data["paths"], rows, strict=True)]
+        return dict(sums) if monthsums.well_formed(sums) else None
+    except (AttributeError, TypeError, ValueError, KeyError):
+        return None
+
+
+def save_sums(ws: Workspace, snap: Snapshot, month: str, sums: dict[str, Any]) -> None:
+    from complaintctl.reports import monthsums
+
+    tree = snap.tree(month)
+    if tree is None:
+        return  # a folder that differs from HEAD is read file by file
+    live = sums["live"]
+    data = {
+        "policy": _policy_key(ws),
+        "tree": tree,
+        "format": monthsums.FORMAT,
+        "sums": {k: v for k, v in sums.items() if k != "live"},
+        "paths": [rel for rel, _ in live],
+        "live": _pack((row for _, row in live), lambda row: True),
+    }
+    _write(_file(ws, "sums", month), data)
+
+
+# ---------------------------------------------------------------- parsing
+
+
+_calendars: dict[str, Any] = {}
+
+
+def calendar(ws: Workspace) -> Any:
+    """The policy's working-time calendar (None when no clock counts business time)."""
+    key = str(ws.root)
+    if key not in _calendars:
+        from complaintctl.core import casestatus
+        from complaintctl.store import calendar
+
+        needed = casestatus.needs_calendar(ws.policy)
+        _calendars[key] = calendar.build(ws.policy, ws.git_dir() / "complaintctl") if needed else None
+    return _calendars[key]
+
+
+def _entry(ws: Workspace, rel: str) -> dict[str, Any]:
+    """Parse one case into a row, or record why it cannot be read."""
+    path = ws.root / rel
+    try:
+        if path.is_symlink():
+            return {"error": f"{rel}: is a symbolic link; case files must be plain files"}
+        data = path.read_bytes()
+    except OSError as exc:
+        return {"error": f"{rel}: cannot read: {exc}"}
+    blob = blob_id(data)  # what was read, whatever git's index says
+    try:
+        text = data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")  # as read_text() reads
+        case = parse_case(text, rel, ws.policy, roundtrip=False)
+        policy = ws.policy
+        row = indexrow.row(case, policy.time_limits.pause_states, policy, calendar(ws))
+        return {"row": row, "blob": blob}
+    except ComplaintError as exc:
+        return {"error": str(exc), "blob": blob}
+    except UnicodeDecodeError as exc:
+        return {"error": f"{rel}: cannot read: {exc}", "blob": blob}
+
+
+PARALLEL_FROM = 2000  # below this, starting worker processes costs more than it saves
+
+
+_workers_ws: dict[str, Workspace] = {}
+
+
+def _parse_chunk(root: str, rels: list[str]) -> list[tuple[str, dict[str, Any]]]:
+    gc.enable()  # forked while rows were being read (see _no_gc); parsing leaves cycles behind
+    ws = _workers_ws.setdefault(root, Workspace(Path(root)))  # the policy read once per worker
+    return [(rel, _entry(ws, rel)) for rel in rels]
+
+
+def _parse_all(
+    ws: Workspace, rels: list[str], progress: Callable[[int, int], None] | None
+) -> dict[str, dict[str, Any]]:
+    """Parse the files the index lacks, on every core when there are many."""
+    workers = min(os.cpu_count() or 1, 8)
+    if len(rels) < PARALLEL_FROM or workers < 2:
+        out = {}
+        was = gc.isenabled()
+        gc.enable()  # parsing YAML leaves cycles behind (see _no_gc)
+        try:
+            for done, rel in enumerate(rels, start=1):
+                out[rel] = _entry(ws, rel)
+                if progress and done % 500 == 0:
+                    progress(done, len(rels))
+        finally:
+            if not was:
+                gc.disable()
+        return out
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    size = 500
+    chunks = [rels[i : i + size] for i in range(0, len(rels), size)]
+    out = {}
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        futures = [pool.submit(_parse_chunk, str(ws.root), chunk) for chunk in chunks]
+        for future in as_completed(futures):
+            out.update(future.result())
+            if progress:
+                progress(len(out), len(rels))
+    return out
+
+
+def terminal_progress() -> Callable[[int, int], None] | None:
+    """A one-line progress count on a terminal; nothing in CI or when piped."""
+    import sys
+
+    if os.environ.get("CI") or not sys.stderr.isatty():
+        return None
+
+    def show(done: int, total: int) -> None:
+        end = "\n" if done >= total else ""
+        sys.stderr.write(f"\rIndexing cases: {done:,} of {total:,}{end}")
+        sys.stderr.flush()
+
+    return show

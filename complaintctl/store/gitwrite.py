@@ -1,0 +1,213 @@
+"""The only module that writes to git: lock, preflight, commit, roll back.
+
+git is run as a subprocess with an explicit argument list (never a shell),
+and ``--`` before every path. One changing command is one commit that stages
+only the files it touched; on any failure the files are restored and the
+index entries reset, so the workspace is exactly as it was.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from complaintctl.core.policy import Policy
+from complaintctl.core.records import format_time
+from complaintctl.errors import GitError, LockError, WorkspaceError
+from complaintctl.store.workspace import Snapshot, Workspace
+
+TRAILER_PREFIX = "Complaintctl-"
+LOCK_TIMEOUT_S = 30.0
+
+
+def git(
+    root: Path,
+    *args: str,
+    env: Mapping[str, str] | None = None,
+    stdin: str | None = None,
+    check: bool = True,
+) -> subprocess.CompletedProcess[str]:
+    full_env = dict(os.environ)
+    full_env["GIT_TERMINAL_PROMPT"] = "0"
+    full_env.setdefault("LC_ALL", "C")
+    if env:
+        full_env.update(env)
+    try:
+        result = subprocess.run(
+            ["git", *args],
+            cwd=root,
+            env=full_env,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            encoding="utf-8",
+            errors="replace",
+            check=False,
+        )
+    except FileNotFoundError:
+        raise GitError("git is not installed", fix="install git and try again") from None
+    if check and result.returncode != 0:
+        raise GitError(explain(result.stderr), fix=_fix_for(result.stderr))
+    return result
+
+
+def explain(stderr: str) -> str:
+    lines = [ln.strip() for ln in stderr.strip().splitlines() if ln.strip()]
+    for line in lines:
+        if line.startswith(("fatal:", "error:")):
+            return "git: " + line.split(":", 1)[1].strip()
+    return "git: " + (lines[-1] if lines else "failed")
+
+
+def _fix_for(stderr: str) -> str | None:
+    if "index.lock" in stderr:
+        return "another git command is running; if none is, remove .git/index.lock"
+    if "tell me who you are" in stderr or "empty ident" in stderr or "identity" in stderr:
+        return (
+            "set your git identity: git config user.name 'Your Name' && git config user.email you@example.com"
+        )
+    return None
+
+
+def git_user_email(root: Path) -> str | None:
+    result = git(root, "config", "--get", "user.email", check=False)
+    return result.stdout.strip() or None
+
+
+@contextlib.contextmanager
+def workspace_lock(ws: Workspace) -> Iterator[None]:
+    """Serialise changing commands in one workspace (across processes)."""
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(str(ws.git_dir() / "complaintctl.lock"), timeout=LOCK_TIMEOUT_S)
+    try:
+        with lock:
+            yield
+    except Timeout:
+        raise LockError(
+            f"another complaintctl command has held the workspace lock for {LOCK_TIMEOUT_S:.0f} s",
+            fix="wait for it to finish and run the command again",
+        ) from None
+
+
+def preflight(ws: Workspace, paths: Sequence[str]) -> None:
+    """Refuse to run on a detached HEAD, mid-merge/rebase, or dirty case files."""
+    git_dir = ws.git_dir()
+    # .git/HEAD holds "ref: refs/heads/NAME" on a branch, a bare id when detached.
+    head = (git_dir / "HEAD").read_text(encoding="utf-8").strip()
+    if not head.startswith("ref: "):
+        raise WorkspaceError(
+            "HEAD is detached; complaintctl commits only on a branch",
+            fix="run 'git switch BRANCH' first",
+        )
+    for marker, what in (
+        ("MERGE_HEAD", "a merge"),
+        ("rebase-merge", "a rebase"),
+        ("rebase-apply", "a rebase"),
+        ("CHERRY_PICK_HEAD", "a cherry-pick"),
+        ("REVERT_HEAD", "a revert"),
+    ):
+        if (git_dir / marker).exists():
+            raise WorkspaceError(
+                f"{what} is in progress in this repository",
+                fix="finish or abort it (git status says how), then run the command again",
+            )
+    if not paths:
+        return
+    status = git(ws.root, "status", "--porcelain=v1", "-z", "--untracked-files=all", "--", *paths)
+    dirty = [entry[3:] for entry in status.stdout.split("\0") if entry]
+    if dirty:
+        raise WorkspaceError(
+            "has uncommitted changes",
+            where=dirty[0],
+            fix="commit them ('git commit') or discard them ('git checkout -- FILE') first",
+        )
+
+
+@dataclass(frozen=True)
+class Author:
+    name: str
+    email: str
+
+
+def author(policy: Policy, actor: str) -> Author:
+    """A commit's author: the acting member's name from the policy, and their id."""
+    member = policy.member(actor)
+    return Author(name=member.name if member else actor, email=actor)
+
+
+Trailers = Mapping[str, str] | Sequence[tuple[str, str]]
+
+
+def message(subject: str, body: Sequence[str], trailers: Trailers) -> str:
+    """Subject, body, then ``Complaintctl-KEY: value`` trailers (a key may repeat)."""
+    lines = [subject, ""]
+    if body:
+        lines += [*body, ""]
+    pairs = trailers.items() if isinstance(trailers, Mapping) else trailers
+    lines += [f"{TRAILER_PREFIX}{key}: {value}" for key, value in pairs]
+    return "\n".join(lines) + "\n"
+
+
+def commit(
+    ws: Workspace,
+    paths: Sequence[str],
+    subject: str,
+    body: Sequence[str],
+    trailers: Mapping[str, str],
+    author: Author,
+    at: datetime,
+) -> None:
+    """Stage exactly ``paths`` and commit them alone."""
+    git(ws.root, "add", "--", *paths)
+    env = {
+        "GIT_AUTHOR_NAME": author.name,
+        "GIT_AUTHOR_EMAIL": author.email,
+        "GIT_AUTHOR_DATE": format_time(at),
+    }
+    # Anything else the user had staged must stay out of the record: then
+    # commit with '--only' and the paths (it builds a temporary index, ~2x the
+    # cost at 100k files); when nothing else is staged, a plain commit will do.
+    staged = git(ws.root, "diff", "--cached", "--name-only", "-z").stdout.split("\0")
+    only = ["--only", "--", *paths] if set(filter(None, staged)) - set(paths) else []
+    result = git(
+        ws.root,
+        "commit",
+        "--quiet",
+        "--file=-",
+        *only,
+        env=env,
+        stdin=message(subject, body, trailers),
+        check=False,
+    )
+    if result.returncode != 0:
+        fix = _fix_for(result.stderr) or (
+            "a hook or git's settings refused the commit; fix what it reports and run the command again"
+        )
+        raise GitError("commit refused: " + explain(result.stderr)[5:], fix=fix)
+
+
+@contextlib.contextmanager
+def transaction(ws: Workspace, paths: Sequence[str]) -> Iterator[None]:
+    """All or nothing: on any exception put files, index and HEAD back."""
+    snapshot = Snapshot(ws.root)
+    for rel in paths:
+        snapshot.take(rel)
+    head = git(ws.root, "rev-parse", "-q", "--verify", "HEAD", check=False).stdout.strip()
+    try:
+        yield
+    except BaseException:
+        now = git(ws.root, "rev-parse", "-q", "--verify", "HEAD", check=False).stdout.strip()
+        if head and now and now != head:
+            git(ws.root, "reset", "-q", "--soft", head, check=False)
+        if head:
+            git(ws.root, "reset", "-q", head, "--", *paths, check=False)
+        else:
+            git(ws.root, "rm", "-q", "--cached", "--ignore-unmatch", "--", *paths, check=False)
+        snapshot.restore()
+        raise

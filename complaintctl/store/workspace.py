@@ -1,0 +1,203 @@
+"""The workspace on disk: discovery, case paths, safe reads, atomic writes.
+
+No git here (that is ``audit``). Every path a user can influence is derived
+from a validated case id, and symlinks under ``cases/`` are refused, never
+followed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from complaintctl.core.policy import Policy
+from complaintctl.core.records import case_relpath, normalise_id, validate_case
+from complaintctl.errors import CaseFileError, NotFoundError, WorkspaceError
+from complaintctl.store.policyfile import load as load_policy
+
+HEADER = "# complaintctl case file: change it with complaintctl commands (see README, 'Case files').\n"
+
+
+@dataclass
+class Workspace:
+    root: Path
+    _policy: Policy | None = field(default=None, repr=False)
+
+    @property
+    def policy(self) -> Policy:
+        if self._policy is None:
+            self._policy = load_policy(self.root / "policy.yaml")
+        return self._policy
+
+    def case_path(self, case_id: str) -> tuple[str, Path]:
+        rel = case_relpath(case_id)
+        return rel, self.root / rel
+
+    def git_dir(self) -> Path:
+        dot_git = self.root / ".git"
+        if dot_git.is_dir():
+            return dot_git
+        if dot_git.is_file():  # a worktree or submodule: "gitdir: PATH"
+            text = dot_git.read_text(encoding="utf-8").strip()
+            if text.startswith("gitdir:"):
+                return (self.root / text.split(":", 1)[1].strip()).resolve()
+        raise WorkspaceError(
+            f"{self.root} is not a git repository",
+            fix="run 'git init' there, or make a workspace with 'complaintctl init DIR'",
+        )
+
+
+def defaults_dir() -> Path:
+    """The packaged defaults that 'init' copies: policy.yaml and templates/."""
+    return Path(__file__).resolve().parent.parent / "defaults"
+
+
+def find_workspace(root: str | None = None, start: Path | None = None) -> Workspace:
+    """--root / COMPLAINTCTL_ROOT, else the nearest ancestor with policy.yaml."""
+    chosen = root or os.environ.get("COMPLAINTCTL_ROOT")
+    if chosen:
+        path = Path(chosen).expanduser().resolve()
+        if not (path / "policy.yaml").is_file():
+            raise WorkspaceError(
+                f"{path} has no policy.yaml",
+                fix="point --root at a workspace, or run 'complaintctl init DIR'",
+            )
+        return Workspace(path)
+    here = (start or Path.cwd()).resolve()
+    for candidate in (here, *here.parents):
+        if (candidate / "policy.yaml").is_file():
+            return Workspace(candidate)
+    raise WorkspaceError(
+        f"no workspace here ({here} and its parents have no policy.yaml)",
+        fix="cd into a workspace, pass --root DIR, or run 'complaintctl init DIR'",
+    )
+
+
+def _refuse_links(ws: Workspace, rel: str) -> None:
+    path = ws.root
+    for part in Path(rel).parts:
+        path = path / part
+        if path.is_symlink():
+            raise CaseFileError(
+                "is a symbolic link; case files must be plain files inside cases/",
+                where=str(path.relative_to(ws.root)),
+                fix="replace the link with the file itself",
+            )
+
+
+def read_case_text(ws: Workspace, case_id: str) -> tuple[str, str]:
+    """(relative path, text) of a case, refusing links and missing files."""
+    case_id = normalise_id(case_id)
+    rel, path = ws.case_path(case_id)
+    _refuse_links(ws, rel)
+    try:
+        return rel, path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise NotFoundError(
+            f"no case {case_id}", where=rel, fix="run 'complaintctl list' to see the cases"
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CaseFileError(f"cannot read: {exc}", where=rel) from None
+
+
+def parse_case(text: str, rel: str, policy: Policy, *, roundtrip: bool) -> Any:
+    """Parse and validate; errors name FILE:LINE."""
+    from complaintctl.core import validate
+    from complaintctl.store.yamlio import line_of, load_plain, load_roundtrip
+
+    loader = load_roundtrip if roundtrip else load_plain
+    data = loader(text, rel, CaseFileError)
+    expected = Path(rel).stem
+    try:
+        validate_case(data, policy, expected_id=expected)
+    except validate.Invalid as exc:
+        line = line_of(text, exc.path)
+        raise CaseFileError(exc.what, where=f"{rel}:{line}" if line else rel, fix=exc.fix) from None
+    return data
+
+
+def load_case(ws: Workspace, case_id: str, *, roundtrip: bool = False) -> tuple[str, str, Any]:
+    rel, text = read_case_text(ws, case_id)
+    return rel, text, parse_case(text, rel, ws.policy, roundtrip=roundtrip)
+
+
+def dump_case(data: Any) -> str:
+    from complaintctl.store.yamlio import dump_roundtrip
+
+    text = dump_roundtrip(data)
+    return text if text.startswith("#") else HEADER + text
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write via a temp file in the same folder, fsync, then rename over."""
+    write_atomic_bytes(path, text.encode("utf-8"))
+
+
+def write_atomic_bytes(path: Path, content: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(content)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+@dataclass
+class Snapshot:
+    """Files as they were before a command, to put back on failure."""
+
+    root: Path
+    saved: dict[str, bytes | None] = field(default_factory=dict)
+    made_dirs: list[Path] = field(default_factory=list)
+
+    def take(self, rel: str) -> None:
+        path = self.root / rel
+        try:
+            self.saved[rel] = path.read_bytes()
+        except FileNotFoundError:
+            self.saved[rel] = None
+            parent = path.parent
+            while not parent.exists():
+                self.made_dirs.append(parent)
+                parent = parent.parent
+
+    def restore(self) -> None:
+        for rel, content in self.saved.items():
+            path = self.root / rel
+            if content is None:
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
+            else:
+                path.write_bytes(content)
+        for folder in self.made_dirs:  # deepest first, as recorded
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+
+
+def case_files(ws: Workspace) -> Iterator[str]:
+    """Relative paths of every file under cases/ (for check); links included."""
+    base = ws.root / "cases"
+    if not base.is_dir():
+        return
+    for dirpath, dirnames, filenames in os.walk(base):
+        dirnames.sort()
+        for name in sorted(filenames):
+            if name.startswith("."):
+                continue
+            yield str((Path(dirpath) / name).relative_to(ws.root))
