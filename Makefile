@@ -1,11 +1,12 @@
 # Two entry points (see README, Quick start):
 #   make demo   install and walk real cases through a scratch workspace
-#   make test   install test tools; lint, type-check and run every test
+#   make test   install test tools; lint, type-check, check the layers, run every test
+#   make test-fast   the pure-core tests only (seconds), for the inner loop
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test lint typecheck pytest bench clean
+.PHONY: demo test test-fast lint typecheck layers pytest bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,7 +22,7 @@ $(VENV)/.test-installed: pyproject.toml | $(BIN)/python
 demo: $(VENV)/.run-installed
 	bash scripts/demo.sh
 
-test: $(VENV)/.test-installed lint typecheck pytest
+test: $(VENV)/.test-installed lint typecheck layers pytest
 
 lint: $(VENV)/.test-installed
 	$(BIN)/ruff check complaintctl tests benchmarks
@@ -29,6 +30,12 @@ lint: $(VENV)/.test-installed
 
 typecheck: $(VENV)/.test-installed
 	$(BIN)/mypy
+
+layers: $(VENV)/.test-installed
+	$(BIN)/lint-imports
+
+test-fast: $(VENV)/.test-installed
+	$(BIN)/pytest -m "not slow"
 
 pytest: $(VENV)/.test-installed
 	$(BIN)/pytest

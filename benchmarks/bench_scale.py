@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from complaintctl.core import events, lifecycle, records
+from complaintctl.core import events, lifecycle, records, times
 from complaintctl.core.policy import Policy
 from complaintctl.errors import RuleError
 from complaintctl.service import admin, changes, letters
@@ -514,7 +514,7 @@ class Generator:
             text = rng.choice(CLOSE_TEXTS[str(resolution)]) if rng.random() < 0.8 else None
             story.do("close", (24, 240), resolution=resolution, text=text, executed=executed)
         if case.get("resolution"):
-            closed_at = records.parse_time(case["closed_at"])
+            closed_at = times.parse_time(case["closed_at"])
             self.closed.setdefault(customer_idx, []).append(
                 Closed(
                     case["id"], case["category"], case["resolution"], bool(case.get("executed")), closed_at
@@ -863,7 +863,7 @@ def replay_check(tmp: Path, end: datetime) -> str:
     for label, case in found.items():
         made_id = ""
         for command, at, actor, kwargs in gen.steps[case["id"]]:
-            args = [*cli_args(command, made_id, kwargs), "--at", records.format_time(at), "--as", actor]
+            args = [*cli_args(command, made_id, kwargs), "--at", times.format_time(at), "--as", actor]
             result = subprocess.run(
                 [CLI, *args, "--root", str(ws)], capture_output=True, text=True, check=False
             )

@@ -44,7 +44,7 @@ from zoneinfo import ZoneInfo
 import bench_scale  # beside this file: its workspace builder, case generator and environment
 from bench_scale import CLI, fmt, git, isolate_env
 
-from complaintctl.core import events, records, times
+from complaintctl.core import events, times
 from complaintctl.errors import ComplaintError
 from complaintctl.service import admin, changes
 from complaintctl.store import policyfile as policy_mod
@@ -93,12 +93,12 @@ def complain(what: str, run: Run) -> None:
 
 def last_event(root: Path, case_id: str) -> tuple[datetime, Any]:
     _rel, _text, doc = workspace.load_case(workspace.find_workspace(str(root)), case_id)
-    return records.parse_time(doc["events"][-1]["at"]), doc
+    return times.parse_time(doc["events"][-1]["at"]), doc
 
 
 def add_note(root: Path, case_id: str, actor: str, at: datetime, text: str) -> None:
     """One 'note' commit, as 'complaintctl note ID TEXT --at AT --as ACTOR' makes it (in process)."""
-    ctx = changes.context(str(root), actor, records.format_time(at))
+    ctx = changes.context(str(root), actor, times.format_time(at))
     changes.change_case(ctx, case_id, lambda p, c, a, t, n: events.Note(text).decide(p, c, a, t, n))
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from ruamel.yaml import YAML
 
-from tests.conftest import Workspace, git, open_args
+from tests.helpers import Workspace, git, open_args
 
 
 def agreed_case(run: Any, ws: Workspace) -> str:

@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 
-from tests.conftest import Workspace, open_args
+from tests.helpers import Workspace, open_args
 
 PROBE = """
 import json, sys

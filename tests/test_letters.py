@@ -15,7 +15,7 @@ import pytest
 from pypdf import PdfReader
 
 from complaintctl.reports.letters import cjk_font_installed
-from tests.conftest import Workspace, open_args
+from tests.helpers import Workspace, open_args
 
 GOLDEN = Path(__file__).parent / "golden"
 ID_RE = re.compile(r"C-\d{8}-[0-9A-Z]{6}")

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from ruamel.yaml import YAML
 
-from tests.conftest import Workspace, git, open_args
+from tests.helpers import Workspace, git, open_args
 
 ROOT = Path(__file__).resolve().parent.parent
 

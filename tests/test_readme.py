@@ -7,7 +7,7 @@ import shlex
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import Workspace
+from tests.helpers import Workspace
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 ID_RE = re.compile(r"C-\d{8}-[0-9A-Z]{6}")

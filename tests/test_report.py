@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Workspace, git, open_args
+from tests.helpers import Workspace, git, open_args
 
 START = datetime.fromisoformat("2026-10-01T09:00:00+08:00")
 

@@ -22,7 +22,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from complaintctl.core import events, lifecycle
-from complaintctl.core.records import format_time, validate_case
+from complaintctl.core.records import validate_case
+from complaintctl.core.times import format_time
 from complaintctl.errors import CaseFileError, RuleError
 from complaintctl.store import workspace, yamlio
 from complaintctl.store.policyfile import load as load_policy

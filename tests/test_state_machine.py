@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -35,11 +36,16 @@ from hypothesis.stateful import (
 from typer.testing import CliRunner
 
 from complaintctl.cli.app import app
-from complaintctl.core.records import parse_time
+from complaintctl.core.records import case_relpath
+from complaintctl.core.times import parse_time
 from complaintctl.errors import CaseFileError
 from complaintctl.service import admin
 from complaintctl.store import workspace, yamlio
 from complaintctl.store.policyfile import load as load_policy
+from tests.helpers import case_path
+
+# Real workspaces through the CLI: left out of 'make test-fast'.
+pytestmark = pytest.mark.slow
 
 POLICY = load_policy(workspace.defaults_dir() / "policy.yaml")  # the policy init copies
 START = datetime.fromisoformat("2026-11-22T10:00:00+08:00")
@@ -166,11 +172,11 @@ class CaseMachine(RuleBasedStateMachine):
         return int(self.git("rev-list", "--count", "HEAD"))
 
     def case_data(self, case_id: str) -> Any:
-        path = self.root / "cases" / case_id[2:6] / case_id[6:8] / f"{case_id}.yaml"
+        path = case_path(self.root, case_id)
         return yamlio.load_plain(path.read_text(encoding="utf-8"), str(path), CaseFileError)
 
     def case_rel(self, case_id: str) -> str:
-        return f"cases/{case_id[2:6]}/{case_id[6:8]}/{case_id}.yaml"
+        return case_relpath(case_id)
 
     def case_count(self) -> int:
         return sum(1 for _ in (self.root / "cases").rglob("*.yaml"))

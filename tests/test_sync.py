@@ -18,11 +18,11 @@ import pytest
 from typer.testing import CliRunner
 
 from complaintctl.cli.app import app
+from complaintctl.core.records import case_relpath
 from complaintctl.errors import CaseFileError
 from complaintctl.service import admin
 from complaintctl.store import yamlio
-
-from .conftest import git, open_args
+from tests.helpers import case_path, git, open_args
 
 ALICE, BOB, CAROL = "alice@example.com", "bob@example.com", "carol@example.com"
 
@@ -51,7 +51,7 @@ class Clone:
         return self.git("rev-parse", "HEAD").strip()
 
     def case(self, case_id: str) -> Any:
-        path = self.root / "cases" / case_id[2:6] / case_id[6:8] / f"{case_id}.yaml"
+        path = case_path(self.root, case_id)
         return yamlio.load_plain(path.read_text(encoding="utf-8"), str(path), CaseFileError)
 
     def actions(self, case_id: str) -> list[tuple[str, str, str]]:
@@ -255,7 +255,7 @@ def test_plain_git_pull_of_a_conflict_leaves_no_markers(team: tuple[Clone, Clone
     assert pulled.returncode == 1
     assert f"complaintctl: {case_id}: concurrent changes cannot both stand" in pulled.stderr
     assert "run 'git merge --abort', then 'complaintctl sync' to resolve" in pulled.stderr
-    text = (b.root / "cases" / case_id[2:6] / case_id[6:8] / f"{case_id}.yaml").read_text()
+    text = case_path(b.root, case_id).read_text()
     assert "<<<<<<<" not in text and b.case(case_id) == mine
     subprocess.run(["git", "merge", "--abort"], cwd=b.root, check=True)
     assert b.cli("sync", actor=BOB)[0] == 1  # the same stop, explained
@@ -268,7 +268,7 @@ def test_without_setup_git_leaves_markers_and_check_explains(tmp_path: Path) -> 
     a.ok("sync")
     b.ok("note", case_id, "from bob", "--at", "2026-11-20T09:30", actor=BOB)
     subprocess.run(["git", "pull", "--no-rebase"], cwd=b.root, capture_output=True, text=True)
-    rel = f"cases/{case_id[2:6]}/{case_id[6:8]}/{case_id}.yaml"
+    rel = case_relpath(case_id)
     assert "<<<<<<<" in (b.root / rel).read_text()
     code, out, _ = b.cli("check")
     assert code == 1
@@ -279,7 +279,7 @@ def test_without_setup_git_leaves_markers_and_check_explains(tmp_path: Path) -> 
 def test_same_id_created_on_both_sides_stops(team: tuple[Clone, Clone, Path]) -> None:
     a, b, _ = team
     case_id = a.ok(*open_args())
-    rel = f"cases/{case_id[2:6]}/{case_id[6:8]}/{case_id}.yaml"
+    rel = case_relpath(case_id)
     (b.root / rel).parent.mkdir(parents=True)
     text = (a.root / rel).read_text().replace("Charged twice", "Another complaint")
     (b.root / rel).write_text(text)

@@ -18,6 +18,7 @@ import tempfile
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
@@ -27,6 +28,10 @@ from complaintctl.cli.app import app
 from complaintctl.errors import CaseFileError
 from complaintctl.service import admin
 from complaintctl.store import yamlio
+from tests.helpers import case_path
+
+# Real workspaces through the CLI: left out of 'make test-fast'.
+pytestmark = pytest.mark.slow
 
 PEOPLE = ("alice@example.com", "bob@example.com", "carol@example.com")
 START = datetime.fromisoformat("2026-11-20T09:00:00+08:00")
@@ -160,7 +165,7 @@ class Team(RuleBasedStateMachine):
         root = self.clones[0]
         found = set()
         for case_id in self.cases:
-            path = root / "cases" / case_id[2:6] / case_id[6:8] / f"{case_id}.yaml"
+            path = case_path(root, case_id)
             data = yamlio.load_plain(path.read_text(encoding="utf-8"), str(path), CaseFileError)
             times = [datetime.fromisoformat(e["at"]) for e in data["events"]]
             assert times == sorted(times)

@@ -7,16 +7,16 @@ from pathlib import Path
 
 import pytest
 
+from complaintctl.core.records import case_relpath
 from complaintctl.errors import CaseFileError
 from complaintctl.store import workspace, yamlio
-
-from .conftest import Result, Workspace, git, open_args
+from tests.helpers import Result, Workspace, git, open_args
 
 BOB = "bob@example.com"
 
 
 def rel_of(case_id: str) -> str:
-    return f"cases/{case_id[2:6]}/{case_id[6:8]}/{case_id}.yaml"
+    return case_relpath(case_id)
 
 
 @pytest.fixture

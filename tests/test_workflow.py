@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from complaintctl.core import events, lifecycle
+from complaintctl.core import events, lifecycle, records
 from complaintctl.errors import RuleError, UsageError
 from complaintctl.store.policyfile import load
 
@@ -486,4 +486,4 @@ def test_policy_may_allow_a_final_matter_again_with_a_reason() -> None:
     ],
 )
 def test_customer_keys_normalise(customer: dict[str, str], keys: set[str]) -> None:
-    assert lifecycle.customer_keys(customer) == keys
+    assert records.customer_keys(customer) == keys

@@ -607,7 +607,9 @@ def check(root: Root = None) -> None:
 # ---------------------------------------------------------------- team
 
 
-@app.command(epilog="Example: git clone URL complaints && cd complaints && complaintctl setup")
+@app.command(
+    epilog="Example: complaintctl setup  (in a fresh clone: git clone URL complaints && cd complaints)"
+)
 def setup(actor: As = None, root: Root = None) -> None:
     """Prepare a fresh clone for team work: git's merge driver for case files, 'git pull' merges."""
     from complaintctl.service import admin
@@ -693,7 +695,7 @@ def verify(
 @app.command(
     "merge-driver",
     hidden=True,
-    epilog="Example (git calls it; see 'complaintctl setup'): complaintctl merge-driver %O %A %B %P",
+    epilog="Example: complaintctl merge-driver %O %A %B %P  (git calls it; see 'complaintctl setup')",
 )
 def merge_driver(
     base: Annotated[Path, typer.Argument(help="The common version (git's %O).")],

@@ -15,6 +15,7 @@ from typing import Any
 from complaintctl.core import deadlines, severity
 from complaintctl.core.deadlines import Calendar, ClockState
 from complaintctl.core.policy import Policy
+from complaintctl.core.records import customer_identity
 from complaintctl.core.severity import Rise
 
 Row = Mapping[str, Any]
@@ -40,7 +41,7 @@ class CaseStatus:
 
 
 def _customer(row: Row) -> frozenset[str]:
-    return frozenset(row["customer_keys"] or ["name:" + row["customer"]])
+    return customer_identity(row["customer_keys"], row["customer"])
 
 
 def peers_by_matter(rows: Iterable[Row]) -> dict[tuple[str, str], list[severity.Peer]]:

@@ -19,10 +19,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-
-def parse_time(text: str) -> datetime:
-    return datetime.fromisoformat(text)
-
+from complaintctl.core.times import parse_time
 
 CLOCKS = ("first_reply", "keep_informed", "resolution", "followup")
 CONTACT_ACTIONS = ("propose", "agree")  # besides reply notes, these reach the customer

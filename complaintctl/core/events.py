@@ -25,22 +25,34 @@ from complaintctl.core.lifecycle import (
     Change,
     FieldPath,
     check_actor,
+    check_member,
+    check_not_subject,
     check_time,
     choice,
-    customer_keys,
     drafts,
     find_offer,
     flag_values,
     is_final,
+    is_subject,
     make_change,
     open_offer,
     prepare,
+    require_text,
     set_flags,
     signoffs_missing,
     unreachable_missing,
 )
 from complaintctl.core.policy import Policy
-from complaintctl.core.records import SCHEMA, check_email, check_phone, check_text, format_time, money
+from complaintctl.core.records import (
+    SCHEMA,
+    check_email,
+    check_phone,
+    check_text,
+    customer_identity,
+    customer_keys,
+    money,
+)
+from complaintctl.core.times import format_time
 from complaintctl.errors import RuleError, UsageError
 
 Record = Mapping[str, Any]
@@ -127,8 +139,7 @@ class Open(Event):
         severity = new.severity or policy.default_severity
         choice(severity, policy.severities, "severity", "severities")
         for text, what in ((new.customer, "--customer"), (new.summary, "--summary")):
-            if not text.strip():
-                raise UsageError(f"{what} is empty", fix=f"give {what} some text")
+            require_text(text, what, f"give {what} some text")
         optional = {
             key: getattr(new, key)
             for key in ("phone", "email", "address", "account", "demand", "owner", "reason", "matter")
@@ -140,26 +151,16 @@ class Open(Event):
             if value is not None:
                 check_text(value, f"--{key}")
         for staff in new.subject_staff:
-            if not staff.strip():
-                raise UsageError("--subject-staff is empty", fix="name the member of staff")
+            require_text(staff, "--subject-staff", "name the member of staff")
             check_text(staff, "--subject-staff")
         if new.phone:
             check_phone(new.phone)
         if new.email:
             check_email(new.email)
         owner = new.owner or actor
-        if policy.team and policy.member(owner) is None:
-            raise RuleError(f"owner '{owner}' is not on the team in policy.yaml", fix="pick a listed member")
-        if actor in new.subject_staff:
-            raise RuleError(
-                f"{actor} is named in the complaint and may not record it (recusal)",
-                fix="ask a colleague to open it with --as",
-            )
-        if owner in new.subject_staff:
-            raise RuleError(
-                f"owner {owner} is named in the complaint and may not own it (recusal)",
-                fix="give another --owner",
-            )
+        check_member(policy, owner, "owner ", "pick a listed member")
+        check_not_subject(new.subject_staff, actor, "record it", "ask a colleague to open it with --as")
+        check_not_subject(new.subject_staff, owner, "own it", "give another --owner", who="owner ")
 
         notices = []
         repeat_of = None
@@ -227,7 +228,7 @@ class Open(Event):
         if flags:
             event["set"] = dict(flags)
         case["events"] = [event]
-        me = severity_rules.Peer(case_id, at, frozenset(customer_keys(customer) or {"name:" + new.customer}))
+        me = severity_rules.Peer(case_id, at, customer_identity(customer_keys(customer), new.customer))
         rule_severity, rises = severity_rules.effective(policy, severity_rules.facts(case), at, [*peers, me])
         if rule_severity != case["severity"]:
             case["severity"] = rule_severity
@@ -350,7 +351,7 @@ class Propose(Event):
                     fix="e.g. --overcharge --charged 180.00 --due 120.00",
                 )
             value, arithmetic = offers.double_refund(charged, due, currency, policy)
-            if kind not in ("refund", "credit"):  # DOMAIN: prefer account credit
+            if kind not in ("refund", "credit"):  # docs/domain.md#double-refund: prefer account credit
                 raise UsageError(
                     f"a double refund is paid back, not given as '{kind}'",
                     fix="use --kind credit (account credit) or --kind refund",
@@ -359,8 +360,7 @@ class Propose(Event):
             raise UsageError("no --amount", fix="give --amount, or --overcharge --charged X --due Y")
         else:
             value = money(amount, currency, policy)
-        if not terms.strip():
-            raise UsageError("--terms is empty", fix="say what the company will do and by when")
+        require_text(terms, "--terms", "say what the company will do and by when")
         check_text(terms, "--terms")
         transition = prepare(policy, case, "propose", actor, at, now)
         offers.check_cap(case, value, currency)
@@ -571,7 +571,7 @@ class Signoff(Event):
             holders = [
                 m.id
                 for m in policy.team
-                if set(m.roles) & set(step.roles) and m.id not in case.get("subject_staff", ())
+                if set(m.roles) & set(step.roles) and not is_subject(case.get("subject_staff", ()), m.id)
             ]
             raise RuleError(
                 f"draft {number} needs {step.name} next, by someone holding {' or '.join(step.roles)}",
@@ -660,8 +660,7 @@ class Withdraw(Event):
 
     def decide(self, policy: Policy, case: Case, actor: str, at: datetime, now: datetime) -> Change:
         number, reason = self.number, self.reason
-        if not reason.strip():
-            raise UsageError("--reason is empty", fix="say why the offer is taken back")
+        require_text(reason, "--reason", "say why the offer is taken back")
         transition = prepare(policy, case, "withdraw", actor, at, now)
         offer = find_offer(case, number)
         if offer["status"] not in ("open", "pending-approval"):
@@ -744,8 +743,7 @@ class Escalate(Event):
 
     def decide(self, policy: Policy, case: Case, actor: str, at: datetime, now: datetime) -> Change:
         reason, to_user = self.reason, self.to_user
-        if not reason.strip():
-            raise UsageError("--reason is empty", fix="say why the case goes up")
+        require_text(reason, "--reason", "say why the case goes up")
         transition = prepare(policy, case, "escalate", actor, at, now)
         names = [t.name for t in policy.tiers]
         current = names.index(case["tier"])
@@ -761,9 +759,7 @@ class Escalate(Event):
         tier = policy.tiers[target]
         updates: list[tuple[FieldPath, Any]] = [(("tier",), tier.name)]
         if to_user is not None:
-            member = policy.member(to_user)
-            if policy.team and member is None:
-                raise RuleError(f"'{to_user}' is not on the team in policy.yaml", fix="pick a listed member")
+            member = check_member(policy, to_user, fix="pick a listed member")
             if member is not None and not set(member.roles) & set(tier.roles):
                 holders = [m.id for m in policy.team if set(m.roles) & set(tier.roles)]
                 raise RuleError(
@@ -771,12 +767,9 @@ class Escalate(Event):
                     where=case["id"],
                     fix=f"escalate to one of: {', '.join(holders) or 'nobody (edit policy.yaml)'}",
                 )
-            if to_user in case.get("subject_staff", ()):
-                raise RuleError(
-                    f"{to_user} is named in the complaint and may not own it (recusal)",
-                    where=case["id"],
-                    fix="escalate to someone else",
-                )
+            check_not_subject(
+                case.get("subject_staff", ()), to_user, "own it", "escalate to someone else", case["id"]
+            )
             updates.append((("owner",), to_user))
         to_text = f" ({to_user})" if to_user else ""
         return make_change(
@@ -820,7 +813,7 @@ class Close(Event):
                 fix="drop --executed",
             )
         if spec.final_when_executed and not executed:
-            # DOMAIN: carry out (落实), then close (结案): closing says it was done.
+            # docs/domain.md#carry-out: carry out (落实), then close (结案): closing says it was done.
             raise RuleError(
                 f"a case is closed as '{resolution}' only once the agreement has been carried out",
                 where=case["id"],
@@ -906,8 +899,7 @@ class Wait(Event):
 
     def decide(self, policy: Policy, case: Case, actor: str, at: datetime, now: datetime) -> Change:
         (reason,) = (self.reason,)
-        if not reason.strip():
-            raise UsageError("--reason is empty", fix="say what the customer has to do")
+        require_text(reason, "--reason", "say what the customer has to do")
         transition = prepare(policy, case, "wait", actor, at, now)
         return make_change(
             case, transition, "wait", actor, at, f"Wait on the customer for {case['id']}", {"reason": reason}
@@ -955,8 +947,7 @@ class Flag(Event):
             raise UsageError(
                 "nothing to flag", fix="give --lawsuit, --media, --risk, --collective N or --cause"
             )
-        if not reason.strip():
-            raise UsageError("--reason is empty", fix="say what happened")
+        require_text(reason, "--reason", "say what happened")
         transition = prepare(policy, case, "flag", actor, at, now)
         updates: list[tuple[FieldPath, Any]] = []
         if "cause" in values:
@@ -1001,8 +992,7 @@ class Lower(Event):
         to, reason = self.to, self.reason
         current = case["severity"]
         choice(to, policy.severities, "severity", "severities")
-        if not reason.strip():
-            raise UsageError("--reason is empty", fix="say why the case is less serious than the rules say")
+        require_text(reason, "--reason", "say why the case is less serious than the rules say")
         transition = prepare(policy, case, "lower", actor, at, now)
         if policy.severity_rank(to) >= policy.severity_rank(current):
             raise RuleError(
@@ -1046,8 +1036,7 @@ class Reopen(Event):
 
     def decide(self, policy: Policy, case: Case, actor: str, at: datetime, now: datetime) -> Change:
         (reason,) = (self.reason,)
-        if not reason.strip():
-            raise UsageError("--reason is empty", fix="say why the case is reopened")
+        require_text(reason, "--reason", "say why the case is reopened")
         transition = prepare(policy, case, "reopen", actor, at, now)
         if is_final(policy, case):
             raise RuleError(

@@ -12,10 +12,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from complaintctl.core import deadlines, severity
-from complaintctl.core.lifecycle import customer_keys
 from complaintctl.core.policy import Policy
+from complaintctl.core.records import customer_keys
 
-VERSION = 7
+VERSION = 8
 
 
 def settled(case: Mapping[str, Any], policy: Policy, cal: deadlines.Calendar | None) -> dict[str, Any] | None:
@@ -45,7 +45,7 @@ def row(
     cal: deadlines.Calendar | None = None,
 ) -> dict[str, Any]:
     events = case["events"]
-    replies = [e["at"] for e in events if e["action"] == "note" and e.get("kind") == "reply"]
+    facts = deadlines.facts(case, pause_states)
     out = {
         "id": case["id"],
         "state": case["state"],
@@ -64,7 +64,8 @@ def row(
         "customer_keys": sorted(customer_keys(case["customer"])),
         "summary": case["summary"],
         "repeat_of": case.get("repeat_of"),
-        "first_reply_at": replies[0] if replies else None,
+        # The moment the first-reply clock stopped: one definition (deadlines.facts).
+        "first_reply_at": facts.first_reply.isoformat() if facts.first_reply else None,
         "escalations": sum(1 for e in events if e["action"] == "escalate"),
         "last_escalated_at": next((e["at"] for e in reversed(events) if e["action"] == "escalate"), None),
         "escalated_to": [e["tier_to"] for e in events if e["action"] == "escalate" and e.get("tier_to")],
@@ -72,7 +73,7 @@ def row(
         "events": len(events),
         "last_at": events[-1]["at"],
         "matter": case.get("matter"),
-        "clock_facts": deadlines.facts_to_json(deadlines.facts(case, pause_states)),
+        "clock_facts": deadlines.facts_to_json(facts),
         "severity_facts": severity.facts(case),
         "settled": settled(case, policy, cal) if policy is not None else None,
     }

@@ -16,12 +16,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from complaintctl.core.policy import Policy, Transition
-from complaintctl.core.records import (
-    check_text,
-    format_time,
-    parse_time,
-)
+from complaintctl.core.policy import Member, Policy, Transition
+from complaintctl.core.records import check_text
+from complaintctl.core.times import format_time, parse_time
 from complaintctl.errors import RuleError, UsageError
 
 Case = Mapping[str, Any]
@@ -86,20 +83,47 @@ def flag_values(
 
 def check_actor(policy: Policy, actor: str) -> None:
     check_text(actor, "--as")
-    if policy.team and policy.member(actor) is None:
+    check_member(policy, actor)
+
+
+def require_text(value: str, option: str, fix: str) -> None:
+    """Refuse an empty (or blank) text option, in one message form."""
+    if not value.strip():
+        raise UsageError(f"{option} is empty", fix=fix)
+
+
+def check_member(
+    policy: Policy,
+    user: str,
+    what: str = "",
+    fix: str = "act as a listed member with --as, or add them under 'team:'",
+) -> Member | None:
+    """The team member ``user`` is; refused when the team is listed and they are not on it."""
+    member = policy.member(user)
+    if policy.team and member is None:
+        raise RuleError(f"{what}'{user}' is not on the team in policy.yaml", fix=fix)
+    return member
+
+
+def is_subject(staff: Iterable[str], user: str) -> bool:
+    """Named in the complaint (ids compared case-insensitively, as e-mail is)."""
+    return user.casefold() in {s.casefold() for s in staff}
+
+
+def check_not_subject(
+    staff: Iterable[str], user: str, doing: str, fix: str, where: str | None = None, who: str = ""
+) -> None:
+    """Recusal: staff the complaint is about may not ``doing`` (act on it, own it, ...)."""
+    if is_subject(staff, user):
         raise RuleError(
-            f"'{actor}' is not on the team in policy.yaml",
-            fix="act as a listed member with --as, or add them under 'team:'",
+            f"{who}{user} is named in the complaint and may not {doing} (recusal)", where=where, fix=fix
         )
 
 
 def check_recusal(case: Case, actor: str) -> None:
-    if actor in case.get("subject_staff", ()):
-        raise RuleError(
-            f"{actor} is named in the complaint and may not act on it (recusal)",
-            where=case["id"],
-            fix="ask a colleague to act with --as",
-        )
+    check_not_subject(
+        case.get("subject_staff", ()), actor, "act on it", "ask a colleague to act with --as", case["id"]
+    )
 
 
 def check_time(case: Case | None, at: datetime, now: datetime) -> None:
@@ -184,18 +208,6 @@ def make_change(
 # ---------------------------------------------------------------- open
 
 
-def customer_keys(customer: Mapping[str, Any]) -> set[str]:
-    """What identifies a customer across cases: phone digits, e-mail, account."""
-    keys = set()
-    if customer.get("phone"):
-        keys.add("phone:" + "".join(c for c in str(customer["phone"]) if c.isdigit())[-11:])
-    if customer.get("email"):
-        keys.add("email:" + str(customer["email"]).strip().lower())
-    if customer.get("account"):
-        keys.add("account:" + str(customer["account"]).strip().lower())
-    return keys
-
-
 def is_final(policy: Policy, case: Case) -> bool:
     """Ended in a way after which the same matter is not accepted again."""
     resolution = policy.resolutions.get(case.get("resolution") or "")
@@ -254,7 +266,7 @@ def open_offer(case: Case) -> Mapping[str, Any] | None:
 def unreachable_missing(policy: Policy, case: Case, at: datetime) -> str | None:
     """What is still missing before 'customer unreachable' may be recorded.
 
-    DOMAIN: a written notice, then at least N further attempts within a
+    docs/domain.md#unreachable: a written notice, then at least N further attempts within a
     window after it, each at least ``apart`` after the previous one counted.
     Only attempts since the case was last closed count.
     """

@@ -1,6 +1,6 @@
 """Pure: money rules of offers: approval limits, double refunds, the bottom line.
 
-DOMAIN: compensation above what a handler may grant needs approval from
+docs/domain.md#approval: compensation above what a handler may grant needs approval from
 someone whose limit covers it; a billing error is refunded twice the
 overcharge, 2 x (charged - due); once a bottom-line offer is refused, no later
 offer may exceed it, whatever tier the case goes to.

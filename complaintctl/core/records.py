@@ -10,13 +10,14 @@ from __future__ import annotations
 import re
 import secrets
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from complaintctl.core import validate as v
 from complaintctl.core.policy import COMMANDS, Policy
+from complaintctl.core.times import parse_time
 from complaintctl.errors import NotFoundError, UsageError
 
 SCHEMA = 1
@@ -91,6 +92,32 @@ OFFER_OPTIONAL = ("bottom_line", "charged", "due", "arithmetic", "approved_by")
 OFFER_STATUSES = ("pending-approval", "open", "accepted", "refused", "withdrawn", "superseded")
 
 
+# cases/YYYY/MM/<id>.yaml, the folder being the id's year and month.
+CASE_PATH_RE = re.compile(r"^cases/(\d{4})/(\d{2})/(C-\1\2\d{2}-[0-9A-HJKMNP-TV-Z]{6})\.yaml$")
+
+
+def is_case_path(rel: str) -> bool:
+    """A path (from the workspace root) where a case file belongs."""
+    return CASE_PATH_RE.match(rel) is not None
+
+
+def customer_keys(customer: Mapping[str, Any]) -> set[str]:
+    """What identifies a customer across cases: phone digits, e-mail, account."""
+    keys = set()
+    if customer.get("phone"):
+        keys.add("phone:" + "".join(c for c in str(customer["phone"]) if c.isdigit())[-11:])
+    if customer.get("email"):
+        keys.add("email:" + str(customer["email"]).strip().lower())
+    if customer.get("account"):
+        keys.add("account:" + str(customer["account"]).strip().lower())
+    return keys
+
+
+def customer_identity(keys: Iterable[str], name: str) -> frozenset[str]:
+    """Who a customer is when counting people: their keys, else the name as given."""
+    return frozenset(keys) or frozenset({"name:" + name})
+
+
 def new_id(opened: datetime) -> str:
     suffix = "".join(secrets.choice(_ALPHABET) for _ in range(6))
     return f"C-{opened:%Y%m%d}-{suffix}"
@@ -112,18 +139,6 @@ def case_relpath(case_id: str) -> str:
     m = ID_RE.match(case_id)
     assert m, case_id
     return f"cases/{m.group(1)}/{m.group(2)}/{case_id}.yaml"
-
-
-def format_time(at: datetime) -> str:
-    return at.isoformat(timespec="seconds")
-
-
-def parse_time(text: str) -> datetime:
-    """Parse a stored ISO 8601 time; it must carry an offset."""
-    at = datetime.fromisoformat(text)
-    if at.tzinfo is None:
-        raise ValueError("no UTC offset")
-    return at
 
 
 def money(amount: str, currency: str, policy: Policy) -> Decimal:

@@ -13,6 +13,19 @@ from zoneinfo import ZoneInfo
 from complaintctl.errors import UsageError
 
 
+def format_time(at: datetime) -> str:
+    """A time as stored in a case file: ISO 8601 to the second, with its offset."""
+    return at.isoformat(timespec="seconds")
+
+
+def parse_time(text: str) -> datetime:
+    """Parse a stored ISO 8601 time; it must carry an offset."""
+    at = datetime.fromisoformat(text)
+    if at.tzinfo is None:
+        raise ValueError("no UTC offset")
+    return at
+
+
 def now(tz_name: str) -> datetime:
     tz = ZoneInfo(tz_name)
     pinned = os.environ.get("COMPLAINTCTL_NOW")

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from complaintctl.core.records import customer_identity
 from complaintctl.core.timeline import Standing, micros
 
 
@@ -248,7 +249,7 @@ def finish(t: Tally, orders: Mapping[str, Sequence[str]], oldest: int = 5) -> Re
     report.followed_up = report.reached + report.unreachable
 
     for (category, matter), members in sorted(t.groups.items()):
-        customers = {frozenset(m.row["customer_keys"] or ["name:" + m.row["customer"]]) for m, _ in members}
+        customers = {customer_identity(m.row["customer_keys"], m.row["customer"]) for m, _ in members}
         if len(customers) >= 2:
             report.hot_spots.append(
                 {

@@ -135,7 +135,7 @@ def to_text(items: Sequence[Table], markdown: bool = False) -> str:
             parts.append(f"## {t.title}\n\n{body}")
         else:
             # The same layout as tabulate's 'simple', without importing it (~25 ms).
-            from complaintctl.cli.text import columns
+            from complaintctl.core.columns import columns
 
             parts.append(f"{t.title}\n{columns(t.headers, [tuple(map(str, row)) for row in t.rows])}")
     return "\n\n".join(parts)

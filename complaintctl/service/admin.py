@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from complaintctl.core.records import normalise_id
+from complaintctl.core.records import ID_RE, case_relpath, is_case_path, normalise_id
 from complaintctl.errors import UsageError, WorkspaceError
 from complaintctl.service import changes
 from complaintctl.store import gitwrite, workspace
@@ -34,17 +34,11 @@ def init_workspace(target: Path) -> Path:
 
         sync.add_attributes(target)
         if not (target / ".git").exists():
-            gitwrite.git(target, "init", "--quiet")
+            gitwrite.init_repo(target)
         sync.configure(target)
-        gitwrite.git(
-            target, "add", "--", "policy.yaml", "templates", "cases/.gitkeep", ".gitignore", ".gitattributes"
-        )
-        gitwrite.git(
-            target,
-            "commit",
-            "--quiet",
-            "--message=Start complaint workspace\n\nComplaintctl-Action: init\n",
-        )
+        paths = ["policy.yaml", "templates", "cases/.gitkeep", ".gitignore", ".gitattributes"]
+        ws = workspace.find_workspace(str(target))
+        gitwrite.commit(ws, paths, "Start complaint workspace", [], {"Action": "init"}, None, None)
     except BaseException:
         for name in (
             "policy.yaml",
@@ -66,7 +60,6 @@ def init_workspace(target: Path) -> Path:
 def check(root: str | None) -> list[str]:
     """Every problem in policy.yaml and the case files, as 'FILE:LINE: ...'."""
     from complaintctl.errors import ComplaintError
-    from complaintctl.store import caseindex
 
     ws = workspace.find_workspace(root)
     try:
@@ -83,10 +76,8 @@ def check(root: str | None) -> list[str]:
         if path.is_symlink():
             problems.append(f"{rel}: is a symbolic link; replace it with a plain file")
             continue
-        if not caseindex.CASE_PATH_RE.match(rel):
-            problems.append(
-                f"{rel}: not a case file name (cases/YYYY/MM/C-YYYYMMDD-XXXXXX.yaml); move or remove it"
-            )
+        if not is_case_path(rel):
+            problems.append(_misplaced(ws, rel))
             continue
         try:
             data = workspace.parse_case(path.read_text(encoding="utf-8"), rel, policy, roundtrip=False)
@@ -103,6 +94,17 @@ def check(root: str | None) -> list[str]:
             )
         seen[data["id"]] = rel
     return problems
+
+
+def _misplaced(ws: Workspace, rel: str) -> str:
+    """What is wrong with a file under cases/ that is not where a case belongs."""
+    stem = Path(rel).stem
+    if rel.endswith(".yaml") and ID_RE.match(stem):
+        home = case_relpath(stem)
+        if (ws.root / home).exists():
+            return f"{rel}: duplicate case id {stem} (also {home}); remove one copy"
+        return f"{rel}: case {stem} is in the wrong folder; move it to {home}"
+    return f"{rel}: not a case file name (cases/YYYY/MM/C-YYYYMMDD-XXXXXX.yaml); move or remove it"
 
 
 def _evidence_problems(ws: Workspace, rel: str, case: Any) -> list[str]:

@@ -17,7 +17,7 @@ from typing import Any
 
 from complaintctl.core import events, lifecycle, times
 from complaintctl.core.lifecycle import Change
-from complaintctl.core.records import normalise_id, validate_case
+from complaintctl.core.records import customer_keys, normalise_id, validate_case
 from complaintctl.errors import RuleError, UsageError, WorkspaceError
 from complaintctl.service import letters, reads
 from complaintctl.store import gitwrite, workspace
@@ -190,7 +190,7 @@ def open_case(ctx: Context, new: events.Open) -> Change:
     policy = ctx.ws.policy
     with gitwrite.workspace_lock(ctx.ws):
         gitwrite.preflight(ctx.ws, [])
-        keys = lifecycle.customer_keys({"phone": new.phone, "email": new.email, "account": new.account})
+        keys = customer_keys({"phone": new.phone, "email": new.email, "account": new.account})
         rows = caseindex.read_rows(ctx.ws).rows if keys or new.matter else []
         earlier = sorted((r for r in rows if keys & set(r["customer_keys"])), key=lambda r: r["opened_at"])
         peers = []

@@ -66,14 +66,14 @@ def list_rows(
 
 
 def history(root: str | None, case_id: str) -> list[dict[str, str]]:
-    from complaintctl.store import history as hist
+    from complaintctl.store import gitread
 
     ws = workspace.find_workspace(root)
     case_id = normalise_id(case_id)
     rel, path = ws.case_path(case_id)
     if not path.exists():
         raise NotFoundError(f"no case {case_id}", where=rel, fix="run 'complaintctl list' to see the cases")
-    return hist.case_log(ws.root, rel)
+    return gitread.case_log(ws.root, rel)
 
 
 def when_of(ws: Workspace, text: str | None) -> datetime:

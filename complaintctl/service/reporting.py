@@ -87,20 +87,22 @@ def _report_parts(ws: Workspace, scope: Any, when: datetime) -> tuple[Any, list[
     parts: dict[str, tuple[list[Any], list[str]]] = {}
     unsummed = []
     for month in snap.months():
-        sums = caseindex.load_sums(ws, snap, month)
+        sums = caseindex.load_sums(ws, snap, month, monthsums.FORMAT, monthsums.well_formed)
         if sums is None or not monthsums.usable(sums, scope, when):
             unsummed.append((month, sums is None))
             continue
         # Folding may widen the sums' range of receipt: only when the period is everything.
         if scope.since is None and scope.until is None and monthsums.fold(sums, cutoff):
-            caseindex.save_sums(ws, snap, month, sums)
+            caseindex.save_sums(ws, snap, month, sums, monthsums.FORMAT)
         monthsums.add(tally, sums)
         parts[month] = (sums["live"], sums["problems"])
     loaded = caseindex.month_rows(ws, snap, [month for month, _ in unsummed])
     for month, missing in unsummed:
         items, problems = loaded.items[month], [p.message for p in loaded.problems[month]]
         if missing and snap.tree(month) and loaded.trees[month] == snap.tree(month):
-            caseindex.save_sums(ws, snap, month, monthsums.summarise(items, cutoff, problems))
+            caseindex.save_sums(
+                ws, snap, month, monthsums.summarise(items, cutoff, problems), monthsums.FORMAT
+            )
         parts[month] = (items, problems)
     items, problems = [], []
     for month in sorted(parts):

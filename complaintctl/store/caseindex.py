@@ -28,17 +28,17 @@ import json
 import os
 import re
 import shutil
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from complaintctl.core import indexrow
+from complaintctl.core.records import is_case_path
 from complaintctl.errors import ComplaintError
 from complaintctl.store.gitwrite import git
 from complaintctl.store.workspace import Workspace, parse_case
 
-CASE_PATH_RE = re.compile(r"^cases/\d{4}/\d{2}/C-\d{8}-[0-9A-Z]{6}\.yaml$")
 MONTH_RE = re.compile(r"^cases/(\d{4})/(\d{2})/")
 FACTS = ("clock_facts", "severity_facts")
 
@@ -355,7 +355,7 @@ def _month_rows(
             out.trees[month] = snap.tree(month) if tree_id(listed[month]) == snap.tree(month) else None
             here = {rel for rel in snap.dirty if month_of(rel) == month}
             paths = sorted((set(tracked) | here) - snap.deleted)
-            plan = [(rel, tracked.get(rel)) for rel in paths if CASE_PATH_RE.match(rel)]
+            plan = [(rel, tracked.get(rel)) for rel in paths if is_case_path(rel)]
         else:
             out.trees[month] = tree
             plan = [(rel, blob) for rel, blob in files]
@@ -418,31 +418,36 @@ def attach_facts(ws: Workspace, items: Iterable[Item]) -> None:
 # ---------------------------------------------------------------- sums
 
 
-def load_sums(ws: Workspace, snap: Snapshot, month: str) -> dict[str, Any] | None:
-    """The month's report sums, if made for the folder as it is at HEAD."""
+# The report sums are the reports layer's (reports/monthsums.py): the index
+# stores them, keyed by the folder's tree id, in the format it is given.
+WellFormed = Callable[[Mapping[str, Any]], bool]
+
+
+def load_sums(
+    ws: Workspace, snap: Snapshot, month: str, fmt: int, well_formed: WellFormed
+) -> dict[str, Any] | None:
+    """The month's report sums, if made for the folder as it is at HEAD in format ``fmt``."""
     with _no_gc():
-        return _load_sums(ws, snap, month)
+        return _load_sums(ws, snap, month, fmt, well_formed)
 
 
-def _load_sums(ws: Workspace, snap: Snapshot, month: str) -> dict[str, Any] | None:
-    from complaintctl.reports import monthsums
-
+def _load_sums(
+    ws: Workspace, snap: Snapshot, month: str, fmt: int, well_formed: WellFormed
+) -> dict[str, Any] | None:
     tree = snap.tree(month)
     data = _read(_file(ws, "sums", month), _policy_key(ws)) if tree else None
-    if data is None or data.get("tree") != tree or data.get("format") != monthsums.FORMAT:
+    if data is None or data.get("tree") != tree or data.get("format") != fmt:
         return None
     try:
         sums = data["sums"]
         rows = _unpack(data["live"])
         sums["live"] = [[rel, row] for rel, row in zip(data["paths"], rows, strict=True)]
-        return dict(sums) if monthsums.well_formed(sums) else None
+        return dict(sums) if well_formed(sums) else None
     except (AttributeError, TypeError, ValueError, KeyError):
         return None
 
 
-def save_sums(ws: Workspace, snap: Snapshot, month: str, sums: dict[str, Any]) -> None:
-    from complaintctl.reports import monthsums
-
+def save_sums(ws: Workspace, snap: Snapshot, month: str, sums: dict[str, Any], fmt: int) -> None:
     tree = snap.tree(month)
     if tree is None:
         return  # a folder that differs from HEAD is read file by file
@@ -450,7 +455,7 @@ def save_sums(ws: Workspace, snap: Snapshot, month: str, sums: dict[str, Any]) -
     data = {
         "policy": _policy_key(ws),
         "tree": tree,
-        "format": monthsums.FORMAT,
+        "format": fmt,
         "sums": {k: v for k, v in sums.items() if k != "live"},
         "paths": [rel for rel, _ in live],
         "live": _pack((row for _, row in live), lambda row: True),

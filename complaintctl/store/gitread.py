@@ -1,9 +1,11 @@
-"""Reading history in bulk for ``verify``: commits, changed files, blobs.
+"""The one git reader: commits, their trailers, changed files, blobs, and a
+case's log.
 
-Two git processes whatever the size of the history: one ``git log`` for the
-commits and the files each changes, one ``git cat-file --batch`` for file
-contents. Merge commits list no files here; the caller diffs them against
-each parent.
+Bulk reads (``verify``, ``sync``, the merge driver) take two git processes
+whatever the size of the history: one ``git log`` for the commits and the
+files each changes, one ``git cat-file --batch`` for file contents. Merge
+commits list no files here; the caller diffs them against each parent.
+``case_log`` (the ``log`` command) walks one file's history with GitPython.
 """
 
 from __future__ import annotations
@@ -19,6 +21,14 @@ from complaintctl.errors import GitError
 from complaintctl.store.gitwrite import TRAILER_PREFIX, git
 
 TRAILER_RE = re.compile(rf"^{TRAILER_PREFIX}([A-Za-z]+): (.*)$", re.MULTILINE)
+
+
+def trailers(message: str) -> dict[str, list[str]]:
+    """``Complaintctl-KEY: value`` lines of a commit message, by KEY (a key may repeat)."""
+    found: dict[str, list[str]] = {}
+    for key, value in TRAILER_RE.findall(message):
+        found.setdefault(key, []).append(value.strip())
+    return found
 
 
 @dataclass(frozen=True)
@@ -38,10 +48,7 @@ class Commit:
     changes: list[FileChange] = field(default_factory=list)
 
     def trailers(self) -> dict[str, list[str]]:
-        found: dict[str, list[str]] = {}
-        for key, value in TRAILER_RE.findall(self.message):
-            found.setdefault(key, []).append(value.strip())
-        return found
+        return trailers(self.message)
 
     @property
     def subject(self) -> str:
@@ -139,3 +146,32 @@ class Blobs:
         if self._proc.stdin:
             self._proc.stdin.close()
         self._proc.wait()
+
+
+def case_log(root: Path, rel: str) -> list[dict[str, str]]:
+    """Commits that touched the case file, oldest first."""
+    import git as gitpython
+
+    repo = gitpython.Repo(root)
+    entries = []
+    for commit in repo.iter_commits(paths=rel):
+        message = str(commit.message)
+        found = trailers(message)
+
+        def one(key: str, default: str = "", found: dict[str, list[str]] = found) -> str:
+            return found.get(key, [default])[0]
+
+        entries.append(
+            {
+                "commit": commit.hexsha[:10],
+                "date": commit.authored_datetime.isoformat(timespec="seconds"),
+                "author": f"{commit.author.name} <{commit.author.email}>",
+                "subject": message.splitlines()[0] if message else "",
+                "action": one("Action", "?"),
+                "from": one("From"),
+                "to": one("To"),
+                "by_tool": "yes" if found.get("Case") else "no",
+            }
+        )
+    entries.reverse()
+    return entries

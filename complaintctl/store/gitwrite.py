@@ -1,4 +1,4 @@
-"""The only module that writes to git: lock, preflight, commit, roll back.
+"""The one git writer: lock, preflight, commit, merge commit, roll back.
 
 git is run as a subprocess with an explicit argument list (never a shell),
 and ``--`` before every path. One changing command is one commit that stages
@@ -17,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 
 from complaintctl.core.policy import Policy
-from complaintctl.core.records import format_time
+from complaintctl.core.times import format_time
 from complaintctl.errors import GitError, LockError, WorkspaceError
 from complaintctl.store.workspace import Snapshot, Workspace
 
@@ -95,8 +95,9 @@ def workspace_lock(ws: Workspace) -> Iterator[None]:
         ) from None
 
 
-def preflight(ws: Workspace, paths: Sequence[str]) -> None:
-    """Refuse to run on a detached HEAD, mid-merge/rebase, or dirty case files."""
+def preflight(ws: Workspace, paths: Sequence[str], *, clean_tree: bool = False) -> None:
+    """Refuse to run on a detached HEAD, mid-merge/rebase, or with uncommitted
+    changes to ``paths`` (with ``clean_tree``: to any tracked file)."""
     git_dir = ws.git_dir()
     # .git/HEAD holds "ref: refs/heads/NAME" on a branch, a bare id when detached.
     head = (git_dir / "HEAD").read_text(encoding="utf-8").strip()
@@ -117,13 +118,18 @@ def preflight(ws: Workspace, paths: Sequence[str]) -> None:
                 f"{what} is in progress in this repository",
                 fix="finish or abort it (git status says how), then run the command again",
             )
-    if not paths:
+    if clean_tree:
+        status = git(ws.root, "status", "--porcelain=v1", "-z", "--untracked-files=no")
+        what = "has uncommitted changes; sync merges and pushes only committed work"
+    elif paths:
+        status = git(ws.root, "status", "--porcelain=v1", "-z", "--untracked-files=all", "--", *paths)
+        what = "has uncommitted changes"
+    else:
         return
-    status = git(ws.root, "status", "--porcelain=v1", "-z", "--untracked-files=all", "--", *paths)
     dirty = [entry[3:] for entry in status.stdout.split("\0") if entry]
     if dirty:
         raise WorkspaceError(
-            "has uncommitted changes",
+            what,
             where=dirty[0],
             fix="commit them ('git commit') or discard them ('git checkout -- FILE') first",
         )
@@ -159,17 +165,18 @@ def commit(
     paths: Sequence[str],
     subject: str,
     body: Sequence[str],
-    trailers: Mapping[str, str],
-    author: Author,
-    at: datetime,
+    trailers: Trailers,
+    author: Author | None,
+    at: datetime | None,
 ) -> None:
-    """Stage exactly ``paths`` and commit them alone."""
+    """Stage exactly ``paths`` and commit them alone (``author`` None: git's
+    own identity, as for the first commit of a workspace)."""
     git(ws.root, "add", "--", *paths)
-    env = {
-        "GIT_AUTHOR_NAME": author.name,
-        "GIT_AUTHOR_EMAIL": author.email,
-        "GIT_AUTHOR_DATE": format_time(at),
-    }
+    env: dict[str, str] = {}
+    if author is not None:
+        env.update(GIT_AUTHOR_NAME=author.name, GIT_AUTHOR_EMAIL=author.email)
+    if at is not None:
+        env["GIT_AUTHOR_DATE"] = format_time(at)
     # Anything else the user had staged must stay out of the record: then
     # commit with '--only' and the paths (it builds a temporary index, ~2x the
     # cost at 100k files); when nothing else is staged, a plain commit will do.
@@ -210,4 +217,90 @@ def transaction(ws: Workspace, paths: Sequence[str]) -> Iterator[None]:
         else:
             git(ws.root, "rm", "-q", "--cached", "--ignore-unmatch", "--", *paths, check=False)
         snapshot.restore()
+        raise
+
+
+def head(ws: Workspace | Path) -> str | None:
+    """HEAD's commit id, None before the first commit."""
+    root = ws.root if isinstance(ws, Workspace) else ws
+    out = git(root, "rev-parse", "-q", "--verify", "HEAD", check=False).stdout.strip()
+    return out or None
+
+
+def init_repo(root: Path) -> None:
+    """``git init`` a new workspace folder (quietly; the branch is git's default)."""
+    git(root, "init", "--quiet")
+
+
+def fast_forward(ws: Workspace, rev: str) -> None:
+    git(ws.root, "merge", "--quiet", "--ff-only", rev)
+
+
+def undo_to(ws: Workspace, rev: str | None) -> None:
+    """Put HEAD, index and files back at ``rev``, leaving any merge in progress
+    (all or nothing for sync: an earlier attempt's merge commit goes too)."""
+    if (ws.git_dir() / "MERGE_HEAD").exists():
+        git(ws.root, "merge", "--abort", check=False)
+    if rev and head(ws) != rev:
+        git(ws.root, "reset", "--quiet", "--hard", rev, check=False)
+
+
+def merge_commit(
+    ws: Workspace,
+    theirs: str,
+    merged: Mapping[str, str],
+    subject: str,
+    body: Sequence[str],
+    trailers: Trailers,
+    author: Author,
+    stuck_fix: str,
+) -> None:
+    """One merge commit of ``theirs`` into HEAD, with the case files in
+    ``merged`` (path -> text) as already merged event by event. A file
+    changed on both sides that is not in ``merged`` stops it (``stuck_fix``
+    says how to merge by hand); any failure puts HEAD back."""
+    start = head(ws)
+    try:
+        # The case files are merged already: git's driver is told to keep
+        # ours (a no-op), which saves a Python start-up per case.
+        merging = git(
+            ws.root,
+            "-c",
+            "merge.complaintctl.driver=true",
+            "merge",
+            "--quiet",
+            "--no-ff",
+            "--no-commit",
+            theirs,
+            check=False,
+        )
+        unmerged = set(
+            filter(None, git(ws.root, "diff", "--name-only", "-z", "--diff-filter=U").stdout.split("\0"))
+        )
+        stuck = sorted(unmerged - set(merged))
+        if stuck:
+            raise WorkspaceError(
+                f"{stuck[0]} was changed on both sides and is not a case file", fix=stuck_fix
+            )
+        if merging.returncode != 0 and not unmerged:
+            raise GitError("merge failed: " + explain(merging.stderr)[5:])
+        from complaintctl.store.workspace import write_atomic
+
+        for rel, text in merged.items():
+            write_atomic(ws.root / rel, text)
+        if merged:
+            git(ws.root, "add", "--", *merged)
+        git(
+            ws.root,
+            "commit",
+            "--quiet",
+            "--no-verify",
+            "--file=-",
+            env={"GIT_AUTHOR_NAME": author.name, "GIT_AUTHOR_EMAIL": author.email},
+            stdin=message(subject, body, trailers),
+        )
+    except BaseException:
+        git(ws.root, "merge", "--abort", check=False)
+        if start:
+            git(ws.root, "reset", "--quiet", "--hard", start, check=False)
         raise

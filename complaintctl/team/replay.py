@@ -21,7 +21,7 @@ from typing import Any
 from complaintctl.core import events, lifecycle
 from complaintctl.core.lifecycle import Change
 from complaintctl.core.policy import Policy
-from complaintctl.core.records import parse_time
+from complaintctl.core.times import parse_time
 from complaintctl.errors import ComplaintError, RuleError
 
 Case = Mapping[str, Any]

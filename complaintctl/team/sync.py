@@ -135,17 +135,6 @@ def _cases_in(ws: Workspace, old: str | None, new: str) -> list[str]:
     return sorted({Path(p).stem for p in out.split() if p.endswith(".yaml")})
 
 
-def _require_clean(ws: Workspace) -> None:
-    status = git(ws.root, "status", "--porcelain=v1", "-z", "--untracked-files=no").stdout
-    dirty = [entry[3:] for entry in status.split("\0") if entry]
-    if dirty:
-        raise WorkspaceError(
-            "has uncommitted changes; sync merges and pushes only committed work",
-            where=dirty[0],
-            fix="commit them ('git commit') or discard them ('git checkout -- FILE') first",
-        )
-
-
 def sync(
     ws: Workspace,
     actor: str,
@@ -161,7 +150,7 @@ def sync(
         gitwrite.preflight(ws, [])
         branch = _branch(ws)
         remote, name = _remote(ws, branch, remote_name)
-        _require_clean(ws)
+        gitwrite.preflight(ws, [], clean_tree=True)
         outcome = Outcome(remote, name)
         start = _rev(ws, "HEAD")
         try:
@@ -169,10 +158,7 @@ def sync(
         except BaseException:
             # All or nothing: a stop on a later attempt must not leave the
             # merge commit of an earlier one behind.
-            if (ws.git_dir() / "MERGE_HEAD").exists():
-                git(ws.root, "merge", "--abort", check=False)
-            if start and _rev(ws, "HEAD") != start:
-                git(ws.root, "reset", "--quiet", "--hard", start, check=False)
+            gitwrite.undo_to(ws, start)
             raise
         if start == _rev(ws, "HEAD") and not outcome.pushed:
             outcome.incoming = 0
@@ -210,7 +196,7 @@ def _attempts(
             if diverged:
                 _merge(ws, actor, remote, name, theirs, keep_ours, keep_theirs, outcome, strict=attempt == 0)
             else:
-                git(ws.root, "merge", "--quiet", "--ff-only", theirs)
+                gitwrite.fast_forward(ws, theirs)
         if theirs == _rev(ws, "HEAD"):
             return
         pushed = git(ws.root, "push", "--porcelain", remote, f"HEAD:refs/heads/{name}", check=False)
@@ -319,54 +305,19 @@ def _merge(
             else ""
         )
         raise MergeConflict(first.what + more, where=first.where, fix=first.fix)
-    head = _rev(ws, "HEAD")
-    try:
-        # The case files are merged above already: the driver is told to keep
-        # ours (a no-op), which saves a Python start-up per case.
-        merging = git(
-            ws.root,
-            "-c",
-            "merge.complaintctl.driver=true",
-            "merge",
-            "--quiet",
-            "--no-ff",
-            "--no-commit",
-            theirs,
-            check=False,
-        )
-        unmerged = set(
-            filter(None, git(ws.root, "diff", "--name-only", "-z", "--diff-filter=U").stdout.split("\0"))
-        )
-        stuck = sorted(unmerged - set(results))
-        if stuck:
-            raise WorkspaceError(
-                f"{stuck[0]} was changed on both sides and is not a case file",
-                fix=f"merge by hand: git merge {remote}/{name}, fix the file, commit; then sync again",
-            )
-        if merging.returncode != 0 and not unmerged:
-            raise GitError("merge failed: " + gitwrite.explain(merging.stderr)[5:])
-        for rel, text in results.items():
-            workspace.write_atomic(ws.root / rel, text)
-        if results:
-            git(ws.root, "add", "--", *results)
-        subject = f"Merge concurrent changes from {remote}/{name}"
-        if results:
-            subject += f" ({len(results)} case{'s' if len(results) > 1 else ''} changed on both sides)"
-        author = gitwrite.author(ws.policy, actor)
-        git(
-            ws.root,
-            "commit",
-            "--quiet",
-            "--no-verify",
-            "--file=-",
-            env={"GIT_AUTHOR_NAME": author.name, "GIT_AUTHOR_EMAIL": author.email},
-            stdin=gitwrite.message(subject, body, [*trailers, ("Actor", actor)]),
-        )
-    except BaseException:
-        git(ws.root, "merge", "--abort", check=False)
-        if head:
-            git(ws.root, "reset", "--quiet", "--hard", head, check=False)
-        raise
+    subject = f"Merge concurrent changes from {remote}/{name}"
+    if results:
+        subject += f" ({len(results)} case{'s' if len(results) > 1 else ''} changed on both sides)"
+    gitwrite.merge_commit(
+        ws,
+        theirs,
+        results,
+        subject,
+        body,
+        [*trailers, ("Actor", actor)],
+        gitwrite.author(ws.policy, actor),
+        stuck_fix=f"merge by hand: git merge {remote}/{name}, fix the file, commit; then sync again",
+    )
 
 
 def _check_keep(keep: frozenset[str], both: set[str]) -> None:

@@ -1,0 +1,85 @@
+"""Helpers every test module shares: git, a workspace on disk, case paths,
+the arguments of a typical 'open', and reading a case file back.
+
+Fixtures live in conftest.py; plain helpers live here, imported by name.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from complaintctl.core.records import case_relpath
+from complaintctl.errors import CaseFileError
+from complaintctl.store import yamlio
+
+NOW = "2026-11-22T10:00:00+08:00"
+ALICE = "alice@example.com"
+
+
+def git(root: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=root, check=True, capture_output=True, text=True).stdout
+
+
+def case_path(root: Path, case_id: str) -> Path:
+    """The case file of ``case_id`` in the workspace at ``root`` (the tool's own rule)."""
+    return root / case_relpath(case_id)
+
+
+def read_case(root: Path, case_id: str) -> Any:
+    """A case file as plain data."""
+    path = case_path(root, case_id)
+    return yamlio.load_plain(path.read_text(encoding="utf-8"), str(path), CaseFileError)
+
+
+@dataclass
+class Workspace:
+    root: Path
+
+    def commits(self) -> int:
+        return int(git(self.root, "rev-list", "--count", "HEAD").strip())
+
+    def status(self) -> str:
+        return git(self.root, "status", "--porcelain", "--untracked-files=all")
+
+    def head_subject(self) -> str:
+        return git(self.root, "log", "-1", "--format=%s").strip()
+
+    def head_message(self) -> str:
+        return git(self.root, "log", "-1", "--format=%B")
+
+    def case_file(self, case_id: str) -> Path:
+        return case_path(self.root, case_id)
+
+    def snapshot(self) -> dict[str, bytes]:
+        """Every file outside .git, for 'nothing changed' assertions."""
+        return {
+            str(p.relative_to(self.root)): p.read_bytes()
+            for p in sorted(self.root.rglob("*"))
+            if p.is_file() and ".git" not in p.relative_to(self.root).parts
+        }
+
+
+@dataclass
+class Result:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+
+def open_args(**over: str | bool) -> list[str]:
+    fields: dict[str, str | bool] = {
+        "--customer": "张三",
+        "--phone": "13812341234",
+        "--channel": "phone",
+        "--category": "billing",
+        "--summary": "Charged twice for October",
+        "--at": "2026-11-20T09:00",
+    }
+    fields.update({f"--{k.replace('_', '-')}": v for k, v in over.items()})
+    args = ["open"]
+    for key, value in fields.items():
+        args += [key] if value is True else [key, str(value)]
+    return args
