@@ -181,7 +181,7 @@ def overdue_items(statuses: Sequence[CaseStatus], warn: bool) -> list[dict[str, 
                     "stalled": st.stalled,
                 }
             )
-    items.sort(key=lambda i: (i["status"] != "breached", -i["late_seconds"], i["case"]))
+    items.sort(key=lambda i: (i["status"] != "breached", -int(i["late_seconds"] or 0), str(i["case"])))
     return items
 
 

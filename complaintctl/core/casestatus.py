@@ -10,15 +10,13 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from complaintctl.core import deadlines, severity
 from complaintctl.core.deadlines import Calendar, ClockState
+from complaintctl.core.indexrow import IndexRow as Row
 from complaintctl.core.policy import Policy
 from complaintctl.core.records import customer_identity
 from complaintctl.core.severity import Rise
-
-Row = Mapping[str, Any]
 
 
 @dataclass(frozen=True)
@@ -47,9 +45,10 @@ def _customer(row: Row) -> frozenset[str]:
 def peers_by_matter(rows: Iterable[Row]) -> dict[tuple[str, str], list[severity.Peer]]:
     groups: dict[tuple[str, str], list[severity.Peer]] = defaultdict(list)
     for row in rows:
-        if row.get("matter"):
+        matter = row.get("matter")
+        if matter:
             peer = severity.Peer(row["id"], datetime.fromisoformat(row["opened_at"]), _customer(row))
-            groups[(row["category"], row["matter"])].append(peer)
+            groups[(row["category"], matter)].append(peer)
     return groups
 
 
@@ -74,7 +73,8 @@ def status(
             return CaseStatus(
                 row, done["level"], (), (follow,), None, {**done["outcomes"], "followup": follow.status}
             )
-    group = peers.get((row["category"], row["matter"]), ()) if row.get("matter") else ()
+    matter = row.get("matter")
+    group = peers.get((row["category"], matter), ()) if matter else ()
     level, rises = severity.effective(policy, row["severity_facts"], as_of, group)
     facts = deadlines.facts_from_json(row["clock_facts"])
     limits = policy.limits_for(level, bool(row["urgent"]))
@@ -82,7 +82,8 @@ def status(
     stalled = None
     if not row.get("resolution") and row["state"] in _open_states(policy):
         last = datetime.fromisoformat(row["last_at"])
-        escalated = datetime.fromisoformat(row["last_escalated_at"]) if row.get("last_escalated_at") else None
+        escalated_at = row.get("last_escalated_at")
+        escalated = datetime.fromisoformat(escalated_at) if escalated_at else None
         late = [c for c in states if c.status == "breached" and c.stopped is None and c.due is not None]
         if late and (escalated is None or escalated < min(c.due for c in late if c.due)):
             stalled = f"{late[0].clock.replace('_', ' ')} breached and not escalated"

@@ -9,7 +9,7 @@ policy given, a row also keeps what no later moment can change
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 from complaintctl.core import deadlines, severity
 from complaintctl.core.policy import Policy
@@ -18,7 +18,56 @@ from complaintctl.core.records import customer_keys
 VERSION = 8
 
 
-def settled(case: Mapping[str, Any], policy: Policy, cal: deadlines.Calendar | None) -> dict[str, Any] | None:
+class Settled(TypedDict):
+    """What no later moment can change of a closed case (see ``settled``)."""
+
+    at: str
+    level: str
+    outcomes: dict[str, str]
+    complete: bool
+
+
+class IndexRow(TypedDict):
+    """One case as the index keeps it: plain JSON values only.
+
+    The keys every reader may rely on; ``timeline`` is there when the row was
+    made with the policy, and settled rows may drop ``clock_facts`` and
+    ``severity_facts`` (read back from the case file when needed).
+    """
+
+    id: str
+    state: str
+    severity: str
+    urgent: bool
+    tier: str
+    owner: str
+    channel: str
+    category: str
+    opened_at: str
+    closed_at: str | None
+    resolution: str | None
+    executed: bool
+    satisfaction: int | None
+    customer: str
+    customer_keys: list[str]
+    summary: str
+    repeat_of: str | None
+    first_reply_at: str | None
+    escalations: int
+    last_escalated_at: str | None
+    escalated_to: list[str]
+    unreachable: bool
+    events: int
+    last_at: str
+    matter: str | None
+    clock_facts: NotRequired[dict[str, Any]]
+    severity_facts: NotRequired[dict[str, Any]]
+    settled: Settled | None
+    timeline: NotRequired[list[list[Any]] | None]
+    blob: NotRequired[str]  # the case file's git blob id, set by the index
+
+
+def settled(case: Mapping[str, Any], policy: Policy, cal: deadlines.Calendar | None) -> Settled | None:
     """For a closed case, what no later moment can change: its severity and
     the outcome of each stopped clock (so reports need not re-run them).
 
@@ -43,10 +92,10 @@ def row(
     pause_states: Sequence[str] = (),
     policy: Policy | None = None,
     cal: deadlines.Calendar | None = None,
-) -> dict[str, Any]:
+) -> IndexRow:
     events = case["events"]
     facts = deadlines.facts(case, pause_states)
-    out = {
+    out: IndexRow = {
         "id": case["id"],
         "state": case["state"],
         "severity": case["severity"],

@@ -20,9 +20,9 @@ from typing import Any
 
 from complaintctl.core import casestatus, severity
 from complaintctl.core.deadlines import Calendar
+from complaintctl.core.indexrow import IndexRow as Row
 from complaintctl.core.policy import Policy
 
-Row = Mapping[str, Any]
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 TICK = timedelta(microseconds=1)
 FAR = datetime(9000, 1, 1, tzinfo=UTC)
@@ -55,7 +55,7 @@ def of(status: casestatus.CaseStatus, path: str = "") -> Standing:
 def _times(row: Row) -> list[str]:
     """Every time a row holds: after the latest one no event is still to come."""
     out = [row["opened_at"], row["last_at"]]
-    out += [row[k] for k in ("closed_at", "first_reply_at", "last_escalated_at") if row.get(k)]
+    out += [t for t in (row.get("closed_at"), row.get("first_reply_at"), row.get("last_escalated_at")) if t]
     done = row.get("settled")
     if done:
         out.append(done["at"])

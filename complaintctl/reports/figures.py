@@ -198,12 +198,14 @@ class Tally:
                 if outcome == "met":
                     self.met[clock] += 1
         self.tiers.update(row.get("escalated_to") or ())
-        if row.get("satisfaction") is not None:
-            self.scores.append(int(row["satisfaction"]))
+        score = row.get("satisfaction")
+        if score is not None:
+            self.scores.append(int(score))
         if row.get("unreachable"):
             self.unreachable += 1
-        if row.get("matter"):
-            self.groups[(row["category"], row["matter"])].append((st, is_closed))
+        matter = row.get("matter")
+        if matter:
+            self.groups[(row["category"], matter)].append((st, is_closed))
 
 
 OLDEST_KEYS = ("id", "opened_at", "state", "owner", "category")  # what the oldest-open table needs of a row

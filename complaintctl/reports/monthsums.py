@@ -19,9 +19,9 @@ from datetime import datetime
 from typing import Any
 
 from complaintctl.core import timeline
+from complaintctl.core.indexrow import IndexRow as Row
 from complaintctl.reports.figures import OLDEST_KEYS, Scope, Tally
 
-Row = Mapping[str, Any]
 FORMAT = 1  # of the sums; stored sums of another format are made again
 KEEP_OLDEST = 5  # report.build shows the five oldest open cases
 
@@ -63,7 +63,9 @@ def _add_final(sums: dict[str, Any], rel: str, row: Row, cutoff_us: int) -> bool
     final = timeline.final_from(row)
     if final is None or final > cutoff_us:
         return False
-    st = timeline.from_entry(row, row["timeline"][-1], rel)
+    steps = row.get("timeline")
+    assert steps, "final_from found a final step"
+    st = timeline.from_entry(row, steps[-1], rel)
     opened_text = row["opened_at"]
     opened = datetime.fromisoformat(opened_text)
     opened_us = timeline.micros(opened)
@@ -79,7 +81,7 @@ def _add_final(sums: dict[str, Any], rel: str, row: Row, cutoff_us: int) -> bool
     else:
         cell["open"] += 1
         cell["overdue"] += int(st.breached)
-        cell["oldest"].append([opened_us, rel, {k: row[k] for k in OLDEST_KEYS}])
+        cell["oldest"].append([opened_us, rel, {k: row.get(k) for k in OLDEST_KEYS}])
         cell["oldest"].sort(key=lambda item: (item[0], item[1]))
         del cell["oldest"][KEEP_OLDEST:]
     # What a received case adds (all or none of the month's count as received).
@@ -97,8 +99,9 @@ def _add_final(sums: dict[str, Any], rel: str, row: Row, cutoff_us: int) -> bool
             _bump(cell["met"], clock)
     for tier in row.get("escalated_to") or ():
         _bump(cell["tiers"], tier)
-    if row.get("satisfaction") is not None:
-        _bump(cell["scores"], str(int(row["satisfaction"])))
+    score = row.get("satisfaction")
+    if score is not None:
+        _bump(cell["scores"], str(int(score)))
     cell["unreachable"] += 1 if row.get("unreachable") else 0
     return True
 

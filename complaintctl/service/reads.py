@@ -59,7 +59,8 @@ def list_rows(
         if st is not None:
             level = st.level
         else:
-            group = peers.get((row["category"], row["matter"]), []) if row.get("matter") else []
+            matter = row.get("matter")
+            group = peers.get((row["category"], matter), []) if matter else []
             level = casestatus.level(ws.policy, row, now, group)
         rows.append({**row, "severity": level})
     return rows, [p.message for p in result.problems]

@@ -31,9 +31,10 @@ import shutil
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from complaintctl.core import indexrow
+from complaintctl.core.indexrow import IndexRow
 from complaintctl.core.records import is_case_path
 from complaintctl.errors import ComplaintError
 from complaintctl.store.gitwrite import git
@@ -42,7 +43,7 @@ from complaintctl.store.workspace import Workspace, parse_case
 MONTH_RE = re.compile(r"^cases/(\d{4})/(\d{2})/")
 FACTS = ("clock_facts", "severity_facts")
 
-Item = tuple[str, dict[str, Any]]  # (path, row)
+Item = tuple[str, IndexRow]  # (path, row)
 
 
 @dataclass
@@ -53,7 +54,7 @@ class Problem:
 
 @dataclass
 class Rows:
-    rows: list[dict[str, Any]] = field(default_factory=list)
+    rows: list[IndexRow] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     parsed: int = 0
     paths: list[str] = field(default_factory=list)  # of each row
@@ -412,7 +413,7 @@ def attach_facts(ws: Workspace, items: Iterable[Item]) -> None:
         found = files[month].get(row.get("blob") or "")
         if found is None:  # facts file lost: parse that one case again
             found = _entry(ws, rel).get("row") or {}
-        row.update({k: found[k] for k in FACTS if k in found})
+        cast(dict[str, Any], row).update({k: found[k] for k in FACTS if k in found})
 
 
 # ---------------------------------------------------------------- sums

@@ -19,7 +19,7 @@ from pathlib import Path
 from complaintctl.core.policy import Policy
 from complaintctl.core.times import format_time
 from complaintctl.errors import GitError, LockError, WorkspaceError
-from complaintctl.store.workspace import Snapshot, Workspace
+from complaintctl.store.workspace import FileBackup, Workspace
 
 TRAILER_PREFIX = "Complaintctl-"
 LOCK_TIMEOUT_S = 30.0
@@ -202,7 +202,7 @@ def commit(
 @contextlib.contextmanager
 def transaction(ws: Workspace, paths: Sequence[str]) -> Iterator[None]:
     """All or nothing: on any exception put files, index and HEAD back."""
-    snapshot = Snapshot(ws.root)
+    snapshot = FileBackup(ws.root)
     for rel in paths:
         snapshot.take(rel)
     head = git(ws.root, "rev-parse", "-q", "--verify", "HEAD", check=False).stdout.strip()

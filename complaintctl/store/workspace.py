@@ -159,7 +159,7 @@ def write_atomic_bytes(path: Path, content: bytes) -> None:
 
 
 @dataclass
-class Snapshot:
+class FileBackup:
     """Files as they were before a command, to put back on failure."""
 
     root: Path

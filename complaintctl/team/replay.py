@@ -55,7 +55,7 @@ def plain(value: Any) -> Any:
 
 
 @dataclass
-class Offers:
+class Renumbering:
     """Offer numbers as one side wrote them -> as they are in the replayed case."""
 
     numbers: dict[int, int] = field(default_factory=dict)
@@ -68,14 +68,16 @@ class Offers:
 CARRIED = ("evidence", "letter")
 
 
-def redo(policy: Policy, case: Case, event: Record, source: Case, offers: Offers | None = None) -> Change:
+def redo(
+    policy: Policy, case: Case, event: Record, source: Case, offers: Renumbering | None = None
+) -> Change:
     """The change that ``event`` makes to ``case``, re-checked by the rules.
 
     ``source`` is the version of the case the event was read from (it holds
     the details of the offers it proposed); ``offers`` renumbers its offers
     when the replayed case numbers them differently (a merge).
     """
-    offers = offers if offers is not None else Offers()
+    offers = offers if offers is not None else Renumbering()
     action = event.get("action")
     if action not in events.EVENTS or action == "open":
         raise Mismatch(f"unknown event '{action}' at {event.get('at')}", where=case["id"])
@@ -92,7 +94,7 @@ def redo(policy: Policy, case: Case, event: Record, source: Case, offers: Offers
 
 def play(policy: Policy, case: Any, recorded: Sequence[Record], source: Case) -> list[Change]:
     """Apply ``recorded`` events to ``case`` in place, each re-run through the rules."""
-    offers = Offers()
+    offers = Renumbering()
     changes = []
     for event in recorded:
         change = redo(policy, case, event, source, offers)
@@ -250,7 +252,7 @@ def merge(policy: Policy, ours: Case, theirs: Case, starts: Iterable[Any]) -> Me
     ]
     timeline += [(parse_time(e["at"]), 1, i, e, theirs) for i, e in enumerate(other)]
     timeline.sort(key=lambda item: item[:3])
-    numbering = (Offers(), Offers())
+    numbering = (Renumbering(), Renumbering())
     notes = []
     for _at, side, index, event, source in timeline:
         if event["action"] == "severity" and policy.severity_rank(event["severity"]) <= policy.severity_rank(
