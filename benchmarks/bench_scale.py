@@ -740,7 +740,7 @@ class FastImport:
 
 def build_workspace(ws: Path, size: int, end: datetime, exact: bool, verify_every: int) -> Built:
     t0 = time.perf_counter()
-    admin.init_workspace(ws)
+    admin.init_workspace(ws, policy_file=workspace.defaults_dir() / "policy.yaml")
     policy = policy_mod.load(ws / "policy.yaml")
     phases = {"init": time.perf_counter() - t0}
 
@@ -840,7 +840,7 @@ def cli_args(command: str, case_id: str, kwargs: dict[str, Any]) -> list[str]:
 def replay_check(tmp: Path, end: datetime) -> str:
     """Re-make a few generated cases through the real CLI; the files must be byte-identical."""
     ws = tmp / "replay-check"
-    admin.init_workspace(ws)
+    admin.init_workspace(ws, policy_file=workspace.defaults_dir() / "policy.yaml")
     policy = policy_mod.load(ws / "policy.yaml")
     gen = Generator(policy, 100_000, end, seed=7)  # a big pool: no repeats
     gen.record = True
@@ -863,9 +863,14 @@ def replay_check(tmp: Path, end: datetime) -> str:
     for label, case in found.items():
         made_id = ""
         for command, at, actor, kwargs in gen.steps[case["id"]]:
-            args = [*cli_args(command, made_id, kwargs), "--at", times.format_time(at), "--as", actor]
+            args = [*cli_args(command, made_id, kwargs), "--at", times.format_time(at)]
+            # Each person in their own shell (self_only actions are never entered for them).
             result = subprocess.run(
-                [CLI, *args, "--root", str(ws)], capture_output=True, text=True, check=False
+                [CLI, *args, "--root", str(ws)],
+                capture_output=True,
+                text=True,
+                check=False,
+                env={**os.environ, "COMPLAINTCTL_USER": actor},
             )
             if result.returncode != 0:
                 return f"FAILED: {' '.join(args[:2])}: {result.stderr.strip()}"

@@ -237,7 +237,7 @@ class History:
     """A workspace whose every commit the tool made: generated case stories played in time order."""
 
     def __init__(self, ws: Path, end: datetime, most: int) -> None:
-        self.root = admin.init_workspace(ws)
+        self.root = admin.init_workspace(ws, policy_file=workspace.defaults_dir() / "policy.yaml")
         self.ws = workspace.find_workspace(str(self.root))
         policy = self.ws.policy
         gen = bench_scale.Generator(policy, max(20, most // 5), end, seed=11)

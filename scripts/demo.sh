@@ -18,69 +18,70 @@ git -C "$ws" config user.email "demo@example.com"
 git -C "$ws" add -A && git -C "$ws" commit --quiet -m "Sample workspace"
 
 export COMPLAINTCTL_ROOT="$ws"
-say() { printf '\n\033[1m$ complaintctl %s\033[0m\n' "$*"; "$ctl" "$@"; }
-step() { printf '\n\033[1m$ complaintctl %s\033[0m\n' "$*" >&2; "$ctl" "$@"; }
+# Each person works in their own shell: COMPLAINTCTL_USER says who is typing.
+say() { printf '\n\033[1m%s$ complaintctl %s\033[0m\n' "${COMPLAINTCTL_USER:+[$COMPLAINTCTL_USER] }" "$*"; "$ctl" "$@"; }
+step() { printf '\n\033[1m%s$ complaintctl %s\033[0m\n' "${COMPLAINTCTL_USER:+[$COMPLAINTCTL_USER] }" "$*" >&2; "$ctl" "$@"; }
 
 echo "== Case 1: overcharged on the property fee (in Chinese): a double refund, approved by a supervisor"
-c1=$(step open --as alice@example.com --customer "张三" --phone 13812341234 \
+c1=$(COMPLAINTCTL_USER=alice@example.com step open --customer "张三" --phone 13812341234 \
   --address "上海市浦东新区锦绣路 88 弄 3 号 1201" --account "HT-2026-0415" \
   --channel phone --category billing \
   --summary "十月物业费被重复扣款 240 元" --demand "退还多扣的费用" --at 2026-11-16T09:12)
 echo "$c1"
-say note "$c1" --as alice@example.com --kind reply --channel phone --at 2026-11-16T10:05 \
+COMPLAINTCTL_USER=alice@example.com say note "$c1" --kind reply --channel phone --at 2026-11-16T10:05 \
   "已致歉，核实账单中，预计明天答复"
-say note "$c1" --as alice@example.com --kind investigation --at 2026-11-16T15:30 \
+COMPLAINTCTL_USER=alice@example.com say note "$c1" --kind investigation --at 2026-11-16T15:30 \
   "Billing system ran the October batch twice; overcharge confirmed"
-say propose "$c1" --as alice@example.com --overcharge --charged 480.00 --due 240.00 --currency CNY \
+COMPLAINTCTL_USER=alice@example.com say propose "$c1" --overcharge --charged 480.00 --due 240.00 --currency CNY \
   --terms "Refund to the original payment account within 7 days" --at 2026-11-17T09:00
-say approve "$c1" 1 --as carol@example.com --at 2026-11-17T10:00
+COMPLAINTCTL_USER=carol@example.com say approve "$c1" 1 --at 2026-11-17T10:00
 printf '%s\n' "Scan of the agreement signed by 张三 on 17 Nov (stand-in for a PDF scan)" > "$scratch/signed-agreement.txt"
-say agree "$c1" --as alice@example.com --evidence "$scratch/signed-agreement.txt" --signed-by "张三" \
+COMPLAINTCTL_USER=alice@example.com say agree "$c1" --evidence "$scratch/signed-agreement.txt" --signed-by "张三" \
   --channel in-person --at 2026-11-17T14:20
-say close "$c1" --as alice@example.com --resolution agreed --executed --at 2026-11-19T11:00 \
+COMPLAINTCTL_USER=alice@example.com say close "$c1" --resolution agreed --executed --at 2026-11-19T11:00 \
   "Refund paid on 19 Nov, customer told by SMS"
-say followup "$c1" --as bob@example.com --satisfaction 5 --at 2026-11-21T10:00 "满意，感谢及时处理"
-say archive "$c1" --as bob@example.com --at 2026-11-21T10:05
+COMPLAINTCTL_USER=bob@example.com say followup "$c1" --satisfaction 5 --at 2026-11-21T10:00 "满意，感谢及时处理"
+COMPLAINTCTL_USER=bob@example.com say archive "$c1" --at 2026-11-21T10:05
 
 echo
 echo "== Case 2: a late delivery, a failed call, an escalation and a credit"
-c2=$(step open --as bob@example.com --customer "Maria Lopez" --email maria.lopez@example.net \
+c2=$(COMPLAINTCTL_USER=bob@example.com step open --customer "Maria Lopez" --email maria.lopez@example.net \
   --channel email --category delivery-delay --urgent \
   --summary "Kitchen unit promised for 10 Nov still not delivered" \
   --demand "Delivery this week and compensation" --at 2026-11-17T08:40)
 echo "$c2"
-say note "$c2" --as bob@example.com --kind contact-failed --channel phone --at 2026-11-17T09:00 \
+COMPLAINTCTL_USER=bob@example.com say note "$c2" --kind contact-failed --channel phone --at 2026-11-17T09:00 \
   "No answer; SMS sent"
-say note "$c2" --as bob@example.com --kind reply --channel email --at 2026-11-17T09:30 \
+COMPLAINTCTL_USER=bob@example.com say note "$c2" --kind reply --channel email --at 2026-11-17T09:30 \
   "Apologised; delivery booked for 20 Nov"
-say escalate "$c2" --as bob@example.com --to carol@example.com --at 2026-11-17T10:00 \
+COMPLAINTCTL_USER=bob@example.com say escalate "$c2" --to carol@example.com --at 2026-11-17T10:00 \
   --reason "Urgent and the customer asks for compensation above the agent limit"
-say propose "$c2" --as carol@example.com --amount 50.00 --currency USD --kind credit \
+COMPLAINTCTL_USER=carol@example.com say propose "$c2" --amount 50.00 --currency USD --kind credit \
   --terms "USD 50.00 credit on the next invoice" --at 2026-11-18T16:00
-say agree "$c2" --as carol@example.com --signed-by "Maria Lopez" --channel email --at 2026-11-19T09:10
-say close "$c2" --as carol@example.com --resolution agreed --executed --at 2026-11-20T17:00 \
+COMPLAINTCTL_USER=carol@example.com say agree "$c2" --signed-by "Maria Lopez" --channel email --at 2026-11-19T09:10
+COMPLAINTCTL_USER=carol@example.com say close "$c2" --resolution agreed --executed --at 2026-11-20T17:00 \
   "Delivered on 20 Nov; credit applied"
-say followup "$c2" --as carol@example.com --satisfaction 4 --at 2026-11-22T09:00
+COMPLAINTCTL_USER=carol@example.com say followup "$c2" --satisfaction 4 --at 2026-11-22T09:00
 
 echo
 echo "== Case 3: explained on the spot; the customer cannot be reached afterwards"
-c3=$(step open --as bob@example.com --customer "王芳" --phone "139 0000 5678" \
+c3=$(COMPLAINTCTL_USER=bob@example.com step open --customer "王芳" --phone "139 0000 5678" \
   --channel in-person --category information-not-given \
   --summary "不清楚公共维修基金的用途" --at 2026-11-21T15:00)
 echo "$c3"
-say close "$c3" --as bob@example.com --resolution explained --at 2026-11-21T15:20 \
+COMPLAINTCTL_USER=bob@example.com say close "$c3" --resolution explained --at 2026-11-21T15:20 \
   "Explained the fund rules at the front desk"
-say followup "$c3" --as bob@example.com --unreachable --at 2026-11-21T16:00 || true
-say note "$c3" --as bob@example.com --kind notice --channel sms --at 2026-11-21T16:00 \
+COMPLAINTCTL_USER=bob@example.com say followup "$c3" --unreachable --at 2026-11-21T16:00 || true
+COMPLAINTCTL_USER=bob@example.com say note "$c3" --kind notice --channel sms --at 2026-11-21T16:00 \
   "SMS: we will call you about your visit; please call back on 400-000-0000"
-say note "$c3" --as bob@example.com --kind contact-failed --channel phone --at 2026-11-21T16:30 "No answer"
-say note "$c3" --as bob@example.com --kind contact-failed --channel phone --at 2026-11-21T19:30 "Phone off"
-say note "$c3" --as bob@example.com --kind contact-failed --channel phone --at 2026-11-22T09:30 "No answer"
-say followup "$c3" --as bob@example.com --unreachable --at 2026-11-22T09:35
+COMPLAINTCTL_USER=bob@example.com say note "$c3" --kind contact-failed --channel phone --at 2026-11-21T16:30 "No answer"
+COMPLAINTCTL_USER=bob@example.com say note "$c3" --kind contact-failed --channel phone --at 2026-11-21T19:30 "Phone off"
+COMPLAINTCTL_USER=bob@example.com say note "$c3" --kind contact-failed --channel phone --at 2026-11-22T09:30 "No answer"
+COMPLAINTCTL_USER=bob@example.com say followup "$c3" --unreachable --at 2026-11-22T09:35
 
 echo
 echo "== Case 4: urgent, unanswered; the CI check flags it"
-c4=$(step open --as alice@example.com --customer "陈先生" --phone 13600001111 --channel phone \
+c4=$(COMPLAINTCTL_USER=alice@example.com step open --customer "陈先生" --phone 13600001111 --channel phone \
   --category property-management --urgent --summary "电梯困人，物业电话无人接听" --at 2026-11-22T08:00)
 echo "$c4"
 say overdue --as-of 2026-11-22T11:00 || echo "(overdue exits 1: a CI job would turn red here)"
@@ -105,9 +106,9 @@ git clone --quiet "$scratch/remote.git" "$scratch/bob"
 git -C "$scratch/bob" config user.name "Demo Runner"
 git -C "$scratch/bob" config user.email "demo@example.com"
 COMPLAINTCTL_ROOT="$scratch/bob" step setup
-COMPLAINTCTL_ROOT="$scratch/bob" step note "$c4" --as bob@example.com --kind reply --channel phone \
+COMPLAINTCTL_ROOT="$scratch/bob" COMPLAINTCTL_USER=bob@example.com step note "$c4" --kind reply --channel phone \
   --at 2026-11-22T08:20 "Rescue team on site; customer out of the lift"
-say note "$c4" --as alice@example.com --at 2026-11-22T08:25 "Lift company called: fault in the door sensor"
+COMPLAINTCTL_USER=alice@example.com say note "$c4" --at 2026-11-22T08:25 "Lift company called: fault in the door sensor"
 COMPLAINTCTL_ROOT="$scratch/bob" step sync
 say sync
 say show "$c4"

@@ -13,8 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from complaintctl.cli.app import app
-from complaintctl.service import admin
-from tests.helpers import ALICE, NOW, Result, Workspace
+from tests.helpers import ALICE, NOW, Result, Workspace, example_workspace
 
 
 @pytest.fixture(autouse=True)
@@ -37,7 +36,7 @@ def isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
 
 @pytest.fixture
 def ws(tmp_path: Path) -> Workspace:
-    return Workspace(admin.init_workspace(tmp_path / "ws"))
+    return Workspace(example_workspace(tmp_path / "ws"))
 
 
 @pytest.fixture
@@ -45,11 +44,20 @@ def run(ws: Workspace) -> Iterator[object]:
     """Run the CLI in the workspace: run('note', ID, 'text') -> Result."""
     runner = CliRunner()
 
-    def invoke(*args: str, env: dict[str, str] | None = None) -> Result:
+    def invoke(*args: str, env: dict[str, str] | None = None, literal: bool = False) -> Result:
+        # '--as X' in a test means X runs the command in their own shell
+        # (COMPLAINTCTL_USER), as a team works; literal=True passes --as as
+        # typed, for the tests of entering an action for someone else.
+        words = list(args)
+        person: dict[str, str] = {}
+        if not literal and "--as" in words[:-1]:
+            i = words.index("--as")
+            person = {"COMPLAINTCTL_USER": words[i + 1]}
+            del words[i : i + 2]
         result = runner.invoke(
             app,
-            ["--help"] if not args else list(args),
-            env={"COMPLAINTCTL_ROOT": str(ws.root), **(env or {})},
+            words or ["--help"],
+            env={"COMPLAINTCTL_ROOT": str(ws.root), **person, **(env or {})},
         )
         if result.exception and not isinstance(result.exception, SystemExit):
             raise result.exception

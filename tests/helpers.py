@@ -19,6 +19,15 @@ NOW = "2026-11-22T10:00:00+08:00"
 ALICE = "alice@example.com"
 
 
+def example_workspace(folder: Path) -> Path:
+    """A new workspace with the repository's own policy, example team included
+    (alice and bob agents, carol supervisor, dave manager, erin executive and legal)."""
+    from complaintctl.service import admin
+    from complaintctl.store.workspace import defaults_dir
+
+    return admin.init_workspace(folder, policy_file=defaults_dir() / "policy.yaml")
+
+
 def git(root: Path, *args: str) -> str:
     return subprocess.run(["git", *args], cwd=root, check=True, capture_output=True, text=True).stdout
 

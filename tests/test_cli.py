@@ -38,10 +38,10 @@ def changes(run: Any, ws: Workspace, *args: str) -> str:
     return str(result.stdout)
 
 
-def refused(run: Any, ws: Workspace, *args: str, code: int = 1) -> str:
+def refused(run: Any, ws: Workspace, *args: str, code: int = 1, literal: bool = False) -> str:
     """Run a command that must be refused; nothing may change. Return stderr."""
     before, files = ws.commits(), ws.snapshot()
-    result = run(*args)
+    result = run(*args, literal=literal)
     assert result.exit_code == code, (result.stdout, result.stderr)
     assert ws.commits() == before
     assert ws.snapshot() == files
@@ -78,18 +78,23 @@ def test_a_case_from_receipt_to_archive(run: Any, ws: Workspace) -> None:
 
 def test_commit_has_trailers_author_and_event_date(run: Any, ws: Workspace) -> None:
     case_id = opened(run, ws)
-    changes(run, ws, "propose", case_id, "--amount", "150.00", "--terms", "Refund", "--as", "bob@example.com",
-            "--at", "2026-11-21T08:30")  # fmt: skip
+    # Alice enters Carol's offer for her (--as): the commit names both.
+    result = run("propose", case_id, "--amount", "150.00", "--terms", "Refund", "--as", "carol@example.com",
+                 "--at", "2026-11-21T08:30", literal=True)  # fmt: skip
+    assert result.exit_code == 0, result.stderr
     assert ws.head_message() == (
         f"Propose CNY 150.00 refund on {case_id}\n\n"
         f"Complaintctl-Case: {case_id}\n"
         "Complaintctl-Action: propose\n"
         "Complaintctl-From: open\n"
         "Complaintctl-To: proposed\n"
-        "Complaintctl-Actor: bob@example.com\n\n"
+        "Complaintctl-Actor: carol@example.com\n"
+        "Complaintctl-Entered-By: alice@example.com\n\n"
     )
     author = git(ws.root, "log", "-1", "--format=%an <%ae>|%aI|%cn <%ce>").strip()
-    assert author == "Bob Li <bob@example.com>|2026-11-21T08:30:00+08:00|Test Runner <runner@example.com>"
+    assert (
+        author == "Carol Zhang <carol@example.com>|2026-11-21T08:30:00+08:00|Alice Wang <alice@example.com>"
+    )
     trailers = git(ws.root, "log", "-1", "--format=%(trailers:key=Complaintctl-To,valueonly)").strip()
     assert trailers == "proposed"
 
@@ -97,15 +102,38 @@ def test_commit_has_trailers_author_and_event_date(run: Any, ws: Workspace) -> N
 def test_commit_stages_only_the_case_file(run: Any, ws: Workspace) -> None:
     case_id = opened(run, ws)
     (ws.root / "scratch.txt").write_text("not mine\n")
-    (ws.root / "policy.yaml").write_text((ws.root / "policy.yaml").read_text() + "\n")
-    git(ws.root, "add", "policy.yaml")
+    (ws.root / ".gitignore").write_text((ws.root / ".gitignore").read_text() + "/scratch/\n")
+    git(ws.root, "add", ".gitignore")
     before = ws.commits()
     result = run("note", case_id, "Checked")
     assert result.exit_code == 0, result.stderr
     assert ws.commits() == before + 1
     changed = git(ws.root, "show", "--name-only", "--format=", "HEAD").split()
     assert changed == [str(ws.case_file(case_id).relative_to(ws.root))]
-    assert ws.status() == "M  policy.yaml\n?? scratch.txt\n"
+    assert ws.status() == "M  .gitignore\n?? scratch.txt\n"
+
+
+@pytest.mark.parametrize("staged", [False, True])
+def test_a_policy_edit_not_yet_recorded_stops_every_change(run: Any, ws: Workspace, staged: bool) -> None:
+    # Each case commit is judged by the policy on record; an edit in the tree would be judged by nobody.
+    case_id = opened(run, ws)
+    policy = ws.root / "policy.yaml"
+    policy.write_text(policy.read_text().replace("stall_after: 72h", "stall_after: 24h"))
+    if staged:
+        git(ws.root, "add", "policy.yaml")
+    before = ws.commits()
+    result = run("note", case_id, "Checked")
+    assert (result.exit_code, result.stderr) == (
+        1,
+        "complaintctl: policy.yaml: has changes not yet recorded; every case change is judged by the policy "
+        "on record; record them with 'complaintctl policy commit --reason ...' (or drop them: git checkout "
+        "-- policy.yaml templates)\n",
+    )
+    assert ws.commits() == before
+    recorded = run("policy", "commit", "--reason", "Stalled after a day", "--as", "dave@example.com")
+    assert (recorded.exit_code, recorded.stdout) == (0, "Policy: change policy.yaml\n"), recorded.stderr
+    assert run("note", case_id, "Checked").exit_code == 0
+    assert run("verify").stdout == ""
 
 
 def test_a_command_diff_shows_only_the_change(run: Any, ws: Workspace) -> None:
@@ -143,7 +171,8 @@ def test_refused_transition_names_state_and_allowed_commands(run: Any, ws: Works
     err = refused(run, ws, "agree", case_id)
     assert err == (
         f"complaintctl: {case_id}: cannot agree a case that is open; "
-        "commands allowed now: close, draft, escalate, flag, lower, note, propose, send, signoff\n"
+        "commands allowed now: assign, close, correct, draft, escalate, flag, lower, note, propose, retract, send, "
+        "signoff\n"
     )
 
 
@@ -197,12 +226,12 @@ def test_note_refusals(run: Any, ws: Workspace, args: list[str], message: str) -
     [
         (["x\x85y"], 2, "the text contains the control character U+0085; remove it (tabs and line breaks are fine)"),
         (["x", "--kind", "a\nb"], 2, "unknown note kind 'a b'; use one of: internal, reply, contact-failed, notice, investigation (policy.yaml: note_kinds)"),
-        (["x", "--as", "x\ny"], 1, "'x y' is not on the team in policy.yaml; act as a listed member with --as, or add them under 'team:'"),
+        (["x", "--as", "x\ny"], 2, "--as must be one line of printable text; give an e-mail like you@example.com"),
     ],
 )  # fmt: skip
 def test_errors_stay_on_one_line(run: Any, ws: Workspace, args: list[str], code: int, message: str) -> None:
     case_id = opened(run, ws)
-    assert refused(run, ws, "note", case_id, *args, code=code) == f"complaintctl: {message}\n"
+    assert refused(run, ws, "note", case_id, *args, code=code, literal=True) == f"complaintctl: {message}\n"
 
 
 @pytest.mark.parametrize(
@@ -296,7 +325,16 @@ def test_no_git_identity_rolls_back(run: Any, ws: Workspace, tmp_path: Path) -> 
     empty = tmp_path / "empty.gitconfig"
     empty.write_text("[user]\n\tuseConfigOnly = true\n")
     before, files = ws.commits(), ws.snapshot()
-    result = run("note", case_id, "hello", env={"GIT_CONFIG_GLOBAL": str(empty), "EMAIL": ""})
+    # Who types is COMPLAINTCTL_USER (the committer); with neither it nor a git identity, git refuses.
+    result = run(
+        "note",
+        case_id,
+        "hello",
+        "--as",
+        "alice@example.com",
+        env={"GIT_CONFIG_GLOBAL": str(empty), "EMAIL": "", "COMPLAINTCTL_USER": ""},
+        literal=True,
+    )
     assert result.exit_code == 1
     assert result.stderr.startswith("complaintctl: commit refused: ")
     assert result.stderr.rstrip().endswith(

@@ -116,7 +116,7 @@ def test_offer_refusals_leave_the_workspace_unchanged(run: Any, ws: Workspace) -
         == 0
     )
     assert run("refuse", case_id, "2", "--reason", "Wants more").exit_code == 0
-    assert run("escalate", case_id, "--reason", "Insists").exit_code == 0
+    assert run("escalate", case_id, "--reason", "Insists", "--to", "carol@example.com").exit_code == 0
     err = refused(
         run, ws, "propose", case_id, "--amount", "501", "--terms", "More", "--as", "dave@example.com"
     )
@@ -138,7 +138,7 @@ def test_offer_refusals_leave_the_workspace_unchanged(run: Any, ws: Workspace) -
     assert "there is no overcharge" in err
     log = git(ws.root, "log", "--format=%s", "-6").splitlines()
     assert log[:4] == [
-        f"Escalate {case_id} to supervisor",
+        f"Escalate {case_id} to supervisor (carol@example.com)",
         f"Customer refuses offer 2 (CNY 500.00) (bottom line: it now caps every later offer) on {case_id}",
         f"Propose CNY 500.00 refund (bottom line) on {case_id}",
         f"Withdraw offer 1 (CNY 1500.00) on {case_id}",

@@ -138,8 +138,8 @@ def test_refused_bottom_line_caps_every_later_offer_whatever_the_tier() -> None:
     )
     case = step(case, events.Refuse(1, "Wants 2000").decide(POLICY, case, ALICE, at(3), NOW))
     assert case["state"] == "in-progress" and case["offers"][0]["status"] == "refused"
-    for i in range(3):  # up to the executive tier
-        case = step(case, events.Escalate("Customer insists").decide(POLICY, case, ALICE, at(4 + i), NOW))
+    for i in range(3):  # up to the executive tier (Erin holds each tier above the front line)
+        case = step(case, events.Escalate("Customer insists").decide(POLICY, case, ERIN, at(4 + i), NOW))
     assert case["tier"] == "executive"
     with pytest.raises(RuleError) as caught:
         events.Propose("500.01", "CNY", "refund", "More").decide(POLICY, case, ERIN, at(10), NOW)

@@ -36,11 +36,15 @@ def test_readme_walkthrough_runs_as_written(run: Any, ws: Workspace) -> None:
             key, value = words[1].split("=", 1)
             env[key] = value
             continue
+        once = dict(env)  # VAR=value before the command: for that command only
+        while "=" in words[0]:
+            key, value = words.pop(0).split("=", 1)
+            once[key] = value
         assert words[0] == "complaintctl"
         if readme_id and real_id:
             words = [w.replace(readme_id, real_id) for w in words]
         before = ws.commits()
-        result = run(*words[1:], env=env)
+        result = run(*words[1:], env=once, literal=True)
         output = (result.stdout + result.stderr).splitlines()
         if words[1] == "open":
             readme_id, real_id = expected[0], output[0]

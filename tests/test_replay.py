@@ -59,7 +59,7 @@ def approve(who: str, number: int) -> Step:
 
 
 def escalate(who: str) -> Step:
-    return lambda c, t: events.Escalate("Manager please").decide(POLICY, c, who, t, t)
+    return lambda c, t: events.Escalate("Manager please", CAROL).decide(POLICY, c, who, t, t)
 
 
 def close(who: str) -> Step:
@@ -111,7 +111,7 @@ def test_two_notes_are_kept_in_time_order() -> None:
 def test_offers_on_both_sides_are_renumbered_and_approvals_follow() -> None:
     base = play(opened(), (10, reply(ALICE)))
     ours = play(base, (20, propose(ALICE, "50.00")))
-    theirs = play(base, (30, propose(BOB, "900.00")), (40, approve(CAROL, 1)))  # their offer 1
+    theirs = play(base, (30, propose(ALICE, "900.00")), (40, approve(CAROL, 1)))  # their offer 1
     case = merge(base, ours, theirs).case
     assert [(o["no"], o["amount"], o["status"], o.get("approved_by")) for o in case["offers"]] == [
         (1, "50.00", "superseded", None),
@@ -122,22 +122,23 @@ def test_offers_on_both_sides_are_renumbered_and_approvals_follow() -> None:
 
 def test_propose_while_the_other_escalates() -> None:
     base = play(opened(), (10, reply(ALICE)))
-    case = merge(base, play(base, (30, propose(ALICE, "50.00"))), play(base, (20, escalate(BOB)))).case
+    # The owner proposes while, concurrently, the case goes up to Carol.
+    case = merge(base, play(base, (20, propose(ALICE, "50.00"))), play(base, (30, escalate(BOB)))).case
     assert (case["state"], case["tier"]) == ("proposed", "supervisor")
 
 
 def test_close_while_the_other_proposes_is_a_conflict() -> None:
     base = play(opened(), (10, reply(ALICE)))
     ours = play(base, (20, close(ALICE)))
-    theirs = play(base, (30, propose(BOB, "50.00")))
+    theirs = play(base, (30, propose(ALICE, "50.00")))
     with pytest.raises(MergeConflict) as caught:
         merge(base, ours, theirs)
     assert caught.value.where == ID
     assert caught.value.what == (
-        "concurrent changes cannot both stand: theirs 'propose by bob@example.com at "
+        "concurrent changes cannot both stand: theirs 'propose by alice@example.com at "
         "2026-11-20T09:30:00+08:00 offer 1' is refused after the other side's changes (cannot propose a "
         "case that is closed). Ours: close by alice@example.com at 2026-11-20T09:20:00+08:00 resolution "
-        "explained. Theirs: propose by bob@example.com at 2026-11-20T09:30:00+08:00 offer 1"
+        "explained. Theirs: propose by alice@example.com at 2026-11-20T09:30:00+08:00 offer 1"
     )
 
 
@@ -189,7 +190,7 @@ def test_an_offer_renumbered_by_an_earlier_merge_is_not_proposed_twice() -> None
     B's merge; C's next merge must see that offer 2 there is A's offer 1."""
     base = play(opened(), (10, reply(ALICE)))
     v_a = play(base, (60, propose(ALICE, "50.00")))
-    v_b = play(base, (30, propose(BOB, "40.00")))
+    v_b = play(base, (30, propose(ALICE, "40.00")))
     first = merge(base, v_b, v_a).case
     assert [o["amount"] for o in first["offers"]] == ["40.00", "50.00"]
     v_c = play(
@@ -198,7 +199,7 @@ def test_an_offer_renumbered_by_an_earlier_merge_is_not_proposed_twice() -> None
     merged = replay.merge(POLICY, v_c, first, [copy.deepcopy(v_a), copy.deepcopy(base)])
     case = merged.case
     assert [(o["no"], o["amount"], o["by"], o["status"]) for o in case["offers"]] == [
-        (1, "40.00", BOB, "superseded"),
+        (1, "40.00", ALICE, "superseded"),
         (2, "50.00", ALICE, "refused"),  # Carol refused Alice's offer, now number 2
     ]
     assert [e["action"] for e in case["events"][2:]] == ["propose", "propose", "note", "refuse"]

@@ -39,10 +39,9 @@ from complaintctl.cli.app import app
 from complaintctl.core.records import case_relpath
 from complaintctl.core.times import parse_time
 from complaintctl.errors import CaseFileError
-from complaintctl.service import admin
 from complaintctl.store import workspace, yamlio
 from complaintctl.store.policyfile import load as load_policy
-from tests.helpers import case_path
+from tests.helpers import case_path, example_workspace
 
 # Real workspaces through the CLI: left out of 'make test-fast'.
 pytestmark = pytest.mark.slow
@@ -89,6 +88,15 @@ WORDS = st.sampled_from(
 )
 TEXT = st.lists(WORDS, min_size=1, max_size=3).map(" ".join).map(_not_an_option)
 ACTOR = st.none() | st.sampled_from(TEAM)
+# Corrections a clerk makes: a contact detail, the category, urgency, a staff member named later.
+CORRECTIONS = [
+    ("phone", "13900001111"),
+    ("email", "zhang.san@example.com"),
+    ("category", "service-attitude"),
+    ("urgent", "yes"),
+    ("demand", "退还多扣的费用"),
+    ("subject-staff", "bob@example.com"),
+]
 TICK = st.integers(0, 240)  # minutes the clock moves on before the step
 AT = st.sampled_from(["now", "valid", "valid-utc", "valid-naive"])
 BLANK = st.sampled_from(["", " ", "\t\n"])
@@ -149,7 +157,7 @@ class CaseMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.tmp = Path(tempfile.mkdtemp(prefix="complaintctl-sm-"))
-        self.root = admin.init_workspace(self.tmp / "ws")
+        self.root = example_workspace(self.tmp / "ws")
         self.runner = CliRunner()
         self.now = START
         self.fault = "none"
@@ -249,14 +257,13 @@ class CaseMachine(RuleBasedStateMachine):
         """Run one command and check every per-step property of its result."""
         if self.fault in COMMON_FAULTS and not (self.fault == "before-last" and case_id is None):
             must_fail = True
+        # Each person runs commands in their own shell (COMPLAINTCTL_USER), as
+        # self_only actions require; --as for someone else is tested apart.
+        env = {"COMPLAINTCTL_ROOT": str(self.root), "COMPLAINTCTL_NOW": self.now.isoformat()}
         if actor is not None:
-            args = [*args, "--as", actor]
+            env["COMPLAINTCTL_USER"] = actor
         before_state = self.case_data(case_id)["state"] if case_id else None
-        result = self.runner.invoke(
-            app,
-            args,
-            env={"COMPLAINTCTL_ROOT": str(self.root), "COMPLAINTCTL_NOW": self.now.isoformat()},
-        )
+        result = self.runner.invoke(app, args, env=env)
         out = f"{args!r}\nexit {result.exit_code}\nstdout: {result.stdout}\nstderr: {result.stderr}"
 
         assert result.exception is None or isinstance(result.exception, SystemExit), (
@@ -772,6 +779,77 @@ class CaseMachine(RuleBasedStateMachine):
         args = ["reopen", case, "--reason", reason, *self.at_option(at, case)]
         self.invoke(args, actor=actor, case_id=case, command="reopen", must_fail=fault != "none")
 
+    @rule(
+        case=cases,
+        tick=TICK,
+        actor=ACTOR,
+        at=AT,
+        fault=faults("reason"),
+        to=st.sampled_from(TEAM),
+        reason=TEXT,
+        blank=BLANK,
+    )
+    def assign(
+        self, case: str, tick: int, actor: str | None, at: str, fault: str, to: str, reason: str, blank: str
+    ) -> None:
+        actor = self.begin(tick, fault, actor)
+        reason = blank if fault == "reason" else reason
+        args = ["assign", case, "--to", to, "--reason", reason, *self.at_option(at, case)]
+        self.invoke(args, actor=actor, case_id=case, command="assign", must_fail=fault != "none")
+
+    @rule(
+        case=cases,
+        tick=TICK,
+        actor=ACTOR,
+        at=AT,
+        fault=faults("reason"),
+        correction=st.sampled_from(CORRECTIONS),
+        reason=TEXT,
+        blank=BLANK,
+    )
+    def correct(
+        self,
+        case: str,
+        tick: int,
+        actor: str | None,
+        at: str,
+        fault: str,
+        correction: tuple[str, str],
+        reason: str,
+        blank: str,
+    ) -> None:
+        actor = self.begin(tick, fault, actor)
+        reason = blank if fault == "reason" else reason
+        field, value = correction
+        args = ["correct", case, field, value, "--reason", reason, *self.at_option(at, case)]
+        self.invoke(args, actor=actor, case_id=case, command="correct", must_fail=fault != "none")
+
+    @rule(
+        case=cases,
+        tick=TICK,
+        actor=ACTOR,
+        at=AT,
+        fault=faults("reason"),
+        which=st.integers(1, 12),
+        reason=TEXT,
+        blank=BLANK,
+    )
+    def retract(
+        self,
+        case: str,
+        tick: int,
+        actor: str | None,
+        at: str,
+        fault: str,
+        which: int,
+        reason: str,
+        blank: str,
+    ) -> None:
+        actor = self.begin(tick, fault, actor)
+        reason = blank if fault == "reason" else reason
+        args = ["retract", case, str(which), "--reason", reason, *self.at_option(at, case)]
+        self.invoke(args, actor=actor, case_id=case, command="retract", must_fail=fault != "none")
+
     # ------------------------------------------------------------ offers
 
     def offer_arg(self, case: str, which: str, fault: str, bad: str) -> tuple[str, int | None]:
@@ -1210,6 +1288,14 @@ class CaseMachine(RuleBasedStateMachine):
             self.archive(case, tick, actor, at, "none", "")
         elif command == "reopen":
             self.reopen(case, tick, actor, at, "none", draw(TEXT), "")
+        elif command == "assign":
+            self.assign(case, tick, actor, at, "none", draw(st.sampled_from(TEAM)), draw(TEXT), "")
+        elif command == "correct":
+            self.correct(case, tick, actor, at, "none", draw(st.sampled_from(CORRECTIONS)), draw(TEXT), "")
+        elif command == "retract":
+            notes = [i for i, e in enumerate(self.case_data(case)["events"], 1) if e["action"] == "note"]
+            which = draw(st.sampled_from(notes)) if notes else 1
+            self.retract(case, tick, actor, at, "none", which, draw(TEXT), "")
         else:
             raise AssertionError(f"advance does not know '{command}'; add it here")
 

@@ -20,9 +20,8 @@ from typer.testing import CliRunner
 from complaintctl.cli.app import app
 from complaintctl.core.records import case_relpath
 from complaintctl.errors import CaseFileError
-from complaintctl.service import admin
 from complaintctl.store import yamlio
-from tests.helpers import case_path, git, open_args
+from tests.helpers import case_path, example_workspace, git, open_args
 
 ALICE, BOB, CAROL = "alice@example.com", "bob@example.com", "carol@example.com"
 
@@ -65,7 +64,7 @@ def make_team(tmp_path: Path, setup: bool = True) -> tuple[Clone, Clone, Path]:
     """Alice's workspace pushed to a bare remote; Bob's fresh clone (set up, or not)."""
     remote = tmp_path / "remote.git"
     subprocess.run(["git", "init", "--quiet", "--bare", str(remote)], check=True)
-    a = Clone(admin.init_workspace(tmp_path / "alice"))
+    a = Clone(example_workspace(tmp_path / "alice"))
     a.git("remote", "add", "origin", str(remote))
     a.git("push", "--quiet", "-u", "origin", "main")
     subprocess.run(["git", "clone", "--quiet", str(remote), str(tmp_path / "bob")], check=True)
@@ -119,14 +118,15 @@ def test_propose_while_other_escalates(team: tuple[Clone, Clone, Path]) -> None:
     a, b, _ = team
     case_id = shared_case(a, b)
     a.ok("propose", case_id, "--amount", "50.00", "--currency", "CNY", "--kind", "refund",
-         "--terms", "Refund within 7 days", "--at", "2026-11-20T11:00")  # fmt: skip
+         "--terms", "Refund within 7 days", "--at", "2026-11-20T09:30")  # fmt: skip
     b.ok(
-        "escalate", case_id, "--reason", "Customer asks for a manager", "--at", "2026-11-20T10:00", actor=BOB
-    )
+        "escalate", case_id, "--reason", "Customer asks for a manager", "--to", CAROL,
+        "--at", "2026-11-20T10:00", actor=BOB,
+    )  # fmt: skip
     a.ok("sync")
     b.ok("sync", actor=BOB)
     case = b.case(case_id)
-    assert [e["action"] for e in case["events"]] == ["open", "escalate", "propose"]
+    assert [e["action"] for e in case["events"]] == ["open", "propose", "escalate"]
     assert (case["state"], case["tier"], case["offers"][0]["status"]) == ("proposed", "supervisor", "open")
     assert b.cli("verify") == (0, "", "")
 
@@ -136,15 +136,16 @@ def test_close_while_other_proposes_stops_and_loses_nothing(team: tuple[Clone, C
     case_id = shared_case(a, b)
     a.ok("close", case_id, "--resolution", "explained", "--at", "2026-11-20T10:00")
     a.ok("sync")
+    # Carol (a tier above the owner) makes an offer in Bob's clone meanwhile.
     b.ok("propose", case_id, "--amount", "20.00", "--currency", "CNY", "--kind", "refund",
-         "--terms", "Refund", "--at", "2026-11-20T11:00", actor=BOB)  # fmt: skip
+         "--terms", "Refund", "--at", "2026-11-20T11:00", actor=CAROL)  # fmt: skip
     before, files = b.head(), sorted(p.read_bytes() for p in (b.root / "cases").rglob("*.yaml"))
     code, out, err = b.cli("sync", actor=BOB)
     assert (code, out) == (1, "")
     assert err == (
-        f"complaintctl: {case_id}: concurrent changes cannot both stand: ours 'propose by {BOB} at "
+        f"complaintctl: {case_id}: concurrent changes cannot both stand: ours 'propose by {CAROL} at "
         "2026-11-20T11:00:00+08:00 offer 1' is refused after the other side's changes (cannot propose "
-        f"a case that is closed). Ours: propose by {BOB} at 2026-11-20T11:00:00+08:00 offer 1. Theirs: "
+        f"a case that is closed). Ours: propose by {CAROL} at 2026-11-20T11:00:00+08:00 offer 1. Theirs: "
         f"close by {ALICE} at 2026-11-20T10:00:00+08:00 resolution explained; nothing was changed; decide "
         f"with your colleague which side stands, then run 'complaintctl sync --keep-theirs {case_id}' or "
         f"'complaintctl sync --keep-ours {case_id}' (the other side's events on it are left out and "
@@ -157,7 +158,7 @@ def test_close_while_other_proposes_stops_and_loses_nothing(team: tuple[Clone, C
     assert b.cli("sync", "--keep-theirs", case_id, actor=BOB)[0] == 0
     assert b.case(case_id)["state"] == "closed"
     message = b.git("log", "-1", "--format=%B")
-    assert f"{case_id}: kept theirs by decision of {BOB}; left out: propose by {BOB}" in message
+    assert f"{case_id}: kept theirs by decision of {BOB}; left out: propose by {CAROL}" in message
     assert f"Complaintctl-Keep: {case_id} theirs" in message
     assert b.cli("verify") == (0, "", "")
 
@@ -249,7 +250,7 @@ def test_plain_git_pull_of_a_conflict_leaves_no_markers(team: tuple[Clone, Clone
     case_id = shared_case(a, b)
     a.ok("close", case_id, "--resolution", "explained", "--at", "2026-11-20T10:00")
     a.ok("sync")
-    b.ok("escalate", case_id, "--reason", "Manager", "--at", "2026-11-20T11:00", actor=BOB)
+    b.ok("escalate", case_id, "--reason", "Manager", "--to", CAROL, "--at", "2026-11-20T11:00", actor=BOB)
     mine = b.case(case_id)
     pulled = subprocess.run(["git", "pull"], cwd=b.root, capture_output=True, text=True)
     assert pulled.returncode == 1
@@ -292,7 +293,7 @@ def test_same_id_created_on_both_sides_stops(team: tuple[Clone, Clone, Path]) ->
 
 
 def test_sync_refuses_uncommitted_changes_and_no_remote(tmp_path: Path) -> None:
-    a = Clone(admin.init_workspace(tmp_path / "alice"))
+    a = Clone(example_workspace(tmp_path / "alice"))
     code, _, err = a.cli("sync")
     assert (code, err) == (
         1,
@@ -307,7 +308,7 @@ def test_sync_refuses_uncommitted_changes_and_no_remote(tmp_path: Path) -> None:
 
 
 def test_setup_adds_the_attribute_to_an_older_workspace(tmp_path: Path) -> None:
-    a = Clone(admin.init_workspace(tmp_path / "alice"))
+    a = Clone(example_workspace(tmp_path / "alice"))
     a.git("rm", "--quiet", ".gitattributes")
     a.git("commit", "--quiet", "-m", "an older workspace")
     out = a.ok("setup")
@@ -322,7 +323,7 @@ def test_setup_adds_the_attribute_to_an_older_workspace(tmp_path: Path) -> None:
 def test_first_sync_creates_the_remote_branch(tmp_path: Path) -> None:
     remote = tmp_path / "remote.git"
     subprocess.run(["git", "init", "--quiet", "--bare", str(remote)], check=True)
-    a = Clone(admin.init_workspace(tmp_path / "alice"))
+    a = Clone(example_workspace(tmp_path / "alice"))
     a.git("remote", "add", "origin", str(remote))
     case_id = a.ok(*open_args())
     assert a.ok("sync") == f"Out: 2 commit(s) to origin/main; cases: {case_id}"

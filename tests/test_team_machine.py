@@ -26,9 +26,8 @@ from typer.testing import CliRunner
 
 from complaintctl.cli.app import app
 from complaintctl.errors import CaseFileError
-from complaintctl.service import admin
 from complaintctl.store import yamlio
-from tests.helpers import case_path
+from tests.helpers import case_path, example_workspace
 
 # Real workspaces through the CLI: left out of 'make test-fast'.
 pytestmark = pytest.mark.slow
@@ -48,7 +47,7 @@ class Team(RuleBasedStateMachine):
         self.tmp = Path(tempfile.mkdtemp(prefix="complaintctl-team-"))
         remote = self.tmp / "remote.git"
         subprocess.run(["git", "init", "--quiet", "--bare", str(remote)], check=True)
-        first = admin.init_workspace(self.tmp / "c0")
+        first = example_workspace(self.tmp / "c0")
         git(first, "remote", "add", "origin", str(remote))
         git(first, "push", "--quiet", "-u", "origin", "main")
         self.clones = [first]

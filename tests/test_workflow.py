@@ -78,7 +78,8 @@ COMMANDS = {
     "refuse": lambda c, t: events.Refuse(1, "Too little").decide(POLICY, c, ALICE, t, NOW),
     "withdraw": lambda c, t: events.Withdraw(1, "Wrong amount").decide(POLICY, c, ALICE, t, NOW),
     "agree": lambda c, t: events.Agree(None, "张三", "phone").decide(POLICY, c, ALICE, t, NOW),
-    "escalate": lambda c, t: events.Escalate("Needs a supervisor").decide(POLICY, c, ALICE, t, NOW),
+    # Erin holds every tier above the front line: who escalates to a tier they hold takes the case on.
+    "escalate": lambda c, t: events.Escalate("Needs a supervisor").decide(POLICY, c, ERIN, t, NOW),
     "flag": lambda c, t: events.Flag("Threatens the press", risk=True).decide(POLICY, c, ALICE, t, NOW),
     "lower": _lower,
     "close": lambda c, t: events.Close(
@@ -106,13 +107,13 @@ TABLE = {
     "archived": {},
 }  # fmt: skip
 ALLOWED_NOW = {
-    "open": "close, draft, escalate, flag, lower, note, propose, send, signoff",
-    "in-progress": "close, draft, escalate, flag, lower, note, propose, send, signoff, wait",
-    "waiting": "agree, approve, close, draft, escalate, flag, lower, note, propose, refuse, resume, send, signoff, withdraw",
-    "proposed": "agree, approve, close, draft, escalate, flag, lower, note, propose, refuse, send, signoff, wait, withdraw",
-    "agreed": "close, draft, escalate, flag, lower, note, send, signoff",
-    "closed": "draft, followup, note, reopen, send, signoff",
-    "followed-up": "archive, note, reopen",
+    "open": "assign, close, correct, draft, escalate, flag, lower, note, propose, retract, send, signoff",
+    "in-progress": "assign, close, correct, draft, escalate, flag, lower, note, propose, retract, send, signoff, wait",
+    "waiting": "agree, approve, assign, close, correct, draft, escalate, flag, lower, note, propose, refuse, resume, retract, send, signoff, withdraw",
+    "proposed": "agree, approve, assign, close, correct, draft, escalate, flag, lower, note, propose, refuse, retract, send, signoff, wait, withdraw",
+    "agreed": "assign, close, correct, draft, escalate, flag, lower, note, retract, send, signoff",
+    "closed": "correct, draft, followup, note, reopen, retract, send, signoff",
+    "followed-up": "archive, correct, note, reopen, retract",
     "archived": "none",
 }
 
@@ -136,7 +137,7 @@ def test_every_transition_allowed_or_refused(state: str, command: str) -> None:
         after = step(case, change)
         assert after["state"] == expected
         assert change.from_state == state and change.to_state == expected
-        assert after["events"][-1]["by"] == ALICE
+        assert after["events"][-1]["by"] == (ERIN if command == "escalate" else ALICE)
         assert after["events"][-1]["at"] == "2026-11-20T09:30:00+08:00"
         assert len(after["events"]) == len(case["events"]) + 1
 
@@ -347,10 +348,10 @@ def test_followup_arguments(satisfaction: int | None, unreachable: bool, message
 def test_escalation_goes_tier_by_tier_to_the_top(urgent: bool, severity: str, tiers: list[str]) -> None:
     case = new_case(urgent=urgent, severity=severity)
     for i, tier in enumerate(tiers, start=1):
-        case = step(case, events.Escalate("stuck").decide(POLICY, case, ALICE, at(i), NOW))
-        assert case["tier"] == tier
+        case = step(case, events.Escalate("stuck").decide(POLICY, case, ERIN, at(i), NOW))
+        assert (case["tier"], case["owner"]) == (tier, ERIN)
     with pytest.raises(RuleError) as caught:
-        events.Escalate("stuck").decide(POLICY, case, ALICE, at(9), NOW)
+        events.Escalate("stuck").decide(POLICY, case, ERIN, at(9), NOW)
     assert str(caught.value) == (
         f"{ID}: the case is already at the top tier (executive); record what happens next with 'complaintctl note'"
     )
@@ -360,9 +361,27 @@ def test_urgent_case_jumps_straight_to_the_supervisor_tier() -> None:
     policy = load(Path(__file__).resolve().parent.parent / "policy.yaml")
     policy = type(policy)(**{**policy.__dict__, "direct_tier": "manager"})
     case, _ = events.Open("X", "phone", "billing", "s", urgent=True).decide_open(policy, ID, ALICE, T0, NOW)
-    assert events.Escalate("urgent").decide(policy, case, ALICE, at(1), NOW).event["tier_to"] == "manager"
+    assert (
+        events.Escalate("urgent", DAVE).decide(policy, case, ALICE, at(1), NOW).event["tier_to"] == "manager"
+    )
     calm, _ = events.Open("X", "phone", "billing", "s").decide_open(policy, ID, ALICE, T0, NOW)
-    assert events.Escalate("slow").decide(policy, calm, ALICE, at(1), NOW).event["tier_to"] == "supervisor"
+    assert (
+        events.Escalate("slow", CAROL).decide(policy, calm, ALICE, at(1), NOW).event["tier_to"]
+        == "supervisor"
+    )
+
+
+def test_escalation_always_leaves_a_responsible_owner_at_the_new_tier() -> None:
+    # An agent escalating without --to used to stay owner of a supervisor-tier case.
+    case = new_case()
+    with pytest.raises(RuleError) as caught:
+        events.Escalate("stuck").decide(POLICY, case, ALICE, at(1), NOW)
+    assert str(caught.value) == (
+        f"{ID}: escalating to supervisor hands the case to someone who holds that tier; "
+        f"give --to one of: {CAROL}, {DAVE}, {ERIN}"
+    )
+    taken = step(case, events.Escalate("stuck").decide(POLICY, case, CAROL, at(1), NOW))
+    assert (taken["tier"], taken["owner"], taken["events"][-1]["assignee"]) == ("supervisor", CAROL, CAROL)
 
 
 @pytest.mark.parametrize(

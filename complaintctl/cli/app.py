@@ -102,14 +102,22 @@ def _run(root: str | None, actor: str | None, at: str | None, case_id: str, even
 @app.command(epilog="Example: complaintctl init ~/complaints")
 def init(
     folder: Annotated[Path, typer.Argument(help="New or empty folder for the workspace.")],
+    email: Annotated[str | None, typer.Option(help="Your id on the team (default: git user.email).")] = None,
+    name: Annotated[str | None, typer.Option(help="Your name (default: git user.name).")] = None,
+    policy: Annotated[
+        Path | None,
+        typer.Option(
+            "--policy", help="Start from this policy.yaml (its team as it is) instead of the default."
+        ),
+    ] = None,
 ) -> None:
-    """Make a new workspace: git repo, default policy.yaml and templates, empty cases/."""
+    """Make a new workspace: git repo, policy.yaml with you on the team, templates, empty cases/."""
     from complaintctl.service import admin
 
-    path = admin.init_workspace(folder)
+    path = admin.init_workspace(folder, policy, name, email)
     typer.echo(
-        f"Workspace ready in {path}. "
-        "Next: edit policy.yaml (team, categories), then 'complaintctl open --help'."
+        f"Workspace ready in {path}, with you on the team. Next: 'complaintctl team add' your "
+        "colleagues, then 'complaintctl open --help'."
     )
 
 
@@ -537,6 +545,150 @@ def reopen(
     from complaintctl.core import events
 
     _run(root, actor, at, case_id, events.Reopen(reason))
+
+
+@app.command(
+    epilog="Example: complaintctl assign C-20261122-7K3QX2 --to bob@example.com --reason 'Alice on leave'"
+)
+def assign(
+    case_id: CaseId,
+    to: Annotated[str, typer.Option("--to", help="The colleague who takes the case on (same tier).")],
+    reason: Annotated[str, typer.Option(help="Why it is handed on.")],
+    at: At = None,
+    actor: As = None,
+    root: Root = None,
+) -> None:
+    """Hand the case to a colleague on its tier: the owner (or a higher tier) records the hand-over."""
+    from complaintctl.core import events
+
+    _run(root, actor, at, case_id, events.Assign(to, reason))
+
+
+@app.command(
+    epilog="Example: complaintctl correct C-20261122-7K3QX2 phone 13812341235 --reason 'Typo: last digit'"
+)
+def correct(
+    case_id: CaseId,
+    field: Annotated[
+        str,
+        typer.Argument(
+            help="name, phone, email, address, account, category, matter, demand, summary, cause, "
+            "urgent (yes/no) or subject-staff (adds one).",
+            metavar="FIELD",
+        ),
+    ],
+    value: Annotated[str, typer.Argument(help="The right value.", metavar="VALUE")],
+    reason: Annotated[str, typer.Option(help="What was wrong.")],
+    at: At = None,
+    actor: As = None,
+    root: Root = None,
+) -> None:
+    """Correct a recorded fact; the earlier value stays in the record."""
+    from complaintctl.core import events
+
+    _run(root, actor, at, case_id, events.Correct(field, value, reason))
+
+
+@app.command(epilog="Example: complaintctl retract C-20261122-7K3QX2 4 --reason 'Noted on the wrong case'")
+def retract(
+    case_id: CaseId,
+    event: Annotated[int, typer.Argument(help="The event's number, as 'show' lists it.", metavar="EVENT")],
+    reason: Annotated[str, typer.Option(help="Why it was a mistake.")],
+    at: At = None,
+    actor: As = None,
+    root: Root = None,
+) -> None:
+    """Take back a note recorded by mistake: it stays in the record, marked, and no clock counts it."""
+    from complaintctl.core import events
+
+    _run(root, actor, at, case_id, events.Retract(event, reason))
+
+
+# ---------------------------------------------------------------- the team and the policy
+
+team_app = typer.Typer(
+    cls=Group,
+    help="Change the team in policy.yaml as one audited commit (needs a policy role, in person).",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+policy_app = typer.Typer(
+    cls=Group,
+    help="Record hand edits of policy.yaml and templates/ as one audited commit.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+app.add_typer(team_app, name="team")
+app.add_typer(policy_app, name="policy")
+
+Roles = Annotated[
+    list[str],
+    typer.Option("--role", help="A role from policy.yaml's roles. Repeatable.", show_default=False),
+]
+Reason = Annotated[str, typer.Option(help="Why (it goes into the commit).")]
+
+
+@team_app.command(
+    "add",
+    epilog="Example: complaintctl team add bob@example.com --name 'Bob Li' --role agent --reason 'Joined'",
+)
+def team_add(
+    member: Annotated[str, typer.Argument(help="The new member's id (their e-mail).", metavar="ID")],
+    name: Annotated[str, typer.Option(help="Their name, as letters show it.")],
+    role: Roles,
+    reason: Reason,
+    actor: As = None,
+    root: Root = None,
+) -> None:
+    """Add a member to the team."""
+    from complaintctl.service import policychanges
+
+    typer.echo(policychanges.team_add(root, actor, member, name, role, reason))
+
+
+@team_app.command(
+    "remove", epilog="Example: complaintctl team remove bob@example.com --reason 'Left the company'"
+)
+def team_remove(
+    member: Annotated[str, typer.Argument(help="The member's id.", metavar="ID")],
+    reason: Reason,
+    actor: As = None,
+    root: Root = None,
+) -> None:
+    """Remove a member from the team (their cases keep them as owner until handed on)."""
+    from complaintctl.service import policychanges
+
+    typer.echo(policychanges.team_remove(root, actor, member, reason))
+
+
+@team_app.command(
+    "roles",
+    epilog="Example: complaintctl team roles bob@example.com --role agent --role supervisor "
+    "--reason 'Promoted'",
+)
+def team_roles(
+    member: Annotated[str, typer.Argument(help="The member's id.", metavar="ID")],
+    role: Roles,
+    reason: Reason,
+    actor: As = None,
+    root: Root = None,
+) -> None:
+    """Set the roles a member holds."""
+    from complaintctl.service import policychanges
+
+    typer.echo(policychanges.team_roles(root, actor, member, role, reason))
+
+
+@policy_app.command(
+    "commit",
+    epilog="Example: complaintctl policy commit --reason 'First reply within 24 h from December'",
+)
+def policy_commit(reason: Reason, actor: As = None, root: Root = None) -> None:
+    """Check the edited policy.yaml and templates/ and record them as one commit."""
+    from complaintctl.service import policychanges
+
+    subject, _paths = policychanges.policy_commit(root, actor, reason)
+    typer.echo(subject)
 
 
 # ---------------------------------------------------------------- reading

@@ -10,6 +10,7 @@ from typing import Any
 from complaintctl.core.casestatus import CaseStatus
 from complaintctl.core.columns import columns
 from complaintctl.core.deadlines import ClockState, format_span
+from complaintctl.core.eventlog import event_key, retracted
 from complaintctl.core.privacy import mask_name
 from complaintctl.core.records import case_relpath
 
@@ -114,11 +115,22 @@ def show_text(case: Mapping[str, Any], status: CaseStatus | None = None) -> str:
             if o.get("approved_by"):
                 lines.append(f"     approved by {o['approved_by']}")
     lines.append("Events:")
-    for e in case["events"]:
+    gone = retracted(case["events"])
+    keys = {event_key(e): i for i, e in enumerate(case["events"], 1)}
+    for i, e in enumerate(case["events"], 1):
         move = f" {e['from']} -> {e['to']}" if "from" in e else ""
         kind = f" ({e['kind']})" if e.get("kind") else ""
         text = e.get("text") or e.get("reason") or ""
-        lines.append(f"  {e['at']}  {e['by']}  {e['action']}{kind}{move}{'  ' + text if text else ''}")
+        if e["action"] == "correct":
+            text = f"{e['field']}: {e.get('was', '')} -> {e['value']}; {text}"
+        elif e["action"] == "retract":
+            text = f"takes back #{keys.get(str(e['retracts']), '?')}; {text}"
+        elif e["action"] == "assign":
+            text = f"{e.get('owner_from')} -> {e['assignee']}; {text}"
+        mark = "  [retracted]" if event_key(e) in gone else ""
+        lines.append(
+            f"  #{i:<3}{e['at']}  {e['by']}  {e['action']}{kind}{move}{'  ' + text if text else ''}{mark}"
+        )
     return "\n".join(lines)
 
 

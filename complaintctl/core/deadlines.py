@@ -19,6 +19,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from complaintctl.core.eventlog import live_events
 from complaintctl.core.times import parse_time
 
 CLOCKS = ("first_reply", "keep_informed", "resolution", "followup")
@@ -156,7 +157,7 @@ class Facts:
 
 
 def facts(case: Mapping[str, Any], pause_states: Sequence[str]) -> Facts:
-    events = case["events"]
+    events = live_events(case["events"])  # a retracted reply no longer answers
     contacts: list[datetime] = []
     first_reply = None
     spans: list[Interval] = []

@@ -20,19 +20,23 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from complaintctl.core import severity as severity_rules
+from complaintctl.core.eventlog import event_key, retracted
 from complaintctl.core.lifecycle import (
+    CAUSES,
     Case,
     Change,
     FieldPath,
     check_actor,
     check_member,
     check_not_subject,
+    check_owner,
     check_time,
     choice,
     drafts,
     find_offer,
     flag_values,
     is_final,
+    is_owner_or_above,
     is_subject,
     make_change,
     open_offer,
@@ -40,6 +44,7 @@ from complaintctl.core.lifecycle import (
     require_text,
     set_flags,
     signoffs_missing,
+    tier_holders,
     unreachable_missing,
 )
 from complaintctl.core.policy import Policy
@@ -761,7 +766,7 @@ class Escalate(Event):
         if to_user is not None:
             member = check_member(policy, to_user, fix="pick a listed member")
             if member is not None and not set(member.roles) & set(tier.roles):
-                holders = [m.id for m in policy.team if set(m.roles) & set(tier.roles)]
+                holders = tier_holders(policy, case, tier.name)
                 raise RuleError(
                     f"{to_user} does not hold the {tier.name} tier",
                     where=case["id"],
@@ -770,6 +775,21 @@ class Escalate(Event):
             check_not_subject(
                 case.get("subject_staff", ()), to_user, "own it", "escalate to someone else", case["id"]
             )
+        elif (
+            policy.team
+            and not is_subject(case.get("subject_staff", ()), actor)
+            and policy.holds_tier(actor, tier.name)
+        ):
+            to_user = actor  # who escalates to a tier they hold takes the case on
+        elif policy.team:
+            # docs/domain.md#first-contact: a case always has a responsible owner at its tier.
+            holders = tier_holders(policy, case, tier.name)
+            raise RuleError(
+                f"escalating to {tier.name} hands the case to someone who holds that tier",
+                where=case["id"],
+                fix=f"give --to one of: {', '.join(holders) or 'nobody (edit policy.yaml)'}",
+            )
+        if to_user is not None:
             updates.append((("owner",), to_user))
         to_text = f" ({to_user})" if to_user else ""
         return make_change(
@@ -1093,6 +1113,207 @@ class Rise(Event):
         return cls(to=e["severity"], reasons=(e["reason"],))
 
 
+@dataclass(frozen=True)
+class Assign(Event):
+    """Hand the case to a colleague on its tier (首问负责制: the owner stays
+    responsible until a recorded hand-over; docs/domain.md#first-contact)."""
+
+    action: ClassVar[str] = "assign"
+    to_user: str
+    reason: str
+
+    def decide(self, policy: Policy, case: Case, actor: str, at: datetime, now: datetime) -> Change:
+        to_user, reason = self.to_user.strip(), self.reason
+        require_text(to_user, "--to", "name the colleague who takes the case on")
+        check_text(to_user, "--to")
+        require_text(reason, "--reason", "say why the case is handed on")
+        transition = prepare(policy, case, "assign", actor, at, now)
+        check_owner(policy, case, "assign", actor)
+        owner = str(case["owner"])
+        if to_user.casefold() == owner.casefold():
+            raise RuleError(f"{owner} already owns the case", where=case["id"], fix="name someone else")
+        check_member(policy, to_user, fix="pick a listed member")
+        holders = tier_holders(policy, case, case["tier"])
+        if policy.team and not policy.holds_tier(to_user, case["tier"]):
+            raise RuleError(
+                f"{to_user} does not hold the {case['tier']} tier the case is at",
+                where=case["id"],
+                fix=f"hand it to one of: {', '.join(h for h in holders if h != owner) or 'nobody'}, "
+                "or escalate it",
+            )
+        check_not_subject(
+            case.get("subject_staff", ()), to_user, "own it", "hand it to someone else", case["id"]
+        )
+        return make_change(
+            case,
+            transition,
+            "assign",
+            actor,
+            at,
+            f"Hand {case['id']} to {to_user}",
+            {"assignee": to_user, "owner_from": owner, "reason": reason},
+            [(("owner",), to_user)],
+        )
+
+    @classmethod
+    def from_record(cls, e: Record, source: Case, offers: Renumber) -> Assign:
+        return cls(to_user=e["assignee"], reason=e["reason"])
+
+
+# What 'correct' may change, by the name the user types, and where it lives.
+CORRECTABLE: dict[str, tuple[str, ...]] = {
+    "name": ("customer", "name"),
+    "phone": ("customer", "phone"),
+    "email": ("customer", "email"),
+    "address": ("customer", "address"),
+    "account": ("customer", "account"),
+    "category": ("category",),
+    "matter": ("matter",),
+    "demand": ("demand",),
+    "summary": ("summary",),
+    "cause": ("cause",),
+    "urgent": ("urgent",),
+    "subject-staff": ("subject_staff",),
+}
+
+
+@dataclass(frozen=True)
+class Correct(Event):
+    """Correct a recorded fact (a mistyped phone, the wrong category), with a
+    reason; the earlier value stays in the event. ``subject-staff`` adds one
+    more person the complaint is about (recused from then on)."""
+
+    action: ClassVar[str] = "correct"
+    field: str
+    value: str
+    reason: str
+
+    def decide(self, policy: Policy, case: Case, actor: str, at: datetime, now: datetime) -> Change:
+        name, reason = self.field, self.reason
+        if name not in CORRECTABLE:
+            raise UsageError(f"'{name}' cannot be corrected", fix=f"correct one of: {', '.join(CORRECTABLE)}")
+        require_text(self.value, "the new value", "give the corrected value")
+        check_text(self.value, "the new value")
+        require_text(reason, "--reason", "say what was wrong")
+        transition = prepare(policy, case, "correct", actor, at, now)
+        path = CORRECTABLE[name]
+        old: Any = case
+        for part in path:
+            old = old.get(part) if isinstance(old, Mapping) else None
+        value: Any = self.value.strip()
+        if name == "phone":
+            check_phone(value)
+        elif name == "email":
+            check_email(value)
+        elif name == "category":
+            choice(value, policy.categories, "category", "categories")
+        elif name == "cause":
+            choice(value, CAUSES, "cause", "internal (our fault), external, unknown")
+        elif name == "urgent":
+            if value not in ("yes", "no"):
+                raise UsageError(f"urgent '{value}': say yes or no", fix="complaintctl correct ID urgent yes")
+            value = value == "yes"
+        updates: list[tuple[FieldPath, Any]]
+        if name == "subject-staff":
+            staff = list(case.get("subject_staff", ()))
+            if is_subject(staff, value):
+                raise RuleError(
+                    f"{value} is already named in the complaint", where=case["id"], fix="nothing to do"
+                )
+            if is_subject([value], str(case["owner"])):
+                raise RuleError(
+                    f"{value} owns the case and would be recused",
+                    where=case["id"],
+                    fix=f"hand it on first: complaintctl assign {case['id']} --to ... --reason ...",
+                )
+            check_not_subject([value], actor, "name themself", "ask a colleague to correct it")
+            old, updates = None, [(("subject_staff", len(staff)), value)]
+        else:
+            if old == value:
+                raise RuleError(f"{name} is already that", where=case["id"], fix="nothing to correct")
+            updates = [(path, value)]
+        return make_change(
+            case,
+            transition,
+            "correct",
+            actor,
+            at,
+            f"Correct {name} of {case['id']}",
+            {"field": name, "value": value, "was": old, "reason": reason},
+            updates,
+        )
+
+    @classmethod
+    def from_record(cls, e: Record, source: Case, offers: Renumber) -> Correct:
+        value = e["value"]
+        if isinstance(value, bool):
+            value = "yes" if value else "no"
+        return cls(field=e["field"], value=str(value), reason=e["reason"])
+
+
+# Events that may be taken back, as recorded by mistake. Never a sent letter,
+# an offer or its acceptance, a close (a settlement carried out), and nothing
+# on an archived case (its lifecycle allows no 'retract').
+RETRACTABLE = ("note",)
+
+
+@dataclass(frozen=True)
+class Retract(Event):
+    """Take back an event recorded by mistake (a note on the wrong case, a
+    reply that never happened): it stays in the record, marked, and no clock
+    counts it any more."""
+
+    action: ClassVar[str] = "retract"
+    target: int | str  # the event's number as 'show' lists it, or its recorded key
+    reason: str
+
+    def decide(self, policy: Policy, case: Case, actor: str, at: datetime, now: datetime) -> Change:
+        require_text(self.reason, "--reason", "say why the event was a mistake")
+        transition = prepare(policy, case, "retract", actor, at, now)
+        recorded = list(case["events"])
+        if isinstance(self.target, int):
+            if not 1 <= self.target <= len(recorded):
+                raise UsageError(
+                    f"there is no event {self.target} (the case has {len(recorded)})",
+                    fix=f"see the numbers with 'complaintctl show {case['id']}'",
+                )
+            number, event = self.target, recorded[self.target - 1]
+        else:
+            found = [(i, e) for i, e in enumerate(recorded, 1) if event_key(e) == self.target]
+            if not found:
+                raise RuleError(f"no event {self.target} to retract", where=case["id"])
+            number, event = found[0]
+        key = event_key(event)
+        if event["action"] not in RETRACTABLE:
+            raise RuleError(
+                f"event {number} is '{event['action']}', which cannot be retracted",
+                where=case["id"],
+                fix="only a note can be taken back; record what really happened with another event",
+            )
+        if key in retracted(recorded):
+            raise RuleError(f"event {number} is already retracted", where=case["id"], fix="nothing to do")
+        by = str(event["by"])
+        if policy.team and by.casefold() != actor.casefold() and not is_owner_or_above(policy, case, actor):
+            raise RuleError(
+                f"event {number} was recorded by {by}; only they, the owner or a higher tier may retract it",
+                where=case["id"],
+                fix=f"ask {by} or {case['owner']}",
+            )
+        return make_change(
+            case,
+            transition,
+            "retract",
+            actor,
+            at,
+            f"Retract event {number} ({event['action']}) on {case['id']}",
+            {"retracts": key, "reason": self.reason},
+        )
+
+    @classmethod
+    def from_record(cls, e: Record, source: Case, offers: Renumber) -> Retract:
+        return cls(target=str(e["retracts"]), reason=e["reason"])
+
+
 EVENTS: dict[str, type[Event]] = {
     cls.action: cls
     for cls in (
@@ -1116,6 +1337,9 @@ EVENTS: dict[str, type[Event]] = {
         Archive,
         Reopen,
         Rise,
+        Assign,
+        Correct,
+        Retract,
     )
 }
 

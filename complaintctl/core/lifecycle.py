@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from complaintctl.core.eventlog import live_events
 from complaintctl.core.policy import Member, Policy, Transition
 from complaintctl.core.records import check_text
 from complaintctl.core.times import format_time, parse_time
@@ -166,8 +167,30 @@ def prepare(
     check_actor(policy, actor)
     check_recusal(case, actor)
     transition = find_transition(policy, case, command, kind)
+    if command in policy.owner_only:
+        check_owner(policy, case, command, actor)
     check_time(case, at, now)
     return transition
+
+
+def is_owner_or_above(policy: Policy, case: Case, actor: str) -> bool:
+    """The case's owner, someone on a tier above the case's, or anyone when no team is listed."""
+    if not policy.team:
+        return True
+    return actor.casefold() == str(case["owner"]).casefold() or policy.holds_tier_above(actor, case["tier"])
+
+
+def check_owner(policy: Policy, case: Case, command: str, actor: str) -> None:
+    """First-contact ownership (docs/domain.md#first-contact): the owner stays
+    responsible until a recorded hand-over; a higher tier may step in."""
+    if not is_owner_or_above(policy, case, actor):
+        owner = case["owner"]
+        raise RuleError(
+            f"only the owner ({owner}) or someone on a higher tier may {command} this case",
+            where=case["id"],
+            fix=f"ask {owner}, or have it handed on first: "
+            f"complaintctl assign {case['id']} --to {actor} --reason ...",
+        )
 
 
 def make_change(
@@ -249,6 +272,13 @@ def drafts(case: Case) -> list[Mapping[str, Any]]:
     return [e for e in case["events"] if e["action"] == "draft"]
 
 
+def tier_holders(policy: Policy, case: Case, tier: str) -> list[str]:
+    """Who could own the case at ``tier``: members holding it, not named in the complaint."""
+    roles = set(policy.tiers[policy.tier_index(tier)].roles)
+    staff = case.get("subject_staff", ())
+    return [m.id for m in policy.team if set(m.roles) & roles and not is_subject(staff, m.id)]
+
+
 def signoffs_missing(policy: Policy, case: Case) -> tuple[int, list[str]]:
     """The latest draft's number, and the sign-offs it still lacks, in order."""
     written = drafts(case)
@@ -273,7 +303,7 @@ def unreachable_missing(policy: Policy, case: Case, at: datetime) -> str | None:
     rule = policy.unreachable
     if rule.attempts == 0:
         return None
-    events = list(case["events"])
+    events = live_events(case["events"])  # a retracted attempt or notice does not count
     closes = [i for i, e in enumerate(events) if e["action"] == "close"]
     since = events[closes[-1] :] if closes else events
     notices = [parse_time(e["at"]) for e in since if e["action"] == "note" and e.get("kind") == "notice"]

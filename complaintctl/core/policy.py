@@ -37,7 +37,13 @@ COMMANDS = (
     "followup",
     "archive",
     "reopen",
+    "assign",
+    "correct",
+    "retract",
 )
+# Changes to the workspace itself (policy.yaml, templates/, the team): not
+# case events, but audited the same way (one commit, trailers, verify).
+POLICY_ACTIONS = ("policy", "team-add", "team-remove", "team-roles")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _DURATION_RE = re.compile(r"^(\d+(?:\.\d+)?)([mhd])$")
 _HOURS_RE = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")
@@ -143,6 +149,31 @@ class Policy:
     transitions: tuple[Transition, ...]
     # Optional: git's allowed-signers file for 'verify --signatures'.
     allowed_signers: str | None = None
+    # Optional (defaults below): who may change the policy, the team and the
+    # templates; commands only the owner (or a higher tier) may run; actions
+    # a person must take in their own shell (never entered for them by --as).
+    policy_roles: tuple[str, ...] = ("manager", "executive")
+    owner_only: tuple[str, ...] = ("propose", "agree", "close")
+    self_only: tuple[str, ...] = ("approve", "signoff", "lower")
+
+    def holds_tier_above(self, user: str, tier: str) -> bool:
+        """``user`` holds a role of a tier above ``tier``."""
+        member = self.member(user)
+        if member is None:
+            return False
+        above = self.tiers[self.tier_index(tier) + 1 :]
+        return any(set(member.roles) & set(t.roles) for t in above)
+
+    def holds_tier(self, user: str, tier: str) -> bool:
+        member = self.member(user)
+        return member is not None and bool(set(member.roles) & set(self.tiers[self.tier_index(tier)].roles))
+
+    def may_change_policy(self, user: str) -> bool:
+        """An empty team lets anyone change it; else a member holding a policy role."""
+        if not self.team:
+            return True
+        member = self.member(user)
+        return member is not None and bool(set(member.roles) & set(self.policy_roles))
 
     @property
     def repeat_severity(self) -> str:
@@ -162,7 +193,9 @@ class Policy:
         return out
 
     def member(self, actor: str) -> Member | None:
-        return next((m for m in self.team if m.id == actor), None)
+        """The member with this id (e-mail ids compare case-insensitively)."""
+        wanted = actor.casefold()
+        return next((m for m in self.team if m.id.casefold() == wanted), None)
 
     def tier_index(self, name: str) -> int:
         return [t.name for t in self.tiers].index(name)
@@ -208,7 +241,7 @@ _TOP = (
     "lifecycle",
 )
 # Added after schema 1 was first written: optional, with the default stated.
-_OPTIONAL = ("allowed_signers",)
+_OPTIONAL = ("allowed_signers", "policy_roles", "owner_only", "self_only")
 
 
 def parse(data: Any) -> Policy:
@@ -233,9 +266,9 @@ def parse(data: Any) -> Policy:
         m = v.mapping(raw, path)
         v.keys(m, path, ("id", "name", "roles"))
         member_id = v.string(m["id"], (*path, "id"))
-        if member_id in seen_ids:
+        if member_id.casefold() in seen_ids:
             v.fail((*path, "id"), f"team member '{member_id}' is listed twice", "list them once")
-        seen_ids.add(member_id)
+        seen_ids.add(member_id.casefold())
         member_roles = _role_list(m["roles"], (*path, "roles"), roles)
         team.append(Member(member_id, v.string(m["name"], (*path, "name")), member_roles))
 
@@ -326,7 +359,27 @@ def parse(data: Any) -> Policy:
         allowed_signers=None
         if top.get("allowed_signers") is None
         else v.string(top["allowed_signers"], ("allowed_signers",)),
+        policy_roles=_optional_roles(top, "policy_roles", roles, ("manager", "executive")),
+        owner_only=_optional_commands(top, "owner_only", ("propose", "agree", "close")),
+        self_only=_optional_commands(top, "self_only", ("approve", "signoff", "lower")),
     )
+
+
+def _optional_roles(
+    top: Mapping[str, Any], key: str, roles: tuple[str, ...], default: tuple[str, ...]
+) -> tuple[str, ...]:
+    if top.get(key) is None:
+        return tuple(r for r in default if r in roles) or roles
+    return _role_list(top[key], (key,), roles)
+
+
+def _optional_commands(top: Mapping[str, Any], key: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    if top.get(key) is None:
+        return default
+    found = v.strings(top[key], (key,))
+    for i, command in enumerate(found):
+        v.choice(command, (key, i), COMMANDS, "command")
+    return found
 
 
 def duration(value: Any, path: v.Path, *, business: bool = False) -> float:

@@ -86,6 +86,11 @@ EVENT_KEYS = (
     "letter",
     "draft",
     "signoff",
+    "field",
+    "value",
+    "was",
+    "retracts",
+    "owner_from",
 )
 OFFER_KEYS = ("no", "amount", "currency", "kind", "terms", "status", "at", "by")
 OFFER_OPTIONAL = ("bottom_line", "charged", "due", "arithmetic", "approved_by")

@@ -14,18 +14,26 @@ from complaintctl.store import gitwrite, workspace
 from complaintctl.store.workspace import Workspace
 
 
-def init_workspace(target: Path) -> Path:
-    """A fresh workspace: git repo, default policy and templates, empty cases/."""
+def init_workspace(
+    target: Path, policy_file: Path | None = None, name: str | None = None, email: str | None = None
+) -> Path:
+    """A fresh workspace: git repo, policy and templates, empty cases/.
+
+    With the default policy the team is the person running it (``email``,
+    ``name``, else git's identity), holding every role, so that 'open' works
+    next; ``policy_file`` starts from a policy as it is (its team included).
+    """
     target = target.expanduser().resolve()
     if (target / "policy.yaml").exists():
         raise WorkspaceError(f"{target} is already a workspace (it has policy.yaml)", fix="use it as it is")
     if target.exists() and any(p.name != ".git" for p in target.iterdir()):
         raise WorkspaceError(f"{target} is not empty", fix="choose a new or empty folder")
     source = workspace.defaults_dir()
+    policy_text = _initial_policy(source, target, policy_file, name, email)
     target.mkdir(parents=True, exist_ok=True)
     had_git = (target / ".git").exists()
     try:
-        shutil.copyfile(source / "policy.yaml", target / "policy.yaml")
+        (target / "policy.yaml").write_text(policy_text, encoding="utf-8")
         shutil.copytree(source / "templates", target / "templates")
         (target / "cases").mkdir()
         (target / "cases" / ".gitkeep").write_text("")
@@ -38,7 +46,9 @@ def init_workspace(target: Path) -> Path:
         sync.configure(target)
         paths = ["policy.yaml", "templates", "cases/.gitkeep", ".gitignore", ".gitattributes"]
         ws = workspace.find_workspace(str(target))
-        gitwrite.commit(ws, paths, "Start complaint workspace", [], {"Action": "init"}, None, None)
+        starter = _git_config(target, "user.email")
+        trailers = {"Action": "init", **({"Actor": starter} if starter else {})}
+        gitwrite.commit(ws, paths, "Start complaint workspace", [], trailers, None, None)
     except BaseException:
         for name in (
             "policy.yaml",
@@ -94,6 +104,44 @@ def check(root: str | None) -> list[str]:
             )
         seen[data["id"]] = rel
     return problems
+
+
+def _initial_policy(
+    source: Path, target: Path, policy_file: Path | None, name: str | None, email: str | None
+) -> str:
+    from complaintctl.store.policyfile import load_text, replace_team
+
+    if policy_file is not None:
+        try:
+            text = policy_file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UsageError(
+                f"cannot read {policy_file}: {exc}", fix="give a policy.yaml to start from"
+            ) from None
+        load_text(text, str(policy_file))
+        return text
+    text = (source / "policy.yaml").read_text(encoding="utf-8")
+    probe = target if target.exists() else target.parent
+    email = (email or _git_config(probe, "user.email") or "").strip()
+    if not email:
+        raise UsageError(
+            "who keeps this workspace? no --email and no git user.email",
+            fix="give --email you@example.com --name 'Your Name', "
+            "or set git config --global user.email you@example.com",
+        )
+    changes.check_actor_id(email, "--email")
+    name = (name or _git_config(probe, "user.name") or email).strip()
+    roles = load_text(text, "policy.yaml").roles
+    text = replace_team(text, [(email, name, roles)])
+    load_text(text, "policy.yaml")
+    return text
+
+
+def _git_config(where: Path, key: str) -> str | None:
+    if not where.exists():
+        return None
+    found = gitwrite.git(where, "config", "--get", key, check=False).stdout.strip()
+    return found or None
 
 
 def _misplaced(ws: Workspace, rel: str) -> str:

@@ -19,33 +19,83 @@ from complaintctl.core import events, lifecycle, times
 from complaintctl.core.lifecycle import Change
 from complaintctl.core.records import customer_keys, normalise_id, validate_case
 from complaintctl.errors import RuleError, UsageError, WorkspaceError
-from complaintctl.service import letters, reads
 from complaintctl.store import gitwrite, workspace
 from complaintctl.store.workspace import Workspace
 
 
 @dataclass(frozen=True)
 class Context:
-    """Who acts, when, and where: resolved once per command."""
+    """Who acts, who types, when, and where: resolved once per command.
+
+    ``operator`` is the person at the keyboard (COMPLAINTCTL_USER, else git
+    user.email); ``actor`` is who the event is recorded for (``--as``, else
+    the operator). ``at`` is None until the workspace lock is held, when a
+    command without --at takes the time (so commands queued on the lock are
+    recorded in the order they got it).
+    """
 
     ws: Workspace
     actor: str
-    at: datetime
+    at: datetime | None
     now: datetime
+    operator: str | None = None
+    at_given: bool = True
+
+    def timed(self) -> Context:
+        """The context with 'now' read now (call it with the lock held)."""
+        now = times.now(self.ws.policy.timezone)
+        return dataclasses.replace(self, now=now, at=self.at if self.at is not None else now)
+
+    @property
+    def when(self) -> datetime:
+        assert self.at is not None, "timed() first"
+        return self.at
+
+    @property
+    def entered_for_someone_else(self) -> bool:
+        return self.operator is not None and self.operator.casefold() != self.actor.casefold()
 
 
 def context(root: str | None, actor: str | None, at: str | None) -> Context:
     ws = workspace.find_workspace(root)
     policy = ws.policy
-    now = times.now(policy.timezone)
-    when = times.parse_at(at, policy.timezone) if at else now
-    who = actor or os.environ.get("COMPLAINTCTL_USER") or gitwrite.git_user_email(ws.root)
+    when = times.parse_at(at, policy.timezone) if at else None
+    operator = os.environ.get("COMPLAINTCTL_USER") or gitwrite.git_user_email(ws.root)
+    who = actor or operator
     if not who:
         raise UsageError(
             "who is acting? no --as, no COMPLAINTCTL_USER and no git user.email",
             fix="pass --as you@example.com or set COMPLAINTCTL_USER",
         )
-    return Context(ws, who.strip(), when, now)
+    check_actor_id(who.strip(), "--as" if actor else "COMPLAINTCTL_USER")
+    return Context(
+        ws, who.strip(), when, times.now(policy.timezone), operator and operator.strip(), at is not None
+    )
+
+
+def check_actor_id(who: str, what: str) -> None:
+    """An id goes into commit trailers: one line of printable text."""
+    if not who or not who.isprintable():
+        raise UsageError(
+            f"{what} must be one line of printable text", fix="give an e-mail like you@example.com"
+        )
+
+
+def _check_operator(ctx: Context, action: str) -> None:
+    """Actions the policy lists as self_only are never entered for someone else."""
+    policy = ctx.ws.policy
+    if policy.team and ctx.entered_for_someone_else and action in policy.self_only:
+        raise RuleError(
+            f"{action} is taken by {ctx.actor} in person, not entered for them (you are {ctx.operator})",
+            fix=f"ask {ctx.actor} to run it in their own shell (COMPLAINTCTL_USER or git user.email)",
+        )
+
+
+def _trailers(ctx: Context, change: Change) -> dict[str, str]:
+    found = change.trailers()
+    if ctx.entered_for_someone_else and ctx.operator:
+        found["Entered-By"] = ctx.operator
+    return found
 
 
 def _commit(
@@ -68,9 +118,10 @@ def _commit(
             paths,
             change.subject,
             body,
-            change.trailers(),
+            _trailers(ctx, change),
             gitwrite.author(ctx.ws.policy, ctx.actor),
             change.at,
+            committer=gitwrite.author(ctx.ws.policy, ctx.operator) if ctx.operator else None,
         )
 
 
@@ -89,8 +140,12 @@ def _record_rise(ctx: Context, doc: Any) -> list[str]:
     from complaintctl.core import severity
 
     policy = ctx.ws.policy
-    peers = reads.matter_peers(ctx.ws, doc["category"], doc.get("matter"))
-    level, rises = severity.effective(policy, severity.facts(doc), ctx.at, peers)
+    peers = []
+    if doc.get("matter"):  # the index is read only for a case on a matter
+        from complaintctl.service import reads
+
+        peers = reads.matter_peers(ctx.ws, doc["category"], doc["matter"])
+    level, rises = severity.effective(policy, severity.facts(doc), ctx.when, peers)
     before = doc["severity"]
     if level == before:
         return []
@@ -98,19 +153,37 @@ def _record_rise(ctx: Context, doc: Any) -> list[str]:
         r.reason + f" (since {r.since.isoformat(timespec='minutes')})" for r in rises if r.severity == level
     ]
     rise = events.Rise(level, tuple(reasons))
-    lifecycle.apply(doc, rise.decide(policy, doc, ctx.actor, ctx.at, ctx.now))
+    lifecycle.apply(doc, rise.decide(policy, doc, ctx.actor, ctx.when, ctx.now))
     return [f"severity rose from {before} to {level}: {reasons[0]}"]
+
+
+def _check_clock(ctx: Context, doc: Any) -> None:
+    """Without --at the time is 'now': a clock behind the case's last event
+    (another machine's, after a sync) is named as such, not as an --at."""
+    if ctx.at_given or not doc["events"]:
+        return
+    last = times.parse_time(doc["events"][-1]["at"])
+    if ctx.when < last:
+        raise WorkspaceError(
+            f"this computer's clock ({times.format_time(ctx.when)}) is behind the case's last event "
+            f"({times.format_time(last)})",
+            where=doc["id"],
+            fix="set the clock right, or give the time it happened with --at",
+        )
 
 
 def change_case(ctx: Context, case_id: str, event: events.Event) -> Change:
     """Decide ``event`` on one existing case and commit the result."""
     case_id = normalise_id(case_id)
     rel, _ = ctx.ws.case_path(case_id)
+    _check_operator(ctx, event.action)
     with gitwrite.workspace_lock(ctx.ws):
-        gitwrite.preflight(ctx.ws, [rel])
+        ctx = ctx.timed()
+        gitwrite.preflight(ctx.ws, [rel], audited=True)
         rel, _text, doc = workspace.load_case(ctx.ws, case_id, roundtrip=True)
+        _check_clock(ctx, doc)
         notices = _record_rise(ctx, doc)
-        change = event.decide(ctx.ws.policy, doc, ctx.actor, ctx.at, ctx.now)
+        change = event.decide(ctx.ws.policy, doc, ctx.actor, ctx.when, ctx.now)
         lifecycle.apply(doc, change)
         if notices:
             change = dataclasses.replace(change, notices=(*notices, *change.notices))
@@ -145,10 +218,13 @@ def agree_case(
                 fix="attach a smaller copy, or raise evidence_max_bytes in policy.yaml",
             )
         blobs.append((_safe_name(path.name), path.read_bytes()))
+    _check_operator(ctx, event.action)
     with gitwrite.workspace_lock(ctx.ws):
+        ctx = ctx.timed()
         rel, _text, doc = workspace.load_case(ctx.ws, case_id, roundtrip=True)
+        _check_clock(ctx, doc)
         notices = _record_rise(ctx, doc)
-        change = event.decide(ctx.ws.policy, doc, ctx.actor, ctx.at, ctx.now)
+        change = event.decide(ctx.ws.policy, doc, ctx.actor, ctx.when, ctx.now)
         number = change.event["offer"]
         folder = f"evidence/{case_id}"
         files: dict[str, bytes] = {}
@@ -162,11 +238,13 @@ def agree_case(
         if records:
             change.event["evidence"] = records
         lifecycle.apply(doc, change)
+        from complaintctl.service import letters
+
         letter = letters.agreement(ctx.ws, doc, "html").encode("utf-8")
         letter_path = f"{folder}/agreement-offer-{number}.html"
         files[letter_path] = letter
         change.event["letter"] = {"file": letter_path, "sha256": hashlib.sha256(letter).hexdigest()}
-        gitwrite.preflight(ctx.ws, [rel, *files])
+        gitwrite.preflight(ctx.ws, [rel, *files], audited=True)
         if notices:
             change = dataclasses.replace(change, notices=(*notices, *change.notices))
         _check_written(ctx, rel, doc)
@@ -188,8 +266,10 @@ def open_case(ctx: Context, new: events.Open) -> Change:
     from complaintctl.store import caseindex
 
     policy = ctx.ws.policy
+    _check_operator(ctx, "open")
     with gitwrite.workspace_lock(ctx.ws):
-        gitwrite.preflight(ctx.ws, [])
+        ctx = ctx.timed()
+        gitwrite.preflight(ctx.ws, [], audited=True)
         keys = customer_keys({"phone": new.phone, "email": new.email, "account": new.account})
         rows = caseindex.read_rows(ctx.ws).rows if keys or new.matter else []
         earlier = sorted((r for r in rows if keys & set(r["customer_keys"])), key=lambda r: r["opened_at"])
@@ -200,13 +280,13 @@ def open_case(ctx: Context, new: events.Open) -> Change:
             group = casestatus.peers_by_matter(rows).get((new.category, new.matter), [])
             peers = [p for p in group if not p.customer & keys]
         for _ in range(5):
-            case_id = new_id(ctx.at)
+            case_id = new_id(ctx.when)
             rel, path = ctx.ws.case_path(case_id)
             if not path.exists():
                 break
         else:  # pragma: no cover - 32**6 ids a day
             raise WorkspaceError("could not find a free case id", fix="run the command again")
-        case, change = new.decide_open(policy, case_id, ctx.actor, ctx.at, ctx.now, earlier, peers)
+        case, change = new.decide_open(policy, case_id, ctx.actor, ctx.when, ctx.now, earlier, peers)
         _check_written(ctx, rel, case)
         _commit(ctx, rel, workspace.dump_case(case), change)
     return change

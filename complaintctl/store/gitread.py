@@ -46,6 +46,7 @@ class Commit:
     author_email: str
     message: str
     changes: list[FileChange] = field(default_factory=list)
+    committer_email: str = ""
 
     def trailers(self) -> dict[str, list[str]]:
         return trailers(self.message)
@@ -69,13 +70,13 @@ def commits(root: Path, spec: str) -> Iterator[Commit]:
         "--no-abbrev",
         "--no-renames",
         "-z",
-        "--format=%x1e%H %P%x1f%ae%x1f%B%x1f",
+        "--format=%x1e%H %P%x1f%ae%x1f%ce%x1f%B%x1f",
         spec,
     ).stdout
     for record in out.split("\x1e")[1:]:
-        head, email, message, raw = record.split("\x1f", 3)
+        head, email, committer, message, raw = record.split("\x1f", 4)
         ids = head.split()
-        commit = Commit(ids[0], ids[1:], email, message)
+        commit = Commit(ids[0], ids[1:], email, message, committer_email=committer)
         fields = raw.strip("\n\0").split("\0")
         for meta, path in zip(fields[0::2], fields[1::2], strict=False):
             parts = meta.lstrip("\n:").split()

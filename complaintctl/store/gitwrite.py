@@ -95,9 +95,17 @@ def workspace_lock(ws: Workspace) -> Iterator[None]:
         ) from None
 
 
-def preflight(ws: Workspace, paths: Sequence[str], *, clean_tree: bool = False) -> None:
+# What a case command is judged by: changed only through 'complaintctl policy
+# commit' or 'complaintctl team', so that each case commit's policy is on record.
+AUDITED = ("policy.yaml", "templates")
+
+
+def preflight(
+    ws: Workspace, paths: Sequence[str], *, clean_tree: bool = False, audited: bool = False
+) -> None:
     """Refuse to run on a detached HEAD, mid-merge/rebase, or with uncommitted
-    changes to ``paths`` (with ``clean_tree``: to any tracked file)."""
+    changes to ``paths`` (with ``clean_tree``: to any tracked file; with
+    ``audited``: to policy.yaml or templates/ too, in the same git call)."""
     git_dir = ws.git_dir()
     # .git/HEAD holds "ref: refs/heads/NAME" on a branch, a bare id when detached.
     head = (git_dir / "HEAD").read_text(encoding="utf-8").strip()
@@ -121,12 +129,21 @@ def preflight(ws: Workspace, paths: Sequence[str], *, clean_tree: bool = False) 
     if clean_tree:
         status = git(ws.root, "status", "--porcelain=v1", "-z", "--untracked-files=no")
         what = "has uncommitted changes; sync merges and pushes only committed work"
-    elif paths:
-        status = git(ws.root, "status", "--porcelain=v1", "-z", "--untracked-files=all", "--", *paths)
+    elif paths or audited:
+        watched = [*paths, *(AUDITED if audited else ())]
+        status = git(ws.root, "status", "--porcelain=v1", "-z", "--untracked-files=all", "--", *watched)
         what = "has uncommitted changes"
     else:
         return
     dirty = [entry[3:] for entry in status.stdout.split("\0") if entry]
+    policy_files = [d for d in dirty if d == "policy.yaml" or d.startswith("templates/")]
+    if audited and policy_files:
+        raise WorkspaceError(
+            "has changes not yet recorded; every case change is judged by the policy on record",
+            where=policy_files[0],
+            fix="record them with 'complaintctl policy commit --reason ...' "
+            "(or drop them: git checkout -- policy.yaml templates)",
+        )
     if dirty:
         raise WorkspaceError(
             what,
@@ -168,13 +185,17 @@ def commit(
     trailers: Trailers,
     author: Author | None,
     at: datetime | None,
+    committer: Author | None = None,
 ) -> None:
     """Stage exactly ``paths`` and commit them alone (``author`` None: git's
-    own identity, as for the first commit of a workspace)."""
+    own identity, as for the first commit of a workspace; ``committer``: the
+    person at the keyboard when they are not git's identity)."""
     git(ws.root, "add", "--", *paths)
     env: dict[str, str] = {}
     if author is not None:
         env.update(GIT_AUTHOR_NAME=author.name, GIT_AUTHOR_EMAIL=author.email)
+    if committer is not None:
+        env.update(GIT_COMMITTER_NAME=committer.name, GIT_COMMITTER_EMAIL=committer.email)
     if at is not None:
         env["GIT_AUTHOR_DATE"] = format_time(at)
     # Anything else the user had staged must stay out of the record: then

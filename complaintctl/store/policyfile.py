@@ -35,3 +35,39 @@ def load(path: Path, display: str = "policy.yaml") -> Policy:
     except (OSError, UnicodeDecodeError) as exc:
         raise PolicyError(f"cannot read: {exc}", where=display) from None
     return load_text(text, display)
+
+
+def _scalar(text: str) -> str:
+    """A YAML scalar for a name or id: plain when that is safe, else quoted."""
+    import json
+    import re
+
+    if re.fullmatch(r"[^\s:#\[\]{},&*!|>'\"%@`-][^:#\[\]{},]*", text) and text == text.strip():
+        return text
+    return json.dumps(text, ensure_ascii=False)
+
+
+def replace_team(text: str, team: list[tuple[str, str, tuple[str, ...]]]) -> str:
+    """policy.yaml's text with its top-level ``team:`` block rewritten to
+    ``team`` (id, name, roles), everything else byte for byte (comments too),
+    so the commit's diff shows only the team."""
+    lines = text.splitlines(keepends=True)
+    start = next((i for i, ln in enumerate(lines) if ln.startswith("team:")), None)
+    if start is None:
+        raise PolicyError("no top-level 'team:' key", where="policy.yaml", fix="add 'team: []'")
+    end = start + 1
+    while end < len(lines) and (lines[end].startswith((" ", "\t")) or not lines[end].strip()):
+        end += 1
+    while end > start + 1 and not lines[end - 1].strip():  # blank lines stay with what follows
+        end -= 1
+    if not team:
+        block = ["team: []\n"]
+    else:
+        block = ["team:\n"]
+        for member_id, name, roles in team:
+            block += [
+                f"  - id: {_scalar(member_id)}\n",
+                f"    name: {_scalar(name)}\n",
+                f"    roles: [{', '.join(roles)}]\n",
+            ]
+    return "".join(lines[:start] + block + lines[end:])

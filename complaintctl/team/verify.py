@@ -10,12 +10,13 @@ each case changed on both sides as ``mergefile`` merges it (or, with a
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from complaintctl.core.policy import Policy
+from complaintctl.core.policy import POLICY_ACTIONS, Policy
 from complaintctl.errors import ComplaintError, UsageError, WorkspaceError
 from complaintctl.store import gitread, workspace
 from complaintctl.store.gitwrite import git
@@ -39,6 +40,10 @@ class Finding:
 
 def _is_case(path: str) -> bool:
     return path.startswith(CASES) and path.endswith(".yaml")
+
+
+def _is_policy(path: str) -> bool:
+    return path == "policy.yaml" or path.startswith("templates/")
 
 
 class Verifier:
@@ -101,6 +106,9 @@ class Verifier:
         if len(commit.parents) > 1:
             yield from self.check_merge(commit)
             return
+        if any(_is_policy(c.path) for c in commit.changes):
+            yield from self.check_policy(commit)
+            return
         touched = [c for c in commit.changes if _is_case(c.path)]
         if not touched:
             return
@@ -127,14 +135,70 @@ class Verifier:
                 problems = list(_opening(policy, after, trailers))
             else:
                 before = self.case(change.old, change.path, policy)
-                problems = list(_step(policy, before, after, trailers))
+                problems = list(_step(policy, before, after, trailers, commit.subject))
         except ComplaintError as exc:
+            policy = None
             problems = [exc.what if exc.where and exc.where.startswith(change.path) else str(exc)]
         actors = trailers.get("Actor", [])
-        if actors and commit.author_email != actors[0]:
+        if actors and commit.author_email.casefold() != actors[0].casefold():
             problems.append(f"author {commit.author_email} is not the actor {actors[0]}")
+        action = trailers.get("Action", [""])[0]
+        if (
+            policy is not None
+            and policy.team
+            and actors
+            and action in policy.self_only
+            and commit.committer_email.casefold() != actors[0].casefold()
+        ):
+            problems.append(
+                f"{action} is taken by {actors[0]} in person, but {commit.committer_email} committed it"
+            )
         for problem in problems:
             yield Finding(cid, named, problem)
+
+    def check_policy(self, commit: gitread.Commit) -> Iterator[Finding]:
+        """policy.yaml and templates/ change only through the tool: 'init' at
+        the start, then 'policy commit' and 'team ...', each by someone the
+        policy in force before it lets change it; a team command changes the
+        team alone."""
+        cid = commit.id
+        trailers = commit.trailers()
+        action = trailers.get("Action", [""])[0]
+        if not commit.parents:
+            return  # the workspace's first commit sets its policy
+        if any(_is_case(c.path) for c in commit.changes):
+            yield Finding(cid, "policy.yaml", "changes the policy and cases in one commit")
+        if action not in POLICY_ACTIONS:
+            yield Finding(
+                cid,
+                "policy.yaml",
+                "changed outside complaintctl (no Complaintctl trailers; record policy changes with "
+                "'complaintctl policy commit' or 'complaintctl team')",
+            )
+            return
+        actor = trailers.get("Actor", [""])[0]
+        try:
+            before = self.policy_at(commit.parents[0])
+        except ComplaintError as exc:
+            yield Finding(cid, "policy.yaml", f"cannot check: {exc}")
+            return
+        if not before.may_change_policy(actor):
+            yield Finding(cid, "policy.yaml", f"{actor or 'nobody'} may not change the policy (policy_roles)")
+        if commit.author_email.casefold() != actor.casefold():
+            yield Finding(cid, "policy.yaml", f"author {commit.author_email} is not the actor {actor}")
+        if before.team and commit.committer_email.casefold() != actor.casefold():
+            yield Finding(
+                cid,
+                "policy.yaml",
+                f"a policy change is made by {actor} in person, but {commit.committer_email} committed it",
+            )
+        try:
+            after = self.policy_at(cid)
+        except ComplaintError as exc:
+            yield Finding(cid, "policy.yaml", f"leaves a policy that does not load: {exc}")
+            return
+        if action.startswith("team-"):
+            yield from _team_change(cid, action, trailers.get("Member", [""])[0], before, after, commit)
 
     def check_merge(self, commit: gitread.Commit) -> Iterator[Finding]:
         """Each case must be what the event merge gives (or the side a Keep
@@ -212,6 +276,27 @@ class Verifier:
         self.blobs.close()
 
 
+def _team_change(
+    cid: str, action: str, member: str, before: Policy, after: Policy, commit: gitread.Commit
+) -> Iterator[Finding]:
+    """A team command changes the team alone, and only as its trailers say."""
+    if any(c.path != "policy.yaml" for c in commit.changes):
+        yield Finding(cid, "policy.yaml", f"{action} changes other files too")
+    if dataclasses.replace(before, team=()) != dataclasses.replace(after, team=()):
+        yield Finding(cid, "policy.yaml", f"{action} changes more of the policy than the team")
+    old = {m.id.casefold(): m for m in before.team}
+    new = {m.id.casefold(): m for m in after.team}
+    key = member.casefold()
+    ok = {
+        "team-add": key in new and key not in old and set(old) == set(new) - {key},
+        "team-remove": key in old and key not in new and set(new) == set(old) - {key},
+        "team-roles": set(old) == set(new) and key in new and old[key].roles != new[key].roles,
+    }.get(action, False)
+    unchanged = all(old[k] == new[k] for k in set(old) & set(new) if k != key)
+    if not ok or not unchanged:
+        yield Finding(cid, "policy.yaml", f"the team change is not the {action} of {member} its trailers say")
+
+
 def _plain(text: str | None, rel: str, policy: Policy) -> Any:
     if text is None:
         return None
@@ -232,7 +317,9 @@ def _opening(policy: Policy, case: Any, trailers: dict[str, list[str]]) -> Itera
     yield from _trailer_problems(trailers, expected)
 
 
-def _step(policy: Policy, before: Any, after: Any, trailers: dict[str, list[str]]) -> Iterator[str]:
+def _step(
+    policy: Policy, before: Any, after: Any, trailers: dict[str, list[str]], subject: str
+) -> Iterator[str]:
     try:
         changes = replay.check_version(policy, before, after)
     except replay.Mismatch as exc:
@@ -251,6 +338,9 @@ def _step(policy: Policy, before: Any, after: Any, trailers: dict[str, list[str]
         "Actor": last.actor,
     }
     yield from _trailer_problems(trailers, expected)
+    if subject != last.subject:
+        # What the commit says must be what the file records (amounts, offers, states).
+        yield f"the commit says '{subject}', the events give '{last.subject}'"
 
 
 def _trailer_problems(trailers: dict[str, list[str]], expected: dict[str, str]) -> Iterator[str]:
