@@ -11,7 +11,6 @@ of the fields the change updates.
 from __future__ import annotations
 
 import copy
-import dataclasses
 import difflib
 import re
 from collections import Counter
@@ -248,7 +247,7 @@ def draw_change(draw: st.DrawFn, case: Any, at: datetime) -> lifecycle.Change | 
                 draw(st.none() | st.sampled_from(lifecycle.CAUSES)),
             )
             if not event.values():
-                event = dataclasses.replace(event, risk=True)
+                event = event.replace(risk=True)
             return event.decide(*head)
         assert command == "lower"
         return events.Lower(draw(st.sampled_from(POLICY.severities)), draw(TEXT)).decide(*head)
