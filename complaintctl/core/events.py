@@ -116,21 +116,25 @@ class Event:
         raise AttributeError(f"{type(self).__name__} is frozen: cannot set '{name}'")
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Event) and type(other) is type(self) and self.values() == other.values()
+        return (
+            isinstance(other, Event)
+            and type(other) is type(self)
+            and self.field_values() == other.field_values()
+        )
 
     def __hash__(self) -> int:
-        return hash((type(self), tuple(self.values().items())))
+        return hash((type(self), tuple(self.field_values().items())))
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.values().items())})"
+        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.field_values().items())})"
 
-    def values(self) -> dict[str, Any]:
+    def field_values(self) -> dict[str, Any]:
         """The fields and their values, in order."""
         return {name: getattr(self, name) for name in self._fields}
 
     def replace(self, **changes: Any) -> Self:
         """A copy with some fields changed."""
-        return type(self)(**{**self.values(), **changes})
+        return type(self)(**{**self.field_values(), **changes})
 
     def decide(self, policy: Policy, case: Case, actor: str, at: datetime, now: datetime) -> Change:
         raise NotImplementedError
