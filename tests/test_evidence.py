@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 from typing import Any
 
+import pytest
 from ruamel.yaml import YAML
 
 from tests.helpers import Workspace, git, open_args
@@ -31,19 +33,19 @@ def test_evidence_and_letter_are_committed_with_their_hashes(run: Any, ws: Works
     committed = sorted(git(ws.root, "show", "--name-only", "--format=", "HEAD").split())
     assert committed == sorted([
         str(ws.case_file(case_id).relative_to(ws.root)),
-        f"{folder}/offer-1-1-scan_1_.pdf",
-        f"{folder}/offer-1-2-reply.eml",
+        f"{folder}/offer-1-1.pdf",
+        f"{folder}/offer-1-2.eml",
         f"{folder}/agreement-offer-1.html",
     ])  # fmt: skip
     event = YAML(typ="safe").load(ws.case_file(case_id).read_text())["events"][-1]
     assert event["evidence"] == [
-        {"file": f"{folder}/offer-1-1-scan_1_.pdf", "sha256": hashlib.sha256(b"%PDF-1.4 signed").hexdigest(), "bytes": 15},
-        {"file": f"{folder}/offer-1-2-reply.eml", "sha256": hashlib.sha256(mail.read_bytes()).hexdigest(), "bytes": 25},
+        {"file": f"{folder}/offer-1-1.pdf", "sha256": hashlib.sha256(b"%PDF-1.4 signed").hexdigest(), "bytes": 15},
+        {"file": f"{folder}/offer-1-2.eml", "sha256": hashlib.sha256(mail.read_bytes()).hexdigest(), "bytes": 25},
     ]  # fmt: skip
     letter = (ws.root / event["letter"]["file"]).read_bytes()
     assert hashlib.sha256(letter).hexdigest() == event["letter"]["sha256"]
     assert "CNY 180.00" in letter.decode() and "张三" in letter.decode()
-    assert (ws.root / f"{folder}/offer-1-1-scan_1_.pdf").read_bytes() == b"%PDF-1.4 signed"
+    assert (ws.root / f"{folder}/offer-1-1.pdf").read_bytes() == b"%PDF-1.4 signed"
     assert run("check").stdout == ""
 
 
@@ -56,16 +58,18 @@ def test_missing_or_oversized_evidence_is_refused_before_anything_is_written(
     assert (missing.exit_code, missing.stderr) == (
         2,
         f"complaintctl: evidence file {tmp_path / 'nope.pdf'} does not exist; give the path of a scan, e-mail or "
-        "recording\n",
+        "recording (a plain file)\n",
     )
     policy = ws.root / "policy.yaml"
     policy.write_text(policy.read_text().replace("evidence_max_bytes: 20000000", "evidence_max_bytes: 10"))
-    git(ws.root, "commit", "-qam", "Small evidence limit")
+    assert (
+        run("policy", "commit", "--reason", "Small evidence limit", "--as", "dave@example.com").exit_code == 0
+    )
     big = tmp_path / "big.pdf"
     big.write_bytes(b"x" * 11)
     result = run("agree", case_id, "--evidence", str(big))
     assert result.stderr == (
-        f"complaintctl: evidence file {big} is 11 bytes, over the limit of 10; attach a smaller copy, or raise "
+        f"complaintctl: evidence file {big} is over the limit of 10 bytes; attach a smaller copy, or raise "
         "evidence_max_bytes in policy.yaml\n"
     )
     assert ws.commits() == before + 1 and not (ws.root / "evidence").exists()
@@ -152,13 +156,50 @@ def test_check_finds_changed_or_missing_evidence(run: Any, ws: Workspace, tmp_pa
     assert run("agree", case_id, "--evidence", str(scan)).exit_code == 0
     assert run("check").stdout == ""
     rel = ws.case_file(case_id).relative_to(ws.root)
-    stored = ws.root / "evidence" / case_id / "offer-1-1-scan.pdf"
+    stored = ws.root / "evidence" / case_id / "offer-1-1.pdf"
     stored.write_bytes(b"forged")
     letter = ws.root / "evidence" / case_id / "agreement-offer-1.html"
     letter.unlink()
     result = run("check")
     assert result.exit_code == 1
     assert result.stdout == (
-        f"{rel}: evidence file evidence/{case_id}/offer-1-1-scan.pdf was changed after it was recorded; restore it from git\n"
+        f"{rel}: evidence file evidence/{case_id}/offer-1-1.pdf was changed after it was recorded; restore it from git\n"
         f"{rel}: evidence file evidence/{case_id}/agreement-offer-1.html is missing; restore it from git history\n"
     )
+
+
+@pytest.mark.parametrize("kind", ["symlink", "fifo", "proc", "directory"])
+def test_evidence_is_a_plain_file_only(run: Any, ws: Workspace, tmp_path: Path, kind: str) -> None:
+    # A link to /etc/shadow, a FIFO (which hangs a reader), /proc/self/environ (size 0, full of secrets).
+    case_id = agreed_case(run, ws)
+    before, files = ws.commits(), ws.snapshot()
+    path = tmp_path / "evidence.pdf"
+    if kind == "symlink":
+        target = tmp_path / "secret.txt"
+        target.write_text("secret\n")
+        path.symlink_to(target)
+        what = "is a symbolic link"
+    elif kind == "fifo":
+        os.mkfifo(path)
+        what = "is not a plain file"
+    elif kind == "proc":
+        path = Path("/proc/self/environ")
+        what = "is not a plain file"
+    else:
+        path.mkdir()
+        what = "is not a plain file"
+    result = run("agree", case_id, "--evidence", str(path))
+    assert (result.exit_code, result.stderr) == (
+        2,
+        f"complaintctl: evidence file {path} {what}; give the path of a scan, e-mail or recording (a plain file)\n",
+    )
+    assert ws.commits() == before and ws.snapshot() == files
+
+
+def test_evidence_is_stored_under_a_neutral_name(run: Any, ws: Workspace, tmp_path: Path) -> None:
+    case_id = agreed_case(run, ws)
+    scan = tmp_path / "offer-Li_Wei_13812341234_ID.PDF"
+    scan.write_bytes(b"%PDF-1.4 signed")
+    assert run("agree", case_id, "--evidence", str(scan)).exit_code == 0
+    stored = sorted(p.name for p in (ws.root / "evidence" / case_id).iterdir())
+    assert stored == ["agreement-offer-1.html", "offer-1-1.pdf"]

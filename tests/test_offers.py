@@ -170,7 +170,7 @@ def test_a_refused_ordinary_offer_does_not_cap() -> None:
     [
         ("180.00", "120.00", "120.00", "2 × (CNY 180.00 − CNY 120.00) = CNY 120.00", None),
         ("120.01", "120", "0.02", "2 × (CNY 120.01 − CNY 120.00) = CNY 0.02", None),
-        ("1,000", "0", "2000.00", "2 × (CNY 1000.00 − CNY 0.00) = CNY 2000.00", None),
+        ("1000", "0", "2000.00", "2 × (CNY 1000.00 − CNY 0.00) = CNY 2000.00", None),
         ("120", "120", None, None, "charged CNY 120.00 is not more than due CNY 120.00: there is no overcharge; check the bill; a double refund is for an overcharge only"),
         ("100", "120", None, None, "charged CNY 100.00 is not more than due CNY 120.00: there is no overcharge; check the bill; a double refund is for an overcharge only"),
         ("100.001", "50", None, None, "amount '100.001' has more than 2 decimal places for CNY; round it to 2 places"),

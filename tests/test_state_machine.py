@@ -100,7 +100,7 @@ CORRECTIONS = [
 TICK = st.integers(0, 240)  # minutes the clock moves on before the step
 AT = st.sampled_from(["now", "valid", "valid-utc", "valid-naive"])
 BLANK = st.sampled_from(["", " ", "\t\n"])
-VALID_AMOUNTS = ["0", "240.00", "1,200.50", "99", "0.5", "1E+2", "5000"]
+VALID_AMOUNTS = ["0", "240.00", "1200.50", "99", "0.5", "100", "5000"]
 INVALID_AMOUNTS = [
     "abc",
     "-1",
@@ -113,7 +113,7 @@ INVALID_AMOUNTS = [
     "100000000000000000000000000000",
 ]
 # (charged, due) of a billing error; JPY takes whole amounts only.
-OVERCHARGES = [("180.00", "120.00"), ("1,200.50", "99"), ("0.5", "0"), ("3000", "100")]
+OVERCHARGES = [("180.00", "120.00"), ("1200.50", "99"), ("0.5", "0"), ("3000", "100")]
 MAX_CASES = 4  # beyond this, steps go to the cases there are, to reach deep states
 PHONES = ["13812341234", "+86 139 0000 1111", "010-6543-2100"]
 # How much more often 'advance' picks a command that moves a case on.

@@ -216,7 +216,37 @@ def test_event_at_the_same_second_as_the_last_is_allowed() -> None:
     [
         ("240", "CNY", "240.00", None),
         ("240.5", "CNY", "240.50", None),
-        ("1,200.00", "CNY", "1200.00", None),
+        ("1200.00", "CNY", "1200.00", None),
+        (
+            "1,200.00",
+            "CNY",
+            None,
+            "amount '1,200.00' is not a plain number; use '.' for the decimals and no thousands separators, like 1200.50",
+        ),
+        (
+            "2,40",
+            "EUR",
+            None,
+            "amount '2,40' is not a plain number; use '.' for the decimals and no thousands separators, like 1200.50",
+        ),
+        (
+            "1_000",
+            "CNY",
+            None,
+            "amount '1_000' is not a plain number; use '.' for the decimals and no thousands separators, like 1200.50",
+        ),
+        (
+            "١٢٠",
+            "CNY",
+            None,
+            "amount '١٢٠' is not a plain number; use '.' for the decimals and no thousands separators, like 1200.50",
+        ),
+        (
+            "1E+2",
+            "CNY",
+            None,
+            "amount '1E+2' is not a plain number; write digits 0-9 and at most one '.', like 1200.50",
+        ),
         ("0", "CNY", "0.00", None),
         ("1500", "JPY", "1500", None),
         (
@@ -229,7 +259,12 @@ def test_event_at_the_same_second_as_the_last_is_allowed() -> None:
         ("-5", "CNY", None, "amount '-5' must be zero or more; write it like 240.00"),
         ("ten", "CNY", None, "amount 'ten' is not a number; write it like 240.00"),
         ("NaN", "CNY", None, "amount 'NaN' is not a number; write it like 240.00"),
-        ("1e400", "CNY", None, "amount '1e400' is too large; check the amount"),
+        (
+            "1e400",
+            "CNY",
+            None,
+            "amount '1e400' is not a plain number; write digits 0-9 and at most one '.', like 1200.50",
+        ),
         (
             "100000000000000000000000000000",
             "CNY",

@@ -869,9 +869,11 @@ def _choice(enum: Any) -> Any:
     return {"parser": enum.parse, "metavar": enum.metavar()}
 
 
-def _write(output: Path, content: str | bytes) -> None:
+def _write(output: Path, content: str | bytes, root: str | None) -> None:
     from complaintctl.errors import UsageError
+    from complaintctl.service import admin
 
+    admin.check_output(root, output)
     try:
         if isinstance(content, bytes):
             output.write_bytes(content)
@@ -924,8 +926,13 @@ def report(
         typer.echo(f"complaintctl: skipped {problem}", err=True)
     if output is None:
         typer.echo(text)
-        return
-    _write(output, text + ("" if text.endswith("\n") else "\n"))
+    else:
+        _write(output, text + ("" if text.endswith("\n") else "\n"), root)
+    if problems:  # one rule with list and overdue: the figures are incomplete
+        typer.echo(
+            f"complaintctl: {len(problems)} case file(s) left out; the figures are incomplete", err=True
+        )
+        raise typer.Exit(1)
 
 
 @app.command(epilog="Example: complaintctl overdue --format github --warn")
@@ -985,7 +992,7 @@ def render(
     if output is None:
         sys.stdout.write(result if isinstance(result, str) else result.decode())
         return
-    _write(output, result)
+    _write(output, result, root)
 
 
 def main() -> None:

@@ -155,6 +155,8 @@ class Policy:
     policy_roles: tuple[str, ...] = ("manager", "executive")
     owner_only: tuple[str, ...] = ("propose", "agree", "close")
     self_only: tuple[str, ...] = ("approve", "signoff", "lower")
+    # Optional: no case file is larger (a 200 MB one took 20 s and 0.9 GB to check).
+    case_file_max_bytes: int = 1_000_000
 
     def holds_tier_above(self, user: str, tier: str) -> bool:
         """``user`` holds a role of a tier above ``tier``."""
@@ -241,7 +243,7 @@ _TOP = (
     "lifecycle",
 )
 # Added after schema 1 was first written: optional, with the default stated.
-_OPTIONAL = ("allowed_signers", "policy_roles", "owner_only", "self_only")
+_OPTIONAL = ("allowed_signers", "policy_roles", "owner_only", "self_only", "case_file_max_bytes")
 
 
 def parse(data: Any) -> Policy:
@@ -362,6 +364,9 @@ def parse(data: Any) -> Policy:
         policy_roles=_optional_roles(top, "policy_roles", roles, ("manager", "executive")),
         owner_only=_optional_commands(top, "owner_only", ("propose", "agree", "close")),
         self_only=_optional_commands(top, "self_only", ("approve", "signoff", "lower")),
+        case_file_max_bytes=1_000_000
+        if top.get("case_file_max_bytes") is None
+        else v.integer(top["case_file_max_bytes"], ("case_file_max_bytes",), low=10_000),
     )
 
 

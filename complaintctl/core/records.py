@@ -25,6 +25,7 @@ SCHEMA = 1
 # Crockford base32: no I, L, O, U, so an id read out on the phone is unambiguous.
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 ID_RE = re.compile(r"^C-(\d{4})(\d{2})(\d{2})-([0-9A-HJKMNP-TV-Z]{6})$")
+_AMOUNT_RE = re.compile(r"[0-9]+(\.[0-9]+)?", re.ASCII)
 _PHONE_RE = re.compile(r"^\+?[0-9(][0-9 ()-]{3,22}[0-9]$")
 _EMAIL_RE = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>.]+$")
 
@@ -154,8 +155,21 @@ def money(amount: str, currency: str, policy: Policy) -> Decimal:
             fix=f"use one of: {', '.join(policy.currencies)} (policy.yaml: currencies)",
         )
     places = policy.currencies[currency]
+    text = amount.strip()
+    if text.startswith("-") and _AMOUNT_RE.fullmatch(text[1:]):
+        raise UsageError(f"amount '{amount}' must be zero or more", fix="write it like 240.00")
+    if not _AMOUNT_RE.fullmatch(text):
+        if not any(c.isdigit() for c in text):
+            raise UsageError(f"amount '{amount}' is not a number", fix="write it like 240.00")
+        # '2,40' is 2.40 in much of Europe and 240 in China: guess neither.
+        why = (
+            "use '.' for the decimals and no thousands separators"
+            if all(c.isdigit() or c in ".,_ '" for c in text)
+            else "write digits 0-9 and at most one '.'"
+        )
+        raise UsageError(f"amount '{amount}' is not a plain number", fix=f"{why}, like 1200.50")
     try:
-        value = Decimal(amount.replace(",", ""))
+        value = Decimal(text)
     except InvalidOperation:
         raise UsageError(f"amount '{amount}' is not a number", fix="write it like 240.00") from None
     if not value.is_finite():

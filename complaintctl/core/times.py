@@ -46,6 +46,9 @@ def parse_at(text: str, tz_name: str, what: str = "--at") -> datetime:
             f"{what} '{text}' is not a date and time",
             fix="write it like 2026-11-22T09:30 or 2026-11-22T09:30:00+08:00",
         ) from None
+    if not 2000 <= at.year <= 2999:
+        # Earlier years meet local mean time offsets (+08:05:43) git refuses.
+        raise UsageError(f"{what} '{text}' is outside the years 2000-2999", fix="check the year")
     if at.tzinfo is None:
         at = at.replace(tzinfo=ZoneInfo(tz_name))
     return at.replace(microsecond=0)

@@ -25,8 +25,28 @@ def _environment(search: list[Path]) -> Any:
     from jinja2 import FileSystemLoader, StrictUndefined, select_autoescape
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+    class PlainFilesLoader(FileSystemLoader):
+        """Templates are plain files: a symbolic link under a template folder
+        (to ~/.ssh/id_rsa, say) would put its target's text into a letter."""
+
+        def get_source(self, environment: Any, template: str) -> Any:
+            source = super().get_source(environment, template)
+            found = Path(source[1])
+            for root in self.searchpath:
+                if found.is_relative_to(root):
+                    step = Path(root)
+                    for part in found.relative_to(root).parts:
+                        step = step / part
+                        if step.is_symlink():
+                            raise TemplateError(
+                                "is a symbolic link; templates are plain files",
+                                where=f"templates/{template}",
+                                fix="replace it with a copy of the file it points to, if that is a template",
+                            )
+            return source
+
     return ImmutableSandboxedEnvironment(
-        loader=FileSystemLoader([str(p) for p in search]),
+        loader=PlainFilesLoader([str(p) for p in search]),
         undefined=StrictUndefined,
         autoescape=select_autoescape(enabled_extensions=("html.j2", "html"), default=False),
         keep_trailing_newline=True,

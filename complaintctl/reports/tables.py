@@ -141,11 +141,19 @@ def to_text(items: Sequence[Table], markdown: bool = False) -> str:
     return "\n\n".join(parts)
 
 
+def _cell(value: Any) -> Any:
+    """A cell a spreadsheet shows as text, never runs as a formula: text that
+    starts with = + - @ (or a tab or return) gets a leading apostrophe."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
 def to_csv(table: Table) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(table.headers)
-    writer.writerows(table.rows)
+    writer.writerow([_cell(h) for h in table.headers])
+    writer.writerows([_cell(c) for c in row] for row in table.rows)
     return out.getvalue()
 
 

@@ -106,6 +106,29 @@ def check(root: str | None) -> list[str]:
     return problems
 
 
+def check_output(root: str | None, output: Path) -> None:
+    """-o never writes into .git/ or over a file the workspace tracks (the
+    case files, policy.yaml, templates, evidence): a render is not a change."""
+    try:
+        ws = workspace.find_workspace(root)
+    except WorkspaceError:
+        return  # not in a workspace: nothing of ours to overwrite
+    target = output.expanduser().resolve()
+    if not target.is_relative_to(ws.root):
+        return
+    rel = target.relative_to(ws.root)
+    if rel.parts[:1] == (".git",) or target.is_relative_to(ws.git_dir()):
+        raise UsageError(
+            f"-o {output} is inside .git/", fix="write the file outside the repository's .git folder"
+        )
+    tracked = gitwrite.git(ws.root, "ls-files", "--", str(rel)).stdout.strip()
+    if tracked:
+        raise UsageError(
+            f"-o {output} would overwrite {tracked.splitlines()[0]}, which the workspace records",
+            fix="write it elsewhere, e.g. -o out/FILE (out/ is ignored by git)",
+        )
+
+
 def _initial_policy(
     source: Path, target: Path, policy_file: Path | None, name: str | None, email: str | None
 ) -> str:

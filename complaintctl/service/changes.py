@@ -207,17 +207,7 @@ def agree_case(
     limit = ctx.ws.policy.evidence_max_bytes
     blobs: list[tuple[str, bytes]] = []
     for path in evidence:  # all checked before anything is written
-        if not path.is_file():
-            raise UsageError(
-                f"evidence file {path} does not exist", fix="give the path of a scan, e-mail or recording"
-            )
-        size = path.stat().st_size
-        if size > limit:
-            raise UsageError(
-                f"evidence file {path} is {size:,} bytes, over the limit of {limit:,}",
-                fix="attach a smaller copy, or raise evidence_max_bytes in policy.yaml",
-            )
-        blobs.append((_safe_name(path.name), path.read_bytes()))
+        blobs.append((_extension(path.name), _read_evidence(path, limit)))
     _check_operator(ctx, event.action)
     with gitwrite.workspace_lock(ctx.ws):
         ctx = ctx.timed()
@@ -230,7 +220,7 @@ def agree_case(
         files: dict[str, bytes] = {}
         records = []
         for index, (name, content) in enumerate(blobs, start=1):
-            target = f"{folder}/offer-{number}-{index}-{name}"
+            target = f"{folder}/offer-{number}-{index}{name}"
             files[target] = content
             records.append(
                 {"file": target, "sha256": hashlib.sha256(content).hexdigest(), "bytes": len(content)}
@@ -253,12 +243,40 @@ def agree_case(
     return change
 
 
-def _safe_name(name: str) -> str:
-    """A file name that is safe in any checkout: letters, digits, . _ - only."""
+def _read_evidence(path: Path, limit: int) -> bytes:
+    """A regular file's bytes, at most ``limit``: never a link, a device, a
+    FIFO (which would hang) or a /proc file (which says size 0)."""
+    import stat
+
+    fix = "give the path of a scan, e-mail or recording (a plain file)"
+    try:
+        info = path.lstat()
+    except OSError:
+        raise UsageError(f"evidence file {path} does not exist", fix=fix) from None
+    if stat.S_ISLNK(info.st_mode):
+        raise UsageError(f"evidence file {path} is a symbolic link", fix=fix)
+    if not stat.S_ISREG(info.st_mode) or str(path.resolve()).startswith(("/proc/", "/sys/", "/dev/")):
+        raise UsageError(f"evidence file {path} is not a plain file", fix=fix)
+    try:
+        with path.open("rb") as handle:
+            content = handle.read(limit + 1)  # count what is read, not what stat says
+    except OSError as exc:
+        raise UsageError(f"cannot read evidence file {path}: {exc.strerror}", fix=fix) from None
+    if len(content) > limit:
+        raise UsageError(
+            f"evidence file {path} is over the limit of {limit:,} bytes",
+            fix="attach a smaller copy, or raise evidence_max_bytes in policy.yaml",
+        )
+    return content
+
+
+def _extension(name: str) -> str:
+    """Only the kind of file goes into the repository's paths ('.pdf'), never
+    the name, which often holds the customer's name or phone."""
     import re
 
-    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "file"
-    return cleaned[-80:]
+    suffix = Path(name).suffix.lower()
+    return suffix if re.fullmatch(r"\.[a-z0-9]{1,8}", suffix) else ""
 
 
 def open_case(ctx: Context, new: events.Open) -> Change:

@@ -96,6 +96,12 @@ def read_case_text(ws: Workspace, case_id: str) -> tuple[str, str]:
     rel, path = ws.case_path(case_id)
     _refuse_links(ws, rel)
     try:
+        if path.stat().st_size > 4 * ws.policy.case_file_max_bytes:  # not even read (4: UTF-8 bytes a char)
+            raise CaseFileError(
+                f"is {path.stat().st_size:,} bytes, over the case-file limit",
+                where=rel,
+                fix="restore it from git history (git log -- FILE)",
+            )
         return rel, path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise NotFoundError(
@@ -110,6 +116,12 @@ def parse_case(text: str, rel: str, policy: Policy, *, roundtrip: bool) -> Any:
     from complaintctl.core import validate
     from complaintctl.store.yamlio import line_of, load_plain, load_roundtrip
 
+    if len(text) > policy.case_file_max_bytes:
+        raise CaseFileError(
+            f"is {len(text):,} characters, over the case-file limit of {policy.case_file_max_bytes:,}",
+            where=rel,
+            fix="restore it from git history (git log -- FILE), or raise case_file_max_bytes in policy.yaml",
+        )
     loader = load_roundtrip if roundtrip else load_plain
     data = loader(text, rel, CaseFileError)
     expected = Path(rel).stem
@@ -138,10 +150,17 @@ def write_atomic(path: Path, text: str) -> None:
     write_atomic_bytes(path, text.encode("utf-8"))
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def write_atomic_bytes(path: Path, content: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~_umask())  # as a plain 'open' would: mkstemp makes 0600
         with os.fdopen(fd, "wb") as handle:
             handle.write(content)
             handle.flush()

@@ -114,10 +114,56 @@ def _refuse_conflict_markers(text: str, source: str, error: type[ComplaintError]
             )
 
 
+# Nesting no record or policy needs; far below what crashes the C parser
+# (60,000 levels end in SIGSEGV, and a crash travels to every clone by sync).
+MAX_DEPTH = 64
+_DEEP_INDENT = "\n" + " " * (MAX_DEPTH // 2)  # a line indented that far
+_DEEP_ITEMS = "- " * (MAX_DEPTH // 4)  # '- - - ...' items in items
+
+
+def _refuse_deep(text: str, source: str, error: type[ComplaintError]) -> None:
+    """Bound the nesting before any parser sees the text: block levels by
+    indentation and '- ' items, flow levels by brackets outside quotes."""
+    if (
+        text.count("[") + text.count("{") <= MAX_DEPTH // 2
+        and _DEEP_INDENT not in text
+        and _DEEP_ITEMS not in text
+    ):
+        return  # the common case, decided at C speed (~10 us a case file)
+    indents: list[int] = []
+    flow = 0
+    quote = ""
+    for number, line in enumerate(text.splitlines(), 1):
+        stripped = line.lstrip(" ")
+        if not quote and stripped and not stripped.startswith("#"):
+            indent = len(line) - len(stripped)
+            while indents and indents[-1] >= indent:
+                indents.pop()
+            indents.append(indent)
+            items = len(stripped) - len(stripped.lstrip("- ")) if stripped.startswith("- ") else 0
+            if len(indents) + items // 2 > MAX_DEPTH:
+                raise error(f"too deeply nested (over {MAX_DEPTH} levels)", where=f"{source}:{number}")
+        for i, char in enumerate(stripped):
+            if quote:
+                if char == quote and not (quote == '"' and stripped[i - 1 : i] == "\\"):
+                    quote = ""
+            elif char in "'\"" and (i == 0 or stripped[i - 1] in " :,[{-"):
+                quote = char
+            elif char in "[{":
+                flow += 1
+                if len(indents) + flow > MAX_DEPTH:
+                    raise error(f"too deeply nested (over {MAX_DEPTH} levels)", where=f"{source}:{number}")
+            elif char in "]}" and flow:
+                flow -= 1
+            elif char == "#" and (i == 0 or stripped[i - 1] == " "):
+                break
+
+
 def load_plain(text: str, source: str, error: type[ComplaintError]) -> Any:
     """Parse fast into plain dicts/lists/scalars; refuse unsafe YAML."""
     from ruamel.yaml.error import YAMLError
 
+    _refuse_deep(text, source, error)
     _refuse_conflict_markers(text, source, error)
     _refuse_anchors(text, source, error)
     loader = _directive_yaml() if text.startswith("%") or "\n%" in text else _plain_yaml()
@@ -131,6 +177,7 @@ def load_roundtrip(text: str, source: str, error: type[ComplaintError]) -> Any:
     """Parse keeping comments, order and quoting, for a rewrite."""
     from ruamel.yaml.error import YAMLError
 
+    _refuse_deep(text, source, error)
     _refuse_conflict_markers(text, source, error)
     _refuse_anchors(text, source, error)
     try:
