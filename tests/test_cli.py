@@ -362,10 +362,13 @@ def test_uncommitted_edits_to_the_case_are_refused(run: Any, ws: Workspace) -> N
     result = run("note", case_id, "hello")
     assert result.exit_code == 1
     assert result.stderr == (
-        f"complaintctl: {path.relative_to(ws.root)}: has uncommitted changes; commit them ('git commit') or "
-        "discard them ('git checkout -- FILE') first\n"
+        f"complaintctl: {path.relative_to(ws.root)}: has uncommitted changes; put it back as last committed with "
+        "'complaintctl repair' (complaintctl did not make it)\n"
     )
     assert path.read_text().endswith("# my scribble\n")
+    # The advice works.
+    assert run("repair").stdout == f"restored {path.relative_to(ws.root)} as last committed\n"
+    assert run("note", case_id, "hello").exit_code == 0
 
 
 def test_detached_head_and_merge_in_progress_are_refused(run: Any, ws: Workspace) -> None:

@@ -163,9 +163,11 @@ def test_check_finds_changed_or_missing_evidence(run: Any, ws: Workspace, tmp_pa
     result = run("check")
     assert result.exit_code == 1
     assert result.stdout == (
-        f"{rel}: evidence file evidence/{case_id}/offer-1-1.pdf was changed after it was recorded; restore it from git\n"
-        f"{rel}: evidence file evidence/{case_id}/agreement-offer-1.html is missing; restore it from git history\n"
+        f"{rel}: evidence file evidence/{case_id}/offer-1-1.pdf was changed after it was recorded; run 'complaintctl repair' to restore it\n"
+        f"{rel}: evidence file evidence/{case_id}/agreement-offer-1.html is missing; run 'complaintctl repair' to restore it\n"
     )
+    assert run("repair").exit_code == 0  # the advice works
+    assert run("check").stdout == "" and stored.read_bytes() == b"signed" and letter.exists()
 
 
 @pytest.mark.parametrize("kind", ["symlink", "fifo", "proc", "directory"])

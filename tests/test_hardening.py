@@ -101,3 +101,60 @@ def test_case_files_honour_the_umask(run: Any, ws: Workspace) -> None:
     finally:
         os.umask(old)
     assert stat.S_IMODE(ws.case_file(case_id).stat().st_mode) == 0o644
+
+
+# ---------------------------------------------------------------- faults a crash leaves
+
+
+def test_check_names_what_a_crash_leaves_and_repair_puts_it_back(run: Any, ws: Workspace) -> None:
+    case_id = _opened(run)
+    other = _opened(run)
+    # A staged but uncommitted change, a new case never committed, an untracked evidence
+    # file, a temporary file of an interrupted write, and a stale git lock.
+    staged = ws.case_file(case_id)
+    staged.write_text(staged.read_text().replace("Charged twice", "Charged thrice"))
+    git(ws.root, "add", str(staged))
+    changed = ws.case_file(other)
+    changed.write_text(changed.read_text() + "# scribble\n")
+    new = ws.root / "cases" / "2026" / "11" / "C-20261120-AAAAAA.yaml"
+    new.write_text(changed.read_text().replace(other, "C-20261120-AAAAAA"))
+    git(ws.root, "add", str(new))
+    stray = ws.root / "evidence" / case_id / "offer-1-1.pdf"
+    stray.parent.mkdir(parents=True)
+    stray.write_bytes(b"%PDF")
+    temp = staged.parent / f".{staged.name}.a1b2c3d4.tmp"
+    temp.write_text("half")
+    lock = ws.root / ".git" / "index.lock"
+    lock.write_text("")
+    os.utime(lock, (1_700_000_000, 1_700_000_000))
+    rel = {p: str(p.relative_to(ws.root)) for p in (staged, changed, new, stray, temp)}
+    found = run("check")
+    assert found.exit_code == 1
+    lines = found.stdout.splitlines()
+    assert f"{rel[staged]}: staged but not committed; run 'complaintctl repair' to put it back" in lines
+    assert f"{rel[changed]}: changed but not committed; run 'complaintctl repair' to put it back" in lines
+    assert f"{rel[new]}: staged but not committed; run 'complaintctl repair' to put it back" in lines
+    assert (
+        f"{rel[stray]}: not committed (a file git does not track); run 'complaintctl repair' to put it back"
+        in lines
+    )
+    assert f"{rel[temp]}: a temporary file left by an interrupted write; run 'complaintctl repair' to put it back" in lines  # fmt: skip
+    assert any(line.startswith(".git/index.lock: a git lock file, ") for line in lines)
+    head = git(ws.root, "rev-parse", "HEAD")
+    done = run("repair")
+    assert done.exit_code == 0, done.stderr
+    said = sorted(line for line in done.stdout.splitlines() if not line.startswith("removed .git/index.lock"))
+    assert said == sorted([
+        f"restored {rel[staged]} as last committed",
+        f"restored {rel[changed]} as last committed",
+        f"removed {rel[new]} (never committed)",
+        f"removed {rel[stray]} (not committed (a file git does not track))",
+        f"removed {rel[temp]} (a temporary file left by an interrupted write)",
+    ])  # fmt: skip
+    assert any(
+        line.startswith("removed .git/index.lock (a stale git lock, ") for line in done.stdout.splitlines()
+    )
+    assert ws.status() == "" and git(ws.root, "rev-parse", "HEAD") == head
+    assert not lock.exists() and not new.exists() and not stray.exists() and not temp.exists()
+    assert run("check").exit_code == 0
+    assert run("repair").stdout == "Nothing to repair: cases/ and evidence/ are as last committed.\n"

@@ -756,6 +756,15 @@ def check(root: Root = None) -> None:
         raise typer.Exit(1)
 
 
+@app.command(epilog="Example: complaintctl repair  (after a crash; 'complaintctl check' lists what it fixes)")
+def repair(root: Root = None) -> None:
+    """Put cases/ and evidence/ back to the last commit after a crash, and remove stale git locks."""
+    from complaintctl.service import admin
+
+    done = admin.repair(root)
+    typer.echo("\n".join(done) if done else "Nothing to repair: cases/ and evidence/ are as last committed.")
+
+
 # ---------------------------------------------------------------- team
 
 

@@ -103,7 +103,22 @@ def check(root: str | None) -> list[str]:
                 f"{rel}: duplicate case id {data['id']} (also {seen[data['id']]}); remove one copy"
             )
         seen[data["id"]] = rel
+    from complaintctl.store import faults
+
+    said = "\n".join(problems)
+    for fault in faults.find(ws):
+        if fault.path not in said:  # each file named once
+            problems.append(f"{fault.path}: {fault.what}; run 'complaintctl repair' to put it back")
     return problems
+
+
+def repair(root: str | None) -> list[str]:
+    """Put the workspace back to its last commit after a crash: what was done, a line each."""
+    from complaintctl.store import faults
+
+    ws = workspace.find_workspace(root)
+    with gitwrite.workspace_lock(ws):
+        return faults.repair(ws, faults.find(ws))
 
 
 def check_output(root: str | None, output: Path) -> None:
@@ -188,10 +203,13 @@ def _evidence_problems(ws: Workspace, rel: str, case: Any) -> list[str]:
             name = str(item.get("file", ""))
             path = ws.root / name
             if not name.startswith("evidence/") or ".." in Path(name).parts or not path.is_file():
-                problems.append(f"{rel}: evidence file {name} is missing; restore it from git history")
+                problems.append(
+                    f"{rel}: evidence file {name} is missing; run 'complaintctl repair' to restore it"
+                )
             elif hashlib.sha256(path.read_bytes()).hexdigest() != item.get("sha256"):
                 problems.append(
-                    f"{rel}: evidence file {name} was changed after it was recorded; restore it from git"
+                    f"{rel}: evidence file {name} was changed after it was recorded; "
+                    "run 'complaintctl repair' to restore it"
                 )
     return problems
 

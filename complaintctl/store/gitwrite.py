@@ -145,11 +145,17 @@ def preflight(
             "(or drop them: git checkout -- policy.yaml templates)",
         )
     if dirty:
-        raise WorkspaceError(
-            what,
-            where=dirty[0],
-            fix="commit them ('git commit') or discard them ('git checkout -- FILE') first",
-        )
+        first = dirty[0]
+        if first.startswith(("cases/", "evidence/")):
+            fix = "put it back as last committed with 'complaintctl repair' (complaintctl did not make it)"
+        elif first == "policy.yaml" or first.startswith("templates/"):
+            fix = (
+                "record it with 'complaintctl policy commit --reason ...', or drop it: git restore -- "
+                + first
+            )
+        else:
+            fix = f"commit it (git commit) or drop it (git restore -- {first}) first"
+        raise WorkspaceError(what, where=first, fix=fix)
 
 
 @dataclass(frozen=True)
