@@ -158,12 +158,13 @@ def test_signatures_from_allowed_keys(ws: Workspace, run: object, tmp_path: Path
     good, good_pub = ssh_key(tmp_path, "team")
     bad, _ = ssh_key(tmp_path, "stranger")
     allowed = tmp_path / "allowed_signers"
-    allowed.write_text(f"* {good_pub}\n")
+    allowed.write_text(f"alice@example.com {good_pub}\n")  # the key is Alice's
     policy = ws.root / "policy.yaml"
     policy.write_text(policy.read_text() + f"allowed_signers: {allowed}\n")
     # The policy changes through the tool, by a manager in person (dave).
     committed = run("policy", "commit", "--reason", "Sign the record", "--as", "dave@example.com")  # type: ignore[operator]
     assert committed.exit_code == 0, committed.stderr
+    signed_from = git(ws.root, "rev-parse", "HEAD").strip()  # earlier commits were never signed
     for key, value in (("gpg.format", "ssh"), ("user.signingkey", str(good)), ("commit.gpgsign", "true")):
         git(ws.root, "config", key, value)
     case_id = run(*open_args()).stdout.strip()  # type: ignore[operator]
@@ -171,18 +172,27 @@ def test_signatures_from_allowed_keys(ws: Workspace, run: object, tmp_path: Path
         ["git", "-c", f"gpg.ssh.allowedSignersFile={allowed}", "verify-commit", "HEAD"],
         cwd=ws.root, capture_output=True, text=True,
     ).stderr  # fmt: skip
-    assert verify(run, "--signatures").exit_code == 0
+    assert verify(run, "--signatures", "--since", signed_from).exit_code == 0
+    # Carol's note signed with Alice's key: the key is not the actor's.
+    assert (
+        run(
+            "note", case_id, "Carol's note", "--as", "carol@example.com", "--at", "2026-11-20T09:30"
+        ).exit_code
+        == 0
+    )  # type: ignore[operator]
+    borrowed = git(ws.root, "rev-parse", "--short=10", "HEAD").strip()
     git(ws.root, "config", "user.signingkey", str(bad))
     assert run("note", case_id, "signed by a stranger", "--at", "2026-11-20T10:00").exit_code == 0  # type: ignore[operator]
     stranger = git(ws.root, "rev-parse", "--short=10", "HEAD").strip()
     git(ws.root, "config", "commit.gpgsign", "false")
     assert run("note", case_id, "not signed", "--at", "2026-11-20T11:00").exit_code == 0  # type: ignore[operator]
     unsigned = git(ws.root, "rev-parse", "--short=10", "HEAD").strip()
-    result = verify(run, "--signatures")
+    result = verify(run, "--signatures", "--since", signed_from)
     assert result.exit_code == 1
     assert result.stdout.splitlines() == [
         f"{unsigned} {case_id}: not signed",
         f"{stranger} {case_id}: signed by a key that is not in the allowed signers file",
+        f"{borrowed} {case_id}: recorded as carol@example.com's but signed with alice@example.com key",
     ]
     assert verify(run).exit_code == 0  # without --signatures the record itself is sound
 
@@ -239,24 +249,25 @@ def test_gpg_signatures_from_listed_fingerprints(
     home = tmp_path / "gnupg"
     home.mkdir(mode=0o700)
     monkeypatch.setenv("GNUPGHOME", str(home))
-    subprocess.run(["gpg", "--batch", "--passphrase", "", "--quick-gen-key", "Team <team@example.com>",
+    subprocess.run(["gpg", "--batch", "--passphrase", "", "--quick-gen-key", "Alice Wang <alice@example.com>",
                     "ed25519", "sign", "never"], check=True, capture_output=True)  # fmt: skip
     listing = subprocess.run(["gpg", "--with-colons", "--list-secret-keys"], check=True, capture_output=True,
                              text=True).stdout  # fmt: skip
     fingerprint = next(ln.split(":")[9] for ln in listing.splitlines() if ln.startswith("fpr:"))
     allowed = tmp_path / "allowed_signers"
-    allowed.write_text(f"# the team's release key\nteam@example.com gpg {fingerprint}\n")
+    allowed.write_text(f"# Alice's key\nalice@example.com gpg {fingerprint}\n")
     policy = ws.root / "policy.yaml"
     policy.write_text(policy.read_text() + f"allowed_signers: {allowed}\n")
     # The policy changes through the tool, by a manager in person (dave).
     committed = run("policy", "commit", "--reason", "Sign the record", "--as", "dave@example.com")  # type: ignore[operator]
     assert committed.exit_code == 0, committed.stderr
+    signed_from = git(ws.root, "rev-parse", "HEAD").strip()  # earlier commits were never signed
     git(ws.root, "config", "user.signingkey", fingerprint)
     git(ws.root, "config", "commit.gpgsign", "true")
     case_id = run(*open_args()).stdout.strip()  # type: ignore[operator]
     assert case_id.startswith("C-")
-    assert verify(run, "--signatures").exit_code == 0
+    assert verify(run, "--signatures", "--since", signed_from).exit_code == 0
     allowed.write_text(f"# not listed any more: {fingerprint}\n")
-    result = verify(run, "--signatures")
+    result = verify(run, "--signatures", "--since", signed_from)
     commit = git(ws.root, "rev-parse", "--short=10", "HEAD").strip()
     assert result.stdout == f"{commit} {case_id}: signed by a key that is not in the allowed signers file\n"

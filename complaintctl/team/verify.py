@@ -381,7 +381,9 @@ def verify(ws: Workspace, since: str | None = None) -> list[Finding]:
 
 
 def signatures(ws: Workspace, allowed: Path, since: str | None = None) -> list[Finding]:
-    """Every commit that changes cases/ must carry a good signature from an allowed key."""
+    """Every commit that changes cases/, policy.yaml or templates/ must carry a
+    good signature from an allowed key, and the key must be the actor's: its
+    principal (SSH) or its user id's e-mail (GPG) is the Actor trailer."""
     root = ws.root
     if not allowed.is_file():
         raise WorkspaceError(
@@ -395,16 +397,20 @@ def signatures(ws: Workspace, allowed: Path, since: str | None = None) -> list[F
         "-c",
         f"gpg.ssh.allowedSignersFile={allowed}",
         "log",
-        "--format=%H%x1f%G?%x1f%GF%x1f%GP%x1f%s",
+        "--format=%H%x1f%G?%x1f%GF%x1f%GP%x1f%GS%x1f%(trailers:key=Complaintctl-Actor,valueonly,separator=)%x1f%s",
         "--full-history",
         spec,
         "--",
         ":(glob)cases/**/*.yaml",
+        "policy.yaml",
+        "templates",
     ).stdout
     findings = []
     for line in out.splitlines():
-        commit, status, key, primary, subject = [*line.split("\x1f"), "", "", "", ""][:5]
+        commit, status, key, primary, signer, actor, subject = [*line.split("\x1f"), *[""] * 7][:7]
         case_id = next((w for w in subject.split() if w.startswith("C-")), "-").rstrip(":,")
+        if subject.startswith(("Policy:", "Team:")):
+            case_id = "policy.yaml"
         if key.startswith("SHA256:"):  # SSH: git checked the key against the file itself
             ok = status == "G"
         else:  # GPG: a listed fingerprint; the local keyring need not trust it
@@ -419,6 +425,16 @@ def signatures(ws: Workspace, allowed: Path, since: str | None = None) -> list[F
                 "R": "signed by a revoked key",
             }.get(status, "signed by a key that is not in the allowed signers file")
             findings.append(Finding(commit, case_id, what))
+            continue
+        who = signer.rsplit("<", 1)[-1].rstrip(">").strip()  # GPG: 'Name <e-mail>'; SSH: the principal
+        if actor and who.casefold() != actor.strip().casefold():
+            findings.append(
+                Finding(
+                    commit,
+                    case_id,
+                    f"recorded as {actor.strip()}'s but signed with {who or 'an unnamed'} key",
+                )
+            )
     return findings
 
 
