@@ -67,6 +67,8 @@ def explain(stderr: str) -> str:
 def _fix_for(stderr: str) -> str | None:
     if "index.lock" in stderr:
         return "another git command is running; if none is, remove .git/index.lock"
+    if ".lock" in stderr and ("File exists" in stderr or "Unable to create" in stderr):
+        return "another git command is running; if none is, run 'complaintctl repair' (stale git locks go)"
     if "tell me who you are" in stderr or "empty ident" in stderr or "identity" in stderr:
         return (
             "set your git identity: git config user.name 'Your Name' && git config user.email you@example.com"

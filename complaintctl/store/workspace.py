@@ -157,8 +157,15 @@ def _umask() -> int:
 
 
 def write_atomic_bytes(path: Path, content: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:  # a read-only folder, a full disk: said in one line, rolled back by the caller
+        raise WorkspaceError(
+            f"cannot write {path.name}: {exc.strerror}",
+            where=str(path.parent),
+            fix="check the folder's permissions and free space",
+        ) from None
     try:
         os.fchmod(fd, 0o666 & ~_umask())  # as a plain 'open' would: mkstemp makes 0600
         with os.fdopen(fd, "wb") as handle:

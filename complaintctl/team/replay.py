@@ -111,7 +111,11 @@ def check_version(policy: Policy, before: Case, after: Case) -> list[Change]:
     """
     old, new = list(before["events"]), list(after["events"])
     if plain(new[: len(old)]) != plain(old):
-        raise Mismatch("events already on record were changed or removed", where=after["id"])
+        raise Mismatch(
+            "events already on record were changed or removed (a rebase rewrites them: use "
+            "'complaintctl sync' instead of 'git pull --rebase'; 'git reflog' finds the commit before it)",
+            where=after["id"],
+        )
     replayed = copy.deepcopy(plain(before))
     try:
         changes = play(policy, replayed, new[len(old) :], after)
