@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from complaintctl.core import events, lifecycle, records
+from complaintctl.core import deadlines, events, lifecycle, records
 from complaintctl.errors import RuleError, UsageError
 from complaintctl.store.policyfile import load
 
@@ -541,3 +541,100 @@ def test_policy_may_allow_a_final_matter_again_with_a_reason() -> None:
 )
 def test_customer_keys_normalise(customer: dict[str, str], keys: set[str]) -> None:
     assert records.customer_keys(customer) == keys
+
+
+# ---------------------------------------------------------------- hand-over, corrections, retractions
+
+
+@pytest.mark.parametrize(
+    ("actor", "to", "error"),
+    [
+        (ALICE, BOB, None),  # the owner hands it on within the front line
+        (CAROL, BOB, None),  # a higher tier may hand it on too
+        (BOB, BOB, f"{ID}: only the owner ({ALICE}) or someone on a higher tier may assign this case; ask {ALICE}, or have it handed on first: complaintctl assign {ID} --to {BOB} --reason ..."),
+        (ALICE, CAROL, None),  # front-line work is open to the tiers above it too (policy: tiers)
+        (ALICE, ALICE, f"{ID}: {ALICE} already owns the case; name someone else"),
+        (ALICE, "zed@example.com", "'zed@example.com' is not on the team in policy.yaml; pick a listed member"),
+    ],
+)  # fmt: skip
+def test_a_hand_over_stays_on_the_tier_and_is_the_owners(actor: str, to: str, error: str | None) -> None:
+    case = new_case()
+    event = events.Assign(to, "On leave")
+    if error:
+        with pytest.raises(RuleError) as caught:
+            event.decide(POLICY, case, actor, at(1), NOW)
+        assert str(caught.value) == error
+        return
+    after = step(case, event.decide(POLICY, case, actor, at(1), NOW))
+    assert after["owner"] == to and after["events"][-1]["owner_from"] == ALICE
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "stored", "error"),
+    [
+        ("phone", "13812341235", ("customer", "phone", "13812341235"), None),
+        ("email", "z@example.com", ("customer", "email", "z@example.com"), None),
+        ("category", "service-attitude", ("category", None, "service-attitude"), None),
+        ("urgent", "yes", ("urgent", None, True), None),
+        ("phone", "call me", None, "phone 'call me' does not look like a phone number; use digits, spaces, dashes, brackets and an optional leading +"),
+        ("category", "misc", None, "unknown category 'misc'; use one of: product-quality, service-attitude, delivery-delay, billing, information-not-given, construction-quality, planning-design, sales-promise, property-management, other (policy.yaml: categories)"),
+        ("urgent", "maybe", None, "urgent 'maybe': say yes or no; complaintctl correct ID urgent yes"),
+        ("state", "closed", None, "'state' cannot be corrected; correct one of: name, phone, email, address, account, category, matter, demand, summary, cause, urgent, subject-staff"),
+        ("subject-staff", ALICE, None, f"{ID}: {ALICE} owns the case and would be recused; hand it on first: complaintctl assign {ID} --to ... --reason ..."),
+    ],
+)  # fmt: skip
+def test_a_correction_changes_one_recorded_fact(
+    field: str, value: str, stored: tuple[str, str | None, Any] | None, error: str | None
+) -> None:
+    case = new_case(phone="13812341234")
+    event = events.Correct(field, value, "Misheard")
+    if error:
+        with pytest.raises((RuleError, UsageError)) as caught:
+            event.decide(POLICY, case, ALICE, at(1), NOW)
+        assert str(caught.value) == error
+        return
+    after = step(case, event.decide(POLICY, case, ALICE, at(1), NOW))
+    assert stored is not None
+    key, sub, expected = stored
+    assert (after[key][sub] if sub else after[key]) == expected
+    assert after["events"][-1]["field"] == field
+
+
+def test_a_hand_over_goes_only_to_someone_holding_the_cases_tier() -> None:
+    case = step(new_case(), events.Escalate("Stuck", CAROL).decide(POLICY, new_case(), ALICE, at(1), NOW))
+    with pytest.raises(RuleError) as caught:
+        events.Assign(BOB, "Back to Bob").decide(POLICY, case, CAROL, at(2), NOW)
+    assert str(caught.value) == (
+        f"{ID}: {BOB} does not hold the supervisor tier the case is at; hand it to one of: {DAVE}, {ERIN}, "
+        "or escalate it"
+    )
+
+
+def test_subject_staff_named_later_is_recused_from_then_on() -> None:
+    case = new_case()
+    after = step(
+        case,
+        events.Correct("subject-staff", "Bob@Example.com", "He was rude").decide(
+            POLICY, case, ALICE, at(1), NOW
+        ),
+    )
+    with pytest.raises(RuleError, match="may not act on it"):
+        events.Note("Checking").decide(POLICY, after, BOB, at(2), NOW)  # ids compare case-insensitively
+
+
+def test_only_a_note_is_retracted_once_and_no_clock_counts_it() -> None:
+    case = new_case()
+    case = step(case, events.Note("Sorry", "reply", "phone").decide(POLICY, case, ALICE, at(1), NOW))
+    assert deadlines.facts(case, ()).first_reply == at(1)
+    after = step(case, events.Retract(2, "Wrong case").decide(POLICY, case, ALICE, at(2), NOW))
+    assert deadlines.facts(after, ()).first_reply is None  # the reply no longer counts
+    with pytest.raises(RuleError, match="event 2 is already retracted"):
+        events.Retract(2, "again").decide(POLICY, after, ALICE, at(3), NOW)
+    with pytest.raises(RuleError, match="event 1 is 'open', which cannot be retracted"):
+        events.Retract(1, "all of it").decide(POLICY, after, ALICE, at(3), NOW)
+    with pytest.raises(UsageError, match="there is no event 9"):
+        events.Retract(9, "x").decide(POLICY, after, ALICE, at(3), NOW)
+    with pytest.raises(
+        RuleError, match=f"event 2 was recorded by {ALICE}; only they, the owner or a higher tier"
+    ):
+        events.Retract(2, "x").decide(POLICY, case, BOB, at(3), NOW)
