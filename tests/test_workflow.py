@@ -638,3 +638,23 @@ def test_only_a_note_is_retracted_once_and_no_clock_counts_it() -> None:
         RuleError, match=f"event 2 was recorded by {ALICE}; only they, the owner or a higher tier"
     ):
         events.Retract(2, "x").decide(POLICY, case, BOB, at(3), NOW)
+
+
+@pytest.mark.parametrize(
+    ("channel", "error"),
+    [
+        ("sms", None),
+        ("letter", None),
+        ("phone", f"{ID}: a notice goes to the customer in writing, not by phone; give --channel email or sms or letter (policy.yaml: written_channels)"),
+        (None, f"{ID}: a notice goes to the customer in writing, not unsaid; give --channel email or sms or letter (policy.yaml: written_channels)"),
+    ],
+)  # fmt: skip
+def test_the_notice_to_an_unreachable_customer_is_in_writing(channel: str | None, error: str | None) -> None:
+    case = new_case()
+    event = events.Note("We tried to reach you; please call 400-000-0000", "notice", channel)
+    if error:
+        with pytest.raises(RuleError) as caught:
+            event.decide(POLICY, case, ALICE, at(1), NOW)
+        assert str(caught.value) == error
+    else:
+        assert event.decide(POLICY, case, ALICE, at(1), NOW).event["channel"] == channel

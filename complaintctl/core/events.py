@@ -356,6 +356,14 @@ class Note(Event):
             )
         if channel is not None:
             choice(channel, policy.channels, "channel", "channels")
+        written = policy.written_channels
+        if kind == "notice" and written is not None and channel not in written:
+            # docs/domain.md#unreachable: the notice before 'unreachable' is in writing.
+            raise RuleError(
+                f"a notice goes to the customer in writing, not {'by ' + channel if channel else 'unsaid'}",
+                where=case["id"],
+                fix=f"give --channel {' or '.join(written)} (policy.yaml: written_channels)",
+            )
         transition = prepare(policy, case, "note", actor, at, now, kind)
         return make_change(
             case,

@@ -155,6 +155,9 @@ class Policy:
     policy_roles: tuple[str, ...] = ("manager", "executive")
     owner_only: tuple[str, ...] = ("propose", "agree", "close")
     self_only: tuple[str, ...] = ("approve", "signoff", "lower")
+    # Optional: the channels that count as writing (a notice to an unreachable
+    # customer goes through one); None (key absent): not checked.
+    written_channels: tuple[str, ...] | None = None
     # Optional: no case file is larger (a 200 MB one took 20 s and 0.9 GB to check).
     case_file_max_bytes: int = 1_000_000
 
@@ -243,7 +246,14 @@ _TOP = (
     "lifecycle",
 )
 # Added after schema 1 was first written: optional, with the default stated.
-_OPTIONAL = ("allowed_signers", "policy_roles", "owner_only", "self_only", "case_file_max_bytes")
+_OPTIONAL = (
+    "allowed_signers",
+    "policy_roles",
+    "owner_only",
+    "self_only",
+    "case_file_max_bytes",
+    "written_channels",
+)
 
 
 def parse(data: Any) -> Policy:
@@ -261,6 +271,7 @@ def parse(data: Any) -> Policy:
     _check_timezone(timezone)
 
     roles = v.strings(top["roles"], ("roles",))
+    channels = v.strings(top["channels"], ("channels",))
     team = []
     seen_ids: set[str] = set()
     for i, raw in enumerate(v.seq(top["team"], ("team",))):
@@ -336,7 +347,7 @@ def parse(data: Any) -> Policy:
         timezone=timezone,
         team=tuple(team),
         roles=roles,
-        channels=v.strings(top["channels"], ("channels",)),
+        channels=channels,
         categories=v.strings(top["categories"], ("categories",)),
         severities=severities,
         default_severity=v.choice(top["default_severity"], ("default_severity",), severities, "severity"),
@@ -364,6 +375,12 @@ def parse(data: Any) -> Policy:
         policy_roles=_optional_roles(top, "policy_roles", roles, ("manager", "executive")),
         owner_only=_optional_commands(top, "owner_only", ("propose", "agree", "close")),
         self_only=_optional_commands(top, "self_only", ("approve", "signoff", "lower")),
+        written_channels=None
+        if top.get("written_channels") is None
+        else tuple(
+            v.choice(c, ("written_channels", i), channels, "channel")
+            for i, c in enumerate(v.strings(top["written_channels"], ("written_channels",)))
+        ),
         case_file_max_bytes=1_000_000
         if top.get("case_file_max_bytes") is None
         else v.integer(top["case_file_max_bytes"], ("case_file_max_bytes",), low=10_000),
