@@ -692,3 +692,9 @@ def test_every_command_has_help_with_an_example(run: Any, command: str) -> None:
     result = run(command, "--help")
     assert result.exit_code == 0
     assert "Example: complaintctl " + command in " ".join(result.stdout.split())
+
+
+def test_version_comes_from_one_place(run: Any) -> None:
+    from importlib.metadata import version
+
+    assert run("--version").stdout == f"complaintctl {version('complaintctl')}\n"

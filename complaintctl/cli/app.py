@@ -56,6 +56,25 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"complaintctl {version('complaintctl')}")  # one place: pyproject.toml
+        raise typer.Exit()
+
+
+@app.callback()
+def _top(
+    show_version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
+) -> None:
+    """Handle customer complaints as YAML case files in git, under the rules of policy.yaml."""
+
+
 # ---------------------------------------------------------------- shared options
 
 Root = Annotated[

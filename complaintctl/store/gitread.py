@@ -155,9 +155,12 @@ def case_log(root: Path, rel: str) -> list[dict[str, str]]:
 
     repo = gitpython.Repo(root)
     entries = []
-    for commit in repo.iter_commits(paths=rel):
+    # --full-history: a merge that kept one side of the case is part of its story.
+    for commit in repo.iter_commits(paths=rel, full_history=True):
         message = str(commit.message)
         found = trailers(message)
+        case_id = Path(rel).stem
+        kept = [line for line in message.splitlines() if line.startswith(f"{case_id}: kept ")]
 
         def one(key: str, default: str = "", found: dict[str, list[str]] = found) -> str:
             return found.get(key, [default])[0]
@@ -167,7 +170,8 @@ def case_log(root: Path, rel: str) -> list[dict[str, str]]:
                 "commit": commit.hexsha[:10],
                 "date": commit.authored_datetime.isoformat(timespec="seconds"),
                 "author": f"{commit.author.name} <{commit.author.email}>",
-                "subject": message.splitlines()[0] if message else "",
+                "subject": (message.splitlines()[0] if message else "")
+                + "".join(f" ({line.split(': ', 1)[1]})" for line in kept),
                 "action": one("Action", "?"),
                 "from": one("From"),
                 "to": one("To"),
