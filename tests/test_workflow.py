@@ -658,3 +658,13 @@ def test_the_notice_to_an_unreachable_customer_is_in_writing(channel: str | None
         assert str(caught.value) == error
     else:
         assert event.decide(POLICY, case, ALICE, at(1), NOW).event["channel"] == channel
+
+
+def test_an_older_policy_without_the_ownership_keys_keeps_its_rules() -> None:
+    # Histories written under such a policy must still replay (verify) as they were made.
+    older = type(POLICY)(**{**POLICY.__dict__, "owner_only": (), "self_only": ()})
+    case = new_case()
+    up = step(case, events.Escalate("Stuck").decide(older, case, ALICE, at(1), NOW))
+    assert (up["tier"], up["owner"]) == ("supervisor", ALICE)
+    closed = events.Close("explained").decide(older, case, BOB, at(1), NOW)
+    assert closed.to_state == "closed"

@@ -825,6 +825,8 @@ class Escalate(Event):
             check_not_subject(
                 case.get("subject_staff", ()), to_user, "own it", "escalate to someone else", case["id"]
             )
+        elif not policy.owner_only:
+            pass  # first-contact ownership is off (an older policy): the owner stays
         elif (
             policy.team
             and not is_subject(case.get("subject_staff", ()), actor)

@@ -152,9 +152,11 @@ class Policy:
     # Optional (defaults below): who may change the policy, the team and the
     # templates; commands only the owner (or a higher tier) may run; actions
     # a person must take in their own shell (never entered for them by --as).
+    # An older policy without owner_only or self_only keeps its rules (none),
+    # so its history still replays; the default policy.yaml sets both.
     policy_roles: tuple[str, ...] = ("manager", "executive")
-    owner_only: tuple[str, ...] = ("propose", "agree", "close")
-    self_only: tuple[str, ...] = ("approve", "signoff", "lower")
+    owner_only: tuple[str, ...] = ()
+    self_only: tuple[str, ...] = ()
     # Optional: the channels that count as writing (a notice to an unreachable
     # customer goes through one); None (key absent): not checked.
     written_channels: tuple[str, ...] | None = None
@@ -373,8 +375,8 @@ def parse(data: Any) -> Policy:
         if top.get("allowed_signers") is None
         else v.string(top["allowed_signers"], ("allowed_signers",)),
         policy_roles=_optional_roles(top, "policy_roles", roles, ("manager", "executive")),
-        owner_only=_optional_commands(top, "owner_only", ("propose", "agree", "close")),
-        self_only=_optional_commands(top, "self_only", ("approve", "signoff", "lower")),
+        owner_only=_optional_commands(top, "owner_only", ()),
+        self_only=_optional_commands(top, "self_only", ()),
         written_channels=None
         if top.get("written_channels") is None
         else tuple(
