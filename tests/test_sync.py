@@ -161,6 +161,9 @@ def test_close_while_other_proposes_stops_and_loses_nothing(team: tuple[Clone, C
     assert f"{case_id}: kept theirs by decision of {BOB}; left out: propose by {CAROL}" in message
     assert f"Complaintctl-Keep: {case_id} theirs" in message
     assert b.cli("verify") == (0, "", "")
+    # 'log' shows the merge and what the decision left out.
+    merge = next(line for line in b.ok("log", case_id).splitlines() if "Merge concurrent changes" in line)
+    assert f"(kept theirs by decision of {BOB}; left out: propose by {CAROL}" in merge
 
 
 def test_keep_names_a_case_that_needs_no_decision(team: tuple[Clone, Clone, Path]) -> None:
@@ -392,16 +395,3 @@ def test_a_stop_on_a_retry_undoes_the_first_merge(team: tuple[Clone, Clone, Path
     assert err.startswith(f"complaintctl: {case_id}: concurrent changes cannot both stand: ours 'propose")
     assert a.head() == before and a.clean()
     assert not (a.root / ".git" / "MERGE_HEAD").exists()
-
-
-def test_log_shows_the_merge_and_what_a_keep_decision_left_out(team: tuple[Clone, Clone, Path]) -> None:
-    a, b, _ = team
-    case_id = shared_case(a, b)
-    a.ok("close", case_id, "--resolution", "explained", "--at", "2026-11-20T10:00")
-    a.ok("sync")
-    b.ok("propose", case_id, "--amount", "20.00", "--currency", "CNY", "--kind", "refund",
-         "--terms", "Refund", "--at", "2026-11-20T11:00", actor=CAROL)  # fmt: skip
-    assert b.cli("sync", "--keep-theirs", case_id, actor=BOB)[0] == 0
-    log = b.ok("log", case_id)
-    merge = next(line for line in log.splitlines() if "Merge concurrent changes" in line)
-    assert f"(kept theirs by decision of {BOB}; left out: propose by {CAROL}" in merge

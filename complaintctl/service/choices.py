@@ -15,7 +15,8 @@ class Choice(StrEnum):
 
     @classmethod
     def what(cls) -> str:
-        raise NotImplementedError
+        """What the option is called in an error (most are formats)."""
+        return "format"
 
     @classmethod
     def parse(cls, text: str | Self) -> Self:
@@ -39,29 +40,17 @@ class ReportFormat(Choice):
     JSON = "json"
     HTML = "html"
 
-    @classmethod
-    def what(cls) -> str:
-        return "format"
-
 
 class OverdueFormat(Choice):
     TEXT = "text"
     JSON = "json"
     GITHUB = "github"
 
-    @classmethod
-    def what(cls) -> str:
-        return "format"
-
 
 class DocFormat(Choice):
     HTML = "html"
     MD = "md"
     PDF = "pdf"
-
-    @classmethod
-    def what(cls) -> str:
-        return "format"
 
 
 class Lang(Choice):
