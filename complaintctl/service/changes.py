@@ -17,6 +17,7 @@ from typing import Any
 
 from complaintctl.core import events, lifecycle, times
 from complaintctl.core.lifecycle import Change
+from complaintctl.core.policy import Policy
 from complaintctl.core.records import customer_keys, normalise_id, validate_case
 from complaintctl.errors import RuleError, UsageError, WorkspaceError
 from complaintctl.store import gitwrite, workspace
@@ -81,14 +82,19 @@ def check_actor_id(who: str, what: str) -> None:
         )
 
 
-def _check_operator(ctx: Context, action: str) -> None:
-    """Actions the policy lists as self_only are never entered for someone else."""
-    policy = ctx.ws.policy
-    if policy.team and ctx.entered_for_someone_else and action in policy.self_only:
+def require_in_person(ctx: Context, what: str, policy: Policy | None = None) -> None:
+    """Refuse ``what`` entered with --as for someone else (an empty team lets anyone act)."""
+    if (policy or ctx.ws.policy).team and ctx.entered_for_someone_else:
         raise RuleError(
-            f"{action} is taken by {ctx.actor} in person, not entered for them (you are {ctx.operator})",
+            f"{what} is taken by {ctx.actor} in person, not entered for them (you are {ctx.operator})",
             fix=f"ask {ctx.actor} to run it in their own shell (COMPLAINTCTL_USER or git user.email)",
         )
+
+
+def _check_operator(ctx: Context, action: str) -> None:
+    """Actions the policy lists as self_only are never entered for someone else."""
+    if action in ctx.ws.policy.self_only:
+        require_in_person(ctx, action)
 
 
 def _trailers(ctx: Context, change: Change) -> dict[str, str]:

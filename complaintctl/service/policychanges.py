@@ -25,14 +25,6 @@ def _team(policy: Policy) -> Team:
     return [(m.id, m.name, m.roles) for m in policy.team]
 
 
-def _in_person(ctx: changes.Context, what: str) -> None:
-    if ctx.ws.policy.team and ctx.entered_for_someone_else:
-        raise RuleError(
-            f"{what} is made by {ctx.actor} in person, not entered for them (you are {ctx.operator})",
-            fix=f"ask {ctx.actor} to run it in their own shell",
-        )
-
-
 def _may_change(policy: Policy, actor: str, what: str) -> None:
     if not policy.may_change_policy(actor):
         holders = [m.id for m in policy.team if set(m.roles) & set(policy.policy_roles)]
@@ -88,7 +80,7 @@ def _commit_team(
 
 def _begin(root: str | None, actor: str | None, what: str) -> changes.Context:
     ctx = changes.context(root, actor, None)
-    _in_person(ctx, what)
+    changes.require_in_person(ctx, what)
     return ctx
 
 
@@ -190,7 +182,7 @@ def policy_commit(root: str | None, actor: str | None, reason: str) -> tuple[str
     """Record hand edits of policy.yaml and templates/ as one audited commit:
     valid, and made by someone the policy in force (HEAD's) lets change it."""
     reason = _require_reason(reason)
-    ctx = _begin(root, actor, "a policy change")
+    ctx = changes.context(root, actor, None)  # loads the edited policy.yaml: refused with file:line
     ws = ctx.ws
     with gitwrite.workspace_lock(ws):
         ctx = ctx.timed()
@@ -208,8 +200,7 @@ def policy_commit(root: str | None, actor: str | None, reason: str) -> tuple[str
         head_text = gitwrite.git(ws.root, "show", "HEAD:policy.yaml").stdout
         in_force = load_text(head_text, "policy.yaml (HEAD)")
         _may_change(in_force, ctx.actor, "the policy")
-        if in_force.team and ctx.entered_for_someone_else:
-            _in_person(ctx, "a policy change")
+        changes.require_in_person(ctx, "a policy change", in_force)
         new_policy = ws.policy  # the edited file, checked with file:line
         _keeps_a_policy_holder(new_policy, _team(new_policy))
         files = ", ".join(paths[:3]) + (f" and {len(paths) - 3} more" if len(paths) > 3 else "")
