@@ -57,7 +57,7 @@ def test_hand_edit_committed_with_plain_git(ws: Workspace, worked: str, run: obj
     result = verify(run)
     assert result.exit_code == 1
     assert result.stdout == f"{commit} {worked}: changed outside complaintctl (no Complaintctl trailers)\n"
-    assert result.stderr == "complaintctl: 1 problem(s) in the history of cases/\n"
+    assert result.stderr == "complaintctl: 1 problem(s) in the history of cases/ and the policy\n"
 
 
 def test_amended_commit_with_a_changed_file(ws: Workspace, worked: str, run: object) -> None:

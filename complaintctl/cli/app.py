@@ -870,7 +870,9 @@ def verify(
     for line in findings:
         typer.echo(line)
     if findings:
-        typer.echo(f"complaintctl: {len(findings)} problem(s) in the history of cases/", err=True)
+        typer.echo(
+            f"complaintctl: {len(findings)} problem(s) in the history of cases/ and the policy", err=True
+        )
         raise typer.Exit(1)
 
 

@@ -188,7 +188,9 @@ def check_owner(policy: Policy, case: Case, command: str, actor: str) -> None:
         raise RuleError(
             f"only the owner ({owner}) or someone on a higher tier may {command} this case",
             where=case["id"],
-            fix=f"ask {owner}, or have it handed on first: "
+            fix=f"ask {owner} to hand it on"
+            if command == "assign"
+            else f"ask {owner}, or have it handed on first: "
             f"complaintctl assign {case['id']} --to {actor} --reason ...",
         )
 
