@@ -196,6 +196,8 @@ def test_the_index_never_changes_an_answer(run: Any, ws: Workspace, twenty: list
     assert older != fresh and run("report", "--format", "json").stdout == fresh
     path = ws.case_file(twenty[19])
     path.write_text(path.read_text().replace("category: delivery-delay", "category: billing"))
+    assert run("report", "--format", "json").stdout == fresh  # not on record: not counted
+    git(ws.root, "commit", "-qam", "hand edit")  # on record (verify names it)
     edited = figures(run)
     assert edited["breakdowns"]["category"] == {"delivery-delay": 9, "billing": 11}
 
@@ -277,22 +279,30 @@ def test_sums_follow_hand_edits_new_files_checkouts_and_damage(
     path = ws.case_file(twenty[1])
     original = path.read_text()
     path.write_text(original.replace("category: delivery-delay", "category: billing"))
-    assert same()["breakdowns"]["category"] == {"delivery-delay": 9, "billing": 11}
-    git(ws.root, "commit", "-qam", "Hand edit")  # clean again, at another tree id
+    assert same() == first  # not on record: the committed case is counted
+    git(ws.root, "commit", "-qam", "Hand edit")  # on record, at another tree id
     assert same()["breakdowns"]["category"] == {"delivery-delay": 9, "billing": 11}
     same("--category", "billing")
-    # A new file nobody has added yet, and a deleted one.
+    edited = same()
+    # A new file nobody has added yet, and a deleted one: neither is on record.
     text = ws.case_file(twenty[3]).read_text()
     extra = ws.root / "cases" / "2026" / "10" / "C-20261007-ZZZZZZ.yaml"
     extra.write_text(text.replace(twenty[3], "C-20261007-ZZZZZZ"))
+    assert same() == edited
+    git(ws.root, "add", str(extra))
+    assert same() == edited  # staged is not committed either
+    git(ws.root, "commit", "-qm", "Hand-made case")
     assert same()["received"] == 21
-    extra.unlink()
+    git(ws.root, "rm", "-q", str(extra))
     ws.case_file(twenty[5]).unlink()
+    assert same()["received"] == 21
+    git(ws.root, "commit", "-qam", "Hand deletes")
     assert same()["received"] == 19
-    git(ws.root, "checkout", "-q", "--", "cases")
+    git(ws.root, "reset", "-q", "--hard", "HEAD~2")
+    assert same() == edited
     # Staged changes of an older history, then the older history itself.
     git(ws.root, "checkout", "-q", "HEAD~6", "--", "cases")
-    same()
+    assert same() == edited
     git(ws.root, "reset", "-q", "--hard")
     git(ws.root, "checkout", "-q", "HEAD~6")
     older = same()
@@ -416,22 +426,26 @@ def test_what_changes_while_a_report_reads_is_never_stored_as_head(
     assert caseindex.blob_id(path.read_bytes()) == git(ws.root, "hash-object", str(path)).strip()
     index = ws.root / ".git" / "complaintctl"
     shutil.rmtree(index)
-    # Edited after git was asked (the snapshot says clean) and before it is read.
+    # Edited after git was asked (the snapshot says clean) and before it is read:
+    # the file no longer hashes to HEAD's blob, so it is read from git.
     snap = caseindex.snapshot(workspace)
     assert snap.tree(month) == head
     original = path.read_text()
     path.write_text(original.replace("category: delivery-delay", "category: billing"))
     loaded = caseindex.month_rows(workspace, snap, [month])
-    assert loaded.trees[month] == head  # the listing is HEAD's ...
-    assert not list(index.glob(f"v*/sums-{month}.json"))
+    assert loaded.trees[month] == head
+    assert [r["category"] for _, r in loaded.items[month] if r["id"] == twenty[1]] == ["delivery-delay"]
     rows = json.loads(next(index.glob(f"v*/rows-{month}.json")).read_text())
-    assert rows["tree"] is None  # ... but one file read is not, so it is not kept as HEAD's
+    assert rows["tree"] == head
     path.write_text(original)
     # Committed after the snapshot: the listing is not HEAD's as the snapshot knew it.
     path.write_text(original.replace("category: delivery-delay", "category: billing"))
     git(ws.root, "commit", "-qam", "Edit")
     loaded = caseindex.month_rows(workspace, snap, [month])
-    assert loaded.trees[month] is None
+    assert loaded.trees[month] == head  # the stored rows of the snapshot's HEAD
+    shutil.rmtree(index)
+    loaded = caseindex.month_rows(workspace, snap, [month])
+    assert loaded.trees[month] is None  # listed now: a newer HEAD than the snapshot's
     assert caseindex.tree_id({}) == git(ws.root, "hash-object", "-t", "tree", "/dev/null").strip()
     fresh = caseindex.snapshot(workspace)
     assert caseindex.month_rows(workspace, fresh, [month]).trees[month] == fresh.tree(month) != head

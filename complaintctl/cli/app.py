@@ -734,6 +734,17 @@ def show(
     typer.echo(show_text(case, status))
 
 
+def _say_skipped(problems: list[str], uncommitted: list[str]) -> None:
+    """Unreadable files (the figures are incomplete) and files not on record."""
+    from complaintctl.service import reads
+
+    for problem in problems:
+        typer.echo(f"complaintctl: skipped {problem}", err=True)
+    note = reads.uncommitted_note(uncommitted)
+    if note:
+        typer.echo(f"complaintctl: {note}", err=True)
+
+
 @app.command("list", epilog="Example: complaintctl list --status open --status in-progress")
 def list_(
     status: Annotated[list[str] | None, typer.Option(help="Only cases in this state. Repeatable.")] = None,
@@ -745,9 +756,8 @@ def list_(
     from complaintctl.cli.text import list_table
     from complaintctl.service import reads
 
-    rows, problems = reads.list_rows(root, status or ())
-    for problem in problems:
-        typer.echo(f"complaintctl: skipped {problem}", err=True)
+    rows, problems, uncommitted = reads.list_rows(root, status or ())
+    _say_skipped(problems, uncommitted)
     if as_json:
         typer.echo(json.dumps(reads.public_rows(rows, show_pii), ensure_ascii=False, indent=2))
     else:
@@ -950,12 +960,11 @@ def report(
     if cases:
         from complaintctl.cli.text import case_lines
 
-        rows, problems = reporting.case_rows(root, request)
+        rows, problems, uncommitted = reporting.case_rows(root, request)
         text = case_lines(rows, limit, show_pii)
     else:
-        text, problems = reporting.report_text(root, request, fmt, table)
-    for problem in problems:
-        typer.echo(f"complaintctl: skipped {problem}", err=True)
+        text, problems, uncommitted = reporting.report_text(root, request, fmt, table)
+    _say_skipped(problems, uncommitted)
     if output is None:
         typer.echo(text)
     else:
@@ -983,9 +992,8 @@ def overdue(
     from complaintctl.cli.text import overdue_items, overdue_output
     from complaintctl.service import reads
 
-    _ws, statuses, problems, when = reads.statuses(root, as_of)
-    for problem in problems:
-        typer.echo(f"complaintctl: skipped {problem}", err=True)
+    _ws, statuses, problems, when, uncommitted = reads.statuses(root, as_of)
+    _say_skipped(problems, uncommitted)
     items = overdue_items(statuses, warn)
     typer.echo(overdue_output(items, fmt.value, when))
     if any(item["status"] == "breached" for item in items) or problems:

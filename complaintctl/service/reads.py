@@ -32,9 +32,10 @@ def matter_peers(ws: Workspace, category: str, matter: str | None) -> list[Any]:
 
 def list_rows(
     root: str | None, status: Sequence[str] = (), when: datetime | None = None
-) -> tuple[list[dict[str, Any]], list[str]]:
-    """Every case's index row with its effective severity as of ``when``
-    (default now), and the case files that could not be read."""
+) -> tuple[list[dict[str, Any]], list[str], list[str]]:
+    """Every committed case's index row with its effective severity as of
+    ``when`` (default now), the case files that could not be read, and those
+    that differ from the last commit (not read)."""
 
     ws = workspace.find_workspace(root)
     for state in status:
@@ -63,7 +64,7 @@ def list_rows(
             group = peers.get((row["category"], matter), []) if matter else []
             level = casestatus.level(ws.policy, row, now, group)
         rows.append({**row, "severity": level})
-    return rows, [p.message for p in result.problems]
+    return rows, [p.message for p in result.problems], result.uncommitted
 
 
 def history(root: str | None, case_id: str) -> list[dict[str, str]]:
@@ -95,7 +96,9 @@ def case_status(root: str | None, case_id: str, as_of: str | None = None) -> tup
     return case, casestatus.status(policy, row, when_of(ws, as_of), caseindex.calendar(ws), peers)
 
 
-def statuses(root: str | None, as_of: str | None = None) -> tuple[Workspace, list[Any], list[str], datetime]:
+def statuses(
+    root: str | None, as_of: str | None = None
+) -> tuple[Workspace, list[Any], list[str], datetime, list[str]]:
     from complaintctl.core import casestatus
     from complaintctl.store import caseindex
 
@@ -113,6 +116,7 @@ def statuses(root: str | None, as_of: str | None = None) -> tuple[Workspace, lis
         casestatus.statuses(ws.policy, [row for _, row in items], when, caseindex.calendar(ws)),
         [p.message for p in result.problems],
         when,
+        result.uncommitted,
     )
 
 
@@ -128,15 +132,57 @@ def attach_early(ws: Workspace, items: Sequence[Any], when: datetime) -> None:
     caseindex.attach_facts(ws, early)
 
 
+def uncommitted_note(paths: Sequence[str]) -> str | None:
+    """The one line that says which case files were not read, and why."""
+    if not paths:
+        return None
+    more = f" and {len(paths) - 1} more" if len(paths) > 1 else ""
+    return (
+        f"not counted: {paths[0]}{more} differ(s) from the last commit (not on record); "
+        "'complaintctl check' names them, 'complaintctl repair' puts them back"
+    )
+
+
+# What ``list --json`` prints of a row, in this order: the index's own keys
+# (blob ids, timelines, raw facts, customer keys) stay out, so the output is
+# the same whether the index was cold or warm.
+PUBLIC_KEYS = (
+    "id",
+    "state",
+    "severity",
+    "urgent",
+    "tier",
+    "owner",
+    "channel",
+    "category",
+    "matter",
+    "customer",
+    "summary",
+    "opened_at",
+    "first_reply_at",
+    "last_at",
+    "closed_at",
+    "resolution",
+    "executed",
+    "satisfaction",
+    "repeat_of",
+    "escalations",
+    "last_escalated_at",
+    "escalated_to",
+    "unreachable",
+    "events",
+)
+
+
 def public_rows(rows: Sequence[Mapping[str, Any]], show_pii: bool) -> list[dict[str, Any]]:
-    """Rows as ``list --json`` prints them: no customer keys, names masked
+    """Rows as ``list --json`` prints them: public keys only, names masked
     unless ``show_pii``."""
     from complaintctl.core.privacy import mask_name
 
     out = []
     for row in rows:
-        item = {k: v for k, v in row.items() if k != "customer_keys"}
+        item = {k: row.get(k) for k in PUBLIC_KEYS}
         if not show_pii:
-            item["customer"] = mask_name(item["customer"])
+            item["customer"] = mask_name(row["customer"])
         out.append(item)
     return out

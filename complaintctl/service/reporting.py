@@ -53,8 +53,9 @@ def _scope(ws: Workspace, req: ReportRequest) -> Any:
     return scope
 
 
-def report(root: str | None, req: ReportRequest) -> tuple[Any, list[str], Workspace]:
-    """The report's figures for the request, the files left out, the workspace."""
+def report(root: str | None, req: ReportRequest) -> tuple[Any, list[str], Workspace, list[str]]:
+    """The report's figures for the request, the files left out, the
+    workspace, and the case files not read because they differ from HEAD."""
     from complaintctl.reports import figures as rep
 
     ws = workspace.find_workspace(root)
@@ -68,11 +69,12 @@ def report(root: str | None, req: ReportRequest) -> tuple[Any, list[str], Worksp
         "tier": [t.name for t in policy.tiers],
     }
     when = reads.when_of(ws, req.as_of)
-    tally, items, problems = _report_parts(ws, scope, when)
-    return rep.build(_standings(ws, items, when), scope, when, orders, tally=tally), problems, ws
+    tally, items, problems, uncommitted = _report_parts(ws, scope, when)
+    figures = rep.build(_standings(ws, items, when), scope, when, orders, tally=tally)
+    return figures, problems, ws, uncommitted
 
 
-def _report_parts(ws: Workspace, scope: Any, when: datetime) -> tuple[Any, list[Any], list[str]]:
+def _report_parts(ws: Workspace, scope: Any, when: datetime) -> tuple[Any, list[Any], list[str], list[str]]:
     """A report's tally with each month's stored sums added where they are
     exact for it, and the cases still to add one by one (path, row)."""
     from complaintctl.core import timeline
@@ -108,7 +110,7 @@ def _report_parts(ws: Workspace, scope: Any, when: datetime) -> tuple[Any, list[
     for month in sorted(parts):
         items += parts[month][0]
         problems += parts[month][1]
-    return tally, items, problems
+    return tally, items, problems, snap.uncommitted()
 
 
 def _standings(ws: Workspace, items: Sequence[Any], when: datetime) -> list[Any]:
@@ -140,42 +142,42 @@ def report_text(
     req: ReportRequest,
     fmt: ReportFormat = ReportFormat.TABLE,
     table: str | None = None,
-) -> tuple[str, list[str]]:
-    """The report in a format (table, markdown, csv, json, html), and the
-    case files left out of it."""
+) -> tuple[str, list[str], list[str]]:
+    """The report in a format (table, markdown, csv, json, html), the case
+    files left out of it, and those not read because they differ from HEAD."""
     from complaintctl.reports import tables
 
     fmt = ReportFormat.parse(fmt)
-    figures, problems, ws = report(root, req)
+    figures, problems, ws, uncommitted = report(root, req)
     items = tables.tables(figures)
     if fmt is ReportFormat.JSON:
-        return tables.to_json(figures), problems
+        return tables.to_json(figures), problems, uncommitted
     if fmt is ReportFormat.CSV:
         names = [t.name for t in items]
         wanted = table or "summary"
         if wanted not in names:
             raise UsageError(f"no table '{wanted}'", fix=f"use --table with one of: {', '.join(names)}")
-        return tables.to_csv(items[names.index(wanted)]).rstrip("\n"), problems
+        return tables.to_csv(items[names.index(wanted)]).rstrip("\n"), problems, uncommitted
     if fmt is ReportFormat.HTML:
         from complaintctl.reports import letters
 
         context = tables.html_context(figures, items, ws.policy.organisation)
         search = [ws.root / "templates", workspace.defaults_dir() / "templates"]
-        return letters.render(search, "report.html.j2", context), problems
-    return tables.to_text(items, markdown=fmt is ReportFormat.MARKDOWN), problems
+        return letters.render(search, "report.html.j2", context), problems, uncommitted
+    return tables.to_text(items, markdown=fmt is ReportFormat.MARKDOWN), problems, uncommitted
 
 
-def case_rows(root: str | None, req: ReportRequest) -> tuple[list[dict[str, Any]], list[str]]:
+def case_rows(root: str | None, req: ReportRequest) -> tuple[list[dict[str, Any]], list[str], list[str]]:
     """The cases a report counts as received, one row each (``report --cases``):
     opened in the period and by --as-of, in the scope's category, owner and
     effective severity. No figures are computed."""
     ws = workspace.find_workspace(root)
     scope = _scope(ws, req)
     when = reads.when_of(ws, req.as_of)
-    rows, problems = reads.list_rows(root, (), when)
+    rows, problems, uncommitted = reads.list_rows(root, (), when)
     chosen = []
     for row in rows:
         opened = datetime.fromisoformat(row["opened_at"])
         if opened <= when and scope.in_period(opened) and scope.matches_row(row, row["severity"]):
             chosen.append(row)
-    return chosen, problems
+    return chosen, problems, uncommitted

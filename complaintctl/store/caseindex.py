@@ -3,12 +3,15 @@
 Kept under ``.git/complaintctl/vN/`` (never committed), per month folder
 ``cases/YYYY/MM``:
 
-* ``rows-YYYY-MM.json``: a row per case file, keyed by the file's git blob id
-  (from ``git ls-files -s``: read from git's index, no hashing). A checkout or
-  a pull simply yields other ids; files that differ from git's index (hand
-  edits, new files) are parsed fresh each time. When nothing in the folder
-  differs from HEAD, the folder's tree id at HEAD names the whole file, so it
-  is read without listing the folder.
+* ``rows-YYYY-MM.json``: a row per case file committed at HEAD, keyed by
+  the file's git blob id (from ``git ls-tree``: no hashing). A checkout or a
+  pull simply yields other ids. The folder's tree id at HEAD names the whole
+  file, so a folder whose tree is unchanged is read without listing it.
+
+Only committed cases are read: a hand edit, a half-made change or a stray
+file under ``cases/`` is not on record, so lists, reports and the overdue
+job never count it (``complaintctl check`` names it). Such a file is read
+from git as it was committed.
 * ``facts-YYYY-MM.json``: the raw facts of settled cases, which only a
   report as of a moment before they settled needs (loaded on demand).
 * ``sums-YYYY-MM.json``: report sums of the month's cases that no longer
@@ -58,6 +61,7 @@ class Rows:
     problems: list[Problem] = field(default_factory=list)
     parsed: int = 0
     paths: list[str] = field(default_factory=list)  # of each row
+    uncommitted: list[str] = field(default_factory=list)  # case files not as at HEAD (not read)
 
 
 @dataclass
@@ -78,17 +82,16 @@ class Snapshot:
     dirty: set[str]  # paths that differ from HEAD: edited, staged, new
     deleted: set[str]
 
-    changed: set[str] = field(init=False)  # months with a path that differs
-
-    def __post_init__(self) -> None:
-        self.changed = {m for m in map(month_of, self.dirty | self.deleted) if m}
-
     def months(self) -> list[str]:
-        return sorted(set(self.heads) | self.changed)
+        return sorted(self.heads)
 
     def tree(self, month: str) -> str | None:
-        """The folder's tree id when nothing in it differs from HEAD."""
-        return None if month in self.changed else self.heads.get(month)
+        """The folder's tree id at HEAD."""
+        return self.heads.get(month)
+
+    def uncommitted(self) -> list[str]:
+        """Case files that differ from HEAD (not read: not on record)."""
+        return sorted(rel for rel in self.dirty | self.deleted if month_of(rel))
 
 
 def month_of(rel: str) -> str | None:
@@ -280,17 +283,17 @@ def _save_facts(ws: Workspace, month: str, key: str, settled: dict[str, dict[str
 
 
 def _listing(ws: Workspace, months: list[str]) -> dict[str, dict[str, tuple[str, str]]]:
-    """{month: {path: (mode, blob)}} from git's index."""
+    """{month: {path: (mode, blob)}} of the folders at HEAD."""
     out: dict[str, dict[str, tuple[str, str]]] = {m: {} for m in months}
     if not months:
         return out
     folders = [f"cases/{m[:4]}/{m[5:]}/" for m in months]
-    for line in git(ws.root, "ls-files", "-s", "-z", "--", *folders).stdout.split("\0"):
+    for line in git(ws.root, "ls-tree", "-r", "-z", "HEAD", "--", *folders).stdout.split("\0"):
         if line:
             meta, rel = line.split("\t", 1)
             month = month_of(rel)
             if month in out:
-                mode, blob, _stage = meta.split()
+                mode, _type, blob = meta.split()
                 out[month][rel] = (mode, blob)
     return out
 
@@ -345,23 +348,20 @@ def _month_rows(
     shards = {m: _load_shard(ws, m, key) for m in months}
     # A folder clean at the tree its rows file was made for needs no listing.
     listed = _listing(ws, [m for m in months if not (snap.tree(m) and shards[m][0] == snap.tree(m))])
-    plans: dict[str, list[tuple[str, str | None]]] = {}
+    plans: dict[str, list[tuple[str, str]]] = {}
     misses = []
     for month in months:
         tree, files, entries = shards[month]
         if month in listed:
-            tracked = {rel: blob for rel, (_, blob) in listed[month].items()}
-            # What was listed is the folder at HEAD only if it hashes to HEAD's
-            # tree (a commit may have come in since the snapshot).
+            # What was listed is the folder of the snapshot's HEAD only if it
+            # hashes to its tree (a commit may have come in since).
             out.trees[month] = snap.tree(month) if tree_id(listed[month]) == snap.tree(month) else None
-            here = {rel for rel in snap.dirty if month_of(rel) == month}
-            paths = sorted((set(tracked) | here) - snap.deleted)
-            plan = [(rel, tracked.get(rel)) for rel in paths if is_case_path(rel)]
+            plan = [(rel, blob) for rel, (_, blob) in sorted(listed[month].items()) if is_case_path(rel)]
         else:
             out.trees[month] = tree
             plan = [(rel, blob) for rel, blob in files]
         plans[month] = plan
-        misses += [rel for rel, blob in plan if rel in snap.dirty or blob not in entries]
+        misses += [(rel, blob) for rel, blob in plan if blob not in entries]
     parsed = _parse_all(ws, misses, progress or terminal_progress())
     out.parsed = len(parsed)
     for month in months:
@@ -370,9 +370,8 @@ def _month_rows(
         items: list[Item] = []
         problems: list[Problem] = []
         for rel, blob in plans[month]:
-            entry = parsed[rel] if rel in parsed else entries[blob or ""]
-            # Kept only under the blob id of what was read (it may have been edited since listing).
-            if blob is not None and rel not in snap.dirty and entry.get("blob", blob) == blob:
+            entry = parsed[rel] if rel in parsed else entries[blob]
+            if entry.get("blob", blob) == blob:
                 fresh[blob] = entry
             if "row" in entry:
                 items.append((rel, entry["row"]))
@@ -387,10 +386,11 @@ def _month_rows(
 
 
 def read_rows(ws: Workspace, progress: Callable[[int, int], None] | None = None) -> Rows:
-    """Every case as a row, through the index; unreadable files as problems."""
+    """Every committed case as a row, through the index; unreadable files as
+    problems; case files that differ from HEAD in ``uncommitted``."""
     snap = snapshot(ws)
     loaded = month_rows(ws, snap, snap.months(), progress)
-    result = Rows(parsed=loaded.parsed)
+    result = Rows(parsed=loaded.parsed, uncommitted=snap.uncommitted())
     for month in snap.months():
         for rel, row in loaded.items[month]:
             result.rows.append(row)
@@ -412,7 +412,7 @@ def attach_facts(ws: Workspace, items: Iterable[Item]) -> None:
             files[month] = (_read(_file(ws, "facts", month), key) or {}).get("blobs") or {}
         found = files[month].get(row.get("blob") or "")
         if found is None:  # facts file lost: parse that one case again
-            found = _entry(ws, rel).get("row") or {}
+            found = _entry(ws, rel, row.get("blob") or "").get("row") or {}
         cast(dict[str, Any], row).update({k: found[k] for k in FACTS if k in found})
 
 
@@ -482,16 +482,27 @@ def calendar(ws: Workspace) -> Any:
     return _calendars[key]
 
 
-def _entry(ws: Workspace, rel: str) -> dict[str, Any]:
-    """Parse one case into a row, or record why it cannot be read."""
+def _committed(ws: Workspace, rel: str, blob: str) -> bytes | None:
+    """The file as committed: from the work tree when it is unchanged there
+    (cheap), else from git."""
     path = ws.root / rel
-    try:
-        if path.is_symlink():
-            return {"error": f"{rel}: is a symbolic link; case files must be plain files"}
-        data = path.read_bytes()
-    except OSError as exc:
-        return {"error": f"{rel}: cannot read: {exc}"}
-    blob = blob_id(data)  # what was read, whatever git's index says
+    with contextlib.suppress(OSError):
+        if not path.is_symlink():
+            data = path.read_bytes()
+            if blob_id(data) == blob:
+                return data
+    from complaintctl.store import gitread
+
+    return gitread.blob_bytes(ws.root, blob)
+
+
+def _entry(ws: Workspace, rel: str, blob: str) -> dict[str, Any]:
+    """Parse one committed case into a row, or record why it cannot be read."""
+    if (ws.root / rel).is_symlink():
+        return {"error": f"{rel}: is a symbolic link; case files must be plain files"}
+    data = _committed(ws, rel, blob)
+    if data is None:
+        return {"error": f"{rel}: cannot read blob {blob} from git"}
     try:
         text = data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")  # as read_text() reads
         case = parse_case(text, rel, ws.policy, roundtrip=False)
@@ -510,14 +521,14 @@ PARALLEL_FROM = 2000  # below this, starting worker processes costs more than it
 _workers_ws: dict[str, Workspace] = {}
 
 
-def _parse_chunk(root: str, rels: list[str]) -> list[tuple[str, dict[str, Any]]]:
+def _parse_chunk(root: str, rels: list[tuple[str, str]]) -> list[tuple[str, dict[str, Any]]]:
     gc.enable()  # forked while rows were being read (see _no_gc); parsing leaves cycles behind
     ws = _workers_ws.setdefault(root, Workspace(Path(root)))  # the policy read once per worker
-    return [(rel, _entry(ws, rel)) for rel in rels]
+    return [(rel, _entry(ws, rel, blob)) for rel, blob in rels]
 
 
 def _parse_all(
-    ws: Workspace, rels: list[str], progress: Callable[[int, int], None] | None
+    ws: Workspace, rels: list[tuple[str, str]], progress: Callable[[int, int], None] | None
 ) -> dict[str, dict[str, Any]]:
     """Parse the files the index lacks, on every core when there are many."""
     workers = min(os.cpu_count() or 1, 8)
@@ -526,8 +537,8 @@ def _parse_all(
         was = gc.isenabled()
         gc.enable()  # parsing YAML leaves cycles behind (see _no_gc)
         try:
-            for done, rel in enumerate(rels, start=1):
-                out[rel] = _entry(ws, rel)
+            for done, (rel, blob) in enumerate(rels, start=1):
+                out[rel] = _entry(ws, rel, blob)
                 if progress and done % 500 == 0:
                     progress(done, len(rels))
         finally:

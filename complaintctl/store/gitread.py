@@ -118,6 +118,12 @@ def file_history(
             yield text
 
 
+def blob_bytes(root: Path, blob: str) -> bytes | None:
+    """One object's bytes as stored (None if git lacks it)."""
+    found = subprocess.run(["git", "cat-file", "blob", blob], cwd=root, capture_output=True, check=False)
+    return found.stdout if found.returncode == 0 else None
+
+
 class Blobs:
     """File contents by blob id or 'REV:PATH', through one cat-file process."""
 
