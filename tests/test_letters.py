@@ -15,7 +15,7 @@ import pytest
 from pypdf import PdfReader
 
 from complaintctl.reports.letters import cjk_font_installed
-from tests.helpers import Workspace, open_args
+from tests.helpers import Workspace, git, open_args
 
 GOLDEN = Path(__file__).parent / "golden"
 ID_RE = re.compile(r"C-\d{8}-[0-9A-Z]{6}")
@@ -117,3 +117,36 @@ def test_pdf_needs_an_output_file(run: Any, ws: Workspace) -> None:
     assert run("render", case_id, "agreement", "--lang", "fr").stderr == (
         "complaintctl: unknown language 'fr'; use one of: en, zh\n"
     )
+
+
+def test_a_right_to_left_override_in_a_name_stays_inside_it(run: Any, ws: Workspace, tmp_path: Path) -> None:
+    """U+202E in a customer's name must not reverse the letter's text after it."""
+    case_id = settled(run, customer="Li \u202eWei")
+    html = run("render", case_id, "agreement", "--format", "html").stdout
+    assert "<td>\u2068Li \u202eWei\u2069 (account HT-2026-0415)</td>" in html
+    out = tmp_path / "agreement.pdf"
+    assert run("render", case_id, "agreement", "--format", "pdf", "-o", str(out)).exit_code == 0
+    reader = PdfReader(io.BytesIO(out.read_bytes()))
+    text = " ".join(page.extract_text() for page in reader.pages)
+    assert "(account HT-2026-0415)" in text  # reversed, it reads ")5140-6202-TH tnuocca("
+    # On a screen, the control is shown by its code.
+    assert "Customer:  Li <U+202E>Wei, 13812341234" in run("show", case_id).stdout
+
+
+def test_a_hand_edited_control_character_is_refused(run: Any, ws: Workspace) -> None:
+    case_id = settled(run)
+    path = ws.case_file(case_id)
+    text = path.read_text()
+    path.write_text(text.replace("summary: Charged twice for October", 'summary: "Charged \\e[31mtwice"'))
+    git(ws.root, "commit", "-qam", "hand edit")
+    rel = path.relative_to(ws.root).as_posix()
+    line = next(i for i, row in enumerate(path.read_text().splitlines(), 1) if row.startswith("summary:"))
+    expected = (
+        f"{rel}:{line}: summary contains the control character U+001B; "
+        "restore the file as last recorded ('complaintctl repair', or git log -- FILE)"
+    )
+    check = run("check")
+    assert check.exit_code == 1 and expected in check.stdout
+    shown = run("show", case_id)
+    assert shown.exit_code == 1 and shown.stderr == f"complaintctl: {expected}\n"
+    assert "\x1b" not in run("list").stdout

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -13,6 +14,16 @@ from complaintctl.core.deadlines import ClockState, format_span
 from complaintctl.core.eventlog import event_key, retracted
 from complaintctl.core.privacy import mask_name
 from complaintctl.core.records import case_relpath
+
+# Characters that change how the text after them is shown: terminal control
+# codes, and the bidi embeddings, overrides and isolates (U+202E makes the
+# rest of a line read backwards). Printed as <U+XXXX> on screens.
+_HIDDEN = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def visible(text: str) -> str:
+    """Text safe to print on a terminal: control and bidi characters shown by code."""
+    return _HIDDEN.sub(lambda m: f"<U+{ord(m.group()):04X}>", text)
 
 
 def _short(text: str, width: int) -> str:
@@ -131,7 +142,7 @@ def show_text(case: Mapping[str, Any], status: CaseStatus | None = None) -> str:
         lines.append(
             f"  #{i:<3}{e['at']}  {e['by']}  {e['action']}{kind}{move}{'  ' + text if text else ''}{mark}"
         )
-    return "\n".join(lines)
+    return visible("\n".join(lines))
 
 
 def list_table(rows: Sequence[Mapping[str, Any]], show_pii: bool = False) -> str:
@@ -151,7 +162,7 @@ def list_table(rows: Sequence[Mapping[str, Any]], show_pii: bool = False) -> str
         for r in rows
     ]
     headers = ("Case", "Opened", "Status", "Severity", "Category", "Owner", "Customer", "Summary")
-    return columns(headers, table)
+    return visible(columns(headers, table))
 
 
 def log_table(entries: Sequence[Mapping[str, str]]) -> str:
@@ -167,7 +178,9 @@ def log_table(entries: Sequence[Mapping[str, str]]) -> str:
         )
         for e in entries
     ]
-    return str(tabulate(table, headers=("When", "Commit", "Author", "State", "Change"), tablefmt="simple"))
+    return visible(
+        str(tabulate(table, headers=("When", "Commit", "Author", "State", "Change"), tablefmt="simple"))
+    )
 
 
 def overdue_items(statuses: Sequence[CaseStatus], warn: bool) -> list[dict[str, Any]]:

@@ -322,3 +322,28 @@ def validate_case(data: Any, policy: Policy, expected_id: str | None = None) -> 
         # Commands of the lifecycle, plus 'open' and the rise the rules record.
         v.choice(event["action"], (*path, "action"), ("open", "severity", *COMMANDS), "action")
     return case
+
+
+def has_escapes(text: str) -> bool:
+    """Whether YAML text can hold a control character: the YAML reader
+    refuses them raw (but U+0085), so only an escape (\\e, \\x1b) makes one."""
+    return "\\" in text or "\x85" in text
+
+
+def no_control_characters(data: Any, path: v.Path = ()) -> None:
+    """A hand-edited case may not hold control characters (a terminal escape
+    in a summary would run on every screen that shows it)."""
+    if isinstance(data, str):
+        for char in data:
+            if char not in "\t\n\r" and unicodedata.category(char) == "Cc":
+                v.fail(
+                    path,
+                    f"{v.dotted(path)} contains the control character U+{ord(char):04X}",
+                    "restore the file as last recorded ('complaintctl repair', or git log -- FILE)",
+                )
+    elif isinstance(data, Mapping):
+        for key, value in data.items():
+            no_control_characters(value, (*path, str(key)))
+    elif isinstance(data, list):
+        for i, value in enumerate(data):
+            no_control_characters(value, (*path, i))

@@ -15,6 +15,18 @@ from typing import Any
 
 from complaintctl.errors import TemplateError
 
+# Bidi embeddings and overrides (U+202A-U+202E) and isolates (U+2066-U+2069).
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def isolate_bidi(value: Any) -> Any:
+    """A value with bidi controls, isolated (FSI ... PDI): a right-to-left
+    override in a customer's name must not reverse the letter's text after
+    it (the closing PDI ends any override left open inside)."""
+    if isinstance(value, str) and not _BIDI_CONTROLS.isdisjoint(value):
+        return value.__class__("\u2068" + str(value) + "\u2069")
+    return value
+
 
 @lru_cache(maxsize=4)
 def _environment_for(search: tuple[str, ...]) -> Any:
@@ -47,6 +59,7 @@ def _environment(search: list[Path]) -> Any:
 
     return ImmutableSandboxedEnvironment(
         loader=PlainFilesLoader([str(p) for p in search]),
+        finalize=isolate_bidi,
         undefined=StrictUndefined,
         autoescape=select_autoescape(enabled_extensions=("html.j2", "html"), default=False),
         keep_trailing_newline=True,

@@ -16,7 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from complaintctl.core.policy import Policy
-from complaintctl.core.records import case_relpath, normalise_id, validate_case
+from complaintctl.core.records import (
+    case_relpath,
+    has_escapes,
+    no_control_characters,
+    normalise_id,
+    validate_case,
+)
 from complaintctl.errors import CaseFileError, NotFoundError, WorkspaceError
 from complaintctl.store.policyfile import load as load_policy
 
@@ -127,6 +133,8 @@ def parse_case(text: str, rel: str, policy: Policy, *, roundtrip: bool) -> Any:
     expected = Path(rel).stem
     try:
         validate_case(data, policy, expected_id=expected)
+        if has_escapes(text):
+            no_control_characters(data)
     except validate.Invalid as exc:
         line = line_of(text, exc.path)
         raise CaseFileError(exc.what, where=f"{rel}:{line}" if line else rel, fix=exc.fix) from None
