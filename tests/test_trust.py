@@ -191,3 +191,26 @@ def test_a_consistent_rewrite_of_an_amount_is_named(team: Team) -> None:
         f"{team.head()} {case_id}: the commit says 'Propose CNY 240.00 refund on {case_id} (pending approval)', "
         f"the events give 'Propose CNY 1999.00 refund on {case_id} (pending approval)'\n"
     )
+
+
+def test_an_empty_team_is_explained_by_check_and_in_refusals(team: Team) -> None:
+    from complaintctl.store.policyfile import replace_team
+
+    path = team.root / "policy.yaml"
+    path.write_text(replace_team(path.read_text(), []))
+    team.ok(LEAD, "policy", "commit", "--reason", "A trial without a team")
+    check = team.run(LEAD, "check")
+    assert (check.exit_code, check.stdout) == (0, "")
+    assert check.stderr == (
+        "complaintctl: warning: policy.yaml: the team is empty, so anyone may act as anyone, no approval "
+        "limit applies, and no sign-off can be given (nobody holds a role); add people with "
+        "'complaintctl team add EMAIL --name NAME --role ROLE'\n"
+    )
+    case_id = team.ok(BOB, *open_args(at="2026-11-20T09:00")).strip()
+    team.ok(BOB, "draft", case_id, "--text", "Dear customer", "--at", "2026-11-20T10:00")
+    refused = team.run(SUE, "signoff", case_id, "--at", "2026-11-20T11:00")
+    assert refused.stderr == (
+        f"complaintctl: {case_id}: draft 1 needs legal review next, by someone holding legal; "
+        "nobody can: the team in policy.yaml is empty; add people with 'complaintctl team add'\n"
+    )
+    assert team.verify().exit_code == 0

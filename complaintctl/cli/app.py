@@ -783,6 +783,8 @@ def check(root: Root = None) -> None:
     problems = admin.check(root)
     for problem in problems:
         typer.echo(problem)
+    for warning in admin.warnings(root):
+        typer.echo(f"complaintctl: warning: {warning}", err=True)
     if problems:
         raise typer.Exit(1)
 

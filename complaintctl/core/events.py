@@ -626,16 +626,31 @@ class Signoff(Event):
             )
         step = next(s for s in policy.reply_signoffs if s.name == missing[0])
         member = policy.member(actor)
+        signed = {
+            e["by"].casefold()
+            for e in case["events"]
+            if e["action"] == "signoff" and e.get("draft") == number
+        }
+        drafted_by = drafts(case)[-1]["by"]
         if member is None or not set(member.roles) & set(step.roles):
+            # Only people who could give it: not the writer, not one who signed already.
             holders = [
                 m.id
                 for m in policy.team
-                if set(m.roles) & set(step.roles) and not is_subject(case.get("subject_staff", ()), m.id)
+                if set(m.roles) & set(step.roles)
+                and not is_subject(case.get("subject_staff", ()), m.id)
+                and m.id.casefold() not in signed | {drafted_by.casefold()}
             ]
+            if not policy.team:
+                fix = "nobody can: the team in policy.yaml is empty; add people with 'complaintctl team add'"
+            else:
+                fix = (
+                    f"ask one of: {', '.join(holders) or 'nobody (give the role to someone in policy.yaml)'}"
+                )
             raise RuleError(
                 f"draft {number} needs {step.name} next, by someone holding {' or '.join(step.roles)}",
                 where=case["id"],
-                fix=f"ask one of: {', '.join(holders) or 'nobody (edit policy.yaml)'}",
+                fix=fix,
             )
         earlier = [
             e
@@ -649,7 +664,6 @@ class Signoff(Event):
                 where=case["id"],
                 fix="ask someone else",
             )
-        drafted_by = drafts(case)[-1]["by"]
         if actor == drafted_by:
             raise RuleError(
                 f"{actor} wrote draft {number} and may not sign it off",

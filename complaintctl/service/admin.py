@@ -112,6 +112,24 @@ def check(root: str | None) -> list[str]:
     return problems
 
 
+EMPTY_TEAM = (
+    "policy.yaml: the team is empty, so anyone may act as anyone, no approval limit applies, "
+    "and no sign-off can be given (nobody holds a role); "
+    "add people with 'complaintctl team add EMAIL --name NAME --role ROLE'"
+)
+
+
+def warnings(root: str | None) -> list[str]:
+    """What is allowed but rarely meant (check prints it and still passes)."""
+    from complaintctl.errors import ComplaintError
+
+    try:
+        policy = workspace.find_workspace(root).policy
+    except ComplaintError:
+        return []  # check names it as a problem
+    return [] if policy.team else [EMPTY_TEAM]
+
+
 def repair(root: str | None) -> list[str]:
     """Put the workspace back to its last commit after a crash: what was done, a line each."""
     from complaintctl.store import faults
