@@ -395,3 +395,33 @@ def test_a_stop_on_a_retry_undoes_the_first_merge(team: tuple[Clone, Clone, Path
     assert err.startswith(f"complaintctl: {case_id}: concurrent changes cannot both stand: ours 'propose")
     assert a.head() == before and a.clean()
     assert not (a.root / ".git" / "MERGE_HEAD").exists()
+
+
+def test_a_pull_rebase_is_explained_never_pushed_and_its_way_back_works(
+    team: tuple[Clone, Clone, Path],
+) -> None:
+    a, b, remote = team
+    case_id = a.ok(*open_args())
+    a.git("push", "-q")
+    b.git("pull", "-q")
+    a.ok("note", case_id, "from alice", "--at", "2026-11-20T10:00")
+    a.git("push", "-q")
+    b.ok("note", case_id, "from bob", "--at", "2026-11-20T09:30", actor=BOB)  # earlier than Alice's
+    subprocess.run(["git", "pull", "--rebase"], cwd=b.root, capture_output=True, check=True)
+    rebased = b.head()[:10]
+    code, out, _ = b.cli("verify")
+    assert code == 1 and out.startswith(f"{rebased} {case_id}: events already on record were changed")
+    assert "run 'git reset --keep ORIG_HEAD' right after the rebase" in out
+    remote_head = git(remote, "rev-parse", "main")
+    code, _, err = b.cli("sync", actor=BOB)
+    assert (code, err) == (
+        1,
+        f"complaintctl: will not push {rebased}: {case_id}: events already on record were changed or "
+        "removed; it was rebased; run 'git reset --keep ORIG_HEAD' right after the rebase (or reset to "
+        "the commit 'git reflog' shows before it), then 'complaintctl sync'\n",
+    )
+    assert git(remote, "rev-parse", "main") == remote_head and b.head()[:10] == rebased
+    b.git("reset", "--keep", "ORIG_HEAD")  # the way back, as the message says
+    b.ok("sync", actor=BOB)
+    assert b.cli("verify")[0] == 0 and b.clean()
+    assert [x[:2] for x in b.actions(case_id)] == [("open", ALICE), ("note", BOB), ("note", ALICE)]

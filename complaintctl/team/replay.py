@@ -103,6 +103,15 @@ def play(policy: Policy, case: Any, recorded: Sequence[Record], source: Case) ->
     return changes
 
 
+# A rebase (git pull --rebase) replays a commit on a newer version of the
+# case, so its events land out of place. sync refuses to push such a commit.
+REWRITTEN = (
+    "events already on record were changed or removed (a rebase rewrites them: use 'complaintctl sync', "
+    "not 'git pull --rebase'; to go back, run 'git reset --keep ORIG_HEAD' right after the rebase, "
+    "or reset to the commit 'git reflog' shows before it, then 'complaintctl sync')"
+)
+
+
 def check_version(policy: Policy, before: Case, after: Case) -> list[Change]:
     """The changes that turn ``before`` into ``after``; Mismatch if none do.
 
@@ -112,8 +121,7 @@ def check_version(policy: Policy, before: Case, after: Case) -> list[Change]:
     old, new = list(before["events"]), list(after["events"])
     if plain(new[: len(old)]) != plain(old):
         raise Mismatch(
-            "events already on record were changed or removed (a rebase rewrites them: use "
-            "'complaintctl sync' instead of 'git pull --rebase'; 'git reflog' finds the commit before it)",
+            REWRITTEN,
             where=after["id"],
         )
     replayed = copy.deepcopy(plain(before))

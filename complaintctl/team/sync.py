@@ -199,6 +199,7 @@ def _attempts(
                 gitwrite.fast_forward(ws, theirs)
         if theirs == _rev(ws, "HEAD"):
             return
+        _refuse_rewritten(ws, theirs)
         pushed = git(ws.root, "push", "--porcelain", remote, f"HEAD:refs/heads/{name}", check=False)
         if pushed.returncode == 0:
             outcome.pushed = True
@@ -229,6 +230,21 @@ def _attempts(
         f"the push to {remote} was rejected {attempts} times (others keep pushing first)",
         fix="nothing was changed; run 'complaintctl sync' again",
     )
+
+
+def _refuse_rewritten(ws: Workspace, theirs: str | None) -> None:
+    """Never push a commit whose events rewrite the record (a 'git pull
+    --rebase' makes them): every clone's verify would flag it for good."""
+    from complaintctl.team import verify
+    from complaintctl.team.replay import REWRITTEN
+
+    for finding in verify.verify(ws, since=theirs):
+        if finding.what.startswith(REWRITTEN[:40]):
+            raise WorkspaceError(
+                f"will not push {finding.commit[:10]}: {finding.case}: {finding.what.split(' (')[0]}",
+                fix="it was rebased; run 'git reset --keep ORIG_HEAD' right after the rebase "
+                "(or reset to the commit 'git reflog' shows before it), then 'complaintctl sync'",
+            )
 
 
 def _merge(
