@@ -65,8 +65,12 @@ def explain(stderr: str) -> str:
 
 
 def _fix_for(stderr: str) -> str | None:
+    if "No space left on device" in stderr or "Out of diskspace" in stderr:
+        from complaintctl.store.workspace import DISK_FULL_FIX
+
+        return DISK_FULL_FIX
     if "index.lock" in stderr:
-        return "another git command is running; if none is, remove .git/index.lock"
+        return "another git command is running; if none is, run 'complaintctl repair' (stale git locks go)"
     if ".lock" in stderr and ("File exists" in stderr or "Unable to create" in stderr):
         return "another git command is running; if none is, run 'complaintctl repair' (stale git locks go)"
     if "tell me who you are" in stderr or "empty ident" in stderr or "identity" in stderr:

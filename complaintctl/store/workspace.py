@@ -8,6 +8,7 @@ followed.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import tempfile
 from collections.abc import Iterator
@@ -158,6 +159,9 @@ def write_atomic(path: Path, text: str) -> None:
     write_atomic_bytes(path, text.encode("utf-8"))
 
 
+DISK_FULL_FIX = "the disk is full: free some space and run the command again (nothing was recorded)"
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
@@ -181,9 +185,15 @@ def write_atomic_bytes(path: Path, content: bytes) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if isinstance(exc, OSError):  # a full disk, most often: one line, rolled back by the caller
+            raise WorkspaceError(
+                f"cannot write {path.name}: {exc.strerror}",
+                where=str(path.parent),
+                fix=DISK_FULL_FIX if exc.errno == errno.ENOSPC else "check the folder's permissions",
+            ) from None
         raise
     dir_fd = os.open(path.parent, os.O_RDONLY)
     try:
