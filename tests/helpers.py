@@ -85,6 +85,7 @@ def open_args(**over: str | bool) -> list[str]:
         "--channel": "phone",
         "--category": "billing",
         "--summary": "Charged twice for October",
+        "--demand": "Refund the extra charge",
         "--at": "2026-11-20T09:00",
     }
     fields.update({f"--{k.replace('_', '-')}": v for k, v in over.items()})

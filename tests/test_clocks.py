@@ -313,7 +313,7 @@ def test_lowering_ignores_earlier_rises_but_not_later_ones() -> None:
 
 def test_open_records_the_severity_the_rules_give() -> None:
     peers = [peer(1, "2026-11-01T09:00", "phone:1"), peer(2, "2026-11-01T10:00", "phone:2")]
-    case, change = events.Open("张三", "phone", "billing", "x", phone="13812341234", matter="oct").decide_open(POLICY, "C-20261102-AAAAAA", ALICE, t("2026-11-02T09:00"), t("2026-11-02T09:00"), (), peers)  # fmt: skip
+    case, change = events.Open("张三", "phone", "billing", "x", phone="13812341234", matter="oct", demand="Refund").decide_open(POLICY, "C-20261102-AAAAAA", ALICE, t("2026-11-02T09:00"), t("2026-11-02T09:00"), (), peers)  # fmt: skip
     assert case["severity"] == "hot" and case["related"] == ["C-20261101-000001", "C-20261101-000002"]
     assert change.notices == ("severity hot: the same matter from 3 customers within 30 days",)
 

@@ -32,7 +32,8 @@ def step(case: dict[str, Any], change: lifecycle.Change) -> dict[str, Any]:
 
 
 def new_case(**over: Any) -> dict[str, Any]:
-    case, _ = events.Open("张三", "phone", "billing", "Charged twice", **over).decide_open(
+    fields = {"phone": "13812341234", "demand": "Refund the extra charge", **over}
+    case, _ = events.Open("张三", "phone", "billing", "Charged twice", **fields).decide_open(
         POLICY, ID, ALICE, T0, NOW
     )
     return step(case, events.Note("Sorry", "reply", "phone").decide(POLICY, case, ALICE, at(1), NOW))

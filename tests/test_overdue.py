@@ -182,7 +182,11 @@ def test_hot_spot_links_cases_and_lowering_needs_a_reason(run: Any, ws: Workspac
     assert err.exit_code == 1 and err.stderr == (
         f"complaintctl: {c}: severity is hot; hot is not lower; severity rises by itself; 'lower' only brings it down\n"
     )
-    ok = run("lower", c, "--to", "general", "--reason", "Batch error was the bank's")
+    refused = run("lower", c, "--to", "general", "--reason", "Batch error was the bank's")  # an agent
+    assert refused.exit_code == 1 and "may lower a hot case" in refused.stderr
+    ok = run(
+        "lower", c, "--to", "general", "--reason", "Batch error was the bank's", "--as", "carol@example.com"
+    )
     assert ok.stdout == f"{c}: Lower severity of {c} from hot to general [open]\n"
     assert run("show", c).stdout.splitlines()[0].split()[2] == "general"
 

@@ -29,7 +29,12 @@ def at(minutes: int) -> datetime:
 
 def opened() -> dict[str, Any]:
     new = events.Open(
-        customer="张三", channel="phone", category="billing", summary="Charged twice", phone="13812341234"
+        customer="张三",
+        channel="phone",
+        category="billing",
+        summary="Charged twice",
+        phone="13812341234",
+        demand="Refund the extra charge",
     )
     case, _ = new.decide_open(POLICY, ID, ALICE, T0, at(1000))
     return case

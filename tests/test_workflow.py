@@ -27,6 +27,7 @@ def new_case(**over: Any) -> dict[str, Any]:
         "category": "billing",
         "summary": "Charged twice",
         "phone": "13812341234",
+        "demand": "Refund the extra charge",
     }
     fields.update(over)
     case, _ = events.Open(**fields).decide_open(POLICY, ID, ALICE, T0, NOW)
@@ -64,7 +65,10 @@ def in_state(state: str) -> dict[str, Any]:
 
 
 def _lower(c: dict[str, Any], t: datetime) -> lifecycle.Change:
-    return events.Lower("general", "Supplier's fault").decide(POLICY, {**c, "severity": "hot"}, ALICE, t, NOW)
+    # From 'important' any agent may lower (rules.lower_roles names hot and major).
+    return events.Lower("general", "Supplier's fault").decide(
+        POLICY, {**c, "severity": "important"}, ALICE, t, NOW
+    )
 
 
 COMMANDS = {
@@ -506,7 +510,7 @@ def test_repeat_complaint_raises_severity(earlier: list[str], severity: str, rep
     cases = [
         _closed(e.split(":")[0], category="other" if e.endswith(":other") else "billing") for e in earlier
     ]
-    case, change = events.Open("张三", "phone", "billing", "again", phone="13812341234").decide_open(POLICY, "C-20261122-AAAAAA", ALICE, NOW, NOW, cases)  # fmt: skip
+    case, change = events.Open("张三", "phone", "billing", "again", phone="13812341234", demand="Refund").decide_open(POLICY, "C-20261122-AAAAAA", ALICE, NOW, NOW, cases)  # fmt: skip
     assert case["severity"] == severity
     assert case.get("repeat_of") == repeat_of
     assert bool(change.notices) == bool(repeat_of)

@@ -47,7 +47,7 @@ from complaintctl.core.lifecycle import (
     tier_holders,
     unreachable_missing,
 )
-from complaintctl.core.policy import Policy
+from complaintctl.core.policy import CONTACT_FIELDS, Policy
 from complaintctl.core.records import (
     SCHEMA,
     check_email,
@@ -63,6 +63,19 @@ from complaintctl.errors import RuleError, UsageError
 Record = Mapping[str, Any]
 # Offer numbers as one side wrote them -> as they are in the replayed case.
 Renumber = Callable[[int], int]
+
+
+def check_cause(policy: Policy, case_id: str | None, cause: str | None, actor: str) -> None:
+    """Who may set a cause is policy (rules.cause_roles): an agent may not
+    call a case 'external' to keep it from turning hot (docs/domain.md#responsibility)."""
+    roles = policy.rules.cause_roles.get(cause or "")
+    if roles and not policy.holds_any(actor, roles):
+        raise RuleError(
+            f"only {' or '.join(roles)} may set the cause to '{cause}'",
+            where=case_id,
+            fix=f"ask one of: {', '.join(policy.holders(roles)) or 'nobody'} "
+            "(policy.yaml: rules.cause_roles)",
+        )
 
 
 def same_number(number: int) -> int:
@@ -147,6 +160,25 @@ class Event:
         raise NotImplementedError
 
 
+def missing_on_open(policy: Policy, new: Open) -> list[str]:
+    """What policy wants a complaint to carry and this one lacks (docs/domain.md#record):
+    by default the demand (诉求) and one way to reach the customer. 'open'
+    records the complaint anyway (first contact is never turned away) and says
+    what is missing; 'propose' waits for the demand."""
+    required = policy.rules.required_on_open
+    missing = []
+    if "demand" in required and not new.demand:
+        missing.append("what the customer asks for (--demand)")
+    if "contact" in required and not any(getattr(new, key) for key in CONTACT_FIELDS):
+        missing.append("a way to reach the customer (--phone, --email, --address or --account)")
+    missing += [
+        f"the customer's {key} (--{key})"
+        for key in CONTACT_FIELDS
+        if key in required and not getattr(new, key)
+    ]
+    return missing
+
+
 class Open(Event):
     """A new complaint: the fields of ``open``, as typed (validated in ``decide_open``)."""
 
@@ -214,12 +246,19 @@ class Open(Event):
             check_phone(new.phone)
         if new.email:
             check_email(new.email)
+        check_cause(policy, None, new.cause, actor)
         owner = new.owner or actor
         check_member(policy, owner, "owner ", "pick a listed member")
         check_not_subject(new.subject_staff, actor, "record it", "ask a colleague to open it with --as")
         check_not_subject(new.subject_staff, owner, "own it", "give another --owner", who="owner ")
 
         notices = []
+        missing = missing_on_open(policy, new)
+        if missing:
+            notices.append(
+                f"not yet recorded: {'; '.join(missing)}; "
+                f"add it with 'complaintctl correct {case_id} FIELD VALUE'"
+            )
         repeat_of = None
         same_matter = [c for c in earlier if c.get("category") == new.category]
         final = [c for c in same_matter if is_final(policy, c)]
@@ -364,6 +403,14 @@ class Note(Event):
                 where=case["id"],
                 fix=f"give --channel {' or '.join(written)} (policy.yaml: written_channels)",
             )
+        if kind == "reply" and channel in policy.rules.signed_off_replies and policy.reply_signoffs:
+            # docs/domain.md#written-replies: a written answer is reviewed before it goes out.
+            raise RuleError(
+                f"a reply by {channel} goes out through draft, sign-off and send",
+                where=case["id"],
+                fix=f"write it with 'complaintctl draft {case['id']} --text ...' (policy.yaml: "
+                "rules.signed_off_replies)",
+            )
         transition = prepare(policy, case, "note", actor, at, now, kind)
         return make_change(
             case,
@@ -406,6 +453,13 @@ class Propose(Event):
         from complaintctl.core import offers
 
         choice(kind, policy.offer_kinds, "offer kind", "offer_kinds")
+        if "demand" in policy.rules.required_on_open and not case.get("demand"):
+            # docs/domain.md#record: an offer answers what the customer asked for.
+            raise RuleError(
+                "the customer's demand is not recorded; an offer answers it",
+                where=case["id"],
+                fix=f"record it first: complaintctl correct {case['id']} demand TEXT --reason ...",
+            )
         arithmetic = None
         if charged is not None or due is not None:
             if charged is None or due is None or amount is not None:
@@ -426,7 +480,7 @@ class Propose(Event):
         require_text(terms, "--terms", "say what the company will do and by when")
         check_text(terms, "--terms")
         transition = prepare(policy, case, "propose", actor, at, now)
-        offers.check_cap(case, value, currency)
+        offers.check_cap(case, value, currency, policy.rules.bottom_line_withdrawn_caps)
         pending = not offers.covers(offers.limit_of(policy, actor, currency), value)
         previous = list(case.get("offers", ()))
         number = len(previous) + 1
@@ -761,10 +815,21 @@ class Agree(Event):
     offer_no: int | None = None
     signed_by: str | None = None
     channel: str | None = None
+    evidence: int = 0  # files of the customer's consent filed with it
 
     def decide(self, policy: Policy, case: Case, actor: str, at: datetime, now: datetime) -> Change:
         offer_no, signed_by, channel = self.offer_no, self.signed_by, self.channel
         transition = prepare(policy, case, "agree", actor, at, now)
+        consent = policy.rules.consent_from
+        if consent and policy.severity_rank(case["severity"]) >= policy.severity_rank(consent):
+            # docs/domain.md#consent: a serious case's settlement is signed, and the proof kept.
+            missing = [w for w, ok in (("--signed-by", signed_by), ("--evidence", self.evidence)) if not ok]
+            if missing:
+                raise RuleError(
+                    f"a {case['severity']} case's agreement needs who signed it and proof of consent",
+                    where=case["id"],
+                    fix=f"give {' and '.join(missing)} (policy.yaml: rules.consent_from)",
+                )
         if channel is not None:
             choice(channel, policy.channels, "channel", "channels")
         current = open_offer(case)
@@ -802,7 +867,12 @@ class Agree(Event):
 
     @classmethod
     def from_record(cls, e: Record, source: Case, offers: Renumber) -> Agree:
-        return cls(offer_no=offers(e["offer"]), signed_by=e.get("signed_by"), channel=e.get("channel"))
+        return cls(
+            offer_no=offers(e["offer"]),
+            signed_by=e.get("signed_by"),
+            channel=e.get("channel"),
+            evidence=len(e.get("evidence") or ()),
+        )
 
 
 class Escalate(Event):
@@ -891,6 +961,13 @@ class Close(Event):
                 f" (it is {case['state']})",
                 where=case["id"],
                 fix="record the customer's acceptance with 'complaintctl agree' first",
+            )
+        if resolution == policy.rules.outside_responsibility and case.get("cause") == "internal":
+            # docs/domain.md#responsibility: a fault of ours is never "outside our responsibility".
+            raise RuleError(
+                f"the cause is recorded as internal (our fault): the case cannot be closed as '{resolution}'",
+                where=case["id"],
+                fix="close it another way, or correct the cause first (complaintctl correct ID cause ...)",
             )
         if executed and not spec.final_when_executed:
             raise UsageError(
@@ -1030,6 +1107,7 @@ class Flag(Event):
             )
         require_text(reason, "--reason", "say what happened")
         transition = prepare(policy, case, "flag", actor, at, now)
+        check_cause(policy, case["id"], values.get("cause"), actor)
         updates: list[tuple[FieldPath, Any]] = []
         if "cause" in values:
             updates.append((("cause",), values["cause"]))
@@ -1079,6 +1157,14 @@ class Lower(Event):
                 f"severity is {current}; {to} is not lower",
                 where=case["id"],
                 fix="severity rises by itself; 'lower' only brings it down",
+            )
+        roles = policy.rules.lower_roles.get(current)
+        if roles and not policy.holds_any(actor, roles):
+            raise RuleError(
+                f"only {' or '.join(roles)} may lower a {current} case",
+                where=case["id"],
+                fix=f"ask one of: {', '.join(policy.holders(roles)) or 'nobody'} "
+                "(policy.yaml: rules.lower_roles)",
             )
         return make_change(
             case,
@@ -1264,6 +1350,7 @@ class Correct(Event):
             choice(value, policy.categories, "category", "categories")
         elif name == "cause":
             choice(value, CAUSES, "cause", "internal (our fault), external, unknown")
+            check_cause(policy, case["id"], value, actor)
         elif name == "urgent":
             if value not in ("yes", "no"):
                 raise UsageError(f"urgent '{value}': say yes or no", fix="complaintctl correct ID urgent yes")

@@ -65,26 +65,30 @@ def double_refund(charged: str, due: str, currency: str, policy: Policy) -> tupl
     return amount, f"2 × ({currency} {c} − {currency} {d}) = {currency} {amount}"
 
 
-def bottom_line(case: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    """The lowest refused bottom-line offer: the cap on every later offer."""
-    refused = [o for o in case.get("offers", ()) if o.get("bottom_line") and o["status"] == "refused"]
+def bottom_line(case: Mapping[str, Any], withdrawn: bool = False) -> Mapping[str, Any] | None:
+    """The lowest refused bottom-line offer: the cap on every later offer
+    (``withdrawn``: a withdrawn one too, so that recording the customer's
+    refusal as a withdrawal does not lift the cap)."""
+    ended = ("refused", "withdrawn") if withdrawn else ("refused",)
+    refused = [o for o in case.get("offers", ()) if o.get("bottom_line") and o["status"] in ended]
     return min(refused, key=lambda o: Decimal(o["amount"]), default=None)
 
 
-def check_cap(case: Mapping[str, Any], amount: Decimal, currency: str) -> None:
-    cap = bottom_line(case)
+def check_cap(case: Mapping[str, Any], amount: Decimal, currency: str, withdrawn: bool = False) -> None:
+    cap = bottom_line(case, withdrawn)
     if cap is None:
         return
     label = f"offer {cap['no']} ({cap['currency']} {cap['amount']})"
     if currency != cap["currency"]:
         raise RuleError(
-            f"the refused bottom-line {label} caps every later offer, which must be in {cap['currency']}",
+            f"the {cap['status']} bottom-line {label} caps every later offer, "
+            f"which must be in {cap['currency']}",
             where=case["id"],
             fix=f"make the offer in {cap['currency']}",
         )
     if amount > Decimal(cap["amount"]):
         raise RuleError(
-            f"{currency} {amount} exceeds the refused bottom-line {label}; "
+            f"{currency} {amount} exceeds the {cap['status']} bottom-line {label}; "
             "after a bottom line is refused no offer may exceed it, whatever the tier",
             where=case["id"],
             fix=f"offer at most {cap['currency']} {cap['amount']}, or close the case",

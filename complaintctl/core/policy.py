@@ -6,9 +6,10 @@ currencies) comes from here; no other module hard-codes the house rules.
 
 from __future__ import annotations
 
+import dataclasses
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date, time
 from decimal import Decimal, InvalidOperation
 from types import MappingProxyType
@@ -101,6 +102,32 @@ class BusinessHours:
     open: frozenset[date]
 
 
+CONTACT_FIELDS = ("phone", "email", "address", "account")
+REQUIRED_ON_OPEN = ("demand", "contact", *CONTACT_FIELDS)
+
+
+@dataclass(frozen=True)
+class DomainRules:
+    """The field's rules that a hurried or dishonest agent could get around
+    (docs/domain.md). Each applies only when policy.yaml's ``rules:`` sets it,
+    so a history made under an older policy replays as it was made."""
+
+    # Fields a new complaint must carry ('contact': at least one way to reach the customer).
+    required_on_open: tuple[str, ...] = ()
+    # cause -> roles that may set it (an agent may not call a case 'external' to cool it).
+    cause_roles: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # The resolution that says "outside our responsibility": never for a cause we own.
+    outside_responsibility: str | None = None
+    # severity -> roles that may lower a case from it.
+    lower_roles: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # From this severity up, 'agree' needs the signer and evidence of consent.
+    consent_from: str | None = None
+    # Replies through these channels go draft -> sign-off -> send, never as a note.
+    signed_off_replies: tuple[str, ...] = ()
+    # A withdrawn bottom-line offer caps later offers as a refused one does.
+    bottom_line_withdrawn_caps: bool = False
+
+
 @dataclass(frozen=True)
 class SeverityRules:
     repeat: str
@@ -162,6 +189,20 @@ class Policy:
     written_channels: tuple[str, ...] | None = None
     # Optional: no case file is larger (a 200 MB one took 20 s and 0.9 GB to check).
     case_file_max_bytes: int = 1_000_000
+    # Optional: the domain rules that apply (none when the key is absent).
+    rules: DomainRules = DomainRules()
+
+    def holds_any(self, user: str, roles: Sequence[str]) -> bool:
+        """``user`` holds one of ``roles`` (anyone does when no team is listed)."""
+        if not self.team:
+            return True
+        member = self.member(user)
+        return member is not None and bool(set(member.roles) & set(roles))
+
+    def holders(self, roles: Sequence[str], exclude: Sequence[str] = ()) -> list[str]:
+        """Members holding one of ``roles``, but those in ``exclude``."""
+        out = {e.casefold() for e in exclude}
+        return [m.id for m in self.team if set(m.roles) & set(roles) and m.id.casefold() not in out]
 
     def holds_tier_above(self, user: str, tier: str) -> bool:
         """``user`` holds a role of a tier above ``tier``."""
@@ -255,6 +296,7 @@ _OPTIONAL = (
     "self_only",
     "case_file_max_bytes",
     "written_channels",
+    "rules",
 )
 
 
@@ -386,6 +428,51 @@ def parse(data: Any) -> Policy:
         case_file_max_bytes=1_000_000
         if top.get("case_file_max_bytes") is None
         else v.integer(top["case_file_max_bytes"], ("case_file_max_bytes",), low=10_000),
+        rules=DomainRules()
+        if top.get("rules") is None
+        else _rules(top["rules"], roles, severities, resolutions, channels),
+    )
+
+
+def _rules(
+    raw: Any,
+    roles: tuple[str, ...],
+    severities: tuple[str, ...],
+    resolutions: Mapping[str, Any],
+    channels: tuple[str, ...],
+) -> DomainRules:
+    path: v.Path = ("rules",)
+    r = v.mapping(raw, path)
+    v.keys(r, path, (), [f.name for f in dataclasses.fields(DomainRules)])
+
+    def role_map(key: str, names: Sequence[str], what: str) -> dict[str, tuple[str, ...]]:
+        found = v.mapping(r.get(key) or {}, (*path, key))
+        for name in found:
+            v.choice(name, (*path, key, str(name)), names, what)
+        return {str(k): _role_list(val, (*path, key, str(k)), roles) for k, val in found.items()}
+
+    required = v.strings(r.get("required_on_open") or [], (*path, "required_on_open"))
+    for i, name in enumerate(required):
+        v.choice(name, (*path, "required_on_open", i), REQUIRED_ON_OPEN, "field")
+    outside = r.get("outside_responsibility")
+    consent = r.get("consent_from")
+    return DomainRules(
+        required_on_open=required,
+        cause_roles=MappingProxyType(role_map("cause_roles", ("internal", "external", "unknown"), "cause")),
+        outside_responsibility=None
+        if outside is None
+        else v.choice(outside, (*path, "outside_responsibility"), resolutions, "resolution"),
+        lower_roles=MappingProxyType(role_map("lower_roles", severities, "severity")),
+        consent_from=None
+        if consent is None
+        else v.choice(consent, (*path, "consent_from"), severities, "severity"),
+        signed_off_replies=tuple(
+            v.choice(c, (*path, "signed_off_replies", i), channels, "channel")
+            for i, c in enumerate(v.strings(r.get("signed_off_replies") or [], (*path, "signed_off_replies")))
+        ),
+        bottom_line_withdrawn_caps=v.boolean(
+            r.get("bottom_line_withdrawn_caps", False), (*path, "bottom_line_withdrawn_caps")
+        ),
     )
 
 

@@ -220,6 +220,7 @@ def agree_case(
         rel, _text, doc = workspace.load_case(ctx.ws, case_id, roundtrip=True)
         _check_clock(ctx, doc)
         notices = _record_rise(ctx, doc)
+        event = event.replace(evidence=len(blobs))
         change = event.decide(ctx.ws.policy, doc, ctx.actor, ctx.when, ctx.now)
         number = change.event["offer"]
         folder = f"evidence/{case_id}"

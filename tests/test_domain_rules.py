@@ -1,0 +1,202 @@
+"""The field's rules against a hurried or dishonest agent (issue: every rule
+holds), as tables over plain data. Each row tries a way around a rule; the
+same rows under a policy without ``rules:`` show the old behaviour, so a
+history made before the rules still replays."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import pytest
+
+from complaintctl.core import events
+from complaintctl.core.policy import DomainRules
+from complaintctl.errors import RuleError
+from tests.test_workflow import ALICE, BOB, CAROL, ID, NOW, POLICY, T0, at, in_state, new_case, step
+
+OLD = dataclasses.replace(POLICY, rules=DomainRules())  # a policy from before the rules
+
+
+def _open(policy: Any, **over: Any) -> tuple[dict[str, Any], tuple[str, ...]]:
+    fields = {
+        "customer": "张三",
+        "channel": "phone",
+        "category": "billing",
+        "summary": "Charged twice",
+        **over,
+    }
+    case, change = events.Open(**fields).decide_open(policy, ID, ALICE, T0, NOW)
+    return case, change.notices
+
+
+# ---------------------------------------------------------------- 2. record fields
+
+
+@pytest.mark.parametrize(
+    ("fields", "said"),
+    [
+        ({}, "not yet recorded: what the customer asks for (--demand); a way to reach the customer "
+             f"(--phone, --email, --address or --account); add it with 'complaintctl correct {ID} FIELD VALUE'"),
+        ({"demand": "Refund"}, "not yet recorded: a way to reach the customer (--phone, --email, --address "
+                               f"or --account); add it with 'complaintctl correct {ID} FIELD VALUE'"),
+        ({"account": "HT-1"}, "not yet recorded: what the customer asks for (--demand); "
+                              f"add it with 'complaintctl correct {ID} FIELD VALUE'"),
+        ({"account": "HT-1", "demand": "Refund"}, None),
+    ],
+)  # fmt: skip
+def test_a_complaint_without_demand_or_contact_is_never_silent(
+    fields: dict[str, Any], said: str | None
+) -> None:
+    _case, notices = _open(POLICY, **fields)
+    assert [n for n in notices if n.startswith("not yet")] == ([said] if said else [])
+    assert not [n for n in _open(OLD, **fields)[1] if n.startswith("not yet")]
+
+
+def test_no_offer_before_the_demand_is_recorded() -> None:
+    case = new_case(demand=None)
+    propose = events.Propose("100.00", "CNY", "refund", "Refund")
+    with pytest.raises(RuleError) as caught:
+        propose.decide(POLICY, case, ALICE, at(5), NOW)
+    assert str(caught.value) == (
+        f"{ID}: the customer's demand is not recorded; an offer answers it; "
+        f"record it first: complaintctl correct {ID} demand TEXT --reason ..."
+    )
+    propose.decide(OLD, case, ALICE, at(5), NOW)
+    fixed = step(
+        case, events.Correct("demand", "Refund", "Asked on the phone").decide(POLICY, case, ALICE, at(4), NOW)
+    )
+    assert propose.decide(POLICY, fixed, ALICE, at(5), NOW).to_state == "proposed"
+
+
+# ---------------------------------------------------------------- 3. responsibility
+
+HOLDERS = "ask one of: carol@example.com, dave@example.com, erin@example.com"
+
+
+@pytest.mark.parametrize(
+    ("actor", "make", "error"),
+    [
+        (ALICE, lambda: events.Flag("Supplier's fault", cause="external"),
+         f"{ID}: only supervisor or manager or executive may set the cause to 'external'; {HOLDERS} "
+         "(policy.yaml: rules.cause_roles)"),
+        (ALICE, lambda: events.Correct("cause", "external", "Supplier's fault"),
+         f"{ID}: only supervisor or manager or executive may set the cause to 'external'; {HOLDERS} "
+         "(policy.yaml: rules.cause_roles)"),
+        (ALICE, lambda: events.Flag("Our billing run", cause="internal"), None),
+        (CAROL, lambda: events.Flag("Supplier's fault", cause="external"), None),
+    ],
+)  # fmt: skip
+def test_only_a_supervisor_calls_a_case_external(actor: str, make: Any, error: str | None) -> None:
+    case = in_state("in-progress")
+    if error is None:
+        assert make().decide(POLICY, case, actor, at(9), NOW).to_state == "in-progress"
+        return
+    with pytest.raises(RuleError) as caught:
+        make().decide(POLICY, case, actor, at(9), NOW)
+    assert str(caught.value) == error
+    make().decide(OLD, case, actor, at(9), NOW)
+
+
+def test_our_fault_is_never_closed_as_outside_our_responsibility() -> None:
+    case = in_state("in-progress")
+    case = step(
+        case, events.Flag("Our billing run", cause="internal").decide(POLICY, case, ALICE, at(9), NOW)
+    )
+    with pytest.raises(RuleError) as caught:
+        events.Close("rejected").decide(POLICY, case, ALICE, at(10), NOW)
+    assert str(caught.value) == (
+        f"{ID}: the cause is recorded as internal (our fault): the case cannot be closed as 'rejected'; "
+        "close it another way, or correct the cause first (complaintctl correct ID cause ...)"
+    )
+    assert events.Close("explained").decide(POLICY, case, ALICE, at(10), NOW).to_state == "closed"
+    assert events.Close("rejected").decide(OLD, case, ALICE, at(10), NOW).to_state == "closed"
+
+
+# ---------------------------------------------------------------- 13. severity
+
+
+@pytest.mark.parametrize(
+    ("severity", "actor", "error"),
+    [
+        ("hot", ALICE, f"{ID}: only supervisor or manager or executive may lower a hot case; {HOLDERS} "
+                       "(policy.yaml: rules.lower_roles)"),
+        ("major", BOB, f"{ID}: only supervisor or manager or executive may lower a major case; {HOLDERS} "
+                       "(policy.yaml: rules.lower_roles)"),
+        ("hot", CAROL, None),
+        ("important", ALICE, None),
+    ],
+)  # fmt: skip
+def test_who_lowers_a_serious_case_is_policy(severity: str, actor: str, error: str | None) -> None:
+    case = {**in_state("in-progress"), "severity": severity}
+    lower = events.Lower("general", "Misread the call")
+    if error is None:
+        assert lower.decide(POLICY, case, actor, at(9), NOW).event["severity"] == "general"
+        return
+    with pytest.raises(RuleError) as caught:
+        lower.decide(POLICY, case, actor, at(9), NOW)
+    assert str(caught.value) == error
+    lower.decide(OLD, case, actor, at(9), NOW)
+
+
+# ---------------------------------------------------------------- 9. consent evidence
+
+
+@pytest.mark.parametrize(
+    ("severity", "signed_by", "evidence", "error"),
+    [
+        ("major", None, 0, "give --signed-by and --evidence"),
+        ("major", "Zhang San", 0, "give --evidence"),
+        ("hot", None, 1, None),  # below consent_from: major
+        ("major", "Zhang San", 1, None),
+    ],
+)
+def test_a_serious_settlement_is_signed_and_its_consent_kept(
+    severity: str, signed_by: str | None, evidence: int, error: str | None
+) -> None:
+    case = {**in_state("proposed"), "severity": severity}
+    agree = events.Agree(signed_by=signed_by, evidence=evidence)
+    if error is None:
+        assert agree.decide(POLICY, case, ALICE, at(9), NOW).to_state == "agreed"
+        return
+    with pytest.raises(RuleError) as caught:
+        agree.decide(POLICY, case, ALICE, at(9), NOW)
+    assert str(caught.value) == (
+        f"{ID}: a major case's agreement needs who signed it and proof of consent; "
+        f"{error} (policy.yaml: rules.consent_from)"
+    )
+    agree.decide(OLD, case, ALICE, at(9), NOW)
+
+
+# ---------------------------------------------------------------- 11. written replies
+
+
+@pytest.mark.parametrize("channel", ["letter"])
+def test_a_written_reply_goes_through_sign_off(channel: str) -> None:
+    case = new_case()
+    reply = events.Note("尊敬的客户：…不予支持", "reply", channel)
+    with pytest.raises(RuleError) as caught:
+        reply.decide(POLICY, case, ALICE, at(9), NOW)
+    assert str(caught.value) == (
+        f"{ID}: a reply by {channel} goes out through draft, sign-off and send; write it with "
+        f"'complaintctl draft {ID} --text ...' (policy.yaml: rules.signed_off_replies)"
+    )
+    reply.decide(OLD, case, ALICE, at(9), NOW)
+    for other in ("phone", "email"):  # not in rules.signed_off_replies
+        assert events.Note("Called back", "reply", other).decide(POLICY, case, ALICE, at(9), NOW)
+
+
+# ---------------------------------------------------------------- 7. bottom line
+
+
+def test_a_bottom_line_recorded_as_withdrawn_still_caps() -> None:
+    case = in_state("in-progress")
+    case = step(case, events.Propose("1000.00", "CNY", "refund", "Last offer", bottom_line=True).decide(POLICY, case, CAROL, at(9), NOW))  # fmt: skip
+    case = step(case, events.Withdraw(1, "Customer said no").decide(POLICY, case, CAROL, at(10), NOW))
+    higher = events.Propose("1500.00", "CNY", "refund", "More")
+    with pytest.raises(RuleError) as caught:
+        higher.decide(POLICY, case, CAROL, at(11), NOW)
+    assert str(caught.value).startswith(
+        f"{ID}: CNY 1500.00 exceeds the withdrawn bottom-line offer 1 (CNY 1000.00); "
+    )
+    higher.decide(OLD, case, CAROL, at(11), NOW)
