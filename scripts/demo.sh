@@ -38,7 +38,16 @@ COMPLAINTCTL_USER=carol@example.com say approve "$c1" 1 --at 2026-11-17T10:00
 printf '%s\n' "Scan of the agreement signed by 张三 on 17 Nov (stand-in for a PDF scan)" > "$scratch/signed-agreement.txt"
 COMPLAINTCTL_USER=alice@example.com say agree "$c1" --evidence "$scratch/signed-agreement.txt" --signed-by "张三" \
   --channel in-person --at 2026-11-17T14:20
-COMPLAINTCTL_USER=alice@example.com say close "$c1" --resolution agreed --executed --at 2026-11-19T11:00 \
+# Carried out measure by measure (落实): who does what by when, each recorded done.
+COMPLAINTCTL_USER=alice@example.com say plan "$c1" "退还 CNY 480.00 至原付款账户" --by finance --due 3d \
+  --at 2026-11-17T14:30
+COMPLAINTCTL_USER=alice@example.com say plan "$c1" "核查十月批量扣款，防止再次重复扣费" --by billing \
+  --due 2026-11-24T17:00 --at 2026-11-17T14:35
+COMPLAINTCTL_USER=alice@example.com say execute "$c1" 1 --text "Refund paid, bank ref 88231" --at 2026-11-19T10:40
+COMPLAINTCTL_USER=alice@example.com say close "$c1" --resolution agreed --at 2026-11-19T11:00 \
+  "Refund paid on 19 Nov, customer told by SMS" || echo "(refused, as it should be: measure 2 is not done yet)"
+COMPLAINTCTL_USER=alice@example.com say execute "$c1" 2 --text "Batch job fixed and re-run checked" --at 2026-11-19T10:50
+COMPLAINTCTL_USER=alice@example.com say close "$c1" --resolution agreed --at 2026-11-19T11:00 \
   "Refund paid on 19 Nov, customer told by SMS"
 COMPLAINTCTL_USER=bob@example.com say followup "$c1" --satisfaction 5 --at 2026-11-21T10:00 "满意，感谢及时处理"
 COMPLAINTCTL_USER=bob@example.com say archive "$c1" --at 2026-11-21T10:05
@@ -59,7 +68,13 @@ COMPLAINTCTL_USER=bob@example.com say escalate "$c2" --to carol@example.com --at
 COMPLAINTCTL_USER=carol@example.com say propose "$c2" --amount 50.00 --currency USD --kind credit \
   --terms "USD 50.00 credit on the next invoice" --at 2026-11-18T16:00
 COMPLAINTCTL_USER=carol@example.com say agree "$c2" --signed-by "Maria Lopez" --channel email --at 2026-11-19T09:10
-COMPLAINTCTL_USER=carol@example.com say close "$c2" --resolution agreed --executed --at 2026-11-20T17:00 \
+COMPLAINTCTL_USER=carol@example.com say plan "$c2" "Deliver the kitchen unit" --by logistics --due 2026-11-20T18:00 \
+  --at 2026-11-19T09:15
+COMPLAINTCTL_USER=carol@example.com say plan "$c2" "USD 50.00 credit on the next invoice" --by billing --due 7d \
+  --at 2026-11-19T09:20
+COMPLAINTCTL_USER=carol@example.com say execute "$c2" 1 --text "Delivered and fitted" --at 2026-11-20T15:00
+COMPLAINTCTL_USER=carol@example.com say execute "$c2" 2 --text "Credit note CN-2211" --at 2026-11-20T16:30
+COMPLAINTCTL_USER=carol@example.com say close "$c2" --resolution agreed --at 2026-11-20T17:00 \
   "Delivered on 20 Nov; credit applied"
 COMPLAINTCTL_USER=carol@example.com say followup "$c2" --satisfaction 4 --at 2026-11-22T09:00
 

@@ -66,7 +66,12 @@ def test_a_case_from_receipt_to_archive(run: Any, ws: Workspace) -> None:
          f"{case_id}: Approve offer 1 (CNY 240.00 refund) on {case_id} [proposed]\n"),
         (["agree", case_id, "--signed-by", "张三", "--at", "2026-11-20T12:00"],
          f"{case_id}: Agree offer 1 (CNY 240.00 refund) on {case_id} [proposed -> agreed]\n"),
-        (["close", case_id, "--resolution", "agreed", "--executed", "Paid", "--at", "2026-11-21T12:00"],
+        (["plan", case_id, "Refund CNY 240 to the original account", "--by", "finance", "--due", "3d",
+          "--at", "2026-11-20T12:10"],
+         f"{case_id}: Plan measure 1 on {case_id} (by finance, due 2026-11-23) [agreed]\n"),
+        (["execute", case_id, "1", "--text", "Paid, ref 8823", "--at", "2026-11-21T11:00"],
+         f"{case_id}: Carry out measure 1 on {case_id} [agreed]\n"),
+        (["close", case_id, "--resolution", "agreed", "Paid", "--at", "2026-11-21T12:00"],
          f"{case_id}: Close {case_id} as agreed (executed) [agreed -> closed]\n"),
         (["followup", case_id, "--satisfaction", "5", "--as", "bob@example.com"],
          f"{case_id}: Follow up {case_id}: satisfaction 5/5 [closed -> followed-up]\n"),
@@ -280,6 +285,8 @@ def test_open_refuses_a_matter_settled_for_good(run: Any, ws: Workspace) -> None
     case_id = opened(run, ws)
     changes(run, ws, "propose", case_id, "--amount", "10", "--terms", "t")
     changes(run, ws, "agree", case_id)
+    changes(run, ws, "plan", case_id, "Refund CNY 10", "--by", "finance", "--due", "1d")
+    changes(run, ws, "execute", case_id, "1")
     changes(run, ws, "close", case_id, "--resolution", "agreed", "--executed")
     err = refused(run, ws, *open_args(phone="138-1234-1234", at="2026-11-22T09:00"))
     assert err == (

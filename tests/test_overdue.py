@@ -263,3 +263,40 @@ def test_the_gitlab_job_in_the_docs_runs_the_same_check() -> None:
         "complaintctl verify",
         "complaintctl overdue --format text --warn",
     ]
+
+
+def test_a_measure_not_carried_out_by_its_due_time_is_overdue(run: Any, ws: Workspace) -> None:
+    case_id = run(*open_args()).stdout.strip()
+    for args in (
+        ["note", case_id, "Sorry", "--kind", "reply", "--channel", "phone", "--at", "2026-11-20T09:30"],
+        ["propose", case_id, "--amount", "100", "--terms", "Refund", "--at", "2026-11-20T10:00"],
+        ["agree", case_id, "--at", "2026-11-20T11:00"],
+        ["plan", case_id, "Refund CNY 100", "--by", "finance", "--due", "1d", "--at", "2026-11-20T12:00"],
+        [
+            "plan",
+            case_id,
+            "Fix the billing run",
+            "--by",
+            "billing",
+            "--due",
+            "7d",
+            "--at",
+            "2026-11-20T12:05",
+        ],
+    ):
+        result = run(*args)
+        assert result.exit_code == 0, result.stderr
+    late = run("overdue", "--format", "json", "--as-of", "2026-11-21T13:00")
+    items = [i for i in json.loads(late.stdout)["items"] if i["clock"].startswith("measure")]
+    assert late.exit_code == 1 and [(i["clock"], i["due"], i["late"]) for i in items] == [
+        ("measure 1 by finance", "2026-11-21T12:00:00+08:00", "1h")
+    ]
+    assert run("execute", case_id, "1", "--at", "2026-11-21T14:00").exit_code == 0
+    after = run("overdue", "--format", "json", "--as-of", "2026-11-21T15:00")
+    assert not [i for i in json.loads(after.stdout)["items"] if i["clock"].startswith("measure")]
+    shown = run("show", case_id).stdout
+    assert (
+        "  1. Refund CNY 100 (by finance, due 2026-11-21T12:00) [done 2026-11-21T14:00 by alice@example.com]"
+        in shown
+    )
+    assert "  2. Fix the billing run (by billing, due 2026-11-27T12:05) [open]" in shown

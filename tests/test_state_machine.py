@@ -798,6 +798,67 @@ class CaseMachine(RuleBasedStateMachine):
         self.invoke(args, actor=actor, case_id=case, command="assign", must_fail=fault != "none")
 
     @rule(
+        aim=st.booleans(),
+        case=cases,
+        tick=TICK,
+        actor=ACTOR,
+        at=AT,
+        fault=faults("due", "by"),
+        text=TEXT,
+        by=st.sampled_from(["finance", "billing", *TEAM]),
+        due=st.sampled_from(["1d", "7d", "48h", "2026-12-31T17:00"]),
+        blank=BLANK,
+    )
+    def plan(
+        self,
+        case: str,
+        tick: int,
+        actor: str | None,
+        at: str,
+        fault: str,
+        text: str,
+        by: str,
+        due: str,
+        blank: str,
+        aim: bool = False,
+    ) -> None:
+        actor = self.begin(tick, fault, actor)
+        case = self.aimed(case, aim, in_state("agreed"))
+        due = "2000-01-01" if fault == "due" else due
+        by = blank if fault == "by" else by
+        args = ["plan", case, text, "--by", by, "--due", due, *self.at_option(at, case)]
+        self.invoke(args, actor=actor, case_id=case, command="plan", must_fail=fault != "none")
+
+    @rule(
+        aim=st.booleans(),
+        case=cases,
+        tick=TICK,
+        actor=ACTOR,
+        at=AT,
+        fault=faults("measure"),
+        number=st.integers(1, 3),
+        text=st.none() | TEXT,
+    )
+    def execute(
+        self,
+        case: str,
+        tick: int,
+        actor: str | None,
+        at: str,
+        fault: str,
+        number: int,
+        text: str | None,
+        aim: bool = False,
+    ) -> None:
+        actor = self.begin(tick, fault, actor)
+        case = self.aimed(case, aim, in_state("agreed"))
+        measures = self.case_data(case).get("measures") or []
+        number = len(measures) + 1 if fault == "measure" else number
+        args = ["execute", case, str(number), *self.at_option(at, case)]
+        args += [] if text is None else ["--text", text]
+        self.invoke(args, actor=actor, case_id=case, command="execute", must_fail=fault != "none")
+
+    @rule(
         case=cases,
         tick=TICK,
         actor=ACTOR,

@@ -32,6 +32,8 @@ def worked(ws: Workspace, run: object, tmp_path: Path) -> str:
          "--terms", "Refund in 7 days", "--at", "2026-11-20T10:00"],
         ["approve", case_id, "1", "--as", "carol@example.com", "--at", "2026-11-20T10:30"],
         ["agree", case_id, "--evidence", str(evidence), "--signed-by", "张三", "--at", "2026-11-20T11:00"],
+        ["plan", case_id, "Refund CNY 500", "--by", "finance", "--due", "2d", "--at", "2026-11-20T11:30"],
+        ["execute", case_id, "1", "--at", "2026-11-21T08:00"],
         ["close", case_id, "--resolution", "agreed", "--executed", "--at", "2026-11-21T09:00"],
         ["followup", case_id, "--satisfaction", "4", "--at", "2026-11-22T09:00"],
     ):  # fmt: skip

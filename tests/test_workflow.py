@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -52,7 +53,7 @@ def in_state(state: str) -> dict[str, Any]:
         "in-progress": ["reply"],
         "waiting": ["reply", "propose", "wait"],
         "proposed": ["reply", "propose"],
-        "agreed": ["reply", "propose", "agree"],
+        "agreed": ["reply", "propose", "agree", "plan"],  # one measure planned, not yet done
         # Closed on the spot (explained): a settled, executed case could not be reopened.
         "closed": ["reply", "close"],
         "followed-up": ["reply", "close", "followup"],
@@ -71,6 +72,22 @@ def _lower(c: dict[str, Any], t: datetime) -> lifecycle.Change:
     )
 
 
+def carried_out(c: dict[str, Any], t: datetime) -> dict[str, Any]:
+    """An agreed case with every measure done (rules.measures_required)."""
+    if not c.get("measures"):
+        c = step(c, events.Plan("Refund CNY 180", "finance", "7d").decide(POLICY, c, ALICE, t, NOW))
+    for m in c["measures"]:
+        if m["status"] != "done":
+            c = step(c, events.Execute(m["no"]).decide(POLICY, c, ALICE, t, NOW))
+    return c
+
+
+def _close(c: dict[str, Any], t: datetime) -> lifecycle.Change:
+    if c["state"] == "agreed":
+        return events.Close("agreed").decide(POLICY, carried_out(c, t), ALICE, t, NOW)
+    return events.Close("explained").decide(POLICY, c, ALICE, t, NOW)
+
+
 COMMANDS = {
     "reply": lambda c, t: events.Note("Apologised", "reply", "phone").decide(POLICY, c, ALICE, t, NOW),
     "note": lambda c, t: events.Note("Checked the meter").decide(POLICY, c, ALICE, t, NOW),
@@ -86,9 +103,9 @@ COMMANDS = {
     "escalate": lambda c, t: events.Escalate("Needs a supervisor").decide(POLICY, c, ERIN, t, NOW),
     "flag": lambda c, t: events.Flag("Threatens the press", risk=True).decide(POLICY, c, ALICE, t, NOW),
     "lower": _lower,
-    "close": lambda c, t: events.Close(
-        *(("agreed", None, True) if c["state"] == "agreed" else ("explained",))
-    ).decide(POLICY, c, ALICE, t, NOW),
+    "close": _close,
+    "plan": lambda c, t: events.Plan("Refund", "finance", "7d").decide(POLICY, c, ALICE, t, NOW),
+    "execute": lambda c, t: events.Execute(1).decide(POLICY, c, ALICE, t, NOW),
     "followup": lambda c, t: events.Followup(4).decide(POLICY, c, ALICE, t, NOW),
     "archive": lambda c, t: events.Archive().decide(POLICY, c, ALICE, t, NOW),
     "reopen": lambda c, t: events.Reopen("Refund never arrived").decide(POLICY, c, ALICE, t, NOW),
@@ -105,7 +122,8 @@ TABLE = {
                 "propose": "proposed", "agree": "agreed", "refuse": "in-progress", "withdraw": "in-progress", "close": "closed"},
     "proposed": {**dict.fromkeys(SAME, "proposed"), "reply": "proposed", "wait": "waiting", "propose": "proposed",
                  "agree": "agreed", "refuse": "in-progress", "withdraw": "in-progress", "close": "closed"},
-    "agreed": {**dict.fromkeys(SAME, "agreed"), "reply": "agreed", "close": "closed"},
+    "agreed": {**dict.fromkeys(SAME, "agreed"), "reply": "agreed", "close": "closed", "plan": "agreed",
+               "execute": "agreed"},
     "closed": {"note": "closed", "reply": "closed", "followup": "followed-up", "reopen": "in-progress"},
     "followed-up": {"note": "followed-up", "reply": "followed-up", "archive": "archived", "reopen": "in-progress"},
     "archived": {},
@@ -115,7 +133,7 @@ ALLOWED_NOW = {
     "in-progress": "assign, close, correct, draft, escalate, flag, lower, note, propose, retract, send, signoff, wait",
     "waiting": "agree, approve, assign, close, correct, draft, escalate, flag, lower, note, propose, refuse, resume, retract, send, signoff, withdraw",
     "proposed": "agree, approve, assign, close, correct, draft, escalate, flag, lower, note, propose, refuse, retract, send, signoff, wait, withdraw",
-    "agreed": "assign, close, correct, draft, escalate, flag, lower, note, retract, send, signoff",
+    "agreed": "assign, close, correct, draft, escalate, execute, flag, lower, note, plan, retract, send, signoff",
     "closed": "correct, draft, followup, note, reopen, retract, send, signoff",
     "followed-up": "archive, correct, note, reopen, retract",
     "archived": "none",
@@ -348,7 +366,7 @@ def test_unknown_resolution_lists_the_policy_ones() -> None:
     [("explained", False, True), ("agreed", True, False), ("decided", False, False)],
 )
 def test_final_outcomes_cannot_be_reopened(resolution: str, executed: bool, reopenable: bool) -> None:
-    case = in_state("agreed") if resolution == "agreed" else in_state("in-progress")
+    case = carried_out(in_state("agreed"), at(25)) if resolution == "agreed" else in_state("in-progress")
     closed = step(case, events.Close(resolution, executed=executed).decide(POLICY, case, ALICE, at(30), NOW))
     if reopenable:
         after = step(closed, events.Reopen("new facts").decide(POLICY, closed, ALICE, at(31), NOW))
@@ -484,8 +502,36 @@ def test_text_is_stored_as_given() -> None:
 
 
 def test_agreed_is_closed_only_once_carried_out() -> None:
+    """Carrying out (落实) is measures planned and done; 'executed' is then a fact."""
+    proposed = in_state("proposed")
+    agreed = step(proposed, events.Agree().decide(POLICY, proposed, ALICE, at(19), NOW))  # nothing planned
+    planned = step(
+        agreed, events.Plan("Refund CNY 180", "finance", "2d").decide(POLICY, agreed, ALICE, at(20), NOW)
+    )
+    planned = step(
+        planned,
+        events.Plan("Check the bill run", "billing", "7d").decide(POLICY, planned, ALICE, at(21), NOW),
+    )
+    half = step(planned, events.Execute(1, "Paid").decide(POLICY, planned, ALICE, at(22), NOW))
+    for case, error in (
+        (agreed, "no measures are planned for the agreement; a case is closed as 'agreed' once they are done; "
+                 f"plan each with 'complaintctl plan {ID} TEXT --by WHO --due 7d'"),
+        (half, f"1 measure(s) not done yet: measure 2 by billing, due 2026-11-27T09:21; "
+               f"record each when done: complaintctl execute {ID} 2"),
+    ):  # fmt: skip
+        with pytest.raises(RuleError) as caught:
+            events.Close("agreed", executed=True).decide(POLICY, case, ALICE, at(30), NOW)
+        assert str(caught.value) == f"{ID}: {error}"
+    done = step(half, events.Execute(2).decide(POLICY, half, BOB, at(25), NOW))
+    closed = step(done, events.Close("agreed").decide(POLICY, done, ALICE, at(30), NOW))
+    assert closed["executed"] is True and [m["done_by"] for m in closed["measures"]] == [ALICE, BOB]
     with pytest.raises(RuleError) as caught:
-        events.Close("agreed").decide(POLICY, in_state("agreed"), ALICE, at(30), NOW)
+        events.Execute(2).decide(POLICY, done, ALICE, at(26), NOW)
+    assert str(caught.value).startswith(f"{ID}: measure 2 was recorded done already")
+    # A policy without rules.measures_required keeps the typed --executed.
+    old = dataclasses.replace(POLICY, rules=dataclasses.replace(POLICY.rules, measures_required=False))
+    with pytest.raises(RuleError) as caught:
+        events.Close("agreed").decide(old, agreed, ALICE, at(30), NOW)
     assert str(caught.value) == (
         f"{ID}: a case is closed as 'agreed' only once the agreement has been carried out; "
         "close with --executed when the refund is paid or the repair done"
@@ -493,7 +539,7 @@ def test_agreed_is_closed_only_once_carried_out() -> None:
 
 
 def _closed(resolution: str, executed: bool = False, category: str = "billing") -> dict[str, Any]:
-    case = in_state("agreed") if resolution == "agreed" else in_state("in-progress")
+    case = carried_out(in_state("agreed"), at(20)) if resolution == "agreed" else in_state("in-progress")
     case["category"] = category
     return step(case, events.Close(resolution, executed=executed).decide(POLICY, case, ALICE, at(30), NOW))
 

@@ -586,6 +586,40 @@ def assign(
 
 
 @app.command(
+    epilog="Example: complaintctl plan C-20261122-7K3QX2 'Refund CNY 561 to the original account' "
+    "--by finance --due 7d"
+)
+def plan(
+    case_id: CaseId,
+    text: Annotated[str, typer.Argument(help="What will be done to carry out the agreement.")],
+    by: Annotated[str, typer.Option("--by", help="Who does it: a person or a department.")],
+    due: Annotated[str, typer.Option(help="By when: a span (7d, 48h) or a date and time.")],
+    at: At = None,
+    actor: As = None,
+    root: Root = None,
+) -> None:
+    """Plan one measure that carries out the accepted offer (落实); 'execute' records it done."""
+    from complaintctl.core import events
+
+    _run(root, actor, at, case_id, events.Plan(text, by, due))
+
+
+@app.command(epilog="Example: complaintctl execute C-20261122-7K3QX2 1 --text 'Refund paid, ref 88231'")
+def execute(
+    case_id: CaseId,
+    measure: Annotated[int, typer.Argument(help="The measure's number, as 'show' lists it.")],
+    text: Annotated[str | None, typer.Option(help="What was done (a payment reference, say).")] = None,
+    at: At = None,
+    actor: As = None,
+    root: Root = None,
+) -> None:
+    """Record that a planned measure is done; when all are, the case can be closed as agreed."""
+    from complaintctl.core import events
+
+    _run(root, actor, at, case_id, events.Execute(measure, text))
+
+
+@app.command(
     epilog="Example: complaintctl correct C-20261122-7K3QX2 phone 13812341235 --reason 'Typo: last digit'"
 )
 def correct(

@@ -125,6 +125,12 @@ def show_text(case: Mapping[str, Any], status: CaseStatus | None = None) -> str:
                 lines.append(f"     double refund: {o['arithmetic']}")
             if o.get("approved_by"):
                 lines.append(f"     approved by {o['approved_by']}")
+    measures = case.get("measures") or []
+    if measures:
+        lines.append("Measures:")
+        for m in measures:
+            done = f"done {m['done_at'][:16]} by {m['done_by']}" if m["status"] == "done" else "open"
+            lines.append(f"  {m['no']}. {m['text']} (by {m['by']}, due {m['due'][:16]}) [{done}]")
     lines.append("Events:")
     gone = retracted(case["events"])
     keys = {event_key(e): i for i, e in enumerate(case["events"], 1)}

@@ -27,11 +27,13 @@ class CaseStatus:
     clocks: tuple[ClockState, ...]
     stalled: str | None
     outcomes: Mapping[str, str]  # clock -> met, breached, running, warning, paused
+    measures: tuple[ClockState, ...] = ()  # the execution clock of each planned measure
 
     @property
     def breached(self) -> list[ClockState]:
-        """Clocks breached and still running: what someone must act on now."""
-        return [c for c in self.clocks if c.status == "breached" and c.stopped is None]
+        """Clocks breached and still running (measures past due included): what
+        someone must act on now."""
+        return [c for c in (*self.clocks, *self.measures) if c.status == "breached" and c.stopped is None]
 
     @property
     def warnings(self) -> list[ClockState]:
@@ -89,7 +91,30 @@ def status(
             stalled = f"{late[0].clock.replace('_', ' ')} breached and not escalated"
         elif as_of - last >= timedelta(seconds=policy.stall_after_s):
             stalled = f"untouched since {row['last_at'][:16].replace('T', ' ')}"
-    return CaseStatus(row, level, tuple(rises), states, stalled, {c.clock: c.status for c in states})
+    outcomes = {c.clock: c.status for c in states}
+    return CaseStatus(row, level, tuple(rises), states, stalled, outcomes, measure_clocks(row, as_of))
+
+
+def measure_clocks(row: Row, as_of: datetime) -> tuple[ClockState, ...]:
+    """Each planned measure against its due time (docs/domain.md#carry-out):
+    met when done by then, breached when not done by then."""
+    out = []
+    for no, by, due_text, done_text in row.get("measures") or ():
+        due = datetime.fromisoformat(due_text)
+        done = datetime.fromisoformat(done_text) if done_text else None
+        if done is not None and done > as_of:
+            done = None  # as of then, not done yet
+        end = done or as_of
+        late = max(0.0, (end - due).total_seconds())
+        status = (
+            ("met" if done <= due else "breached") if done else ("breached" if as_of > due else "running")
+        )
+        left = None if done or as_of > due else (due - as_of).total_seconds()
+        out.append(ClockState(f"measure {no} by {by}", status, _NO_LIMIT, due, due, done, late, left))
+    return tuple(out)
+
+
+_NO_LIMIT = deadlines.Limit(0.0, False)
 
 
 def level(policy: Policy, row: Row, as_of: datetime, peers: Sequence[severity.Peer] = ()) -> str:

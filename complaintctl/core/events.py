@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, ClassVar, Self, dataclass_transform
@@ -57,7 +58,7 @@ from complaintctl.core.records import (
     customer_keys,
     money,
 )
-from complaintctl.core.times import format_time
+from complaintctl.core.times import format_time, parse_time
 from complaintctl.errors import RuleError, UsageError
 
 Record = Mapping[str, Any]
@@ -974,6 +975,26 @@ class Close(Event):
                 f"--executed applies to a settlement, not to resolution '{resolution}'",
                 fix="drop --executed",
             )
+        if spec.final_when_executed and policy.rules.measures_required:
+            # docs/domain.md#carry-out: "executed" is a fact of the measures, not a word typed.
+            measures = list(case.get("measures", ()))
+            if not measures:
+                raise RuleError(
+                    f"no measures are planned for the agreement; a case is closed as '{resolution}' "
+                    "once they are done",
+                    where=case["id"],
+                    fix=f"plan each with 'complaintctl plan {case['id']} TEXT --by WHO --due 7d'",
+                )
+            waiting = [m for m in measures if m["status"] != "done"]
+            if waiting:
+                first = waiting[0]
+                raise RuleError(
+                    f"{len(waiting)} measure(s) not done yet: measure {first['no']} by {first['by']}, "
+                    f"due {first['due'][:16]}",
+                    where=case["id"],
+                    fix=f"record each when done: complaintctl execute {case['id']} {first['no']}",
+                )
+            executed = True
         if spec.final_when_executed and not executed:
             # docs/domain.md#carry-out: carry out (落实), then close (结案): closing says it was done.
             raise RuleError(
@@ -1393,6 +1414,123 @@ class Correct(Event):
         return cls(field=e["field"], value=str(value), reason=e["reason"])
 
 
+_SPAN_RE = re.compile(r"^(\d+)([mhd])$")
+
+
+def due_time(text: str, at: datetime, tz_name: str) -> datetime:
+    """'7d', '48h', '90m' after ``at``, or a date and time (policy time zone)."""
+    from datetime import timedelta
+
+    from complaintctl.core.times import parse_at
+
+    span = _SPAN_RE.match(text.strip())
+    if span:
+        unit = {"m": "minutes", "h": "hours", "d": "days"}[span[2]]
+        return at + timedelta(**{unit: int(span[1])})
+    return parse_at(text, tz_name, what="--due")
+
+
+class Plan(Event):
+    """One measure that carries out the accepted offer (落实, docs/domain.md#carry-out):
+    what is done, by whom (a person or a department), and by when."""
+
+    action: ClassVar[str] = "plan"
+    text: str
+    responsible: str
+    due: str  # a time with its offset (the CLI turns '7d' into one)
+
+    def decide(self, policy: Policy, case: Case, actor: str, at: datetime, now: datetime) -> Change:
+        require_text(self.text, "the measure", "say what will be done, e.g. 'Refund CNY 561 to the account'")
+        require_text(self.responsible, "--by", "name who carries it out: a person or a department")
+        transition = prepare(policy, case, "plan", actor, at, now)
+        accepted = [o for o in case.get("offers", ()) if o["status"] == "accepted"]
+        if not accepted:
+            raise RuleError(
+                "no accepted offer to carry out",
+                where=case["id"],
+                fix="record the customer's acceptance with 'complaintctl agree' first",
+            )
+        due = due_time(self.due, at, policy.timezone)
+        if due <= at:
+            raise UsageError(
+                f"the measure is due {format_time(due)}, not after it is planned ({format_time(at)})",
+                fix="give --due a later time, or a span such as 7d",
+            )
+        number = len(case.get("measures", ())) + 1
+        measure = {
+            "no": number,
+            "offer": accepted[-1]["no"],
+            "text": self.text,
+            "by": self.responsible,
+            "due": format_time(due),
+            "status": "open",
+        }
+        return make_change(
+            case,
+            transition,
+            "plan",
+            actor,
+            at,
+            f"Plan measure {number} on {case['id']} (by {self.responsible}, due {format_time(due)[:10]})",
+            {
+                "measure": number,
+                "text": self.text,
+                "responsible": self.responsible,
+                "due_at": format_time(due),
+            },
+            [(("measures", number - 1), measure)],
+        )
+
+    @classmethod
+    def from_record(cls, e: Record, source: Case, offers: Renumber) -> Plan:
+        return cls(text=e["text"], responsible=e["responsible"], due=e["due_at"])
+
+
+class Execute(Event):
+    """A planned measure is done: by whom and when (the execution clock stops)."""
+
+    action: ClassVar[str] = "execute"
+    number: int
+    text: str | None = None
+    evidence: int = 0  # files filed with it (service layer)
+
+    def decide(self, policy: Policy, case: Case, actor: str, at: datetime, now: datetime) -> Change:
+        transition = prepare(policy, case, "execute", actor, at, now)
+        measures = list(case.get("measures", ()))
+        if not 1 <= self.number <= len(measures):
+            raise UsageError(
+                f"there is no measure {self.number} (the case has {len(measures)})",
+                fix=f"see the measures with 'complaintctl show {case['id']}'",
+            )
+        measure = measures[self.number - 1]
+        if measure["status"] == "done":
+            raise RuleError(
+                f"measure {self.number} was recorded done already ({measure['done_at']})",
+                where=case["id"],
+                fix="nothing to do",
+            )
+        index = self.number - 1
+        late = at > parse_time(measure["due"])
+        return make_change(
+            case,
+            transition,
+            "execute",
+            actor,
+            at,
+            f"Carry out measure {self.number} on {case['id']}" + (" (late)" if late else ""),
+            {"measure": self.number, "text": self.text},
+            [
+                (("measures", index, "status"), "done"),
+                (("measures", index, "done_at"), format_time(at)),
+                (("measures", index, "done_by"), actor),
+            ],
+        )
+
+    @classmethod
+    def from_record(cls, e: Record, source: Case, offers: Renumber) -> Execute:
+        return cls(number=e["measure"], text=e.get("text"), evidence=len(e.get("evidence") or ()))
+
+
 # Events that may be taken back, as recorded by mistake. Never a sent letter,
 # an offer or its acceptance, a close (a settlement carried out), and nothing
 # on an archived case (its lifecycle allows no 'retract').
@@ -1481,6 +1619,8 @@ EVENTS: dict[str, type[Event]] = {
         Assign,
         Correct,
         Retract,
+        Plan,
+        Execute,
     )
 }
 

@@ -15,7 +15,7 @@ from complaintctl.core import deadlines, severity
 from complaintctl.core.policy import Policy
 from complaintctl.core.records import customer_keys
 
-VERSION = 8
+VERSION = 9
 
 
 class Settled(TypedDict):
@@ -60,6 +60,7 @@ class IndexRow(TypedDict):
     events: int
     last_at: str
     matter: str | None
+    measures: list[list[Any]]  # [no, by, due, done_at or None] of each planned measure
     clock_facts: NotRequired[dict[str, Any]]
     severity_facts: NotRequired[dict[str, Any]]
     settled: Settled | None
@@ -122,6 +123,7 @@ def row(
         "events": len(events),
         "last_at": events[-1]["at"],
         "matter": case.get("matter"),
+        "measures": [[m["no"], m["by"], m["due"], m.get("done_at")] for m in case.get("measures", ())],
         "clock_facts": deadlines.facts_to_json(facts),
         "severity_facts": severity.facts(case),
         "settled": settled(case, policy, cal) if policy is not None else None,

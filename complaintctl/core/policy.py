@@ -41,6 +41,8 @@ COMMANDS = (
     "assign",
     "correct",
     "retract",
+    "plan",
+    "execute",
 )
 # Changes to the workspace itself (policy.yaml, templates/, the team): not
 # case events, but audited the same way (one commit, trailers, verify).
@@ -126,6 +128,9 @@ class DomainRules:
     signed_off_replies: tuple[str, ...] = ()
     # A withdrawn bottom-line offer caps later offers as a refused one does.
     bottom_line_withdrawn_caps: bool = False
+    # An agreement is carried out measure by measure ('plan', 'execute'); it
+    # is closed as executed only when every measure is done.
+    measures_required: bool = False
 
 
 @dataclass(frozen=True)
@@ -473,6 +478,7 @@ def _rules(
         bottom_line_withdrawn_caps=v.boolean(
             r.get("bottom_line_withdrawn_caps", False), (*path, "bottom_line_withdrawn_caps")
         ),
+        measures_required=v.boolean(r.get("measures_required", False), (*path, "measures_required")),
     )
 
 

@@ -59,6 +59,7 @@ CASE_KEYS_OPTIONAL = (
     "executed",
     "closed_at",
     "satisfaction",
+    "measures",
 )
 CUSTOMER_KEYS = ("name", "phone", "email", "address", "account")
 EVENT_KEYS = (
@@ -92,7 +93,11 @@ EVENT_KEYS = (
     "was",
     "retracts",
     "owner_from",
+    "measure",
+    "responsible",
+    "due_at",
 )
+MEASURE_KEYS = ("no", "offer", "text", "by", "due", "status")
 OFFER_KEYS = ("no", "amount", "currency", "kind", "terms", "status", "at", "by")
 OFFER_OPTIONAL = ("bottom_line", "charged", "due", "arithmetic", "approved_by")
 OFFER_STATUSES = ("pending-approval", "open", "accepted", "refused", "withdrawn", "superseded")
@@ -306,6 +311,18 @@ def validate_case(data: Any, policy: Policy, expected_id: str | None = None) -> 
         v.choice(offer["status"], (*path, "status"), OFFER_STATUSES, "offer status")
         _time(offer["at"], (*path, "at"))
         v.string(offer["by"], (*path, "by"))
+    for i, raw in enumerate(v.seq(case.get("measures", []), ("measures",))):
+        mpath: v.Path = ("measures", i)
+        measure = v.mapping(raw, mpath)
+        v.keys(measure, mpath, MEASURE_KEYS, ("done_at", "done_by"))
+        v.integer(measure["no"], (*mpath, "no"), low=1)
+        v.integer(measure["offer"], (*mpath, "offer"), low=1)
+        for key in ("text", "by"):
+            v.string(measure[key], (*mpath, key))
+        _time(measure["due"], (*mpath, "due"))
+        v.choice(measure["status"], (*mpath, "status"), ("open", "done"), "measure status")
+        if "done_at" in measure:
+            _time(measure["done_at"], (*mpath, "done_at"))
     events = v.seq(case["events"], ("events",))
     if not events:
         v.fail(("events",), "a case has at least its 'open' event", "restore the events list")
