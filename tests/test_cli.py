@@ -724,3 +724,27 @@ def test_version_comes_from_one_place(run: Any) -> None:
     from importlib.metadata import version
 
     assert run("--version").stdout == f"complaintctl {version('complaintctl')}\n"
+
+
+def test_a_unique_start_of_an_id_or_of_its_random_part_is_enough(run: Any, ws: Workspace) -> None:
+    first = opened(run, ws)
+    second = opened(run, ws, phone="13900000001", at="2026-11-21T09:00")
+    tail = second[11:]
+    assert run("show", tail[:4].lower()).stdout.startswith(f"{second}  open")
+    assert run("show", second[:12].lower()).stdout.startswith(f"{second}  open")
+    assert changes(run, ws, "note", first[11:15], "By a short id") == (
+        f"{first}: Note internal on {first} [open]\n"
+    )
+    assert (
+        run("log", second[11:]).stdout.splitlines()[-1].endswith(f"Open billing complaint {second} (phone)")
+    )
+    both = run("show", "C-202611")
+    assert (both.exit_code, both.stderr) == (
+        2,
+        f"complaintctl: 'C-202611' matches 2 cases: {first}, {second}; type more of the id\n",
+    )
+    missing = run("note", "ZZZZ", "x")
+    assert (missing.exit_code, missing.stderr) == (
+        1,
+        "complaintctl: no case id starts with 'ZZZZ'; run 'complaintctl list' to see the cases\n",
+    )

@@ -95,7 +95,14 @@ As = Annotated[
     str | None,
     typer.Option("--as", help="Who acts (default: COMPLAINTCTL_USER, else git user.email)."),
 ]
-CaseId = Annotated[str, typer.Argument(help="Case id, e.g. C-20261122-7K3QX2.", show_default=False)]
+CaseId = Annotated[
+    str,
+    typer.Argument(
+        help="Case id, or a unique start of it or of its last six characters "
+        "(C-20261122-7K3QX2, C-20261122-7K, 7K3Q; any case).",
+        show_default=False,
+    ),
+]
 
 
 def _changed(change: Any) -> None:

@@ -18,7 +18,7 @@ from typing import Any
 from complaintctl.core import events, lifecycle, times
 from complaintctl.core.lifecycle import Change
 from complaintctl.core.policy import Policy
-from complaintctl.core.records import customer_keys, normalise_id, validate_case
+from complaintctl.core.records import customer_keys, validate_case
 from complaintctl.errors import RuleError, UsageError, WorkspaceError
 from complaintctl.store import gitwrite, workspace
 from complaintctl.store.workspace import Workspace
@@ -180,7 +180,7 @@ def _check_clock(ctx: Context, doc: Any) -> None:
 
 def change_case(ctx: Context, case_id: str, event: events.Event) -> Change:
     """Decide ``event`` on one existing case and commit the result."""
-    case_id = normalise_id(case_id)
+    case_id = workspace.resolve_id(ctx.ws, case_id)
     rel, _ = ctx.ws.case_path(case_id)
     _check_operator(ctx, event.action)
     with gitwrite.workspace_lock(ctx.ws):
@@ -208,7 +208,7 @@ def agree_case(
     all in one commit: each file's SHA-256 is recorded in the case."""
     import hashlib
 
-    case_id = normalise_id(case_id)
+    case_id = workspace.resolve_id(ctx.ws, case_id)
     rel, _ = ctx.ws.case_path(case_id)
     limit = ctx.ws.policy.evidence_max_bytes
     blobs: list[tuple[str, bytes]] = []

@@ -7,7 +7,6 @@ from datetime import datetime
 from typing import Any
 
 from complaintctl.core import times
-from complaintctl.core.records import normalise_id
 from complaintctl.errors import NotFoundError, UsageError
 from complaintctl.store import caseindex, workspace
 from complaintctl.store.workspace import Workspace
@@ -71,7 +70,7 @@ def history(root: str | None, case_id: str) -> list[dict[str, str]]:
     from complaintctl.store import gitread
 
     ws = workspace.find_workspace(root)
-    case_id = normalise_id(case_id)
+    case_id = workspace.resolve_id(ws, case_id)
     rel, path = ws.case_path(case_id)
     if not path.exists():
         raise NotFoundError(f"no case {case_id}", where=rel, fix="run 'complaintctl list' to see the cases")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -18,13 +19,14 @@ from typing import Any
 
 from complaintctl.core.policy import Policy
 from complaintctl.core.records import (
+    ID_RE,
     case_relpath,
     has_escapes,
     no_control_characters,
     normalise_id,
     validate_case,
 )
-from complaintctl.errors import CaseFileError, NotFoundError, WorkspaceError
+from complaintctl.errors import CaseFileError, NotFoundError, UsageError, WorkspaceError
 from complaintctl.store.policyfile import load as load_policy
 
 HEADER = "# complaintctl case file: change it with complaintctl commands (see README, 'Case files').\n"
@@ -97,9 +99,54 @@ def _refuse_links(ws: Workspace, rel: str) -> None:
             )
 
 
+_ID_PREFIX_RE = re.compile(r"^[0-9A-Z-]+$")
+
+
+def resolve_id(ws: Workspace, text: str) -> str:
+    """A case id from what was typed: the whole id, or a unique prefix of it
+    ('C-20261125-04') or of its random part ('04HZ'), in any case, as git and
+    taskwarrior take them. An ambiguous prefix lists the cases it matches."""
+    candidate = text.strip().upper()
+    if ID_RE.match(candidate):
+        return candidate
+    if not _ID_PREFIX_RE.match(candidate) or candidate in ("C", "C-"):
+        return normalise_id(text)  # refused with the usual message
+    if candidate.startswith("C-"):
+        date = candidate[2:10]
+        year, month = date[:4], date[4:6]
+        if len(month) == 2:
+            folders = [ws.root / "cases" / year / month]
+        elif len(year) == 4:
+            folders = sorted((ws.root / "cases" / year).glob("[0-9][0-9]"))
+        else:
+            folders = sorted((ws.root / "cases").glob("[0-9][0-9][0-9][0-9]/[0-9][0-9]"))
+        wanted = candidate
+        start = 0
+    else:
+        folders = sorted((ws.root / "cases").glob("[0-9][0-9][0-9][0-9]/[0-9][0-9]"))
+        wanted, start = candidate, 11  # the random part of 'C-YYYYMMDD-XXXXXX'
+    found = []
+    for folder in folders:
+        with contextlib.suppress(OSError):
+            for entry in os.scandir(folder):
+                stem = entry.name.removesuffix(".yaml")
+                if entry.name.endswith(".yaml") and ID_RE.match(stem) and stem[start:].startswith(wanted):
+                    found.append(stem)
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        raise NotFoundError(
+            f"no case id starts with '{text.strip()}'",
+            fix="run 'complaintctl list' to see the cases",
+        )
+    found.sort()
+    shown = ", ".join(found[:8]) + (f" and {len(found) - 8} more" if len(found) > 8 else "")
+    raise UsageError(f"'{text.strip()}' matches {len(found)} cases: {shown}", fix="type more of the id")
+
+
 def read_case_text(ws: Workspace, case_id: str) -> tuple[str, str]:
     """(relative path, text) of a case, refusing links and missing files."""
-    case_id = normalise_id(case_id)
+    case_id = resolve_id(ws, case_id)
     rel, path = ws.case_path(case_id)
     _refuse_links(ws, rel)
     try:
