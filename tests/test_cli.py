@@ -548,26 +548,73 @@ def test_list_masks_customers_and_filters(run: Any, ws: Workspace) -> None:
     assert result.exit_code == 0
     lines = result.stdout.splitlines()
     assert len(lines) == 3 and first in lines[2] and "张*" in lines[2] and "张三" not in result.stdout
-    result = run("list", "--json", "--show-pii")
+    assert second not in run("list").stdout  # the queue: open cases only
+    result = run("list", "--all", "--json", "--show-pii")
     assert '"customer": "Maria Lopez"' in result.stdout and '"customer_keys"' not in result.stdout
     assert run("list", "--status", "nope").exit_code == 2
 
 
+def _ids(result: Any) -> list[str]:
+    assert result.exit_code in (0, 1), result.stderr
+    return [row["id"] for row in json.loads(result.stdout)]
+
+
+def test_list_is_the_daily_queue_with_filters_search_and_a_limit(run: Any, ws: Workspace) -> None:
+    late = opened(run, ws, at="2026-11-19T23:30", summary="Double charge on the October bill")
+    early = opened(run, ws, at="2026-11-20T00:00", phone="13900000002", category="delivery-delay",
+                   summary="Sofa not delivered", demand="Deliver it this week")  # fmt: skip
+    mine = opened(run, ws, at="2026-11-21T09:00", phone="13900000003", summary="Rude call")
+    run("assign", mine, "--to", "bob@example.com", "--reason", "Bob knows the customer")
+    closed = opened(run, ws, at="2026-11-18T09:00", phone="13900000004")
+    changes(run, ws, "close", closed, "--resolution", "withdrawn", "--at", "2026-11-18T10:00")
+    assert _ids(run("list", "--json")) == [late, early, mine]  # by time received, open only
+    assert _ids(run("list", "--all", "--json")) == [closed, late, early, mine]
+    assert _ids(run("list", "--mine", "--json", env={"COMPLAINTCTL_USER": "bob@example.com"})) == [mine]
+    assert _ids(run("list", "--owner", "BOB@example.com", "--json")) == [mine]
+    assert _ids(run("list", "--category", "delivery-delay", "--json")) == [early]
+    assert _ids(run("list", "--since", "2026-11-20", "--until", "2026-11-21", "--json")) == [early]
+    assert _ids(run("list", "--search", "october DOUBLE", "--json")) == [late]
+    assert _ids(run("list", "--search", "this week", "--json")) == [early]  # the demand
+    # As of the pinned clock (22 Nov 10:00), the first-reply limit (2 days) is past for the two oldest.
+    assert _ids(run("list", "--overdue", "--json")) == [late, early]
+    limited = run("list", "--limit", "2")
+    assert len(limited.stdout.splitlines()) == 4
+    assert limited.stderr == "complaintctl: showing 2 of 3; use --limit 0 for all\n"
+    wide = run("list", "--wide").stdout
+    assert "Double charge on the October bill" in wide
+    assert run("list", "--severity", "nope").stderr.startswith(
+        "complaintctl: unknown severity 'nope'; use one of"
+    )
+    bad = run("list", "--since", "2026-11-21", "--until", "2026-11-20")
+    assert bad.exit_code == 2 and "is not after --since" in bad.stderr
+
+
+def test_customer_finds_every_case_of_one_customer_masked(run: Any, ws: Workspace) -> None:
+    first = opened(run, ws, at="2026-11-18T09:00")
+    changes(run, ws, "close", first, "--resolution", "withdrawn", "--at", "2026-11-18T10:00")
+    again = opened(run, ws, at="2026-11-20T09:00", phone="+86 138-1234-1234", category="delivery-delay")
+    opened(run, ws, phone="13900000009", customer="Other")
+    assert _ids(run("customer", "13812341234", "--json")) == [first, again]
+    shown = run("customer", "138 1234 1234").stdout
+    assert first in shown and again in shown and "张*" in shown and "张三" not in shown
+    assert run("customer", "nobody@example.com").stdout == "No cases.\n"
+
+
 def test_list_follows_checkouts_and_a_corrupt_index_but_not_hand_edits(run: Any, ws: Workspace) -> None:
     case_id = opened(run, ws)
-    first = run("list", "--json").stdout
+    first = run("list", "--all", "--json").stdout
     files = list((ws.root / ".git" / "complaintctl").glob("v*/*.json"))
     assert files
     for index in files:
         index.write_text("{ not json")
-    assert run("list", "--json").stdout == first
+    assert run("list", "--all", "--json").stdout == first
     changes(run, ws, "close", case_id, "--resolution", "withdrawn")
-    closed = run("list", "--json").stdout
+    closed = run("list", "--all", "--json").stdout
     assert '"state": "closed"' in closed
     git(ws.root, "reset", "-q", "--hard", "HEAD~1")
-    assert run("list", "--json").stdout == first
+    assert run("list", "--all", "--json").stdout == first
     git(ws.root, "reset", "-q", "--hard", "HEAD@{1}")
-    assert run("list", "--json").stdout == closed
+    assert run("list", "--all", "--json").stdout == closed
     # A hand edit is not on record: lists, reports and the overdue job read the
     # committed case, and say that a file differs.
     path = ws.case_file(case_id)
@@ -581,7 +628,7 @@ def test_list_follows_checkouts_and_a_corrupt_index_but_not_hand_edits(run: Any,
         result = run(*args)
         assert result.stderr == note, args
         assert '"severity": "hot"' not in result.stdout
-    assert json.loads(run("list", "--json").stdout) == json.loads(closed)
+    assert json.loads(run("list", "--all", "--json").stdout) == json.loads(closed)
 
 
 def test_show_log_and_report(run: Any, ws: Workspace) -> None:

@@ -786,23 +786,93 @@ def _say_skipped(problems: list[str], uncommitted: list[str]) -> None:
         typer.echo(f"complaintctl: {note}", err=True)
 
 
-@app.command("list", epilog="Example: complaintctl list --status open --status in-progress")
+@app.command(
+    "list",
+    epilog="Example: complaintctl list --mine --overdue  (or: list --all --category billing "
+    "--since 2026-11-01; list --search 'double charge')",
+)
 def list_(
-    status: Annotated[list[str] | None, typer.Option(help="Only cases in this state. Repeatable.")] = None,
+    status: Annotated[
+        list[str] | None, typer.Option(help="Only cases in this state (any state). Repeatable.")
+    ] = None,
+    every: Annotated[
+        bool, typer.Option("--all", help="Every case, closed ones too (default: open).")
+    ] = False,
+    mine: Annotated[bool, typer.Option("--mine", help="Only cases you own.")] = False,
+    owner: Annotated[str | None, typer.Option(help="Only cases this person owns.")] = None,
+    category: Annotated[str | None, typer.Option(help="Only this category.")] = None,
+    severity: Annotated[str | None, typer.Option(help="Only this (effective) severity.")] = None,
+    matter: Annotated[str | None, typer.Option(help="Only cases on this matter tag.")] = None,
+    since: Annotated[str | None, typer.Option(help="Received at or after this time.")] = None,
+    until: Annotated[str | None, typer.Option(help="Received before this time.")] = None,
+    overdue: Annotated[bool, typer.Option("--overdue", help="Only cases past a time limit.")] = False,
+    stalled: Annotated[bool, typer.Option("--stalled", help="Only stalled cases.")] = False,
+    search: Annotated[
+        str | None, typer.Option(help="Words that must all be in the summary, demand or matter.")
+    ] = None,
+    limit: Annotated[int, typer.Option(help="At most this many rows (0: all).")] = 50,
+    wide: Annotated[bool, typer.Option("--wide", help="Do not cut summaries.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print rows as JSON.")] = False,
     show_pii: Annotated[bool, typer.Option("--show-pii", help="Show customer names unmasked.")] = False,
     root: Root = None,
 ) -> None:
-    """List cases, oldest first (customer names masked)."""
+    """The queue: open cases, oldest received first (customer names masked); '!' marks an urgent case."""
+    from complaintctl.service import reads
+
+    if mine and owner:
+        from complaintctl.errors import UsageError
+
+        raise UsageError("--mine and --owner both name an owner", fix="give one of them")
+    query = reads.ListQuery(
+        status=tuple(status or ()),
+        every=every,
+        owner=reads.me(root) if mine else owner,
+        category=category,
+        severity=severity,
+        matter=matter,
+        since=since,
+        until=until,
+        overdue=overdue,
+        stalled=stalled,
+        search=search,
+    )
+    _print_rows(*reads.query_rows(root, query), limit, wide, as_json, show_pii)
+
+
+@app.command(epilog="Example: complaintctl customer 13812341234  (or an e-mail, or an account number)")
+def customer(
+    key: Annotated[str, typer.Argument(help="The customer's phone, e-mail or account number.")],
+    limit: Annotated[int, typer.Option(help="At most this many rows (0: all).")] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="Print rows as JSON.")] = False,
+    show_pii: Annotated[bool, typer.Option("--show-pii", help="Show customer names unmasked.")] = False,
+    root: Root = None,
+) -> None:
+    """Every case of one customer, open or closed (found by phone, e-mail or account)."""
+    from complaintctl.service import reads
+
+    _print_rows(*reads.query_rows(root, reads.ListQuery(customer=key)), limit, False, as_json, show_pii)
+
+
+def _print_rows(
+    rows: list[Any],
+    problems: list[str],
+    uncommitted: list[str],
+    limit: int,
+    wide: bool,
+    as_json: bool,
+    show_pii: bool,
+) -> None:
     from complaintctl.cli.text import list_table
     from complaintctl.service import reads
 
-    rows, problems, uncommitted = reads.list_rows(root, status or ())
     _say_skipped(problems, uncommitted)
+    shown = rows if limit <= 0 else rows[:limit]
     if as_json:
-        typer.echo(json.dumps(reads.public_rows(rows, show_pii), ensure_ascii=False, indent=2))
+        typer.echo(json.dumps(reads.public_rows(shown, show_pii), ensure_ascii=False, indent=2))
     else:
-        typer.echo(list_table(rows, show_pii))
+        typer.echo(list_table(shown, show_pii, wide))
+    if len(shown) < len(rows):
+        typer.echo(f"complaintctl: showing {len(shown)} of {len(rows)}; use --limit 0 for all", err=True)
     if problems:
         raise typer.Exit(1)
 

@@ -151,7 +151,7 @@ def show_text(case: Mapping[str, Any], status: CaseStatus | None = None) -> str:
     return visible("\n".join(lines))
 
 
-def list_table(rows: Sequence[Mapping[str, Any]], show_pii: bool = False) -> str:
+def list_table(rows: Sequence[Mapping[str, Any]], show_pii: bool = False, wide: bool = False) -> str:
     if not rows:
         return "No cases."
     table = [
@@ -163,7 +163,7 @@ def list_table(rows: Sequence[Mapping[str, Any]], show_pii: bool = False) -> str
             r["category"],
             r["owner"],
             _short(r["customer"] if show_pii else mask_name(r["customer"]), 12),
-            _short(r["summary"], 28),
+            " ".join(r["summary"].split()) if wide else _short(r["summary"], 40),
         )
         for r in rows
     ]

@@ -51,6 +51,7 @@ class IndexRow(TypedDict):
     customer: str
     customer_keys: list[str]
     summary: str
+    demand: str | None
     repeat_of: str | None
     first_reply_at: str | None
     escalations: int
@@ -113,6 +114,7 @@ def row(
         "customer": case["customer"]["name"],
         "customer_keys": sorted(customer_keys(case["customer"])),
         "summary": case["summary"],
+        "demand": case.get("demand"),
         "repeat_of": case.get("repeat_of"),
         # The moment the first-reply clock stopped: one definition (deadlines.facts).
         "first_reply_at": facts.first_reply.isoformat() if facts.first_reply else None,

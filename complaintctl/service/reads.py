@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from complaintctl.core import times
+from complaintctl.core.records import case_relpath
 from complaintctl.errors import NotFoundError, UsageError
 from complaintctl.store import caseindex, workspace
 from complaintctl.store.workspace import Workspace
@@ -27,6 +29,103 @@ def matter_peers(ws: Workspace, category: str, matter: str | None) -> list[Any]:
 
     rows = caseindex.read_rows(ws).rows
     return list(casestatus.peers_by_matter(rows).get((category, matter), []))
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    """What 'list' shows: open cases by default, oldest received first."""
+
+    status: tuple[str, ...] = ()  # these states (any, open or not)
+    every: bool = False  # every state, not only open cases
+    owner: str | None = None
+    category: str | None = None
+    severity: str | None = None  # the effective severity
+    matter: str | None = None
+    since: str | None = None  # received at or after
+    until: str | None = None  # received before
+    overdue: bool = False  # a clock or a measure past its limit
+    stalled: bool = False
+    search: str | None = None  # words in the summary, demand or matter (case-insensitive)
+    customer: str | None = None  # a phone, e-mail or account
+
+
+def me(root: str | None) -> str:
+    """Who 'list --mine' means: COMPLAINTCTL_USER, else git user.email."""
+    import os
+
+    from complaintctl.store import gitwrite
+
+    ws = workspace.find_workspace(root)
+    who = os.environ.get("COMPLAINTCTL_USER") or gitwrite.git_user_email(ws.root)
+    if not who:
+        raise UsageError("who are you? no COMPLAINTCTL_USER and no git user.email", fix="use --owner EMAIL")
+    return who.strip()
+
+
+def query_rows(root: str | None, query: ListQuery) -> tuple[list[dict[str, Any]], list[str], list[str]]:
+    """The rows ``query`` asks for (with their effective severity), sorted by
+    time received; the files that could not be read; those not on record."""
+    from complaintctl.core import casestatus
+    from complaintctl.core.records import customer_keys
+
+    ws = workspace.find_workspace(root)
+    policy = ws.policy
+    for value, known, what in (
+        (query.category, policy.categories, "category"),
+        (query.severity, policy.severities, "severity"),
+    ):
+        if value is not None and value not in known:
+            raise UsageError(f"unknown {what} '{value}'", fix=f"use one of: {', '.join(known)}")
+    tz = policy.timezone
+    since = times.parse_at(query.since, tz, what="--since") if query.since else None
+    until = times.parse_at(query.until, tz, what="--until") if query.until else None
+    if since and until and until <= since:
+        raise UsageError(
+            f"--until {query.until} is not after --since {query.since}",
+            fix="give a period that ends after it starts",
+        )
+    keys: set[str] = set()
+    if query.customer:
+        typed = query.customer.strip()
+        keys = customer_keys(
+            {"phone": typed if any(c.isdigit() for c in typed) else None, "email": typed, "account": typed}
+        )
+    rows, problems, uncommitted = list_rows(root, query.status)
+    words = query.search.casefold().split() if query.search else []
+    chosen = []
+    for row in rows:
+        if not (query.status or query.every or query.customer) and row.get("resolution"):
+            continue  # the daily queue: open cases
+        opened = datetime.fromisoformat(row["opened_at"])
+        if (
+            (query.owner and row["owner"].casefold() != query.owner.casefold())
+            or (query.category and row["category"] != query.category)
+            or (query.severity and row["severity"] != query.severity)
+            or (query.matter and row.get("matter") != query.matter)
+            or (since and opened < since)
+            or (until and opened >= until)
+            or (keys and not keys & set(row["customer_keys"]))
+        ):
+            continue
+        if words:
+            text = " ".join(str(row.get(k) or "") for k in ("summary", "demand", "matter")).casefold()
+            if not all(w in text for w in words):
+                continue
+        chosen.append(row)
+    if query.overdue or query.stalled:
+        now = times.now(tz)
+        attach_early(ws, [(case_relpath(r["id"]), r) for r in chosen], now)
+        peers = casestatus.peers_by_matter(rows)  # type: ignore[arg-type]
+        cal = caseindex.calendar(ws)
+        kept = []
+        for row in chosen:
+            st = casestatus.status(policy, row, now, cal, peers)  # type: ignore[arg-type]
+            if (query.overdue and not st.breached) or (query.stalled and not st.stalled):
+                continue
+            kept.append({**row, "stalled": st.stalled})
+        chosen = kept
+    chosen.sort(key=lambda r: (datetime.fromisoformat(r["opened_at"]), r["id"]))
+    return chosen, problems, uncommitted
 
 
 def list_rows(
@@ -157,6 +256,7 @@ PUBLIC_KEYS = (
     "matter",
     "customer",
     "summary",
+    "demand",
     "opened_at",
     "first_reply_at",
     "last_at",
