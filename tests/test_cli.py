@@ -795,3 +795,75 @@ def test_a_unique_start_of_an_id_or_of_its_random_part_is_enough(run: Any, ws: W
         1,
         "complaintctl: no case id starts with 'ZZZZ'; run 'complaintctl list' to see the cases\n",
     )
+
+
+def test_completion_for_bash_zsh_fish_with_case_ids(run: Any, ws: Workspace) -> None:
+    case_id = opened(run, ws)
+    for shell, mark in (("bash", "_complaintctl_completion()"), ("zsh", "#compdef complaintctl"),
+                        ("fish", "complete --command complaintctl --no-files")):  # fmt: skip
+        result = run("completion", shell)
+        assert result.exit_code == 0 and mark in result.stdout, (shell, result.stdout[:200])
+    assert run("completion", "tcsh").stderr == (
+        "complaintctl: no completion for the shell 'tcsh'; use bash, zsh or fish\n"
+    )
+    env = {**os.environ, "COMPLAINTCTL_ROOT": str(ws.root), "_COMPLAINTCTL_COMPLETE": "complete_bash"}
+    for words, cword, wanted in (
+        (f"complaintctl show {case_id[:8]}", "2", case_id),
+        ("complaintctl sho", "1", "show"),
+    ):
+        env.update(COMP_WORDS=words, COMP_CWORD=cword)
+        done = subprocess.run([sys.executable, "-m", "complaintctl"], env=env, capture_output=True, text=True)
+        assert done.stdout.split() == [wanted], (words, done.stdout, done.stderr)
+
+
+def test_dash_c_runs_as_if_started_in_a_folder(run: Any, ws: Workspace, tmp_path: Path) -> None:
+    case_id = opened(run, ws)
+    env = {k: v for k, v in os.environ.items() if k != "COMPLAINTCTL_ROOT"}
+    done = subprocess.run([sys.executable, "-m", "complaintctl", "-C", str(ws.root), "show", case_id[11:]],
+                          cwd=tmp_path, env=env, capture_output=True, text=True)  # fmt: skip
+    assert done.returncode == 0 and done.stdout.startswith(f"{case_id}  open"), done.stderr
+    bad = subprocess.run([sys.executable, "-m", "complaintctl", "-C", str(tmp_path / "nope"), "list"],
+                         cwd=tmp_path, env=env, capture_output=True, text=True)  # fmt: skip
+    assert (bad.returncode, bad.stderr) == (
+        2,
+        f"complaintctl: -C {tmp_path / 'nope'}: No such file or directory; give a folder that exists\n",
+    )
+
+
+def test_note_and_draft_text_from_stdin_or_the_editor(run: Any, ws: Workspace, tmp_path: Path) -> None:
+    import pty
+
+    from typer.testing import CliRunner
+
+    case_id = opened(run, ws)
+    runner = CliRunner()
+    env = {"COMPLAINTCTL_ROOT": str(ws.root)}
+    piped = runner.invoke(app, ["note", case_id, "-"], input="Line one\nLine two\n", env=env)
+    assert piped.exit_code == 0, piped.stderr
+    draft = runner.invoke(app, ["draft", case_id, "--file", "-"], input="Dear customer,\n", env=env)
+    assert draft.exit_code == 0, draft.stderr
+    none = run("note", case_id)  # no text, no terminal: said, nothing recorded
+    assert (none.exit_code, none.stderr) == (
+        2,
+        "complaintctl: no text for the note; give it as an argument, '-' for stdin, or set $EDITOR\n",
+    )
+    editor = tmp_path / "editor.sh"
+    editor.write_text('#!/bin/sh\nprintf "Called back at 10:05\\n# a comment\\n" > "$1"\n')
+    editor.chmod(0o755)
+    _, terminal = pty.openpty()
+    done = subprocess.run(
+        [sys.executable, "-m", "complaintctl", "note", case_id],
+        stdin=terminal,
+        env={**os.environ, "COMPLAINTCTL_ROOT": str(ws.root), "EDITOR": str(editor)},
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    events = [e for e in yaml_case(ws, case_id)["events"] if e["action"] in ("note", "draft")]
+    assert [e["text"] for e in events] == ["Line one\nLine two\n", "Dear customer,\n", "Called back at 10:05"]
+
+
+def yaml_case(ws: Workspace, case_id: str) -> Any:
+    from tests.helpers import read_case
+
+    return read_case(ws.root, case_id)

@@ -10,6 +10,7 @@ and evaluating ~900 string annotations made --help 15% slower (measured).
 """
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -65,14 +66,50 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
+def _chdir(value: str | None) -> None:
+    if value is not None:
+        from complaintctl.errors import UsageError
+
+        try:
+            os.chdir(Path(value).expanduser())
+        except OSError as exc:
+            raise UsageError(f"-C {value}: {exc.strerror}", fix="give a folder that exists") from None
+
+
 @app.callback()
 def _top(
     show_version: Annotated[
         bool,
         typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit."),
     ] = False,
+    folder: Annotated[
+        str | None,
+        typer.Option(
+            "-C",
+            metavar="DIR",
+            help="Run as if started in DIR (as git -C does): complaintctl -C ~/complaints list.",
+        ),
+    ] = None,
 ) -> None:
     """Handle customer complaints as YAML case files in git, under the rules of policy.yaml."""
+    _chdir(folder)
+
+
+def _case_ids(incomplete: str) -> list[str]:
+    """Shell completion of a case id."""
+    from complaintctl.store import workspace
+
+    try:
+        ws = workspace.find_workspace(None)
+    except Exception:  # completion never fails loudly
+        return []
+    typed = incomplete.upper()
+    out = []
+    for path in sorted((ws.root / "cases").glob("[0-9][0-9][0-9][0-9]/[0-9][0-9]/C-*.yaml")):
+        case_id = path.stem
+        if case_id.startswith(typed):  # the shell keeps only what starts with the typed word
+            out.append(case_id)
+    return out
 
 
 # ---------------------------------------------------------------- shared options
@@ -101,6 +138,7 @@ CaseId = Annotated[
         help="Case id, or a unique start of it or of its last six characters "
         "(C-20261122-7K3QX2, C-20261122-7K, 7K3Q; any case).",
         show_default=False,
+        autocompletion=_case_ids,
     ),
 ]
 
@@ -234,9 +272,13 @@ def open_(
 )
 def note(
     case_id: CaseId,
-    text: Annotated[str, typer.Argument(help="What happened or was said.")],
+    text: Annotated[
+        str | None,
+        typer.Argument(help="What happened or was said; '-' reads it from stdin; none opens $EDITOR."),
+    ] = None,
     kind: Annotated[
-        str, typer.Option(help="internal, reply (to the customer), contact-failed, investigation.")
+        str,
+        typer.Option(help="internal, reply (to the customer), contact-failed, investigation, notice."),
     ] = "internal",
     channel: Annotated[str | None, typer.Option(help="Channel used (required for contact-failed).")] = None,
     at: At = None,
@@ -251,8 +293,35 @@ def note(
         actor,
         at,
         case_id,
-        events.Note(text, kind, channel),
+        events.Note(_typed_text(text, "the note"), kind, channel),
     )
+
+
+def _typed_text(value: str | None, what: str) -> str:
+    """Text as given, from stdin ('-'), or written in $EDITOR on a terminal."""
+    from complaintctl.errors import UsageError
+
+    if value == "-":
+        return sys.stdin.read()
+    if value is not None:
+        return value
+    editor = os.environ.get("VISUAL") or os.environ.get("EDITOR")
+    if not sys.stdin.isatty() or not editor:
+        raise UsageError(f"no text for {what}", fix="give it as an argument, '-' for stdin, or set $EDITOR")
+    import shlex
+    import subprocess
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "complaintctl-text.md"
+        path.write_text(f"\n# Write {what} above. Lines starting with '#' are left out.\n", encoding="utf-8")
+        if subprocess.run([*shlex.split(editor), str(path)], check=False).returncode != 0:
+            raise UsageError(f"the editor ({editor}) failed; nothing was recorded", fix="check $EDITOR")
+        written = path.read_text(encoding="utf-8")
+    text = "\n".join(ln for ln in written.splitlines() if not ln.startswith("#")).strip()
+    if not text:
+        raise UsageError(f"{what} is empty; nothing was recorded", fix="write some text in the editor")
+    return text
 
 
 @app.command(
@@ -391,8 +460,10 @@ def escalate(
 )
 def draft(
     case_id: CaseId,
-    text: Annotated[str | None, typer.Option(help="The reply's text.")] = None,
-    file: Annotated[Path | None, typer.Option(help="Read the reply's text from this file.")] = None,
+    text: Annotated[str | None, typer.Option(help="The reply's text; '-' reads it from stdin.")] = None,
+    file: Annotated[
+        Path | None, typer.Option(help="Read the reply's text from this file ('-': stdin).")
+    ] = None,
     at: At = None,
     actor: As = None,
     root: Root = None,
@@ -401,8 +472,14 @@ def draft(
     from complaintctl.core import events
     from complaintctl.errors import UsageError
 
-    if (text is None) == (file is None):
+    if text is not None and file is not None:
         raise UsageError("give the reply as --text or --file", fix="one of the two")
+    if file is not None and str(file) == "-":
+        text, file = "-", None
+    if text is None and file is None:
+        text = _typed_text(None, "the reply")
+    elif text == "-":
+        text = _typed_text("-", "the reply")
     if file is not None:
         try:
             text = file.read_text(encoding="utf-8")
@@ -1148,5 +1225,36 @@ def render(
     _write(output, result, root)
 
 
+@app.command(
+    epilog="Example: complaintctl completion bash > ~/.local/share/bash-completion/completions/complaintctl"
+)
+def completion(
+    shell: Annotated[str, typer.Argument(help="bash, zsh or fish.")],
+) -> None:
+    """Print the shell's completion script (commands, options and case ids)."""
+    from typer._click.shell_completion import get_completion_class  # typer's own copy of click
+
+    from complaintctl.errors import UsageError
+
+    _completion_classes()
+    found = get_completion_class(shell) if shell in ("bash", "zsh", "fish") else None
+    if found is None:
+        raise UsageError(f"no completion for the shell '{shell}'", fix="use bash, zsh or fish")
+    typer.echo(found(typer.main.get_command(app), {}, "complaintctl", COMPLETE_VAR).source())
+
+
+COMPLETE_VAR = "_COMPLAINTCTL_COMPLETE"
+
+
+def _completion_classes() -> None:
+    # Typer's own completion classes (they answer its 'complete_bash' calls);
+    # registered only when completing, so other commands do not pay for them.
+    from typer._completion_classes import completion_init
+
+    completion_init()
+
+
 def main() -> None:
-    app()
+    if os.environ.get(COMPLETE_VAR):
+        _completion_classes()
+    app(prog_name="complaintctl")  # also under 'python -m complaintctl'
