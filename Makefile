@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test test-fast lint typecheck layers pytest bench clean
+.PHONY: demo test test-fast lint typecheck layers pytest bench wheel clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,10 @@ test-fast: $(VENV)/.test-installed
 
 pytest: $(VENV)/.test-installed
 	$(BIN)/pytest
+
+# A release: the sdist, and the wheel built from it, in dist/ (see docs/ci.md).
+wheel: $(VENV)/.test-installed
+	$(BIN)/python -m build --no-isolation --outdir dist .
 
 bench: $(VENV)/.run-installed
 	$(BIN)/python benchmarks/bench_scale.py
