@@ -867,3 +867,38 @@ def yaml_case(ws: Workspace, case_id: str) -> Any:
     from tests.helpers import read_case
 
     return read_case(ws.root, case_id)
+
+
+def test_times_follow_the_policys_zone(run: Any, ws: Workspace) -> None:
+    """04:00 on 1 Dec in Shanghai, typed in UTC: a December case, everywhere."""
+    later = {"COMPLAINTCTL_NOW": "2026-12-02T10:00:00+08:00"}
+    result = run(*open_args(at="2026-11-30T20:00Z"), env=later)
+    assert result.exit_code == 0, result.stderr
+    case_id = result.stdout.strip()
+    assert case_id.startswith("C-20261201-")
+    assert ws.case_file(case_id).relative_to(ws.root).as_posix().startswith("cases/2026/12/")
+    row = json.loads(run("list", "--json", env=later).stdout)[0]
+    assert row["opened_at"] == "2026-12-01T04:00:00+08:00"
+
+
+@pytest.mark.parametrize(
+    ("typed", "said"),
+    [
+        ("2026-03-08T02:30", "--at '2026-03-08T02:30' does not exist in America/New_York (the clocks jump "
+                             "over it); give a time before or after the jump, or one with its offset"),
+        ("2026-11-01T01:30", "--at '2026-11-01T01:30' happens twice in America/New_York (the clocks go back); "
+                             "add the offset: 2026-11-01T01:30-04:00 or 2026-11-01T01:30-05:00"),
+        ("2026-11-01T01:30-05:00", None),
+        ("2026-03-08T03:30", None),
+    ],
+)  # fmt: skip
+def test_a_local_time_that_does_not_exist_or_happens_twice_is_refused(typed: str, said: str | None) -> None:
+    from complaintctl.core.times import parse_at
+    from complaintctl.errors import UsageError
+
+    if said is None:
+        assert parse_at(typed, "America/New_York").tzinfo is not None
+        return
+    with pytest.raises(UsageError) as caught:
+        parse_at(typed, "America/New_York")
+    assert str(caught.value) == said

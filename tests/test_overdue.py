@@ -52,7 +52,7 @@ def test_one_warning_does_not_fail(run: Any, ws: Workspace) -> None:
     text = run("overdue", "--warn")
     assert text.exit_code == 0
     assert text.stdout.splitlines()[2].split() == [
-        near, "first", "reply", "warning", "2026-11-22", "15:00", "5h", "left", "alice@example.com", "front-line", "general",
+        near, "first", "reply", "warning", "2026-11-22", "15:00+08:00", "5h", "left", "alice@example.com", "front-line", "general",
     ]  # fmt: skip
     data = json.loads(run("overdue", "--warn", "--format", "json").stdout)
     assert (data["overdue"], data["warnings"]) == (0, 1)
@@ -65,7 +65,7 @@ def test_one_warning_does_not_fail(run: Any, ws: Workspace) -> None:
     assert result.exit_code == 0
     assert result.stdout == (
         f"::warning file=cases/2026/11/{near}.yaml,title=Near its limit: first reply::{near} first reply was due "
-        "2026-11-22 15:00, 5h left (owner alice@example.com, tier front-line, general)\n"
+        "2026-11-22 15:00+08:00, 5h left (owner alice@example.com, tier front-line, general)\n"
         "0 overdue, 1 near their limit, as of 2026-11-22T10:00+08:00\n"
     )
 
@@ -76,14 +76,22 @@ def test_several_overdue_in_every_format(run: Any, ws: Workspace, three: dict[st
     assert text.exit_code == 1
     lines = text.stdout.splitlines()
     assert lines[0].split() == ["Case", "Clock", "Status", "Due", "Late", "Owner", "Tier", "Severity"]
-    assert lines[2].split()[:7] == [three["late"], "first", "reply", "OVERDUE", "2026-11-22", "08:00", "2h"]
+    assert lines[2].split()[:7] == [
+        three["late"],
+        "first",
+        "reply",
+        "OVERDUE",
+        "2026-11-22",
+        "08:00+08:00",
+        "2h",
+    ]
     assert lines[3].split()[:7] == [
         three["urgent"],
         "first",
         "reply",
         "OVERDUE",
         "2026-11-22",
-        "09:30",
+        "09:30+08:00",
         "30m",
     ]
     assert lines[4].split()[:5] == [three["near"], "first", "reply", "warning", "2026-11-22"]

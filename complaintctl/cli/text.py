@@ -233,7 +233,8 @@ def overdue_output(items: Sequence[Mapping[str, Any]], fmt: str, as_of: datetime
             stalled = f"; stalled: {i['stalled']}" if i["stalled"] else ""
             lines.append(
                 f"::{level} file={i['file']},title={title}: {clock}::{i['case']} {clock} was due "
-                f"{i['due'][:16].replace('T', ' ')}, {how} (owner {i['owner']}, tier {i['tier']}, "
+                f"{i['due'][:16].replace('T', ' ')}{i['due'][19:]}, {how} "
+                f"(owner {i['owner']}, tier {i['tier']}, "
                 f"{i['severity']}){stalled}"
             )
         lines.append(f"{late} overdue, {near} near their limit, as of {stamp}")
@@ -247,7 +248,7 @@ def overdue_output(items: Sequence[Mapping[str, Any]], fmt: str, as_of: datetime
             i["case"],
             i["clock"].replace("_", " "),
             "OVERDUE" if i["status"] == "breached" else "warning",
-            i["due"][:16].replace("T", " "),
+            i["due"][:16].replace("T", " ") + i["due"][19:],  # the offset kept
             i["late"] or f"{i['left']} left",
             i["owner"],
             i["tier"],
