@@ -97,19 +97,9 @@ def _top(
 
 def _case_ids(incomplete: str) -> list[str]:
     """Shell completion of a case id."""
-    from complaintctl.store import workspace
+    from complaintctl.service import reads
 
-    try:
-        ws = workspace.find_workspace(None)
-    except Exception:  # completion never fails loudly
-        return []
-    typed = incomplete.upper()
-    out = []
-    for path in sorted((ws.root / "cases").glob("[0-9][0-9][0-9][0-9]/[0-9][0-9]/C-*.yaml")):
-        case_id = path.stem
-        if case_id.startswith(typed):  # the shell keeps only what starts with the typed word
-            out.append(case_id)
-    return out
+    return reads.case_ids(incomplete)
 
 
 # ---------------------------------------------------------------- shared options

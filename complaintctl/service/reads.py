@@ -165,6 +165,18 @@ def list_rows(
     return rows, [p.message for p in result.problems], result.uncommitted
 
 
+def case_ids(start: str) -> list[str]:
+    """Ids of the cases in the current workspace that start with ``start``
+    (shell completion: never fails loudly)."""
+    try:
+        ws = workspace.find_workspace(None)
+    except Exception:
+        return []
+    typed = start.upper()
+    found = (ws.root / "cases").glob("[0-9][0-9][0-9][0-9]/[0-9][0-9]/C-*.yaml")
+    return sorted(path.stem for path in found if path.stem.startswith(typed))
+
+
 def history(root: str | None, case_id: str) -> list[dict[str, str]]:
     from complaintctl.store import gitread
 
