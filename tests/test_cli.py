@@ -346,7 +346,8 @@ def test_no_git_identity_rolls_back(run: Any, ws: Workspace, tmp_path: Path) -> 
     assert result.exit_code == 1
     assert result.stderr.startswith("complaintctl: commit refused: ")
     assert result.stderr.rstrip().endswith(
-        "set your git identity: git config user.name 'Your Name' && git config user.email you@example.com"
+        "set your git identity: git config --global user.name 'Your Name' && "
+        "git config --global user.email you@example.com"
     )
     assert ws.commits() == before and ws.snapshot() == files and ws.status() == ""
 

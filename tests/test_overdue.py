@@ -102,7 +102,7 @@ def test_several_overdue_in_every_format(run: Any, ws: Workspace, three: dict[st
         (three["urgent"], "first_reply", "breached", 1800),
     ]
     assert data["items"][0]["stalled"] == "first reply breached and not escalated"
-    github = run("overdue", "--format", "github").stdout.splitlines()
+    github = run("overdue", "--format", "github", "--as-of", "2026-11-20T10:00").stdout.splitlines()
     assert github[0].startswith(
         f"::error file=cases/2026/11/{three['late']}.yaml,title=Overdue: first reply::"
     )
@@ -308,3 +308,30 @@ def test_a_measure_not_carried_out_by_its_due_time_is_overdue(run: Any, ws: Work
         in shown
     )
     assert "  2. Fix the billing run (by billing, due 2026-11-27T12:05) [open]" in shown
+
+
+def test_an_unreadable_case_is_one_rule_in_list_report_and_overdue(run: Any, ws: Workspace) -> None:
+    run(*open_args())
+    broken = ws.root / "cases" / "2026" / "11" / "C-20261120-YYYYYY.yaml"
+    broken.write_text("schema: 1\nid: [\n")
+    git(ws.root, "add", "cases")
+    git(ws.root, "commit", "-qm", "A broken file")
+    rel = "cases/2026/11/C-20261120-YYYYYY.yaml"
+    for args, last in (
+        (["list"], None),
+        (["report"], "complaintctl: 1 case file(s) left out; the figures are incomplete"),
+        (["overdue"], "complaintctl: 1 case file(s) left out; the list is incomplete"),
+    ):
+        result = run(*args)
+        lines = result.stderr.splitlines()
+        assert result.exit_code == 1 and lines[0].startswith(f"complaintctl: skipped {rel}:"), args
+        assert last is None or lines[-1] == last
+    text = run("overdue", "--as-of", "2026-11-20T10:00").stdout
+    assert (
+        text
+        == "No case is overdue as of 2026-11-20T10:00+08:00 (1 case file(s) could not be read: incomplete).\n"
+    )
+    github = run("overdue", "--format", "github", "--as-of", "2026-11-20T10:00").stdout.splitlines()
+    assert github[0].startswith(f"::error file={rel},title=Unreadable case file::")
+    assert github[-1].endswith("(1 case file(s) could not be read: incomplete)")
+    assert json.loads(run("overdue", "--format", "json").stdout)["unreadable"][0].startswith(rel)

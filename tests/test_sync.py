@@ -321,6 +321,7 @@ def test_setup_adds_the_attribute_to_an_older_workspace(tmp_path: Path) -> None:
     assert a.git("config", "pull.rebase").strip() == "false"
     assert "-m complaintctl merge-driver %O %A %B %P" in a.git("config", "merge.complaintctl.driver")
     assert os.access(a.git("config", "merge.complaintctl.driver").split()[0], os.X_OK)
+    assert a.ok("setup") == "Already set up: git's merge driver for case files, and 'git pull' merges."
 
 
 def test_first_sync_creates_the_remote_branch(tmp_path: Path) -> None:

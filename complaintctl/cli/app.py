@@ -323,7 +323,9 @@ def propose(
     case_id: CaseId,
     terms: Annotated[str, typer.Option(help="What the company will do, and by when.")],
     amount: Annotated[str | None, typer.Option(help="Exact amount, e.g. 240.00.")] = None,
-    currency: Annotated[str, typer.Option(help="Currency code (policy: currencies).")] = "CNY",
+    currency: Annotated[
+        str | None, typer.Option(help="Currency code (default: the first in policy.yaml's currencies).")
+    ] = None,
     kind: Annotated[
         str, typer.Option(help="refund, credit, replacement, repair, goodwill, other.")
     ] = "refund",
@@ -439,7 +441,7 @@ def escalate(
     actor: As = None,
     root: Root = None,
 ) -> None:
-    """Raise the case one tier (urgent and major cases go straight to the supervisor tier)."""
+    """Raise the case one tier (urgent and major cases go straight to the policy's direct_tier)."""
     from complaintctl.core import events
 
     _run(root, actor, at, case_id, events.Escalate(reason, to))
@@ -986,8 +988,11 @@ def setup(actor: As = None, root: Root = None) -> None:
     """Prepare a fresh clone for team work: git's merge driver for case files, 'git pull' merges."""
     from complaintctl.service import admin
 
-    for line in admin.setup(root, actor):
+    done = admin.setup(root, actor)
+    for line in done:
         typer.echo(f"set {line}")
+    if not done:
+        typer.echo("Already set up: git's merge driver for case files, and 'git pull' merges.")
 
 
 @app.command(
@@ -1175,7 +1180,9 @@ def overdue(
     _ws, statuses, problems, when, uncommitted = reads.statuses(root, as_of)
     _say_skipped(problems, uncommitted)
     items = overdue_items(statuses, warn)
-    typer.echo(overdue_output(items, fmt.value, when))
+    typer.echo(overdue_output(items, fmt.value, when, problems))
+    if problems:  # one rule with list and report: name the files, say it, exit 1
+        typer.echo(f"complaintctl: {len(problems)} case file(s) left out; the list is incomplete", err=True)
     if any(item["status"] == "breached" for item in items) or problems:
         raise typer.Exit(1)
 

@@ -216,12 +216,17 @@ def overdue_items(statuses: Sequence[CaseStatus], warn: bool) -> list[dict[str, 
     return items
 
 
-def overdue_output(items: Sequence[Mapping[str, Any]], fmt: str, as_of: datetime) -> str:
+def overdue_output(
+    items: Sequence[Mapping[str, Any]], fmt: str, as_of: datetime, problems: Sequence[str] = ()
+) -> str:
     late = sum(1 for i in items if i["status"] == "breached")
     near = len(items) - late
     stamp = as_of.isoformat(timespec="minutes")
     if fmt == "json":
-        return json.dumps({"as_of": stamp, "overdue": late, "warnings": near, "items": list(items)}, indent=2)
+        report = {"as_of": stamp, "overdue": late, "warnings": near, "items": list(items)}
+        if problems:
+            report["unreadable"] = list(problems)  # the list is incomplete
+        return json.dumps(report, indent=2)
     if fmt == "github":
         lines = []
         for i in items:
@@ -237,10 +242,13 @@ def overdue_output(items: Sequence[Mapping[str, Any]], fmt: str, as_of: datetime
                 f"(owner {i['owner']}, tier {i['tier']}, "
                 f"{i['severity']}){stalled}"
             )
-        lines.append(f"{late} overdue, {near} near their limit, as of {stamp}")
+        for problem in problems:  # an unreadable case is shown on its file too
+            where, _, what = problem.partition(": ")
+            lines.append(f"::error file={where.split(':')[0]},title=Unreadable case file::{what}")
+        lines.append(f"{late} overdue, {near} near their limit, as of {stamp}{_incomplete(problems)}")
         return "\n".join(lines)
     if not items:
-        return f"No case is overdue as of {stamp}."
+        return f"No case is overdue as of {stamp}{_incomplete(problems)}."
     from tabulate import tabulate
 
     table = [
@@ -257,8 +265,12 @@ def overdue_output(items: Sequence[Mapping[str, Any]], fmt: str, as_of: datetime
         for i in items
     ]
     headers = ("Case", "Clock", "Status", "Due", "Late", "Owner", "Tier", "Severity")
-    summary = f"{late} overdue, {near} near their limit, as of {stamp}"
+    summary = f"{late} overdue, {near} near their limit, as of {stamp}{_incomplete(problems)}"
     return str(tabulate(table, headers=headers, tablefmt="simple")) + "\n" + summary
+
+
+def _incomplete(problems: Sequence[str]) -> str:
+    return f" ({len(problems)} case file(s) could not be read: incomplete)" if problems else ""
 
 
 def case_lines(rows: Sequence[Mapping[str, Any]], limit: int, show_pii: bool) -> str:

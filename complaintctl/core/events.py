@@ -434,7 +434,7 @@ class Propose(Event):
 
     action: ClassVar[str] = "propose"
     amount: str | None
-    currency: str
+    currency: str | None  # None: the policy's first currency
     kind: str
     terms: str
     bottom_line: bool = False
@@ -444,7 +444,7 @@ class Propose(Event):
     def decide(self, policy: Policy, case: Case, actor: str, at: datetime, now: datetime) -> Change:
         amount, currency, kind, terms, bottom_line, charged, due = (
             self.amount,
-            self.currency,
+            self.currency or next(iter(policy.currencies)),
             self.kind,
             self.terms,
             self.bottom_line,

@@ -75,7 +75,8 @@ def _fix_for(stderr: str) -> str | None:
         return "another git command is running; if none is, run 'complaintctl repair' (stale git locks go)"
     if "tell me who you are" in stderr or "empty ident" in stderr or "identity" in stderr:
         return (
-            "set your git identity: git config user.name 'Your Name' && git config user.email you@example.com"
+            "set your git identity: git config --global user.name 'Your Name' && "
+            "git config --global user.email you@example.com"
         )
     return None
 

@@ -44,7 +44,8 @@ def driver_command() -> str:
 
 
 def configure(root: Path) -> list[str]:
-    """Repository settings a clone needs (git config is not cloned)."""
+    """Repository settings a clone needs (git config is not cloned); the
+    keys that were not set so already."""
     settings = {
         "merge.complaintctl.name": "complaintctl: merge the events of both sides of a case",
         "merge.complaintctl.driver": driver_command(),
@@ -54,9 +55,12 @@ def configure(root: Path) -> list[str]:
         "core.splitIndex": "true",
         "core.untrackedCache": "true",
     }
+    changed = []
     for key, value in settings.items():
-        git(root, "config", key, value)
-    return list(settings)
+        if git(root, "config", "--get", key, check=False).stdout.strip() != value:
+            git(root, "config", key, value)
+            changed.append(key)
+    return changed
 
 
 def attributes_missing(root: Path) -> bool:
