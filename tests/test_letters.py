@@ -69,11 +69,20 @@ def test_pdf_is_a_real_printable_letter(run: Any, ws: Workspace, tmp_path: Path)
     result = run("render", case_id, "agreement", "--format", "pdf", "-o", str(out))
     assert result.stdout == f"Wrote {out}\n"
     reader = PdfReader(io.BytesIO(out.read_bytes()))
-    text = " ".join(" ".join(page.extract_text().split()) for page in reader.pages)
+    pages = [" ".join(page.extract_text().split()) for page in reader.pages]
+    text = " ".join(pages)
     assert "Maria Lopez" in text and "CNY 120.00" in text
-    assert "2 × (CNY 180.00 − CNY 120.00) = CNY 120.00" in text
-    assert "For Example Property Services Co., Ltd." in text and "The customer: Maria Lopez" in text
-    assert len(reader.pages) == 1  # fits one A4 page
+    assert (
+        "charged CNY 180.00, due CNY 120.00, overcharged CNY 60.00; refunded 2 × overcharge = CNY 120.00"
+        in text
+    )
+    assert "made in two copies" in text and "takes effect when both parties have signed it" in text
+    last = pages[-1]  # the closing clauses and the signatures are never split from each other
+    assert "not be accepted again" in last and "(signature and company seal)" in last
+    assert "The customer (signature): Maria Lopez" in last and "Contact: ____" in last
+    for number, page in enumerate(pages, 1):  # every page: the case number and 'Page X of Y'
+        assert f"Case {case_id}" in page and f"Page {number} of {len(pages)}" in page
+    assert len(pages) <= 2
 
 
 def test_chinese_pdf_needs_a_chinese_font(run: Any, ws: Workspace, tmp_path: Path) -> None:
@@ -82,8 +91,14 @@ def test_chinese_pdf_needs_a_chinese_font(run: Any, ws: Workspace, tmp_path: Pat
     result = run("render", case_id, "agreement", "--lang", "zh", "--format", "pdf", "-o", str(out))
     if cjk_font_installed():
         assert result.exit_code == 0, result.stderr
-        text = "".join(PdfReader(str(out)).pages[0].extract_text().split())
-        assert "张三" in text and "甲方" in text and "乙方" in text
+        pages = ["".join(page.extract_text().split()) for page in PdfReader(str(out)).pages]
+        text = "".join(pages)
+        assert "张三" in text and "示例物业服务有限公司" in text  # the registered Chinese name
+        assert "人民币壹佰贰拾元整" in text and "实收CNY180.00，应收CNY120.00，多收CNY60.00" in text
+        assert "一式两份" in text and "自双方签字（盖章）之日起生效" in text and "不再受理" in text
+        assert "甲方（盖章）" in pages[-1] and "日期：______年____月____日" in pages[-1]
+        for number, page in enumerate(pages, 1):
+            assert f"第{number}页共{len(pages)}页" in page and f"案件编号{case_id}" in page
     else:
         assert result.exit_code == 1
         assert result.stderr == (

@@ -456,7 +456,7 @@ def test_list_as_of_a_moment_before_cases_settled(run: Any, ws: Workspace, twent
     settled (a pinned clock, a hand-edited time) needs them back."""
     early = {"COMPLAINTCTL_NOW": "2026-10-10T00:00:00+08:00"}
     run("list")  # the index holds the settled cases without their facts
-    result = run("list", "--json", env=early)
+    result = run("list", "--all", "--json", env=early)
     assert result.exit_code == 0, result.stderr
     assert len(json.loads(result.stdout)) == 20
     assert run("report", "--cases", env=early).exit_code == 0

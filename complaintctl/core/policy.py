@@ -196,6 +196,12 @@ class Policy:
     case_file_max_bytes: int = 1_000_000
     # Optional: the domain rules that apply (none when the key is absent).
     rules: DomainRules = DomainRules()
+    # Optional: the registered name in another language (zh: the name on the seal).
+    organisation_names: Mapping[str, str] = field(default_factory=dict)
+
+    def organisation_in(self, lang: str) -> str:
+        """The organisation's name for a document in ``lang`` (en: ``organisation``)."""
+        return self.organisation_names.get(lang, self.organisation)
 
     def holds_any(self, user: str, roles: Sequence[str]) -> bool:
         """``user`` holds one of ``roles`` (anyone does when no team is listed)."""
@@ -302,6 +308,7 @@ _OPTIONAL = (
     "case_file_max_bytes",
     "written_channels",
     "rules",
+    "organisation_names",
 )
 
 
@@ -433,6 +440,12 @@ def parse(data: Any) -> Policy:
         case_file_max_bytes=1_000_000
         if top.get("case_file_max_bytes") is None
         else v.integer(top["case_file_max_bytes"], ("case_file_max_bytes",), low=10_000),
+        organisation_names=MappingProxyType(
+            {
+                str(k): v.string(name, ("organisation_names", str(k)))
+                for k, name in v.mapping(top.get("organisation_names") or {}, ("organisation_names",)).items()
+            }
+        ),
         rules=DomainRules()
         if top.get("rules") is None
         else _rules(top["rules"], roles, severities, resolutions, channels),

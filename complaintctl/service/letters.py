@@ -29,12 +29,13 @@ def render(
     ws, case = reads.load(root, case_id)
     source = "html" if fmt is DocFormat.PDF else fmt.value
     name = f"{what.value}.{source}.j2" if lang is Lang.EN else f"{what.value}.{lang.value}.{source}.j2"
+    organisation = ws.policy.organisation_in(lang.value)
     if what is Document.AGREEMENT:
-        text = agreement(ws, case, source, name)
+        text = agreement(ws, case, source, name, organisation)
     elif what is Document.REPLY:
-        text = rnd.render(_templates(ws), name, _reply_context(ws, case))
+        text = rnd.render(_templates(ws), name, {**_reply_context(ws, case), "organisation": organisation})
     else:
-        context: dict[str, Any] = {"case": case, "organisation": ws.policy.organisation}
+        context: dict[str, Any] = {"case": case, "organisation": organisation}
         context["customer"] = case["customer"] if show_pii else mask_customer(dict(case["customer"]))
         text = rnd.render(_templates(ws), name, context)
     return rnd.to_pdf(text, name) if fmt is DocFormat.PDF else text
@@ -64,7 +65,9 @@ def _templates(ws: Workspace) -> list[Path]:
     return [ws.root / "templates", workspace.defaults_dir() / "templates"]
 
 
-def agreement(ws: Workspace, case: Any, fmt: str, name: str | None = None) -> str:
+def agreement(
+    ws: Workspace, case: Any, fmt: str, name: str | None = None, organisation: str | None = None
+) -> str:
     """The settlement agreement for the case's accepted offer."""
     from complaintctl.reports import letters as rnd
 
@@ -80,10 +83,32 @@ def agreement(ws: Workspace, case: Any, fmt: str, name: str | None = None) -> st
     member = ws.policy.member(case["owner"])
     context = {
         "case": case,
-        "organisation": ws.policy.organisation,
+        "organisation": organisation or ws.policy.organisation,
         "customer": case["customer"],
         "offer": offer,
+        "money": money_words(offer),
         "accepted_at": agreed[-1]["at"] if agreed else offer["at"],
         "handler": member.name if member else case["owner"],
     }
     return rnd.render(_templates(ws), name or f"agreement.{fmt}.j2", context)
+
+
+def money_words(offer: Any) -> dict[str, str]:
+    """The offer's amounts as a contract prints them: thousands separated,
+    and for CNY in capitals (大写) too; the double refund's figures labelled."""
+    from decimal import Decimal
+
+    from complaintctl.core.capitals import capitals
+
+    def grouped(text: str) -> str:
+        return f"{Decimal(text):,.{max(0, -Decimal(text).as_tuple().exponent)}f}"  # type: ignore[operator]
+
+    out = {"amount": grouped(offer["amount"]), "capitals": ""}
+    if offer["currency"] == "CNY":
+        out["capitals"] = "人民币" + capitals(Decimal(offer["amount"]))
+    if "charged" in offer and "due" in offer:
+        charged, due = Decimal(offer["charged"]), Decimal(offer["due"])
+        out.update(
+            charged=grouped(offer["charged"]), due=grouped(offer["due"]), over=grouped(str(charged - due))
+        )
+    return out
