@@ -903,3 +903,32 @@ def test_a_local_time_that_does_not_exist_or_happens_twice_is_refused(typed: str
     with pytest.raises(UsageError) as caught:
         parse_at(typed, "America/New_York")
     assert str(caught.value) == said
+
+
+@pytest.mark.parametrize(
+    ("argv", "name"),
+    [
+        (["list"], "list"),
+        (["-C", "/tmp/x", "show", "7K3Q"], "show"),
+        (["-C/tmp/x", "note", "7K", "hi"], "note"),
+        (["--help"], None),
+        (["--version"], None),
+        ([], None),
+    ],
+)
+def test_only_the_command_that_runs_is_built(argv: list[str], name: str | None) -> None:
+    from complaintctl.cli.app import _command_name
+
+    assert _command_name(argv) == name
+
+
+def test_a_single_command_start_still_says_unknown_commands_and_helps(tmp_path: Path) -> None:
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "complaintctl", *args], cwd=tmp_path, capture_output=True, text=True
+        )
+
+    unknown = cli("nope")
+    assert unknown.returncode == 2 and "No such command 'nope'" in unknown.stderr
+    assert "Usage: complaintctl note [OPTIONS]" in cli("note", "--help").stdout
+    assert "plan" in cli("--help").stdout

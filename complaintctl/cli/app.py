@@ -1251,7 +1251,39 @@ def _completion_classes() -> None:
     completion_init()
 
 
+def _command_name(args: list[str]) -> str | None:
+    """The subcommand a command line runs (after the top-level options), if any."""
+    words = iter(args)
+    for word in words:
+        if word == "-C":
+            next(words, None)  # its folder
+        elif word.startswith("-C") and len(word) > 2:
+            continue
+        elif word.startswith("-"):
+            return None  # --help, --version, or a mistake: the full group answers
+        else:
+            return word
+    return None
+
+
+def _only(name: str | None) -> None:
+    """Build only the command that runs: typer turns every registered
+    function into a click command on each start (~1 ms a command, read from
+    its signature); the rest are left out when the command line names one."""
+    if name is None:
+        return
+    chosen = [
+        info
+        for info in app.registered_commands
+        if (info.name or info.callback.__name__.lower().replace("_", "-")) == name  # type: ignore[union-attr]
+    ]
+    if chosen:  # an unknown name keeps them all, for click's "No such command"
+        app.registered_commands = chosen
+
+
 def main() -> None:
     if os.environ.get(COMPLETE_VAR):
         _completion_classes()
+    else:
+        _only(_command_name(sys.argv[1:]))
     app(prog_name="complaintctl")  # also under 'python -m complaintctl'
