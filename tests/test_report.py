@@ -460,3 +460,18 @@ def test_list_as_of_a_moment_before_cases_settled(run: Any, ws: Workspace, twent
     assert result.exit_code == 0, result.stderr
     assert len(json.loads(result.stdout)) == 20
     assert run("report", "--cases", env=early).exit_code == 0
+
+
+def test_the_report_breaks_cases_down_by_cause(run: Any, ws: Workspace) -> None:
+    ids = [
+        run(*open_args(phone=f"1390000{k:04d}", at=f"2026-11-2{k}T09:00")).stdout.strip() for k in range(3)
+    ]
+    assert run("flag", ids[0], "--cause", "internal", "--reason", "Our billing run").exit_code == 0
+    assert (
+        run(
+            "flag", ids[1], "--cause", "external", "--reason", "The bank", "--as", "carol@example.com"
+        ).exit_code
+        == 0
+    )
+    figures = json.loads(run("report", "--format", "json").stdout)
+    assert figures["breakdowns"]["cause"] == {"internal": 1, "external": 1, "not recorded": 1}

@@ -61,6 +61,7 @@ class IndexRow(TypedDict):
     events: int
     last_at: str
     matter: str | None
+    cause: str | None
     measures: list[list[Any]]  # [no, by, due, done_at or None] of each planned measure
     clock_facts: NotRequired[dict[str, Any]]
     severity_facts: NotRequired[dict[str, Any]]
@@ -125,6 +126,7 @@ def row(
         "events": len(events),
         "last_at": events[-1]["at"],
         "matter": case.get("matter"),
+        "cause": case.get("cause"),
         "measures": [[m["no"], m["by"], m["due"], m.get("done_at")] for m in case.get("measures", ())],
         "clock_facts": deadlines.facts_to_json(facts),
         "severity_facts": severity.facts(case),

@@ -4,7 +4,7 @@ Definitions (also in docs/reports.md):
 
 * received: cases opened in the period [since, until); resolved: cases
   closed in it; open: cases opened by ``as_of`` and not closed by then.
-* breakdowns (status, severity, category, channel, owner) count the
+* breakdowns (status, severity, category, channel, owner, cause) count the
   received cases; severity is the effective one as of ``as_of``.
 * time to first reply / to resolution: hours on the calendar from receipt,
   over received cases that had one (replied / closed) by ``as_of``; median,
@@ -115,7 +115,8 @@ def _ordered(counter: Counter[str], order: Sequence[str]) -> dict[str, int]:
     return {**known, **extra}
 
 
-BREAKDOWNS = ("status", "severity", "category", "channel", "owner")
+BREAKDOWNS = ("status", "severity", "category", "channel", "owner", "cause")
+NO_CAUSE = "not recorded"  # the cause breakdown's name for a case with no cause yet
 CLOCKS = ("first_reply", "resolution")
 
 
@@ -183,6 +184,7 @@ class Tally:
         counters["category"][row["category"]] += 1
         counters["channel"][row["channel"]] += 1
         counters["owner"][row["owner"]] += 1
+        counters["cause"][row.get("cause") or NO_CAUSE] += 1
         reply = row.get("first_reply_at")
         if reply:
             replied = datetime.fromisoformat(reply)

@@ -20,9 +20,9 @@ from typing import Any
 
 from complaintctl.core import timeline
 from complaintctl.core.indexrow import IndexRow as Row
-from complaintctl.reports.figures import OLDEST_KEYS, Scope, Tally
+from complaintctl.reports.figures import NO_CAUSE, OLDEST_KEYS, Scope, Tally
 
-FORMAT = 1  # of the sums; stored sums of another format are made again
+FORMAT = 2  # of the sums; stored sums of another format are made again
 KEEP_OLDEST = 5  # report.build shows the five oldest open cases
 
 
@@ -90,6 +90,7 @@ def _add_final(sums: dict[str, Any], rel: str, row: Row, cutoff_us: int) -> bool
     cell["repeat"] += 1 if row.get("repeat_of") else 0
     _bump(cell["status"], row["state"])
     _bump(cell["channel"], row["channel"])
+    _bump(cell["cause"], row.get("cause") or NO_CAUSE)
     reply = row.get("first_reply_at")
     if reply:
         cell["replies"].append((datetime.fromisoformat(reply) - opened).total_seconds() / 3600)
@@ -108,7 +109,7 @@ def _add_final(sums: dict[str, Any], rel: str, row: Row, cutoff_us: int) -> bool
 
 def _empty() -> dict[str, Any]:
     return {
-        "received": 0, "months": {}, "repeat": 0, "status": {}, "channel": {},
+        "received": 0, "months": {}, "repeat": 0, "status": {}, "channel": {}, "cause": {},
         "replies": [], "resolutions": [], "decided": {}, "met": {}, "tiers": {},
         "scores": {}, "unreachable": 0, "closed": {}, "open": 0, "overdue": 0, "oldest": [],
     }  # fmt: skip
@@ -197,6 +198,7 @@ def add(tally: Tally, sums: Mapping[str, Any]) -> None:
         counters["severity"][level] += cell["received"]
         counters["category"][category] += cell["received"]
         counters["channel"].update(cell["channel"])
+        counters["cause"].update(cell["cause"])
         counters["owner"][owner] += cell["received"]
         tally.replies += cell["replies"]
         tally.resolutions += cell["resolutions"]

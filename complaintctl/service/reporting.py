@@ -67,6 +67,7 @@ def report(root: str | None, req: ReportRequest) -> tuple[Any, list[str], Worksp
         "category": list(policy.categories),
         "channel": list(policy.channels),
         "tier": [t.name for t in policy.tiers],
+        "cause": ["internal", "external", "unknown", "not recorded"],
     }
     when = reads.when_of(ws, req.as_of)
     tally, items, problems, uncommitted = _report_parts(ws, scope, when)
