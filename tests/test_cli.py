@@ -932,3 +932,19 @@ def test_a_single_command_start_still_says_unknown_commands_and_helps(tmp_path: 
     assert unknown.returncode == 2 and "No such command 'nope'" in unknown.stderr
     assert "Usage: complaintctl note [OPTIONS]" in cli("note", "--help").stdout
     assert "plan" in cli("--help").stdout
+
+
+def test_a_new_phone_number_does_not_make_a_settled_matter_new(run: Any, ws: Workspace) -> None:
+    case_id = opened(run, ws, matter="oct-bill")
+    for args in (
+        ["propose", case_id, "--amount", "10", "--terms", "Refund"],
+        ["agree", case_id],
+        ["plan", case_id, "Refund CNY 10", "--by", "finance", "--due", "1d"],
+        ["execute", case_id, "1"],
+        ["close", case_id, "--resolution", "agreed"],
+    ):
+        changes(run, ws, *args)
+    err = refused(run, ws, *open_args(phone="13900009999", matter="oct-bill", at="2026-11-22T09:00"))
+    assert err.startswith(f"complaintctl: this matter was settled and closed for good in {case_id}")
+    other = opened(run, ws, phone="13900009999", matter="nov-bill", at="2026-11-22T09:00")
+    assert other != case_id

@@ -200,3 +200,41 @@ def test_a_bottom_line_recorded_as_withdrawn_still_caps() -> None:
         f"{ID}: CNY 1500.00 exceeds the withdrawn bottom-line offer 1 (CNY 1000.00); "
     )
     higher.decide(OLD, case, CAROL, at(11), NOW)
+
+
+# ---------------------------------------------------------------- 12. not accepted again
+
+
+def _settled_for_good(resolution: str = "agreed", matter: str | None = "oct-bill") -> dict[str, Any]:
+    from tests.test_workflow import _closed
+
+    old = _closed(resolution, executed=resolution == "agreed")
+    if matter:
+        old["matter"] = matter
+    return old
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "when", "refused"),
+    [
+        ({}, {"matter": "oct-bill"}, T0, True),  # the same matter tag
+        ({}, {"matter": "nov-bill"}, T0, False),  # another bill: no longer over-blocked
+        ({"matter": None}, {}, T0, True),  # same category, soon after
+        ({"matter": None}, {}, T0.replace(year=2027, month=7), False),  # same category, 7 months on
+        ({"resolution": "referred-by-law", "matter": None}, {}, T0, True),  # the law sent it elsewhere: final
+        ({"resolution": "referred", "matter": None}, {}, T0, False),  # a mere referral is not final
+    ],
+)
+def test_not_accepted_again_follows_the_matter(
+    old: dict[str, Any], new: dict[str, Any], when: Any, refused: bool
+) -> None:
+    earlier = _settled_for_good(old.get("resolution", "agreed"), old.get("matter", "oct-bill"))
+    fields = {"customer": "张三", "channel": "phone", "category": "billing", "summary": "Again",
+              "phone": "13812341234", "demand": "Refund", **new}  # fmt: skip
+    opening = events.Open(**fields)
+    if refused:
+        with pytest.raises(RuleError, match=r"not accepted again"):
+            opening.decide_open(POLICY, "C-20261122-AAAAAA", ALICE, when, when, [earlier])
+    else:
+        case, _ = opening.decide_open(POLICY, "C-20261122-AAAAAA", ALICE, when, when, [earlier])
+        assert case["id"] == "C-20261122-AAAAAA"

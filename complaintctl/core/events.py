@@ -161,6 +161,21 @@ class Event:
         raise NotImplementedError
 
 
+def same_matter_as(policy: Policy, new: Open, old: Case, at: datetime) -> bool:
+    """Whether an earlier case of the customer was about the matter of ``new``
+    (docs/domain.md#not-accepted-again): the matter tag when both carry one;
+    else the same category, within rules.same_matter_within of its end."""
+    if new.matter and old.get("matter"):
+        return bool(new.matter.strip().casefold() == str(old["matter"]).strip().casefold())
+    if old.get("category") != new.category:
+        return False
+    window = policy.rules.same_matter_within_s
+    if window is None:
+        return True
+    ended = old.get("closed_at") or old["opened_at"]
+    return (at - datetime.fromisoformat(ended)).total_seconds() <= window
+
+
 def missing_on_open(policy: Policy, new: Open) -> list[str]:
     """What policy wants a complaint to carry and this one lacks (docs/domain.md#record):
     by default the demand (诉求) and one way to reach the customer. 'open'
@@ -261,7 +276,7 @@ class Open(Event):
                 f"add it with 'complaintctl correct {case_id} FIELD VALUE'"
             )
         repeat_of = None
-        same_matter = [c for c in earlier if c.get("category") == new.category]
+        same_matter = [c for c in earlier if same_matter_as(policy, new, c, at)]
         final = [c for c in same_matter if is_final(policy, c)]
         if final:
             old = final[-1]["id"]

@@ -131,6 +131,10 @@ class DomainRules:
     # An agreement is carried out measure by measure ('plan', 'execute'); it
     # is closed as executed only when every measure is done.
     measures_required: bool = False
+    # "The same matter" for repeats and 'not accepted again': the matter tag
+    # when both complaints carry one, else the same category within this
+    # many seconds of the earlier case's end (None: same category, ever).
+    same_matter_within_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -461,7 +465,8 @@ def _rules(
 ) -> DomainRules:
     path: v.Path = ("rules",)
     r = v.mapping(raw, path)
-    v.keys(r, path, (), [f.name for f in dataclasses.fields(DomainRules)])
+    names = [f.name for f in dataclasses.fields(DomainRules) if f.name != "same_matter_within_s"]
+    v.keys(r, path, (), [*names, "same_matter_within"])
 
     def role_map(key: str, names: Sequence[str], what: str) -> dict[str, tuple[str, ...]]:
         found = v.mapping(r.get(key) or {}, (*path, key))
@@ -492,6 +497,9 @@ def _rules(
             r.get("bottom_line_withdrawn_caps", False), (*path, "bottom_line_withdrawn_caps")
         ),
         measures_required=v.boolean(r.get("measures_required", False), (*path, "measures_required")),
+        same_matter_within_s=None
+        if r.get("same_matter_within") is None
+        else duration(r["same_matter_within"], (*path, "same_matter_within")),
     )
 
 
