@@ -356,7 +356,7 @@ def test_unknown_resolution_lists_the_policy_ones() -> None:
     with pytest.raises(UsageError) as caught:
         events.Close("solved").decide(POLICY, in_state("open"), ALICE, at(30), NOW)
     assert str(caught.value) == (
-        "unknown resolution 'solved'; use one of: agreed, explained, withdrawn, rejected, referred, decided "
+        "unknown resolution 'solved'; use one of: agreed, explained, withdrawn, rejected, referred, referred-by-law, decided "
         "(policy.yaml: resolutions)"
     )
 
