@@ -934,8 +934,8 @@ def test_a_single_command_start_still_says_unknown_commands_and_helps(tmp_path: 
     assert "plan" in cli("--help").stdout
 
 
-def test_a_new_phone_number_does_not_make_a_settled_matter_new(run: Any, ws: Workspace) -> None:
-    case_id = opened(run, ws, matter="oct-bill")
+def test_a_settled_matter_is_refused_by_its_tag_and_another_bill_is_not(run: Any, ws: Workspace) -> None:
+    case_id = opened(run, ws, matter="oct-bill", account="HT-2026-0415")
     for args in (
         ["propose", case_id, "--amount", "10", "--terms", "Refund"],
         ["agree", case_id],
@@ -944,7 +944,12 @@ def test_a_new_phone_number_does_not_make_a_settled_matter_new(run: Any, ws: Wor
         ["close", case_id, "--resolution", "agreed"],
     ):
         changes(run, ws, *args)
-    err = refused(run, ws, *open_args(phone="13900009999", matter="oct-bill", at="2026-11-22T09:00"))
+    # A new phone number, the same contract: the same customer, the same matter.
+    err = refused(
+        run,
+        ws,
+        *open_args(phone="13900009999", account="HT-2026-0415", matter="oct-bill", at="2026-11-22T09:00"),
+    )
     assert err.startswith(f"complaintctl: this matter was settled and closed for good in {case_id}")
-    other = opened(run, ws, phone="13900009999", matter="nov-bill", at="2026-11-22T09:00")
+    other = opened(run, ws, account="HT-2026-0415", matter="nov-bill", at="2026-11-22T09:00")  # another bill
     assert other != case_id

@@ -297,16 +297,8 @@ def open_case(ctx: Context, new: events.Open) -> Change:
         gitwrite.preflight(ctx.ws, [], audited=True)
         keys = customer_keys({"phone": new.phone, "email": new.email, "account": new.account})
         rows = caseindex.read_rows(ctx.ws).rows if keys or new.matter else []
-        # The same customer: by phone, e-mail or account; and, on a matter tag,
-        # by name too (a new phone number does not make a settled matter new).
-        name = new.customer.strip().casefold()
-        same = [
-            r
-            for r in rows
-            if keys & set(r["customer_keys"])
-            or (new.matter and r.get("matter") == new.matter and r["customer"].strip().casefold() == name)
-        ]
-        earlier = sorted(same, key=lambda r: r["opened_at"])
+        # The same customer: by phone, e-mail or account (a name alone could be a namesake's).
+        earlier = sorted((r for r in rows if keys & set(r["customer_keys"])), key=lambda r: r["opened_at"])
         peers = []
         if new.matter:
             from complaintctl.core import casestatus
