@@ -335,3 +335,15 @@ def test_an_unreadable_case_is_one_rule_in_list_report_and_overdue(run: Any, ws:
     assert github[0].startswith(f"::error file={rel},title=Unreadable case file::")
     assert github[-1].endswith("(1 case file(s) could not be read: incomplete)")
     assert json.loads(run("overdue", "--format", "json").stdout)["unreadable"][0].startswith(rel)
+
+
+def test_a_lawsuit_case_left_at_the_front_line_is_flagged_until_escalated(run: Any, ws: Workspace) -> None:
+    case_id = run(*open_args()).stdout.strip()
+    assert run("note", case_id, "Sorry", "--kind", "reply", "--channel", "phone").exit_code == 0
+    assert run("flag", case_id, "--lawsuit", "--reason", "Served papers").exit_code == 0
+    flag = "major but below the supervisor tier"
+    assert f"STALLED:   {flag}; escalate it or record progress" in run("show", case_id).stdout
+    assert [r["id"] for r in json.loads(run("list", "--stalled", "--json").stdout)] == [case_id]
+    assert run("escalate", case_id, "--reason", "Lawsuit", "--as", "carol@example.com").exit_code == 0
+    assert flag not in run("show", case_id).stdout
+    assert json.loads(run("list", "--stalled", "--json").stdout) == []

@@ -87,7 +87,10 @@ def status(
         escalated_at = row.get("last_escalated_at")
         escalated = datetime.fromisoformat(escalated_at) if escalated_at else None
         late = [c for c in states if c.status == "breached" and c.stopped is None and c.due is not None]
-        if late and (escalated is None or escalated < min(c.due for c in late if c.due)):
+        below = _below_direct_tier(policy, row, level)
+        if below:
+            stalled = below
+        elif late and (escalated is None or escalated < min(c.due for c in late if c.due)):
             stalled = f"{late[0].clock.replace('_', ' ')} breached and not escalated"
         elif as_of - last >= timedelta(seconds=policy.stall_after_s):
             stalled = f"untouched since {row['last_at'][:16].replace('T', ' ')}"
@@ -115,6 +118,20 @@ def measure_clocks(row: Row, as_of: datetime) -> tuple[ClockState, ...]:
 
 
 _NO_LIMIT = deadlines.Limit(0.0, False)
+
+
+def _below_direct_tier(policy: Policy, row: Row, level: str) -> str | None:
+    """docs/domain.md#escalation: an urgent or top-severity case belongs at
+    direct_tier; below it, it is flagged until escalated."""
+    if not policy.rules.serious_at_direct_tier:
+        return None
+    names = [t.name for t in policy.tiers]
+    if row["tier"] not in names or names.index(row["tier"]) >= names.index(policy.direct_tier):
+        return None
+    if row["urgent"] or level == policy.severities[-1]:
+        why = "urgent" if row["urgent"] else level
+        return f"{why} but below the {policy.direct_tier} tier"
+    return None
 
 
 def level(policy: Policy, row: Row, as_of: datetime, peers: Sequence[severity.Peer] = ()) -> str:

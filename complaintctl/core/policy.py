@@ -135,6 +135,9 @@ class DomainRules:
     # when both complaints carry one, else the same category within this
     # many seconds of the earlier case's end (None: same category, ever).
     same_matter_within_s: float | None = None
+    # An urgent case, or one at the top severity, below direct_tier is flagged
+    # (stalled: "escalate it") until it is escalated.
+    serious_at_direct_tier: bool = False
 
 
 @dataclass(frozen=True)
@@ -497,6 +500,9 @@ def _rules(
             r.get("bottom_line_withdrawn_caps", False), (*path, "bottom_line_withdrawn_caps")
         ),
         measures_required=v.boolean(r.get("measures_required", False), (*path, "measures_required")),
+        serious_at_direct_tier=v.boolean(
+            r.get("serious_at_direct_tier", False), (*path, "serious_at_direct_tier")
+        ),
         same_matter_within_s=None
         if r.get("same_matter_within") is None
         else duration(r["same_matter_within"], (*path, "same_matter_within")),
