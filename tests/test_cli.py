@@ -953,3 +953,20 @@ def test_a_settled_matter_is_refused_by_its_tag_and_another_bill_is_not(run: Any
     assert err.startswith(f"complaintctl: this matter was settled and closed for good in {case_id}")
     other = opened(run, ws, account="HT-2026-0415", matter="nov-bill", at="2026-11-22T09:00")  # another bill
     assert other != case_id
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "err"),
+    [
+        ([], 0, ""),
+        (["--bogus"], 2, "complaintctl: No such option: --bogus; see 'complaintctl --help'\n"),
+        (["list", "--bogus"], 2, "complaintctl: No such option: --bogus; see 'complaintctl list --help'\n"),
+    ],
+)
+def test_the_top_level_speaks_in_one_line_too(tmp_path: Path, args: list[str], code: int, err: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "complaintctl", *args], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert (done.returncode, done.stderr) == (code, err)
+    if not args:
+        assert done.stdout.startswith("Usage: complaintctl [OPTIONS] COMMAND [ARGS]...")

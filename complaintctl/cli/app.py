@@ -1284,6 +1284,22 @@ def _only(name: str | None) -> None:
 def main() -> None:
     if os.environ.get(COMPLETE_VAR):
         _completion_classes()
-    else:
-        _only(_command_name(sys.argv[1:]))
-    app(prog_name="complaintctl")  # also under 'python -m complaintctl'
+        app(prog_name="complaintctl")
+        return
+    if len(sys.argv) == 1:
+        sys.argv.append("--help")  # 'complaintctl' alone: the help, exit 0
+    _only(_command_name(sys.argv[1:]))
+    try:
+        # Not standalone: a bad top-level option ('complaintctl --bogus') is
+        # said in one line here, as the Group says a subcommand's.
+        code = app(prog_name="complaintctl", standalone_mode=False)  # also under 'python -m complaintctl'
+    except _ClickException as exc:
+        message = " ".join(exc.format_message().splitlines()).rstrip(".")
+        sys.stderr.write(f"complaintctl: {message}; see 'complaintctl --help'\n")
+        sys.exit(exc.exit_code)
+    except (KeyboardInterrupt, EOFError):
+        sys.stderr.write(
+            "complaintctl: interrupted; 'complaintctl check' says whether anything was left half-done\n"
+        )
+        sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)
