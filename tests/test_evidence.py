@@ -46,7 +46,20 @@ def test_evidence_and_letter_are_committed_with_their_hashes(run: Any, ws: Works
     assert hashlib.sha256(letter).hexdigest() == event["letter"]["sha256"]
     assert "CNY 180.00" in letter.decode() and "张三" in letter.decode()
     assert (ws.root / f"{folder}/offer-1-1.pdf").read_bytes() == b"%PDF-1.4 signed"
+    assert event["letter"]["lang"] == "en" and "Settlement Agreement" in letter.decode()
     assert run("check").stdout == ""
+
+
+def test_the_agreement_is_filed_in_the_customers_language(run: Any, ws: Workspace) -> None:
+    case_id = agreed_case(run, ws)
+    result = run("agree", case_id, "--lang", "zh", "--signed-by", "张三")
+    assert result.exit_code == 0, result.stderr
+    event = YAML(typ="safe").load(ws.case_file(case_id).read_text())["events"][-1]
+    letter = (ws.root / event["letter"]["file"]).read_text()
+    assert event["letter"]["lang"] == "zh"
+    assert "投诉处理和解协议" in letter and "甲方（盖章）：示例物业服务有限公司" in letter
+    assert "人民币壹佰捌拾元整" in letter
+    assert run("agree", case_id, "--lang", "fr").exit_code == 2
 
 
 def test_missing_or_oversized_evidence_is_refused_before_anything_is_written(

@@ -102,6 +102,11 @@ def _case_ids(incomplete: str) -> list[str]:
     return reads.case_ids(incomplete)
 
 
+def _choice(enum: Any) -> Any:
+    """An option of fixed values: parsed by the Enum, refused in one line."""
+    return {"parser": enum.parse, "metavar": enum.metavar()}
+
+
 # ---------------------------------------------------------------- shared options
 
 Root = Annotated[
@@ -415,6 +420,12 @@ def agree(
     ] = None,
     signed_by: Annotated[str | None, typer.Option(help="Who signed or consented for the customer.")] = None,
     channel: Annotated[str | None, typer.Option(help="How consent was given.")] = None,
+    lang: Annotated[
+        Lang | None,
+        typer.Option(
+            "--lang", help="The agreement's language (default: policy letter_language).", **_choice(Lang)
+        ),
+    ] = None,
     at: At = None,
     actor: As = None,
     root: Root = None,
@@ -424,7 +435,8 @@ def agree(
     from complaintctl.service import changes
 
     ctx = changes.context(root, actor, at)
-    _changed(changes.agree_case(ctx, case_id, events.Agree(offer, signed_by, channel), evidence or ()))
+    event = events.Agree(offer, signed_by, channel)
+    _changed(changes.agree_case(ctx, case_id, event, evidence or (), lang.value if lang else None))
 
 
 @app.command(
@@ -1089,11 +1101,6 @@ def merge_driver(
 
 
 # ---------------------------------------------------------------- reports and letters
-
-
-def _choice(enum: Any) -> Any:
-    """An option of fixed values: parsed by the Enum, refused in one line."""
-    return {"parser": enum.parse, "metavar": enum.metavar()}
 
 
 def _write(output: Path, content: str | bytes, root: str | None) -> None:

@@ -205,6 +205,8 @@ class Policy:
     rules: DomainRules = DomainRules()
     # Optional: the registered name in another language (zh: the name on the seal).
     organisation_names: Mapping[str, str] = field(default_factory=dict)
+    # Optional: the language of the agreement 'agree' files (agree --lang overrides).
+    letter_language: str = "en"
 
     def organisation_in(self, lang: str) -> str:
         """The organisation's name for a document in ``lang`` (en: ``organisation``)."""
@@ -316,6 +318,7 @@ _OPTIONAL = (
     "written_channels",
     "rules",
     "organisation_names",
+    "letter_language",
 )
 
 
@@ -453,6 +456,9 @@ def parse(data: Any) -> Policy:
                 for k, name in v.mapping(top.get("organisation_names") or {}, ("organisation_names",)).items()
             }
         ),
+        letter_language="en"
+        if top.get("letter_language") is None
+        else v.choice(top["letter_language"], ("letter_language",), ("en", "zh"), "language"),
         rules=DomainRules()
         if top.get("rules") is None
         else _rules(top["rules"], roles, severities, resolutions, channels),

@@ -203,9 +203,11 @@ def agree_case(
     case_id: str,
     event: events.Agree,
     evidence: Sequence[Path] = (),
+    lang: str | None = None,
 ) -> Change:
-    """The customer's acceptance, with its evidence and the agreement letter,
-    all in one commit: each file's SHA-256 is recorded in the case."""
+    """The customer's acceptance, with its evidence and the agreement letter
+    (in ``lang``, default the policy's letter_language), all in one commit:
+    each file's SHA-256 is recorded in the case."""
     import hashlib
 
     case_id = workspace.resolve_id(ctx.ws, case_id)
@@ -237,10 +239,17 @@ def agree_case(
         lifecycle.apply(doc, change)
         from complaintctl.service import letters
 
-        letter = letters.agreement(ctx.ws, doc, "html").encode("utf-8")
+        lang = lang or ctx.ws.policy.letter_language
+        name = "agreement.html.j2" if lang == "en" else f"agreement.{lang}.html.j2"
+        organisation = ctx.ws.policy.organisation_in(lang)
+        letter = letters.agreement(ctx.ws, doc, "html", name, organisation).encode("utf-8")
         letter_path = f"{folder}/agreement-offer-{number}.html"
         files[letter_path] = letter
-        change.event["letter"] = {"file": letter_path, "sha256": hashlib.sha256(letter).hexdigest()}
+        change.event["letter"] = {
+            "file": letter_path,
+            "sha256": hashlib.sha256(letter).hexdigest(),
+            "lang": lang,
+        }
         gitwrite.preflight(ctx.ws, [rel, *files], audited=True)
         if notices:
             change = dataclasses.replace(change, notices=(*notices, *change.notices))
