@@ -667,10 +667,16 @@ def test_log_marks_commits_not_made_by_the_tool(run: Any, ws: Workspace) -> None
 def test_render_agreement_and_summary(run: Any, ws: Workspace) -> None:
     case_id = opened(run, ws, customer="<script>alert(1)</script>{{ 7*7 }}")
     assert run("render", case_id, "agreement").stderr == (
-        f"complaintctl: {case_id}: no accepted offer to put in an agreement; "
-        "record the customer's acceptance with 'complaintctl agree' first\n"
+        f"complaintctl: {case_id}: no accepted or open offer to put in an agreement; "
+        "make one with 'complaintctl propose' (an offer waiting for approval is not printed)\n"
     )
     changes(run, ws, "propose", case_id, "--amount", "180", "--terms", "Refund in 7 days")
+    # Before 'agree': printed for the customer to sign, and marked so.
+    unsigned = run("render", case_id, "agreement", "--format", "md").stdout
+    assert "**For signature: in force once signed and recorded (complaintctl agree)**" in unsigned
+    assert "awaiting the customer's signature" in unsigned and "accepted 20" not in unsigned
+    unsigned_zh = run("render", case_id, "agreement", "--lang", "zh", "--format", "html").stdout
+    assert "待签署稿" in unsigned_zh and "待乙方签署" in unsigned_zh
     changes(run, ws, "agree", case_id)
     html = run("render", case_id, "agreement").stdout
     # The name is escaped and never evaluated as a template: '{{ 7*7 }}' stays

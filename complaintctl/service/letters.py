@@ -72,13 +72,15 @@ def agreement(
     from complaintctl.reports import letters as rnd
 
     accepted = [o for o in case.get("offers", ()) if o["status"] == "accepted"]
-    if not accepted:
+    # Before 'agree': the open offer, printed for the customer to sign, marked so.
+    chosen = accepted or [o for o in case.get("offers", ()) if o["status"] == "open"]
+    if not chosen:
         raise RuleError(
-            "no accepted offer to put in an agreement",
+            "no accepted or open offer to put in an agreement",
             where=case["id"],
-            fix="record the customer's acceptance with 'complaintctl agree' first",
+            fix="make one with 'complaintctl propose' (an offer waiting for approval is not printed)",
         )
-    offer = accepted[-1]
+    offer = chosen[-1]
     agreed = [e for e in case["events"] if e["action"] == "agree" and e.get("offer") == offer["no"]]
     member = ws.policy.member(case["owner"])
     context = {
@@ -88,6 +90,7 @@ def agreement(
         "offer": offer,
         "money": money_words(offer),
         "accepted_at": agreed[-1]["at"] if agreed else offer["at"],
+        "for_signature": not accepted,
         "handler": member.name if member else case["owner"],
     }
     return rnd.render(_templates(ws), name or f"agreement.{fmt}.j2", context)
