@@ -128,7 +128,7 @@ def test_every_format(run: Any, ws: Workspace, twenty: list[str]) -> None:
     assert "Time taken (hours)\nMeasure      Cases    Median    Mean    90th pct\n" in table
     assert max(len(line) for line in table.splitlines()) <= 100
     markdown = run("report", "--format", "markdown").stdout
-    assert "## Within the time limit\n\n| Clock       | Met   | Decided   | Share   |\n" in markdown
+    assert "## Within the time limit\n\n| Clock                | Met   | Decided   | Share   |\n" in markdown
     csv = run("report", "--format", "csv", "--table", "times").stdout
     assert (
         csv
@@ -475,3 +475,35 @@ def test_the_report_breaks_cases_down_by_cause(run: Any, ws: Workspace) -> None:
     )
     figures = json.loads(run("report", "--format", "json").stdout)
     assert figures["breakdowns"]["cause"] == {"internal": 1, "external": 1, "not recorded": 1}
+
+
+def test_measures_on_time_and_the_reach_rate(run: Any, ws: Workspace) -> None:
+    case_id = run(*open_args()).stdout.strip()
+    for args in (
+        ["note", case_id, "Sorry", "--kind", "reply", "--channel", "phone", "--at", "2026-11-20T09:30"],
+        ["propose", case_id, "--amount", "100", "--terms", "Refund", "--at", "2026-11-20T10:00"],
+        ["agree", case_id, "--at", "2026-11-20T11:00"],
+        ["plan", case_id, "Refund CNY 100", "--by", "finance", "--due", "1d", "--at", "2026-11-20T12:00"],
+        [
+            "plan",
+            case_id,
+            "Fix the billing run",
+            "--by",
+            "billing",
+            "--due",
+            "1h",
+            "--at",
+            "2026-11-20T12:05",
+        ],
+        ["execute", case_id, "1", "--at", "2026-11-20T15:00"],  # on time
+        ["execute", case_id, "2", "--at", "2026-11-20T15:05"],  # late
+        ["close", case_id, "--resolution", "agreed", "--at", "2026-11-20T16:00"],
+        ["followup", case_id, "--satisfaction", "4", "--at", "2026-11-21T10:00"],
+    ):
+        result = run(*args)
+        assert result.exit_code == 0, (args, result.stderr)
+    figures = json.loads(run("report", "--format", "json").stdout)
+    assert figures["measures_on_time"] == {"met": 1, "decided": 2, "percent": 50.0}
+    assert figures["reach_rate"] == {"met": 1, "decided": 1, "percent": 100.0}
+    text = run("report").stdout
+    assert "measures carried out  1      2          50.0%" in text and "Reach rate" in text

@@ -91,6 +91,8 @@ class Report:
     followed_up: int = 0
     reached: int = 0
     unreachable: int = 0
+    reach_rate: Share = Share(0, 0)  # reached of followed up
+    measures_on_time: Share = Share(0, 0)  # of the measures carried out, those done by their due time
     hot_spots: list[dict[str, Any]] = field(default_factory=list)
     trend: list[dict[str, Any]] = field(default_factory=list)
     oldest_open: list[dict[str, Any]] = field(default_factory=list)
@@ -113,6 +115,16 @@ def _ordered(counter: Counter[str], order: Sequence[str]) -> dict[str, int]:
     known = {name: counter[name] for name in order if counter[name]}
     extra = {n: counter[n] for n in sorted(counter) if n not in order}
     return {**known, **extra}
+
+
+def measures_carried_out(row: Mapping[str, Any], as_of: datetime) -> tuple[int, int]:
+    """(measures done by as_of, of them done by their due time)."""
+    done = met = 0
+    for _no, _by, due, done_at in row.get("measures") or ():
+        if done_at and datetime.fromisoformat(done_at) <= as_of:
+            done += 1
+            met += datetime.fromisoformat(done_at) <= datetime.fromisoformat(due)
+    return done, met
 
 
 BREAKDOWNS = ("status", "severity", "category", "channel", "owner", "cause")
@@ -141,6 +153,8 @@ class Tally:
     decided: Counter[str] = field(default_factory=Counter)
     tiers: Counter[str] = field(default_factory=Counter)
     scores: list[int] = field(default_factory=list)
+    measures_done: int = 0
+    measures_met: int = 0
     months: dict[str, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0]))
     groups: dict[tuple[str, str], list[tuple[Standing, bool]]] = field(
         default_factory=lambda: defaultdict(list)
@@ -205,6 +219,9 @@ class Tally:
             self.scores.append(int(score))
         if row.get("unreachable"):
             self.unreachable += 1
+        done, met = measures_carried_out(row, self.as_of)
+        self.measures_done += done
+        self.measures_met += met
         matter = row.get("matter")
         if matter:
             self.groups[(row["category"], matter)].append((st, is_closed))
@@ -251,6 +268,8 @@ def finish(t: Tally, orders: Mapping[str, Sequence[str]], oldest: int = 5) -> Re
     report.satisfaction = {str(n): scores.count(n) for n in range(1, 6)}
     report.reached = len(scores)
     report.followed_up = report.reached + report.unreachable
+    report.reach_rate = Share(report.reached, report.followed_up)
+    report.measures_on_time = Share(t.measures_met, t.measures_done)
 
     for (category, matter), members in sorted(t.groups.items()):
         customers = {customer_identity(m.row["customer_keys"], m.row["customer"]) for m, _ in members}

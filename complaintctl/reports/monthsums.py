@@ -15,15 +15,16 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from complaintctl.core import timeline
 from complaintctl.core.indexrow import IndexRow as Row
-from complaintctl.reports.figures import NO_CAUSE, OLDEST_KEYS, Scope, Tally
+from complaintctl.reports.figures import NO_CAUSE, OLDEST_KEYS, Scope, Tally, measures_carried_out
 
-FORMAT = 2  # of the sums; stored sums of another format are made again
-KEEP_OLDEST = 5  # report.build shows the five oldest open cases
+FORMAT = 3  # of the sums; stored sums of another format are made again
+KEEP_OLDEST = 5
+_END = datetime(9999, 1, 1, tzinfo=UTC)  # report.build shows the five oldest open cases
 
 
 def summarise(
@@ -104,6 +105,11 @@ def _add_final(sums: dict[str, Any], rel: str, row: Row, cutoff_us: int) -> bool
     if score is not None:
         _bump(cell["scores"], str(int(score)))
     cell["unreachable"] += 1 if row.get("unreachable") else 0
+    # Every measure done is done before the case's last event, so before any
+    # moment these sums serve (as of final_from or later).
+    done, met = measures_carried_out(row, _END)
+    cell["measures_done"] += done
+    cell["measures_met"] += met
     return True
 
 
@@ -112,6 +118,7 @@ def _empty() -> dict[str, Any]:
         "received": 0, "months": {}, "repeat": 0, "status": {}, "channel": {}, "cause": {},
         "replies": [], "resolutions": [], "decided": {}, "met": {}, "tiers": {},
         "scores": {}, "unreachable": 0, "closed": {}, "open": 0, "overdue": 0, "oldest": [],
+        "measures_done": 0, "measures_met": 0,
     }  # fmt: skip
 
 
@@ -208,3 +215,5 @@ def add(tally: Tally, sums: Mapping[str, Any]) -> None:
         for score, n in cell["scores"].items():
             tally.scores += [int(score)] * n
         tally.unreachable += cell["unreachable"]
+        tally.measures_done += cell["measures_done"]
+        tally.measures_met += cell["measures_met"]

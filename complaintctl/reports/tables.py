@@ -68,8 +68,16 @@ def tables(r: Report) -> list[Table]:
             "Within the time limit",
             ("Clock", "Met", "Decided", "Share"),
             [
-                (k.replace("_", " "), s.met, s.decided, _share(s.met, s.decided))
-                for k, s in r.within_limit.items()
+                *(
+                    (k.replace("_", " "), s.met, s.decided, _share(s.met, s.decided))
+                    for k, s in r.within_limit.items()
+                ),
+                (
+                    "measures carried out",
+                    r.measures_on_time.met,
+                    r.measures_on_time.decided,
+                    _share(r.measures_on_time.met, r.measures_on_time.decided),
+                ),
             ],
         )
     )
@@ -83,6 +91,7 @@ def tables(r: Report) -> list[Table]:
         ("Average", _num(r.satisfaction_mean)),
         ("Reached", r.reached),
         ("Unreachable", r.unreachable),
+        ("Reach rate", _share(r.reached, r.followed_up)),
     ]
     out.append(Table("satisfaction", "Satisfaction at follow-up", ("Score", "Customers"), sat_rows))
     out.append(
@@ -120,6 +129,9 @@ def to_json(r: Report) -> str:
     data["within_limit"] = {
         k: {"met": s.met, "decided": s.decided, "percent": s.percent} for k, s in r.within_limit.items()
     }
+    for key in ("reach_rate", "measures_on_time"):
+        share = getattr(r, key)
+        data[key] = {"met": share.met, "decided": share.decided, "percent": share.percent}
     return json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True)
 
 
