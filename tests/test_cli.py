@@ -306,8 +306,9 @@ def test_repeat_complaint_is_linked_and_important(run: Any, ws: Workspace) -> No
     assert result.stderr == (
         f"complaintctl: note: repeat complaint: {first} was about the same matter; severity important\n"
     )
-    shown = run("show", second, "--json")
-    assert '"repeat_of": "' + first + '"' in shown.stdout and '"severity": "important"' in shown.stdout
+    shown = json.loads(run("show", second, "--json").stdout)
+    assert shown["format"] == 1 and shown["case"]["repeat_of"] == first and shown["severity"] == "important"
+    assert [c["clock"] for c in shown["clocks"]][:2] == ["first_reply", "resolution"]
 
 
 # ---------------------------------------------------------------- all or nothing against git

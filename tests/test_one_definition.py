@@ -76,7 +76,7 @@ def test_show_and_report_agree_on_first_reply_resolution_and_within_limit(run: A
     decided = {"first_reply": 0, "resolution": 0}
     for case_id in (letter, noted, late):
         status = json.loads(run("show", case_id, "--json").stdout)
-        assert status["id"] == case_id
+        assert status["case"]["id"] == case_id
         text = run("show", case_id, "--as-of", as_of).stdout
         for clock in met:
             line = next(

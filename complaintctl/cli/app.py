@@ -840,20 +840,18 @@ def policy_commit(reason: Reason, actor: As = None, root: Root = None) -> None:
 @app.command(epilog="Example: complaintctl show C-20261122-7K3QX2")
 def show(
     case_id: CaseId,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the record as JSON.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="The record and where it stands, as JSON (docs/json.md).")
+    ] = False,
     as_of: Annotated[str | None, typer.Option("--as-of", help="Clocks and severity as of this time.")] = None,
     root: Root = None,
 ) -> None:
     """Show one case: who, what, state, severity, clocks, offers and every event."""
-    from complaintctl.cli.text import show_text
+    from complaintctl.cli.text import show_json, show_text
     from complaintctl.service import reads
 
-    if as_json:
-        _ws, record = reads.load(root, case_id)
-        typer.echo(json.dumps(record, ensure_ascii=False, indent=2))
-        return
     case, status = reads.case_status(root, case_id, as_of)
-    typer.echo(show_text(case, status))
+    typer.echo(show_json(case, status) if as_json else show_text(case, status))
 
 
 def _say_skipped(problems: list[str], uncommitted: list[str]) -> None:

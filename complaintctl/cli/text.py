@@ -151,6 +151,33 @@ def show_text(case: Mapping[str, Any], status: CaseStatus | None = None) -> str:
     return visible("\n".join(lines))
 
 
+JSON_FORMAT = 1  # of show --json (docs/json.md); raised when a key changes meaning
+
+
+def show_json(case: Mapping[str, Any], status: CaseStatus) -> str:
+    """``show --json``: the record as stored, and where it stands as of then."""
+
+    def clock(c: ClockState) -> dict[str, Any]:
+        return {
+            "clock": c.clock,
+            "status": c.status,
+            "due": c.due.isoformat() if c.due else None,
+            "stopped": c.stopped.isoformat() if c.stopped else None,
+            "late_seconds": int(c.late_seconds),
+            "left_seconds": None if c.left_seconds is None else int(c.left_seconds),
+        }
+
+    data = {
+        "format": JSON_FORMAT,
+        "case": case,
+        "severity": status.level,
+        "stalled": status.stalled,
+        "clocks": [clock(c) for c in status.clocks],
+        "measures": [clock(c) for c in status.measures],
+    }
+    return json.dumps(data, ensure_ascii=False, indent=2, default=str)
+
+
 def list_table(rows: Sequence[Mapping[str, Any]], show_pii: bool = False, wide: bool = False) -> str:
     if not rows:
         return "No cases."
