@@ -347,3 +347,23 @@ def test_a_lawsuit_case_left_at_the_front_line_is_flagged_until_escalated(run: A
     assert run("escalate", case_id, "--reason", "Lawsuit", "--as", "carol@example.com").exit_code == 0
     assert flag not in run("show", case_id).stdout
     assert json.loads(run("list", "--stalled", "--json").stdout) == []
+
+
+def test_internal_notes_do_not_keep_a_case_from_stalling(run: Any, ws: Workspace) -> None:
+    """Waiting on the customer pauses the clocks; notes nobody outside sees are
+    not progress, so after stall_after (72 h) the case is flagged anyway."""
+    case_id = run(*open_args(at="2026-11-10T09:00")).stdout.strip()
+    for args in (
+        ["note", case_id, "Sorry", "--kind", "reply", "--channel", "phone", "--at", "2026-11-10T10:00"],
+        ["wait", case_id, "--reason", "Meter photo", "--at", "2026-11-10T11:00"],
+        *(["note", case_id, "Still checking", "--at", f"2026-11-{day}T10:00"] for day in ("12", "14", "16")),
+    ):
+        assert run(*args).exit_code == 0, args
+    shown = run("show", case_id, "--as-of", "2026-11-16T12:00").stdout
+    assert "STALLED:   untouched since 2026-11-10 11:00; escalate it or record progress" in shown
+    later = {"COMPLAINTCTL_NOW": "2026-11-16T12:00:00+08:00"}
+    assert [r["id"] for r in json.loads(run("list", "--stalled", "--json", env=later).stdout)] == [case_id]
+    # A reply the customer sees is progress.
+    reply = ["note", case_id, "Any news?", "--kind", "reply", "--channel", "sms", "--at", "2026-11-16T11:00"]
+    assert run(*reply).exit_code == 0
+    assert "STALLED" not in run("show", case_id, "--as-of", "2026-11-16T12:00").stdout

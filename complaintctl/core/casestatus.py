@@ -83,7 +83,7 @@ def status(
     states = tuple(deadlines.evaluate(facts, limits, as_of, policy.time_limits.warn_at, cal))
     stalled = None
     if not row.get("resolution") and row["state"] in _open_states(policy):
-        last = datetime.fromisoformat(row["last_at"])
+        last = _last_progress(policy, row)
         escalated_at = row.get("last_escalated_at")
         escalated = datetime.fromisoformat(escalated_at) if escalated_at else None
         late = [c for c in states if c.status == "breached" and c.stopped is None and c.due is not None]
@@ -93,7 +93,7 @@ def status(
         elif late and (escalated is None or escalated < min(c.due for c in late if c.due)):
             stalled = f"{late[0].clock.replace('_', ' ')} breached and not escalated"
         elif as_of - last >= timedelta(seconds=policy.stall_after_s):
-            stalled = f"untouched since {row['last_at'][:16].replace('T', ' ')}"
+            stalled = f"untouched since {last.isoformat(timespec='minutes')[:16].replace('T', ' ')}"
     outcomes = {c.clock: c.status for c in states}
     return CaseStatus(row, level, tuple(rises), states, stalled, outcomes, measure_clocks(row, as_of))
 
@@ -118,6 +118,17 @@ def measure_clocks(row: Row, as_of: datetime) -> tuple[ClockState, ...]:
 
 
 _NO_LIMIT = deadlines.Limit(0.0, False)
+
+
+def _last_progress(policy: Policy, row: Row) -> datetime:
+    """When the case last moved: its last event, or with rules.quiet_notes the
+    last event that is not a quiet note (an internal note every 48 h is not
+    progress; docs/domain.md#no-stalling)."""
+    quiet = {f"note:{k}" for k in policy.rules.quiet_notes}
+    if not quiet or "progress" not in row:
+        return datetime.fromisoformat(row["last_at"])
+    moves = [datetime.fromisoformat(at) for at, key in row["progress"] if key not in quiet]
+    return max(moves) if moves else datetime.fromisoformat(row["opened_at"])
 
 
 def _below_direct_tier(policy: Policy, row: Row, level: str) -> str | None:

@@ -60,6 +60,8 @@ class IndexRow(TypedDict):
     unreachable: bool
     events: int
     last_at: str
+    # [time, action, kind] of the last event that was not a note, and of the last note of each kind
+    progress: list[list[Any]]
     matter: str | None
     cause: str | None
     measures: list[list[Any]]  # [no, by, due, done_at or None] of each planned measure
@@ -88,6 +90,16 @@ def settled(case: Mapping[str, Any], policy: Policy, cal: deadlines.Calendar | N
     # Complete: no clock is left running (the follow-up, if any, is done).
     complete = all(c.stopped is not None for c in states)
     return {"at": end.isoformat(), "level": level, "outcomes": outcomes, "complete": complete}
+
+
+def _progress(events: Sequence[Mapping[str, Any]]) -> list[list[Any]]:
+    """The last event that is not a note, and the last note of each kind:
+    enough to tell the last progress whatever note kinds a policy calls quiet."""
+    last: dict[str, str] = {}
+    for e in events:
+        key = f"note:{e.get('kind') or 'internal'}" if e["action"] == "note" else "change"
+        last[key] = e["at"]
+    return [[at, key] for key, at in sorted(last.items())]
 
 
 def row(
@@ -125,6 +137,7 @@ def row(
         "unreachable": any(e["action"] == "followup" and e.get("unreachable") for e in events),
         "events": len(events),
         "last_at": events[-1]["at"],
+        "progress": _progress(events),
         "matter": case.get("matter"),
         "cause": case.get("cause"),
         "measures": [[m["no"], m["by"], m["due"], m.get("done_at")] for m in case.get("measures", ())],

@@ -138,6 +138,9 @@ class DomainRules:
     # An urgent case, or one at the top severity, below direct_tier is flagged
     # (stalled: "escalate it") until it is escalated.
     serious_at_direct_tier: bool = False
+    # Note kinds that do not count as progress for the stall flag: only what
+    # the customer sees or a real change of the case resets "untouched".
+    quiet_notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -461,7 +464,7 @@ def parse(data: Any) -> Policy:
         else v.choice(top["letter_language"], ("letter_language",), ("en", "zh"), "language"),
         rules=DomainRules()
         if top.get("rules") is None
-        else _rules(top["rules"], roles, severities, resolutions, channels),
+        else _rules(top["rules"], roles, severities, resolutions, channels, note_kinds),
     )
 
 
@@ -471,6 +474,7 @@ def _rules(
     severities: tuple[str, ...],
     resolutions: Mapping[str, Any],
     channels: tuple[str, ...],
+    note_kinds: Mapping[str, str],
 ) -> DomainRules:
     path: v.Path = ("rules",)
     r = v.mapping(raw, path)
@@ -506,6 +510,10 @@ def _rules(
             r.get("bottom_line_withdrawn_caps", False), (*path, "bottom_line_withdrawn_caps")
         ),
         measures_required=v.boolean(r.get("measures_required", False), (*path, "measures_required")),
+        quiet_notes=tuple(
+            v.choice(k, (*path, "quiet_notes", i), note_kinds, "note kind")
+            for i, k in enumerate(v.strings(r.get("quiet_notes") or [], (*path, "quiet_notes")))
+        ),
         serious_at_direct_tier=v.boolean(
             r.get("serious_at_direct_tier", False), (*path, "serious_at_direct_tier")
         ),
