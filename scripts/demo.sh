@@ -19,8 +19,10 @@ git -C "$ws" add -A && git -C "$ws" commit --quiet -m "Sample workspace"
 
 export COMPLAINTCTL_ROOT="$ws"
 # Each person works in their own shell: COMPLAINTCTL_USER says who is typing.
-say() { printf '\n\033[1m%s$ complaintctl %s\033[0m\n' "${COMPLAINTCTL_USER:+[$COMPLAINTCTL_USER] }" "$*"; "$ctl" "$@"; }
-step() { printf '\n\033[1m%s$ complaintctl %s\033[0m\n' "${COMPLAINTCTL_USER:+[$COMPLAINTCTL_USER] }" "$*" >&2; "$ctl" "$@"; }
+# Commands in bold on a terminal only (never into a log or a pipe; NO_COLOR honoured).
+if [ -t 1 ] && [ -z "${NO_COLOR:-}" ]; then bold=$'\033[1m' plain=$'\033[0m'; else bold="" plain=""; fi
+say() { printf '\n%s%s$ complaintctl %s%s\n' "$bold" "${COMPLAINTCTL_USER:+[$COMPLAINTCTL_USER] }" "$*" "$plain"; "$ctl" "$@"; }
+step() { printf '\n%s%s$ complaintctl %s%s\n' "$bold" "${COMPLAINTCTL_USER:+[$COMPLAINTCTL_USER] }" "$*" "$plain" >&2; "$ctl" "$@"; }
 
 echo "== Case 1: overcharged on the property fee (in Chinese): a double refund, approved by a supervisor"
 c1=$(COMPLAINTCTL_USER=alice@example.com step open --customer "张三" --phone 13812341234 \
