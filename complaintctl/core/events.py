@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
-import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, ClassVar, Self, dataclass_transform
@@ -66,17 +65,24 @@ Record = Mapping[str, Any]
 Renumber = Callable[[int], int]
 
 
+def require_roles(
+    policy: Policy, actor: str, roles: Sequence[str], doing: str, where: str | None, key: str
+) -> None:
+    """A rule of who may do what (a key of policy.yaml's rules:): refused,
+    suggesting only people who hold one of ``roles``."""
+    if roles and not policy.holds_any(actor, roles):
+        raise RuleError(
+            f"only {' or '.join(roles)} may {doing}",
+            where=where,
+            fix=f"ask one of: {', '.join(policy.holders(roles)) or 'nobody'} (policy.yaml: rules.{key})",
+        )
+
+
 def check_cause(policy: Policy, case_id: str | None, cause: str | None, actor: str) -> None:
     """Who may set a cause is policy (rules.cause_roles): an agent may not
     call a case 'external' to keep it from turning hot (docs/domain.md#responsibility)."""
-    roles = policy.rules.cause_roles.get(cause or "")
-    if roles and not policy.holds_any(actor, roles):
-        raise RuleError(
-            f"only {' or '.join(roles)} may set the cause to '{cause}'",
-            where=case_id,
-            fix=f"ask one of: {', '.join(policy.holders(roles)) or 'nobody'} "
-            "(policy.yaml: rules.cause_roles)",
-        )
+    roles = policy.rules.cause_roles.get(cause or "", ())
+    require_roles(policy, actor, roles, f"set the cause to '{cause}'", case_id, "cause_roles")
 
 
 def same_number(number: int) -> int:
@@ -1194,14 +1200,8 @@ class Lower(Event):
                 where=case["id"],
                 fix="severity rises by itself; 'lower' only brings it down",
             )
-        roles = policy.rules.lower_roles.get(current)
-        if roles and not policy.holds_any(actor, roles):
-            raise RuleError(
-                f"only {' or '.join(roles)} may lower a {current} case",
-                where=case["id"],
-                fix=f"ask one of: {', '.join(policy.holders(roles)) or 'nobody'} "
-                "(policy.yaml: rules.lower_roles)",
-            )
+        roles = policy.rules.lower_roles.get(current, ())
+        require_roles(policy, actor, roles, f"lower a {current} case", case["id"], "lower_roles")
         return make_change(
             case,
             transition,
@@ -1429,19 +1429,17 @@ class Correct(Event):
         return cls(field=e["field"], value=str(value), reason=e["reason"])
 
 
-_SPAN_RE = re.compile(r"^(\d+)([mhd])$")
-
-
 def due_time(text: str, at: datetime, tz_name: str) -> datetime:
-    """'7d', '48h', '90m' after ``at``, or a date and time (policy time zone)."""
+    """'7d', '48h', '90m' after ``at`` (policy.yaml's way of writing a span),
+    or a date and time (policy time zone)."""
     from datetime import timedelta
 
+    from complaintctl.core.policy import span_seconds
     from complaintctl.core.times import parse_at
 
-    span = _SPAN_RE.match(text.strip())
-    if span:
-        unit = {"m": "minutes", "h": "hours", "d": "days"}[span[2]]
-        return at + timedelta(**{unit: int(span[1])})
+    seconds = span_seconds(text)
+    if seconds is not None:
+        return at + timedelta(seconds=seconds)
     return parse_at(text, tz_name, what="--due")
 
 

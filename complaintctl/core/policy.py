@@ -540,19 +540,27 @@ def _optional_commands(top: Mapping[str, Any], key: str, default: tuple[str, ...
     return found
 
 
+def span_seconds(text: str) -> float | None:
+    """'90m', '48h', '7d' in seconds; None if the text is not such a span."""
+    m = _DURATION_RE.match(text.strip())
+    if not m or float(m.group(1)) <= 0:
+        return None
+    return float(m.group(1)) * {"m": 60, "h": 3600, "d": 86400}[m.group(2)]
+
+
 def duration(value: Any, path: v.Path, *, business: bool = False) -> float:
     """'90m', '48h', '7d' -> seconds. Business time is counted in h or m."""
     text = v.string(value, path)
-    m = _DURATION_RE.match(text.strip())
-    if not m or float(m.group(1)) <= 0:
+    seconds = span_seconds(text)
+    if seconds is None:
         v.fail(path, f"'{text}' is not a duration", "write it like 90m, 48h or 7d")
-    if business and m.group(2) == "d":
+    if business and text.strip().endswith("d"):
         v.fail(
             path,
             f"'{text}': business time is counted in hours",
             "write it in h, e.g. 16h for two 8-hour days",
         )
-    return float(m.group(1)) * {"m": 60, "h": 3600, "d": 86400}[m.group(2)]
+    return seconds
 
 
 def _role_list(value: Any, path: v.Path, roles: tuple[str, ...]) -> tuple[str, ...]:

@@ -57,11 +57,16 @@ class Context:
         return self.operator is not None and self.operator.casefold() != self.actor.casefold()
 
 
+def operator_of(ws: Workspace) -> str | None:
+    """The person at the keyboard: COMPLAINTCTL_USER, else git user.email."""
+    return os.environ.get("COMPLAINTCTL_USER") or gitwrite.git_user_email(ws.root)
+
+
 def context(root: str | None, actor: str | None, at: str | None) -> Context:
     ws = workspace.find_workspace(root)
     policy = ws.policy
     when = times.parse_at(at, policy.timezone) if at else None
-    operator = os.environ.get("COMPLAINTCTL_USER") or gitwrite.git_user_email(ws.root)
+    operator = operator_of(ws)
     who = actor or operator
     if not who:
         raise UsageError(

@@ -51,12 +51,9 @@ class ListQuery:
 
 def me(root: str | None) -> str:
     """Who 'list --mine' means: COMPLAINTCTL_USER, else git user.email."""
-    import os
+    from complaintctl.service.changes import operator_of
 
-    from complaintctl.store import gitwrite
-
-    ws = workspace.find_workspace(root)
-    who = os.environ.get("COMPLAINTCTL_USER") or gitwrite.git_user_email(ws.root)
+    who = operator_of(workspace.find_workspace(root))
     if not who:
         raise UsageError("who are you? no COMPLAINTCTL_USER and no git user.email", fix="use --owner EMAIL")
     return who.strip()

@@ -485,12 +485,10 @@ def calendar(ws: Workspace) -> Any:
 def _committed(ws: Workspace, rel: str, blob: str) -> bytes | None:
     """The file as committed: from the work tree when it is unchanged there
     (cheap), else from git."""
-    path = ws.root / rel
     with contextlib.suppress(OSError):
-        if not path.is_symlink():
-            data = path.read_bytes()
-            if blob_id(data) == blob:
-                return data
+        data = (ws.root / rel).read_bytes()  # not a link: _entry has refused those
+        if blob_id(data) == blob:
+            return data
     from complaintctl.store import gitread
 
     return gitread.blob_bytes(ws.root, blob)
