@@ -8,8 +8,9 @@ the history that results passes verify.
 
 from __future__ import annotations
 
-import os
+import shlex
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from complaintctl.cli.app import app
 from complaintctl.core.records import case_relpath
 from complaintctl.errors import CaseFileError
 from complaintctl.store import yamlio
+from complaintctl.team import sync
 from tests.helpers import case_path, example_workspace, git, open_args
 
 ALICE, BOB, CAROL = "alice@example.com", "bob@example.com", "carol@example.com"
@@ -280,6 +282,54 @@ def test_without_setup_git_leaves_markers_and_check_explains(tmp_path: Path) -> 
     assert "conflict marker" in out
 
 
+def test_the_merge_driver_survives_a_reinstall(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    a, b, _ = make_team(tmp_path)
+    case_id = shared_case(a, b)
+    # Bob's first install is gone (its venv deleted); a new one is on PATH.
+    gone = tmp_path / "old-venv" / "bin" / "python"
+    b.git("config", "merge.complaintctl.driver", sync.driver_command().replace(sys.executable, str(gone)))
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    (bindir / "complaintctl").write_text(f'#!/bin/sh\nexec {sys.executable} -P -m complaintctl "$@"\n')
+    (bindir / "complaintctl").chmod(0o755)
+    a.ok("note", case_id, "from alice", "--at", "2026-11-20T10:00")
+    a.ok("sync")
+    b.ok("note", case_id, "from bob", "--at", "2026-11-20T09:30", actor=BOB)
+    monkeypatch.setenv("PATH", f"{bindir}:/usr/bin:/bin")
+    assert b.cli("check") == (0, "", "")
+    pulled = subprocess.run(["git", "pull", "--quiet"], cwd=b.root, capture_output=True, text=True)
+    assert pulled.returncode == 0, pulled.stderr
+    assert [e.get("text") for e in b.case(case_id)["events"][1:]] == ["from bob", "from alice"]
+    # No install anywhere: git says why it stopped, and check names it.
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    code, out, err = b.cli("check")
+    assert (code, out) == (0, "")
+    assert err == (
+        f"complaintctl: warning: git's merge driver names {gone}, which is gone, and no complaintctl "
+        "is on PATH: run 'complaintctl setup' with the install you use now\n"
+    )
+    a.ok("note", case_id, "again from alice", "--at", "2026-11-20T11:00")
+    a.ok("sync")
+    b.ok("note", case_id, "again from bob", "--at", "2026-11-20T10:30", actor=BOB)
+    pulled = subprocess.run(["git", "pull"], cwd=b.root, capture_output=True, text=True)
+    assert pulled.returncode == 1
+    assert sync.DRIVER_MISSING in pulled.stderr
+    subprocess.run(["git", "merge", "--abort"], cwd=b.root, check=True)
+    # With the install in use now, setup fixes it for good.
+    assert b.ok("setup", actor=BOB) == "set git config merge.complaintctl.driver"
+    assert b.cli("check") == (0, "", "")
+
+
+def test_a_clone_never_set_up_gets_a_hint(tmp_path: Path) -> None:
+    _a, b, _ = make_team(tmp_path, setup=False)
+    assert b.cli("check") == (
+        0,
+        "",
+        "complaintctl: warning: this clone is not set up for team work: 'git pull' would merge case "
+        "files line by line; run 'complaintctl setup'\n",
+    )
+
+
 def test_same_id_created_on_both_sides_stops(team: tuple[Clone, Clone, Path]) -> None:
     a, b, _ = team
     case_id = a.ok(*open_args())
@@ -319,8 +369,9 @@ def test_setup_adds_the_attribute_to_an_older_workspace(tmp_path: Path) -> None:
     assert a.git("log", "-1", "--format=%s").strip() == "Merge case files event by event (.gitattributes)"
     assert a.clean()
     assert a.git("config", "pull.rebase").strip() == "false"
-    assert "-m complaintctl merge-driver %O %A %B %P" in a.git("config", "merge.complaintctl.driver")
-    assert os.access(a.git("config", "merge.complaintctl.driver").split()[0], os.X_OK)
+    driver = a.git("config", "merge.complaintctl.driver").strip()
+    assert driver == sync.driver_command()
+    assert f"exec {shlex.quote(sys.executable)} -P -m complaintctl merge-driver %O %A %B %P" in driver
     assert a.ok("setup") == "Already set up: git's merge driver for case files, and 'git pull' merges."
 
 

@@ -9,7 +9,6 @@ annotations``): typer reads every parameter of every command at each start,
 and evaluating ~900 string annotations made --help 15% slower (measured).
 """
 
-import json
 import os
 import sys
 from pathlib import Path
@@ -19,7 +18,16 @@ import typer
 from typer.core import TyperGroup
 
 from complaintctl.errors import ComplaintError
-from complaintctl.service.choices import DocFormat, Document, Lang, OverdueFormat, ReportFormat
+from complaintctl.service.choices import (
+    DocFormat,
+    Document,
+    Lang,
+    LogFormat,
+    OverdueFormat,
+    ReportFormat,
+    RowsFormat,
+    ShowFormat,
+)
 
 # typer's argument errors (a click ClickException, vendored in typer >= 0.28).
 _ClickException: Any = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
@@ -30,6 +38,13 @@ def _one_line(text: str) -> str:
     return " ".join(text.splitlines())
 
 
+def _say_error(message: str) -> None:
+    """One line on stderr; 'complaintctl:' in red when stderr is a terminal."""
+    from complaintctl.cli.colour import BOLD, RED, paint, wanted
+
+    typer.echo(f"{paint('complaintctl:', f'{BOLD};{RED}', wanted(sys.stderr))} {message}", err=True)
+
+
 class Group(TyperGroup):
     """The one error boundary: every expected failure is one line on stderr."""
 
@@ -37,12 +52,12 @@ class Group(TyperGroup):
         try:
             return super().invoke(ctx)
         except ComplaintError as exc:
-            typer.echo(f"complaintctl: {_one_line(str(exc))}", err=True)
+            _say_error(_one_line(str(exc)))
             raise typer.Exit(exc.exit_code) from None
         except _ClickException as exc:
             where = getattr(getattr(exc, "ctx", None), "command_path", None) or "complaintctl"
             message = _one_line(exc.format_message()).rstrip(".")
-            typer.echo(f"complaintctl: {message}; see '{where} --help'", err=True)
+            _say_error(f"{message}; see '{where} --help'")
             raise typer.Exit(exc.exit_code) from None
 
 
@@ -104,7 +119,36 @@ def _case_ids(incomplete: str) -> list[str]:
 
 def _choice(enum: Any) -> Any:
     """An option of fixed values: parsed by the Enum, refused in one line."""
-    return {"parser": enum.parse, "metavar": enum.metavar()}
+    return {"parser": enum.parse, "metavar": enum.what().upper()}
+
+
+def _format(fmt: Any, as_json: bool) -> Any:
+    """--json is short for --format json; the two cannot disagree."""
+    if not as_json:
+        return fmt
+    json_form = type(fmt).parse("json")
+    if fmt is not json_form and fmt is not _DEFAULT_FORMAT.get(type(fmt)):
+        from complaintctl.errors import UsageError
+
+        raise UsageError(f"--json and --format {fmt.value} ask for two formats", fix="give one of them")
+    return json_form
+
+
+# The screen form each command prints when no --format is given.
+_DEFAULT_FORMAT: dict[Any, Any] = {
+    RowsFormat: RowsFormat.TABLE,
+    ShowFormat: ShowFormat.TEXT,
+    LogFormat: LogFormat.TABLE,
+    OverdueFormat: OverdueFormat.TEXT,
+    ReportFormat: ReportFormat.TABLE,
+}
+JsonFlag = Annotated[bool, typer.Option("--json", help="Short for --format json.")]
+
+
+def _colour() -> bool:
+    from complaintctl.cli.colour import wanted
+
+    return wanted(sys.stdout)
 
 
 # ---------------------------------------------------------------- shared options
@@ -341,7 +385,9 @@ def propose(
         bool, typer.Option("--overcharge", help="A billing error: refund 2 x (charged - due).")
     ] = False,
     charged: Annotated[str | None, typer.Option(help="With --overcharge: what was charged.")] = None,
-    due: Annotated[str | None, typer.Option(help="With --overcharge: what was due.")] = None,
+    due: Annotated[
+        str | None, typer.Option(metavar="AMOUNT", help="With --overcharge: what was due.")
+    ] = None,
     at: At = None,
     actor: As = None,
     root: Root = None,
@@ -840,9 +886,15 @@ def policy_commit(reason: Reason, actor: As = None, root: Root = None) -> None:
 @app.command(epilog="Example: complaintctl show C-20261122-7K3QX2")
 def show(
     case_id: CaseId,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="The record and where it stands, as JSON (docs/json.md).")
-    ] = False,
+    fmt: Annotated[
+        ShowFormat,
+        typer.Option(
+            "--format",
+            help="text, or json: the record and where it stands (docs/json.md).",
+            **_choice(ShowFormat),
+        ),
+    ] = ShowFormat.TEXT,
+    as_json: JsonFlag = False,
     as_of: Annotated[str | None, typer.Option("--as-of", help="Clocks and severity as of this time.")] = None,
     root: Root = None,
 ) -> None:
@@ -850,8 +902,9 @@ def show(
     from complaintctl.cli.text import show_json, show_text
     from complaintctl.service import reads
 
+    fmt = _format(fmt, as_json)
     case, status = reads.case_status(root, case_id, as_of)
-    typer.echo(show_json(case, status) if as_json else show_text(case, status))
+    typer.echo(show_json(case, status) if fmt is ShowFormat.JSON else show_text(case, status, _colour()))
 
 
 def _say_skipped(problems: list[str], uncommitted: list[str]) -> None:
@@ -891,7 +944,13 @@ def list_(
     ] = None,
     limit: Annotated[int, typer.Option(help="At most this many rows (0: all).")] = 50,
     wide: Annotated[bool, typer.Option("--wide", help="Do not cut summaries.")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print rows as JSON.")] = False,
+    fmt: Annotated[
+        RowsFormat,
+        typer.Option(
+            "--format", help="table, json, csv, markdown or html (docs/json.md).", **_choice(RowsFormat)
+        ),
+    ] = RowsFormat.TABLE,
+    as_json: JsonFlag = False,
     show_pii: Annotated[bool, typer.Option("--show-pii", help="Show customer names unmasked.")] = False,
     root: Root = None,
 ) -> None:
@@ -915,21 +974,28 @@ def list_(
         stalled=stalled,
         search=search,
     )
-    _print_rows(*reads.query_rows(root, query), limit, wide, as_json, show_pii)
+    _print_rows(*reads.query_rows(root, query), limit, wide, _format(fmt, as_json), show_pii)
 
 
 @app.command(epilog="Example: complaintctl customer 13812341234  (or an e-mail, or an account number)")
 def customer(
     key: Annotated[str, typer.Argument(help="The customer's phone, e-mail or account number.")],
     limit: Annotated[int, typer.Option(help="At most this many rows (0: all).")] = 50,
-    as_json: Annotated[bool, typer.Option("--json", help="Print rows as JSON.")] = False,
+    fmt: Annotated[
+        RowsFormat,
+        typer.Option(
+            "--format", help="table, json, csv, markdown or html (docs/json.md).", **_choice(RowsFormat)
+        ),
+    ] = RowsFormat.TABLE,
+    as_json: JsonFlag = False,
     show_pii: Annotated[bool, typer.Option("--show-pii", help="Show customer names unmasked.")] = False,
     root: Root = None,
 ) -> None:
     """Every case of one customer, open or closed (found by phone, e-mail or account)."""
     from complaintctl.service import reads
 
-    _print_rows(*reads.query_rows(root, reads.ListQuery(customer=key)), limit, False, as_json, show_pii)
+    query = reads.ListQuery(customer=key)
+    _print_rows(*reads.query_rows(root, query), limit, False, _format(fmt, as_json), show_pii)
 
 
 def _print_rows(
@@ -938,18 +1004,18 @@ def _print_rows(
     uncommitted: list[str],
     limit: int,
     wide: bool,
-    as_json: bool,
+    fmt: RowsFormat,
     show_pii: bool,
 ) -> None:
-    from complaintctl.cli.text import list_table
+    from complaintctl.cli.text import list_table, rows_output
     from complaintctl.service import reads
 
     _say_skipped(problems, uncommitted)
     shown = rows if limit <= 0 else rows[:limit]
-    if as_json:
-        typer.echo(json.dumps(reads.public_rows(shown, show_pii), ensure_ascii=False, indent=2))
+    if fmt is RowsFormat.TABLE:
+        typer.echo(list_table(shown, show_pii, wide, _colour()))
     else:
-        typer.echo(list_table(shown, show_pii, wide))
+        typer.echo(rows_output(reads.public_rows(shown, show_pii), fmt.value))
     if len(shown) < len(rows):
         typer.echo(f"complaintctl: showing {len(shown)} of {len(rows)}; use --limit 0 for all", err=True)
     if problems:
@@ -957,12 +1023,20 @@ def _print_rows(
 
 
 @app.command(epilog="Example: complaintctl log C-20261122-7K3QX2")
-def log(case_id: CaseId, root: Root = None) -> None:
+def log(
+    case_id: CaseId,
+    fmt: Annotated[
+        LogFormat, typer.Option("--format", help="table or json (docs/json.md).", **_choice(LogFormat))
+    ] = LogFormat.TABLE,
+    as_json: JsonFlag = False,
+    root: Root = None,
+) -> None:
     """The case's history as recorded in git: one line per commit."""
-    from complaintctl.cli.text import log_table
+    from complaintctl.cli.text import log_json, log_table
     from complaintctl.service import reads
 
-    typer.echo(log_table(reads.history(root, case_id)))
+    case_id, entries = reads.history(root, case_id)
+    typer.echo(log_json(case_id, entries) if _format(fmt, as_json) is LogFormat.JSON else log_table(entries))
 
 
 @app.command(epilog="Example: complaintctl check && echo clean")
@@ -1132,6 +1206,7 @@ def report(
         ReportFormat,
         typer.Option("--format", help="table, markdown, csv, json or html.", **_choice(ReportFormat)),
     ] = ReportFormat.TABLE,
+    as_json: JsonFlag = False,
     table: Annotated[
         str | None, typer.Option("--table", help="With csv: which table (default summary).")
     ] = None,
@@ -1146,12 +1221,14 @@ def report(
     """Figures a manager presents: volumes, times, limits, satisfaction, hot spots, trend."""
     from complaintctl.service import reporting
 
+    fmt = _format(fmt, as_json)
     request = reporting.ReportRequest(since, until, as_of, category, owner, severity)
     if cases:
         from complaintctl.cli.text import case_lines
+        from complaintctl.service import reads
 
         rows, problems, uncommitted = reporting.case_rows(root, request)
-        text = case_lines(rows, limit, show_pii)
+        text = case_lines(rows, limit, show_pii, fmt.value, reads.public_rows)
     else:
         text, problems, uncommitted = reporting.report_text(root, request, fmt, table)
     _say_skipped(problems, uncommitted)
@@ -1175,6 +1252,7 @@ def overdue(
             "--format", help="text, json or github (Actions annotations).", **_choice(OverdueFormat)
         ),
     ] = OverdueFormat.TEXT,
+    as_json: JsonFlag = False,
     warn: Annotated[bool, typer.Option("--warn", help="Also list clocks near their limit.")] = False,
     root: Root = None,
 ) -> None:
@@ -1185,7 +1263,7 @@ def overdue(
     _ws, statuses, problems, when, uncommitted = reads.statuses(root, as_of)
     _say_skipped(problems, uncommitted)
     items = overdue_items(statuses, warn)
-    typer.echo(overdue_output(items, fmt.value, when, problems))
+    typer.echo(overdue_output(items, _format(fmt, as_json).value, when, problems, _colour()))
     if problems:  # one rule with list and report: name the files, say it, exit 1
         typer.echo(f"complaintctl: {len(problems)} case file(s) left out; the list is incomplete", err=True)
     if any(item["status"] == "breached" for item in items) or problems:
@@ -1201,9 +1279,9 @@ def render(
         Document,
         typer.Argument(help="agreement, reply (the latest draft) or summary.", **_choice(Document)),
     ],
-    fmt: Annotated[DocFormat, typer.Option("--format", help="html, md or pdf.", **_choice(DocFormat))] = (
-        DocFormat.HTML
-    ),
+    fmt: Annotated[
+        DocFormat, typer.Option("--format", help="html, markdown (md) or pdf.", **_choice(DocFormat))
+    ] = (DocFormat.HTML),
     lang: Annotated[Lang, typer.Option("--lang", help="en or zh.", **_choice(Lang))] = Lang.EN,
     output: Annotated[
         Path | None,
@@ -1286,6 +1364,58 @@ def _only(name: str | None) -> None:
         app.registered_commands = chosen
 
 
+# What each option's value is, in --help ("--owner WHO", not "--owner <str>").
+_METAVARS = {
+    "root": "DIR",
+    "at": "TIME",
+    "as_of": "TIME",
+    "since": "TIME",
+    "until": "TIME",
+    "actor": "WHO",
+    "owner": "WHO",
+    "to": "WHO",
+    "by": "WHO",
+    "signed_by": "WHO",
+    "member": "WHO",
+    "status": "STATE",
+    "limit": "N",
+    "output": "FILE",
+    "evidence": "FILE",
+    "file": "FILE",
+    "search": "WORDS",
+    "matter": "TAG",
+    "severity": "LEVEL",
+    "currency": "CODE",
+    "due": "WHEN",
+    "collective": "N",
+    "satisfaction": "1-5",
+    "charged": "AMOUNT",
+    "due_amount": "AMOUNT",
+    "reason": "TEXT",
+    "summary": "TEXT",
+    "demand": "TEXT",
+    "terms": "TEXT",
+    "customer": "NAME",
+    "subject_staff": "WHO",
+    "keep_ours": "CASE_ID",
+    "keep_theirs": "CASE_ID",
+    "policy": "FILE",
+}
+
+
+def _metavars(command: Any) -> Any:
+    """Name every value in --help: typer shows '<str>' for them all."""
+    for sub in getattr(command, "commands", {}).values():
+        _metavars(sub)
+    for param in command.params:
+        if param.metavar is None and not getattr(param, "is_flag", False):
+            if param.param_type_name == "argument":
+                param.metavar = param.name.upper()
+            else:
+                param.metavar = _METAVARS.get(param.name, param.name.upper())
+    return command
+
+
 def main() -> None:
     if os.environ.get(COMPLETE_VAR):
         _completion_classes()
@@ -1297,7 +1427,8 @@ def main() -> None:
     try:
         # Not standalone: a bad top-level option ('complaintctl --bogus') is
         # said in one line here, as the Group says a subcommand's.
-        code = app(prog_name="complaintctl", standalone_mode=False)  # also under 'python -m complaintctl'
+        command = _metavars(typer.main.get_command(app))  # what app() does, and the metavars
+        code = command.main(prog_name="complaintctl", standalone_mode=False)
     except _ClickException as exc:
         message = " ".join(exc.format_message().splitlines()).rstrip(".")
         sys.stderr.write(f"complaintctl: {message}; see 'complaintctl --help'\n")

@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from complaintctl.cli.colour import BOLD, RED, SEVERITY, YELLOW, paint
 from complaintctl.core.casestatus import CaseStatus
 from complaintctl.core.columns import columns
 from complaintctl.core.deadlines import ClockState, format_span
@@ -72,10 +73,14 @@ def clock_line(state: ClockState) -> str:
     return f"{name}: {word} (due {_when(state.due)}, {_left(state)} left; limit {limit})"
 
 
-def show_text(case: Mapping[str, Any], status: CaseStatus | None = None) -> str:
+_CLOCK_STYLE = {"breached": RED, "warning": YELLOW}
+
+
+def show_text(case: Mapping[str, Any], status: CaseStatus | None = None, colour: bool = False) -> str:
     customer = case["customer"]
     who = ", ".join(str(customer[k]) for k in ("name", "phone", "email", "account") if customer.get(k))
     level = status.level if status else case["severity"]
+    styles: dict[int, str] = {}  # line number -> style, on a terminal
     lines = [
         f"{case['id']}  {case['state']}  {level}{'  URGENT' if case['urgent'] else ''}",
         f"Customer:  {who}",
@@ -109,10 +114,13 @@ def show_text(case: Mapping[str, Any], status: CaseStatus | None = None) -> str:
         for rise in status.rises:
             lines.append(f"Severity:  {rise.severity}: {rise.reason} (since {_when(rise.since)})")
         if status.stalled:
+            styles[len(lines)] = RED
             lines.append(f"STALLED:   {status.stalled}; escalate it or record progress")
         if status.clocks:
             lines.append("Clocks:")
-            lines += [f"  {clock_line(c)}" for c in status.clocks]
+            for c in status.clocks:
+                styles[len(lines)] = _CLOCK_STYLE.get(c.status, "")
+                lines.append(f"  {clock_line(c)}")
     offers = case.get("offers") or []
     if offers:
         lines.append("Offers:")
@@ -148,7 +156,8 @@ def show_text(case: Mapping[str, Any], status: CaseStatus | None = None) -> str:
         lines.append(
             f"  #{i:<3}{e['at']}  {e['by']}  {e['action']}{kind}{move}{'  ' + text if text else ''}{mark}"
         )
-    return visible("\n".join(lines))
+    # visible() first: a code in the record is shown, never obeyed.
+    return "\n".join(paint(visible(line), styles.get(i, ""), colour) for i, line in enumerate(lines))
 
 
 JSON_FORMAT = 1  # of show --json (docs/json.md); raised when a key changes meaning
@@ -178,7 +187,10 @@ def show_json(case: Mapping[str, Any], status: CaseStatus) -> str:
     return json.dumps(data, ensure_ascii=False, indent=2, default=str)
 
 
-def list_table(rows: Sequence[Mapping[str, Any]], show_pii: bool = False, wide: bool = False) -> str:
+def list_table(
+    rows: Sequence[Mapping[str, Any]], show_pii: bool = False, wide: bool = False, colour: bool = False
+) -> str:
+    """The queue as a table; on a terminal, rows coloured by severity (urgent: bold)."""
     if not rows:
         return "No cases."
     table = [
@@ -195,7 +207,45 @@ def list_table(rows: Sequence[Mapping[str, Any]], show_pii: bool = False, wide: 
         for r in rows
     ]
     headers = ("Case", "Opened", "Status", "Severity", "Category", "Owner", "Customer", "Summary")
-    return visible(columns(headers, table))
+    cells = [[visible(c) for c in row] for row in table]  # before the layout: widths stay true
+    styles = None
+    if colour:
+        styles = [
+            ";".join(s for s in (SEVERITY.get(r["severity"], ""), BOLD if r["urgent"] else "") if s)
+            for r in rows
+        ]
+    return columns(headers, cells, styles)
+
+
+LIST_COLUMNS = ("id", "opened_at", "state", "severity", "category", "owner", "customer", "summary")
+
+
+def rows_output(public: Sequence[Mapping[str, Any]], fmt: str) -> str:
+    """``list``/``customer``/``report --cases`` for scripts and documents:
+    json and csv carry every public key (docs/json.md); markdown and html
+    the columns of the table."""
+    if fmt == "json":
+        return json.dumps(list(public), ensure_ascii=False, indent=2)
+    if fmt == "csv":
+        import csv
+        import io
+
+        out = io.StringIO()
+        keys = list(public[0]) if public else []
+        writer = csv.DictWriter(out, fieldnames=keys, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(public)
+        return out.getvalue().rstrip("\n")
+    from tabulate import tabulate
+
+    table = [[r[k] if r[k] is not None else "" for k in LIST_COLUMNS] for r in public]
+    headers = ("Case", "Opened", "Status", "Severity", "Category", "Owner", "Customer", "Summary")
+    return str(tabulate(table, headers=headers, tablefmt="github" if fmt == "markdown" else "html"))
+
+
+def log_json(case_id: str, entries: Sequence[Mapping[str, str]]) -> str:
+    """``log --json`` (docs/json.md): the case's commits, oldest first."""
+    return json.dumps({"format": 1, "case": case_id, "commits": list(entries)}, ensure_ascii=False, indent=2)
 
 
 def log_table(entries: Sequence[Mapping[str, str]]) -> str:
@@ -244,7 +294,11 @@ def overdue_items(statuses: Sequence[CaseStatus], warn: bool) -> list[dict[str, 
 
 
 def overdue_output(
-    items: Sequence[Mapping[str, Any]], fmt: str, as_of: datetime, problems: Sequence[str] = ()
+    items: Sequence[Mapping[str, Any]],
+    fmt: str,
+    as_of: datetime,
+    problems: Sequence[str] = (),
+    colour: bool = False,
 ) -> str:
     late = sum(1 for i in items if i["status"] == "breached")
     near = len(items) - late
@@ -282,7 +336,7 @@ def overdue_output(
         (
             i["case"],
             i["clock"].replace("_", " "),
-            "OVERDUE" if i["status"] == "breached" else "warning",
+            paint("OVERDUE", RED, colour) if i["status"] == "breached" else paint("warning", YELLOW, colour),
             i["due"][:16].replace("T", " ") + i["due"][19:],  # the offset kept
             i["late"] or f"{i['left']} left",
             i["owner"],
@@ -300,9 +354,14 @@ def _incomplete(problems: Sequence[str]) -> str:
     return f" ({len(problems)} case file(s) could not be read: incomplete)" if problems else ""
 
 
-def case_lines(rows: Sequence[Mapping[str, Any]], limit: int, show_pii: bool) -> str:
-    """``report --cases``: the list table, at most ``limit`` rows (0: all)."""
+def case_lines(
+    rows: Sequence[Mapping[str, Any]], limit: int, show_pii: bool, fmt: str = "table", public: Any = None
+) -> str:
+    """``report --cases``: the list table, at most ``limit`` rows (0: all);
+    in another format, ``public`` turns rows into their public form."""
     shown = list(rows) if limit <= 0 else list(rows)[:limit]
+    if fmt != "table":
+        return rows_output(public(shown, show_pii), fmt)
     text = list_table(shown, show_pii)
     if len(shown) < len(rows):
         text += f"\n(showing {len(shown)} of {len(rows)}; use --limit 0 for all)"

@@ -122,12 +122,16 @@ EMPTY_TEAM = (
 def warnings(root: str | None) -> list[str]:
     """What is allowed but rarely meant (check prints it and still passes)."""
     from complaintctl.errors import ComplaintError
+    from complaintctl.team import sync
 
     try:
-        policy = workspace.find_workspace(root).policy
+        ws = workspace.find_workspace(root)
+        policy = ws.policy
     except ComplaintError:
         return []  # check names it as a problem
-    return [] if policy.team else [EMPTY_TEAM]
+    found = [] if policy.team else [EMPTY_TEAM]
+    driver = sync.driver_problem(ws.root)
+    return found + ([driver] if driver else [])
 
 
 def repair(root: str | None) -> list[str]:

@@ -22,15 +22,17 @@ class Choice(StrEnum):
     def parse(cls, text: str | Self) -> Self:
         if isinstance(text, cls):
             return text
-        try:
-            return cls(text)
-        except ValueError:
-            names = ", ".join(c.value for c in cls)
-            raise UsageError(f"unknown {cls.what()} '{text}'", fix=f"use one of: {names}") from None
+        for name in (text, ALIASES.get(text, text)):
+            if name in cls._value2member_map_:
+                return cls(name)
+        names = ", ".join(c.value for c in cls)
+        raise UsageError(f"unknown {cls.what()} '{text}'", fix=f"use one of: {names}")
 
-    @classmethod
-    def metavar(cls) -> str:
-        return "[" + "|".join(c.value for c in cls) + "]"
+
+# One vocabulary of formats for every command: the screen form is 'table'
+# (or 'text' where it is not a table), and each name is taken for the other;
+# 'md' is short for 'markdown'.
+ALIASES = {"md": "markdown", "text": "table", "table": "text"}
 
 
 class ReportFormat(Choice):
@@ -47,9 +49,29 @@ class OverdueFormat(Choice):
     GITHUB = "github"
 
 
+class RowsFormat(Choice):
+    """list, customer and report --cases: one row per case."""
+
+    TABLE = "table"
+    JSON = "json"
+    CSV = "csv"
+    MARKDOWN = "markdown"
+    HTML = "html"
+
+
+class ShowFormat(Choice):
+    TEXT = "text"
+    JSON = "json"
+
+
+class LogFormat(Choice):
+    TABLE = "table"
+    JSON = "json"
+
+
 class DocFormat(Choice):
     HTML = "html"
-    MD = "md"
+    MARKDOWN = "markdown"
     PDF = "pdf"
 
 

@@ -27,7 +27,7 @@ def render(
 
     what, fmt, lang = Document.parse(what), DocFormat.parse(fmt), Lang.parse(lang)
     ws, case = reads.load(root, case_id)
-    source = "html" if fmt is DocFormat.PDF else fmt.value
+    source = {DocFormat.PDF: "html", DocFormat.MARKDOWN: "md"}.get(fmt, fmt.value)
     name = f"{what.value}.{source}.j2" if lang is Lang.EN else f"{what.value}.{lang.value}.{source}.j2"
     organisation = ws.policy.organisation_in(lang.value)
     if what is Document.AGREEMENT:

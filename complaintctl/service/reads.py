@@ -174,7 +174,8 @@ def case_ids(start: str) -> list[str]:
     return sorted(path.stem for path in found if path.stem.startswith(typed))
 
 
-def history(root: str | None, case_id: str) -> list[dict[str, str]]:
+def history(root: str | None, case_id: str) -> tuple[str, list[dict[str, str]]]:
+    """The case's full id and its commits, oldest first."""
     from complaintctl.store import gitread
 
     ws = workspace.find_workspace(root)
@@ -182,7 +183,7 @@ def history(root: str | None, case_id: str) -> list[dict[str, str]]:
     rel, path = ws.case_path(case_id)
     if not path.exists():
         raise NotFoundError(f"no case {case_id}", where=rel, fix="run 'complaintctl list' to see the cases")
-    return gitread.case_log(ws.root, rel)
+    return case_id, gitread.case_log(ws.root, rel)
 
 
 def when_of(ws: Workspace, text: str | None) -> datetime:

@@ -35,12 +35,51 @@ RACE_RE = re.compile(
 
 
 def driver_command() -> str:
-    """How git calls us back: this very interpreter, so a venv install works.
+    """How git calls us back: this very interpreter while it exists (a venv
+    install works without activating it), else whatever 'complaintctl' is on
+    PATH, so a reinstall elsewhere does not break every later 'git pull'.
 
     -P: git runs the driver in the repository, and a 'complaintctl' folder
     committed there must not be imported in place of the installed package.
+    git puts the file names in place of %O %A %B and a quoted path for %P.
     """
-    return f"{shlex.quote(sys.executable)} -P -m complaintctl merge-driver %O %A %B %P"
+    python = shlex.quote(sys.executable)
+    args = "merge-driver %O %A %B %P"
+    return (
+        f"if [ -x {python} ]; then exec {python} -P -m complaintctl {args}; "
+        f"elif command -v complaintctl >/dev/null; then exec complaintctl {args}; "
+        f"else echo '{DRIVER_MISSING}' >&2; exit 1; fi"
+    )
+
+
+DRIVER_MISSING = (
+    "complaintctl: git cannot run the merge driver: complaintctl is not installed where it was "
+    "nor on PATH; install it, run complaintctl setup, then git merge --abort and complaintctl sync"
+)
+
+
+def driver_problem(root: Path) -> str | None:
+    """Why git's merges of case files would not go through complaintctl, if
+    they would not: setup never run in this clone, or the install it named is
+    gone and none is on PATH."""
+    import shutil
+
+    driver = git(root, "config", "--get", "merge.complaintctl.driver", check=False).stdout.strip()
+    if not driver:
+        if git(root, "remote", check=False).stdout.strip():
+            return (
+                "this clone is not set up for team work: 'git pull' would merge case files line by "
+                "line; run 'complaintctl setup'"
+            )
+        return None
+    words = shlex.split(driver.replace(";", " ; "))
+    named = next((w for w in words if w.startswith("/")), None)  # the interpreter setup recorded
+    if named and not Path(named).exists() and not shutil.which("complaintctl"):
+        return (
+            f"git's merge driver names {named}, which is gone, and no complaintctl is on PATH: "
+            "run 'complaintctl setup' with the install you use now"
+        )
+    return None
 
 
 def configure(root: Path) -> list[str]:
