@@ -34,7 +34,7 @@ COMPLAINTCTL_USER=alice@example.com say note "$c1" --kind reply --channel phone 
   "已致歉，核实账单中，预计明天答复"
 COMPLAINTCTL_USER=alice@example.com say note "$c1" --kind investigation --at 2026-11-16T15:30 \
   "Billing system ran the October batch twice; overcharge confirmed"
-COMPLAINTCTL_USER=alice@example.com say propose "$c1" --overcharge --charged 480.00 --due 240.00 --currency CNY \
+COMPLAINTCTL_USER=alice@example.com say propose "$c1" --overcharge --charged 480.00 --due 240.00 --currency CNY --kind refund \
   --terms "Refund to the original payment account within 7 days" --at 2026-11-17T09:00
 COMPLAINTCTL_USER=carol@example.com say approve "$c1" 1 --at 2026-11-17T10:00
 printf '%s\n' "Scan of the agreement signed by 张三 on 17 Nov (stand-in for a PDF scan)" > "$scratch/signed-agreement.txt"
@@ -49,7 +49,7 @@ COMPLAINTCTL_USER=alice@example.com say execute "$c1" 1 --text "Refund paid, ban
 COMPLAINTCTL_USER=alice@example.com say close "$c1" --resolution agreed --at 2026-11-19T11:00 \
   "Refund paid on 19 Nov, customer told by SMS" || echo "(refused, as it should be: measure 2 is not done yet)"
 COMPLAINTCTL_USER=alice@example.com say execute "$c1" 2 --text "Batch job fixed and re-run checked" --at 2026-11-19T10:50
-COMPLAINTCTL_USER=alice@example.com say close "$c1" --resolution agreed --at 2026-11-19T11:00 \
+COMPLAINTCTL_USER=alice@example.com say close "$c1" --resolution agreed --told sms --at 2026-11-19T11:00 \
   "Refund paid on 19 Nov, customer told by SMS"
 COMPLAINTCTL_USER=bob@example.com say followup "$c1" --satisfaction 5 --at 2026-11-21T10:00 "满意，感谢及时处理"
 COMPLAINTCTL_USER=bob@example.com say archive "$c1" --at 2026-11-21T10:05

@@ -60,7 +60,7 @@ def test_a_case_from_receipt_to_archive(run: Any, ws: Workspace) -> None:
     steps = [
         (["note", case_id, "Apologised; checking", "--kind", "reply", "--channel", "phone", "--at", "2026-11-20T10:00"],
          f"{case_id}: Note reply on {case_id} [open -> in-progress]\n"),
-        (["propose", case_id, "--amount", "240", "--terms", "Refund within 7 days", "--at", "2026-11-20T11:00"],
+        (["propose", case_id, "--amount", "240", "--not-overcharge", "Goodwill", "--terms", "Refund within 7 days", "--at", "2026-11-20T11:00"],
          f"{case_id}: Propose CNY 240.00 refund on {case_id} (pending approval) [in-progress -> proposed]\n"),
         (["approve", case_id, "1", "--as", "carol@example.com", "--at", "2026-11-20T11:30"],
          f"{case_id}: Approve offer 1 (CNY 240.00 refund) on {case_id} [proposed]\n"),
@@ -85,7 +85,7 @@ def test_a_case_from_receipt_to_archive(run: Any, ws: Workspace) -> None:
 def test_commit_has_trailers_author_and_event_date(run: Any, ws: Workspace) -> None:
     case_id = opened(run, ws)
     # Alice enters Carol's offer for her (--as): the commit names both.
-    result = run("propose", case_id, "--amount", "150.00", "--terms", "Refund", "--as", "carol@example.com",
+    result = run("propose", case_id, "--amount", "150.00", "--not-overcharge", "Goodwill", "--terms", "Refund", "--as", "carol@example.com",
                  "--at", "2026-11-21T08:30", literal=True)  # fmt: skip
     assert result.exit_code == 0, result.stderr
     assert ws.head_message() == (
@@ -283,7 +283,7 @@ def test_missing_required_option_is_a_usage_error(run: Any, ws: Workspace) -> No
 
 def test_open_refuses_a_matter_settled_for_good(run: Any, ws: Workspace) -> None:
     case_id = opened(run, ws)
-    changes(run, ws, "propose", case_id, "--amount", "10", "--terms", "t")
+    changes(run, ws, "propose", case_id, "--amount", "10", "--not-overcharge", "Goodwill", "--terms", "t")
     changes(run, ws, "agree", case_id)
     changes(run, ws, "plan", case_id, "Refund CNY 10", "--by", "finance", "--due", "1d")
     changes(run, ws, "execute", case_id, "1")
@@ -671,7 +671,18 @@ def test_render_agreement_and_summary(run: Any, ws: Workspace) -> None:
         f"complaintctl: {case_id}: no accepted or open offer to put in an agreement; "
         "make one with 'complaintctl propose' (an offer waiting for approval is not printed)\n"
     )
-    changes(run, ws, "propose", case_id, "--amount", "180", "--terms", "Refund in 7 days")
+    changes(
+        run,
+        ws,
+        "propose",
+        case_id,
+        "--amount",
+        "180",
+        "--not-overcharge",
+        "Goodwill",
+        "--terms",
+        "Refund in 7 days",
+    )
     # Before 'agree': printed for the customer to sign, and marked so.
     unsigned = run("render", case_id, "agreement", "--format", "md").stdout
     assert "**For signature: in force once signed and recorded (complaintctl agree)**" in unsigned
@@ -944,7 +955,7 @@ def test_a_single_command_start_still_says_unknown_commands_and_helps(tmp_path: 
 def test_a_settled_matter_is_refused_by_its_tag_and_another_bill_is_not(run: Any, ws: Workspace) -> None:
     case_id = opened(run, ws, matter="oct-bill", account="HT-2026-0415")
     for args in (
-        ["propose", case_id, "--amount", "10", "--terms", "Refund"],
+        ["propose", case_id, "--amount", "10", "--not-overcharge", "Goodwill", "--terms", "Refund"],
         ["agree", case_id],
         ["plan", case_id, "Refund CNY 10", "--by", "finance", "--due", "1d"],
         ["execute", case_id, "1"],
@@ -977,3 +988,37 @@ def test_the_top_level_speaks_in_one_line_too(tmp_path: Path, args: list[str], c
     assert (done.returncode, done.stderr) == (code, err)
     if not args:
         assert done.stdout.startswith("Usage: complaintctl [OPTIONS] COMMAND [ARGS]...")
+
+
+def test_a_refused_bottom_line_caps_the_next_complaint_on_the_same_matter(run: Any, ws: Workspace) -> None:
+    first = opened(run, ws, at="2026-11-18T09:00")
+    changes(
+        run, ws, "note", first, "Sorry", "--kind", "reply", "--channel", "phone", "--at", "2026-11-18T10:00"
+    )
+    changes(run, ws, "propose", first, "--amount", "500", "--not-overcharge", "Goodwill", "--bottom-line",
+            "--terms", "Final", "--as", "carol@example.com", "--at", "2026-11-18T11:00")  # fmt: skip
+    changes(run, ws, "refuse", first, "1", "--reason", "Wants 1500", "--at", "2026-11-18T12:00")
+    err = refused(run, ws, "withdraw", first, "1", "--reason", "Record it as withdrawn")
+    assert "cannot withdraw a case that is in-progress" in err  # a refusal is never turned into a withdrawal
+    changes(run, ws, "close", first, "--resolution", "explained", "--at", "2026-11-18T13:00")
+    # The same customer complains again about the same bill: the cap follows.
+    result = run(*open_args(at="2026-11-19T09:00", summary="Still want 1500"))
+    second = result.stdout.strip()
+    assert (
+        f"complaintctl: note: the bottom line CNY 500.00 refused in {first} caps every offer on this case\n"
+        in (result.stderr)
+    )
+    changes(
+        run, ws, "note", second, "Sorry", "--kind", "reply", "--channel", "phone", "--at", "2026-11-19T10:00"
+    )
+    err = refused(run, ws, "propose", second, "--amount", "1500", "--not-overcharge", "Goodwill",
+                  "--terms", "All", "--as", "erin@example.com", "--at", "2026-11-19T11:00")  # fmt: skip
+    assert err == (
+        f"complaintctl: {second}: CNY 1500.00 exceeds the refused bottom-line offer 1 of {first} (the same "
+        "matter) (CNY 500.00); after a bottom line is refused no offer may exceed it, whatever the tier; "
+        "offer at most CNY 500.00, or close the case\n"
+    )
+    assert f"Capped:    CNY 500.00, the bottom line refused in {first}" in run("show", second).stdout
+    changes(run, ws, "propose", second, "--amount", "500", "--not-overcharge", "Goodwill", "--terms", "The same",
+            "--as", "carol@example.com", "--at", "2026-11-19T11:00")  # fmt: skip
+    assert run("verify").exit_code == 0 and run("check").exit_code == 0

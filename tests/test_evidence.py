@@ -15,7 +15,19 @@ from tests.helpers import Workspace, git, open_args
 
 def agreed_case(run: Any, ws: Workspace) -> str:
     case_id = str(run(*open_args()).stdout.strip())
-    assert run("propose", case_id, "--amount", "180", "--terms", "Refund in 7 days").exit_code == 0
+    assert (
+        run(
+            "propose",
+            case_id,
+            "--amount",
+            "180",
+            "--not-overcharge",
+            "Goodwill",
+            "--terms",
+            "Refund in 7 days",
+        ).exit_code
+        == 0
+    )
     return case_id
 
 
@@ -109,7 +121,12 @@ def test_offer_refusals_leave_the_workspace_unchanged(run: Any, ws: Workspace) -
     from tests.test_cli import refused
 
     case_id = str(run(*open_args()).stdout.strip())
-    assert run("propose", case_id, "--amount", "1500", "--terms", "Refund").exit_code == 0  # pending
+    assert (
+        run(
+            "propose", case_id, "--amount", "1500", "--not-overcharge", "Goodwill", "--terms", "Refund"
+        ).exit_code
+        == 0
+    )  # pending
     assert refused(run, ws, "agree", case_id).startswith(
         f"complaintctl: {case_id}: offer 1 waits for approval"
     )
@@ -124,6 +141,8 @@ def test_offer_refusals_leave_the_workspace_unchanged(run: Any, ws: Workspace) -
             case_id,
             "--amount",
             "500",
+            "--not-overcharge",
+            "Goodwill",
             "--bottom-line",
             "--terms",
             "Final",
@@ -135,7 +154,18 @@ def test_offer_refusals_leave_the_workspace_unchanged(run: Any, ws: Workspace) -
     assert run("refuse", case_id, "2", "--reason", "Wants more").exit_code == 0
     assert run("escalate", case_id, "--reason", "Insists", "--to", "carol@example.com").exit_code == 0
     err = refused(
-        run, ws, "propose", case_id, "--amount", "501", "--terms", "More", "--as", "dave@example.com"
+        run,
+        ws,
+        "propose",
+        case_id,
+        "--amount",
+        "501",
+        "--not-overcharge",
+        "Goodwill",
+        "--terms",
+        "More",
+        "--as",
+        "dave@example.com",
     )
     assert "exceeds the refused bottom-line offer 2 (CNY 500.00)" in err
     err = refused(

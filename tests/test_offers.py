@@ -71,7 +71,9 @@ def test_offers_above_the_limit_wait_for_approval(
     actor: str, amount: str, currency: str, status: str
 ) -> None:
     case = new_case()
-    change = events.Propose(amount, currency, "refund", "Refund").decide(POLICY, case, actor, at(2), NOW)
+    change = events.Propose(amount, currency, "refund", "Refund", not_overcharge="Goodwill").decide(
+        POLICY, case, actor, at(2), NOW
+    )
     assert step(case, change)["offers"][0]["status"] == status
     assert change.subject.endswith("(pending approval)") == (status == "pending-approval")
 
@@ -79,7 +81,10 @@ def test_offers_above_the_limit_wait_for_approval(
 def pending(amount: str = "1500") -> dict[str, Any]:
     case = new_case()
     return step(
-        case, events.Propose(amount, "CNY", "refund", "Refund").decide(POLICY, case, ALICE, at(2), NOW)
+        case,
+        events.Propose(amount, "CNY", "refund", "Refund", not_overcharge="Goodwill").decide(
+            POLICY, case, ALICE, at(2), NOW
+        ),
     )
 
 
@@ -123,7 +128,10 @@ def test_a_pending_offer_cannot_be_accepted_and_approval_is_recused() -> None:
     )
     recused = new_case(subject_staff=(CAROL,))
     recused = step(
-        recused, events.Propose("1500", "CNY", "refund", "R").decide(POLICY, recused, ALICE, at(2), NOW)
+        recused,
+        events.Propose("1500", "CNY", "refund", "R", not_overcharge="Goodwill").decide(
+            POLICY, recused, ALICE, at(2), NOW
+        ),
     )
     with pytest.raises(RuleError, match="recusal"):
         events.Approve(1).decide(POLICY, recused, CAROL, at(3), NOW)
@@ -135,7 +143,10 @@ def test_a_pending_offer_cannot_be_accepted_and_approval_is_recused() -> None:
 def test_refused_bottom_line_caps_every_later_offer_whatever_the_tier() -> None:
     case = new_case()
     case = step(
-        case, events.Propose("500", "CNY", "refund", "Final", True).decide(POLICY, case, CAROL, at(2), NOW)
+        case,
+        events.Propose("500", "CNY", "refund", "Final", True, not_overcharge="Goodwill").decide(
+            POLICY, case, CAROL, at(2), NOW
+        ),
     )
     case = step(case, events.Refuse(1, "Wants 2000").decide(POLICY, case, ALICE, at(3), NOW))
     assert case["state"] == "in-progress" and case["offers"][0]["status"] == "refused"
@@ -143,24 +154,41 @@ def test_refused_bottom_line_caps_every_later_offer_whatever_the_tier() -> None:
         case = step(case, events.Escalate("Customer insists").decide(POLICY, case, ERIN, at(4 + i), NOW))
     assert case["tier"] == "executive"
     with pytest.raises(RuleError) as caught:
-        events.Propose("500.01", "CNY", "refund", "More").decide(POLICY, case, ERIN, at(10), NOW)
+        events.Propose("500.01", "CNY", "refund", "More", not_overcharge="Goodwill").decide(
+            POLICY, case, ERIN, at(10), NOW
+        )
     assert str(caught.value) == (
         f"{ID}: CNY 500.01 exceeds the refused bottom-line offer 1 (CNY 500.00); after a bottom line is refused no "
         "offer may exceed it, whatever the tier; offer at most CNY 500.00, or close the case"
     )
     with pytest.raises(RuleError, match="must be in CNY"):
-        events.Propose("60", "USD", "refund", "Dollars").decide(POLICY, case, ERIN, at(10), NOW)
+        events.Propose("60", "USD", "refund", "Dollars", not_overcharge="Goodwill").decide(
+            POLICY, case, ERIN, at(10), NOW
+        )
     again = step(
-        case, events.Propose("500", "CNY", "refund", "The same").decide(POLICY, case, ERIN, at(10), NOW)
+        case,
+        events.Propose("500", "CNY", "refund", "The same", not_overcharge="Goodwill").decide(
+            POLICY, case, ERIN, at(10), NOW
+        ),
     )
     assert again["offers"][-1]["status"] == "open"
 
 
 def test_a_refused_ordinary_offer_does_not_cap() -> None:
     case = new_case()
-    case = step(case, events.Propose("100", "CNY", "refund", "R").decide(POLICY, case, ALICE, at(2), NOW))
+    case = step(
+        case,
+        events.Propose("100", "CNY", "refund", "R", not_overcharge="Goodwill").decide(
+            POLICY, case, ALICE, at(2), NOW
+        ),
+    )
     case = step(case, events.Refuse(1).decide(POLICY, case, ALICE, at(3), NOW))
-    case = step(case, events.Propose("150", "CNY", "refund", "More").decide(POLICY, case, ALICE, at(4), NOW))
+    case = step(
+        case,
+        events.Propose("150", "CNY", "refund", "More", not_overcharge="Goodwill").decide(
+            POLICY, case, ALICE, at(4), NOW
+        ),
+    )
     assert case["offers"][-1]["status"] == "open"
     with pytest.raises(RuleError, match="offer 1 is refused; only an open offer can be refused"):
         events.Refuse(1).decide(POLICY, case, ALICE, at(5), NOW)

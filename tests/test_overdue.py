@@ -43,7 +43,36 @@ def test_nothing_overdue(run: Any, ws: Workspace) -> None:
         result = run("overdue", "--format", fmt)
         assert (result.exit_code, result.stdout, result.stderr) == (0, out, "")
     data = json.loads(run("overdue", "--format", "json").stdout)
-    assert data == {"as_of": "2026-11-22T10:00+08:00", "overdue": 0, "warnings": 0, "items": []}
+    assert data == {"as_of": "2026-11-22T10:00+08:00", "overdue": 0, "warnings": 0, "waiting": 0, "items": []}
+
+
+def test_a_case_waiting_on_the_customer_is_listed_with_warn(run: Any, ws: Workspace) -> None:
+    case_id = open_case(run, at="2026-11-20T09:00")
+    for args in (
+        ("note", case_id, "Sorry", "--kind", "reply", "--channel", "phone", "--at", "2026-11-20T10:00"),
+        ("wait", case_id, "--reason", "Waiting for the bill copy", "--at", "2026-11-20T11:00"),
+    ):
+        assert run(*args).exit_code == 0
+    assert run("overdue").stdout == "No case is overdue as of 2026-11-22T10:00+08:00.\n"
+    text = run("overdue", "--warn")
+    assert text.exit_code == 0  # waiting is not late
+    assert text.stdout.splitlines()[2].split() == [
+        case_id, "waiting", "on", "the", "customer", "waiting", "-", "since", "2026-11-20", "11:00+08:00",
+        "alice@example.com", "front-line", "general",
+    ]  # fmt: skip
+    assert text.stdout.splitlines()[-1] == (
+        "0 overdue, 0 near their limit, 1 waiting on the customer, as of 2026-11-22T10:00+08:00"
+    )
+    data = json.loads(run("overdue", "--warn", "--json").stdout)
+    assert (data["overdue"], data["warnings"], data["waiting"]) == (0, 0, 1)
+    assert (data["items"][0]["status"], data["items"][0]["since"]) == ("waiting", "2026-11-20T11:00:00+08:00")
+    github = run("overdue", "--warn", "--format", "github").stdout.splitlines()
+    assert github[0] == (
+        f"::notice file=cases/2026/11/{case_id}.yaml,title=Waiting on the customer::{case_id} has waited on "
+        "the customer since 2026-11-20 11:00+08:00 (owner alice@example.com, tier front-line)"
+    )
+    assert run("resume", case_id, "Bill copy received", "--at", "2026-11-21T09:00").exit_code == 0
+    assert "waiting" not in run("overdue", "--warn").stdout
 
 
 def test_one_warning_does_not_fail(run: Any, ws: Workspace) -> None:
@@ -205,7 +234,7 @@ def test_flag_raises_and_urgent_escalation_goes_to_supervisor(run: Any, ws: Work
     assert out.stdout == f"{case_id}: Flag {case_id}: media [open]\n"
     assert run("show", case_id).stdout.splitlines()[0] == f"{case_id}  open  major"
     assert run("flag", case_id, "--reason", "x").stderr == (
-        "complaintctl: nothing to flag; give --lawsuit, --media, --risk, --collective N or --cause\n"
+        "complaintctl: nothing to flag; give --lawsuit, --media, --risk, --outside, --collective N or --cause\n"
     )
     assert run("flag", case_id, "--collective", "1", "--reason", "x").exit_code == 2
 
@@ -277,7 +306,18 @@ def test_a_measure_not_carried_out_by_its_due_time_is_overdue(run: Any, ws: Work
     case_id = run(*open_args()).stdout.strip()
     for args in (
         ["note", case_id, "Sorry", "--kind", "reply", "--channel", "phone", "--at", "2026-11-20T09:30"],
-        ["propose", case_id, "--amount", "100", "--terms", "Refund", "--at", "2026-11-20T10:00"],
+        [
+            "propose",
+            case_id,
+            "--amount",
+            "100",
+            "--not-overcharge",
+            "Goodwill",
+            "--terms",
+            "Refund",
+            "--at",
+            "2026-11-20T10:00",
+        ],
         ["agree", case_id, "--at", "2026-11-20T11:00"],
         ["plan", case_id, "Refund CNY 100", "--by", "finance", "--due", "1d", "--at", "2026-11-20T12:00"],
         [

@@ -56,7 +56,9 @@ def reply(who: str) -> Step:
 
 
 def propose(who: str, amount: str) -> Step:
-    return lambda c, t: events.Propose(amount, "CNY", "refund", "Refund").decide(POLICY, c, who, t, t)
+    return lambda c, t: events.Propose(amount, "CNY", "refund", "Refund", not_overcharge="Goodwill").decide(
+        POLICY, c, who, t, t
+    )
 
 
 def approve(who: str, number: int) -> Step:

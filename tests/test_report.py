@@ -481,7 +481,18 @@ def test_measures_on_time_and_the_reach_rate(run: Any, ws: Workspace) -> None:
     case_id = run(*open_args()).stdout.strip()
     for args in (
         ["note", case_id, "Sorry", "--kind", "reply", "--channel", "phone", "--at", "2026-11-20T09:30"],
-        ["propose", case_id, "--amount", "100", "--terms", "Refund", "--at", "2026-11-20T10:00"],
+        [
+            "propose",
+            case_id,
+            "--amount",
+            "100",
+            "--not-overcharge",
+            "Goodwill",
+            "--terms",
+            "Refund",
+            "--at",
+            "2026-11-20T10:00",
+        ],
         ["agree", case_id, "--at", "2026-11-20T11:00"],
         ["plan", case_id, "Refund CNY 100", "--by", "finance", "--due", "1d", "--at", "2026-11-20T12:00"],
         [

@@ -211,7 +211,8 @@ def draw_change(draw: st.DrawFn, case: Any, at: datetime) -> lifecycle.Change | 
             units = draw(st.integers(0, 10**9))
             amount = f"{units}" if not places else f"{units // 10**places}.{units % 10**places:0{places}d}"
             kind = draw(st.sampled_from(POLICY.offer_kinds))
-            return events.Propose(amount, currency, kind, draw(TEXT)).decide(*head)
+            why = draw(st.none() | TEXT)  # billing money without a reason is refused, as it should be
+            return events.Propose(amount, currency, kind, draw(TEXT), not_overcharge=why).decide(*head)
         if command == "agree":
             offer = lifecycle.open_offer(case)
             offer_no = draw(st.sampled_from([None, offer["no"]])) if offer else None

@@ -572,6 +572,8 @@ class CaseMachine(RuleBasedStateMachine):
             options = [
                 "--amount",
                 amount,
+                "--not-overcharge",
+                "Goodwill",
                 "--overcharge",
                 "--charged",
                 charged_due[0],
@@ -581,7 +583,16 @@ class CaseMachine(RuleBasedStateMachine):
         elif fault == "half-overcharge":
             options = ["--overcharge", "--charged", charged_due[0]]
         elif fault == "charged-without-overcharge":
-            options = ["--amount", amount, "--charged", charged_due[0], "--due", charged_due[1]]
+            options = [
+                "--amount",
+                amount,
+                "--not-overcharge",
+                "Goodwill",
+                "--charged",
+                charged_due[0],
+                "--due",
+                charged_due[1],
+            ]
         elif fault == "no-overcharge":  # charged not above due
             options = ["--overcharge", "--charged", charged_due[1], "--due", charged_due[0]]
         elif fault == "bad-charged":
@@ -589,7 +600,7 @@ class CaseMachine(RuleBasedStateMachine):
         elif overcharge is not None:
             options = ["--overcharge", "--charged", overcharge[0], "--due", overcharge[1]]
         else:
-            options = ["--amount", amount]
+            options = ["--amount", amount, "--not-overcharge", "Goodwill"]
         args = [
             "propose",
             case,

@@ -119,7 +119,7 @@ def test_both_note_the_same_case(team: tuple[Clone, Clone, Path]) -> None:
 def test_propose_while_other_escalates(team: tuple[Clone, Clone, Path]) -> None:
     a, b, _ = team
     case_id = shared_case(a, b)
-    a.ok("propose", case_id, "--amount", "50.00", "--currency", "CNY", "--kind", "refund",
+    a.ok("propose", case_id, "--amount", "50.00", "--not-overcharge", "Goodwill", "--currency", "CNY", "--kind", "refund",
          "--terms", "Refund within 7 days", "--at", "2026-11-20T09:30")  # fmt: skip
     b.ok(
         "escalate", case_id, "--reason", "Customer asks for a manager", "--to", CAROL,
@@ -139,7 +139,7 @@ def test_close_while_other_proposes_stops_and_loses_nothing(team: tuple[Clone, C
     a.ok("close", case_id, "--resolution", "explained", "--at", "2026-11-20T10:00")
     a.ok("sync")
     # Carol (a tier above the owner) makes an offer in Bob's clone meanwhile.
-    b.ok("propose", case_id, "--amount", "20.00", "--currency", "CNY", "--kind", "refund",
+    b.ok("propose", case_id, "--amount", "20.00", "--not-overcharge", "Goodwill", "--currency", "CNY", "--kind", "refund",
          "--terms", "Refund", "--at", "2026-11-20T11:00", actor=CAROL)  # fmt: skip
     before, files = b.head(), sorted(p.read_bytes() for p in (b.root / "cases").rglob("*.yaml"))
     code, out, err = b.cli("sync", actor=BOB)
@@ -434,7 +434,7 @@ def test_a_stop_on_a_retry_undoes_the_first_merge(team: tuple[Clone, Clone, Path
     c.ok("close", case_id, "--resolution", "explained", "--at", "2026-11-20T09:20", actor=CAROL)
     b.ok("note", case_id, "Bob's", "--at", "2026-11-20T09:10", actor=BOB)
     b.ok("sync", actor=BOB)
-    a.ok("propose", case_id, "--amount", "20.00", "--currency", "CNY", "--kind", "refund",
+    a.ok("propose", case_id, "--amount", "20.00", "--not-overcharge", "Goodwill", "--currency", "CNY", "--kind", "refund",
          "--terms", "Refund", "--at", "2026-11-20T09:30")  # fmt: skip
     hook = a.root / ".git" / "hooks" / "pre-push"
     hook.write_text(

@@ -130,7 +130,7 @@ class Team(RuleBasedStateMachine):
         who=st.integers(0, 2), case=st.integers(0, 1), amount=st.sampled_from(["20.00", "150.00", "900.00"])
     )
     def propose(self, who: int, case: int, amount: str) -> None:
-        self.change(who, case, "propose", "--amount", amount, "--currency", "CNY", "--kind", "refund",
+        self.change(who, case, "propose", "--amount", amount, "--not-overcharge", "Goodwill", "--currency", "CNY", "--kind", "refund",
                     "--terms", "Refund")  # fmt: skip
 
     @rule(who=st.integers(0, 2), case=st.integers(0, 1))

@@ -94,7 +94,17 @@ def test_a_new_teams_first_hour_keeps_verify_green(team: Team) -> None:
     team.ok(LEAD, "assign", case_id, "--to", BOB, "--reason", "Bob takes billing", "--at", "2026-11-20T09:20")
     team.ok(BOB, "note", case_id, "Sorry, checking", "--kind", "reply", "--channel", "phone", "--at", "2026-11-20T09:30")  # fmt: skip
     team.ok(
-        BOB, "propose", case_id, "--amount", "800", "--terms", "Refund in 7 days", "--at", "2026-11-20T10:00"
+        BOB,
+        "propose",
+        case_id,
+        "--amount",
+        "800",
+        "--not-overcharge",
+        "Goodwill",
+        "--terms",
+        "Refund in 7 days",
+        "--at",
+        "2026-11-20T10:00",
     )
     refused = team.run(BOB, "approve", case_id, "1", "--at", "2026-11-20T10:30", literal_as=SUE)
     assert (refused.exit_code, refused.stderr) == (
@@ -146,7 +156,19 @@ def test_a_policy_loosened_around_the_tool_and_put_back_is_named(team: Team) -> 
     case_id = team.ok(BOB, *open_args(at="2026-11-20T09:00")).strip()
     limits = '  agent: {CNY: "200.00", USD: "30.00", EUR: "30.00", JPY: "4000"}\n'
     loose = _bypass(team, lambda t: t.replace(limits, "  agent: null\n"), "tweak")
-    team.ok(BOB, "propose", case_id, "--amount", "50000", "--terms", "All of it", "--at", "2026-11-20T10:00")
+    team.ok(
+        BOB,
+        "propose",
+        case_id,
+        "--amount",
+        "50000",
+        "--not-overcharge",
+        "Goodwill",
+        "--terms",
+        "All of it",
+        "--at",
+        "2026-11-20T10:00",
+    )
     team.ok(BOB, "agree", case_id, "--at", "2026-11-20T11:00")
     back = _bypass(team, lambda t: t.replace("  agent: null\n", limits), "undo")
     found = team.verify()
@@ -158,7 +180,19 @@ def test_a_policy_loosened_around_the_tool_and_put_back_is_named(team: Team) -> 
 
 def test_an_approval_entered_for_a_supervisor_around_the_tool_is_named(team: Team) -> None:
     case_id = team.ok(BOB, *open_args(at="2026-11-20T09:00")).strip()
-    team.ok(BOB, "propose", case_id, "--amount", "800", "--terms", "Refund", "--at", "2026-11-20T10:00")
+    team.ok(
+        BOB,
+        "propose",
+        case_id,
+        "--amount",
+        "800",
+        "--not-overcharge",
+        "Goodwill",
+        "--terms",
+        "Refund",
+        "--at",
+        "2026-11-20T10:00",
+    )
     # Bob writes Sue's approval himself (here the tool makes the file), and commits it
     # under her name as author with his own git identity: what '--as' used to allow.
     team.ok(SUE, "approve", case_id, "1", "--at", "2026-11-20T10:30")
@@ -177,7 +211,19 @@ def test_an_approval_entered_for_a_supervisor_around_the_tool_is_named(team: Tea
 
 def test_a_consistent_rewrite_of_an_amount_is_named(team: Team) -> None:
     case_id = team.ok(BOB, *open_args(at="2026-11-20T09:00")).strip()
-    team.ok(BOB, "propose", case_id, "--amount", "240", "--terms", "Refund", "--at", "2026-11-20T10:00")
+    team.ok(
+        BOB,
+        "propose",
+        case_id,
+        "--amount",
+        "240",
+        "--not-overcharge",
+        "Goodwill",
+        "--terms",
+        "Refund",
+        "--at",
+        "2026-11-20T10:00",
+    )
     propose = team.head()
     # Rewrite the whole history so the file always says 1999.00 (what a forger would do).
     git(team.root, "filter-branch", "-f", "--tree-filter",

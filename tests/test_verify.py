@@ -28,7 +28,7 @@ def worked(ws: Workspace, run: object, tmp_path: Path) -> str:
     evidence.write_text("signed by the customer\n")
     for args in (
         ["note", case_id, "Sorry; checking", "--kind", "reply", "--channel", "phone", "--at", "2026-11-20T09:30"],
-        ["propose", case_id, "--amount", "500.00", "--currency", "CNY", "--kind", "refund",
+        ["propose", case_id, "--amount", "500.00", "--not-overcharge", "Goodwill", "--currency", "CNY", "--kind", "refund",
          "--terms", "Refund in 7 days", "--at", "2026-11-20T10:00"],
         ["approve", case_id, "1", "--as", "carol@example.com", "--at", "2026-11-20T10:30"],
         ["agree", case_id, "--evidence", str(evidence), "--signed-by", "张三", "--at", "2026-11-20T11:00"],

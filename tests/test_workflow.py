@@ -93,9 +93,9 @@ COMMANDS = {
     "note": lambda c, t: events.Note("Checked the meter").decide(POLICY, c, ALICE, t, NOW),
     "wait": lambda c, t: events.Wait("Meter photo").decide(POLICY, c, ALICE, t, NOW),
     "resume": lambda c, t: events.Resume().decide(POLICY, c, ALICE, t, NOW),
-    "propose": lambda c, t: events.Propose("180", "CNY", "refund", "Refund in 7 days").decide(
-        POLICY, c, ALICE, t, NOW
-    ),
+    "propose": lambda c, t: events.Propose(
+        "180", "CNY", "refund", "Refund in 7 days", not_overcharge="Goodwill"
+    ).decide(POLICY, c, ALICE, t, NOW),
     "refuse": lambda c, t: events.Refuse(1, "Too little").decide(POLICY, c, ALICE, t, NOW),
     "withdraw": lambda c, t: events.Withdraw(1, "Wrong amount").decide(POLICY, c, ALICE, t, NOW),
     "agree": lambda c, t: events.Agree(None, "张三", "phone").decide(POLICY, c, ALICE, t, NOW),
@@ -305,11 +305,16 @@ def test_money_is_exact(amount: str, currency: str, stored: str | None, error: s
     case = in_state("in-progress")
     if error:
         with pytest.raises(UsageError) as caught:
-            events.Propose(amount, currency, "refund", "terms").decide(POLICY, case, ALICE, at(30), NOW)
+            events.Propose(amount, currency, "refund", "terms", not_overcharge="Goodwill").decide(
+                POLICY, case, ALICE, at(30), NOW
+            )
         assert str(caught.value) == error
     else:
         after = step(
-            case, events.Propose(amount, currency, "refund", "t").decide(POLICY, case, ALICE, at(30), NOW)
+            case,
+            events.Propose(amount, currency, "refund", "t", not_overcharge="Goodwill").decide(
+                POLICY, case, ALICE, at(30), NOW
+            ),
         )
         assert after["offers"][-1]["amount"] == stored
         assert isinstance(after["offers"][-1]["amount"], str)
@@ -317,7 +322,9 @@ def test_money_is_exact(amount: str, currency: str, stored: str | None, error: s
 
 def test_a_new_offer_supersedes_the_open_one() -> None:
     case = in_state("proposed")
-    change = events.Propose("150", "CNY", "credit", "Credit instead").decide(POLICY, case, ALICE, at(30), NOW)
+    change = events.Propose("150", "CNY", "credit", "Credit instead", not_overcharge="Goodwill").decide(
+        POLICY, case, ALICE, at(30), NOW
+    )
     after = step(case, change)
     assert [(o["no"], o["status"]) for o in after["offers"]] == [(1, "superseded"), (2, "open")]
     assert change.subject == f"Propose CNY 150.00 credit on {ID}"
@@ -326,7 +333,7 @@ def test_a_new_offer_supersedes_the_open_one() -> None:
 
 
 def test_agree_names_the_open_offer() -> None:
-    case = step(in_state("proposed"), events.Propose("1", "CNY", "refund", "t").decide(POLICY, in_state("proposed"), ALICE, at(30), NOW))  # fmt: skip
+    case = step(in_state("proposed"), events.Propose("1", "CNY", "refund", "t", not_overcharge="Goodwill").decide(POLICY, in_state("proposed"), ALICE, at(30), NOW))  # fmt: skip
     with pytest.raises(RuleError) as caught:
         events.Agree(offer_no=1).decide(POLICY, case, ALICE, at(31), NOW)
     assert (

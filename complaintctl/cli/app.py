@@ -265,6 +265,9 @@ def open_(
     risk: Annotated[bool, typer.Option("--risk", help="Could lead to a lawsuit or media exposure.")] = False,
     lawsuit: Annotated[bool, typer.Option("--lawsuit", help="A lawsuit has been filed.")] = False,
     media: Annotated[bool, typer.Option("--media", help="Exposed in the media.")] = False,
+    outside: Annotated[
+        bool, typer.Option("--outside", help="Needs outside expertise or another company's help.")
+    ] = False,
     collective: Annotated[
         int | None, typer.Option(help="A collective complaint by this many people.")
     ] = None,
@@ -298,6 +301,7 @@ def open_(
         lawsuit=lawsuit,
         media=media,
         collective=collective,
+        outside=outside,
     )
     change = changes.open_case(ctx, new)
     for notice in change.notices:
@@ -376,8 +380,13 @@ def propose(
         str | None, typer.Option(help="Currency code (default: the first in policy.yaml's currencies).")
     ] = None,
     kind: Annotated[
-        str, typer.Option(help="refund, credit, replacement, repair, goodwill, other.")
-    ] = "refund",
+        str | None,
+        typer.Option(
+            help="refund, credit, replacement, repair, goodwill, other (default: refund; "
+            "credit to the account for an overcharge).",
+            show_default=False,
+        ),
+    ] = None,
     bottom_line: Annotated[
         bool, typer.Option("--bottom-line", help="The final offer: if refused, no later offer may exceed it.")
     ] = False,
@@ -387,6 +396,14 @@ def propose(
     charged: Annotated[str | None, typer.Option(help="With --overcharge: what was charged.")] = None,
     due: Annotated[
         str | None, typer.Option(metavar="AMOUNT", help="With --overcharge: what was due.")
+    ] = None,
+    not_overcharge: Annotated[
+        str | None,
+        typer.Option(
+            "--not-overcharge",
+            metavar="WHY",
+            help="Money on a category of rules.overcharge_categories that is not a double refund: why.",
+        ),
     ] = None,
     at: At = None,
     actor: As = None,
@@ -405,7 +422,16 @@ def propose(
         actor,
         at,
         case_id,
-        events.Propose(amount, currency, kind, terms, bottom_line, charged, due),
+        events.Propose(
+            amount,
+            currency,
+            kind or ("credit" if overcharge else "refund"),  # docs/domain.md: prefer account credit
+            terms,
+            bottom_line,
+            charged,
+            due,
+            not_overcharge,
+        ),
     )
 
 
@@ -600,6 +626,9 @@ def flag(
     risk: Annotated[bool, typer.Option("--risk", help="Could lead to a lawsuit or media exposure.")] = False,
     lawsuit: Annotated[bool, typer.Option("--lawsuit", help="A lawsuit has been filed.")] = False,
     media: Annotated[bool, typer.Option("--media", help="Exposed in the media.")] = False,
+    outside: Annotated[
+        bool, typer.Option("--outside", help="Needs outside expertise or another company's help.")
+    ] = False,
     collective: Annotated[
         int | None, typer.Option(help="A collective complaint by this many people.")
     ] = None,
@@ -608,10 +637,10 @@ def flag(
     actor: As = None,
     root: Root = None,
 ) -> None:
-    """Record facts that raise severity: lawsuit, media, risk, collective, cause."""
+    """Record facts that raise severity: lawsuit, media, risk, outside help, collective, cause."""
     from complaintctl.core import events
 
-    _run(root, actor, at, case_id, events.Flag(reason, risk, lawsuit, media, collective, cause))
+    _run(root, actor, at, case_id, events.Flag(reason, risk, lawsuit, media, collective, cause, outside))
 
 
 @app.command(epilog="Example: complaintctl lower C-20261122-7K3QX2 --to general --reason 'Supplier at fault'")
@@ -638,6 +667,14 @@ def close(
     resolution: Annotated[str, typer.Option(help="How it ended (policy: resolutions).")],
     text: Annotated[str | None, typer.Argument(help="A closing remark.")] = None,
     executed: Annotated[bool, typer.Option("--executed", help="The agreement has been carried out.")] = False,
+    told: Annotated[
+        str | None,
+        typer.Option(
+            "--told",
+            metavar="CHANNEL",
+            help="A double refund was paid: the channel the customer was told by.",
+        ),
+    ] = None,
     at: At = None,
     actor: As = None,
     root: Root = None,
@@ -645,13 +682,7 @@ def close(
     """Close the case with a resolution; a follow-up is then due."""
     from complaintctl.core import events
 
-    _run(
-        root,
-        actor,
-        at,
-        case_id,
-        events.Close(resolution, text, executed),
-    )
+    _run(root, actor, at, case_id, events.Close(resolution, text, executed, told))
 
 
 @app.command(

@@ -99,6 +99,11 @@ def show_text(case: Mapping[str, Any], status: CaseStatus | None = None, colour:
         lines.append(f"Recused:   {', '.join(case['subject_staff'])}")
     if case.get("repeat_of"):
         lines.append(f"Repeat of: {case['repeat_of']}")
+    if case.get("cap"):
+        cap = case["cap"]
+        lines.append(
+            f"Capped:    {cap['currency']} {cap['amount']}, the bottom line {cap['status']} in {cap['case']}"
+        )
     if case.get("resolution"):
         executed = " (executed)" if case.get("executed") else ""
         lines.append(f"Closed:    {case.get('closed_at')} as {case['resolution']}{executed}")
@@ -131,6 +136,8 @@ def show_text(case: Mapping[str, Any], status: CaseStatus | None = None, colour:
             )
             if o.get("arithmetic"):
                 lines.append(f"     double refund: {o['arithmetic']}")
+            if o.get("not_overcharge"):
+                lines.append(f"     not an overcharge: {o['not_overcharge']}")
             if o.get("approved_by"):
                 lines.append(f"     approved by {o['approved_by']}")
     measures = case.get("measures") or []
@@ -289,7 +296,28 @@ def overdue_items(statuses: Sequence[CaseStatus], warn: bool) -> list[dict[str, 
                     "stalled": st.stalled,
                 }
             )
-    items.sort(key=lambda i: (i["status"] != "breached", -int(i["late_seconds"] or 0), str(i["case"])))
+        since = st.waiting_since if warn else None
+        if since is not None:  # paused clocks: listed so that a wait is never forgotten
+            row = st.row
+            items.append(
+                {
+                    "case": row["id"],
+                    "file": case_relpath(row["id"]),
+                    "clock": "waiting on the customer",
+                    "status": "waiting",
+                    "due": None,
+                    "since": since.isoformat(),
+                    "late": None,
+                    "late_seconds": 0,
+                    "left": None,
+                    "owner": row["owner"],
+                    "tier": row["tier"],
+                    "severity": st.level,
+                    "stalled": st.stalled,
+                }
+            )
+    order = {"breached": 0, "warning": 1, "waiting": 2}
+    items.sort(key=lambda i: (order[str(i["status"])], -int(i["late_seconds"] or 0), str(i["case"])))
     return items
 
 
@@ -301,16 +329,26 @@ def overdue_output(
     colour: bool = False,
 ) -> str:
     late = sum(1 for i in items if i["status"] == "breached")
-    near = len(items) - late
+    waiting = sum(1 for i in items if i["status"] == "waiting")
+    near = len(items) - late - waiting
     stamp = as_of.isoformat(timespec="minutes")
+    counts = f"{late} overdue, {near} near their limit" + (
+        f", {waiting} waiting on the customer" if waiting else ""
+    )
     if fmt == "json":
-        report = {"as_of": stamp, "overdue": late, "warnings": near, "items": list(items)}
+        report = {"as_of": stamp, "overdue": late, "warnings": near, "waiting": waiting, "items": list(items)}
         if problems:
             report["unreadable"] = list(problems)  # the list is incomplete
         return json.dumps(report, indent=2)
     if fmt == "github":
         lines = []
         for i in items:
+            if i["status"] == "waiting":
+                lines.append(
+                    f"::notice file={i['file']},title=Waiting on the customer::{i['case']} has waited on "
+                    f"the customer since {_stamp(i['since'])} (owner {i['owner']}, tier {i['tier']})"
+                )
+                continue
             level, title = (
                 ("error", "Overdue") if i["status"] == "breached" else ("warning", "Near its limit")
             )
@@ -319,26 +357,31 @@ def overdue_output(
             stalled = f"; stalled: {i['stalled']}" if i["stalled"] else ""
             lines.append(
                 f"::{level} file={i['file']},title={title}: {clock}::{i['case']} {clock} was due "
-                f"{i['due'][:16].replace('T', ' ')}{i['due'][19:]}, {how} "
+                f"{_stamp(i['due'])}, {how} "
                 f"(owner {i['owner']}, tier {i['tier']}, "
                 f"{i['severity']}){stalled}"
             )
         for problem in problems:  # an unreadable case is shown on its file too
             where, _, what = problem.partition(": ")
             lines.append(f"::error file={where.split(':')[0]},title=Unreadable case file::{what}")
-        lines.append(f"{late} overdue, {near} near their limit, as of {stamp}{_incomplete(problems)}")
+        lines.append(f"{counts}, as of {stamp}{_incomplete(problems)}")
         return "\n".join(lines)
     if not items:
         return f"No case is overdue as of {stamp}{_incomplete(problems)}."
     from tabulate import tabulate
 
+    words = {
+        "breached": paint("OVERDUE", RED, colour),
+        "warning": paint("warning", YELLOW, colour),
+        "waiting": "waiting",
+    }
     table = [
         (
             i["case"],
             i["clock"].replace("_", " "),
-            paint("OVERDUE", RED, colour) if i["status"] == "breached" else paint("warning", YELLOW, colour),
-            i["due"][:16].replace("T", " ") + i["due"][19:],  # the offset kept
-            i["late"] or f"{i['left']} left",
+            words[i["status"]],
+            _stamp(i["due"]) if i["due"] else "-",
+            i["late"] or (f"{i['left']} left" if i["left"] else f"since {_stamp(i['since'])}"),
             i["owner"],
             i["tier"],
             i["severity"] + (" (stalled)" if i["stalled"] else ""),
@@ -346,8 +389,13 @@ def overdue_output(
         for i in items
     ]
     headers = ("Case", "Clock", "Status", "Due", "Late", "Owner", "Tier", "Severity")
-    summary = f"{late} overdue, {near} near their limit, as of {stamp}{_incomplete(problems)}"
+    summary = f"{counts}, as of {stamp}{_incomplete(problems)}"
     return str(tabulate(table, headers=headers, tablefmt="simple")) + "\n" + summary
+
+
+def _stamp(iso: str) -> str:
+    """An ISO time as overdue prints it: to the minute, the offset kept."""
+    return iso[:16].replace("T", " ") + iso[19:]
 
 
 def _incomplete(problems: Sequence[str]) -> str:

@@ -39,6 +39,15 @@ class CaseStatus:
     def warnings(self) -> list[ClockState]:
         return [c for c in self.clocks if c.status == "warning"]
 
+    @property
+    def waiting_since(self) -> datetime | None:
+        """When the case began waiting on the customer, while it still is
+        (its clocks are paused: ``overdue --warn`` lists it)."""
+        if self.row["state"] != "waiting":
+            return None
+        waits = (self.row.get("severity_facts") or {}).get("waiting") or []
+        return datetime.fromisoformat(waits[-1][0]) if waits and waits[-1][1] is None else None
+
 
 def _customer(row: Row) -> frozenset[str]:
     return customer_identity(row["customer_keys"], row["customer"])

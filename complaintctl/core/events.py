@@ -17,6 +17,7 @@ import dataclasses
 import inspect
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, ClassVar, Self, dataclass_transform
 
 from complaintctl.core import severity as severity_rules
@@ -225,6 +226,7 @@ class Open(Event):
     lawsuit: bool = False
     media: bool = False
     collective: int | None = None
+    outside: bool = False
 
     def decide(self, policy: Policy, case: Case, actor: str, at: datetime, now: datetime) -> Change:
         raise TypeError("'open' makes a case: use decide_open")
@@ -238,10 +240,13 @@ class Open(Event):
         now: datetime,
         earlier: Sequence[Case] = (),
         peers: Sequence[severity_rules.Peer] = (),
+        caps: Sequence[Mapping[str, Any]] = (),
     ) -> tuple[dict[str, Any], Change]:
         """A new case record, and its 'open' change. ``earlier``: cases of the
         same customer (by ``customer_keys``), to find repeats and final outcomes;
-        ``peers``: other customers' cases on the same category and ``matter``."""
+        ``peers``: other customers' cases on the same category and ``matter``;
+        ``caps``: the refused bottom lines of the customer's earlier cases on
+        the same matter (``offers.cap_of``): the lowest caps this case too."""
         new = self
         check_actor(policy, actor)
         check_time(None, at, now)
@@ -304,7 +309,7 @@ class Open(Event):
         if still_open:
             notices.append(f"the customer also has open case(s) on this matter: {', '.join(still_open)}")
 
-        flags = flag_values(new.risk, new.lawsuit, new.media, new.collective, new.cause)
+        flags = flag_values(new.risk, new.lawsuit, new.media, new.collective, new.cause, new.outside)
         if new.matter is not None and not new.matter.strip():
             raise UsageError(
                 "--matter is empty", fix="give a short tag shared by complaints about one matter"
@@ -337,6 +342,13 @@ class Open(Event):
             case["subject_staff"] = list(dict.fromkeys(new.subject_staff))  # each person once
         if repeat_of:
             case["repeat_of"] = repeat_of
+        cap = min(caps, key=lambda c: Decimal(c["amount"]), default=None)
+        if cap is not None:  # docs/domain.md#bottom-line: the cap follows the matter
+            case["cap"] = dict(cap)
+            notices.append(
+                f"the bottom line {cap['currency']} {cap['amount']} {cap['status']} in {cap['case']} "
+                "caps every offer on this case"
+            )
         if final:
             case["reopen_reason"] = new.reason
         if new.matter:
@@ -393,6 +405,7 @@ class Open(Event):
             lawsuit=bool(flags.get("lawsuit")),
             media=bool(flags.get("media")),
             collective=flags.get("collective"),
+            outside=bool(flags.get("outside")),
         )
 
     @classmethod
@@ -461,6 +474,7 @@ class Propose(Event):
     bottom_line: bool = False
     charged: str | None = None
     due: str | None = None
+    not_overcharge: str | None = None  # why money on a billing case is not a double refund
 
     def decide(self, policy: Policy, case: Case, actor: str, at: datetime, now: datetime) -> Change:
         amount, currency, kind, terms, bottom_line, charged, due = (
@@ -499,6 +513,20 @@ class Propose(Event):
             raise UsageError("no --amount", fix="give --amount, or --overcharge --charged X --due Y")
         else:
             value = money(amount, currency, policy)
+            if case["category"] in policy.rules.overcharge_categories and not self.not_overcharge:
+                # docs/domain.md#double-refund: an overcharge is paid back twice, never once.
+                raise RuleError(
+                    f"money on a {case['category']} complaint is the double refund of an overcharge, "
+                    "or is said not to be one",
+                    where=case["id"],
+                    fix="propose --overcharge --charged X --due Y, or say why it is not an overcharge: "
+                    "--not-overcharge 'the bill was right; goodwill'",
+                )
+        if self.not_overcharge is not None:
+            if arithmetic is not None:
+                raise UsageError("--overcharge and --not-overcharge contradict each other", fix="give one")
+            require_text(self.not_overcharge, "--not-overcharge", "say why this is not an overcharge")
+            check_text(self.not_overcharge, "--not-overcharge")
         require_text(terms, "--terms", "say what the company will do and by when")
         check_text(terms, "--terms")
         transition = prepare(policy, case, "propose", actor, at, now)
@@ -529,6 +557,8 @@ class Propose(Event):
                 due=str(money(due or "", currency, policy)),
             )
             offer["arithmetic"] = arithmetic
+        if self.not_overcharge is not None:
+            offer["not_overcharge"] = self.not_overcharge
         updates.append((("offers", number - 1), offer))
         change = make_change(
             case,
@@ -560,6 +590,7 @@ class Propose(Event):
             bottom_line=bool(offer.get("bottom_line")),
             charged=offer.get("charged") if overcharge else None,
             due=offer.get("due") if overcharge else None,
+            not_overcharge=offer.get("not_overcharge"),
         )
 
 
@@ -971,6 +1002,7 @@ class Close(Event):
     resolution: str
     text: str | None = None
     executed: bool = False
+    told: str | None = None  # the channel the customer was told through that a double refund is done
 
     def decide(self, policy: Policy, case: Case, actor: str, at: datetime, now: datetime) -> Change:
         resolution, text, executed = self.resolution, self.text, self.executed
@@ -1023,6 +1055,7 @@ class Close(Event):
                 where=case["id"],
                 fix="close with --executed when the refund is paid or the repair done",
             )
+        told = self._told(policy, case, executed)
         updates: list[tuple[FieldPath, Any]] = [
             (("resolution",), resolution),
             (("closed_at",), format_time(at)),
@@ -1036,13 +1069,41 @@ class Close(Event):
             actor,
             at,
             f"Close {case['id']} as {resolution}" + (" (executed)" if executed else ""),
-            {"resolution": resolution, "executed": executed or None, "text": text},
+            {"resolution": resolution, "executed": executed or None, "text": text, "told": told},
             updates,
         )
 
+    def _told(self, policy: Policy, case: Case, executed: bool) -> str | None:
+        """docs/domain.md#double-refund: tell the customer once it is done, and record it."""
+        if self.told is None:
+            if executed and policy.rules.double_refund_told and _double_refund(case):
+                raise RuleError(
+                    "a double refund was paid: the record says the customer was told, and how",
+                    where=case["id"],
+                    fix="tell them, then close with --told CHANNEL (e.g. --told sms)",
+                )
+            return None
+        if not (executed and _double_refund(case)):
+            raise UsageError(
+                "--told records that the customer was told a double refund was paid; this close settles none",
+                fix="drop --told",
+            )
+        choice(self.told, policy.channels, "channel", "channels")
+        return self.told
+
     @classmethod
     def from_record(cls, e: Record, source: Case, offers: Renumber) -> Close:
-        return cls(resolution=e["resolution"], text=e.get("text"), executed=bool(e.get("executed")))
+        return cls(
+            resolution=e["resolution"],
+            text=e.get("text"),
+            executed=bool(e.get("executed")),
+            told=e.get("told"),
+        )
+
+
+def _double_refund(case: Case) -> bool:
+    """The accepted offer is the double refund of an overcharge."""
+    return any(o["status"] == "accepted" and o.get("arithmetic") for o in case.get("offers", ()))
 
 
 class Followup(Event):
@@ -1127,7 +1188,8 @@ class Resume(Event):
 
 
 class Flag(Event):
-    """Record facts that bear on severity: lawsuit, media, risk, collective, cause."""
+    """Record facts that bear on severity: lawsuit, media, risk, collective,
+    outside help, cause."""
 
     action: ClassVar[str] = "flag"
     reason: str
@@ -1136,16 +1198,17 @@ class Flag(Event):
     media: bool = False
     collective: int | None = None
     cause: str | None = None
+    outside: bool = False
 
     def values(self) -> dict[str, Any]:
         """The flags this event sets, validated; only what was given."""
-        return flag_values(self.risk, self.lawsuit, self.media, self.collective, self.cause)
+        return flag_values(self.risk, self.lawsuit, self.media, self.collective, self.cause, self.outside)
 
     def decide(self, policy: Policy, case: Case, actor: str, at: datetime, now: datetime) -> Change:
         values, reason = self.values(), self.reason
         if not values:
             raise UsageError(
-                "nothing to flag", fix="give --lawsuit, --media, --risk, --collective N or --cause"
+                "nothing to flag", fix="give --lawsuit, --media, --risk, --outside, --collective N or --cause"
             )
         require_text(reason, "--reason", "say what happened")
         transition = prepare(policy, case, "flag", actor, at, now)
@@ -1178,6 +1241,7 @@ class Flag(Event):
             media=bool(values.get("media")),
             collective=values.get("collective"),
             cause=values.get("cause"),
+            outside=bool(values.get("outside")),
         )
 
 

@@ -15,7 +15,7 @@ from complaintctl.core import deadlines, severity
 from complaintctl.core.policy import Policy
 from complaintctl.core.records import customer_keys
 
-VERSION = 9
+VERSION = 10  # 10: severity facts carry the waits on the customer
 
 
 class Settled(TypedDict):

@@ -61,10 +61,13 @@ def flag_values(
     media: bool = False,
     collective: int | None = None,
     cause: str | None = None,
+    outside: bool = False,
 ) -> dict[str, Any]:
     """The flags a command sets, validated; only what was given."""
     values: dict[str, Any] = {
-        k: True for k, on in (("risk", risk), ("lawsuit", lawsuit), ("media", media)) if on
+        k: True
+        for k, on in (("risk", risk), ("lawsuit", lawsuit), ("media", media), ("outside", outside))
+        if on
     }
     if collective is not None:
         if collective < 2:

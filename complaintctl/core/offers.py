@@ -74,11 +74,34 @@ def bottom_line(case: Mapping[str, Any], withdrawn: bool = False) -> Mapping[str
     return min(refused, key=lambda o: Decimal(o["amount"]), default=None)
 
 
+def cap_of(case: Mapping[str, Any], withdrawn: bool = False) -> dict[str, Any] | None:
+    """What caps every offer on ``case``: its own lowest refused bottom-line
+    offer, or one carried from an earlier case on the same matter (the
+    case's ``cap``, recorded at 'open'), whichever is lower. The cap follows
+    the matter, so a new complaint does not reopen the bargaining."""
+    found = []
+    own = bottom_line(case, withdrawn)
+    if own is not None:
+        found.append(
+            {
+                "amount": own["amount"],
+                "currency": own["currency"],
+                "case": case["id"],
+                "offer": own["no"],
+                "status": own["status"],
+            }
+        )
+    if case.get("cap"):
+        found.append(dict(case["cap"]))
+    return min(found, key=lambda c: Decimal(c["amount"]), default=None)
+
+
 def check_cap(case: Mapping[str, Any], amount: Decimal, currency: str, withdrawn: bool = False) -> None:
-    cap = bottom_line(case, withdrawn)
+    cap = cap_of(case, withdrawn)
     if cap is None:
         return
-    label = f"offer {cap['no']} ({cap['currency']} {cap['amount']})"
+    where = "" if cap["case"] == case["id"] else f" of {cap['case']} (the same matter)"
+    label = f"offer {cap['offer']}{where} ({cap['currency']} {cap['amount']})"
     if currency != cap["currency"]:
         raise RuleError(
             f"the {cap['status']} bottom-line {label} caps every later offer, "

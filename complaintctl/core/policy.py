@@ -141,6 +141,15 @@ class DomainRules:
     # Note kinds that do not count as progress for the stall flag: only what
     # the customer sees or a real change of the case resets "untouched".
     quiet_notes: tuple[str, ...] = ()
+    # Categories where money offered is either the double refund of an
+    # overcharge (--overcharge) or said not to be one (--not-overcharge WHY).
+    overcharge_categories: tuple[str, ...] = ()
+    # Closing an executed double refund records that the customer was told
+    # it is done, and through which channel (close --told CHANNEL).
+    double_refund_told: bool = False
+    # Time spent waiting on the customer does not count towards the
+    # severity rule "unresolved for N days".
+    waiting_stops_unresolved: bool = False
 
 
 @dataclass(frozen=True)
@@ -152,6 +161,8 @@ class SeverityRules:
     lawsuit: str
     media: str
     collective: tuple[tuple[int, str], ...]  # people, severity
+    # Needs outside expertise or another company's help (None: no rule).
+    outside: str | None = None
 
 
 @dataclass(frozen=True)
@@ -464,7 +475,15 @@ def parse(data: Any) -> Policy:
         else v.choice(top["letter_language"], ("letter_language",), ("en", "zh"), "language"),
         rules=DomainRules()
         if top.get("rules") is None
-        else _rules(top["rules"], roles, severities, resolutions, channels, note_kinds),
+        else _rules(
+            top["rules"],
+            roles,
+            severities,
+            resolutions,
+            channels,
+            note_kinds,
+            v.strings(top["categories"], ("categories",)),
+        ),
     )
 
 
@@ -475,6 +494,7 @@ def _rules(
     resolutions: Mapping[str, Any],
     channels: tuple[str, ...],
     note_kinds: Mapping[str, str],
+    categories: Sequence[str],
 ) -> DomainRules:
     path: v.Path = ("rules",)
     r = v.mapping(raw, path)
@@ -516,6 +536,16 @@ def _rules(
         ),
         serious_at_direct_tier=v.boolean(
             r.get("serious_at_direct_tier", False), (*path, "serious_at_direct_tier")
+        ),
+        overcharge_categories=tuple(
+            v.choice(c, (*path, "overcharge_categories", i), categories, "category")
+            for i, c in enumerate(
+                v.strings(r.get("overcharge_categories") or [], (*path, "overcharge_categories"))
+            )
+        ),
+        double_refund_told=v.boolean(r.get("double_refund_told", False), (*path, "double_refund_told")),
+        waiting_stops_unresolved=v.boolean(
+            r.get("waiting_stops_unresolved", False), (*path, "waiting_stops_unresolved")
         ),
         same_matter_within_s=None
         if r.get("same_matter_within") is None
@@ -611,7 +641,12 @@ def _approval_limits(
 def _severity_rules(raw: Any, severities: tuple[str, ...]) -> SeverityRules:
     path: v.Path = ("severity_rules",)
     r = v.mapping(raw, path)
-    v.keys(r, path, ("repeat", "unresolved", "risk", "lawsuit", "media", "collective"), ("same_matter",))
+    v.keys(
+        r,
+        path,
+        ("repeat", "unresolved", "risk", "lawsuit", "media", "collective"),
+        ("same_matter", "outside"),
+    )
 
     def sev(value: Any, p: v.Path) -> str:
         return v.choice(value, p, severities, "severity")
@@ -643,6 +678,7 @@ def _severity_rules(raw: Any, severities: tuple[str, ...]) -> SeverityRules:
         lawsuit=sev(r["lawsuit"], (*path, "lawsuit")),
         media=sev(r["media"], (*path, "media")),
         collective=steps("collective", "people"),
+        outside=None if r.get("outside") is None else sev(r["outside"], (*path, "outside")),
     )
 
 

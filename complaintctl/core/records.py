@@ -53,6 +53,7 @@ CASE_KEYS_OPTIONAL = (
     "related",
     "subject_staff",
     "repeat_of",
+    "cap",
     "reopen_reason",
     "offers",
     "resolution",
@@ -96,10 +97,11 @@ EVENT_KEYS = (
     "measure",
     "responsible",
     "due_at",
+    "told",
 )
 MEASURE_KEYS = ("no", "offer", "text", "by", "due", "status")
 OFFER_KEYS = ("no", "amount", "currency", "kind", "terms", "status", "at", "by")
-OFFER_OPTIONAL = ("bottom_line", "charged", "due", "arithmetic", "approved_by")
+OFFER_OPTIONAL = ("bottom_line", "charged", "due", "arithmetic", "approved_by", "not_overcharge")
 OFFER_STATUSES = ("pending-approval", "open", "accepted", "refused", "withdrawn", "superseded")
 
 
@@ -270,8 +272,8 @@ def validate_case(data: Any, policy: Policy, expected_id: str | None = None) -> 
         v.choice(case["cause"], ("cause",), ("internal", "external", "unknown"), "cause")
     if case.get("flags") is not None:
         flags = v.mapping(case["flags"], ("flags",))
-        v.keys(flags, ("flags",), (), ("risk", "lawsuit", "media", "collective"))
-        for key in ("risk", "lawsuit", "media"):
+        v.keys(flags, ("flags",), (), ("risk", "lawsuit", "media", "outside", "collective"))
+        for key in ("risk", "lawsuit", "media", "outside"):
             if key in flags:
                 v.boolean(flags[key], ("flags", key))
         if "collective" in flags:
@@ -291,13 +293,21 @@ def validate_case(data: Any, policy: Policy, expected_id: str | None = None) -> 
         v.boolean(case["executed"], ("executed",))
     if case.get("satisfaction") is not None:
         v.integer(case["satisfaction"], ("satisfaction",), low=1, high=5)
+    if "cap" in case:
+        cap = v.mapping(case["cap"], ("cap",))
+        v.keys(cap, ("cap",), ("amount", "currency", "case", "offer", "status"), ())
+        for key in ("amount", "case"):
+            v.string(cap[key], ("cap", key))
+        v.choice(cap["currency"], ("cap", "currency"), policy.currencies, "currency")
+        v.integer(cap["offer"], ("cap", "offer"), low=1)
+        v.choice(cap["status"], ("cap", "status"), ("refused", "withdrawn"), "offer status")
     for i, raw in enumerate(v.seq(case.get("offers", []), ("offers",))):
         path: v.Path = ("offers", i)
         offer = v.mapping(raw, path)
         v.keys(offer, path, OFFER_KEYS, OFFER_OPTIONAL)
         if "bottom_line" in offer:
             v.boolean(offer["bottom_line"], (*path, "bottom_line"))
-        for key in ("charged", "due", "arithmetic", "approved_by"):
+        for key in ("charged", "due", "arithmetic", "approved_by", "not_overcharge"):
             if key in offer:
                 v.string(offer[key], (*path, key))
         v.integer(offer["no"], (*path, "no"), low=1)

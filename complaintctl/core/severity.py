@@ -16,7 +16,7 @@ from typing import Any
 
 from complaintctl.core.policy import Policy
 
-FLAGS = ("risk", "lawsuit", "media")
+FLAGS = ("risk", "lawsuit", "media", "outside")
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,12 @@ def facts(case: Mapping[str, Any]) -> dict[str, Any]:
     flags: dict[str, str] = {}
     collective: list[tuple[int, str]] = []
     lowered = None
+    waiting: list[list[str | None]] = []  # [start, end or None] of each wait on the customer
     for event in case["events"]:
+        if event.get("to") == "waiting" and event.get("from") != "waiting":
+            waiting.append([event["at"], None])
+        elif event.get("from") == "waiting" and event.get("to") != "waiting" and waiting:
+            waiting[-1][1] = event["at"]
         for key, value in (event.get("set") or {}).items():
             if key in FLAGS and value and key not in flags:
                 flags[key] = event["at"]
@@ -56,7 +61,26 @@ def facts(case: Mapping[str, Any]) -> dict[str, Any]:
         "flags": flags,
         "collective": collective,
         "lowered": lowered,
+        "waiting": waiting,
     }
+
+
+def _counted(opened: datetime, span: timedelta, waits: Sequence[Sequence[str | None]]) -> datetime | None:
+    """When ``span`` of time not spent waiting on the customer has passed
+    since ``opened``; None while a wait that began before then goes on."""
+    t, left = opened, span
+    for start_text, end_text in waits:
+        start = datetime.fromisoformat(str(start_text))
+        end = datetime.fromisoformat(end_text) if end_text else None
+        if end is not None and end <= t:
+            continue
+        if start >= t + left:
+            break
+        left -= max(start - t, timedelta(0))  # counted before this wait began
+        if end is None:
+            return None
+        t = end
+    return t + left
 
 
 def _same_matter(rule: tuple[int, int, str], me: datetime, peers: Sequence[Peer]) -> Rise | None:
@@ -89,11 +113,12 @@ def rules_fired(
     rules = policy.severity_rules
     fired: list[Rise] = []
     for flag in FLAGS:
-        if flag in f["flags"]:
+        if flag in f["flags"] and getattr(rules, flag) is not None:
             label = {
                 "risk": "could lead to a lawsuit or media exposure",
                 "lawsuit": "lawsuit filed",
                 "media": "in the media",
+                "outside": "needs outside expertise or another company's help",
             }
             fired.append(Rise(getattr(rules, flag), label[flag], datetime.fromisoformat(f["flags"][flag])))
     for people, at in f["collective"]:
@@ -105,10 +130,15 @@ def rules_fired(
     opened = datetime.fromisoformat(f["opened"])
     if f["cause"] != "external":
         end = datetime.fromisoformat(f["closed"]) if f["closed"] else None
+        # docs/domain.md#severity: days spent waiting on the customer are not ours.
+        waits = f.get("waiting", ()) if policy.rules.waiting_stops_unresolved else ()
         for days, severity in rules.unresolved:
-            since = opened + timedelta(days=days)
-            if end is None or since <= end:
-                fired.append(Rise(severity, f"unresolved for {days} days", since))
+            since = _counted(opened, timedelta(days=days), waits)
+            if since is not None and (end is None or since <= end):
+                reason = f"unresolved for {days} days" + (
+                    " (not counting waits on the customer)" if waits else ""
+                )
+                fired.append(Rise(severity, reason, since))
     if rules.same_matter is not None and peers:
         rise = _same_matter(rules.same_matter, opened, peers)
         if rise is not None:

@@ -300,6 +300,21 @@ def _extension(name: str) -> str:
     return suffix if re.fullmatch(r"\.[a-z0-9]{1,8}", suffix) else ""
 
 
+def _carried_caps(ctx: Context, new: events.Open, earlier: Sequence[Any]) -> list[dict[str, Any]]:
+    """The bottom lines of the customer's earlier cases on the same matter
+    (only those few files are read: the index does not hold offers)."""
+    from complaintctl.core import offers
+
+    caps = []
+    for row in earlier:
+        if events.same_matter_as(ctx.ws.policy, new, row, ctx.when):
+            _rel, _text, case = workspace.load_case(ctx.ws, row["id"])
+            cap = offers.cap_of(case, ctx.ws.policy.rules.bottom_line_withdrawn_caps)
+            if cap is not None:
+                caps.append(cap)
+    return caps
+
+
 def open_case(ctx: Context, new: events.Open) -> Change:
     from complaintctl.core.records import new_id
     from complaintctl.store import caseindex
@@ -326,7 +341,8 @@ def open_case(ctx: Context, new: events.Open) -> Change:
                 break
         else:  # pragma: no cover - 32**6 ids a day
             raise WorkspaceError("could not find a free case id", fix="run the command again")
-        case, change = new.decide_open(policy, case_id, ctx.actor, ctx.when, ctx.now, earlier, peers)
+        caps = _carried_caps(ctx, new, earlier)
+        case, change = new.decide_open(policy, case_id, ctx.actor, ctx.when, ctx.now, earlier, peers, caps)
         _check_written(ctx, rel, case)
         _commit(ctx, rel, workspace.dump_case(case), change)
     return change

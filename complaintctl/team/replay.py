@@ -137,7 +137,7 @@ def check_version(policy: Policy, before: Case, after: Case) -> list[Change]:
 
 # Worked out at 'open' from other cases (repeats, the same matter): taken as
 # recorded, since one file alone cannot re-derive them.
-FROM_OTHER_CASES = ("repeat_of", "related", "reopen_reason")
+FROM_OTHER_CASES = ("repeat_of", "cap", "related", "reopen_reason")
 
 
 def check_opening(policy: Policy, case: Case) -> None:
