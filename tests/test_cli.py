@@ -216,7 +216,7 @@ def test_bad_ids_are_refused_never_followed(
         (["--at", "yesterday"], "--at 'yesterday' is not a date and time; write it like 2026-11-22T09:30 or 2026-11-22T09:30:00+08:00"),
         (["--at", "2026-11-19T00:00"], "{id}: --at 2026-11-19T00:00:00+08:00 is before the case's last event (2026-11-20T09:00:00+08:00); events are recorded in time order"),
         (["--as", "mallory@example.com"], "'mallory@example.com' is not on the team in policy.yaml; act as a listed member with --as, or add them under 'team:'"),
-        (["--kind", "gossip"], "unknown note kind 'gossip'; use one of: internal, reply, contact-failed, notice, investigation (policy.yaml: note_kinds)"),
+        (["--kind", "gossip"], "unknown note kind 'gossip'; use one of: internal, reply, contact-failed, notice, investigation, lesson (policy.yaml: note_kinds)"),
         (["--kind", "contact-failed"], "a failed contact attempt needs --channel; say how you tried: --channel phone"),
     ],
 )  # fmt: skip
@@ -231,7 +231,7 @@ def test_note_refusals(run: Any, ws: Workspace, args: list[str], message: str) -
     ("args", "code", "message"),
     [
         (["x\x85y"], 2, "the text contains the control character U+0085; remove it (tabs and line breaks are fine)"),
-        (["x", "--kind", "a\nb"], 2, "unknown note kind 'a b'; use one of: internal, reply, contact-failed, notice, investigation (policy.yaml: note_kinds)"),
+        (["x", "--kind", "a\nb"], 2, "unknown note kind 'a b'; use one of: internal, reply, contact-failed, notice, investigation, lesson (policy.yaml: note_kinds)"),
         (["x", "--as", "x\ny"], 2, "--as must be one line of printable text; give an e-mail like you@example.com"),
     ],
 )  # fmt: skip

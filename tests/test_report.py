@@ -87,10 +87,19 @@ def test_figures_match_the_hand_computed_ones(run: Any, ws: Workspace, twenty: l
     assert r["resolution"] == {"count": 12, "median_h": 156.0, "mean_h": 156.0, "p90_h": 261.6}
     # First reply: 16 met, 4 never answered (breached). Resolution: 7 within 168 h,
     # 5 closed later, 8 still open and past 7 days.
+    # Keep informed (72 h): closed within 72 h of the reply for k <= 2 (met); later for 3..11 and
+    # still open for 12..15 (breached); 16..19 were never answered (not decided: first reply was).
+    # Follow-up (7 days): 10 within an hour of closing, 10 and 11 never.
     assert r["within_limit"] == {
         "first_reply": {"met": 16, "decided": 20, "percent": 80.0},
         "resolution": {"met": 7, "decided": 20, "percent": 35.0},
+        "keep_informed": {"met": 3, "decided": 16, "percent": 18.8},
+        "followup": {"met": 10, "decided": 12, "percent": 83.3},
     }
+    # Every open case has a clock breached and no escalation after it (12 and 13 were escalated
+    # before their resolution limit): all 8 are stalled. No money, no lessons, no period.
+    assert (r["stalled"], r["compensation"], r["double_refunds"], r["lessons"]) == (8, [], [], [])
+    assert r["year_before"] is None
     assert r["escalations"] == {"supervisor": 2}
     assert (r["satisfaction_mean"], r["reached"], r["unreachable"], r["followed_up"]) == (3.0, 10, 0, 10)
     assert r["satisfaction"] == {"1": 2, "2": 2, "3": 2, "4": 2, "5": 2}
@@ -365,10 +374,12 @@ def test_timelines_agree_with_the_clocks(run: Any, ws: Workspace, twenty: list[s
                 continue
             live = timeline.of(casestatus.status(policy, row, at, cal, peers))
             overdue = live.breached and not row["closed_at"]
-            assert (looked_up.level, looked_up.outcomes, looked_up.breached) == (
+            stalled = live.stalled and not row["closed_at"]
+            assert (looked_up.level, looked_up.outcomes, looked_up.breached, looked_up.stalled) == (
                 live.level,
                 live.outcomes,
                 overdue,
+                stalled,
             ), (row["id"], at)
             checked += 1
     assert checked > 5000 and len(items) == 20 + len(more)
@@ -518,3 +529,72 @@ def test_measures_on_time_and_the_reach_rate(run: Any, ws: Workspace) -> None:
     assert figures["reach_rate"] == {"met": 1, "decided": 1, "percent": 100.0}
     text = run("report").stdout
     assert "measures carried out  1      2          50.0%" in text and "Reach rate" in text
+
+
+def test_money_lessons_stalled_and_a_year_before(
+    run: Any, ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def ok(*args: str) -> str:
+        result = run(*args)
+        assert result.exit_code == 0, (args, result.stderr)
+        return str(result.stdout.strip())
+
+    last_year = ok(*open_args(at="2025-11-05T09:00", phone="13900000001"))
+    ok("close", last_year, "--resolution", "explained", "--at", "2025-11-06T09:00")
+    ok(*open_args(at="2025-10-05T09:00", phone="13900000002"))  # outside last year's period
+    double = ok(*open_args(at="2026-11-02T09:00", phone="13900000003"))
+    credit = ok(*open_args(at="2026-11-03T09:00", phone="13900000004", category="delivery-delay"))
+    quiet = ok(*open_args(at="2026-11-20T09:00", phone="13900000005"))  # answered, then left alone
+    for args in (
+        ["note", double, "Sorry", "--kind", "reply", "--channel", "phone", "--at", "2026-11-02T10:00"],
+        ["propose", double, "--overcharge", "--charged", "480", "--due", "240", "--terms", "Credit",
+         "--as", "carol@example.com", "--at", "2026-11-02T11:00"],
+        ["agree", double, "--at", "2026-11-02T12:00"],
+        ["plan", double, "Credit CNY 480", "--by", "finance", "--due", "1d", "--at", "2026-11-02T12:05"],
+        ["execute", double, "1", "--at", "2026-11-02T15:00"],
+        ["close", double, "--resolution", "agreed", "--told", "sms", "--at", "2026-11-02T16:00"],
+        ["note", double, "Batch runs must be checked before they post", "--kind", "lesson",
+         "--at", "2026-11-02T17:00"],
+        ["note", credit, "Sorry", "--kind", "reply", "--channel", "phone", "--at", "2026-11-03T10:00"],
+        ["propose", credit, "--amount", "50.5", "--kind", "credit", "--terms", "Credit",
+         "--at", "2026-11-03T11:00"],
+        ["agree", credit, "--at", "2026-11-03T12:00"],
+        ["note", credit, "Tell the customer the new date\nthe same day", "--kind", "lesson",
+         "--at", "2026-11-03T13:00"],
+        ["note", quiet, "Sorry", "--kind", "reply", "--channel", "phone", "--at", "2026-11-20T10:00"],
+    ):  # fmt: skip
+        ok(*args)
+    period = ("--since", "2026-11-01", "--until", "2026-12-01")
+    r = figures(run, *period)
+    assert r["compensation"] == [
+        {"kind": "credit", "currency": "CNY", "cases": 2, "total": "530.50"},
+    ]
+    assert r["double_refunds"] == [{"currency": "CNY", "cases": 1, "total": "480.00"}]
+    assert r["lessons"] == [  # in the policy's order of categories
+        {"category": "delivery-delay", "case": credit, "at": "2026-11-03T13:00:00+08:00",
+         "text": "Tell the customer the new date\nthe same day"},
+        {"category": "billing", "case": double, "at": "2026-11-02T17:00:00+08:00",
+         "text": "Batch runs must be checked before they post"},
+    ]  # fmt: skip
+    assert r["year_before"] == {
+        "since": "2025-11-01T00:00+08:00", "until": "2025-12-01T00:00+08:00", "received": 1, "resolved": 1,
+    }  # fmt: skip
+    # Now (22 Nov 10:00), of the open cases whenever received: the credit case is agreed and
+    # untouched since 3 Nov (a lesson note is not progress); the one of October 2025 was never
+    # answered. The quiet one was answered on the 20th, 48 h ago (stalled after 72 h).
+    assert r["stalled"] == 2
+    assert figures(run, *period, "--as-of", "2026-11-03T11:30")["compensation"] == [
+        {"kind": "credit", "currency": "CNY", "cases": 1, "total": "480.00"}
+    ]
+    text = run("report", *period).stdout
+    assert "Received a year before (2025-11-01 to 2025-12-01)  1" in text
+    assert "Stalled now" in text and "double refunds (of the above)  CNY" in text
+    assert f"delivery-delay  {credit}  Tell the customer the new date the same day" in text
+    # The stored sums give what a full evaluation gives, cold and warm.
+    expected = full_evaluation(run, monkeypatch, "--format", "json", *period).stdout
+    for _ in range(2):
+        assert run("report", "--format", "json", *period).stdout == expected
+    later = {"COMPLAINTCTL_NOW": "2027-03-01T10:00:00+08:00"}
+    warm = run("report", "--format", "json", *period, env=later).stdout
+    assert warm == full_evaluation(run, monkeypatch, "--format", "json", *period, env=later).stdout
+    assert json.loads(warm)["compensation"] == r["compensation"]

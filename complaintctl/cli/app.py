@@ -321,7 +321,10 @@ def note(
     ] = None,
     kind: Annotated[
         str,
-        typer.Option(help="internal, reply (to the customer), contact-failed, investigation, notice."),
+        typer.Option(
+            help="internal, reply (to the customer), contact-failed, investigation, notice, "
+            "lesson (a lesson learned, for the report)."
+        ),
     ] = "internal",
     channel: Annotated[str | None, typer.Option(help="Channel used (required for contact-failed).")] = None,
     at: At = None,

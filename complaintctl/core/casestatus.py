@@ -129,6 +129,11 @@ def measure_clocks(row: Row, as_of: datetime) -> tuple[ClockState, ...]:
 _NO_LIMIT = deadlines.Limit(0.0, False)
 
 
+def untouched_from(policy: Policy, row: Row) -> datetime:
+    """From when the case counts as untouched (stalled) if nothing moves it."""
+    return _last_progress(policy, row) + timedelta(seconds=policy.stall_after_s)
+
+
 def _last_progress(policy: Policy, row: Row) -> datetime:
     """When the case last moved: its last event, or with rules.quiet_notes the
     last event that is not a quiet note (an internal note every 48 h is not

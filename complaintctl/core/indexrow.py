@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, NotRequired, TypedDict
 
 from complaintctl.core import deadlines, severity
+from complaintctl.core.eventlog import live_events
 from complaintctl.core.policy import Policy
 from complaintctl.core.records import customer_keys
 
@@ -65,6 +66,9 @@ class IndexRow(TypedDict):
     matter: str | None
     cause: str | None
     measures: list[list[Any]]  # [no, by, due, done_at or None] of each planned measure
+    # [amount, currency, kind, double refund?, agreed at] of the accepted offer, if any
+    settlement: list[Any] | None
+    lessons: list[list[str]]  # [at, text] of each lesson note (note --kind lesson) not taken back
     clock_facts: NotRequired[dict[str, Any]]
     severity_facts: NotRequired[dict[str, Any]]
     settled: Settled | None
@@ -90,6 +94,18 @@ def settled(case: Mapping[str, Any], policy: Policy, cal: deadlines.Calendar | N
     # Complete: no clock is left running (the follow-up, if any, is done).
     complete = all(c.stopped is not None for c in states)
     return {"at": end.isoformat(), "level": level, "outcomes": outcomes, "complete": complete}
+
+
+LESSON = "lesson"  # the note kind a report gathers as lessons learned (docs/reports.md)
+
+
+def _settlement(case: Mapping[str, Any]) -> list[Any] | None:
+    """What the customer accepted, and when (the last 'agree')."""
+    offer = next((o for o in case.get("offers", ()) if o["status"] == "accepted"), None)
+    if offer is None:
+        return None
+    agreed = next((e["at"] for e in reversed(case["events"]) if e["action"] == "agree"), case["opened_at"])
+    return [offer["amount"], offer["currency"], offer["kind"], bool(offer.get("arithmetic")), agreed]
 
 
 def _progress(events: Sequence[Mapping[str, Any]]) -> list[list[Any]]:
@@ -141,6 +157,8 @@ def row(
         "matter": case.get("matter"),
         "cause": case.get("cause"),
         "measures": [[m["no"], m["by"], m["due"], m.get("done_at")] for m in case.get("measures", ())],
+        "settlement": _settlement(case),
+        "lessons": [[e["at"], e["text"]] for e in live_events(events) if e.get("kind") == LESSON],
         "clock_facts": deadlines.facts_to_json(facts),
         "severity_facts": severity.facts(case),
         "settled": settled(case, policy, cal) if policy is not None else None,

@@ -1,11 +1,11 @@
 """Pure: what a report needs of a case, as a step function of time.
 
-A report reads four things of each case as of a moment: its effective
-severity, the first-reply and resolution clocks if decided (met or
-breached), and whether a running clock is breached (overdue). Once every
+A report reads these things of each case as of a moment: its effective
+severity, each reported clock if decided (met or breached), whether a
+running clock is breached (overdue), and whether the case is stalled. Once every
 event of a case lies in the past, these change only at known instants: when
-a severity rule's time comes (unresolved for N days, a flag) and just after a
-running clock falls due. ``timeline`` evaluates the case with
+a severity rule's time comes (unresolved for N days, a flag), just after a
+running clock falls due, and when an untouched case turns stalled. ``timeline`` evaluates the case with
 ``casestatus.status`` at each of those instants, so a report can look its
 standing up instead of re-running the clocks, and a month of cases that no
 longer change can be summed once (see ``reportsums``).
@@ -28,7 +28,7 @@ TICK = timedelta(microseconds=1)
 FAR = datetime(9000, 1, 1, tzinfo=UTC)
 MAX_STEPS = 64  # a case changes a handful of times; more means something odd: evaluate live
 DECIDED = ("met", "breached")
-REPORTED = ("first_reply", "resolution")
+REPORTED = ("first_reply", "resolution", "keep_informed", "followup")
 
 
 def micros(at: datetime) -> int:
@@ -45,11 +45,12 @@ class Standing:
     outcomes: Mapping[str, str] = field(default_factory=dict)  # decided clocks only
     breached: bool = False  # a running clock is past due
     path: str = ""  # the file, to break ties in the order of the files
+    stalled: bool = False  # open and stalled (docs/domain.md#no-stalling)
 
 
 def of(status: casestatus.CaseStatus, path: str = "") -> Standing:
     outcomes = {c: status.outcomes[c] for c in REPORTED if status.outcomes.get(c) in DECIDED}
-    return Standing(status.row, status.level, outcomes, bool(status.breached), path)
+    return Standing(status.row, status.level, outcomes, bool(status.breached), path, bool(status.stalled))
 
 
 def _times(row: Row) -> list[str]:
@@ -72,7 +73,7 @@ def _times(row: Row) -> list[str]:
 
 
 def timeline(policy: Policy, row: Row, cal: Calendar | None) -> list[list[Any]] | None:
-    """[[from_us, level, first_reply, resolution, overdue], ...], each entry
+    """[[from_us, level, *REPORTED outcomes, overdue, stalled], ...], each entry
     holding from its instant until the next; None when the case must always
     be evaluated live (a --matter case: other cases can raise its severity).
 
@@ -95,6 +96,7 @@ def timeline(policy: Policy, row: Row, cal: Calendar | None) -> list[list[Any]] 
             out.append(entry)
         nexts = [r for r in rises if r > at]
         nexts += [c.due + TICK for c in st.clocks if c.stopped is None and c.due is not None]
+        nexts.append(casestatus.untouched_from(policy, row))
         nexts = [t for t in nexts if t > at]
         if not nexts:
             return out
@@ -103,9 +105,10 @@ def timeline(policy: Policy, row: Row, cal: Calendar | None) -> list[list[Any]] 
 
 
 def _standing_values(st: Standing, closed: bool) -> list[Any]:
-    # A closed case is never overdue in a report: only open cases count.
+    # A closed case is never overdue (nor stalled) in a report: only open cases count.
     overdue = 0 if closed else int(st.breached)
-    return [st.level, st.outcomes.get("first_reply"), st.outcomes.get("resolution"), overdue]
+    stalled = 0 if closed else int(st.stalled)
+    return [st.level, *(st.outcomes.get(c) for c in REPORTED), overdue, stalled]
 
 
 def final_from(row: Row) -> int | None:
@@ -128,10 +131,6 @@ def at(row: Row, when_us: int, path: str = "") -> Standing | None:
 
 
 def from_entry(row: Row, entry: list[Any], path: str = "") -> Standing:
-    _, level, first_reply, resolution, overdue = entry
-    outcomes = {}
-    if first_reply:
-        outcomes["first_reply"] = first_reply
-    if resolution:
-        outcomes["resolution"] = resolution
-    return Standing(row, level, outcomes, bool(overdue), path)
+    level, decided, overdue, stalled = entry[1], entry[2:-2], entry[-2], entry[-1]
+    outcomes = {clock: outcome for clock, outcome in zip(REPORTED, decided, strict=True) if outcome}
+    return Standing(row, level, outcomes, bool(overdue), path, bool(stalled))

@@ -12,6 +12,11 @@ Definitions (also in docs/reports.md):
 * within limit: of the clocks that have been decided (met, or breached), the
   share met.
 * satisfaction: follow-ups with a score among received cases.
+* stalled: open cases stalled as of ``as_of`` (as overdue, not by period).
+* compensation and double refunds: the accepted offers of received cases,
+  agreed by ``as_of``, by kind and currency (totals exact, as text).
+* lessons: the lesson notes of received cases, by category.
+* year before: received and resolved in the same period a year earlier.
 """
 
 from __future__ import annotations
@@ -22,10 +27,11 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from complaintctl.core.records import customer_identity
-from complaintctl.core.timeline import Standing, micros
+from complaintctl.core.timeline import REPORTED, Standing, micros
 
 
 @dataclass(frozen=True)
@@ -93,6 +99,11 @@ class Report:
     unreachable: int = 0
     reach_rate: Share = Share(0, 0)  # reached of followed up
     measures_on_time: Share = Share(0, 0)  # of the measures carried out, those done by their due time
+    stalled: int = 0
+    compensation: list[dict[str, Any]] = field(default_factory=list)  # kind, currency, cases, total
+    double_refunds: list[dict[str, Any]] = field(default_factory=list)  # currency, cases, total
+    lessons: list[dict[str, Any]] = field(default_factory=list)  # category, case, at, text
+    year_before: dict[str, Any] | None = None  # since, until, received, resolved
     hot_spots: list[dict[str, Any]] = field(default_factory=list)
     trend: list[dict[str, Any]] = field(default_factory=list)
     oldest_open: list[dict[str, Any]] = field(default_factory=list)
@@ -129,7 +140,7 @@ def measures_carried_out(row: Mapping[str, Any], as_of: datetime) -> tuple[int, 
 
 BREAKDOWNS = ("status", "severity", "category", "channel", "owner", "cause")
 NO_CAUSE = "not recorded"  # the cause breakdown's name for a case with no cause yet
-CLOCKS = ("first_reply", "resolution")
+CLOCKS = REPORTED  # first reply, resolution, keep informed, follow-up
 
 
 @dataclass
@@ -155,6 +166,11 @@ class Tally:
     scores: list[int] = field(default_factory=list)
     measures_done: int = 0
     measures_met: int = 0
+    stalled: int = 0
+    # kind\x1fcurrency -> [cases, total]; currency -> [cases, total] (double refunds)
+    money: dict[str, list[Any]] = field(default_factory=dict)
+    doubles: dict[str, list[Any]] = field(default_factory=dict)
+    lessons: list[tuple[str, str, str, str]] = field(default_factory=list)  # category, case, at, text
     months: dict[str, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0]))
     groups: dict[tuple[str, str], list[tuple[Standing, bool]]] = field(
         default_factory=lambda: defaultdict(list)
@@ -185,6 +201,8 @@ class Tally:
             self.oldest.append((micros(opened), st.path, row, st.level))
             if st.breached:
                 self.overdue += 1
+            if st.stalled:
+                self.stalled += 1
         if not self.in_period(opened):
             return
         # A received case.
@@ -222,9 +240,31 @@ class Tally:
         done, met = measures_carried_out(row, self.as_of)
         self.measures_done += done
         self.measures_met += met
+        deal = row.get("settlement")
+        if deal and datetime.fromisoformat(deal[4]) <= self.as_of:
+            add_money(self.money, self.doubles, deal)
+        for at, text in row.get("lessons") or ():
+            if datetime.fromisoformat(at) <= self.as_of:
+                self.lessons.append((row["category"], row["id"], at, text))
         matter = row.get("matter")
         if matter:
             self.groups[(row["category"], matter)].append((st, is_closed))
+
+
+def add_money(money: dict[str, list[Any]], doubles: dict[str, list[Any]], deal: Sequence[Any]) -> None:
+    """Count one accepted offer (an index row's ``settlement``) into the sums
+    by kind and currency, and of double refunds by currency. Totals are kept
+    as text so that stored sums stay exact."""
+    amount, currency, kind, double = deal[0], deal[1], deal[2], deal[3]
+    for sums, key in ((money, f"{kind}\x1f{currency}"), *(((doubles, currency),) if double else ())):
+        cases, total = sums.get(key, [0, "0"])
+        sums[key] = [cases + 1, str(Decimal(total) + Decimal(amount))]
+
+
+def merge_money(into: dict[str, list[Any]], more: Mapping[str, Sequence[Any]]) -> None:
+    for key, (cases, total) in more.items():
+        have = into.get(key, [0, "0"])
+        into[key] = [have[0] + cases, str(Decimal(have[1]) + Decimal(total))]
 
 
 OLDEST_KEYS = ("id", "opened_at", "state", "owner", "category")  # what the oldest-open table needs of a row
@@ -245,6 +285,11 @@ def build(
     for st in standings:
         t.add(st)
     return finish(t, orders, oldest)
+
+
+def orders_index(orders: Mapping[str, Sequence[str]], category: str) -> tuple[int, str]:
+    known = list(orders.get("category", ()))
+    return (known.index(category), "") if category in known else (len(known), category)
 
 
 def finish(t: Tally, orders: Mapping[str, Sequence[str]], oldest: int = 5) -> Report:
@@ -270,6 +315,20 @@ def finish(t: Tally, orders: Mapping[str, Sequence[str]], oldest: int = 5) -> Re
     report.followed_up = report.reached + report.unreachable
     report.reach_rate = Share(report.reached, report.followed_up)
     report.measures_on_time = Share(t.measures_met, t.measures_done)
+    report.stalled = t.stalled
+    for key, (cases, total) in sorted(t.money.items()):
+        kind, currency = key.split("\x1f")
+        report.compensation.append({"kind": kind, "currency": currency, "cases": cases, "total": total})
+    report.double_refunds = [
+        {"currency": currency, "cases": cases, "total": total}
+        for currency, (cases, total) in sorted(t.doubles.items())
+    ]
+    report.lessons = [
+        {"category": category, "case": case, "at": at, "text": text}
+        for category, case, at, text in sorted(
+            t.lessons, key=lambda item: (orders_index(orders, item[0]), item[2], item[1])
+        )
+    ]
 
     for (category, matter), members in sorted(t.groups.items()):
         customers = {customer_identity(m.row["customer_keys"], m.row["customer"]) for m, _ in members}

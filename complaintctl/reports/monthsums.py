@@ -20,9 +20,17 @@ from typing import Any
 
 from complaintctl.core import timeline
 from complaintctl.core.indexrow import IndexRow as Row
-from complaintctl.reports.figures import NO_CAUSE, OLDEST_KEYS, Scope, Tally, measures_carried_out
+from complaintctl.reports.figures import (
+    NO_CAUSE,
+    OLDEST_KEYS,
+    Scope,
+    Tally,
+    add_money,
+    measures_carried_out,
+    merge_money,
+)
 
-FORMAT = 3  # of the sums; stored sums of another format are made again
+FORMAT = 4  # of the sums; stored sums of another format are made again (4: stalled, money, lessons)
 KEEP_OLDEST = 5
 _END = datetime(9999, 1, 1, tzinfo=UTC)  # report.build shows the five oldest open cases
 
@@ -82,6 +90,7 @@ def _add_final(sums: dict[str, Any], rel: str, row: Row, cutoff_us: int) -> bool
     else:
         cell["open"] += 1
         cell["overdue"] += int(st.breached)
+        cell["stalled"] += int(st.stalled)
         cell["oldest"].append([opened_us, rel, {k: row.get(k) for k in OLDEST_KEYS}])
         cell["oldest"].sort(key=lambda item: (item[0], item[1]))
         del cell["oldest"][KEEP_OLDEST:]
@@ -110,6 +119,11 @@ def _add_final(sums: dict[str, Any], rel: str, row: Row, cutoff_us: int) -> bool
     done, met = measures_carried_out(row, _END)
     cell["measures_done"] += done
     cell["measures_met"] += met
+    # Agreed and noted before the case's last event too.
+    deal = row.get("settlement")
+    if deal:
+        add_money(cell["money"], cell["doubles"], deal)
+    cell["lessons"] += [[row["id"], at, text] for at, text in row.get("lessons") or ()]
     return True
 
 
@@ -118,7 +132,7 @@ def _empty() -> dict[str, Any]:
         "received": 0, "months": {}, "repeat": 0, "status": {}, "channel": {}, "cause": {},
         "replies": [], "resolutions": [], "decided": {}, "met": {}, "tiers": {},
         "scores": {}, "unreachable": 0, "closed": {}, "open": 0, "overdue": 0, "oldest": [],
-        "measures_done": 0, "measures_met": 0,
+        "measures_done": 0, "measures_met": 0, "stalled": 0, "money": {}, "doubles": {}, "lessons": [],
     }  # fmt: skip
 
 
@@ -186,6 +200,7 @@ def add(tally: Tally, sums: Mapping[str, Any]) -> None:
             continue
         tally.open += cell["open"]
         tally.overdue += cell["overdue"]
+        tally.stalled += cell["stalled"]
         for opened_us, rel, row in cell["oldest"]:
             tally.oldest.append((opened_us, rel, row, level))
         for month, instants in cell["closed"].items():
@@ -217,3 +232,6 @@ def add(tally: Tally, sums: Mapping[str, Any]) -> None:
         tally.unreachable += cell["unreachable"]
         tally.measures_done += cell["measures_done"]
         tally.measures_met += cell["measures_met"]
+        merge_money(tally.money, cell["money"])
+        merge_money(tally.doubles, cell["doubles"])
+        tally.lessons += [(category, case, at, text) for case, at, text in cell["lessons"]]

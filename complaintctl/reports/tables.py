@@ -41,7 +41,16 @@ def tables(r: Report) -> list[Table]:
                 ("Resolved", r.resolved),
                 ("Open now", r.open),
                 ("Overdue now", r.overdue),
+                ("Stalled now", r.stalled),
                 ("Repeat complaints", r.repeat),
+                *(
+                    (
+                        (f"Received a year before ({_day(y['since'])} to {_day(y['until'])})", y["received"]),
+                        (f"Resolved a year before ({_day(y['since'])} to {_day(y['until'])})", y["resolved"]),
+                    )
+                    if (y := r.year_before)
+                    else ()
+                ),
             ],
         )
     ]
@@ -86,6 +95,15 @@ def tables(r: Report) -> list[Table]:
             "escalations", "Escalations by tier reached", ("Tier", "Escalations"), list(r.escalations.items())
         )
     )
+    money: list[tuple[Any, ...]] = [
+        (m["kind"], m["currency"], m["cases"], m["total"]) for m in r.compensation
+    ]
+    money += [
+        ("double refunds (of the above)", d["currency"], d["cases"], d["total"]) for d in r.double_refunds
+    ]
+    out.append(
+        Table("money", "Settlements agreed: compensation", ("Kind", "Currency", "Cases", "Total"), money)
+    )
     sat_rows: list[tuple[Any, ...]] = [(f"{k} of 5", v) for k, v in r.satisfaction.items()]
     sat_rows += [
         ("Average", _num(r.satisfaction_mean)),
@@ -112,6 +130,14 @@ def tables(r: Report) -> list[Table]:
     )
     out.append(
         Table(
+            "lessons",
+            "Lessons learned, by category",
+            ("Category", "Case", "Lesson"),
+            [(x["category"], x["case"], " ".join(x["text"].split())) for x in r.lessons],
+        )
+    )
+    out.append(
+        Table(
             "oldest",
             "Oldest open cases",
             ("Case", "Opened", "Days", "Status", "Severity", "Owner"),
@@ -122,6 +148,10 @@ def tables(r: Report) -> list[Table]:
         )
     )
     return out
+
+
+def _day(iso: str) -> str:
+    return iso[:10]
 
 
 def to_json(r: Report) -> str:

@@ -72,7 +72,29 @@ def report(root: str | None, req: ReportRequest) -> tuple[Any, list[str], Worksp
     when = reads.when_of(ws, req.as_of)
     tally, items, problems, uncommitted = _report_parts(ws, scope, when)
     figures = rep.build(_standings(ws, items, when), scope, when, orders, tally=tally)
+    if scope.since and scope.until:  # the same period a year earlier, for comparison
+        import dataclasses
+
+        before = dataclasses.replace(
+            scope, since=_year_earlier(scope.since), until=_year_earlier(scope.until)
+        )
+        tally, items, _problems, _uncommitted = _report_parts(ws, before, when)
+        earlier = rep.build(_standings(ws, items, when), before, when, orders, tally=tally, oldest=0)
+        figures.year_before = {
+            "since": earlier.since,
+            "until": earlier.until,
+            "received": earlier.received,
+            "resolved": earlier.resolved,
+        }
     return figures, problems, ws, uncommitted
+
+
+def _year_earlier(at: datetime) -> datetime:
+    """The same moment a year before (29 February: the 28th)."""
+    try:
+        return at.replace(year=at.year - 1)
+    except ValueError:
+        return at.replace(year=at.year - 1, day=28)
 
 
 def _report_parts(ws: Workspace, scope: Any, when: datetime) -> tuple[Any, list[Any], list[str], list[str]]:
