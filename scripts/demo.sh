@@ -111,7 +111,11 @@ say report
 say render "$c1" agreement --format html -o "$scratch/out/agreement-$c1.html"
 say render "$c1" agreement --lang zh --format html -o "$scratch/out/agreement-$c1.zh.html"
 say render "$c2" agreement --format pdf -o "$scratch/out/agreement-$c2.pdf"
+say render "$c1" agreement --lang zh --format pdf -o "$scratch/out/agreement-$c1.zh.pdf"
 say render "$c1" summary --format md
+say report --since 2026-11-01 --until 2026-12-01 --format html -o "$scratch/out/report-2026-11.html"
+say report --since 2026-11-01 --until 2026-12-01 --lang zh --format html -o "$scratch/out/report-2026-11.zh.html"
+say report --since 2026-11-01 --until 2026-12-01 --format xlsx -o "$scratch/out/report-2026-11.xlsx"
 say check && echo "(check: clean)"
 
 echo

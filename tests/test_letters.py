@@ -47,9 +47,12 @@ def settled(run: Any, **over: str) -> str:
         ("agreement", "zh", "md"),
         ("summary", "en", "md"),
         ("summary", "zh", "md"),
+        ("summary", "en", "html"),
+        ("summary", "zh", "html"),
         ("reply", "en", "md"),
         ("reply", "zh", "md"),
         ("reply", "en", "html"),
+        ("reply", "zh", "html"),
     ],
 )
 def test_golden_letters(run: Any, ws: Workspace, what: str, lang: str, fmt: str) -> None:

@@ -1238,9 +1238,24 @@ def report(
     severity: Annotated[str | None, typer.Option(help="Only this (effective) severity.")] = None,
     fmt: Annotated[
         ReportFormat,
-        typer.Option("--format", help="table, markdown, csv, json or html.", **_choice(ReportFormat)),
+        typer.Option(
+            "--format",
+            help="table, markdown, csv, json, html (with charts) or xlsx (an Excel workbook; needs -o).",
+            **_choice(ReportFormat),
+        ),
     ] = ReportFormat.TABLE,
     as_json: JsonFlag = False,
+    lang: Annotated[
+        Lang, typer.Option("--lang", help="en or zh: titles, labels and months.", **_choice(Lang))
+    ] = Lang.EN,
+    bom: Annotated[
+        bool | None,
+        typer.Option(
+            "--bom/--no-bom",
+            help="With csv: start with a UTF-8 byte order mark, for Excel (default: on with -o FILE.csv).",
+            show_default=False,
+        ),
+    ] = None,
     table: Annotated[
         str | None, typer.Option("--table", help="With csv: which table (default summary).")
     ] = None,
@@ -1256,7 +1271,12 @@ def report(
     from complaintctl.service import reporting
 
     fmt = _format(fmt, as_json)
+    if fmt is ReportFormat.XLSX and (output is None or cases):
+        from complaintctl.errors import UsageError
+
+        raise UsageError("an Excel workbook is a file of figures", fix="give -o FILE.xlsx, without --cases")
     request = reporting.ReportRequest(since, until, as_of, category, owner, severity)
+    text: str | bytes
     if cases:
         from complaintctl.cli.text import case_lines
         from complaintctl.service import reads
@@ -1264,9 +1284,13 @@ def report(
         rows, problems, uncommitted = reporting.case_rows(root, request)
         text = case_lines(rows, limit, show_pii, fmt.value, reads.public_rows)
     else:
-        text, problems, uncommitted = reporting.report_text(root, request, fmt, table)
+        with_bom = bom if bom is not None else (output is not None and output.suffix.lower() == ".csv")
+        text, problems, uncommitted = reporting.report_text(root, request, fmt, table, lang.value, with_bom)
     _say_skipped(problems, uncommitted)
-    if output is None:
+    if isinstance(text, bytes):
+        assert output is not None
+        _write(output, text, root)
+    elif output is None:
         typer.echo(text)
     else:
         _write(output, text + ("" if text.endswith("\n") else "\n"), root)

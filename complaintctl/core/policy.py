@@ -219,8 +219,17 @@ class Policy:
     rules: DomainRules = DomainRules()
     # Optional: the registered name in another language (zh: the name on the seal).
     organisation_names: Mapping[str, str] = field(default_factory=dict)
+    # lang -> the letterhead line under the name (address, phone), as letters print it
+    letterhead: Mapping[str, str] = field(default_factory=dict)
+    # lang -> group -> code -> label: how documents and reports in that
+    # language name the policy's codes (states, categories, channels, ...).
+    labels: Mapping[str, Mapping[str, Mapping[str, str]]] = field(default_factory=dict)
     # Optional: the language of the agreement 'agree' files (agree --lang overrides).
     letter_language: str = "en"
+
+    def labels_in(self, lang: str) -> Mapping[str, Mapping[str, str]]:
+        """Names of the policy's codes in ``lang``, by group (none: codes print as they are)."""
+        return self.labels.get(lang, {})
 
     def organisation_in(self, lang: str) -> str:
         """The organisation's name for a document in ``lang`` (en: ``organisation``)."""
@@ -332,6 +341,8 @@ _OPTIONAL = (
     "written_channels",
     "rules",
     "organisation_names",
+    "letterhead",
+    "labels",
     "letter_language",
 )
 
@@ -464,6 +475,13 @@ def parse(data: Any) -> Policy:
         case_file_max_bytes=1_000_000
         if top.get("case_file_max_bytes") is None
         else v.integer(top["case_file_max_bytes"], ("case_file_max_bytes",), low=10_000),
+        labels=_labels(top.get("labels")),
+        letterhead=MappingProxyType(
+            {
+                str(k): v.string(line, ("letterhead", str(k)))
+                for k, line in v.mapping(top.get("letterhead") or {}, ("letterhead",)).items()
+            }
+        ),
         organisation_names=MappingProxyType(
             {
                 str(k): v.string(name, ("organisation_names", str(k)))
@@ -485,6 +503,32 @@ def parse(data: Any) -> Policy:
             v.strings(top["categories"], ("categories",)),
         ),
     )
+
+
+LABEL_GROUPS = (
+    "states", "severities", "categories", "channels", "tiers", "resolutions", "note_kinds", "offer_kinds",
+    "offer_statuses", "clocks", "clock_statuses", "causes", "actions",
+)  # fmt: skip
+
+
+def _labels(raw: Any) -> Mapping[str, Mapping[str, Mapping[str, str]]]:
+    out: dict[str, Mapping[str, Mapping[str, str]]] = {}
+    for lang, groups in v.mapping(raw or {}, ("labels",)).items():
+        path: v.Path = ("labels", str(lang))
+        found = v.mapping(groups, path)
+        v.keys(found, path, (), LABEL_GROUPS)
+        out[str(lang)] = MappingProxyType(
+            {
+                str(group): MappingProxyType(
+                    {
+                        str(code): v.string(text, (*path, str(group), str(code)))
+                        for code, text in v.mapping(names, (*path, str(group))).items()
+                    }
+                )
+                for group, names in found.items()
+            }
+        )
+    return MappingProxyType(out)
 
 
 def _rules(

@@ -34,7 +34,7 @@ def _environment_for(search: tuple[str, ...]) -> Any:
 
 
 def _environment(search: list[Path]) -> Any:
-    from jinja2 import FileSystemLoader, StrictUndefined, select_autoescape
+    from jinja2 import FileSystemLoader, StrictUndefined, pass_context, select_autoescape
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 
     class PlainFilesLoader(FileSystemLoader):
@@ -57,7 +57,7 @@ def _environment(search: list[Path]) -> Any:
                             )
             return source
 
-    return ImmutableSandboxedEnvironment(
+    env = ImmutableSandboxedEnvironment(
         loader=PlainFilesLoader([str(p) for p in search]),
         finalize=isolate_bidi,
         undefined=StrictUndefined,
@@ -66,6 +66,22 @@ def _environment(search: list[Path]) -> Any:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.filters["label"] = pass_context(label)
+    env.filters["when"] = when
+    return env
+
+
+def label(ctx: Any, code: Any, group: str) -> Any:
+    """A policy code as the document's language names it (policy.yaml
+    ``labels``, given to the template as ``labels``); else the code itself."""
+    labels = ctx.get("labels") or {}
+    return labels.get(group, {}).get(code, str(code).replace("_", " "))
+
+
+def when(stamp: Any) -> str:
+    """A recorded time as a document prints it: date and minute, no seconds."""
+    text = str(stamp)
+    return text[:16].replace("T", " ") if len(text) >= 16 else text
 
 
 def render(search: list[Path], name: str, context: Mapping[str, Any]) -> str:
@@ -109,29 +125,64 @@ def cjk_font_installed() -> bool:
     return bool(found.stdout.strip())
 
 
-def _offline_fetcher() -> Any:
-    """A fetcher that fetches nothing: letters are self-contained, and a
-    template must not pull files from the disk or anything from the network."""
+def _offline_fetcher(allowed: str | None = None) -> Any:
+    """A fetcher that fetches nothing but the one font file we chose: letters
+    are self-contained, and a template must not pull files from the disk or
+    anything from the network."""
     from weasyprint.urls import URLFetcher
 
     class Offline(URLFetcher):  # type: ignore[misc]
         def fetch(self, url: str, headers: Any = None) -> Any:
+            if allowed is not None and url == allowed:
+                return super().fetch(url, headers)
             raise ValueError(f"complaintctl fetches nothing while making a PDF (asked for {url})")
 
     return Offline()
 
 
-def to_pdf(html: str, name: str) -> bytes:
-    """Print the HTML to PDF with WeasyPrint (a real HTML/CSS engine), offline."""
+CJK_FAMILY = "complaintctl CJK"  # the name the bundled font is given in a PDF's style
+
+
+def bundled_cjk_font(search: list[Path]) -> Path | None:
+    """A Chinese font to print with when the system has none: one the
+    workspace carries (templates/fonts/*.ttf or *.otf, first by name), else
+    Noto Sans SC from the justmytype-intl-cjk package (SIL OFL 1.1)."""
+    for folder in search:
+        found = sorted(p for p in (folder / "fonts").glob("*") if p.suffix.lower() in (".ttf", ".otf"))
+        if found:
+            return found[0]
+    try:
+        import justmytype_intl_cjk
+    except ImportError:
+        return None
+    font = Path(justmytype_intl_cjk.__file__).parent / "fonts" / "ofl" / "notosanssc" / "NotoSansSC[wght].ttf"
+    return font if font.is_file() else None
+
+
+def to_pdf(html: str, name: str, search: list[Path] | None = None) -> bytes:
+    """Print the HTML to PDF with WeasyPrint (a real HTML/CSS engine), offline.
+    Chinese text is printed with the system's Chinese font, else a bundled one."""
+    allowed = None
     if _has_cjk(html) and not cjk_font_installed():
-        raise TemplateError(
-            "the letter has Chinese text but no Chinese font is installed, so the PDF would show empty boxes",
-            where=f"templates/{name}",
-            fix="install one (Debian/Ubuntu: apt-get install fonts-noto-cjk), or use --format html",
+        font = bundled_cjk_font(search or [])
+        if font is None:
+            raise TemplateError(
+                "the letter has Chinese text but no Chinese font is installed, so the PDF would show "
+                "empty boxes",
+                where=f"templates/{name}",
+                fix="put a .ttf or .otf font with Chinese in templates/fonts/, install one "
+                "(Debian/Ubuntu: apt-get install fonts-noto-cjk), or use --format html",
+            )
+        allowed = font.as_uri()
+        face = (
+            f'<style>@font-face {{ font-family: "{CJK_FAMILY}"; src: url("{allowed}"); }}\n'
+            f'body, h1, h2, th, td, p, div {{ font-family: "Noto Serif", "Noto Serif CJK SC", '
+            f'"{CJK_FAMILY}", serif; }}</style>'
         )
+        html = html.replace("</head>", face + "</head>", 1) if "</head>" in html else face + html
     import logging
 
     from weasyprint import HTML
 
     logging.getLogger("weasyprint").setLevel(logging.ERROR)  # its refused-fetch warnings are ours
-    return bytes(HTML(string=html, url_fetcher=_offline_fetcher()).write_pdf())
+    return bytes(HTML(string=html, url_fetcher=_offline_fetcher(allowed)).write_pdf())

@@ -245,9 +245,7 @@ def agree_case(
         from complaintctl.service import letters
 
         lang = lang or ctx.ws.policy.letter_language
-        name = "agreement.html.j2" if lang == "en" else f"agreement.{lang}.html.j2"
-        organisation = ctx.ws.policy.organisation_in(lang)
-        letter = letters.agreement(ctx.ws, doc, "html", name, organisation).encode("utf-8")
+        letter = letters.agreement(ctx.ws, doc, "html", lang).encode("utf-8")
         letter_path = f"{folder}/agreement-offer-{number}.html"
         files[letter_path] = letter
         change.event["letter"] = {

@@ -41,6 +41,7 @@ class ReportFormat(Choice):
     CSV = "csv"
     JSON = "json"
     HTML = "html"
+    XLSX = "xlsx"
 
 
 class OverdueFormat(Choice):

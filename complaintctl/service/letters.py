@@ -22,23 +22,67 @@ def render(
     lang: Lang = Lang.EN,
 ) -> str | bytes:
     """A letter or summary as text (html, md) or bytes (pdf)."""
-    from complaintctl.core.privacy import mask_customer
     from complaintctl.reports import letters as rnd
 
     what, fmt, lang = Document.parse(what), DocFormat.parse(fmt), Lang.parse(lang)
-    ws, case = reads.load(root, case_id)
     source = {DocFormat.PDF: "html", DocFormat.MARKDOWN: "md"}.get(fmt, fmt.value)
-    name = f"{what.value}.{source}.j2" if lang is Lang.EN else f"{what.value}.{lang.value}.{source}.j2"
-    organisation = ws.policy.organisation_in(lang.value)
-    if what is Document.AGREEMENT:
-        text = agreement(ws, case, source, name, organisation)
-    elif what is Document.REPLY:
-        text = rnd.render(_templates(ws), name, {**_reply_context(ws, case), "organisation": organisation})
-    else:
-        context: dict[str, Any] = {"case": case, "organisation": organisation}
-        context["customer"] = case["customer"] if show_pii else mask_customer(dict(case["customer"]))
+    name = _name(what.value, source, lang.value)
+    if what is Document.SUMMARY:
+        case, status = reads.case_status(root, case_id)
+        ws = workspace.find_workspace(root)
+        context = {**_common(ws, lang.value), **_summary_context(ws, case, status, show_pii)}
         text = rnd.render(_templates(ws), name, context)
-    return rnd.to_pdf(text, name) if fmt is DocFormat.PDF else text
+    else:
+        ws, case = reads.load(root, case_id)
+        if what is Document.AGREEMENT:
+            text = agreement(ws, case, source, lang.value)
+        else:
+            text = rnd.render(_templates(ws), name, {**_reply_context(ws, case), **_common(ws, lang.value)})
+    return rnd.to_pdf(text, name, _templates(ws)) if fmt is DocFormat.PDF else text
+
+
+def _name(what: str, source: str, lang: str) -> str:
+    return f"{what}.{source}.j2" if lang == "en" else f"{what}.{lang}.{source}.j2"
+
+
+def _common(ws: Workspace, lang: str) -> dict[str, Any]:
+    """What every document gets: the organisation's name and letterhead in
+    the language, and the names of the policy's codes in it."""
+    policy = ws.policy
+    return {
+        "organisation": policy.organisation_in(lang),
+        "letterhead": policy.letterhead.get(lang, ""),
+        "labels": policy.labels_in(lang),
+        "people": {m.id: m.name for m in policy.team},
+        "timezone": policy.timezone,
+    }
+
+
+def _summary_context(ws: Workspace, case: Any, status: Any, show_pii: bool) -> dict[str, Any]:
+    """A case summary: where the case stands now (the effective severity,
+    clocks, stall flag), its offers, agreement and measures, its history."""
+    from complaintctl.core.privacy import mask_customer
+
+    agreed = [e for e in case["events"] if e["action"] == "agree"]
+    return {
+        "case": case,
+        "customer": case["customer"] if show_pii else mask_customer(dict(case["customer"])),
+        "pii": show_pii,
+        "level": status.level,
+        "stalled": status.stalled,
+        "clocks": [
+            {
+                "clock": c.clock,
+                "status": c.status,
+                "due": c.due.isoformat() if c.due else None,
+                "stopped": c.stopped.isoformat() if c.stopped else None,
+            }
+            for c in status.clocks
+        ],
+        "offers": case.get("offers", []),
+        "agreed": agreed[-1] if agreed else None,
+        "measures": case.get("measures", []),
+    }
 
 
 def _reply_context(ws: Workspace, case: Any) -> dict[str, Any]:
@@ -52,7 +96,6 @@ def _reply_context(ws: Workspace, case: Any) -> dict[str, Any]:
     member = ws.policy.member(drafted["by"])
     return {
         "case": case,
-        "organisation": ws.policy.organisation,
         "customer": case["customer"],
         "draft": drafted,
         "signoffs": signed,
@@ -65,10 +108,9 @@ def _templates(ws: Workspace) -> list[Path]:
     return [ws.root / "templates", workspace.defaults_dir() / "templates"]
 
 
-def agreement(
-    ws: Workspace, case: Any, fmt: str, name: str | None = None, organisation: str | None = None
-) -> str:
-    """The settlement agreement for the case's accepted offer."""
+def agreement(ws: Workspace, case: Any, fmt: str, lang: str = "en") -> str:
+    """The settlement agreement for the case's accepted offer (or the open
+    one, marked for signature), in ``fmt`` (html, md) and ``lang``."""
     from complaintctl.reports import letters as rnd
 
     accepted = [o for o in case.get("offers", ()) if o["status"] == "accepted"]
@@ -84,8 +126,8 @@ def agreement(
     agreed = [e for e in case["events"] if e["action"] == "agree" and e.get("offer") == offer["no"]]
     member = ws.policy.member(case["owner"])
     context = {
+        **_common(ws, lang),
         "case": case,
-        "organisation": organisation or ws.policy.organisation,
         "customer": case["customer"],
         "offer": offer,
         "money": money_words(offer),
@@ -93,7 +135,7 @@ def agreement(
         "for_signature": not accepted,
         "handler": member.name if member else case["owner"],
     }
-    return rnd.render(_templates(ws), name or f"agreement.{fmt}.j2", context)
+    return rnd.render(_templates(ws), _name("agreement", fmt, lang), context)
 
 
 def money_words(offer: Any) -> dict[str, str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from complaintctl.core import times
@@ -89,6 +89,37 @@ def report(root: str | None, req: ReportRequest) -> tuple[Any, list[str], Worksp
     return figures, problems, ws, uncommitted
 
 
+def _history(ws: Workspace, req: ReportRequest, figures: Any) -> tuple[list[dict[str, Any]], str | None]:
+    """Received and resolved for each of the 12 months up to the period's
+    end (whatever the period), in the report's scope; and the month still
+    running, if it is one of them. From the month sums: cheap."""
+    import dataclasses
+
+    from complaintctl.reports import figures as rep
+
+    scope = _scope(ws, req)
+    when = reads.when_of(ws, req.as_of)
+    end = scope.until or when
+    last = (end - timedelta(microseconds=1)).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    first = last
+    for _ in range(11):
+        first = (first - timedelta(days=1)).replace(day=1)
+    until = (last + timedelta(days=32)).replace(day=1)
+    wide = dataclasses.replace(scope, since=first, until=until)
+    tally, items, _problems, _uncommitted = _report_parts(ws, wide, when)
+    built = rep.build(_standings(ws, items, when), wide, when, {}, tally=tally, oldest=0)
+    counted = {t["month"]: t for t in built.trend}
+    months = []
+    at = first
+    while at < until:
+        key = at.strftime("%Y-%m")
+        row = counted.get(key, {})
+        months.append({"month": key, "received": row.get("received", 0), "resolved": row.get("resolved", 0)})
+        at = (at + timedelta(days=32)).replace(day=1)
+    running = when.strftime("%Y-%m")
+    return months, running if first <= when < until else None
+
+
 def _year_earlier(at: datetime) -> datetime:
     """The same moment a year before (29 February: the 28th)."""
     try:
@@ -165,26 +196,36 @@ def report_text(
     req: ReportRequest,
     fmt: ReportFormat = ReportFormat.TABLE,
     table: str | None = None,
-) -> tuple[str, list[str], list[str]]:
-    """The report in a format (table, markdown, csv, json, html), the case
-    files left out of it, and those not read because they differ from HEAD."""
+    lang: str = "en",
+    bom: bool = False,
+) -> tuple[str | bytes, list[str], list[str]]:
+    """The report in a format (table, markdown, csv, json, html: text; xlsx:
+    bytes) and language (en, zh; json is the same in both), the case files
+    left out of it, and those not read because they differ from HEAD."""
     from complaintctl.reports import tables
 
     fmt = ReportFormat.parse(fmt)
     figures, problems, ws, uncommitted = report(root, req)
-    items = tables.tables(figures)
+    words = tables.Words(lang, ws.policy.labels_in(lang))
+    items = tables.tables(figures, words)
     if fmt is ReportFormat.JSON:
         return tables.to_json(figures), problems, uncommitted
+    if fmt is ReportFormat.XLSX:
+        return tables.to_xlsx(items), problems, uncommitted
     if fmt is ReportFormat.CSV:
         names = [t.name for t in items]
         wanted = table or "summary"
         if wanted not in names:
             raise UsageError(f"no table '{wanted}'", fix=f"use --table with one of: {', '.join(names)}")
-        return tables.to_csv(items[names.index(wanted)]).rstrip("\n"), problems, uncommitted
+        return tables.to_csv(items[names.index(wanted)], bom).rstrip("\n"), problems, uncommitted
     if fmt is ReportFormat.HTML:
         from complaintctl.reports import letters
 
-        context = tables.html_context(figures, items, ws.policy.organisation)
+        history, partial = _history(ws, req, figures)
+        known = {"category": list(ws.policy.categories), "severity": list(ws.policy.severities)}
+        context = tables.html_context(
+            figures, items, ws.policy.organisation_in(lang), words, known, history, partial
+        )
         search = [ws.root / "templates", workspace.defaults_dir() / "templates"]
         return letters.render(search, "report.html.j2", context), problems, uncommitted
     return tables.to_text(items, markdown=fmt is ReportFormat.MARKDOWN), problems, uncommitted
