@@ -106,7 +106,7 @@ def test_csv_for_excel_and_the_workbook(run: Any, ws: Workspace, tmp_path: Path)
     book_path = tmp_path / "november.xlsx"
     assert ok(run, "report", *PERIOD, "--format", "xlsx", "-o", str(book_path)) == f"Wrote {book_path}\n"
     book = load_workbook(book_path)
-    assert book.sheetnames[:3] == ["summary", "status", "severity"] and "money" in book.sheetnames
+    assert book.sheetnames[:4] == ["summary", "hotspots", "oldest", "status"] and "money" in book.sheetnames
     summary = book["summary"]
     assert [c.value for c in summary[2]] == ["Figure", "Value"]
     assert [c.value for c in summary[3]] == ["Received", 1]
@@ -156,6 +156,9 @@ def test_the_charts_are_svg_a_person_can_read(run: Any, ws: Workspace) -> None:
 
     assert all(f"fill: {colour}" in severity for colour in SEVERITY_COLOURS)  # one colour per severity
     assert re.search(r"font-size:1[2-9]px", months)  # text readable in print
+    within = _svg(html, "within-limit")  # first replies in time by month, against policy's target (95)
+    assert "First reply within the limit" in within and ">Target</text>" in within
+    assert all(f">{n}</text>" in within for n in (0, 20, 40, 60, 80, 100))  # a percent axis
 
 
 def test_the_month_still_running_is_marked(run: Any, ws: Workspace) -> None:

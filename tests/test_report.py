@@ -107,10 +107,13 @@ def test_figures_match_the_hand_computed_ones(run: Any, ws: Workspace, twenty: l
         {"category": "billing", "matter": "oct-batch", "cases": 3, "customers": 3, "open": 0}
     ]
     # Opened 1 Oct + 2k days: k <= 15 in October. Closed 1 Oct + (3k + 1) days: k <= 9 in October.
+    # First reply by month received: October's 16 all answered in time; November's 4 never.
     assert r["trend"] == [
-        {"month": "2026-10", "received": 16, "resolved": 10},
-        {"month": "2026-11", "received": 4, "resolved": 2},
-    ]
+        {"month": "2026-10", "received": 16, "resolved": 10,
+         "first_reply_met": 16, "first_reply_decided": 16, "first_reply_percent": 100.0},
+        {"month": "2026-11", "received": 4, "resolved": 2,
+         "first_reply_met": 0, "first_reply_decided": 4, "first_reply_percent": 0.0},
+    ]  # fmt: skip
     assert [o["case"] for o in r["oldest_open"]] == twenty[12:17]
     assert r["oldest_open"][0] == {
         "case": twenty[12], "opened": "2026-10-25", "days": 28, "state": "in-progress", "severity": "hot",
@@ -121,7 +124,10 @@ def test_figures_match_the_hand_computed_ones(run: Any, ws: Workspace, twenty: l
 def test_period_scope_and_as_of(run: Any, ws: Workspace, twenty: list[str]) -> None:
     november = figures(run, "--since", "2026-11-01", "--until", "2026-12-01")
     assert (november["received"], november["resolved"]) == (4, 2)
-    assert november["trend"] == [{"month": "2026-11", "received": 4, "resolved": 2}]
+    assert november["trend"] == [
+        {"month": "2026-11", "received": 4, "resolved": 2,
+         "first_reply_met": 0, "first_reply_decided": 4, "first_reply_percent": 0.0}
+    ]  # fmt: skip
     bob = figures(run, "--owner", "bob@example.com")
     assert (bob["received"], bob["resolved"], bob["open"]) == (8, 2, 6)  # 12 and 13 went up to Carol
     billing = figures(run, "--category", "billing")
@@ -144,13 +150,15 @@ def test_every_format(run: Any, ws: Workspace, twenty: list[str]) -> None:
         == "Measure,Cases,Median,Mean,90th pct\nFirst reply,16,8.5,8.5,14.5\nResolution,12,156,156,261.6\n"
     )
     trend = run("report", "--format", "csv", "--table", "trend").stdout
-    assert trend == "Month,Received,Resolved\n2026-10,16,10\n2026-11,4,2\n"
+    assert trend == (
+        "Month,Received,Resolved,First reply within the limit (%)\n2026-10,16,10,100.0\n2026-11,4,2,0.0\n"
+    )
     bad = run("report", "--format", "csv", "--table", "nope")
     assert bad.exit_code == 2 and "no table 'nope'" in bad.stderr
     html = run("report", "--format", "html").stdout
     fetched = html.replace('xmlns="http://www.w3.org/2000/svg"', "")  # a name, never fetched
     assert "<script" not in html and "http://" not in fetched and "https://" not in fetched
-    assert html.count("<svg") == 4 and "13800000" not in html and "Customer 1" not in html
+    assert html.count("<svg") == 5 and "13800000" not in html and "Customer 1" not in html
     Checker().check(html)
 
 

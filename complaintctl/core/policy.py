@@ -221,6 +221,8 @@ class Policy:
     organisation_names: Mapping[str, str] = field(default_factory=dict)
     # lang -> the letterhead line under the name (address, phone), as letters print it
     letterhead: Mapping[str, str] = field(default_factory=dict)
+    # clock -> the share within its limit (percent) the house aims at; the report draws it
+    report_targets: Mapping[str, int] = field(default_factory=dict)
     # lang -> group -> code -> label: how documents and reports in that
     # language name the policy's codes (states, categories, channels, ...).
     labels: Mapping[str, Mapping[str, Mapping[str, str]]] = field(default_factory=dict)
@@ -342,6 +344,7 @@ _OPTIONAL = (
     "rules",
     "organisation_names",
     "letterhead",
+    "report_targets",
     "labels",
     "letter_language",
 )
@@ -476,6 +479,14 @@ def parse(data: Any) -> Policy:
         if top.get("case_file_max_bytes") is None
         else v.integer(top["case_file_max_bytes"], ("case_file_max_bytes",), low=10_000),
         labels=_labels(top.get("labels")),
+        report_targets=MappingProxyType(
+            {
+                v.choice(str(k), ("report_targets", str(k)), CLOCKS, "clock"): v.integer(
+                    n, ("report_targets", str(k)), low=0, high=100
+                )
+                for k, n in v.mapping(top.get("report_targets") or {}, ("report_targets",)).items()
+            }
+        ),
         letterhead=MappingProxyType(
             {
                 str(k): v.string(line, ("letterhead", str(k)))

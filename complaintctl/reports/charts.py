@@ -92,6 +92,39 @@ def months(
     return _render(chart, "months")
 
 
+def within_limit(
+    history: Sequence[Mapping[str, Any]],
+    title: str,
+    names: Mapping[str, str],
+    target: int | None,
+    partial: str | None = None,
+) -> str:
+    """The share of first replies within their limit, month by month (by
+    month received), against the house's target; a month with none decided
+    has no point."""
+    import pygal
+
+    labels = [str(m["label"]) + (" *" if m["month"] == partial else "") for m in history]
+    chart = pygal.Line(
+        **_config(
+            title=title,
+            x_labels=labels,
+            x_label_rotation=-30 if len(labels) > 6 else 0,
+            range=(0, 100),
+            y_labels=[0, 20, 40, 60, 80, 100],
+            print_values=False,
+            dots_size=4,
+            style=_style((RECEIVED, "#b8322a")),
+        )
+    )
+    chart.add(names["share"], [m.get("first_reply_percent") for m in history])
+    if target is not None:
+        chart.add(
+            names["target"], [target] * len(history), show_dots=False, stroke_style={"dasharray": "6, 4"}
+        )
+    return _render(chart, "within-limit")
+
+
 def counts(
     items: Sequence[tuple[str, int]],
     title: str,

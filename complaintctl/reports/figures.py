@@ -141,6 +141,7 @@ def measures_carried_out(row: Mapping[str, Any], as_of: datetime) -> tuple[int, 
 BREAKDOWNS = ("status", "severity", "category", "channel", "owner", "cause")
 NO_CAUSE = "not recorded"  # the cause breakdown's name for a case with no cause yet
 CLOCKS = REPORTED  # first reply, resolution, keep informed, follow-up
+MONTHLY_CLOCK = "first_reply"  # the clock whose share within the limit is shown month by month
 
 
 @dataclass
@@ -172,6 +173,8 @@ class Tally:
     doubles: dict[str, list[Any]] = field(default_factory=dict)
     lessons: list[tuple[str, str, str, str]] = field(default_factory=list)  # category, case, at, text
     months: dict[str, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0]))
+    # month received -> [first replies within the limit, first-reply clocks decided]
+    month_limits: dict[str, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0]))
     groups: dict[tuple[str, str], list[tuple[Standing, bool]]] = field(
         default_factory=lambda: defaultdict(list)
     )
@@ -231,6 +234,10 @@ class Tally:
                 self.decided[clock] += 1
                 if outcome == "met":
                     self.met[clock] += 1
+                if clock == MONTHLY_CLOCK:
+                    share = self.month_limits[row["opened_at"][:7]]
+                    share[0] += outcome == "met"
+                    share[1] += 1
         self.tiers.update(row.get("escalated_to") or ())
         score = row.get("satisfaction")
         if score is not None:
@@ -343,7 +350,20 @@ def finish(t: Tally, orders: Mapping[str, Sequence[str]], oldest: int = 5) -> Re
                 }
             )
     report.hot_spots.sort(key=lambda h: (-h["customers"], h["category"], h["matter"]))
-    report.trend = [{"month": m, "received": r, "resolved": c} for m, (r, c) in sorted(t.months.items())]
+    report.trend = []
+    for m, (r, c) in sorted(t.months.items()):
+        met, decided = t.month_limits.get(m, (0, 0))
+        share = Share(met, decided)
+        report.trend.append(
+            {
+                "month": m,
+                "received": r,
+                "resolved": c,
+                "first_reply_met": met,
+                "first_reply_decided": decided,
+                "first_reply_percent": share.percent,
+            }
+        )
 
     # The oldest first; on the same instant, in the order of the files.
     first = heapq.nsmallest(oldest, t.oldest, key=lambda item: (item[0], item[1]))

@@ -21,6 +21,7 @@ from typing import Any
 from complaintctl.core import timeline
 from complaintctl.core.indexrow import IndexRow as Row
 from complaintctl.reports.figures import (
+    MONTHLY_CLOCK,
     NO_CAUSE,
     OLDEST_KEYS,
     Scope,
@@ -30,7 +31,7 @@ from complaintctl.reports.figures import (
     merge_money,
 )
 
-FORMAT = 4  # of the sums; stored sums of another format are made again (4: stalled, money, lessons)
+FORMAT = 5  # of the sums; stored sums of another format are made again (5: first reply by month)
 KEEP_OLDEST = 5
 _END = datetime(9999, 1, 1, tzinfo=UTC)  # report.build shows the five oldest open cases
 
@@ -108,6 +109,10 @@ def _add_final(sums: dict[str, Any], rel: str, row: Row, cutoff_us: int) -> bool
         _bump(cell["decided"], clock)
         if outcome == "met":
             _bump(cell["met"], clock)
+        if clock == MONTHLY_CLOCK:
+            share = cell["month_limits"].setdefault(opened_text[:7], [0, 0])
+            share[0] += outcome == "met"
+            share[1] += 1
     for tier in row.get("escalated_to") or ():
         _bump(cell["tiers"], tier)
     score = row.get("satisfaction")
@@ -133,6 +138,7 @@ def _empty() -> dict[str, Any]:
         "replies": [], "resolutions": [], "decided": {}, "met": {}, "tiers": {},
         "scores": {}, "unreachable": 0, "closed": {}, "open": 0, "overdue": 0, "oldest": [],
         "measures_done": 0, "measures_met": 0, "stalled": 0, "money": {}, "doubles": {}, "lessons": [],
+        "month_limits": {},
     }  # fmt: skip
 
 
@@ -214,6 +220,9 @@ def add(tally: Tally, sums: Mapping[str, Any]) -> None:
         tally.received += cell["received"]
         for month, n in cell["months"].items():
             tally.months[month][0] += n
+        for month, (met, decided) in cell["month_limits"].items():
+            tally.month_limits[month][0] += met
+            tally.month_limits[month][1] += decided
         tally.repeat += cell["repeat"]
         counters = tally.counters
         counters["status"].update(cell["status"])

@@ -65,6 +65,8 @@ ZH = {
     "Complaints report": "投诉处理报告", "in the period": "本期", "now": "当前",
     "a year before": "去年同期", "satisfaction (of 5)": "满意度（满分 5）",
     "the month still running": "当月未结束",
+    "First replies within the limit, month by month (%)": "逐月首次答复及时率（%）",
+    "First reply within the limit": "首次答复及时率", "Target": "目标",
     "Made by complaintctl. Customer personal data is not included. Times are calendar hours from receipt.":
         "由 complaintctl 生成。不含客户个人信息。用时为自受理起的日历小时。",
 }  # fmt: skip
@@ -77,9 +79,19 @@ GROUPS = {"status": "states", "severity": "severities", "category": "categories"
 class Words:
     """The report's words in one language: fixed text, and the policy's codes."""
 
-    def __init__(self, lang: str = "en", labels: Mapping[str, Mapping[str, str]] | None = None) -> None:
+    def __init__(
+        self,
+        lang: str = "en",
+        labels: Mapping[str, Mapping[str, str]] | None = None,
+        people: Mapping[str, str] | None = None,
+    ) -> None:
         self.lang = lang
         self.labels = labels or {}
+        self.people = people or {}
+
+    def person(self, user: str) -> str:
+        """A team member by name (the id when not on the team)."""
+        return self.people.get(user, user)
 
     def __call__(self, text: str) -> str:
         return ZH.get(text, text) if self.lang == "zh" else text
@@ -131,7 +143,10 @@ def tables(r: Report, words: Words | None = None) -> list[Table]:
                 name,
                 f"{w('Received by')}{w(name)}" if w.lang == "zh" else f"Received by {name}",
                 (w(name.capitalize()), w("Cases"), w("Share")),
-                [(w.code(k, group), v, _share(v, total)) for k, v in counts.items()],
+                [
+                    (w.person(k) if name == "owner" else w.code(k, group), v, _share(v, total))
+                    for k, v in counts.items()
+                ],
             )
         )
     times: list[tuple[Any, ...]] = []
@@ -207,8 +222,16 @@ def tables(r: Report, words: Words | None = None) -> list[Table]:
         Table(
             "trend",
             w("Month by month"),
-            (w("Month"), w("Received"), w("Resolved")),
-            [(w.month(t["month"]), t["received"], t["resolved"]) for t in r.trend],
+            (w("Month"), w("Received"), w("Resolved"), w("First reply within the limit")),
+            [
+                (
+                    w.month(t["month"]),
+                    t["received"],
+                    t["resolved"],
+                    _share(t["first_reply_met"], t["first_reply_decided"]),
+                )
+                for t in r.trend
+            ],
         )
     )
     out.append(
@@ -234,13 +257,15 @@ def tables(r: Report, words: Words | None = None) -> list[Table]:
                     o["days"],
                     w.code(o["state"], "states"),
                     w.code(o["severity"], "severities"),
-                    o["owner"],
+                    w.person(o["owner"]),
                 )
                 for o in r.oldest_open
             ],
         )
     )
-    return out
+    # What needs attention first: the summary, then hot spots and the backlog by age.
+    first = ("summary", "hotspots", "oldest")
+    return sorted(out, key=lambda t: first.index(t.name) if t.name in first else len(first))
 
 
 def _day(iso: str) -> str:
@@ -352,6 +377,7 @@ def html_context(
     known: Mapping[str, Sequence[str]],
     history: Sequence[Mapping[str, Any]],
     partial: str | None,
+    target: int | None = None,
 ) -> Mapping[str, Any]:
     """What templates/report.html.j2 gets: the figures, the tables, and the
     charts as SVG. ``known``: every category and severity (a zero is shown);
@@ -368,6 +394,13 @@ def html_context(
     categories = [*known.get("category", ()), *(c for c in by_category if c not in known.get("category", ()))]
     months = [{**m, "label": w.month(str(m["month"]))} for m in history]
     drawn = {
+        "within": charts.within_limit(
+            months,
+            w("First replies within the limit, month by month (%)"),
+            {"share": w("First reply within the limit"), "target": w("Target")},
+            target,
+            partial,
+        ),
         "months": charts.months(
             months,
             w("Received and resolved, month by month"),

@@ -114,7 +114,14 @@ def _history(ws: Workspace, req: ReportRequest, figures: Any) -> tuple[list[dict
     while at < until:
         key = at.strftime("%Y-%m")
         row = counted.get(key, {})
-        months.append({"month": key, "received": row.get("received", 0), "resolved": row.get("resolved", 0)})
+        months.append(
+            {
+                "month": key,
+                "received": row.get("received", 0),
+                "resolved": row.get("resolved", 0),
+                "first_reply_percent": row.get("first_reply_percent"),
+            }
+        )
         at = (at + timedelta(days=32)).replace(day=1)
     running = when.strftime("%Y-%m")
     return months, running if first <= when < until else None
@@ -206,7 +213,7 @@ def report_text(
 
     fmt = ReportFormat.parse(fmt)
     figures, problems, ws, uncommitted = report(root, req)
-    words = tables.Words(lang, ws.policy.labels_in(lang))
+    words = tables.Words(lang, ws.policy.labels_in(lang), {m.id: m.name for m in ws.policy.team})
     items = tables.tables(figures, words)
     if fmt is ReportFormat.JSON:
         return tables.to_json(figures), problems, uncommitted
@@ -223,8 +230,9 @@ def report_text(
 
         history, partial = _history(ws, req, figures)
         known = {"category": list(ws.policy.categories), "severity": list(ws.policy.severities)}
+        target = ws.policy.report_targets.get("first_reply")
         context = tables.html_context(
-            figures, items, ws.policy.organisation_in(lang), words, known, history, partial
+            figures, items, ws.policy.organisation_in(lang), words, known, history, partial, target
         )
         search = [ws.root / "templates", workspace.defaults_dir() / "templates"]
         return letters.render(search, "report.html.j2", context), problems, uncommitted
