@@ -193,3 +193,34 @@ def test_a_chinese_pdf_prints_where_the_system_has_no_chinese_font(
     refused = run("render", case_id, "agreement", "--lang", "zh", "--format", "pdf", "-o", str(out))
     assert refused.exit_code == 1
     assert "no Chinese font is installed" in refused.stderr and "templates/fonts/" in refused.stderr
+
+
+def test_printed_pages_carry_their_furniture_as_a_person_sees_them(
+    run: Any, ws: Workspace, tmp_path: Path
+) -> None:
+    """Rasterised (pdftoppm): every page of the Chinese agreement has ink in
+    its header (the case number) and its footer (第X页 共Y页), and body text."""
+    import shutil
+    import subprocess
+
+    if shutil.which("pdftoppm") is None:
+        pytest.skip("pdftoppm (poppler-utils) is not installed: the text checks above still ran")
+    from PIL import Image
+
+    case_id = settled(run)
+    out = tmp_path / "agreement.zh.pdf"
+    ok(run, "render", case_id, "agreement", "--lang", "zh", "--format", "pdf", "-o", str(out))
+    subprocess.run(["pdftoppm", "-r", "100", "-png", str(out), str(tmp_path / "page")], check=True)
+    pages = sorted(tmp_path.glob("page-*.png"))
+    assert len(pages) == len(PdfReader(str(out)).pages) >= 1
+
+    def ink(image: Any, top: float, bottom: float) -> int:
+        width, height = image.size
+        box = image.crop((0, int(height * top), width, int(height * bottom)))
+        return sum(1 for pixel in box.getdata() if pixel < 200)
+
+    for page in pages:
+        image = Image.open(page).convert("L")
+        assert ink(image, 0.0, 0.07) > 20, page.name  # the case number at the top right
+        assert ink(image, 0.93, 1.0) > 20, page.name  # the page number at the bottom
+        assert ink(image, 0.1, 0.9) > 500, page.name  # the agreement itself
