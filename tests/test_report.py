@@ -554,6 +554,10 @@ def test_money_lessons_stalled_and_a_year_before(
     double = ok(*open_args(at="2026-11-02T09:00", phone="13900000003"))
     credit = ok(*open_args(at="2026-11-03T09:00", phone="13900000004", category="delivery-delay"))
     quiet = ok(*open_args(at="2026-11-20T09:00", phone="13900000005"))  # answered, then left alone
+    weekend = ok(*open_args(at="2026-11-06T17:00", phone="13900000006", category="service-attitude"))
+    ok(
+        "close", weekend, "--resolution", "explained", "--at", "2026-11-09T10:00"
+    )  # Friday 17:00 to Monday 10:00
     for args in (
         ["note", double, "Sorry", "--kind", "reply", "--channel", "phone", "--at", "2026-11-02T10:00"],
         ["propose", double, "--overcharge", "--charged", "480", "--due", "240", "--terms", "Credit",
@@ -585,6 +589,10 @@ def test_money_lessons_stalled_and_a_year_before(
         {"category": "billing", "case": double, "at": "2026-11-02T17:00:00+08:00",
          "text": "Batch runs must be checked before they post"},
     ]  # fmt: skip
+    # Resolution: calendar hours 7 (the double refund, Monday 09:00-16:00) and 65 (over the weekend);
+    # the policy's limit for these counts working hours (09:00-18:00 on working days): 7 and 1 + 1.
+    assert r["resolution"] == {"count": 2, "median_h": 36.0, "mean_h": 36.0, "p90_h": 59.2}
+    assert r["resolution_work"] == {"count": 2, "median_h": 4.5, "mean_h": 4.5, "p90_h": 6.5}
     assert r["year_before"] == {
         "since": "2025-11-01T00:00+08:00", "until": "2025-12-01T00:00+08:00", "received": 1, "resolved": 1,
     }  # fmt: skip

@@ -9,6 +9,7 @@ policy given, a row also keeps what no later moment can change
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any, NotRequired, TypedDict
 
 from complaintctl.core import deadlines, severity
@@ -69,6 +70,9 @@ class IndexRow(TypedDict):
     # [amount, currency, kind, double refund?, agreed at] of the accepted offer, if any
     settlement: list[Any] | None
     lessons: list[list[str]]  # [at, text] of each lesson note (note --kind lesson) not taken back
+    # Working hours from receipt to close, for a closed case whose resolution
+    # clock counts working time (the unit that judges it); else None.
+    work_hours: NotRequired[float | None]
     clock_facts: NotRequired[dict[str, Any]]
     severity_facts: NotRequired[dict[str, Any]]
     settled: Settled | None
@@ -166,5 +170,22 @@ def row(
     if policy is not None:
         from complaintctl.core import timeline
 
+        out["work_hours"] = _work_hours(case, policy, cal, out["settled"])
         out["timeline"] = timeline.timeline(policy, out, cal)
     return out
+
+
+def _work_hours(
+    case: Mapping[str, Any], policy: Policy, cal: deadlines.Calendar | None, done: Settled | None
+) -> float | None:
+    """Receipt to close in working hours, when the case's resolution limit
+    (at the severity it closed with) counts working time."""
+    closed = case.get("closed_at")
+    if not closed or cal is None:
+        return None
+    level = done["level"] if done else case["severity"]
+    limit = policy.limits_for(level, bool(case["urgent"])).get("resolution")
+    if limit is None or not limit.business:
+        return None
+    opened = datetime.fromisoformat(case["opened_at"])
+    return round(deadlines.work_seconds(cal, opened, datetime.fromisoformat(closed)) / 3600, 4)

@@ -90,6 +90,7 @@ class Report:
     breakdowns: dict[str, dict[str, int]] = field(default_factory=dict)
     first_reply: Durations | None = None
     resolution: Durations | None = None
+    resolution_work: Durations | None = None  # in working hours, of cases judged in them
     within_limit: dict[str, Share] = field(default_factory=dict)
     escalations: dict[str, int] = field(default_factory=dict)
     satisfaction_mean: float | None = None
@@ -161,6 +162,7 @@ class Tally:
     counters: dict[str, Counter[str]] = field(default_factory=lambda: {n: Counter() for n in BREAKDOWNS})
     replies: list[float] = field(default_factory=list)
     resolutions: list[float] = field(default_factory=list)
+    work_resolutions: list[float] = field(default_factory=list)
     met: Counter[str] = field(default_factory=Counter)
     decided: Counter[str] = field(default_factory=Counter)
     tiers: Counter[str] = field(default_factory=Counter)
@@ -228,6 +230,8 @@ class Tally:
         if is_closed:
             assert closed is not None
             self.resolutions.append((closed - opened).total_seconds() / 3600)
+            if row.get("work_hours") is not None:
+                self.work_resolutions.append(float(row["work_hours"]))  # type: ignore[arg-type]
         for clock in CLOCKS:
             outcome = st.outcomes.get(clock)
             if outcome in ("met", "breached"):
@@ -312,6 +316,7 @@ def finish(t: Tally, orders: Mapping[str, Sequence[str]], oldest: int = 5) -> Re
         report.breakdowns[name] = _ordered(t.counters[name], orders.get(name, ()))
     report.first_reply = durations(t.replies)
     report.resolution = durations(t.resolutions)
+    report.resolution_work = durations(t.work_resolutions)
     for clock in CLOCKS:
         report.within_limit[clock] = Share(t.met[clock], t.decided[clock])
     report.escalations = _ordered(t.tiers, orders.get("tier", ()))

@@ -31,7 +31,7 @@ from complaintctl.reports.figures import (
     merge_money,
 )
 
-FORMAT = 5  # of the sums; stored sums of another format are made again (5: first reply by month)
+FORMAT = 6  # of the sums; stored sums of another format are made again (6: working hours)
 KEEP_OLDEST = 5
 _END = datetime(9999, 1, 1, tzinfo=UTC)  # report.build shows the five oldest open cases
 
@@ -88,6 +88,8 @@ def _add_final(sums: dict[str, Any], rel: str, row: Row, cutoff_us: int) -> bool
         closed = datetime.fromisoformat(closed_text)
         bisect.insort(cell["closed"].setdefault(closed_text[:7], []), timeline.micros(closed))
         cell["resolutions"].append((closed - opened).total_seconds() / 3600)
+        if row.get("work_hours") is not None:
+            cell["work_resolutions"].append(float(row["work_hours"]))  # type: ignore[arg-type]
     else:
         cell["open"] += 1
         cell["overdue"] += int(st.breached)
@@ -138,7 +140,7 @@ def _empty() -> dict[str, Any]:
         "replies": [], "resolutions": [], "decided": {}, "met": {}, "tiers": {},
         "scores": {}, "unreachable": 0, "closed": {}, "open": 0, "overdue": 0, "oldest": [],
         "measures_done": 0, "measures_met": 0, "stalled": 0, "money": {}, "doubles": {}, "lessons": [],
-        "month_limits": {},
+        "month_limits": {}, "work_resolutions": [],
     }  # fmt: skip
 
 
@@ -233,6 +235,7 @@ def add(tally: Tally, sums: Mapping[str, Any]) -> None:
         counters["owner"][owner] += cell["received"]
         tally.replies += cell["replies"]
         tally.resolutions += cell["resolutions"]
+        tally.work_resolutions += cell["work_resolutions"]
         tally.decided.update(cell["decided"])
         tally.met.update(cell["met"])
         tally.tiers.update(cell["tiers"])

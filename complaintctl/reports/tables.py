@@ -50,6 +50,7 @@ ZH = {
     "status": "状态", "severity": "级别", "category": "类别", "channel": "渠道", "owner": "负责人",
     "cause": "原因", "Time taken (hours)": "用时（小时）", "Measure": "指标", "Median": "中位数",
     "Mean": "平均", "90th pct": "90 分位", "First reply": "首次答复", "Resolution": "解决",
+    "Resolution, in working hours": "解决（工作小时）",
     "Within the time limit": "时限内完成", "Clock": "时限项目", "Met": "达标", "Decided": "已判定",
     "measures carried out": "落实措施", "Escalations by tier reached": "升级（按到达层级）",
     "Tier": "层级", "Escalations": "升级次数", "Settlements agreed: compensation": "和解补偿",
@@ -150,7 +151,13 @@ def tables(r: Report, words: Words | None = None) -> list[Table]:
             )
         )
     times: list[tuple[Any, ...]] = []
-    for label, d in (("First reply", r.first_reply), ("Resolution", r.resolution)):
+    for label, d in (
+        ("First reply", r.first_reply),
+        ("Resolution", r.resolution),
+        ("Resolution, in working hours", r.resolution_work),
+    ):
+        if label.endswith("working hours") and not (d and d.count):
+            continue  # no case judged in working hours: no row
         d = d or Durations(0, None, None, None)
         times.append((w(label), d.count, _num(d.median_h), _num(d.mean_h), _num(d.p90_h)))
     out.append(
