@@ -224,3 +224,21 @@ def test_printed_pages_carry_their_furniture_as_a_person_sees_them(
         assert ink(image, 0.0, 0.07) > 20, page.name  # the case number at the top right
         assert ink(image, 0.93, 1.0) > 20, page.name  # the page number at the bottom
         assert ink(image, 0.1, 0.9) > 500, page.name  # the agreement itself
+
+
+def test_a_workspaces_older_report_template_still_renders(run: Any, ws: Workspace) -> None:
+    """A workspace keeps the copy of report.html.j2 that 'init' gave it; after
+    an upgrade its variables (the hand-drawn bars under ``charts``) still exist."""
+    from tests.helpers import git
+
+    ok(run, *open_args(at="2026-11-20T09:00"))
+    (ws.root / "templates" / "report.html.j2").write_text(
+        "<html><body>{% for name in ('received', 'resolved', 'category', 'severity', 'satisfaction') %}"
+        '{% for b in charts[name] %}<rect x="{{ b.x }}" height="{{ b.height }}"><title>{{ b.label }}: '
+        "{{ b.value }}</title></rect>{% endfor %}{% endfor %}</body></html>\n",
+        encoding="utf-8",
+    )
+    git(ws.root, "add", "templates/report.html.j2")
+    git(ws.root, "commit", "-qm", "Our own report template, from an older version")
+    html = ok(run, "report", *PERIOD, "--format", "html")
+    assert "<title>2026-11: 1</title>" in html and "<title>billing: 1</title>" in html

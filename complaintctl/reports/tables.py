@@ -376,6 +376,39 @@ def _excel(value: Any) -> Any:
 # ---------------------------------------------------------------- the HTML page
 
 
+@dataclass(frozen=True)
+class Bar:
+    label: str
+    value: float
+    x: float
+    y: float
+    width: float
+    height: float
+
+
+def bars(items: Sequence[tuple[str, float]], width: float = 480, height: float = 160) -> list[Bar]:
+    """Bars as report templates before the pygal charts drew them (``charts``
+    in the context): a workspace's own older copy of report.html.j2 still
+    renders after an upgrade."""
+    if not items:
+        return []
+    top = max(v for _, v in items) or 1
+    slot = width / len(items)
+    gap = min(slot * 0.2, 12)
+    plot = height - 20
+    return [
+        Bar(
+            label,
+            value,
+            round(i * slot + gap / 2, 1),
+            round(plot - plot * value / top, 1),
+            round(slot - gap, 1),
+            round(plot * value / top, 1),
+        )
+        for i, (label, value) in enumerate(items)
+    ]
+
+
 def html_context(
     r: Report,
     items: Sequence[Table],
@@ -439,8 +472,15 @@ def html_context(
         "w": w,
         "lang": "zh-CN" if w.lang == "zh" else "en",
         "partial": partial,
-        "charts": {name: Markup(svg) for name, svg in drawn.items()},  # our own SVG, not escaped
+        "svg": {name: Markup(svg) for name, svg in drawn.items()},  # our own SVG, not escaped
         "numeric": numeric,
+        "charts": {  # the older templates' bars (see ``bars``)
+            "received": bars([(t["month"], t["received"]) for t in r.trend]),
+            "resolved": bars([(t["month"], t["resolved"]) for t in r.trend]),
+            "category": bars(list(by_category.items())),
+            "severity": bars(list(by_severity.items())),
+            "satisfaction": bars([(f"{k}", v) for k, v in r.satisfaction.items()]),
+        },
     }
 
 
