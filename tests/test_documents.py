@@ -242,3 +242,24 @@ def test_a_workspaces_older_report_template_still_renders(run: Any, ws: Workspac
     git(ws.root, "commit", "-qm", "Our own report template, from an older version")
     html = ok(run, "report", *PERIOD, "--format", "html")
     assert "<title>2026-11: 1</title>" in html and "<title>billing: 1</title>" in html
+
+
+def test_free_text_stays_text_in_csv_markdown_and_a_masked_summary(run: Any, ws: Workspace) -> None:
+    case_id = ok(run, *open_args(summary='=HYPERLINK("http://x") | <b>bold</b>')).strip()
+    row = ok(run, "list", "--format", "csv").splitlines()[1]
+    assert "'=HYPERLINK" in row  # a spreadsheet shows it, never runs it
+    md = ok(run, "list", "--format", "markdown").splitlines()[2]
+    assert "\\| &lt;b>bold&lt;/b>" in md and md.count(" | ") == 7  # still eight cells
+    summary = ok(run, "render", case_id, "summary", "--format", "md")
+    assert '| Complaint | =HYPERLINK("http://x") \\| &lt;b>bold&lt;/b> |' in summary
+    for args in (
+        ["note", case_id, "Sorry", "--kind", "reply", "--channel", "phone", "--at", "2026-11-20T10:00"],
+        ["propose", case_id, "--amount", "50", "--not-overcharge", "Goodwill", "--terms", "Credit",
+         "--at", "2026-11-20T11:00"],
+        ["agree", case_id, "--signed-by", "Wang Lihua", "--at", "2026-11-20T12:00"],
+    ):  # fmt: skip
+        ok(run, *args)
+    for fmt in ("md", "html"):
+        masked = ok(run, "render", case_id, "summary", "--format", fmt)
+        assert "Wang Lihua" not in masked and "W*** L****" in masked, fmt  # who signed for the customer
+        assert "Wang Lihua" in ok(run, "render", case_id, "summary", "--format", fmt, "--show-pii")

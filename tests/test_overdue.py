@@ -71,8 +71,16 @@ def test_a_case_waiting_on_the_customer_is_listed_with_warn(run: Any, ws: Worksp
         f"::notice file=cases/2026/11/{case_id}.yaml,title=Waiting on the customer::{case_id} has waited on "
         "the customer since 2026-11-20 11:00+08:00 (owner alice@example.com, tier front-line)"
     )
+    before = run("overdue", "--warn", "--as-of", "2026-11-20T10:30").stdout  # before the wait began
+    assert "waiting" not in before
+    assert a_wait_line_since(run("overdue", "--warn", "--as-of", "2026-11-20T12:00").stdout) == "2026-11-20"
     assert run("resume", case_id, "Bill copy received", "--at", "2026-11-21T09:00").exit_code == 0
     assert "waiting" not in run("overdue", "--warn").stdout
+
+
+def a_wait_line_since(text: str) -> str | None:
+    line = next((ln for ln in text.splitlines() if " waiting on the customer " in ln), None)
+    return line.split("since ")[1][:10] if line else None
 
 
 def test_one_warning_does_not_fail(run: Any, ws: Workspace) -> None:

@@ -615,3 +615,45 @@ def test_money_lessons_stalled_and_a_year_before(
     warm = run("report", "--format", "json", *period, env=later).stdout
     assert warm == full_evaluation(run, monkeypatch, "--format", "json", *period, env=later).stdout
     assert json.loads(warm)["compensation"] == r["compensation"]
+
+
+def test_the_settlement_that_stands_and_a_measure_past_due(
+    run: Any, ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def ok(*args: str) -> str:
+        result = run(*args)
+        assert result.exit_code == 0, (args, result.stderr)
+        return str(result.stdout.strip())
+
+    again = ok(*open_args(at="2026-11-10T09:00"))
+    late = ok(*open_args(at="2026-11-11T09:00", phone="13900000007", category="delivery-delay"))
+    for args in (
+        ["note", again, "Sorry", "--kind", "reply", "--channel", "phone", "--at", "2026-11-10T10:00"],
+        ["propose", again, "--amount", "50", "--not-overcharge", "Goodwill", "--terms", "Credit",
+         "--at", "2026-11-10T11:00"],
+        ["agree", again, "--at", "2026-11-10T12:00"],
+        ["close", again, "--resolution", "withdrawn", "--at", "2026-11-10T13:00"],
+        ["reopen", again, "--reason", "Wants more after all", "--at", "2026-11-12T09:00"],
+        ["propose", again, "--amount", "200", "--not-overcharge", "Goodwill", "--terms", "Credit",
+         "--as", "carol@example.com", "--at", "2026-11-12T10:00"],
+        ["agree", again, "--at", "2026-11-12T11:00"],
+        ["note", late, "Sorry", "--kind", "reply", "--channel", "phone", "--at", "2026-11-11T10:00"],
+        ["propose", late, "--amount", "30", "--kind", "credit", "--terms", "Credit", "--at", "2026-11-11T11:00"],
+        ["agree", late, "--at", "2026-11-11T11:30"],
+        ["plan", late, "Credit CNY 30", "--by", "finance", "--due", "2026-11-11T12:00", "--at", "2026-11-11T11:40"],
+    ):  # fmt: skip
+        ok(*args)
+    r = figures(run)
+    # The second agreement stands: one case, CNY 200 (not the first offer, still marked accepted).
+    assert [m for m in r["compensation"] if m["cases"] and m["kind"] == "refund"] == [
+        {"kind": "refund", "currency": "CNY", "cases": 1, "total": "200.00"}
+    ]
+    # As of 15:00 on the 11th the measure due at 12:00 is not done: the case is overdue, as
+    # 'overdue' says, whether the report looks its standing up or evaluates it.
+    as_of = ("--as-of", "2026-11-11T15:00")
+    expected = full_evaluation(run, monkeypatch, "--format", "json", *as_of).stdout
+    assert json.loads(expected)["overdue"] == 1  # the measure (the other case was closed by then)
+    assert run("report", "--format", "json", *as_of).stdout == expected
+    later = {"COMPLAINTCTL_NOW": "2027-03-01T10:00:00+08:00"}
+    expected = full_evaluation(run, monkeypatch, "--format", "json", env=later).stdout
+    assert run("report", "--format", "json", env=later).stdout == expected

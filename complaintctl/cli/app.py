@@ -1286,6 +1286,10 @@ def report(
     else:
         with_bom = bom if bom is not None else (output is not None and output.suffix.lower() == ".csv")
         text, problems, uncommitted = reporting.report_text(root, request, fmt, table, lang.value, with_bom)
+        if fmt in (ReportFormat.TABLE, ReportFormat.MARKDOWN) and isinstance(text, str):
+            from complaintctl.cli.text import visible
+
+            text = visible(text)  # lessons and matter tags are free text: a control code is shown
     _say_skipped(problems, uncommitted)
     if isinstance(text, bytes):
         assert output is not None
@@ -1320,7 +1324,7 @@ def overdue(
 
     _ws, statuses, problems, when, uncommitted = reads.statuses(root, as_of)
     _say_skipped(problems, uncommitted)
-    items = overdue_items(statuses, warn)
+    items = overdue_items(statuses, warn, when)
     typer.echo(overdue_output(items, _format(fmt, as_json).value, when, problems, _colour()))
     if problems:  # one rule with list and report: name the files, say it, exit 1
         typer.echo(f"complaintctl: {len(problems)} case file(s) left out; the list is incomplete", err=True)

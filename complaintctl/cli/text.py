@@ -237,15 +237,20 @@ def rows_output(public: Sequence[Mapping[str, Any]], fmt: str) -> str:
         import csv
         import io
 
+        from complaintctl.core.columns import spreadsheet_cell
+
         out = io.StringIO()
         keys = list(public[0]) if public else []
         writer = csv.DictWriter(out, fieldnames=keys, lineterminator="\n")
         writer.writeheader()
-        writer.writerows(public)
+        writer.writerows({k: spreadsheet_cell(v) for k, v in r.items()} for r in public)  # no formulas
         return out.getvalue().rstrip("\n")
     from tabulate import tabulate
 
-    table = [[r[k] if r[k] is not None else "" for k in LIST_COLUMNS] for r in public]
+    from complaintctl.core.columns import markdown_cell
+
+    cell = markdown_cell if fmt == "markdown" else str
+    table = [[cell(r[k]) if r[k] is not None else "" for k in LIST_COLUMNS] for r in public]
     headers = ("Case", "Opened", "Status", "Severity", "Category", "Owner", "Customer", "Summary")
     return str(tabulate(table, headers=headers, tablefmt="github" if fmt == "markdown" else "html"))
 
@@ -273,7 +278,9 @@ def log_table(entries: Sequence[Mapping[str, str]]) -> str:
     )
 
 
-def overdue_items(statuses: Sequence[CaseStatus], warn: bool) -> list[dict[str, Any]]:
+def overdue_items(
+    statuses: Sequence[CaseStatus], warn: bool, as_of: datetime | None = None
+) -> list[dict[str, Any]]:
     """One item per breached (and with warn, nearly breached) running clock."""
     items = []
     for st in statuses:
@@ -296,7 +303,7 @@ def overdue_items(statuses: Sequence[CaseStatus], warn: bool) -> list[dict[str, 
                     "stalled": st.stalled,
                 }
             )
-        since = st.waiting_since if warn else None
+        since = st.waiting_since(as_of) if warn and as_of is not None else None
         if since is not None:  # paused clocks: listed so that a wait is never forgotten
             row = st.row
             items.append(

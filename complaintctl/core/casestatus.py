@@ -39,14 +39,14 @@ class CaseStatus:
     def warnings(self) -> list[ClockState]:
         return [c for c in self.clocks if c.status == "warning"]
 
-    @property
-    def waiting_since(self) -> datetime | None:
-        """When the case began waiting on the customer, while it still is
-        (its clocks are paused: ``overdue --warn`` lists it)."""
-        if self.row["state"] != "waiting":
-            return None
-        waits = (self.row.get("severity_facts") or {}).get("waiting") or []
-        return datetime.fromisoformat(waits[-1][0]) if waits and waits[-1][1] is None else None
+    def waiting_since(self, as_of: datetime) -> datetime | None:
+        """When the case began the wait on the customer it is in as of then,
+        if it is in one (its clocks are paused: ``overdue --warn`` lists it)."""
+        for start, end in (self.row.get("severity_facts") or {}).get("waiting") or ():
+            began = datetime.fromisoformat(start)
+            if began <= as_of and (end is None or datetime.fromisoformat(end) > as_of):
+                return began
+        return None
 
 
 def _customer(row: Row) -> frozenset[str]:

@@ -3,6 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
+
+
+def spreadsheet_cell(value: Any) -> Any:
+    """A cell a spreadsheet shows as text, never runs as a formula: text that
+    starts with = + - @ (or a tab or return) gets a leading apostrophe."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+def markdown_cell(value: Any) -> str:
+    """Text that stays one cell of a Markdown table and is never read as HTML."""
+    text = " ".join(str(value).splitlines())
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("<", "&lt;")
 
 
 def columns(

@@ -1102,8 +1102,11 @@ class Close(Event):
 
 
 def _double_refund(case: Case) -> bool:
-    """The accepted offer is the double refund of an overcharge."""
-    return any(o["status"] == "accepted" and o.get("arithmetic") for o in case.get("offers", ()))
+    """The settlement that stands is the double refund of an overcharge."""
+    from complaintctl.core.offers import accepted_offer
+
+    offer = accepted_offer(case)
+    return bool(offer and offer.get("arithmetic"))
 
 
 class Followup(Event):

@@ -14,10 +14,11 @@ from typing import Any, NotRequired, TypedDict
 
 from complaintctl.core import deadlines, severity
 from complaintctl.core.eventlog import live_events
+from complaintctl.core.offers import accepted_offer
 from complaintctl.core.policy import Policy
 from complaintctl.core.records import customer_keys
 
-VERSION = 10  # 10: severity facts carry the waits on the customer
+VERSION = 11  # 11: waits, settlement, lessons, working hours, timelines with 4 clocks and the stall flag
 
 
 class Settled(TypedDict):
@@ -105,10 +106,17 @@ LESSON = "lesson"  # the note kind a report gathers as lessons learned (docs/rep
 
 def _settlement(case: Mapping[str, Any]) -> list[Any] | None:
     """What the customer accepted, and when (the last 'agree')."""
-    offer = next((o for o in case.get("offers", ()) if o["status"] == "accepted"), None)
+    offer = accepted_offer(case)
     if offer is None:
         return None
-    agreed = next((e["at"] for e in reversed(case["events"]) if e["action"] == "agree"), case["opened_at"])
+    agreed = next(
+        (
+            e["at"]
+            for e in reversed(case["events"])
+            if e["action"] == "agree" and e.get("offer") == offer["no"]
+        ),
+        case["opened_at"],
+    )
     return [offer["amount"], offer["currency"], offer["kind"], bool(offer.get("arithmetic")), agreed]
 
 

@@ -74,6 +74,13 @@ def bottom_line(case: Mapping[str, Any], withdrawn: bool = False) -> Mapping[str
     return min(refused, key=lambda o: Decimal(o["amount"]), default=None)
 
 
+def accepted_offer(case: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The settlement that stands: the last offer the customer accepted (an
+    earlier one stays accepted after a reopen and a new agreement)."""
+    accepted = [o for o in case.get("offers", ()) if o["status"] == "accepted"]
+    return accepted[-1] if accepted else None
+
+
 def cap_of(case: Mapping[str, Any], withdrawn: bool = False) -> dict[str, Any] | None:
     """What caps every offer on ``case``: its own lowest refused bottom-line
     offer, or one carried from an earlier case on the same matter (the

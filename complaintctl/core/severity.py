@@ -41,11 +41,14 @@ def facts(case: Mapping[str, Any]) -> dict[str, Any]:
     collective: list[tuple[int, str]] = []
     lowered = None
     waiting: list[list[str | None]] = []  # [start, end or None] of each wait on the customer
+    paused = None  # the state 'wait' moved the case into (policy names it)
     for event in case["events"]:
-        if event.get("to") == "waiting" and event.get("from") != "waiting":
+        if event["action"] == "wait" and paused is None:
+            paused = event.get("to")
             waiting.append([event["at"], None])
-        elif event.get("from") == "waiting" and event.get("to") != "waiting" and waiting:
+        elif paused is not None and event.get("from") == paused and event.get("to") != paused:
             waiting[-1][1] = event["at"]
+            paused = None
         for key, value in (event.get("set") or {}).items():
             if key in FLAGS and value and key not in flags:
                 flags[key] = event["at"]

@@ -66,8 +66,11 @@ def _environment(search: list[Path]) -> Any:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    from complaintctl.core.columns import markdown_cell
+
     env.filters["label"] = pass_context(label)
     env.filters["when"] = when
+    env.filters["cell"] = markdown_cell  # free text in a Markdown table
     return env
 
 
@@ -148,7 +151,11 @@ def bundled_cjk_font(search: list[Path]) -> Path | None:
     workspace carries (templates/fonts/*.ttf or *.otf, first by name), else
     Noto Sans SC from the justmytype-intl-cjk package (SIL OFL 1.1)."""
     for folder in search:
-        found = sorted(p for p in (folder / "fonts").glob("*") if p.suffix.lower() in (".ttf", ".otf"))
+        found = sorted(
+            p
+            for p in (folder / "fonts").glob("*")
+            if p.suffix.lower() in (".ttf", ".otf") and not p.is_symlink() and p.is_file()  # plain files only
+        )
         if found:
             return found[0]
     try:

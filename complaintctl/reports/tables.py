@@ -68,8 +68,10 @@ ZH = {
     "the month still running": "当月未结束",
     "First replies within the limit, month by month (%)": "逐月首次答复及时率（%）",
     "First reply within the limit": "首次答复及时率", "Target": "目标",
-    "Made by complaintctl. Customer personal data is not included. Times are calendar hours from receipt.":
-        "由 complaintctl 生成。不含客户个人信息。用时为自受理起的日历小时。",
+    "Made by complaintctl. No customer contact data is included; lessons are staff notes. Times taken are "
+    "calendar hours from receipt unless said to be working hours.":
+        "由 complaintctl 生成。不含客户联系信息；经验教训为员工记录。"
+        "用时除注明工作小时外，均为自受理起的日历小时。",
 }  # fmt: skip
 
 # Which policy label group names the keys of each breakdown.
@@ -312,11 +314,11 @@ def _cell(value: Any) -> Any:
     """A cell a spreadsheet shows as text, never runs as a formula: text that
     starts with = + - @ (or a tab or return) gets a leading apostrophe. A
     share is its number (percent)."""
+    from complaintctl.core.columns import spreadsheet_cell
+
     if isinstance(value, Pct):
         return "" if value.value is None else value.value
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
+    return spreadsheet_cell(value)
 
 
 def _headers(table: Table) -> list[str]:

@@ -61,9 +61,11 @@ def _common(ws: Workspace, lang: str) -> dict[str, Any]:
 def _summary_context(ws: Workspace, case: Any, status: Any, show_pii: bool) -> dict[str, Any]:
     """A case summary: where the case stands now (the effective severity,
     clocks, stall flag), its offers, agreement and measures, its history."""
-    from complaintctl.core.privacy import mask_customer
+    from complaintctl.core.privacy import mask_customer, mask_name
 
-    agreed = [e for e in case["events"] if e["action"] == "agree"]
+    agreed = [dict(e) for e in case["events"] if e["action"] == "agree"]
+    if agreed and agreed[-1].get("signed_by") and not show_pii:
+        agreed[-1]["signed_by"] = mask_name(str(agreed[-1]["signed_by"]))  # who signed for the customer
     return {
         "case": case,
         "customer": case["customer"] if show_pii else mask_customer(dict(case["customer"])),
