@@ -217,7 +217,7 @@ def test_printed_pages_carry_their_furniture_as_a_person_sees_them(
     def ink(image: Any, top: float, bottom: float) -> int:
         width, height = image.size
         box = image.crop((0, int(height * top), width, int(height * bottom)))
-        return sum(1 for pixel in box.getdata() if pixel < 200)
+        return sum(box.histogram()[:200])  # pixels darker than light grey
 
     for page in pages:
         image = Image.open(page).convert("L")
