@@ -1022,3 +1022,47 @@ def test_a_refused_bottom_line_caps_the_next_complaint_on_the_same_matter(run: A
     changes(run, ws, "propose", second, "--amount", "500", "--not-overcharge", "Goodwill", "--terms", "The same",
             "--as", "carol@example.com", "--at", "2026-11-19T11:00")  # fmt: skip
     assert run("verify").exit_code == 0 and run("check").exit_code == 0
+
+
+def test_the_queue_reads_only_open_cases_and_agrees_with_a_full_read(run: Any, ws: Workspace) -> None:
+    """'list' (and --status with open states) reads each month's small file of
+    open cases; whatever happens to those files or the history, it says what
+    reading every case says."""
+    hot = [opened(run, ws, at=f"2026-11-{d}T09:00", phone=f"1390000000{d[-1]}", matter="lift")
+           for d in ("18", "19", "20")]  # fmt: skip
+    changes(run, ws, "close", hot[0], "--resolution", "explained", "--at", "2026-11-18T10:00")
+    october = opened(run, ws, at="2026-10-05T09:00", phone="13900000009", category="delivery-delay")
+    folder = ws.root / ".git" / "complaintctl"
+
+    def queue(*args: str) -> list[dict[str, Any]]:
+        result = run("list", "--limit", "0", "--json", *args)
+        assert result.exit_code == 0, result.stderr
+        return list(json.loads(result.stdout))
+
+    def full() -> list[dict[str, Any]]:
+        return [r for r in queue("--all") if not r["resolution"]]
+
+    first = queue()
+    assert [r["id"] for r in first] == [october, hot[1], hot[2]] and first == full()
+    assert {r["severity"] for r in first if r["id"] in hot} == {"hot"}  # the matter's peers, closed one too
+    assert sorted(folder.glob("v*/open-*.json"))  # made by the first run
+    assert queue("--status", "open") == [r for r in first if r["state"] == "open"]
+    for damage in ("delete", "corrupt", "another tree"):
+        for path in folder.glob("v*/open-*.json"):
+            if damage == "delete":
+                path.unlink()
+            elif damage == "corrupt":
+                path.write_text("{ not json")
+            else:
+                data = json.loads(path.read_text())
+                data["tree"] = "0" * 40
+                path.write_text(json.dumps(data))
+        assert queue() == first, damage
+    changes(run, ws, "close", october, "--resolution", "explained", "--at", "2026-11-21T09:00")
+    assert [r["id"] for r in queue()] == [hot[1], hot[2]] == [r["id"] for r in full()]
+    git(ws.root, "reset", "-q", "--hard", "HEAD~1")  # the close undone: October is open again
+    assert queue() == first
+    path = ws.case_file(hot[2])
+    path.write_text(path.read_text().replace("severity: hot", "severity: major"))  # a hand edit
+    result = run("list", "--json")
+    assert "not counted" in result.stderr and json.loads(result.stdout) == first

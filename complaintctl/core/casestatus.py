@@ -167,6 +167,11 @@ def level(policy: Policy, row: Row, as_of: datetime, peers: Sequence[severity.Pe
     return severity.effective(policy, row["severity_facts"], as_of, peers)[0]
 
 
+def open_states(policy: Policy) -> set[str]:
+    """States in which a case can still be closed: the case is open."""
+    return _open_states(policy)
+
+
 def _open_states(policy: Policy) -> set[str]:
     """States in which a case can still be closed: the case is open."""
     return {s for t in policy.transitions if t.command == "close" for s in t.from_states}

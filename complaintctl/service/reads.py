@@ -87,7 +87,11 @@ def query_rows(root: str | None, query: ListQuery) -> tuple[list[dict[str, Any]]
         keys = customer_keys(
             {"phone": typed if any(c.isdigit() for c in typed) else None, "email": typed, "account": typed}
         )
-    rows, problems, uncommitted = list_rows(root, query.status)
+    # The daily queue (open cases, or states a case is open in) reads the open
+    # cases only; --all, a closed state or a customer lookup read every row.
+    open_states = casestatus.open_states(policy)
+    queue = not (query.every or query.customer) and all(s in open_states for s in query.status)
+    rows, problems, uncommitted = list_rows(root, query.status, open_only=queue)
     words = query.search.casefold().split() if query.search else []
     chosen = []
     for row in rows:
@@ -126,11 +130,11 @@ def query_rows(root: str | None, query: ListQuery) -> tuple[list[dict[str, Any]]
 
 
 def list_rows(
-    root: str | None, status: Sequence[str] = (), when: datetime | None = None
+    root: str | None, status: Sequence[str] = (), when: datetime | None = None, open_only: bool = False
 ) -> tuple[list[dict[str, Any]], list[str], list[str]]:
-    """Every committed case's index row with its effective severity as of
-    ``when`` (default now), the case files that could not be read, and those
-    that differ from the last commit (not read)."""
+    """Every committed case's index row (``open_only``: every open case's)
+    with its effective severity as of ``when`` (default now), the case files
+    that could not be read, and those that differ from the last commit (not read)."""
 
     ws = workspace.find_workspace(root)
     for state in status:
@@ -141,11 +145,16 @@ def list_rows(
             )
     from complaintctl.core import casestatus, timeline
 
-    result = caseindex.read_rows(ws)
     now = when or times.now(ws.policy.timezone)
+    if open_only:
+        queue = caseindex.open_rows(ws)
+        result: caseindex.Rows = queue
+        peers = casestatus.peers_by_matter(queue.peers)  # type: ignore[arg-type]
+    else:
+        result = caseindex.read_rows(ws)
+        attach_early(ws, list(zip(result.paths, result.rows, strict=True)), now)
+        peers = casestatus.peers_by_matter(result.rows)
     now_us = timeline.micros(now)
-    attach_early(ws, list(zip(result.paths, result.rows, strict=True)), now)
-    peers = casestatus.peers_by_matter(result.rows)
     rows = []
     for row in result.rows:
         if status and row["state"] not in status:

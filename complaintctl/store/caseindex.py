@@ -385,6 +385,87 @@ def _month_rows(
     return out
 
 
+PEER_KEYS = (
+    "id",
+    "opened_at",
+    "category",
+    "matter",
+    "customer_keys",
+    "customer",
+)  # what peers_by_matter reads
+
+
+@dataclass
+class OpenRows(Rows):
+    """The daily queue's rows: the open cases only, and of every case on a
+    matter what its peers need (the hot-spot rule can raise an open case)."""
+
+    peers: list[dict[str, Any]] = field(default_factory=list)
+
+
+def open_rows(ws: Workspace, progress: Callable[[int, int], None] | None = None) -> OpenRows:
+    """The committed open cases (no resolution) as rows, from each month's
+    small 'open' file while it was made for the folder's tree at HEAD; a
+    month whose folder changed is read through the index and its file made
+    again. At 100k cases most rows are closed: the queue skips reading them."""
+    snap = snapshot(ws)
+    key = _policy_key(ws)
+    result = OpenRows(uncommitted=snap.uncommitted())
+    stale = []
+    kept: dict[str, dict[str, Any]] = {}
+    for month in snap.months():
+        data = _read(_file(ws, "open", month), key)
+        if data is not None and data.get("tree") and data.get("tree") == snap.tree(month):
+            kept[month] = data
+        else:
+            stale.append(month)
+    loaded = month_rows(ws, snap, stale, progress) if stale else Loaded()
+    for month in snap.months():
+        if month in kept:
+            data = kept[month]
+            try:
+                rows = _unpack(data)
+                paths, peers, errors = list(data["paths"]), list(data["peers"]), list(data["errors"])
+                assert len(rows) == len(paths)
+            except (AssertionError, AttributeError, TypeError, ValueError, KeyError):
+                return _open_from(read_rows(ws, progress), snap)  # damaged: read everything
+        else:
+            rows, paths, peers = [], [], []
+            for rel, row in loaded.items[month]:
+                if row.get("matter"):
+                    peers.append({k: row.get(k) for k in PEER_KEYS})
+                if not row.get("resolution"):
+                    rows.append(cast(dict[str, Any], row))
+                    paths.append(rel)
+            errors = [[p.path, p.message] for p in loaded.problems[month]]
+            if loaded.trees.get(month) and loaded.trees[month] == snap.tree(month):
+                data = {
+                    "policy": key,
+                    "tree": snap.tree(month),
+                    "paths": paths,
+                    "peers": peers,
+                    "errors": errors,
+                }
+                data.update(_pack(rows, lambda row: True))
+                _write(_file(ws, "open", month), data)
+        result.rows += cast(list[IndexRow], rows)
+        result.paths += paths
+        result.peers += peers
+        result.problems += [Problem(path, message) for path, message in errors]
+    return result
+
+
+def _open_from(rows: Rows, snap: Snapshot) -> OpenRows:
+    out = OpenRows(problems=rows.problems, parsed=rows.parsed, uncommitted=snap.uncommitted())
+    for rel, row in zip(rows.paths, rows.rows, strict=True):
+        if row.get("matter"):
+            out.peers.append({k: row.get(k) for k in PEER_KEYS})
+        if not row.get("resolution"):
+            out.rows.append(row)
+            out.paths.append(rel)
+    return out
+
+
 def read_rows(ws: Workspace, progress: Callable[[int, int], None] | None = None) -> Rows:
     """Every committed case as a row, through the index; unreadable files as
     problems; case files that differ from HEAD in ``uncommitted``."""
