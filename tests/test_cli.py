@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from complaintctl.cli.app import app
-from tests.helpers import ALICE, Workspace, git, open_args
+from tests.helpers import ALICE, Workspace, git, open_args, read_case
 
 ID_RE = re.compile(r"C-\d{8}-[0-9A-Z]{6}")
 
@@ -1066,3 +1066,26 @@ def test_the_queue_reads_only_open_cases_and_agrees_with_a_full_read(run: Any, w
     path.write_text(path.read_text().replace("severity: hot", "severity: major"))  # a hand edit
     result = run("list", "--json")
     assert "not counted" in result.stderr and json.loads(result.stdout) == first
+
+
+def test_open_finds_the_customers_earlier_cases_through_small_files(run: Any, ws: Workspace) -> None:
+    """'open' looks the customer up in each month's small file of people (and
+    of matter peers): damaged, stale or missing, it still finds them."""
+    first = opened(run, ws, at="2026-10-05T09:00")
+    changes(run, ws, "close", first, "--resolution", "explained", "--at", "2026-10-05T10:00")
+    folder = ws.root / ".git" / "complaintctl"
+    for n, damage in enumerate(("none", "delete", "corrupt", "another tree")):
+        for path in folder.glob("v*/people-*.json"):
+            if damage == "delete":
+                path.unlink()
+            elif damage == "corrupt":
+                path.write_text("{ not json")
+            elif damage == "another tree":
+                data = json.loads(path.read_text())
+                data["tree"] = "0" * 40
+                path.write_text(json.dumps(data))
+        result = run(*open_args(at=f"2026-11-1{n}T09:00", phone="+86 138 1234 1234", summary=f"Again {n}"))
+        assert result.exit_code == 0, result.stderr
+        assert f"repeat complaint: {first} was about the same matter" in result.stderr, damage
+        assert sorted(folder.glob("v*/people-*.json")), damage  # made again
+        assert read_case(ws.root, result.stdout.strip())["repeat_of"] == first

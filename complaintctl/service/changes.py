@@ -323,14 +323,19 @@ def open_case(ctx: Context, new: events.Open) -> Change:
         ctx = ctx.timed()
         gitwrite.preflight(ctx.ws, [], audited=True)
         keys = customer_keys({"phone": new.phone, "email": new.email, "account": new.account})
-        rows = caseindex.read_rows(ctx.ws).rows if keys or new.matter else []
+        # Of the index, only each month's small files of people and matter
+        # peers: a lookup at 100k cases reads no full row.
+        found = caseindex.open_rows(ctx.ws, with_rows=False) if keys or new.matter else None
+        people = found.people if found else []
         # The same customer: by phone, e-mail or account (a name alone could be a namesake's).
-        earlier = sorted((r for r in rows if keys & set(r["customer_keys"])), key=lambda r: r["opened_at"])
+        earlier = sorted((r for r in people if keys & set(r["customer_keys"])), key=lambda r: r["opened_at"])
         peers = []
-        if new.matter:
+        if new.matter and found:
             from complaintctl.core import casestatus
 
-            group = casestatus.peers_by_matter(rows).get((new.category, new.matter), [])
+            group = casestatus.peers_by_matter(found.peers).get(  # type: ignore[arg-type]
+                (new.category, new.matter), []
+            )
             peers = [p for p in group if not p.customer & keys]
         for _ in range(5):
             case_id = new_id(ctx.when)

@@ -393,64 +393,78 @@ PEER_KEYS = (
     "customer_keys",
     "customer",
 )  # what peers_by_matter reads
+# What open's repeat and not-accepted-again checks read of a customer's earlier cases.
+PERSON_KEYS = (*PEER_KEYS, "closed_at", "resolution", "executed")
 
 
 @dataclass
 class OpenRows(Rows):
-    """The daily queue's rows: the open cases only, and of every case on a
-    matter what its peers need (the hot-spot rule can raise an open case)."""
+    """The daily queue's rows (the open cases only); of every case on a
+    matter what its peers need (the hot-spot rule can raise an open case);
+    of every case with a phone, e-mail or account what 'open' looks up."""
 
     peers: list[dict[str, Any]] = field(default_factory=list)
+    people: list[dict[str, Any]] = field(default_factory=list)
 
 
-def open_rows(ws: Workspace, progress: Callable[[int, int], None] | None = None) -> OpenRows:
-    """The committed open cases (no resolution) as rows, from each month's
-    small 'open' file while it was made for the folder's tree at HEAD; a
-    month whose folder changed is read through the index and its file made
-    again. At 100k cases most rows are closed: the queue skips reading them."""
+def open_rows(
+    ws: Workspace, progress: Callable[[int, int], None] | None = None, with_rows: bool = True
+) -> OpenRows:
+    """The committed open cases (no resolution) as rows, and the peers and
+    people of every case, from each month's small 'open' and 'people' files
+    while they were made for the folder's tree at HEAD; a month whose folder
+    changed is read through the index and its files made again. At 100k
+    cases most are closed: the queue and the lookups skip reading them.
+    ``with_rows`` False: the peers and people only (no open rows)."""
     snap = snapshot(ws)
     key = _policy_key(ws)
     result = OpenRows(uncommitted=snap.uncommitted())
     stale = []
-    kept: dict[str, dict[str, Any]] = {}
+    kept: dict[str, tuple[dict[str, Any] | None, dict[str, Any]]] = {}
     for month in snap.months():
-        data = _read(_file(ws, "open", month), key)
-        if data is not None and data.get("tree") and data.get("tree") == snap.tree(month):
-            kept[month] = data
+        tree = snap.tree(month)
+        listed = _read(_file(ws, "people", month), key)
+        queued = _read(_file(ws, "open", month), key) if with_rows else None
+        fresh = bool(tree and listed and listed.get("tree") == tree)
+        if fresh and (not with_rows or (queued and queued.get("tree") == tree)):
+            kept[month] = (queued, cast(dict[str, Any], listed))
         else:
             stale.append(month)
     loaded = month_rows(ws, snap, stale, progress) if stale else Loaded()
     for month in snap.months():
         if month in kept:
-            data = kept[month]
+            rows_file, people_file = kept[month]
             try:
-                rows = _unpack(data)
-                paths, peers, errors = list(data["paths"]), list(data["peers"]), list(data["errors"])
-                assert len(rows) == len(paths)
+                peers, people = list(people_file["peers"]), list(people_file["people"])
+                rows, paths, errors = [], [], list(people_file["errors"])
+                if rows_file is not None:
+                    rows, paths = _unpack(rows_file), list(rows_file["paths"])
+                    assert len(rows) == len(paths)
             except (AssertionError, AttributeError, TypeError, ValueError, KeyError):
                 return _open_from(read_rows(ws, progress), snap)  # damaged: read everything
         else:
-            rows, paths, peers = [], [], []
+            rows, paths, peers, people = [], [], [], []
             for rel, row in loaded.items[month]:
                 if row.get("matter"):
                     peers.append({k: row.get(k) for k in PEER_KEYS})
+                if row.get("customer_keys"):
+                    people.append({k: row.get(k) for k in PERSON_KEYS})
                 if not row.get("resolution"):
                     rows.append(cast(dict[str, Any], row))
                     paths.append(rel)
             errors = [[p.path, p.message] for p in loaded.problems[month]]
-            if loaded.trees.get(month) and loaded.trees[month] == snap.tree(month):
-                data = {
-                    "policy": key,
-                    "tree": snap.tree(month),
-                    "paths": paths,
-                    "peers": peers,
-                    "errors": errors,
-                }
-                data.update(_pack(rows, lambda row: True))
-                _write(_file(ws, "open", month), data)
-        result.rows += cast(list[IndexRow], rows)
-        result.paths += paths
+            tree = snap.tree(month)
+            if tree and loaded.trees.get(month) == tree:
+                made = {"policy": key, "tree": tree, "peers": peers, "people": people, "errors": errors}
+                _write(_file(ws, "people", month), made)
+                queue: dict[str, Any] = {"policy": key, "tree": tree, "paths": paths}
+                queue.update(_pack(rows, lambda row: True))
+                _write(_file(ws, "open", month), queue)
+        if with_rows:
+            result.rows += cast(list[IndexRow], rows)
+            result.paths += paths
         result.peers += peers
+        result.people += people
         result.problems += [Problem(path, message) for path, message in errors]
     return result
 
@@ -460,6 +474,8 @@ def _open_from(rows: Rows, snap: Snapshot) -> OpenRows:
     for rel, row in zip(rows.paths, rows.rows, strict=True):
         if row.get("matter"):
             out.peers.append({k: row.get(k) for k in PEER_KEYS})
+        if row.get("customer_keys"):
+            out.people.append({k: row.get(k) for k in PERSON_KEYS})
         if not row.get("resolution"):
             out.rows.append(row)
             out.paths.append(rel)
