@@ -122,6 +122,11 @@ def _choice(enum: Any) -> Any:
     return {"parser": enum.parse, "metavar": enum.what().upper()}
 
 
+def _format_option(enum: Any, help: str) -> Any:
+    """The one --format option: its values are the Enum's, refused in one line."""
+    return typer.Option("--format", help=help, **_choice(enum))
+
+
 def _format(fmt: Any, as_json: bool) -> Any:
     """--json is short for --format json; the two cannot disagree."""
     if not as_json:
@@ -143,6 +148,9 @@ _DEFAULT_FORMAT: dict[Any, Any] = {
     ReportFormat: ReportFormat.TABLE,
 }
 JsonFlag = Annotated[bool, typer.Option("--json", help="Short for --format json.")]
+RowsFormatOption = Annotated[
+    RowsFormat, _format_option(RowsFormat, "table, json, csv, markdown or html (docs/json.md).")
+]  # list, customer
 
 
 def _colour() -> bool:
@@ -922,11 +930,7 @@ def show(
     case_id: CaseId,
     fmt: Annotated[
         ShowFormat,
-        typer.Option(
-            "--format",
-            help="text, or json: the record and where it stands (docs/json.md).",
-            **_choice(ShowFormat),
-        ),
+        _format_option(ShowFormat, "text, or json: the record and where it stands (docs/json.md)."),
     ] = ShowFormat.TEXT,
     as_json: JsonFlag = False,
     as_of: Annotated[str | None, typer.Option("--as-of", help="Clocks and severity as of this time.")] = None,
@@ -978,12 +982,7 @@ def list_(
     ] = None,
     limit: Annotated[int, typer.Option(help="At most this many rows (0: all).")] = 50,
     wide: Annotated[bool, typer.Option("--wide", help="Do not cut summaries.")] = False,
-    fmt: Annotated[
-        RowsFormat,
-        typer.Option(
-            "--format", help="table, json, csv, markdown or html (docs/json.md).", **_choice(RowsFormat)
-        ),
-    ] = RowsFormat.TABLE,
+    fmt: RowsFormatOption = RowsFormat.TABLE,
     as_json: JsonFlag = False,
     show_pii: Annotated[bool, typer.Option("--show-pii", help="Show customer names unmasked.")] = False,
     root: Root = None,
@@ -1015,12 +1014,7 @@ def list_(
 def customer(
     key: Annotated[str, typer.Argument(help="The customer's phone, e-mail or account number.")],
     limit: Annotated[int, typer.Option(help="At most this many rows (0: all).")] = 50,
-    fmt: Annotated[
-        RowsFormat,
-        typer.Option(
-            "--format", help="table, json, csv, markdown or html (docs/json.md).", **_choice(RowsFormat)
-        ),
-    ] = RowsFormat.TABLE,
+    fmt: RowsFormatOption = RowsFormat.TABLE,
     as_json: JsonFlag = False,
     show_pii: Annotated[bool, typer.Option("--show-pii", help="Show customer names unmasked.")] = False,
     root: Root = None,
@@ -1059,9 +1053,7 @@ def _print_rows(
 @app.command(epilog="Example: complaintctl log C-20261122-7K3QX2")
 def log(
     case_id: CaseId,
-    fmt: Annotated[
-        LogFormat, typer.Option("--format", help="table or json (docs/json.md).", **_choice(LogFormat))
-    ] = LogFormat.TABLE,
+    fmt: Annotated[LogFormat, _format_option(LogFormat, "table or json (docs/json.md).")] = LogFormat.TABLE,
     as_json: JsonFlag = False,
     root: Root = None,
 ) -> None:
@@ -1238,10 +1230,9 @@ def report(
     severity: Annotated[str | None, typer.Option(help="Only this (effective) severity.")] = None,
     fmt: Annotated[
         ReportFormat,
-        typer.Option(
-            "--format",
-            help="table, markdown, csv, json, html (with charts) or xlsx (an Excel workbook; needs -o).",
-            **_choice(ReportFormat),
+        _format_option(
+            ReportFormat,
+            "table, markdown, csv, json, html (with charts) or xlsx (an Excel workbook; needs -o).",
         ),
     ] = ReportFormat.TABLE,
     as_json: JsonFlag = False,
@@ -1310,9 +1301,7 @@ def overdue(
     as_of: Annotated[str | None, typer.Option("--as-of", help="Check as of this time (default now).")] = None,
     fmt: Annotated[
         OverdueFormat,
-        typer.Option(
-            "--format", help="text, json or github (Actions annotations).", **_choice(OverdueFormat)
-        ),
+        _format_option(OverdueFormat, "text, json or github (Actions annotations)."),
     ] = OverdueFormat.TEXT,
     as_json: JsonFlag = False,
     warn: Annotated[bool, typer.Option("--warn", help="Also list clocks near their limit.")] = False,
@@ -1341,9 +1330,7 @@ def render(
         Document,
         typer.Argument(help="agreement, reply (the latest draft) or summary.", **_choice(Document)),
     ],
-    fmt: Annotated[
-        DocFormat, typer.Option("--format", help="html, markdown (md) or pdf.", **_choice(DocFormat))
-    ] = (DocFormat.HTML),
+    fmt: Annotated[DocFormat, _format_option(DocFormat, "html, markdown (md) or pdf.")] = DocFormat.HTML,
     lang: Annotated[Lang, typer.Option("--lang", help="en or zh.", **_choice(Lang))] = Lang.EN,
     output: Annotated[
         Path | None,

@@ -194,6 +194,10 @@ def show_json(case: Mapping[str, Any], status: CaseStatus) -> str:
     return json.dumps(data, ensure_ascii=False, indent=2, default=str)
 
 
+# The queue's columns: headers, and the public keys that fill them (rows_output).
+LIST_HEADERS = ("Case", "Opened", "Status", "Severity", "Category", "Owner", "Customer", "Summary")
+
+
 def list_table(
     rows: Sequence[Mapping[str, Any]], show_pii: bool = False, wide: bool = False, colour: bool = False
 ) -> str:
@@ -213,7 +217,6 @@ def list_table(
         )
         for r in rows
     ]
-    headers = ("Case", "Opened", "Status", "Severity", "Category", "Owner", "Customer", "Summary")
     cells = [[visible(c) for c in row] for row in table]  # before the layout: widths stay true
     styles = None
     if colour:
@@ -221,7 +224,7 @@ def list_table(
             ";".join(s for s in (SEVERITY.get(r["severity"], ""), BOLD if r["urgent"] else "") if s)
             for r in rows
         ]
-    return columns(headers, cells, styles)
+    return columns(LIST_HEADERS, cells, styles)
 
 
 LIST_COLUMNS = ("id", "opened_at", "state", "severity", "category", "owner", "customer", "summary")
@@ -251,8 +254,7 @@ def rows_output(public: Sequence[Mapping[str, Any]], fmt: str) -> str:
 
     cell = markdown_cell if fmt == "markdown" else str
     table = [[cell(r[k]) if r[k] is not None else "" for k in LIST_COLUMNS] for r in public]
-    headers = ("Case", "Opened", "Status", "Severity", "Category", "Owner", "Customer", "Summary")
-    return str(tabulate(table, headers=headers, tablefmt="github" if fmt == "markdown" else "html"))
+    return str(tabulate(table, headers=LIST_HEADERS, tablefmt="github" if fmt == "markdown" else "html"))
 
 
 def log_json(case_id: str, entries: Sequence[Mapping[str, str]]) -> str:

@@ -443,15 +443,7 @@ def open_rows(
             except (AssertionError, AttributeError, TypeError, ValueError, KeyError):
                 return _open_from(read_rows(ws, progress), snap)  # damaged: read everything
         else:
-            rows, paths, peers, people = [], [], [], []
-            for rel, row in loaded.items[month]:
-                if row.get("matter"):
-                    peers.append({k: row.get(k) for k in PEER_KEYS})
-                if row.get("customer_keys"):
-                    people.append({k: row.get(k) for k in PERSON_KEYS})
-                if not row.get("resolution"):
-                    rows.append(cast(dict[str, Any], row))
-                    paths.append(rel)
+            rows, paths, peers, people = _split(loaded.items[month])
             errors = [[p.path, p.message] for p in loaded.problems[month]]
             tree = snap.tree(month)
             if tree and loaded.trees.get(month) == tree:
@@ -469,17 +461,34 @@ def open_rows(
     return result
 
 
-def _open_from(rows: Rows, snap: Snapshot) -> OpenRows:
-    out = OpenRows(problems=rows.problems, parsed=rows.parsed, uncommitted=snap.uncommitted())
-    for rel, row in zip(rows.paths, rows.rows, strict=True):
+def _split(items: Iterable[Item]) -> tuple[list[dict[str, Any]], list[str], list[Any], list[Any]]:
+    """Of a month's rows: the open ones and their paths, the matter peers, the people."""
+    rows: list[dict[str, Any]] = []
+    paths: list[str] = []
+    peers: list[Any] = []
+    people: list[Any] = []
+    for rel, row in items:
         if row.get("matter"):
-            out.peers.append({k: row.get(k) for k in PEER_KEYS})
+            peers.append({k: row.get(k) for k in PEER_KEYS})
         if row.get("customer_keys"):
-            out.people.append({k: row.get(k) for k in PERSON_KEYS})
+            people.append({k: row.get(k) for k in PERSON_KEYS})
         if not row.get("resolution"):
-            out.rows.append(row)
-            out.paths.append(rel)
-    return out
+            rows.append(cast(dict[str, Any], row))
+            paths.append(rel)
+    return rows, paths, peers, people
+
+
+def _open_from(every: Rows, snap: Snapshot) -> OpenRows:
+    rows, paths, peers, people = _split(zip(every.paths, every.rows, strict=True))
+    return OpenRows(
+        rows=cast(list[IndexRow], rows),
+        problems=every.problems,
+        parsed=every.parsed,
+        paths=paths,
+        uncommitted=snap.uncommitted(),
+        peers=peers,
+        people=people,
+    )
 
 
 def read_rows(ws: Workspace, progress: Callable[[int, int], None] | None = None) -> Rows:
