@@ -33,9 +33,16 @@ class Fault:
 def find(ws: Workspace) -> list[Fault]:
     found: list[Fault] = []
     out = git(ws.root, "status", "--porcelain=v1", "-z", "--untracked-files=all", "--", *AREAS).stdout
-    for entry in filter(None, out.split("\0")):
-        code, rel = entry[:2], entry[3:]
-        if code == "??":
+    entries = [(entry[:2], entry[3:]) for entry in filter(None, out.split("\0"))]
+    tracked = {rel for code, rel in entries if code != "??"}
+    for code, rel in entries:
+        if code == "??" and rel in tracked:
+            continue  # committed but not in the index: one fault, named below
+        if code[0] not in " ?" and _index_behind(ws, rel):
+            found.append(
+                Fault(rel, "committed, but git's index was not updated (a command stopped)", "restore")
+            )
+        elif code == "??":
             if _TEMP_RE.match(Path(rel).name):
                 found.append(Fault(rel, "a temporary file left by an interrupted write", "remove"))
             else:
@@ -87,6 +94,15 @@ def repair(ws: Workspace, faults: list[Fault]) -> list[str]:
             path.unlink()
             done.append(f"removed {fault.path} ({fault.what})")
     return done
+
+
+def _index_behind(ws: Workspace, rel: str) -> bool:
+    """The file is as last committed; only the index says otherwise."""
+    path = ws.root / rel
+    if not path.is_file() or path.is_symlink():
+        return False
+    head = git(ws.root, "rev-parse", "-q", "--verify", f"HEAD:{rel}", check=False).stdout.strip()
+    return bool(head) and git(ws.root, "hash-object", "--", rel).stdout.strip() == head
 
 
 def _in_head(ws: Workspace, rel: str) -> bool:

@@ -1,0 +1,180 @@
+"""A case commit made with git's plumbing: the commit 'git add' and 'git
+commit' would make of the same files, without reading the whole index.
+
+In a big workspace 'git commit' costs more than everything else a command
+does: it reads the index of every file and refreshes it (an lstat a file,
+~80 ms at 100k cases), and 'git add' and 'git diff --cached' read it again.
+Here the new trees are made from HEAD's, reading only the folders on the
+paths' way; HEAD moves to the new commit only if nobody moved it meanwhile
+(update-ref's compare-and-swap); the index gets the paths' entries last.
+
+git's own 'commit' is still used (gitwrite) where it would do more than
+this: commit hooks (pre-commit, prepare-commit-msg, commit-msg,
+post-commit), commit signing, an unborn branch, a path that is a link or a
+submodule.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from complaintctl.errors import GitError
+from complaintctl.store.gitwrite import explain, fix_for, git
+
+HOOKS = ("pre-commit", "prepare-commit-msg", "commit-msg", "post-commit")
+FILE_MODES = ("100644", "100755")
+Entries = dict[str, tuple[str, str]]  # name -> (mode, object id), as in a tree
+
+
+class Unsupported(Exception):
+    """Found before HEAD moves: this commit is for 'git commit' to make."""
+
+
+def plumbing_head(root: Path, paths: Sequence[str]) -> tuple[str, str] | None:
+    """HEAD's commit and tree ids when a plumbing commit of ``paths`` is what
+    'git commit' would make; None when 'git commit' must make it."""
+    found = git(root, "rev-parse", "--git-path", "hooks", "HEAD", "HEAD^{tree}", check=False)
+    lines = found.stdout.split("\n")
+    if found.returncode != 0 or len(lines) < 3:
+        return None  # no commit yet
+    hooks = root / lines[0]
+    if any((hooks / name).is_file() for name in HOOKS):
+        return None
+    signing = git(root, "config", "--type=bool", "--get", "commit.gpgSign", check=False)
+    if signing.stdout.strip() == "true":
+        return None
+    if any((root / rel).is_symlink() for rel in paths):
+        return None
+    return lines[1], lines[2]
+
+
+def commit(
+    root: Path, start: tuple[str, str], paths: Sequence[str], text: str, subject: str, env: Mapping[str, str]
+) -> None:
+    """Commit ``paths`` as they are in the work tree (a missing one is
+    removed) on top of ``start`` (HEAD's commit and tree), move HEAD there,
+    and stage the same entries."""
+    head, head_tree = start
+    present = [rel for rel in paths if (root / rel).is_file()]
+    # hash-object applies the paths' .gitattributes filters, as 'git add' does.
+    ids = git(root, "hash-object", "-w", "--", *present).stdout.split() if present else []
+    blobs = dict(zip(present, ids, strict=True))
+    folders = {""}
+    for rel in paths:
+        parts = rel.split("/")[:-1]
+        folders.update("/".join(parts[:i]) for i in range(1, len(parts) + 1))
+    trees = _read_trees(root, head, sorted(folders))
+    staged = []
+    for rel in paths:
+        folder, _, name = rel.rpartition("/")
+        old = trees[folder].get(name)
+        if old and old[0] not in FILE_MODES:
+            raise Unsupported(f"{rel} is not a plain file in the last commit")
+        mode = old[0] if old else "100644"
+        if rel in blobs:
+            trees[folder][name] = (mode, blobs[rel])
+            staged.append(f"{mode} {blobs[rel]}\t{rel}")
+        else:
+            trees[folder].pop(name, None)
+            staged.append(f"0 {'0' * 40}\t{rel}")
+    made_trees: list[Entries] = []
+    for folder in sorted(folders - {""}, key=lambda f: -f.count("/")):
+        parent, _, name = folder.rpartition("/")
+        if trees[folder]:
+            made_trees.append(trees[folder])
+            trees[parent][name] = ("40000", tree_id(trees[folder]))
+        else:
+            trees[parent].pop(name, None)  # git keeps no empty folder
+    made_trees.append(trees[""])
+    tree = tree_id(trees[""])
+    if tree == head_tree:
+        raise GitError("commit refused: nothing changed", fix="check the case file; nothing was recorded")
+    _write_trees(root, made_trees)
+    made = git(root, "commit-tree", tree, "-p", head, "-F", "-", env=env, stdin=text, check=False)
+    if made.returncode != 0:
+        raise GitError(
+            "commit refused: " + explain(made.stderr)[5:],
+            fix=fix_for(made.stderr) or "fix what git reports and run the command again",
+        )
+    new = made.stdout.strip()
+    moved = git(root, "update-ref", "-m", f"commit: {subject}", "HEAD", new, head, check=False)
+    if moved.returncode != 0:
+        raise GitError(
+            "HEAD moved while this command was committing: " + explain(moved.stderr)[5:],
+            fix="run the command again",
+        )
+    git(root, "update-index", "-z", "--index-info", stdin="\0".join(staged) + "\0")
+    # What 'git commit' does after every commit: pack loose objects when there are many.
+    git(root, "maintenance", "run", "--auto", "--quiet", check=False)
+
+
+def _read_trees(root: Path, head: str, folders: Sequence[str]) -> dict[str, Entries]:
+    """Each folder's entries at ``head`` (empty when it has none yet), in one cat-file."""
+    names = [f"{head}^{{tree}}" if not f else f"{head}:{f}" for f in folders]
+    try:
+        out = subprocess.run(
+            ["git", "cat-file", "--batch"],
+            cwd=root,
+            input="".join(n + "\n" for n in names).encode("utf-8"),
+            capture_output=True,
+            check=True,
+        ).stdout
+    except subprocess.CalledProcessError as exc:
+        raise GitError(explain(exc.stderr.decode("utf-8", "replace"))) from None
+    trees: dict[str, Entries] = {}
+    at = 0
+    for folder in folders:
+        end = out.index(b"\n", at)
+        header = out[at:end].split()
+        at = end + 1
+        if header[-1] == b"missing":
+            trees[folder] = {}
+            continue
+        if header[1] != b"tree":
+            raise Unsupported(f"{folder} is not a folder in the last commit")
+        size = int(header[2])
+        trees[folder] = _entries(out[at : at + size])
+        at += size + 1  # the newline after each object
+    return trees
+
+
+def _entries(data: bytes) -> Entries:
+    """A tree object's entries: 'MODE NAME\\0' and 20 bytes of id, repeated."""
+    entries: Entries = {}
+    at = 0
+    while at < len(data):
+        space = data.index(b" ", at)
+        nul = data.index(b"\0", space)
+        try:
+            name = data[space + 1 : nul].decode("utf-8")
+        except UnicodeDecodeError:
+            raise Unsupported("a file name that is not UTF-8") from None
+        entries[name] = (data[at:space].decode("ascii"), data[nul + 1 : nul + 21].hex())
+        at = nul + 21
+    return entries
+
+
+def tree_id(entries: Entries) -> str:
+    """The id git gives a tree of these entries (git sorts a folder's name as if it ended in '/')."""
+    body = bytearray()
+    for name, (mode, oid) in sorted(
+        entries.items(), key=lambda item: item[0].encode() + (b"/" if item[1][0] == "40000" else b"")
+    ):
+        body += mode.encode() + b" " + name.encode() + b"\0" + bytes.fromhex(oid)
+    return hashlib.sha1(b"tree %d\0" % len(body) + body, usedforsecurity=False).hexdigest()
+
+
+def _write_trees(root: Path, trees: Sequence[Entries]) -> None:
+    """Write the trees (each one's sub-trees before it) in one mktree; git's
+    ids must be the ones worked out here, which the parents already name."""
+    kinds = {"40000": "tree", "160000": "commit"}
+    listing = "\0".join(
+        "".join(f"{mode} {kinds.get(mode, 'blob')} {oid}\t{name}\0" for name, (mode, oid) in entries.items())
+        for entries in trees
+    )
+    made = git(root, "mktree", "-z", "--batch", stdin=listing).stdout.split()
+    if made != [tree_id(entries) for entries in trees]:  # pragma: no cover - git and this module disagree
+        raise GitError("git made other folder ids than expected; nothing was committed")

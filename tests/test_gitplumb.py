@@ -1,0 +1,203 @@
+"""The plumbing commit: the commit 'git add' + 'git commit' would make.
+
+Each changing command commits through store/gitplumb.py unless git's own
+commit must do it (hooks, signing, a first commit). These tests hold it to
+git's result: the same tree and message, an index that matches HEAD, other
+staged work left staged and out of the record, HEAD moved only from where
+it was, and a fall-back to 'git commit' wherever git would do more.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from complaintctl.errors import GitError
+from complaintctl.store import gitplumb, gitwrite
+from tests.helpers import Workspace, case_path, git, open_args
+
+
+def _index_is_head(ws: Workspace) -> None:
+    """The index holds exactly HEAD's tree, and nothing is left over."""
+    assert git(ws.root, "write-tree").strip() == git(ws.root, "rev-parse", "HEAD^{tree}").strip()
+    assert ws.status() == ""
+
+
+@pytest.fixture(scope="module")
+def bare(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A repository for mktree --missing to run in (it writes nothing)."""
+    folder = tmp_path_factory.mktemp("bare")
+    subprocess.run(["git", "init", "-q", "--bare", str(folder)], check=True)
+    return folder
+
+
+def _start(ws: Workspace) -> tuple[str, str]:
+    head, tree = git(ws.root, "rev-parse", "HEAD", "HEAD^{tree}").split()
+    return head, tree
+
+
+def test_a_note_commits_what_git_commit_would(run: Any, ws: Workspace) -> None:
+    case_id = run(*open_args()).stdout.strip()
+    rel = str(case_path(ws.root, case_id).relative_to(ws.root))
+    before = git(ws.root, "rev-parse", "HEAD").strip()
+    assert run("note", case_id, "Called back  ").exit_code == 0
+    _index_is_head(ws)
+    ours = git(ws.root, "rev-parse", "HEAD").strip()
+    assert git(ws.root, "diff-tree", "--no-commit-id", "--name-only", "-r", ours).split() == [rel]
+    assert git(ws.root, "rev-parse", f"{ours}^").strip() == before
+    # HEAD's and the branch's reflogs say what 'git commit' says.
+    for ref in ("HEAD", "main"):
+        assert git(ws.root, "reflog", "-1", "--format=%gs", ref).strip() == f"commit: {ws.head_subject()}"
+    # The same change through 'git commit', from the same start, by the same author at the same time.
+    author = git(ws.root, "log", "-1", "--format=%an%x00%ae%x00%ad", "--date=raw").split("\0")
+    message = git(ws.root, "log", "-1", "--format=%B")
+    git(ws.root, "reset", "-q", "--soft", before)
+    env = {
+        "GIT_AUTHOR_NAME": author[0],
+        "GIT_AUTHOR_EMAIL": author[1],
+        "GIT_AUTHOR_DATE": author[2].strip(),
+    }
+    subprocess.run(
+        ["git", "commit", "-q", "--file=-"],
+        cwd=ws.root,
+        input=message,
+        text=True,
+        check=True,
+        env={**os.environ, **env},
+    )
+    theirs = git(ws.root, "rev-parse", "HEAD").strip()
+    assert git(ws.root, "rev-parse", f"{theirs}^{{tree}}") == git(ws.root, "rev-parse", f"{ours}^{{tree}}")
+    assert (
+        git(ws.root, "cat-file", "-p", theirs).split("\n", 1)[1].split("\n\n", 1)[1]
+        == (git(ws.root, "cat-file", "-p", ours).split("\n", 1)[1].split("\n\n", 1)[1])
+    )
+
+
+def test_new_folders_and_many_files_in_one_commit(run: Any, ws: Workspace) -> None:
+    """As 'agree' with evidence: a folder HEAD lacks, two new files in it, the case changed."""
+    case_id = run(*open_args()).stdout.strip()
+    path = case_path(ws.root, case_id)
+    head = _start(ws)
+    (ws.root / "evidence" / case_id).mkdir(parents=True)
+    for name in ("offer-1-1.pdf", "agreement-offer-1.html"):
+        (ws.root / "evidence" / case_id / name).write_bytes(b"%PDF-1.4\n" + name.encode())
+    path.write_text(path.read_text(encoding="utf-8") + "# changed\n", encoding="utf-8")
+    paths = [
+        str(path.relative_to(ws.root)),
+        f"evidence/{case_id}/offer-1-1.pdf",
+        f"evidence/{case_id}/agreement-offer-1.html",
+    ]
+    gitplumb.commit(ws.root, head, paths, "Agree\n", "Agree", {})
+    _index_is_head(ws)
+    assert sorted(git(ws.root, "diff-tree", "--no-commit-id", "--name-only", "-r", "HEAD").split()) == sorted(
+        paths
+    )
+
+
+def test_staged_work_of_the_user_stays_staged_and_out(run: Any, ws: Workspace) -> None:
+    case_id = run(*open_args()).stdout.strip()
+    (ws.root / "notes.txt").write_text("my own notes\n")
+    git(ws.root, "add", "notes.txt")
+    assert run("note", case_id, "Called back").exit_code == 0
+    assert "notes.txt" not in git(ws.root, "show", "--name-only", "--format=", "HEAD")
+    assert ws.status() == "A  notes.txt\n"
+
+
+def test_head_moved_meanwhile_is_refused_and_nothing_moves(run: Any, ws: Workspace) -> None:
+    case_id = run(*open_args()).stdout.strip()
+    path = case_path(ws.root, case_id)
+    rel = str(path.relative_to(ws.root))
+    old = git(ws.root, "rev-parse", "HEAD~1").strip()  # not HEAD: someone committed since
+    head = git(ws.root, "rev-parse", "HEAD").strip()
+    path.write_text(path.read_text(encoding="utf-8") + "# x\n", encoding="utf-8")
+    with pytest.raises(GitError, match="HEAD moved"):
+        gitplumb.commit(ws.root, (old, _start(ws)[1]), [rel], "Subject\n", "Subject", {})
+    assert git(ws.root, "rev-parse", "HEAD").strip() == head
+
+
+def test_a_removed_file_leaves_the_tree_and_an_empty_folder_goes(run: Any, ws: Workspace) -> None:
+    case_id = run(*open_args()).stdout.strip()
+    path = case_path(ws.root, case_id)
+    rel = str(path.relative_to(ws.root))
+    path.unlink()
+    gitplumb.commit(ws.root, _start(ws), [rel], "Remove\n", "Remove", {})
+    _index_is_head(ws)
+    assert git(ws.root, "ls-tree", "-r", "--name-only", "HEAD", "--", "cases").split() == ["cases/.gitkeep"]
+
+
+@pytest.mark.parametrize(
+    "setting",
+    ["hook", "signing", "link"],
+)
+def test_git_commit_makes_it_where_git_would_do_more(run: Any, ws: Workspace, setting: str) -> None:
+    case_id = run(*open_args()).stdout.strip()
+    rel = str(case_path(ws.root, case_id).relative_to(ws.root))
+    assert gitplumb.plumbing_head(ws.root, [rel]) == _start(ws)
+    if setting == "hook":
+        hook = ws.root / ".git" / "hooks" / "commit-msg"
+        hook.write_text("#!/bin/sh\necho 'Checked-By: hook' >> \"$1\"\n")
+        hook.chmod(0o755)
+    elif setting == "signing":
+        git(ws.root, "config", "commit.gpgSign", "true")
+    else:
+        (ws.root / "link.yaml").symlink_to(rel)
+        rel = "link.yaml"
+    assert gitplumb.plumbing_head(ws.root, [rel]) is None
+    if setting == "hook":  # and the hook runs, as it always did
+        assert run("note", case_id, "Called back").exit_code == 0
+        assert "Checked-By: hook" in ws.head_message()
+        _index_is_head(ws)
+
+
+def test_a_file_name_git_cannot_read_as_utf8_falls_back_to_git_commit(run: Any, ws: Workspace) -> None:
+    case_id = run(*open_args()).stdout.strip()
+    odd = bytes(ws.root) + b"/caf\xe9.txt"
+    with open(odd, "w") as handle:
+        handle.write("x\n")
+    subprocess.run([b"git", b"add", b"caf\xe9.txt"], cwd=ws.root, check=True)
+    git(ws.root, "commit", "-q", "-m", "a file of the user's")
+    assert run("note", case_id, "Called back").exit_code == 0
+    _index_is_head(ws)
+    assert (
+        b"caf\xe9.txt"
+        in subprocess.run(
+            ["git", "ls-tree", "-z", "--name-only", "HEAD"], cwd=ws.root, capture_output=True, check=True
+        ).stdout
+    )
+
+
+@given(st.lists(st.text(alphabet=" \t#-abc\u00e9\n", max_size=12), max_size=6))
+def test_messages_are_cleaned_up_as_git_commit_does(lines: list[str]) -> None:
+    text = "\n".join(lines)
+    git_says = subprocess.run(
+        ["git", "stripspace"], input=text.encode("utf-8"), capture_output=True, check=True
+    ).stdout.decode("utf-8")
+    assert gitwrite.clean_message(text) == git_says
+
+
+@given(
+    st.dictionaries(
+        st.sampled_from(["a", "a.b", "a-b", "a0", "b", "ab", "a_b", "Z", "é"]),
+        st.sampled_from(["100644", "100755", "40000"]),
+        min_size=1,
+    )
+)
+def test_tree_ids_are_the_ones_git_gives(bare: Path, names: dict[str, str]) -> None:
+    """Folders sort as if their name ended in '/': 'a' (a folder) after 'a-b', before 'a0'."""
+    blob = "e69de29bb2d1d6434b8b29ae775ad8c2e48c5391"  # the empty file
+    empty_tree = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
+    entries = {name: (mode, empty_tree if mode == "40000" else blob) for name, mode in names.items()}
+    listing = "".join(
+        f"{mode} {'tree' if mode == '40000' else 'blob'} {oid}\t{name}\n"
+        for name, (mode, oid) in entries.items()
+    )
+    made = subprocess.run(
+        ["git", "mktree", "--missing"], input=listing, capture_output=True, text=True, check=True, cwd=bare
+    )
+    assert gitplumb.tree_id(entries) == made.stdout.strip()
