@@ -10,7 +10,9 @@ it was, and a fall-back to 'git commit' wherever git would do more.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -37,9 +39,9 @@ def bare(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-def _start(ws: Workspace) -> tuple[str, str]:
+def _start(ws: Workspace) -> gitplumb.Start:
     head, tree = git(ws.root, "rev-parse", "HEAD", "HEAD^{tree}").split()
-    return head, tree
+    return gitplumb.Start(head, tree)
 
 
 def test_a_note_commits_what_git_commit_would(run: Any, ws: Workspace) -> None:
@@ -117,7 +119,7 @@ def test_head_moved_meanwhile_is_refused_and_nothing_moves(run: Any, ws: Workspa
     head = git(ws.root, "rev-parse", "HEAD").strip()
     path.write_text(path.read_text(encoding="utf-8") + "# x\n", encoding="utf-8")
     with pytest.raises(GitError, match="HEAD moved"):
-        gitplumb.commit(ws.root, (old, _start(ws)[1]), [rel], "Subject\n", "Subject", {})
+        gitplumb.commit(ws.root, gitplumb.Start(old, _start(ws).tree), [rel], "Subject\n", "Subject", {})
     assert git(ws.root, "rev-parse", "HEAD").strip() == head
 
 
@@ -201,3 +203,27 @@ def test_tree_ids_are_the_ones_git_gives(bare: Path, names: dict[str, str]) -> N
         ["git", "mktree", "--missing"], input=listing, capture_output=True, text=True, check=True, cwd=bare
     )
     assert gitplumb.tree_id(entries) == made.stdout.strip()
+
+
+def test_an_index_split_badly_by_a_big_checkout_is_split_afresh(run: Any, ws: Workspace) -> None:
+    """git leaves every entry in the split index's own part after many files
+    are checked out in the same second; the next commit splits it afresh."""
+    case_id = run(*open_args()).stdout.strip()
+    bulk = ws.root / "bulk"
+    bulk.mkdir()
+    for i in range(5000):
+        (bulk / f"file-{i:05d}.txt").write_text(f"{i}\n")
+    git(ws.root, "add", "bulk")
+    git(ws.root, "commit", "-q", "-m", "many files at once")
+    shutil.rmtree(bulk)
+    git(ws.root, "checkout", "-q", "--", "bulk")  # as a clone or a reset --hard does
+    index = ws.root / ".git" / "index"
+    assert index.stat().st_size > 256 * 1024  # the whole index, in the own part
+    time.sleep(1.1)  # files changed in the index's own second stay apart (racy-git) until
+    git(ws.root, "status")  # an index written a second later: it keeps them all in its own part
+    assert index.stat().st_size > 256 * 1024
+    assert run("note", case_id, "Called back").exit_code == 0
+    assert index.stat().st_size < 16 * 1024
+    _index_is_head(ws)
+    assert run("note", case_id, "Called back again").exit_code == 0
+    assert index.stat().st_size < 16 * 1024

@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import subprocess
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from complaintctl.errors import GitError
@@ -33,31 +34,60 @@ class Unsupported(Exception):
     """Found before HEAD moves: this commit is for 'git commit' to make."""
 
 
-def plumbing_head(root: Path, paths: Sequence[str]) -> tuple[str, str] | None:
-    """HEAD's commit and tree ids when a plumbing commit of ``paths`` is what
-    'git commit' would make; None when 'git commit' must make it."""
-    found = git(root, "rev-parse", "--git-path", "hooks", "HEAD", "HEAD^{tree}", check=False)
+@dataclass(frozen=True)
+class Start:
+    """Where a plumbing commit starts: HEAD's commit and tree, and whether
+    the index should be split afresh (see ``_split_afresh``)."""
+
+    head: str
+    tree: str
+    resplit: bool = False
+
+
+def plumbing_head(root: Path, paths: Sequence[str]) -> Start | None:
+    """Where a plumbing commit of ``paths`` starts, when it is what 'git
+    commit' would make; None when 'git commit' must make it."""
+    found = git(
+        root, "rev-parse", "--git-path", "hooks", "--git-path", "index", "HEAD", "HEAD^{tree}", check=False
+    )
     lines = found.stdout.split("\n")
-    if found.returncode != 0 or len(lines) < 3:
+    if found.returncode != 0 or len(lines) < 4:
         return None  # no commit yet
     hooks = root / lines[0]
     if any((hooks / name).is_file() for name in HOOKS):
         return None
-    signing = git(root, "config", "--type=bool", "--get", "commit.gpgSign", check=False)
-    if signing.stdout.strip() == "true":
+    settings = git(
+        root, "config", "--type=bool", "--get-regexp", r"^(commit\.gpgsign|core\.splitindex)$", check=False
+    ).stdout.lower()
+    if "commit.gpgsign true" in settings:
         return None
     if any((root / rel).is_symlink() for rel in paths):
         return None
-    return lines[1], lines[2]
+    resplit = "core.splitindex true" in settings and _split_afresh(root / lines[1])
+    return Start(lines[2], lines[3], resplit)
+
+
+def _split_afresh(index: Path) -> bool:
+    """After git checks out many files within the same second, a split index
+    keeps every entry in its own part, and every write of it then writes
+    them all twice (~80 ms at 100k files). Splitting it afresh once puts
+    them back in the shared part. Judged by size: the own part is meant to
+    be small beside the shared one."""
+    try:
+        own = index.stat().st_size
+        shared = max((p.stat().st_size for p in index.parent.glob("sharedindex.*")), default=0)
+    except OSError:
+        return False
+    return own > 256 * 1024 and own * 5 > shared
 
 
 def commit(
-    root: Path, start: tuple[str, str], paths: Sequence[str], text: str, subject: str, env: Mapping[str, str]
+    root: Path, start: Start, paths: Sequence[str], text: str, subject: str, env: Mapping[str, str]
 ) -> None:
     """Commit ``paths`` as they are in the work tree (a missing one is
     removed) on top of ``start`` (HEAD's commit and tree), move HEAD there,
     and stage the same entries."""
-    head, head_tree = start
+    head, head_tree = start.head, start.tree
     present = [rel for rel in paths if (root / rel).is_file()]
     # hash-object applies the paths' .gitattributes filters, as 'git add' does.
     ids = git(root, "hash-object", "-w", "--", *present).stdout.split() if present else []
@@ -106,7 +136,8 @@ def commit(
             "HEAD moved while this command was committing: " + explain(moved.stderr)[5:],
             fix="run the command again",
         )
-    git(root, "update-index", "-z", "--index-info", stdin="\0".join(staged) + "\0")
+    split = ["--split-index"] if start.resplit else []
+    git(root, "update-index", *split, "-z", "--index-info", stdin="\0".join(staged) + "\0")
     # What 'git commit' does after every commit: pack loose objects when there are many.
     git(root, "maintenance", "run", "--auto", "--quiet", check=False)
 
