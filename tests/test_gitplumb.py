@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -227,3 +228,59 @@ def test_an_index_split_badly_by_a_big_checkout_is_split_afresh(run: Any, ws: Wo
     _index_is_head(ws)
     assert run("note", case_id, "Called back again").exit_code == 0
     assert index.stat().st_size < 16 * 1024
+
+
+def test_a_held_workspace_lock_refuses_in_one_line_and_changes_nothing(
+    run: Any, ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    case_id = run(*open_args()).stdout.strip()
+    holder = subprocess.Popen(
+        [
+            "python3",
+            "-c",
+            "import fcntl, os, sys, time\n"
+            "fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT)\n"
+            "fcntl.flock(fd, fcntl.LOCK_EX)\n"
+            "print('held', flush=True)\n"
+            "time.sleep(30)\n",
+            str(ws.root / ".git" / "complaintctl.lock"),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        monkeypatch.setattr(gitwrite, "LOCK_TIMEOUT_S", 0.3)
+        commits = ws.commits()
+        result = run("note", case_id, "Called back")
+        assert (result.exit_code, result.stderr) == (
+            1,
+            "complaintctl: another complaintctl command has held the workspace lock for 0 s; "
+            "wait for it to finish and run the command again\n",
+        )
+        assert ws.commits() == commits and ws.status() == ""
+    finally:
+        holder.kill()
+        holder.wait()
+    assert run("note", case_id, "Called back").exit_code == 0  # the lock went with its holder
+
+
+def test_changing_commands_run_side_by_side_take_turns(run: Any, ws: Workspace) -> None:
+    case_id = run(*open_args()).stdout.strip()
+    commits = ws.commits()
+    env = {**os.environ, "COMPLAINTCTL_ROOT": str(ws.root)}
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "complaintctl", "note", case_id, f"Note {i}"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(4)
+    ]
+    assert [(p.wait(), p.stderr.read() if p.stderr else "") for p in procs] == [(0, "")] * 4
+    assert ws.commits() == commits + 4
+    _index_is_head(ws)
+    verify = subprocess.run([sys.executable, "-m", "complaintctl", "verify"], env=env, capture_output=True)
+    assert verify.returncode == 0, verify.stdout
