@@ -7,11 +7,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from complaintctl.core.records import ID_RE, case_relpath, is_case_path, normalise_id
+from complaintctl.core.records import normalise_id
 from complaintctl.errors import UsageError, WorkspaceError
 from complaintctl.service import changes
 from complaintctl.store import gitwrite, workspace
-from complaintctl.store.workspace import Workspace
 
 
 def init_workspace(
@@ -79,37 +78,9 @@ def check(root: str | None) -> list[str]:
         calendar.check_country(policy)
     except ComplaintError as exc:
         return [str(exc)]
-    problems: list[str] = []
-    seen: dict[str, str] = {}
-    for rel in workspace.case_files(ws):
-        path = ws.root / rel
-        if path.is_symlink():
-            problems.append(f"{rel}: is a symbolic link; replace it with a plain file")
-            continue
-        if not is_case_path(rel):
-            problems.append(_misplaced(ws, rel))
-            continue
-        try:
-            data = workspace.parse_case(path.read_text(encoding="utf-8"), rel, policy, roundtrip=False)
-        except ComplaintError as exc:
-            problems.append(str(exc))
-            continue
-        except (OSError, UnicodeDecodeError) as exc:
-            problems.append(f"{rel}: cannot read: {exc}")
-            continue
-        problems += _evidence_problems(ws, rel, data)
-        if data["id"] in seen:
-            problems.append(
-                f"{rel}: duplicate case id {data['id']} (also {seen[data['id']]}); remove one copy"
-            )
-        seen[data["id"]] = rel
-    from complaintctl.store import faults
+    from complaintctl.service import casecheck
 
-    said = "\n".join(problems)
-    for fault in faults.find(ws):
-        if fault.path not in said:  # each file named once
-            problems.append(f"{fault.path}: {fault.what}; run 'complaintctl repair' to put it back")
-    return problems
+    return casecheck.problems(ws)
 
 
 EMPTY_TEAM = (
@@ -202,38 +173,6 @@ def _git_config(where: Path, key: str) -> str | None:
         return None
     found = gitwrite.git(where, "config", "--get", key, check=False).stdout.strip()
     return found or None
-
-
-def _misplaced(ws: Workspace, rel: str) -> str:
-    """What is wrong with a file under cases/ that is not where a case belongs."""
-    stem = Path(rel).stem
-    if rel.endswith(".yaml") and ID_RE.match(stem):
-        home = case_relpath(stem)
-        if (ws.root / home).exists():
-            return f"{rel}: duplicate case id {stem} (also {home}); remove one copy"
-        return f"{rel}: case {stem} is in the wrong folder; move it to {home}"
-    return f"{rel}: not a case file name (cases/YYYY/MM/C-YYYYMMDD-XXXXXX.yaml); move or remove it"
-
-
-def _evidence_problems(ws: Workspace, rel: str, case: Any) -> list[str]:
-    """Every evidence file and letter a case names must be there, unchanged."""
-    import hashlib
-
-    problems = []
-    for event in case["events"]:
-        for item in [*(event.get("evidence") or ()), *([event["letter"]] if event.get("letter") else [])]:
-            name = str(item.get("file", ""))
-            path = ws.root / name
-            if not name.startswith("evidence/") or ".." in Path(name).parts or not path.is_file():
-                problems.append(
-                    f"{rel}: evidence file {name} is missing; run 'complaintctl repair' to restore it"
-                )
-            elif hashlib.sha256(path.read_bytes()).hexdigest() != item.get("sha256"):
-                problems.append(
-                    f"{rel}: evidence file {name} was changed after it was recorded; "
-                    "run 'complaintctl repair' to restore it"
-                )
-    return problems
 
 
 def setup(root: str | None, actor: str | None) -> list[str]:

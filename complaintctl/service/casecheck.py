@@ -1,0 +1,134 @@
+"""'check' of the case files: every problem, as 'FILE[:LINE]: what; how to fix'.
+
+It says what parsing every file under cases/ and hashing every evidence file
+would say (tests/test_check.py holds it to exactly that), without doing it
+at 100k cases: a committed case file unchanged since was read by the index
+(the same parse, kept by blob id), and the evidence of a committed case is
+compared through store/evidencecache.py. Parsed here: the files that differ
+from HEAD (edited, new, ignored) and, once per version, the cases that
+record evidence.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from pathlib import Path
+
+from complaintctl.core.records import ID_RE, case_relpath, is_case_path
+from complaintctl.errors import ComplaintError
+from complaintctl.store import caseindex, faults, gitwrite, workspace
+from complaintctl.store.evidencecache import EvidenceCache, Record, records_of
+from complaintctl.store.workspace import Workspace
+
+
+def problems(ws: Workspace) -> list[str]:
+    listing = list(workspace.case_files(ws))
+    found: dict[str, list[str]] = {rel: [] for rel in listing}
+    snap = caseindex.snapshot(ws)
+    ignored = gitwrite.git(
+        ws.root, "ls-files", "-z", "--others", "--ignored", "--exclude-standard", "--", "cases"
+    )
+    changed = set(snap.uncommitted()) | set(filter(None, ignored.stdout.split("\0")))
+    for rel in listing:
+        if (ws.root / rel).is_symlink():
+            found[rel].append(f"{rel}: is a symbolic link; replace it with a plain file")
+        elif not is_case_path(rel):
+            found[rel].append(_misplaced(ws, rel))
+    unread = set()
+    for problem in caseindex.open_rows(ws, with_rows=False).problems:
+        if problem.path in found and problem.path not in changed and not found[problem.path]:
+            found[problem.path].append(problem.message)
+            unread.add(problem.path)
+    left = faults.find(ws)
+    heads = _head_blobs(ws)
+    cache = EvidenceCache(ws)
+    touched = {fault.path for fault in left}
+    sha_of = _hasher(heads, touched, cache)
+    named = _naming_evidence(ws)
+    for rel in listing:
+        if found[rel] or not is_case_path(rel):
+            continue
+        blob = None if rel in changed else heads.get(rel)
+        if blob is None or rel in named:
+            records = cache.records(blob) if blob else None
+            if records is None:
+                try:
+                    text = (ws.root / rel).read_text(encoding="utf-8")
+                    records = records_of(workspace.parse_case(text, rel, ws.policy, roundtrip=False))
+                except ComplaintError as exc:
+                    found[rel].append(str(exc))
+                    continue
+                except (OSError, UnicodeDecodeError) as exc:
+                    found[rel].append(f"{rel}: cannot read: {exc}")
+                    continue
+                if blob:
+                    cache.keep_records(blob, records)
+            found[rel] += _evidence_problems(ws, rel, records, sha_of)
+    cache.save(set(heads.values()), set(heads.values()))
+    said = [problem for rel in listing for problem in found[rel]]
+    joined = "\n".join(said)
+    for fault in left:
+        if fault.path not in joined:  # each file named once
+            said.append(f"{fault.path}: {fault.what}; run 'complaintctl repair' to put it back")
+    return said
+
+
+def _misplaced(ws: Workspace, rel: str) -> str:
+    """What is wrong with a file under cases/ that is not where a case belongs."""
+    stem = Path(rel).stem
+    if rel.endswith(".yaml") and ID_RE.match(stem):
+        home = case_relpath(stem)
+        if (ws.root / home).exists():
+            return f"{rel}: duplicate case id {stem} (also {home}); remove one copy"
+        return f"{rel}: case {stem} is in the wrong folder; move it to {home}"
+    return f"{rel}: not a case file name (cases/YYYY/MM/C-YYYYMMDD-XXXXXX.yaml); move or remove it"
+
+
+def _head_blobs(ws: Workspace) -> dict[str, str]:
+    """Every file of cases/ and evidence/ at HEAD, with its blob id."""
+    out = gitwrite.git(ws.root, "ls-tree", "-r", "-z", "HEAD", "--", "cases", "evidence", check=False).stdout
+    blobs = {}
+    for line in out.split("\0"):
+        meta, _, rel = line.partition("\t")
+        parts = meta.split()
+        if len(parts) == 3 and parts[1] == "blob":
+            blobs[rel] = parts[2]
+    return blobs
+
+
+def _naming_evidence(ws: Workspace) -> set[str]:
+    """Case files that record an evidence file or a letter (their hash)."""
+    found = gitwrite.git(
+        ws.root, "grep", "-l", "-z", "--untracked", "-F", "sha256", "--", "cases", check=False
+    )
+    return set(filter(None, found.stdout.split("\0")))
+
+
+def _hasher(heads: dict[str, str], touched: set[str], cache: EvidenceCache) -> Callable[[str, Path], str]:
+    """The SHA-256 of an evidence file: kept by blob id when it is as at HEAD."""
+
+    def sha_of(name: str, path: Path) -> str:
+        blob = heads.get(name)
+        if blob and name not in touched:
+            return cache.sha256(blob, path)
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+
+    return sha_of
+
+
+def _evidence_problems(
+    ws: Workspace, rel: str, records: list[Record], sha_of: Callable[[str, Path], str]
+) -> list[str]:
+    """Every evidence file and letter a case names must be there, unchanged."""
+    found = []
+    for name, recorded in records:
+        path = ws.root / name
+        if not name.startswith("evidence/") or ".." in Path(name).parts or not path.is_file():
+            found.append(f"{rel}: evidence file {name} is missing; run 'complaintctl repair' to restore it")
+        elif sha_of(name, path) != recorded:
+            found.append(
+                f"{rel}: evidence file {name} was changed after it was recorded; "
+                "run 'complaintctl repair' to restore it"
+            )
+    return found

@@ -1,0 +1,172 @@
+"""'check' reads committed case files through the index and parses only the
+rest: it must say exactly what parsing every file says.
+
+The oracle below is the plain algorithm (every file under cases/ parsed,
+its evidence checked), run on the same workspace after each kind of damage
+a team can do around the tool.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from complaintctl.core.records import is_case_path
+from complaintctl.errors import ComplaintError
+from complaintctl.store import workspace as wsmod
+from tests.helpers import Workspace, git, open_args
+from tests.test_evidence import agreed_case
+
+
+def _oracle(ws: Workspace) -> list[str]:
+    """Every file parsed, as 'check' did before it used the index."""
+    found = wsmod.find_workspace(str(ws.root))
+    problems = []
+    for rel in wsmod.case_files(found):
+        path = ws.root / rel
+        if path.is_symlink():
+            problems.append(f"{rel}: is a symbolic link; replace it with a plain file")
+            continue
+        if not is_case_path(rel):
+            continue  # named by the same function either way (_misplaced)
+        try:
+            data = wsmod.parse_case(path.read_text(encoding="utf-8"), rel, found.policy, roundtrip=False)
+        except ComplaintError as exc:
+            problems.append(str(exc))
+            continue
+        for event in data["events"]:
+            for item in [*(event.get("evidence") or ()), *([event["letter"]] if event.get("letter") else [])]:
+                target = ws.root / item["file"]
+                if not target.is_file():
+                    problems.append(f"{rel}: evidence file {item['file']} is missing")
+                elif hashlib.sha256(target.read_bytes()).hexdigest() != item["sha256"]:
+                    problems.append(f"{rel}: evidence file {item['file']} was changed after it was recorded")
+    return problems
+
+
+def _case_lines(stdout: str) -> list[str]:
+    """check's lines about case files' contents (the oracle's subject), advice cut."""
+    out = []
+    for line in stdout.splitlines():
+        if " is missing; run" in line or " was changed after it was recorded; run" in line:
+            line = line.split("; run", 1)[0]
+        if "staged but not committed" in line or "changed but not committed" in line:
+            continue
+        if "not committed (a file git does not track)" in line or "not a case file name" in line:
+            continue
+        if "wrong folder" in line or "duplicate case id" in line:
+            continue
+        out.append(line)
+    return out
+
+
+def _commit_by_hand(ws: Workspace, rel: str, text: str) -> None:
+    (ws.root / rel).parent.mkdir(parents=True, exist_ok=True)
+    (ws.root / rel).write_text(text, encoding="utf-8")
+    git(ws.root, "add", "--", rel)
+    git(ws.root, "commit", "-q", "-m", f"by hand: {rel}")
+
+
+def _bad_committed(ws: Workspace, ids: list[str]) -> None:
+    _commit_by_hand(ws, "cases/2026/11/C-20261120-BADYAM.yaml", "id: [unclosed\n")
+
+
+def _bad_field_committed(ws: Workspace, ids: list[str]) -> None:
+    rel = f"cases/2026/11/{ids[0]}.yaml"
+    text = (ws.root / rel).read_text(encoding="utf-8").replace("category: billing", "category: nonsense")
+    _commit_by_hand(ws, rel, text)
+
+
+def _hand_edit(ws: Workspace, ids: list[str]) -> None:
+    path = ws.root / f"cases/2026/11/{ids[1]}.yaml"
+    path.write_text(
+        path.read_text(encoding="utf-8").replace("state: ", "state: nowhere-", 1), encoding="utf-8"
+    )
+
+
+def _untracked(ws: Workspace, ids: list[str]) -> None:
+    (ws.root / "cases/2026/11/C-20261121-NEWBAD.yaml").write_text("id: C-20261121-NEWBAD\n", encoding="utf-8")
+
+
+def _ignored(ws: Workspace, ids: list[str]) -> None:
+    (ws.root / ".gitignore").write_text("cases/2026/11/C-20261121-GN0RE0.yaml\n")
+    (ws.root / "cases/2026/11/C-20261121-GN0RE0.yaml").write_text("id: nope\n", encoding="utf-8")
+
+
+def _policy_change(ws: Workspace, ids: list[str]) -> None:
+    """A smaller case-file limit: a committed case over it no longer checks."""
+    rel = f"cases/2026/11/{ids[0]}.yaml"
+    _commit_by_hand(ws, rel, (ws.root / rel).read_text(encoding="utf-8") + "# " + "x" * 11000 + "\n")
+    assert run_check_is_clean(ws)
+    policy = ws.root / "policy.yaml"
+    text = policy.read_text(encoding="utf-8")
+    assert "case_file_max_bytes: " in text
+    lines = [
+        ln if not ln.startswith("case_file_max_bytes:") else "case_file_max_bytes: 10000"
+        for ln in text.splitlines()
+    ]
+    policy.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    git(ws.root, "commit", "-q", "-am", "policy by hand")
+
+
+def run_check_is_clean(ws: Workspace) -> bool:
+    return _oracle(ws) == []
+
+
+def _evidence(ws: Workspace, ids: list[str]) -> None:
+    folder = ws.root / "evidence" / ids[2]
+    (folder / "offer-1-1.pdf").write_bytes(b"forged")
+    (folder / "agreement-offer-1.html").unlink()
+
+
+def _evidence_committed_by_hand(ws: Workspace, ids: list[str]) -> None:
+    """A forged scan committed around the tool: clean in the work tree, not what was recorded."""
+    _commit_by_hand(ws, f"evidence/{ids[2]}/offer-1-1.pdf", "forged")
+
+
+def _evidence_cache_damaged(ws: Workspace, ids: list[str]) -> None:
+    for cache in (ws.root / ".git" / "complaintctl").glob("v*/evidence.json"):
+        cache.write_text('{"cases": {"x": 1}, "files": [')
+    _commit_by_hand(ws, f"evidence/{ids[2]}/agreement-offer-1.html", "<p>another letter</p>")
+
+
+def _symlink(ws: Workspace, ids: list[str]) -> None:
+    (ws.root / "cases/2026/11/C-20261121-L1NKED.yaml").symlink_to(ws.root / f"cases/2026/11/{ids[0]}.yaml")
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        _bad_committed,
+        _bad_field_committed,
+        _hand_edit,
+        _untracked,
+        _ignored,
+        _policy_change,
+        _evidence,
+        _symlink,
+    ],
+)
+def test_check_says_what_parsing_every_file_says(
+    run: Any, ws: Workspace, tmp_path: Path, damage: Callable[[Workspace, list[str]], None]
+) -> None:
+    ids = [
+        run(*open_args(category="delivery-delay" if i == 1 else "billing")).stdout.strip() for i in range(2)
+    ]
+    ids.append(agreed_case(run, ws))
+    scan = tmp_path / "scan.pdf"
+    scan.write_bytes(b"signed")
+    assert run("agree", ids[2], "--evidence", str(scan)).exit_code == 0
+    assert run("check").stdout == "" and _oracle(ws) == []
+    run("list")  # a warm index, as in daily use
+    assert run("check").stdout == ""  # and the evidence of every case seen once
+    damage(ws, ids)
+    result = run("check")
+    assert _oracle(ws), "the damage must show"
+    assert _case_lines(result.stdout) == _oracle(ws)
+    assert result.exit_code == 1
+    assert _case_lines(run("check").stdout) == _oracle(ws)  # and again, the index warm
