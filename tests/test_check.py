@@ -148,6 +148,8 @@ def _symlink(ws: Workspace, ids: list[str]) -> None:
         _ignored,
         _policy_change,
         _evidence,
+        _evidence_committed_by_hand,
+        _evidence_cache_damaged,
         _symlink,
     ],
 )
