@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -55,6 +56,7 @@ def main() -> None:
             for name, env in envs.items():
                 argv = [sys.executable, "-P", "-m", "complaintctl", *words]
                 times.setdefault((" ".join(words), name), []).append(once(argv, env))
+    shutil.rmtree(cache, ignore_errors=True)
     base = statistics.median(times[("python -c pass",)])
     print(f"python -c pass: {base * 1000:.0f} ms (n={args.n})")
     for words in LINES:
