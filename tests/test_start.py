@@ -273,3 +273,10 @@ def test_the_key_names_every_variable_typer_reads(tmp_path: Path) -> None:
         )
     unkeyed = {n for n in read if n not in start._ENV and not n.startswith(start._ENV_PREFIXES)}
     assert unkeyed == {"COMP_WORDS", "COMP_CWORD", "XDG_CONFIG_HOME"}, unkeyed
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "ascii", "latin-1"])
+def test_a_refused_value_is_said_alike_in_any_encoding(encoding: str, tmp_path: Path) -> None:
+    # click re-wraps a stream whose encoding is ASCII; the start keeps what reached the stream.
+    said = three_ways(["approve", "C-20261122-7K3QX2", "张三"], tmp_path, env={"PYTHONIOENCODING": encoding})
+    assert said.code == 2 and said.err.startswith(b"complaintctl: Invalid value for 'OFFER'")
