@@ -1,3 +1,3 @@
-from complaintctl.cli.app import main
+from complaintctl.cli.start import main
 
 main()

@@ -11,12 +11,14 @@ and evaluating ~900 string annotations made --help 15% slower (measured).
 
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from typer.core import TyperGroup
 
+from complaintctl.cli import start
 from complaintctl.errors import ComplaintError
 from complaintctl.service.choices import (
     DocFormat,
@@ -55,6 +57,9 @@ class Group(TyperGroup):
             _say_error(_one_line(str(exc)))
             raise typer.Exit(exc.exit_code) from None
         except _ClickException as exc:
+            if type(exc).__name__ == "NoArgsIsHelpError":  # 'complaintctl team': its help, exit 0
+                typer.echo(exc.ctx.get_help())
+                raise typer.Exit(0) from None
             where = getattr(getattr(exc, "ctx", None), "command_path", None) or "complaintctl"
             message = _one_line(exc.format_message()).rstrip(".")
             _say_error(f"{message}; see '{where} --help'")
@@ -75,9 +80,7 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
-        from importlib.metadata import version
-
-        typer.echo(f"complaintctl {version('complaintctl')}")  # one place: pyproject.toml
+        typer.echo(start.version_line(), nl=False)
         raise typer.Exit()
 
 
@@ -1372,7 +1375,7 @@ def completion(
     typer.echo(found(typer.main.get_command(app), {}, "complaintctl", COMPLETE_VAR).source())
 
 
-COMPLETE_VAR = "_COMPLAINTCTL_COMPLETE"
+COMPLETE_VAR = start.COMPLETE_VAR
 
 
 def _completion_classes() -> None:
@@ -1452,17 +1455,51 @@ _METAVARS = {
 }
 
 
-def _metavars(command: Any) -> Any:
-    """Name every value in --help: typer shows '<str>' for them all."""
+# Set by the start (cli/start.py) while it keeps a copy of what typer
+# prints: called when the function of a command is about to run, after
+# which the output is no longer the command line's alone.
+on_command: Callable[[], None] | None = None
+# False once an option of the command built reads the environment, prompts,
+# or looks at the file system while it is parsed: then even help or a usage
+# error may depend on more than the command line, and the start keeps none.
+replayable = True
+
+
+def _prepare(command: Any, top: bool = True) -> Any:
+    """Name every value in --help (typer shows '<str>' for them all), and
+    call ``on_command`` before any command's own function (the top-level
+    callback, which only does -C, excepted)."""
+    global replayable
     for sub in getattr(command, "commands", {}).values():
-        _metavars(sub)
+        _prepare(sub, top=False)
     for param in command.params:
         if param.metavar is None and not getattr(param, "is_flag", False):
             if param.param_type_name == "argument":
                 param.metavar = param.name.upper()
             else:
                 param.metavar = _METAVARS.get(param.name, param.name.upper())
+        kind = param.type
+        if (
+            param.envvar
+            or getattr(param, "prompt", None)
+            or callable(param.default)
+            or getattr(kind, "exists", False)
+            or getattr(kind, "resolve_path", False)
+            or type(kind).__name__ == "File"
+        ):
+            replayable = False
+    if not top and command.callback is not None:
+        command.callback = _announced(command.callback)
     return command
+
+
+def _announced(callback: Callable[..., Any]) -> Callable[..., Any]:
+    def run(*args: Any, **kwargs: Any) -> Any:
+        if on_command is not None:
+            on_command()
+        return callback(*args, **kwargs)
+
+    return run
 
 
 def main() -> None:
@@ -1476,11 +1513,10 @@ def main() -> None:
     try:
         # Not standalone: a bad top-level option ('complaintctl --bogus') is
         # said in one line here, as the Group says a subcommand's.
-        command = _metavars(typer.main.get_command(app))  # what app() does, and the metavars
+        command = _prepare(typer.main.get_command(app))  # what app() does, and the metavars
         code = command.main(prog_name="complaintctl", standalone_mode=False)
     except _ClickException as exc:
-        message = " ".join(exc.format_message().splitlines()).rstrip(".")
-        sys.stderr.write(f"complaintctl: {message}; see 'complaintctl --help'\n")
+        _say_error(f"{_one_line(exc.format_message()).rstrip('.')}; see 'complaintctl --help'")
         sys.exit(exc.exit_code)
     except (KeyboardInterrupt, EOFError):
         sys.stderr.write(
