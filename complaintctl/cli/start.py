@@ -10,7 +10,7 @@ printed again, byte for byte, with the same exit code.
 
 What makes a replay exact:
 
-- the key, stored whole in the entry and compared (not only its hash): the
+- the key, kept in the entry as its SHA-256 and compared: the
   command line; the Python, its import path and complaintctl's version;
   which of stdin, stdout and stderr are terminals, the terminal's size and
   the streams' encodings; and the environment variables that typer, click
@@ -24,7 +24,9 @@ What makes a replay exact:
   stopped before the function of any command ran (help, a usage error;
   ``cli/app.py`` says when one starts), with exit 0 or 2, without ``-C``
   (which changes folder first), and when no option reads the environment,
-  prompts, or checks a path (``app.replayable``).
+  prompts, or checks a path (``app.replayable``);
+- only command lines of command and option names: a line that holds a
+  value (a customer's name or phone in a refused 'open') is never written.
 
 The cache is never needed: a folder that cannot be read or written, or a
 damaged, foreign or stale entry, and typer answers as it always does.
@@ -75,6 +77,22 @@ _KEEP = 400
 _LARGEST = 1 << 18
 
 
+# What a kept command line may hold: command and option names only.
+_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-")
+
+
+def _is_name(word: str) -> bool:
+    """'note', '--help', '-h': a command or option name, never a value."""
+    bare = word[2:] if word.startswith("--") else word[1:] if word.startswith("-") else word
+    return (
+        bool(bare)
+        and bare[0].isascii()
+        and bare[0].isalpha()
+        and bare[0].islower()
+        and set(bare) <= _NAME_CHARS
+    )
+
+
 def version_line() -> str:
     """What --version prints (one place: complaintctl.__version__, which the
     package's metadata is built from)."""
@@ -114,6 +132,8 @@ def _key(argv: list[str]) -> str | None:
     """Everything the answer may depend on, or None when it is not kept."""
     if any(word.startswith("-C") for word in argv):
         return None  # -C changes folder before anything is parsed
+    if not all(_is_name(word) for word in argv):
+        return None  # a value (a name, a phone, a case's text) is never written to the cache
     stdout, stderr = sys.stdout, sys.stderr
     if stdout is None or stderr is None or not hasattr(stdout, "buffer") or not hasattr(stderr, "buffer"):
         return None
@@ -158,6 +178,13 @@ def _entry_path(key: str) -> str | None:
     return os.path.join(base, "complaintctl", f"{zlib.crc32(data):08x}{zlib.adler32(data):08x}.start")
 
 
+def _digest(key: str) -> str:
+    """What an entry keeps of its key: the environment's values stay out of the file."""
+    import hashlib
+
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+
+
 # ---------------------------------------------------------------- replay
 
 
@@ -172,7 +199,7 @@ def _load(path: str, key: str) -> tuple[list[tuple[int, bytes]], int] | None:
                 return None  # only an entry this user wrote, and no one else can
             data = file.read(_LARGEST * 2)
         fmt, stored_key, sources, chunks, code = marshal.loads(data)
-        if fmt != _FORMAT or stored_key != key or code not in (0, 2):
+        if fmt != _FORMAT or stored_key != _digest(key) or code not in (0, 2):
             return None
         for source, mtime, ctime, size in sources:
             seen = os.stat(source)
@@ -337,7 +364,7 @@ def _store(path: str, key: str, chunks: list[tuple[int, bytes]], code: int) -> N
         _prune(folder)
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with open(fd, "wb") as file:
-            file.write(marshal.dumps((_FORMAT, key, sources, chunks, code)))
+            file.write(marshal.dumps((_FORMAT, _digest(key), sources, chunks, code)))
         os.replace(temp, path)
     except OSError:
         import contextlib
