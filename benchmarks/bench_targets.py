@@ -1,0 +1,275 @@
+"""Every speed target of the project in one run, before and after a change.
+
+Run from the repository root, on workspaces made by ``bench_scale.py --keep``
+(a 10k and a 100k one), with an earlier version of the code checked out
+beside this one:
+
+    .venv/bin/python benchmarks/bench_scale.py --sizes 10000,100000 --keep /tmp/bench
+    git worktree add /tmp/before <commit>
+    .venv/bin/python benchmarks/bench_targets.py /tmp/bench/ws-10000 /tmp/bench/ws-100000 --before /tmp/before
+
+Each row times one piece of work as a whole process, its two sides run
+alternately (A, B, A, B, ...) with a warm-up each, and prints the medians,
+the largest peak memory (GNU time, Debian's 'time') and the ratio; with
+``--before`` each complaintctl figure is also taken with that code (same
+dependencies, ``PYTHONPATH``), so the table shows before and after on the
+same machine in the same run. The peer is taskwarrior 2.6 (``apt-get install
+taskwarrior``): its rows are left out, with a message, where it is missing.
+Changing commands are put back afterwards (``git reset --keep``). It prints
+figures and OK/OVER against the targets; it never fails on a slow figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from bench_peer import GNU_TIME, Side, cases_of, load_taskwarrior, timed
+
+REPO = Path(__file__).resolve().parent.parent
+PY = sys.executable
+
+
+@dataclass
+class Row:
+    label: str
+    target: str = ""
+    figures: dict[str, Side] = field(default_factory=dict)  # "after", "before", "peer", ...
+    verdict: Callable[[dict[str, Side]], bool | None] | None = None
+
+
+def cli(source: Path, *words: str) -> list[str]:
+    """complaintctl from ``source`` (its own package first on the path)."""
+    return ["env", f"PYTHONPATH={source}", PY, "-P", "-m", "complaintctl", *words]
+
+
+def alternate(cmds: dict[str, list[str]], env: dict[str, str], cwd: Path, n: int) -> dict[str, Side]:
+    sides = {name: Side([], 0) for name in cmds}
+    for cmd in cmds.values():
+        timed(cmd, env, cwd)
+    for _ in range(n):
+        for name, cmd in cmds.items():
+            seconds, peak, code = timed(cmd, env, cwd)
+            if code not in (0, 1, 2):  # 2: the refused commands' usage errors
+                raise SystemExit(f"bench_targets: {' '.join(cmd)} failed with exit code {code}")
+            sides[name].seconds.append(seconds)
+            sides[name].peak_kib = max(sides[name].peak_kib, peak)
+    return sides
+
+
+def plumbing_floor(ws: Path, rel: str) -> list[str]:
+    """One change committed with four git plumbing calls (update-index,
+    write-tree, commit-tree, update-ref): what a commit costs git itself."""
+    script = (
+        f'printf "\\n" >> {rel} && git update-index -- {rel} && t=$(git write-tree) && '
+        'c=$(echo floor | git commit-tree "$t" -p HEAD) && git update-ref HEAD "$c"'
+    )
+    return ["sh", "-c", script]
+
+
+def porcelain(ws: Path, rel: str) -> list[str]:
+    return ["sh", "-c", f'printf "\\n" >> {rel} && git add -- {rel} && git commit -q -m baseline']
+
+
+def ms(side: Side) -> str:
+    return f"{side.median * 1000:8.0f} ms {side.peak_kib / 1024:5.0f} MiB"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("small", type=Path, help="the 10k workspace")
+    parser.add_argument("big", type=Path, help="the 100k workspace")
+    parser.add_argument("--before", type=Path, help="an earlier checkout of complaintctl to compare with")
+    parser.add_argument("-n", type=int, default=7, help="runs of each side (after one warm-up)")
+    parser.add_argument(
+        "--cold", action="store_true", help="also time the cold index build at 100k (minutes)"
+    )
+    parser.add_argument("--data", type=Path, default=Path(tempfile.gettempdir()) / "bench-peer")
+    args = parser.parse_args(argv)
+    env = {**os.environ, "COMPLAINTCTL_USER": "alice@example.com", "NO_COLOR": "1"}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # compiled once, as after an install
+    versions = {"after": REPO, **({"before": args.before.resolve()} if args.before else {})}
+    peer = shutil.which("task")
+    if not peer:
+        print("taskwarrior is not installed (Debian: apt-get install taskwarrior): its rows are left out")
+    if not GNU_TIME:
+        print("(no /usr/bin/time, Debian's 'time': peak memory includes this script's own)")
+    print(f"median of {args.n} alternating runs after a warm-up each; peak memory is the largest run's\n")
+    rows: list[Row] = []
+    spaces = {"10k": args.small.resolve(), "100k": args.big.resolve()}
+    heads = {
+        size: subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=ws, capture_output=True, text=True
+        ).stdout.strip()
+        for size, ws in spaces.items()
+    }
+
+    def run(
+        label: str,
+        target: str,
+        cwd: Path,
+        cmds: dict[str, list[str]],
+        verdict: Callable[..., bool | None] | None = None,
+        extra_env: dict[str, str] | None = None,
+    ) -> None:
+        sides = alternate(cmds, {**env, **(extra_env or {})}, cwd, args.n)
+        row = Row(label, target, sides, verdict)
+        rows.append(row)
+        show(row)
+
+    def ours(*words: str) -> dict[str, list[str]]:
+        return {name: cli(src, *words) for name, src in versions.items()}
+
+    try:
+        notes: dict[str, dict[str, Side]] = {}
+        for size, ws in spaces.items():
+            listing = cases_of(ws, env)
+            open_ids = [str(r["id"]) for r in listing if not r.get("resolution")]
+            case_id = open_ids[-1]
+            rel = subprocess.run(
+                ["git", "ls-files", f"cases/*/*/{case_id}.yaml"], cwd=ws, capture_output=True, text=True
+            ).stdout.strip()
+            tw_env = load_taskwarrior(listing, args.data / f"tw-{len(listing)}") if peer else {}
+            note = ours("note", case_id, "Called back")
+            cmds = {**note, **({"peer": ["task", "add", "Called back"]} if peer else {})}
+            run(
+                f"{size}: note vs task add",
+                "<= 1.3x peer at 10k",
+                ws,
+                cmds,
+                extra_env=tw_env,
+                verdict=(lambda s: s["after"].median <= 1.3 * s["peer"].median)
+                if peer and size == "10k"
+                else None,
+            )
+            notes[size] = rows[-1].figures
+            run(f"{size}: note vs git add + commit", "", ws, {**note, "git": porcelain(ws, rel)})
+            run(f"{size}: note vs git plumbing", "", ws, {**note, "git": plumbing_floor(ws, rel)})
+            subprocess.run(["git", "reset", "-q", "--hard", heads[size]], cwd=ws, check=True)
+            run(
+                f"{size}: list (open queue)",
+                "<= 0.5 s, 150 MiB at 100k",
+                ws,
+                {
+                    **ours("list"),
+                    **({"peer": ["task", "rc.defaultwidth=200", "limit:50", "list"]} if peer else {}),
+                },
+                extra_env=tw_env,
+                verdict=_fits(0.5, 150) if size == "100k" else None,
+            )
+            run(
+                f"{size}: list --status open --json",
+                "<= 0.5 s, 150 MiB at 100k",
+                ws,
+                {
+                    **ours("list", "--status", "open", "--json"),
+                    **({"peer": ["task", "count"]} if peer else {}),
+                },
+                extra_env=tw_env,
+                verdict=_fits(0.5, 150) if size == "100k" else None,
+            )
+            run(
+                f"{size}: report (warm)",
+                "<= 0.5 s at 100k",
+                ws,
+                {**ours("report"), **({"peer": ["task", "count"]} if peer else {})},
+                extra_env=tw_env,
+                verdict=_fits(0.5, 150) if size == "100k" else None,
+            )
+            phone = "139" + str(time.time_ns())[-8:]
+            opened = [
+                "open",
+                "--customer",
+                "Bench",
+                "--channel",
+                "phone",
+                "--category",
+                "billing",
+                "--summary",
+                "Charged twice",
+                "--demand",
+                "Refund",
+            ]
+            run(
+                f"{size}: open --phone vs open",
+                "<= 1.2x, 100 MiB at 100k",
+                ws,
+                {
+                    **{f"{k}": v for k, v in ours(*opened, "--phone", phone).items()},
+                    **{f"{k} no contact": v for k, v in ours(*opened).items()},
+                },
+                verdict=(
+                    lambda s: (
+                        s["after"].median <= 1.2 * s["after no contact"].median
+                        and s["after"].peak_kib <= 100 * 1024
+                    )
+                )
+                if size == "100k"
+                else None,
+            )
+            subprocess.run(["git", "reset", "-q", "--hard", heads[size]], cwd=ws, check=True)
+        ratio = notes["100k"]["after"].median / notes["10k"]["after"].median
+        print(
+            f"\nnote at 100k / note at 10k: {ratio:.2f} (target <= 1.2: {'OK' if ratio <= 1.2 else 'OVER'})"
+        )
+        if "before" in versions:
+            old = notes["100k"]["before"].median / notes["10k"]["before"].median
+            print(f"  before: {old:.2f}")
+        start = {"python -c pass": [PY, "-c", "pass"]}
+        for words in (["--help"], ["--version"], ["note", "--help"], ["note"], ["frobnicate"]):
+            run(
+                f"complaintctl {' '.join(words)}",
+                "<= 4x python -c pass",
+                REPO,
+                {**ours(*words), **start},
+                verdict=lambda s: s["after"].median <= 4 * s["python -c pass"].median,
+            )
+        if args.cold:
+            big = spaces["100k"]
+            for name, src in versions.items():
+                shutil.rmtree(big / ".git" / "complaintctl", ignore_errors=True)
+                seconds, peak, _code = timed(cli(src, "report"), env, big)
+                side = Side([seconds], peak)
+                row = Row(
+                    f"100k: cold index build ({name})",
+                    "<= 30 s",
+                    {name: side},
+                    _fits(30, 10_000) if name == "after" else None,
+                )
+                rows.append(row)
+                show(row)
+    finally:
+        for size, ws in spaces.items():
+            subprocess.run(["git", "reset", "-q", "--hard", heads[size]], cwd=ws, check=True)
+    print(f"\n{'work':<38} {'side':<20} {'median':>11} {'peak':>9}   ratio  verdict")
+    for row in rows:
+        show(row)
+    return 0
+
+
+def _fits(seconds: float, mib: int) -> Callable[[dict[str, Side]], bool]:
+    return lambda s: s["after"].median <= seconds and s["after"].peak_kib <= mib * 1024
+
+
+def show(row: Row) -> None:
+    first = next(iter(row.figures.values()))
+    verdict = row.verdict(row.figures) if row.verdict else None
+    mark = "" if verdict is None else ("OK" if verdict else "OVER")
+    for i, (name, side) in enumerate(row.figures.items()):
+        label = row.label if i == 0 else ""
+        ratio = f"{side.median / first.median:6.2f}" if i else "      "
+        tail = f"  {mark} ({row.target})" if i == 0 and row.target else ""
+        print(f"{label:<38} {name:<20} {ms(side)}   {ratio}{tail}", flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
