@@ -275,15 +275,28 @@ class Story:
         actor = kwargs.pop("as_actor", None) or self.case["owner"]
         if record_rise is not None:  # as changes.change_case does before each command
             record_rise(changes.Context(self.ws, actor, at, self.end), self.case)
+        if command == "agree":
+            kwargs["evidence"] = 1  # the signed consent, as 'agree --evidence FILE' files it
         change = events.EVENTS[command](**kwargs).decide(self.policy, self.case, actor, at, self.end)
+        if command == "agree":
+            path = f"evidence/{self.case['id']}/offer-{change.event['offer']}-1.pdf"
+            sha = hashlib.sha256(CONSENT).hexdigest()
+            change.event["evidence"] = [{"file": path, "sha256": sha, "bytes": len(CONSENT)}]
+            self.case.setdefault(LETTERS, []).append((path, CONSENT))
         lifecycle.apply(self.case, change)
         if command == "agree":  # the CLI renders the agreement letter and records its hash
-            letter = letters.agreement(self.ws, self.case, "html").encode("utf-8")
+            lang = self.policy.letter_language
+            letter = letters.agreement(self.ws, self.case, "html", lang).encode("utf-8")
             number = change.event["offer"]
+            path = f"evidence/{self.case['id']}/agreement-offer-{number}.html"
             change.event["letter"] = {
-                "file": f"evidence/{self.case['id']}/agreement-offer-{number}.html",
+                "file": path,
                 "sha256": hashlib.sha256(letter).hexdigest(),
+                "lang": lang,
             }
+            # The letter itself is committed with the case, as 'agree' commits it
+            # ('check' compares it with the hash); the worker takes it out.
+            self.case.setdefault(LETTERS, []).append((path, letter))
         self.at = at
         self.steps.append((command, at, actor, kwargs))
         return True
@@ -402,7 +415,14 @@ class Generator:
         case_id = self.new_id(at)
         try:
             new, actor = self._new_case(cust, bool(earlier))
-            case, _change = new.decide_open(policy, case_id, actor, at, self.end, [vars(c) for c in earlier])
+            case, _change = new.decide_open(
+                policy,
+                case_id,
+                actor,
+                at,
+                self.end,
+                [{**vars(c), "closed_at": c.closed_at.isoformat()} for c in earlier],
+            )
         except RuleError:  # that matter was closed for good: the tool would refuse; take a new customer
             idx = self.pool + len(self.customers)
             cust = self.customers[idx] = self._new_customer(idx)
@@ -498,6 +518,9 @@ class Generator:
                 return
             offered = target in ("proposed", "agreed") or resolution == "agreed"
             if offered or (resolution in ("rejected", "decided") and rng.random() < 0.3):
+                if not story.case.get("demand"):  # an offer answers a recorded demand
+                    reason = "asked on the call back"
+                    story.do("correct", (1, 24), field="demand", value="Refund the charge", reason=reason)
                 story.do("propose", (24, 120), **self._offer())
                 story.approve_if_pending()
                 if rng.random() < 0.12:
@@ -510,6 +533,9 @@ class Generator:
                     story.do("agree", (6, 96), signed_by=signer, channel=channel)
                 if target == "agreed":
                     return
+                if resolution == "agreed":  # carried out (落实): one measure planned, then done
+                    story.do("plan", (1, 24), text="Pay the agreed amount", responsible="finance", due="7d")
+                    story.do("execute", (12, 120), number=1, text="Paid, ref 88231")
             executed = resolution == "agreed"  # closed as agreed only once carried out
             text = rng.choice(CLOSE_TEXTS[str(resolution)]) if rng.random() < 0.8 else None
             story.do("close", (24, 240), resolution=resolution, text=text, executed=executed)
@@ -558,7 +584,10 @@ class Generator:
         amount = f"{rng.randint(50, 5000)}" + (
             "." + f"{rng.choice((0, 0, 50, 80, 99)):02d}" if places else ""
         )
-        return {"amount": amount, "currency": currency, "kind": kind, "terms": rng.choice(TERMS[kind])}
+        offer = {"amount": amount, "currency": currency, "kind": kind, "terms": rng.choice(TERMS[kind])}
+        if self.policy.rules.overcharge_categories:  # money on a billing case says why it is not double
+            offer["not_overcharge"] = "the bill was right; goodwill"
+        return offer
 
 
 # ---------------------------------------------------------------- building a workspace
@@ -648,6 +677,9 @@ class Renderer:
 
 
 _worker: dict[str, Any] = {}
+LETTERS = "_letters"  # a generated case's evidence and letters, until they are committed
+CONSENT = b"%PDF-1.4\n% the customer's signed consent (benchmark data)\n"
+CONSENT_FILE = Path(tempfile.gettempdir()) / "complaintctl-bench-consent.pdf"
 
 
 def _worker_init(policy_path: str, exact: bool, verify_every: int) -> None:
@@ -668,6 +700,7 @@ def _dump_batch(cases: list[dict[str, Any]]) -> Batch:
     policy, renderer, every = _worker["policy"], _worker["renderer"], _worker["verify"]
     batch = Batch([])
     for case in cases:
+        letters_of = case.pop(LETTERS, [])
         records.validate_case(case, policy, expected_id=case["id"])
         try:
             text = workspace.dump_case(case) if _worker["exact"] else renderer.dump(case)
@@ -682,6 +715,7 @@ def _dump_batch(cases: list[dict[str, Any]]) -> Batch:
                 )
                 batch.mismatch = f"{case['id']}:\n" + "\n".join(list(diff)[:20])
         batch.files.append((records.case_relpath(case["id"]), text.encode("utf-8")))
+        batch.files += letters_of
     return batch
 
 
@@ -826,10 +860,19 @@ def cli_args(command: str, case_id: str, kwargs: dict[str, Any]) -> list[str]:
     elif command == "propose":
         args += ["--amount", kwargs["amount"], "--currency", kwargs["currency"]]
         args += ["--kind", kwargs["kind"], "--terms", kwargs["terms"]]
+        args += ["--not-overcharge", kwargs["not_overcharge"]] if kwargs.get("not_overcharge") else []
+    elif command == "correct":
+        args += [kwargs["field"], kwargs["value"], "--reason", kwargs["reason"]]
+    elif command == "plan":
+        args += [kwargs["text"], "--by", kwargs["responsible"], "--due", kwargs["due"]]
+    elif command == "execute":
+        args += [str(kwargs["number"]), "--text", kwargs["text"]]
     elif command == "approve":
         args += [str(kwargs["number"])]
     elif command == "agree":
         args += ["--signed-by", kwargs["signed_by"], "--channel", kwargs["channel"]]
+        CONSENT_FILE.write_bytes(CONSENT)
+        args += ["--evidence", str(CONSENT_FILE)]
     elif command == "escalate":
         args += ["--reason", kwargs["reason"], "--to", kwargs["to_user"]]
     elif command == "close":
@@ -863,6 +906,7 @@ def replay_check(tmp: Path, end: datetime) -> str:
     rng = random.Random(7)
     while len(found) < len(wanted):
         case = gen.make_case(end - timedelta(days=rng.uniform(2, 200), minutes=rng.randrange(600)))
+        case.pop(LETTERS, None)  # committed beside the case, not in it
         for label, test in wanted.items():
             if label not in found and "repeat_of" not in case and test(case):
                 found[label] = case
