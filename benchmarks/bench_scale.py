@@ -1107,7 +1107,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="K",
         help="compare about 1 in K fast-rendered files with workspace.dump_case (0: none; default 20)",
     )
+    parser.add_argument(
+        "--build-only", action="store_true", help="build the workspaces (with --keep) and time nothing"
+    )
     args = parser.parse_args(argv)
+    if args.build_only and not args.keep:
+        parser.error("--build-only needs --keep DIR (the workspaces are what it makes)")
     sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
     n = max(1, args.repeat)
 
@@ -1135,6 +1140,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             how = "all files by dump_case" if args.exact else f"{built.verified} files checked == dump_case"
             print(f"   built: {built.commits} commits, {how}; {phases}", flush=True)
             figures.append(Figure(size, "build", "build workspace", [built.phases["total"]], phases))
+            if args.build_only:
+                continue
             print("   measuring ...", flush=True)
             figures += measure(built, n)
             if not args.keep:
