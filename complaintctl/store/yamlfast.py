@@ -4,7 +4,7 @@ A case file is a block mapping, one key per line, with lists of mappings
 and of scalars, as the round-trip dumper lays it out (store/yamlio.py).
 ruamel's safe loader over the C parser still spends ~1.4 ms a case file in
 its pure-Python composer, resolver and constructor: most of a cold index
-build (docs/internals.md, "The cold build"). This reads that one layout
+build (docs/internals.md#cold-build). This reads that one layout
 line by line in about a sixth of that and returns ``None`` (the caller takes
 ruamel's path) on anything else: flow collections other than ``[]`` and
 ``{}``, block or multi-line scalars, comments after a value, tags,
