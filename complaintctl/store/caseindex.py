@@ -32,7 +32,6 @@ import operator
 import os
 import re
 import shutil
-from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -392,7 +391,9 @@ def _month_rows(
 
     # A month is finished (its rows file written) as soon as its last file
     # is parsed, while the workers parse the next months.
-    left = Counter(month_of(rel) for rel, _ in misses)
+    left: dict[str | None, int] = {}
+    for rel, _ in misses:
+        left[month_of(rel)] = left.get(month_of(rel), 0) + 1
 
     def arrived(batch: list[tuple[str, dict[str, Any]]]) -> None:
         for rel, entry in batch:
@@ -403,7 +404,7 @@ def _month_rows(
                 finish(month)
 
     for month in months:
-        if not left[month]:
+        if not left.get(month):
             finish(month)
     _parse_all(ws, misses, progress or terminal_progress(), arrived)
     out.parsed = len(parsed)
