@@ -81,18 +81,26 @@ class IndexRow(TypedDict):
     blob: NotRequired[str]  # the case file's git blob id, set by the index
 
 
-def settled(case: Mapping[str, Any], policy: Policy, cal: deadlines.Calendar | None) -> Settled | None:
+def settled(
+    case: Mapping[str, Any],
+    policy: Policy,
+    cal: deadlines.Calendar | None,
+    f: deadlines.Facts | None = None,
+    sev: Mapping[str, Any] | None = None,
+) -> Settled | None:
     """For a closed case, what no later moment can change: its severity and
     the outcome of each stopped clock (so reports need not re-run them).
+    ``f`` and ``sev``: the case's clock and severity facts, if already made.
 
     Not for cases on a --matter: a later complaint on it can still raise them.
     """
     if not case.get("closed_at") or case.get("matter"):
         return None
-    f = deadlines.facts(case, policy.time_limits.pause_states)
+    if f is None:
+        f = deadlines.facts(case, policy.time_limits.pause_states)
     assert f.closed is not None
     end = max(f.closed, f.followed_up or f.closed)
-    level, _ = severity.effective(policy, severity.facts(case), end)
+    level, _ = severity.effective(policy, severity.facts(case) if sev is None else sev, end)
     limits = policy.limits_for(level, bool(case["urgent"]))
     states = deadlines.evaluate(f, limits, end, policy.time_limits.warn_at, cal)
     outcomes = {c.clock: c.status for c in states if c.stopped is not None}
@@ -138,6 +146,8 @@ def row(
 ) -> IndexRow:
     events = case["events"]
     facts = deadlines.facts(case, pause_states)
+    sev = severity.facts(case)
+    same_pauses = policy is not None and tuple(pause_states) == tuple(policy.time_limits.pause_states)
     out: IndexRow = {
         "id": case["id"],
         "state": case["state"],
@@ -172,8 +182,11 @@ def row(
         "settlement": _settlement(case),
         "lessons": [[e["at"], e["text"]] for e in live_events(events) if e.get("kind") == LESSON],
         "clock_facts": deadlines.facts_to_json(facts),
-        "severity_facts": severity.facts(case),
-        "settled": settled(case, policy, cal) if policy is not None else None,
+        "severity_facts": sev,
+        # (settled reads only the facts: made once here when its pauses are these)
+        "settled": settled(case, policy, cal, facts if same_pauses else None, sev)
+        if policy is not None
+        else None,
     }
     if policy is not None:
         from complaintctl.core import timeline

@@ -7,6 +7,7 @@ pure and fast.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NoReturn
 
@@ -40,18 +41,27 @@ def mapping(value: Any, path: Path) -> Mapping[str, Any]:
 
 def keys(value: Mapping[str, Any], path: Path, required: Iterable[str], optional: Iterable[str] = ()) -> None:
     required = tuple(required)
-    allowed = set(required) | set(optional)
-    inside = f" in {dotted(path)}" if path else ""
+    allowed = _allowed(required, tuple(optional))
     for key in value:
         if key not in allowed:
             fail(
                 (*path, str(key)),
-                f"unknown key '{key}'{inside}",
+                f"unknown key '{key}'{_inside(path)}",
                 f"remove it (known keys: {', '.join(sorted(allowed))})",
             )
     for key in required:
         if key not in value:
-            fail(path, f"missing key '{key}'{inside}", f"add '{key}:'")
+            fail(path, f"missing key '{key}'{_inside(path)}", f"add '{key}:'")
+
+
+@functools.lru_cache(maxsize=256)
+def _allowed(required: tuple[str, ...], optional: tuple[str, ...]) -> frozenset[str]:
+    # The same few key lists for every case and event: made once (bulk reads).
+    return frozenset(required) | frozenset(optional)
+
+
+def _inside(path: Path) -> str:
+    return f" in {dotted(path)}" if path else ""
 
 
 def string(value: Any, path: Path, *, empty: bool = False) -> str:

@@ -28,6 +28,7 @@ import contextlib
 import gc
 import hashlib
 import json
+import operator
 import os
 import re
 import shutil
@@ -188,9 +189,14 @@ def _pack(
     under "x", and only for rows ``keep_facts`` accepts."""
     rows = list(rows)
     keys = sorted({k for row in rows for k in row} - set(FACTS) - set(leave))
+    take = operator.itemgetter(*keys) if len(keys) > 1 else None  # rows made alike have every key
     packed = []
     for row in rows:
-        item: dict[str, Any] = {"v": [row.get(k) for k in keys]}
+        try:
+            values = list(take(row)) if take else [row.get(k) for k in keys]
+        except KeyError:
+            values = [row.get(k) for k in keys]
+        item: dict[str, Any] = {"v": values}
         if "clock_facts" in row and keep_facts(row):
             item["x"] = {k: row[k] for k in FACTS}
         packed.append(item)
@@ -362,10 +368,10 @@ def _month_rows(
             plan = [(rel, blob) for rel, blob in files]
         plans[month] = plan
         misses += [(rel, blob) for rel, blob in plan if blob not in entries]
-    parsed = _parse_all(ws, misses, progress or terminal_progress())
-    out.parsed = len(parsed)
-    for month in months:
-        tree, files, entries = shards[month]
+    parsed: dict[str, dict[str, Any]] = {}
+
+    def finish(month: str) -> None:
+        tree, _, entries = shards[month]
         fresh: dict[str, Any] = {}
         items: list[Item] = []
         problems: list[Problem] = []
@@ -382,6 +388,28 @@ def _month_rows(
         claim = out.trees[month] if len(clean) == len(plans[month]) else None
         if fresh.keys() != entries.keys() or claim != tree:
             _save_shard(ws, month, key, claim, clean, fresh)
+
+    # A month is finished (its rows file written) as soon as its last file
+    # is parsed, while the workers parse the next months.
+    left: dict[str | None, int] = {}
+    for rel, _ in misses:
+        left[month_of(rel)] = left.get(month_of(rel), 0) + 1
+
+    def arrived(batch: list[tuple[str, dict[str, Any]]]) -> None:
+        for rel, entry in batch:
+            parsed[rel] = entry
+            month = cast(str, month_of(rel))
+            left[month] -= 1
+            if not left[month]:
+                finish(month)
+
+    for month in months:
+        if not left.get(month):
+            finish(month)
+    _parse_all(ws, misses, progress or terminal_progress(), arrived)
+    out.parsed = len(parsed)
+    out.items = {m: out.items[m] for m in months}  # in the months' order, as asked
+    out.problems = {m: out.problems[m] for m in months}
     return out
 
 
@@ -620,6 +648,7 @@ def _entry(ws: Workspace, rel: str, blob: str) -> dict[str, Any]:
 
 
 PARALLEL_FROM = 2000  # below this, starting worker processes costs more than it saves
+CHUNK = 500  # files a worker parses per task: a month is finished soon after its last one
 
 
 _workers_ws: dict[str, Workspace] = {}
@@ -631,36 +660,46 @@ def _parse_chunk(root: str, rels: list[tuple[str, str]]) -> list[tuple[str, dict
     return [(rel, _entry(ws, rel, blob)) for rel, blob in rels]
 
 
+def _cores() -> int:
+    """The cores this process may run on (a container or CI runner may allow fewer than the machine has)."""
+    with contextlib.suppress(AttributeError, OSError):
+        return len(os.sched_getaffinity(0)) or 1
+    return os.cpu_count() or 1
+
+
 def _parse_all(
-    ws: Workspace, rels: list[tuple[str, str]], progress: Callable[[int, int], None] | None
-) -> dict[str, dict[str, Any]]:
-    """Parse the files the index lacks, on every core when there are many."""
-    workers = min(os.cpu_count() or 1, 8)
+    ws: Workspace,
+    rels: list[tuple[str, str]],
+    progress: Callable[[int, int], None] | None,
+    arrived: Callable[[list[tuple[str, dict[str, Any]]]], None],
+) -> None:
+    """Parse the files the index lacks, on every core when there are many;
+    hand each batch of (path, entry) to ``arrived`` as it comes."""
+    workers = min(_cores(), 8)
     if len(rels) < PARALLEL_FROM or workers < 2:
-        out = {}
         was = gc.isenabled()
         gc.enable()  # parsing YAML leaves cycles behind (see _no_gc)
         try:
             for done, (rel, blob) in enumerate(rels, start=1):
-                out[rel] = _entry(ws, rel, blob)
+                arrived([(rel, _entry(ws, rel, blob))])
                 if progress and done % 500 == 0:
                     progress(done, len(rels))
         finally:
             if not was:
                 gc.disable()
-        return out
+        return
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
-    size = 500
-    chunks = [rels[i : i + size] for i in range(0, len(rels), size)]
-    out = {}
+    chunks = [rels[i : i + CHUNK] for i in range(0, len(rels), CHUNK)]
+    done = 0
     with ProcessPoolExecutor(max_workers=workers) as pool:
         futures = [pool.submit(_parse_chunk, str(ws.root), chunk) for chunk in chunks]
         for future in as_completed(futures):
-            out.update(future.result())
+            batch = future.result()
+            arrived(batch)
+            done += len(batch)
             if progress:
-                progress(len(out), len(rels))
-    return out
+                progress(done, len(rels))
 
 
 def terminal_progress() -> Callable[[int, int], None] | None:

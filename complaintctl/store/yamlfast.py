@@ -1,0 +1,189 @@
+"""A fast reader for the YAML layout complaintctl writes: exact, or it declines.
+
+A case file is a block mapping, one key per line, with lists of mappings
+and of scalars, as the round-trip dumper lays it out (store/yamlio.py).
+ruamel's safe loader over the C parser still spends ~1.4 ms a case file in
+its pure-Python composer, resolver and constructor: most of a cold index
+build (docs/internals.md#cold-build). This reads that one layout
+line by line in about a sixth of that and returns ``None`` (the caller takes
+ruamel's path) on anything else: flow collections other than ``[]`` and
+``{}``, block or multi-line scalars, comments after a value, tags,
+anchors, directives, document markers, tabs, line ends with spaces,
+characters YAML treats specially, duplicate or non-text keys, keys
+ruamel would read other than as a name. A plain scalar's meaning is the
+one ruamel's own YAML 1.2 resolver and constructor give it ('yes', '0o12',
+'2026-01-01', '1_000' ...), so both paths give the same data;
+tests/test_yamlfast.py parses sample and generated files both ways.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from typing import Any
+
+# Every line: indentation, then a comment, or an optional '- ' and 'key:',
+# 'key: value' or (after '- ') a scalar. Keys are short names (YAML refuses
+# keys of over 1024 characters; case-file keys are names).
+# (Each match ends with its line's '\n', so the next one starts where it
+# ended: the engine never tries the positions in between.)
+_LINES = re.compile(r"( *)(?:(#.*)|(- (?! ))?(?:([A-Za-z_][A-Za-z0-9_]{0,63}):(?: (.*))?|(.+)))?\n")
+# Anything but a line feed and the printable characters YAML reads as
+# text (no tab, no NEL, LS or PS line breaks, no byte-order mark).
+_UNUSUAL = re.compile("[^\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]")
+# Characters a plain scalar may not start with (kept strict: '-', '?' and ':' too).
+_INDICATORS = frozenset("-?:,[]{}#&*!|>'\"%@` ")
+# What ruamel's safe constructor gives for these tags is immutable, so it can be shared.
+_KNOWN_TAGS = frozenset(
+    f"tag:yaml.org,2002:{name}" for name in ("str", "bool", "int", "float", "null", "timestamp")
+)
+
+
+class _Unsure(Exception):
+    """The text is not in the layout this reader knows."""
+
+
+# A line: (column, '- ' or '', key, value after 'key: ', scalar after '- ').
+Token = tuple[int, str, str, str, str]
+
+
+def load(text: str) -> dict[str, Any] | None:
+    """The data of a case-file-shaped YAML text, or None: not sure (use ruamel)."""
+    if not text.endswith("\n"):
+        text += "\n"
+    if _UNUSUAL.search(text) or " \n" in text:
+        return None
+    lines = _LINES.findall(text)
+    if len(lines) != text.count("\n"):
+        return None  # not one match a line (cannot happen: every line matches)
+    tokens = [
+        (len(indent), dash, key, value, scalar)
+        for indent, _, dash, key, value, scalar in lines
+        if dash or key or scalar  # not a blank or comment line
+    ]
+    if not tokens or tokens[0][0] != 0 or tokens[0][1]:
+        return None
+    try:
+        data, end = _mapping(tokens, 0, 0)
+    except _Unsure:
+        return None
+    return data if end == len(tokens) else None
+
+
+def _mapping(tokens: list[Token], i: int, col: int) -> tuple[dict[str, Any], int]:
+    """The block mapping whose keys stand at ``col`` (the first one may
+    follow a '- ' two columns to the left)."""
+    out: dict[str, Any] = {}
+    n = len(tokens)
+    first = i
+    while i < n:
+        at, dash, key, value, _ = tokens[i]
+        if dash:
+            if i != first or at + 2 != col:
+                break
+        elif at != col:
+            break
+        if not key:
+            raise _Unsure  # a line that is not 'key: ...'
+        name = _name(key)
+        if name in out:
+            raise _Unsure  # a duplicate (ruamel's loader names it)
+        i += 1
+        if value:
+            out[name] = _value(value)
+        elif i < n and tokens[i][0] > col:
+            out[name], i = (_sequence if tokens[i][1] else _mapping)(tokens, i, tokens[i][0])
+        else:
+            out[name] = None  # 'key:' and nothing under it
+        if i < n and tokens[i][0] > col:
+            raise _Unsure  # a continued scalar, or a misplaced line
+    if i < n and tokens[i][0] == col:
+        raise _Unsure  # a list at the mapping's own indentation
+    return out, i
+
+
+def _sequence(tokens: list[Token], i: int, col: int) -> tuple[list[Any], int]:
+    out: list[Any] = []
+    n = len(tokens)
+    while i < n and tokens[i][0] == col and tokens[i][1]:
+        _, _, key, _, scalar = tokens[i]
+        if key:
+            item, i = _mapping(tokens, i, col + 2)
+            out.append(item)
+            continue
+        out.append(_value(scalar))
+        i += 1
+        if i < n and tokens[i][0] > col:
+            raise _Unsure  # a continued scalar, or a misplaced line
+    return out, i
+
+
+@functools.lru_cache(maxsize=1024)
+def _name(key: str) -> str:
+    name = _scalar(key)
+    if not isinstance(name, str):
+        raise _Unsure  # 'true:', 'null:': ruamel reads these as values
+    return name
+
+
+def _value(text: str) -> Any:
+    first = text[0]
+    if first == "'":
+        inner = text[1:-1]
+        if len(text) < 2 or text[-1] != "'" or "'" in inner.replace("''", ""):
+            raise _Unsure
+        return inner.replace("''", "'")
+    if first == '"':
+        inner = text[1:-1]
+        if len(text) < 2 or text[-1] != '"' or '"' in inner or "\\" in inner:
+            raise _Unsure
+        return inner
+    if text == "[]":
+        return []
+    if text == "{}":
+        return {}
+    return _scalar(text)
+
+
+def _scalar(text: str) -> Any:
+    """A plain scalar's value, as ruamel's YAML 1.2 resolver and constructor give it."""
+    if text[0] in _INDICATORS or ": " in text or " #" in text or text[-1] == ":":
+        raise _Unsure
+    if text[0] not in _resolvers()[0]:
+        return text  # no implicit type starts with this character: a string
+    return _typed(text)
+
+
+@functools.lru_cache(maxsize=4096)
+def _typed(text: str) -> Any:
+    from ruamel.yaml.nodes import ScalarNode
+
+    loader = _resolvers()[1]
+    tag = loader.resolve(ScalarNode, text, (True, False))
+    if str(tag) not in _KNOWN_TAGS:
+        raise _Unsure  # '<<' (merge), '=' (value)
+    try:
+        return loader.construct_non_recursive_object(ScalarNode(tag, text))
+    except Exception:
+        raise _Unsure from None  # ruamel's loader reports it
+
+
+@functools.cache
+def _resolvers() -> tuple[frozenset[str], Any]:
+    """(first characters of implicitly typed plain scalars, a resolver and
+    constructor joined as ruamel joins them for the C parser)."""
+    from ruamel.yaml.constructor import SafeConstructor
+
+    from complaintctl.store.yamlio import yaml12_resolver
+
+    resolver = yaml12_resolver()
+
+    class Scalars(SafeConstructor, resolver):  # type: ignore[misc, valid-type]
+        def __init__(self) -> None:
+            SafeConstructor.__init__(self, loader=self)
+            resolver.__init__(self, loadumper=self)
+
+    loader = Scalars()
+    table = loader.versioned_resolver
+    assert None not in table, "a resolver for every first character: nothing is sure"
+    return frozenset(ch for ch in table if ch), loader

@@ -1,0 +1,297 @@
+"""The fast reader of case files (store/yamlfast.py) against ruamel's loader.
+
+Whenever the fast reader reads a text, it must give exactly ruamel's data
+(same types: True is not 1, '012' is not 12); whenever ruamel refuses a
+text, the fast reader must decline it. Case files as the CLI writes them,
+with hostile text in every field, and random texts line by line.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from complaintctl.core import indexrow
+from complaintctl.core.records import validate_case
+from complaintctl.store import yamlfast, yamlio
+from tests.test_roundtrip import CASE_ID, FLAVOUR, POLICY, SETTINGS, YAMLISH, histories
+
+
+def same(a: Any, b: Any, path: str = "") -> None:
+    """Equal, with the same types (True is not 1, '012' is not 12), keys in
+    the same order, and NaN equal to NaN."""
+    assert type(a) is type(b), f"{path}: {type(a).__name__} {a!r} != {type(b).__name__} {b!r}"
+    if isinstance(a, dict):
+        assert list(a) == list(b), f"{path}: keys {list(a)} != {list(b)}"
+        for key in a:
+            same(a[key], b[key], f"{path}.{key}")
+    elif isinstance(a, list):
+        assert len(a) == len(b), f"{path}: length {len(a)} != {len(b)}"
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            same(x, y, f"{path}[{i}]")
+    elif isinstance(a, float):
+        assert repr(a) == repr(b), f"{path}: {a!r} != {b!r}"
+    else:
+        assert a == b, f"{path}: {a!r} != {b!r}"
+
+
+def ruamel(text: str) -> Any:
+    """Today's loader: ruamel's safe loader over the C parser, YAML 1.2."""
+    return yamlio._plain_yaml().load(text)
+
+
+def both(text: str) -> Any:
+    """The fast reader's data, checked against ruamel's (None: declined)."""
+    fast = yamlfast.load(text)
+    try:
+        slow = ruamel(text)
+    except Exception:
+        assert fast is None, f"ruamel refuses {text!r}, the fast reader gave {fast!r}"
+        return None
+    if fast is not None:
+        same(fast, slow)
+    return fast
+
+
+TRICKY = [
+    *YAMLISH,
+    *(f for f in FLAVOUR if f.strip()),
+    "1:20",
+    "12:30:45",
+    "0o12",
+    "0b101",
+    "0x_1F",
+    "-12",
+    "+12",
+    "1_000.5",
+    "123456789012345678901234567890",
+    "2026-11-22 09:30:00+08:00",
+    "2026-11-22T09:30:00Z",
+    "2026-11-22t09:30:00.5-05:30",
+    "2026-13-45",
+    "True",
+    "TRUE",
+    "y",
+    "n",
+    "Off",
+    ".NaN",
+    "+.inf",
+    ".5",
+    "5.",
+    "=",
+    "a,b",
+    "a[1]",
+    "x{y}",
+    "a#b",
+    "a:b",
+    "a:",
+    "http://example.com/a?b=c#d",
+    "café au lait",
+    "a  b",
+    "it's",
+    'say "hi"',
+    "''",
+    "null value",
+    "truely",
+    "none",
+    "Zürich",
+    "-",
+    "-a",
+    "?a",
+    ":a",
+    "% done",
+    "@home",
+]
+
+
+def forms(value: str) -> list[str]:
+    single = value.replace("'", "''")
+    return [
+        f"key: {value}\n",
+        f"key: '{single}'\n",
+        f'key: "{value}"\n',
+        f"key:\n  - {value}\n  - '{single}'\n",
+        f"list:\n  - key: {value}\n    other: 1\n",
+        f"{value}: 1\n",
+        f"a:\n  {value}: x\n",
+    ]
+
+
+@pytest.mark.parametrize("value", TRICKY)
+def test_a_scalar_means_the_same_both_ways(value: str) -> None:
+    for text in forms(value):
+        both(text)
+
+
+# What the fast reader itself reads (and that it reads them: no silent decline).
+READS = [
+    ("yes", "yes"),
+    ("no", "no"),
+    ("on", "on"),
+    ("true", True),
+    ("False", False),
+    ("~", None),
+    ("null", None),
+    ("0o12", 10),
+    ("012", 12),
+    ("1_000", 1000),
+    ("1:20", "1:20"),
+    ("3.14", 3.14),
+    ("1e3", 1000.0),
+    ("123456789012345678901234567890", 123456789012345678901234567890),
+    ("2026-01-01", date(2026, 1, 1)),
+    ("2026-11-22T09:30:00+08:00", datetime(2026, 11, 22, 1, 30, tzinfo=timezone(timedelta(0)))),
+    ("'2026-11-22T09:30:00+08:00'", "2026-11-22T09:30:00+08:00"),
+    ("'012'", "012"),
+    ("'it''s'", "it's"),
+    ('"say hi"', "say hi"),
+    ("[]", []),
+    ("{}", {}),
+    ("张三", "张三"),
+    ("a, b [c] {d}", "a, b [c] {d}"),
+    ("x#1", "x#1"),
+]
+
+
+@pytest.mark.parametrize(("written", "meant"), READS)
+def test_the_fast_reader_reads_these(written: str, meant: Any) -> None:
+    text = f"value: {written}\n"
+    assert yamlfast.load(text) is not None
+    got = both(text)["value"]
+    if isinstance(meant, datetime):
+        assert got == meant and type(got) is datetime  # ruamel's zone object is its own
+    else:
+        same(got, meant)
+
+
+DECLINED = [
+    "%YAML 1.1\n---\nkey: yes\n",
+    "key: !!str 012\n",
+    "key: &a x\nother: *a\n",
+    "key: x # comment\n",
+    "key: |\n  text\n",
+    "key: foo\n  bar\n",
+    "key: [a, b]\n",
+    "key: {a: 1}\n",
+    "key:\n- a\n",
+    "key: a\nkey: b\n",
+    "true: a\n",
+    "key: 'multi\n  line'\n",
+    "key:\ta\n",
+    "key: a \n",
+    'key: "esc\\n"\n',
+    "---\nkey: a\n",
+    "  key: a\n",
+    "- a\n",
+    "",
+    "# only a comment\n",
+    "key: a\r\nb: c\r\n",
+    "key: a\u2028b\n",
+    "\ufeffkey: a\n",
+    "<<: {a: 1}\n",
+]
+
+
+@pytest.mark.parametrize("text", DECLINED)
+def test_the_fast_reader_declines_these(text: str) -> None:
+    assert yamlfast.load(text) is None
+
+
+@SETTINGS
+@given(histories())
+def test_case_files_read_the_same_both_ways_and_give_the_same_rows(
+    history: tuple[dict[str, Any], str, datetime],
+) -> None:
+    case, text, _ = history
+    fast = both(text)
+    slow = ruamel(text)
+    assert slow == case
+    if fast is None:
+        return  # declined (double-quoted escapes, multi-line text): ruamel reads it
+    validate_case(fast, POLICY, expected_id=CASE_ID)
+    rows = [indexrow.row(data, POLICY.time_limits.pause_states, POLICY, None) for data in (fast, slow)]
+    assert json.dumps(rows[0]) == json.dumps(rows[1])
+
+
+def test_case_files_the_cli_writes_take_the_fast_path() -> None:
+    from complaintctl.store import workspace
+
+    case = {
+        "schema": 1,
+        "id": CASE_ID,
+        "flags": {"risk": True, "collective": 3},
+        "customer": {"name": "张三", "phone": "+86 138 0000 0000"},
+        "related": [],
+        "offers": [{"no": 1, "amount": "240.00", "bottom_line": True}],
+        "events": [{"at": "2026-11-01T08:00:00+08:00", "action": "open", "set": {}}],
+        "satisfaction": 3,
+        "closed_at": None,
+    }
+    text = workspace.dump_case(case)
+    assert yamlfast.load(text) is not None
+    assert both(text) == case
+
+
+# Random texts, line by line, near the layout: indentation, dashes, keys,
+# separators and values of every kind, comments and blank lines.
+KEYS = ["key", "a", "b", "no", "on", "true", "null", "y", "Key_2", "<<", "x y", "-", "'q'"]
+SEPARATORS = [": ", ":", ":  ", " : ", ":\t"]
+VALUES = st.one_of(
+    st.sampled_from(TRICKY),
+    st.text(alphabet="ab01:-#'\" ,[]{}~.&*!|>%@\t\\", max_size=6),
+    st.text(max_size=4),
+)
+
+
+@st.composite
+def lines(draw: st.DrawFn) -> str:
+    kind = draw(st.sampled_from(["entry", "entry", "entry", "open", "item", "comment", "blank"]))
+    indent = " " * draw(st.integers(0, 6))
+    dash = draw(st.sampled_from(["", "", "- "]))
+    key = draw(st.sampled_from(KEYS))
+    value = draw(VALUES)
+    if kind == "comment":
+        return f"{indent}# {value}"
+    if kind == "blank":
+        return indent
+    if kind == "open":
+        return f"{indent}{dash}{key}:"
+    if kind == "item":
+        return f"{indent}- {value}"
+    quote = draw(st.sampled_from(["", "'", '"']))
+    if quote == "'":
+        value = "'" + value.replace("'", "''") + "'"
+    elif quote == '"':
+        value = '"' + value + '"'
+    return f"{indent}{dash}{key}{draw(st.sampled_from(SEPARATORS))}{value}"
+
+
+@SETTINGS
+@given(st.lists(lines(), min_size=1, max_size=12), st.booleans())
+def test_random_texts_read_the_same_or_are_declined(body: list[str], final_newline: bool) -> None:
+    both("\n".join(body) + ("\n" if final_newline else ""))
+
+
+@SETTINGS
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["a", "b", "c", "d"]), st.integers(0, 2), st.sampled_from(TRICKY)),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_random_nestings_read_the_same_or_are_declined(entries: list[tuple[str, int, str]]) -> None:
+    """Well-formed-looking nestings of mappings and lists at random depths."""
+    out = []
+    for key, depth, value in entries:
+        pad = "  " * depth
+        out.append(f"{pad}{key}:")
+        out.append(f"{pad}  - {key}: {value}")
+        out.append(f"{pad}    z: '{value.replace(chr(39), chr(39) * 2)}'")
+        out.append(f"{pad}  - {value}")
+    both("\n".join(out) + "\n")
