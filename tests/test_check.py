@@ -81,6 +81,13 @@ def _bad_field_committed(ws: Workspace, ids: list[str]) -> None:
     _commit_by_hand(ws, rel, text)
 
 
+def _impossible_date(ws: Workspace, ids: list[str]) -> None:
+    """A date no calendar has (YAML reads it as a date, Python refuses it), committed by hand."""
+    rel = f"cases/2026/11/{ids[0]}.yaml"
+    text = (ws.root / rel).read_text(encoding="utf-8")
+    _commit_by_hand(ws, rel, text + "born: 2026-13-45\n")
+
+
 def _hand_edit(ws: Workspace, ids: list[str]) -> None:
     path = ws.root / f"cases/2026/11/{ids[1]}.yaml"
     path.write_text(
@@ -143,6 +150,7 @@ def _symlink(ws: Workspace, ids: list[str]) -> None:
     [
         _bad_committed,
         _bad_field_committed,
+        _impossible_date,
         _hand_edit,
         _untracked,
         _ignored,
@@ -172,3 +180,4 @@ def test_check_says_what_parsing_every_file_says(
     assert _case_lines(result.stdout) == _oracle(ws)
     assert result.exit_code == 1
     assert _case_lines(run("check").stdout) == _oracle(ws)  # and again, the index warm
+    assert run("list").exit_code in (0, 1)  # every reader says it in a line, no traceback

@@ -102,6 +102,28 @@ def _refuse_anchors(text: str, source: str, error: type[ComplaintError]) -> None
             )
 
 
+_DATE_RE = r"(?<![\w.-])(\d{4})-(\d{1,2})-(\d{1,2})(?:[Tt ]+(\d{1,2}):(\d{2})(?::(\d{2}))?)?"
+
+
+def _bad_value(exc: Exception, text: str, source: str, error: type[ComplaintError]) -> ComplaintError:
+    """A value YAML reads as a date or time that no calendar has, at its line."""
+    import re
+    from datetime import datetime
+
+    for number, line in enumerate(text.splitlines(), 1):
+        for found in re.finditer(_DATE_RE, line.split(" #")[0]):
+            parts = [int(p) for p in found.groups(default="0")]
+            try:
+                datetime(*parts[:3], parts[3], parts[4], parts[5])
+            except (ValueError, OverflowError):
+                return error(
+                    f"{found.group(0)} is not a date ({exc})",
+                    where=f"{source}:{number}",
+                    fix="correct it, or quote it if it is text",
+                )
+    return error(f"a value cannot be read ({exc})", where=source, fix="correct it, or quote it if it is text")
+
+
 def _parse_error(exc: Exception, source: str, error: type[ComplaintError]) -> ComplaintError:
     line = _mark_line(exc)
     where = f"{source}:{line}" if line else source
@@ -186,6 +208,8 @@ def load_plain(text: str, source: str, error: type[ComplaintError]) -> Any:
         return loader.load(text)
     except YAMLError as exc:
         raise _parse_error(exc, source, error) from None
+    except (ValueError, OverflowError) as exc:  # an impossible date: 2026-13-45
+        raise _bad_value(exc, text, source, error) from None
 
 
 def load_roundtrip(text: str, source: str, error: type[ComplaintError]) -> Any:
@@ -199,6 +223,8 @@ def load_roundtrip(text: str, source: str, error: type[ComplaintError]) -> Any:
         return _rt_yaml().load(text)
     except YAMLError as exc:
         raise _parse_error(exc, source, error) from None
+    except (ValueError, OverflowError) as exc:
+        raise _bad_value(exc, text, source, error) from None
 
 
 def dump_roundtrip(data: Any) -> str:
