@@ -114,7 +114,7 @@ def _bad_value(exc: Exception, text: str, source: str, error: type[ComplaintErro
         for found in re.finditer(_DATE_RE, line.split(" #")[0]):
             parts = [int(p) for p in found.groups(default="0")]
             try:
-                datetime(*parts[:3], parts[3], parts[4], parts[5])
+                datetime(parts[0], parts[1], parts[2], parts[3], parts[4], parts[5])
             except (ValueError, OverflowError):
                 return error(
                     f"{found.group(0)} is not a date ({exc})",
