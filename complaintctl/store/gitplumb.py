@@ -71,14 +71,22 @@ def _split_afresh(index: Path) -> bool:
     """After git checks out many files within the same second, a split index
     keeps every entry in its own part, and every write of it then writes
     them all twice (~80 ms at 100k files). Splitting it afresh once puts
-    them back in the shared part. Judged by size: the own part is meant to
-    be small beside the shared one."""
+    them back in the shared part. Judged by the entry counts in the two
+    files' headers (the size would mislead: the folder caches live in the
+    own part too)."""
+    own = _entry_count(index)
+    shared = max((_entry_count(p) for p in index.parent.glob("sharedindex.*")), default=0)
+    return own > 2000 and own * 5 > shared
+
+
+def _entry_count(path: Path) -> int:
+    """An index file's number of entries ('DIRC', version, count: 12 bytes)."""
     try:
-        own = index.stat().st_size
-        shared = max((p.stat().st_size for p in index.parent.glob("sharedindex.*")), default=0)
+        with path.open("rb") as file:
+            head = file.read(12)
     except OSError:
-        return False
-    return own > 256 * 1024 and own * 5 > shared
+        return 0
+    return int.from_bytes(head[8:12], "big") if head[:4] == b"DIRC" else 0
 
 
 def commit(
