@@ -33,8 +33,9 @@ import re
 import shutil
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from complaintctl.core import indexrow
 from complaintctl.core.indexrow import IndexRow
@@ -396,99 +397,337 @@ PEER_KEYS = (
 # What open's repeat and not-accepted-again checks read of a customer's earlier cases.
 PERSON_KEYS = (*PEER_KEYS, "closed_at", "resolution", "executed")
 
+# ---------------------------------------------------------------- the queue database
+#
+# queue.sqlite: of each month folder at HEAD, the open cases (the daily
+# queue), the matter peers and the people 'open' looks up, with the columns
+# 'list' filters and sorts on, so a command reads the few rows it shows
+# instead of decoding every open case. A month's rows are valid for the
+# folder's tree id at HEAD ('months'), all of them for one policy key
+# ('meta'). Anything else (a missing, damaged, locked or foreign file)
+# makes the command read the months through the rows files into a database
+# in memory: slower, never wrong.
+
+QUEUE_FORMAT = "1"  # the tables' layout: another one is dropped and made again
+QUEUE_BUSY_S = 2.0  # how long to wait for another command writing the file
+_TABLES = {
+    "meta": "name TEXT PRIMARY KEY, value TEXT NOT NULL",
+    "months": "month TEXT PRIMARY KEY, tree TEXT NOT NULL",
+    # opened: µs since 1970 UTC; owner: case-folded; words: summary, demand
+    # and matter case-folded, as 'list --search' matches them.
+    "queue": "month TEXT NOT NULL, path TEXT NOT NULL, id TEXT NOT NULL, state TEXT NOT NULL, "
+    "owner TEXT NOT NULL, category TEXT NOT NULL, matter TEXT, opened INTEGER NOT NULL, "
+    "words TEXT NOT NULL, row TEXT NOT NULL",
+    "peers": "month TEXT NOT NULL, seq INTEGER NOT NULL, category TEXT NOT NULL, matter TEXT NOT NULL, "
+    "entry TEXT NOT NULL",
+    "people": "pid INTEGER PRIMARY KEY, month TEXT NOT NULL, seq INTEGER NOT NULL, entry TEXT NOT NULL",
+    "person_keys": "key TEXT NOT NULL, month TEXT NOT NULL, pid INTEGER NOT NULL",
+    "problems": "month TEXT NOT NULL, seq INTEGER NOT NULL, path TEXT NOT NULL, message TEXT NOT NULL",
+}
+_INDEXES = (
+    "CREATE INDEX queue_order ON queue (opened, id)",
+    "CREATE INDEX queue_month ON queue (month)",
+    "CREATE INDEX peers_matter ON peers (category, matter)",
+    "CREATE INDEX peers_month ON peers (month)",
+    "CREATE INDEX people_month ON people (month)",
+    "CREATE INDEX person_key ON person_keys (key)",
+    "CREATE INDEX person_keys_month ON person_keys (month)",
+    "CREATE INDEX problems_month ON problems (month)",
+)
+
+
+@dataclass(frozen=True)
+class Where:
+    """The filters of 'list' that the queue's columns answer (empty: any)."""
+
+    states: tuple[str, ...] = ()
+    owner: str | None = None  # compared case-folded
+    category: str | None = None
+    matter: str | None = None
+    since_us: int | None = None  # received at or after
+    until_us: int | None = None  # received before
+    words: tuple[str, ...] = ()  # case-folded; all in the summary, demand or matter
+
+    def sql(self) -> tuple[str, list[Any]]:
+        terms: list[str] = ["1"]
+        args: list[Any] = []
+        if self.states:
+            terms.append(f"state IN ({','.join('?' * len(self.states))})")
+            args += self.states
+        for column, value in (("owner", self.owner), ("category", self.category), ("matter", self.matter)):
+            if value:
+                terms.append(f"{column} = ?")
+                args.append(value.casefold() if column == "owner" else value)
+        if self.since_us is not None:
+            terms.append("opened >= ?")
+            args.append(self.since_us)
+        if self.until_us is not None:
+            terms.append("opened < ?")
+            args.append(self.until_us)
+        for word in self.words:
+            terms.append("instr(words, ?) > 0")
+            args.append(word)
+        return " AND ".join(terms), args
+
+
+def search_text(row: Mapping[str, Any]) -> str:
+    """What 'list --search' looks in, case-folded."""
+    return " ".join(str(row.get(k) or "") for k in ("summary", "demand", "matter")).casefold()
+
+
+class Queue:
+    """The queue database in one read transaction, as of one snapshot of HEAD:
+    every query sees the same rows, made for the trees the snapshot names."""
+
+    def __init__(self, con: Any, snap: Snapshot, on_disk: bool) -> None:
+        self.con = con
+        self.snap = snap
+        self.on_disk = on_disk  # False: rebuilt in memory for this command
+
+    def count(self, where: Where) -> int:
+        sql, args = where.sql()
+        return int(self.con.execute(f"SELECT count(*) FROM queue WHERE {sql}", args).fetchone()[0])
+
+    def texts(self, where: Where) -> list[tuple[str, str]]:
+        """(path, row as JSON text) of the open cases ``where`` picks, oldest received first."""
+        sql, args = where.sql()
+        query = f"SELECT path, row FROM queue WHERE {sql} ORDER BY opened, id"
+        return [(str(p), str(t)) for p, t in self.con.execute(query, args)]
+
+    def peers(
+        self, where: Where | None = None, matter: tuple[str, str] | None = None
+    ) -> list[dict[str, Any]]:
+        """The peers of the matters of the open cases ``where`` picks, or of one (category, matter)."""
+        if matter is not None:
+            found = self.con.execute(
+                "SELECT entry FROM peers WHERE category = ? AND matter = ? ORDER BY month, seq", matter
+            )
+        else:
+            sql, args = (where or Where()).sql()
+            found = self.con.execute(
+                "SELECT entry FROM peers WHERE (category, matter) IN (SELECT category, matter "
+                f"FROM queue WHERE matter IS NOT NULL AND {sql}) ORDER BY month, seq",
+                args,
+            )
+        return [loads(entry) for (entry,) in found]
+
+    def people(self, keys: Iterable[str]) -> list[dict[str, Any]]:
+        """The cases with any of these customer keys (what 'open' checks)."""
+        keys = sorted(keys)
+        if not keys:
+            return []
+        found = self.con.execute(
+            "SELECT entry FROM people WHERE pid IN (SELECT pid FROM person_keys "
+            f"WHERE key IN ({','.join('?' * len(keys))})) ORDER BY month, seq",
+            keys,
+        )
+        return [loads(entry) for (entry,) in found]
+
+    def problems(self) -> list[Problem]:
+        found = self.con.execute("SELECT path, message FROM problems ORDER BY month, seq")
+        return [Problem(str(path), str(message)) for path, message in found]
+
+
+T = TypeVar("T")
+
+
+class Damaged(Exception):
+    """queue.sqlite gave something it cannot have stored (a row that is not JSON)."""
+
+
+def with_queue(
+    ws: Workspace, use: Callable[[Queue], T], progress: Callable[[int, int], None] | None = None
+) -> T:
+    """``use(queue)``, with the queue database up to date; a file found
+    damaged on the way is deleted, and ``use`` runs again on the months read
+    afresh."""
+    import sqlite3
+
+    try:
+        with queue(ws, progress) as found:
+            return use(found)
+    except (sqlite3.DatabaseError, Damaged) as exc:
+        if not isinstance(exc, sqlite3.OperationalError):  # not locked: damaged
+            forget_queue(ws)
+        with queue(ws, progress, in_memory=True) as found:
+            return use(found)
+
 
 @dataclass
-class OpenRows(Rows):
-    """The daily queue's rows (the open cases only); of every case on a
-    matter what its peers need (the hot-spot rule can raise an open case);
-    of every case with a phone, e-mail or account what 'open' looks up."""
+class Found:
+    """What 'open' checks a new case against: the customer's earlier cases
+    and the cases on its matter (with what PERSON_KEYS and PEER_KEYS name)."""
 
-    peers: list[dict[str, Any]] = field(default_factory=list)
-    people: list[dict[str, Any]] = field(default_factory=list)
+    people: list[dict[str, Any]]
+    peers: list[dict[str, Any]]
 
 
-def open_rows(
-    ws: Workspace, progress: Callable[[int, int], None] | None = None, with_rows: bool = True
-) -> OpenRows:
-    """The committed open cases (no resolution) as rows, and the peers and
-    people of every case, from each month's small 'open' and 'people' files
-    while they were made for the folder's tree at HEAD; a month whose folder
-    changed is read through the index and its files made again. At 100k
-    cases most are closed: the queue and the lookups skip reading them.
-    ``with_rows`` False: the peers and people only (no open rows)."""
+def lookup(ws: Workspace, keys: Iterable[str], matter: tuple[str, str | None]) -> Found:
+    """The cases with any of these customer keys, and those on this
+    (category, matter), from the queue database: no other case is read."""
+    category, tag = matter
+    return with_queue(ws, lambda q: Found(q.people(keys), q.peers(matter=(category, tag)) if tag else []))
+
+
+def forget_queue(ws: Workspace) -> None:
+    with contextlib.suppress(OSError):
+        _queue_file(ws).unlink()
+
+
+@contextlib.contextmanager
+def queue(
+    ws: Workspace, progress: Callable[[int, int], None] | None = None, in_memory: bool = False
+) -> Iterator[Queue]:
+    """The queue database, brought up to date with HEAD's month folders and
+    held in one read transaction while the caller queries it (see with_queue)."""
+    import sqlite3
+
     snap = snapshot(ws)
     key = _policy_key(ws)
-    result = OpenRows(uncommitted=snap.uncommitted())
-    stale = []
-    kept: dict[str, tuple[dict[str, Any] | None, dict[str, Any]]] = {}
-    for month in snap.months():
-        tree = snap.tree(month)
-        listed = _read(_file(ws, "people", month), key)
-        queued = _read(_file(ws, "open", month), key) if with_rows else None
-        fresh = bool(tree and listed and listed.get("tree") == tree)
-        if fresh and (not with_rows or (queued and queued.get("tree") == tree)):
-            kept[month] = (queued, cast(dict[str, Any], listed))
-        else:
-            stale.append(month)
-    loaded = month_rows(ws, snap, stale, progress) if stale else Loaded()
-    for month in snap.months():
-        if month in kept:
-            rows_file, people_file = kept[month]
-            try:
-                peers, people = list(people_file["peers"]), list(people_file["people"])
-                rows, paths, errors = [], [], list(people_file["errors"])
-                if rows_file is not None:
-                    rows, paths = _unpack(rows_file), list(rows_file["paths"])
-                    assert len(rows) == len(paths)
-            except (AssertionError, AttributeError, TypeError, ValueError, KeyError):
-                return _open_from(read_rows(ws, progress), snap)  # damaged: read everything
-        else:
-            rows, paths, peers, people = _split(loaded.items[month])
-            errors = [[p.path, p.message] for p in loaded.problems[month]]
-            tree = snap.tree(month)
-            if tree and loaded.trees.get(month) == tree:
-                made = {"policy": key, "tree": tree, "peers": peers, "people": people, "errors": errors}
-                _write(_file(ws, "people", month), made)
-                queue: dict[str, Any] = {"policy": key, "tree": tree, "paths": paths}
-                queue.update(_pack(rows, lambda row: True))
-                _write(_file(ws, "open", month), queue)
-        if with_rows:
-            result.rows += cast(list[IndexRow], rows)
-            result.paths += paths
-        result.peers += peers
-        result.people += people
-        result.problems += [Problem(path, message) for path, message in errors]
-    return result
+    con = None if in_memory else _synced(ws, snap, key, progress)
+    on_disk = con is not None
+    if con is None:  # a file we cannot use: this command reads the months afresh
+        con = sqlite3.connect(":memory:", isolation_level=None)
+        _create(con, key)
+        _fill(con, month_rows(ws, snap, snap.months(), progress), snap.months(), {})
+        con.execute("BEGIN")
+    try:
+        yield Queue(con, snap, on_disk)
+    finally:
+        with contextlib.suppress(sqlite3.Error):
+            con.execute("COMMIT")
+        con.close()
 
 
-def _split(items: Iterable[Item]) -> tuple[list[dict[str, Any]], list[str], list[Any], list[Any]]:
-    """Of a month's rows: the open ones and their paths, the matter peers, the people."""
-    rows: list[dict[str, Any]] = []
-    paths: list[str] = []
-    peers: list[Any] = []
-    people: list[Any] = []
-    for rel, row in items:
-        if row.get("matter"):
-            peers.append({k: row.get(k) for k in PEER_KEYS})
-        if row.get("customer_keys"):
-            people.append({k: row.get(k) for k in PERSON_KEYS})
-        if not row.get("resolution"):
-            rows.append(cast(dict[str, Any], row))
-            paths.append(rel)
-    return rows, paths, peers, people
+def _queue_file(ws: Workspace) -> Path:
+    return _dir(ws) / "queue.sqlite"
 
 
-def _open_from(every: Rows, snap: Snapshot) -> OpenRows:
-    rows, paths, peers, people = _split(zip(every.paths, every.rows, strict=True))
-    return OpenRows(
-        rows=cast(list[IndexRow], rows),
-        problems=every.problems,
-        parsed=every.parsed,
-        paths=paths,
-        uncommitted=snap.uncommitted(),
-        peers=peers,
-        people=people,
-    )
+def _synced(ws: Workspace, snap: Snapshot, key: str, progress: Callable[[int, int], None] | None) -> Any:
+    """A connection to queue.sqlite in a read transaction, every month
+    current; None when the file cannot be made so (locked, unwritable, a
+    month that changed while it was read)."""
+    import sqlite3
+
+    path = _queue_file(ws)
+    heads = {m: snap.tree(m) for m in snap.months()}
+    for attempt in range(3):
+        con, keep = None, False
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            con = sqlite3.connect(path, timeout=QUEUE_BUSY_S, isolation_level=None)
+            con.execute("BEGIN")
+            have = _stored_months(con, key)
+            if have == heads:
+                keep = True
+                return con  # current: keep the read transaction for the queries
+            con.execute("COMMIT")
+            if attempt == 2:
+                break  # others keep changing it: not this time
+            stale = [m for m in snap.months() if have is None or have.get(m) != heads[m]]
+            loaded = month_rows(ws, snap, stale, progress)
+            if any(loaded.trees.get(m) != heads[m] for m in stale):
+                break  # HEAD moved while the months were read: not for the file
+            con.execute("BEGIN IMMEDIATE")
+            if _stored_months(con, key) is None:
+                _create(con, key)
+                _forget_json_queue(path.parent)
+                if set(stale) != set(heads):  # another layout or policy came in meanwhile
+                    stale = snap.months()
+                    loaded = month_rows(ws, snap, stale, progress)
+            _fill(con, loaded, stale, heads)
+            con.execute("COMMIT")
+        except sqlite3.OperationalError:  # locked, read-only, disk full: use it another time
+            break
+        except (sqlite3.DatabaseError, OSError):  # not a database, or damaged: start again
+            if con is not None:
+                con.close()
+                con = None
+            with contextlib.suppress(OSError):
+                path.unlink()
+        finally:
+            if con is not None and not keep:
+                con.close()  # rolls back what was not committed
+    return None
+
+
+def _forget_json_queue(folder: Path) -> None:
+    """The open- and people- files of earlier versions, which queue.sqlite replaces."""
+    for path in [*folder.glob("open-*.json"), *folder.glob("people-*.json")]:
+        with contextlib.suppress(OSError):
+            path.unlink()
+
+
+def _stored_months(con: Any, key: str) -> dict[str, str | None] | None:
+    """The months the file holds and their trees; None unless it has this
+    layout and policy key."""
+    tables = {name for (name,) in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if tables != set(_TABLES):
+        return None
+    meta = dict(con.execute("SELECT name, value FROM meta"))
+    if meta != {"policy": key, "format": QUEUE_FORMAT}:
+        return None
+    return dict(con.execute("SELECT month, tree FROM months"))
+
+
+def _create(con: Any, key: str) -> None:
+    """Drop whatever the file holds; make the tables empty, for this policy key."""
+    names = [name for (name,) in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    for name in names:
+        con.execute(f'DROP TABLE IF EXISTS "{name}"')
+    for name, columns in _TABLES.items():
+        con.execute(f"CREATE TABLE {name} ({columns})")
+    for statement in _INDEXES:
+        con.execute(statement)
+    con.executemany("INSERT INTO meta VALUES (?, ?)", [("policy", key), ("format", QUEUE_FORMAT)])
+
+
+def _fill(con: Any, loaded: Loaded, months: list[str], heads: Mapping[str, str | None]) -> None:
+    """Replace these months' rows with what was read; months gone from HEAD go too."""
+    from complaintctl.core import timeline
+
+    gone = [m for (m,) in con.execute("SELECT month FROM months") if m not in heads]
+    for month in [*months, *gone]:
+        for table in ("months", "queue", "peers", "people", "person_keys", "problems"):
+            con.execute(f"DELETE FROM {table} WHERE month = ?", (month,))
+    pid = int(con.execute("SELECT coalesce(max(pid), 0) FROM people").fetchone()[0])
+    for month in months:
+        queue, peers, people, keys = [], [], [], []
+        for seq, (rel, row) in enumerate(loaded.items.get(month, ())):
+            if row.get("matter"):
+                entry = {k: row.get(k) for k in PEER_KEYS}
+                peers.append((month, seq, row["category"], row["matter"], _dumps(entry)))
+            if row.get("customer_keys"):
+                pid += 1
+                people.append((pid, month, seq, _dumps({k: row.get(k) for k in PERSON_KEYS})))
+                keys += [(k, month, pid) for k in set(row["customer_keys"])]
+            if not row.get("resolution"):
+                opened = timeline.micros(datetime.fromisoformat(row["opened_at"]))
+                queue.append((month, rel, row["id"], row["state"], row["owner"].casefold(), row["category"],
+                              row.get("matter"), opened, search_text(row), _dumps(row)))  # fmt: skip
+        con.executemany("INSERT INTO queue VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", queue)
+        con.executemany("INSERT INTO peers VALUES (?, ?, ?, ?, ?)", peers)
+        con.executemany("INSERT INTO people VALUES (?, ?, ?, ?)", people)
+        con.executemany("INSERT INTO person_keys VALUES (?, ?, ?)", keys)
+        problems = loaded.problems.get(month, ())
+        con.executemany(
+            "INSERT INTO problems VALUES (?, ?, ?, ?)",
+            [(month, seq, p.path, p.message) for seq, p in enumerate(problems)],
+        )
+        if heads.get(month):
+            con.execute("INSERT INTO months VALUES (?, ?)", (month, heads[month]))
+
+
+def loads(text: str) -> Any:
+    """A value queue.sqlite stored (Damaged if it is not what was stored)."""
+    try:
+        return json.loads(text)
+    except (TypeError, ValueError) as exc:
+        raise Damaged(str(exc)) from exc
+
+
+def _dumps(data: Any) -> str:
+    return json.dumps(data, ensure_ascii=False)
 
 
 def read_rows(ws: Workspace, progress: Callable[[int, int], None] | None = None) -> Rows:
