@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, overload
@@ -135,22 +135,38 @@ def query_rows(root: str | None, query: ListQuery) -> tuple[Sequence[dict[str, A
 
 
 class QueueRows(Sequence[dict[str, Any]]):
-    """The queue's rows in order, each decoded (with its effective severity)
-    only when read: 'list' shows 50 of thousands and counts the rest."""
+    """The queue's rows in order, each read and decoded (with its effective
+    severity) only when asked for: 'list' shows 50 of thousands and counts
+    the rest."""
 
     def __init__(
         self,
-        texts: list[str],
+        keys: list[str],
+        fetch: Callable[[list[str]], list[str]],
         decode: Callable[[str], dict[str, Any]],
         again: Callable[[], list[dict[str, Any]]],
     ) -> None:
-        self._texts = texts
+        self._keys = keys  # what fetch takes: the rows' paths
+        self._fetch = fetch  # the rows' JSON texts, in that order
         self._decode = decode
         self._again = again  # every row, read afresh (the database was damaged)
         self._rows: list[dict[str, Any]] | None = None
 
     def __len__(self) -> int:
-        return len(self._texts) if self._rows is None else len(self._rows)
+        return len(self._keys) if self._rows is None else len(self._rows)
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        if self._rows is None:  # all of them (--limit 0): read once, a slice at a time
+            everything: list[dict[str, Any]] = []
+            for start in range(0, len(self._keys), 1000):
+                everything += self[start : start + 1000]
+                if self._read_afresh():
+                    return iter(self)
+            self._rows = everything
+        return iter(self._rows)
+
+    def _read_afresh(self) -> bool:
+        return self._rows is not None
 
     @overload
     def __getitem__(self, index: int) -> dict[str, Any]: ...
@@ -162,8 +178,8 @@ class QueueRows(Sequence[dict[str, Any]]):
         if self._rows is None:
             try:
                 if isinstance(index, slice):
-                    return [self._decode(text) for text in self._texts[index]]
-                return self._decode(self._texts[index])
+                    return [self._decode(text) for text in self._fetch(self._keys[index])]
+                return self._decode(self._fetch([self._keys[index]])[0])
             except caseindex.Damaged:
                 self._rows = self._again()
         return self._rows[index]
@@ -173,7 +189,7 @@ def _queue_page(
     ws: Workspace, query: ListQuery, since: datetime | None, until: datetime | None, words: list[str]
 ) -> tuple[QueueRows, list[str], list[str]]:
     """The daily queue through the queue database: filtered, counted and
-    sorted there; a row is decoded when shown."""
+    sorted there; a row is read and decoded when shown."""
     from complaintctl.core import casestatus, timeline
 
     where = caseindex.Where(
@@ -186,15 +202,27 @@ def _queue_page(
         words=tuple(words),
     )
 
-    def use(found: caseindex.Queue) -> tuple[list[str], list[dict[str, Any]], list[str], list[str]]:
-        texts = [text for _path, text in found.texts(where)]
-        problems = [p.message for p in found.problems()]
-        return texts, found.peers(where), problems, found.snap.uncommitted()
+    def use(found: caseindex.Queue) -> tuple[Any, ...]:
+        snap = found.snap
+        if found.on_disk:  # the paths now, the rows of the page later
 
-    texts, peer_rows, problems, uncommitted = caseindex.with_queue(ws, use)
+            def fetch(paths: list[str]) -> list[str]:
+                return caseindex.rows_later(ws, snap, paths)
+
+            keys = found.paths(where)
+        else:  # a database in memory: read now
+
+            def fetch(paths: list[str]) -> list[str]:
+                return paths
+
+            keys = [text for _path, text in found.texts(where)]
+        problems = [p.message for p in found.problems()]
+        return keys, fetch, found.peers(where), problems, snap.uncommitted()
+
+    keys, fetch, peer_rows, problems, uncommitted = caseindex.with_queue(ws, use)
     now = times.now(ws.policy.timezone)
     now_us = timeline.micros(now)
-    peers = casestatus.peers_by_matter(peer_rows)  # type: ignore[arg-type]
+    peers = casestatus.peers_by_matter(peer_rows)
 
     def decode(text: str) -> dict[str, Any]:
         return _with_severity(ws, caseindex.loads(text), now, now_us, peers)
@@ -203,7 +231,7 @@ def _queue_page(
         caseindex.forget_queue(ws)
         return list(_queue_page(ws, query, since, until, words)[0])
 
-    return QueueRows(texts, decode, again), problems, uncommitted
+    return QueueRows(keys, fetch, decode, again), problems, uncommitted
 
 
 def _queue_all(ws: Workspace, status: Sequence[str]) -> tuple[list[dict[str, Any]], list[str], list[str]]:

@@ -25,13 +25,14 @@ time, never data.
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import hashlib
 import json
 import os
 import re
 import shutil
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -80,8 +81,9 @@ class Snapshot:
     """What git says about cases/: HEAD's month folders and what differs."""
 
     heads: dict[str, str]  # "YYYY-MM" -> the folder's tree id at HEAD
-    dirty: set[str]  # paths that differ from HEAD: edited, staged, new
-    deleted: set[str]
+    # (dirty, deleted) when first asked for: paths that differ from HEAD
+    # (edited, staged, new), and those deleted; None: not looked at.
+    differ: Callable[[], tuple[set[str], set[str]]] | None = None
 
     def months(self) -> list[str]:
         return sorted(self.heads)
@@ -89,6 +91,18 @@ class Snapshot:
     def tree(self, month: str) -> str | None:
         """The folder's tree id at HEAD."""
         return self.heads.get(month)
+
+    @functools.cached_property
+    def _differ(self) -> tuple[set[str], set[str]]:
+        return self.differ() if self.differ else (set(), set())
+
+    @property
+    def dirty(self) -> set[str]:
+        return self._differ[0]
+
+    @property
+    def deleted(self) -> set[str]:
+        return self._differ[1]
 
     def uncommitted(self) -> list[str]:
         """Case files that differ from HEAD (not read: not on record)."""
@@ -100,21 +114,56 @@ def month_of(rel: str) -> str | None:
     return f"{found[1]}-{found[2]}" if found else None
 
 
-def snapshot(ws: Workspace) -> Snapshot:
-    status = git(
-        ws.root, "status", "--porcelain=v1", "-z", "--untracked-files=all", "--no-renames", "--", "cases"
-    ).stdout
-    dirty: set[str] = set()
-    deleted: set[str] = set()
-    for line in status.split("\0"):
-        if len(line) > 3:
-            (deleted if "D" in line[:2] else dirty).add(line[3:])
+def snapshot(ws: Workspace, status: bool = True) -> Snapshot:
+    """HEAD's month folders; with ``status``, what differs from HEAD too.
+    That 'git status' (lstat of every file: the slow part at 100k cases)
+    runs alongside, until ``uncommitted`` first needs it; rows never do:
+    they are read as committed."""
+    later = _Later(lambda: git(ws.root, *STATUS_ARGS).stdout) if status else None
     heads: dict[str, str] = {}
     years = _trees(ws, ["cases/"], re.compile(r"^cases/\d{4}$"))
     if years:
         for rel, tree in _trees(ws, [f"{y}/" for y in years], re.compile(r"^cases/\d{4}/\d{2}$")).items():
             heads[f"{rel[6:10]}-{rel[11:13]}"] = tree
-    return Snapshot(heads, dirty, deleted)
+    return Snapshot(heads, (lambda: _differ(later.get())) if later else None)
+
+
+STATUS_ARGS = ("status", "--porcelain=v1", "-z", "--untracked-files=all", "--no-renames", "--", "cases")
+
+
+def _differ(status: str) -> tuple[set[str], set[str]]:
+    dirty: set[str] = set()
+    deleted: set[str] = set()
+    for line in status.split("\0"):
+        if len(line) > 3:
+            (deleted if "D" in line[:2] else dirty).add(line[3:])
+    return dirty, deleted
+
+
+class _Later:
+    """A call run on a thread (git waits on its own process, not on us)."""
+
+    def __init__(self, call: Callable[[], str]) -> None:
+        import threading
+
+        self._call = call
+        self._value: str | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._value = self._call()
+        except BaseException as exc:  # handed to whoever asks for the value
+            self._error = exc
+
+    def get(self) -> str:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._value is not None
+        return self._value
 
 
 def _trees(ws: Workspace, folders: list[str], wanted: re.Pattern[str]) -> dict[str, str]:
@@ -494,6 +543,23 @@ class Queue:
         query = f"SELECT path, row FROM queue WHERE {sql} ORDER BY opened, id"
         return [(str(p), str(t)) for p, t in self.con.execute(query, args)]
 
+    def paths(self, where: Where) -> list[str]:
+        """The paths of the open cases ``where`` picks, oldest received first."""
+        sql, args = where.sql()
+        query = f"SELECT path FROM queue WHERE {sql} ORDER BY opened, id"
+        return [str(p) for (p,) in self.con.execute(query, args)]
+
+    def rows_of(self, paths: Sequence[str]) -> list[str]:
+        """The rows (JSON text) of these open cases, in this order."""
+        found: dict[str, str] = {}
+        for start in range(0, len(paths), 500):  # under SQLite's limit of parameters
+            part = list(paths[start : start + 500])
+            query = f"SELECT path, row FROM queue WHERE path IN ({','.join('?' * len(part))})"
+            found.update(self.con.execute(query, part))
+        if len(found) != len(set(paths)):
+            raise Damaged("a row of the queue is missing")
+        return [found[p] for p in paths]
+
     def peers(
         self, where: Where | None = None, matter: tuple[str, str] | None = None
     ) -> list[dict[str, Any]]:
@@ -536,21 +602,48 @@ class Damaged(Exception):
 
 
 def with_queue(
-    ws: Workspace, use: Callable[[Queue], T], progress: Callable[[int, int], None] | None = None
+    ws: Workspace,
+    use: Callable[[Queue], T],
+    progress: Callable[[int, int], None] | None = None,
+    status: bool = True,
 ) -> T:
     """``use(queue)``, with the queue database up to date; a file found
     damaged on the way is deleted, and ``use`` runs again on the months read
-    afresh."""
+    afresh. ``status``: the snapshot knows what differs from HEAD."""
     import sqlite3
 
     try:
-        with queue(ws, progress) as found:
+        with queue(ws, progress, status=status) as found:
             return use(found)
     except (sqlite3.DatabaseError, Damaged) as exc:
         if not isinstance(exc, sqlite3.OperationalError):  # not locked: damaged
             forget_queue(ws)
-        with queue(ws, progress, in_memory=True) as found:
+        with queue(ws, progress, in_memory=True, status=status) as found:
             return use(found)
+
+
+def rows_later(ws: Workspace, snap: Snapshot, paths: Sequence[str]) -> list[str]:
+    """The rows (JSON text) of these open cases, read again from the file
+    while it still holds the months of ``snap`` (the queue counted them in an
+    earlier read transaction); Damaged when it does not."""
+    import sqlite3
+
+    try:
+        con = sqlite3.connect(_queue_file(ws).as_uri() + "?mode=ro", uri=True, timeout=QUEUE_BUSY_S)
+        try:
+            con.execute("BEGIN")
+            if _stored_months(con, _policy_key(ws)) != {m: snap.tree(m) for m in snap.months()}:
+                raise Damaged("the queue changed since it was counted")
+            return Queue(con, snap, True).rows_of(paths)
+        finally:
+            con.close()
+    except sqlite3.Error as exc:
+        raise Damaged(str(exc)) from exc
+
+
+def forget_queue(ws: Workspace) -> None:
+    with contextlib.suppress(OSError):
+        _queue_file(ws).unlink()
 
 
 @dataclass
@@ -566,23 +659,23 @@ def lookup(ws: Workspace, keys: Iterable[str], matter: tuple[str, str | None]) -
     """The cases with any of these customer keys, and those on this
     (category, matter), from the queue database: no other case is read."""
     category, tag = matter
-    return with_queue(ws, lambda q: Found(q.people(keys), q.peers(matter=(category, tag)) if tag else []))
-
-
-def forget_queue(ws: Workspace) -> None:
-    with contextlib.suppress(OSError):
-        _queue_file(ws).unlink()
+    return with_queue(
+        ws, lambda q: Found(q.people(keys), q.peers(matter=(category, tag)) if tag else []), status=False
+    )
 
 
 @contextlib.contextmanager
 def queue(
-    ws: Workspace, progress: Callable[[int, int], None] | None = None, in_memory: bool = False
+    ws: Workspace,
+    progress: Callable[[int, int], None] | None = None,
+    in_memory: bool = False,
+    status: bool = True,
 ) -> Iterator[Queue]:
     """The queue database, brought up to date with HEAD's month folders and
     held in one read transaction while the caller queries it (see with_queue)."""
     import sqlite3
 
-    snap = snapshot(ws)
+    snap = snapshot(ws, status)
     key = _policy_key(ws)
     con = None if in_memory else _synced(ws, snap, key, progress)
     on_disk = con is not None
@@ -597,6 +690,7 @@ def queue(
         with contextlib.suppress(sqlite3.Error):
             con.execute("COMMIT")
         con.close()
+        snap.uncommitted()  # no 'git status' outlives the queue: a commit may follow
 
 
 def _queue_file(ws: Workspace) -> Path:
