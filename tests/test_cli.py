@@ -1138,6 +1138,26 @@ def test_the_queue_reads_only_open_cases_and_agrees_with_a_full_read(run: Any, w
     assert queue() == first == full()
     (ws.root / "policy.yaml").write_text((ws.root / "policy.yaml").read_text() + "\n# a comment\n")
     assert queue() == first
+    git(ws.root, "commit", "-qam", "A comment")
+    # Commits around the tool, each read file by file from the tree before:
+    # a case removed, a broken case file, a stray file, a case back.
+    git(ws.root, "rm", "-q", str(ws.case_file(hot[1])))
+    git(ws.root, "commit", "-qm", "Remove a case")
+    assert queue() == full() == [r for r in first if r["id"] != hot[1]]
+    broken = ws.case_file(october).with_name("C-20261007-BBBBBB.yaml")
+    broken.write_text("schema: 1\nid: [\n")
+    (broken.parent / "notes.txt").write_text("not a case\n")
+    git(ws.root, "add", str(broken), str(broken.parent / "notes.txt"))
+    git(ws.root, "commit", "-qm", "A broken file and a stray one")
+    listed, every = run("list", "--limit", "0", "--json"), run("list", "--all", "--limit", "0", "--json")
+    assert listed.exit_code == every.exit_code == 1 and "C-20261007-BBBBBB.yaml" in listed.stderr
+    assert listed.stderr == every.stderr
+    assert json.loads(listed.stdout) == [r for r in json.loads(every.stdout) if not r["resolution"]]
+    git(ws.root, "rm", "-q", str(broken), str(broken.parent / "notes.txt"))
+    git(ws.root, "commit", "-qm", "Gone again")
+    git(ws.root, "checkout", "-q", "HEAD~3", "--", str(ws.case_file(hot[1])))
+    git(ws.root, "commit", "-qm", "The case back")
+    assert queue() == full() == first
 
 
 def test_open_finds_the_customers_earlier_cases_through_the_queue_database(run: Any, ws: Workspace) -> None:

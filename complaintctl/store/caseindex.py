@@ -467,22 +467,26 @@ _TABLES = {
     "queue": "month TEXT NOT NULL, path TEXT NOT NULL, id TEXT NOT NULL, state TEXT NOT NULL, "
     "owner TEXT NOT NULL, category TEXT NOT NULL, matter TEXT, opened INTEGER NOT NULL, "
     "words TEXT NOT NULL, row TEXT NOT NULL",
-    "peers": "month TEXT NOT NULL, seq INTEGER NOT NULL, category TEXT NOT NULL, matter TEXT NOT NULL, "
+    "peers": "month TEXT NOT NULL, path TEXT NOT NULL, category TEXT NOT NULL, matter TEXT NOT NULL, "
     "entry TEXT NOT NULL",
-    "people": "pid INTEGER PRIMARY KEY, month TEXT NOT NULL, seq INTEGER NOT NULL, entry TEXT NOT NULL",
-    "person_keys": "key TEXT NOT NULL, month TEXT NOT NULL, pid INTEGER NOT NULL",
-    "problems": "month TEXT NOT NULL, seq INTEGER NOT NULL, path TEXT NOT NULL, message TEXT NOT NULL",
+    "people": "month TEXT NOT NULL, path TEXT NOT NULL, entry TEXT NOT NULL",
+    "person_keys": "key TEXT NOT NULL, month TEXT NOT NULL, path TEXT NOT NULL",
+    "problems": "month TEXT NOT NULL, path TEXT NOT NULL, message TEXT NOT NULL",
 }
+# Every table is ordered and replaced by (month, path): the order month_rows
+# gives, and what a change of one file touches.
 _INDEXES = (
     "CREATE INDEX queue_order ON queue (opened, id)",
-    "CREATE INDEX queue_month ON queue (month)",
+    "CREATE INDEX queue_path ON queue (month, path)",
     "CREATE INDEX peers_matter ON peers (category, matter)",
-    "CREATE INDEX peers_month ON peers (month)",
-    "CREATE INDEX people_month ON people (month)",
+    "CREATE INDEX peers_path ON peers (month, path)",
+    "CREATE INDEX people_path ON people (month, path)",
     "CREATE INDEX person_key ON person_keys (key)",
-    "CREATE INDEX person_keys_month ON person_keys (month)",
-    "CREATE INDEX problems_month ON problems (month)",
+    "CREATE INDEX person_keys_path ON person_keys (month, path)",
+    "CREATE INDEX problems_path ON problems (month, path)",
 )
+_FILED = ("queue", "peers", "people", "person_keys", "problems")
+CHANGES_FROM = 200  # more changed files in a month than this: read it through month_rows
 
 
 @dataclass(frozen=True)
@@ -566,13 +570,13 @@ class Queue:
         """The peers of the matters of the open cases ``where`` picks, or of one (category, matter)."""
         if matter is not None:
             found = self.con.execute(
-                "SELECT entry FROM peers WHERE category = ? AND matter = ? ORDER BY month, seq", matter
+                "SELECT entry FROM peers WHERE category = ? AND matter = ? ORDER BY month, path", matter
             )
         else:
             sql, args = (where or Where()).sql()
             found = self.con.execute(
                 "SELECT entry FROM peers WHERE (category, matter) IN (SELECT category, matter "
-                f"FROM queue WHERE matter IS NOT NULL AND {sql}) ORDER BY month, seq",
+                f"FROM queue WHERE matter IS NOT NULL AND {sql}) ORDER BY month, path",
                 args,
             )
         return [loads(entry) for (entry,) in found]
@@ -583,14 +587,14 @@ class Queue:
         if not keys:
             return []
         found = self.con.execute(
-            "SELECT entry FROM people WHERE pid IN (SELECT pid FROM person_keys "
-            f"WHERE key IN ({','.join('?' * len(keys))})) ORDER BY month, seq",
+            "SELECT entry FROM people WHERE (month, path) IN (SELECT month, path FROM person_keys "
+            f"WHERE key IN ({','.join('?' * len(keys))})) ORDER BY month, path",
             keys,
         )
         return [loads(entry) for (entry,) in found]
 
     def problems(self) -> list[Problem]:
-        found = self.con.execute("SELECT path, message FROM problems ORDER BY month, seq")
+        found = self.con.execute("SELECT path, message FROM problems ORDER BY month, path")
         return [Problem(str(path), str(message)) for path, message in found]
 
 
@@ -682,7 +686,8 @@ def queue(
     if con is None:  # a file we cannot use: this command reads the months afresh
         con = sqlite3.connect(":memory:", isolation_level=None)
         _create(con, key)
-        _fill(con, month_rows(ws, snap, snap.months(), progress), snap.months(), {})
+        loaded = month_rows(ws, snap, snap.months(), progress)
+        _fill(con, {m: _prepare(m, loaded.items[m], loaded.problems[m]) for m in snap.months()}, {})
         con.execute("BEGIN")
     try:
         yield Queue(con, snap, on_disk)
@@ -719,17 +724,38 @@ def _synced(ws: Workspace, snap: Snapshot, key: str, progress: Callable[[int, in
             if attempt == 2:
                 break  # others keep changing it: not this time
             stale = [m for m in snap.months() if have is None or have.get(m) != heads[m]]
-            loaded = month_rows(ws, snap, stale, progress)
-            if any(loaded.trees.get(m) != heads[m] for m in stale):
+            # A month the file holds at an earlier tree: only its changed files
+            # are read (a commit changes one); any other month through month_rows.
+            changes = {}
+            for month in stale if have else ():
+                old, new = have.get(month) if have else None, heads[month]
+                found = _changes(ws, old, new, month) if old and new else None
+                if found is not None:
+                    changes[month] = _read_changes(ws, month, found)
+            whole = [m for m in stale if m not in changes]
+            prepared = _read_months(ws, snap, whole, progress)
+            if prepared is None:
                 break  # HEAD moved while the months were read: not for the file
             con.execute("BEGIN IMMEDIATE")
-            if _stored_months(con, key) is None:
+            now = _stored_months(con, key)
+            if now is None:
                 _create(con, key)
                 _forget_json_queue(path.parent)
-                if set(stale) != set(heads):  # another layout or policy came in meanwhile
-                    stale = snap.months()
-                    loaded = month_rows(ws, snap, stale, progress)
-            _fill(con, loaded, stale, heads)
+                if set(whole) != set(heads):  # another layout or policy came in meanwhile
+                    changes, prepared = {}, _read_months(ws, snap, snap.months(), progress)
+                    if prepared is None:
+                        break
+            elif now != have:
+                con.execute("ROLLBACK")
+                continue  # another command changed it meanwhile: look again
+            _fill(con, prepared, heads)
+            for month, (paths, tables) in changes.items():
+                for table in _FILED:
+                    con.executemany(
+                        f"DELETE FROM {table} WHERE month = ? AND path = ?", [(month, p) for p in paths]
+                    )
+                _insert(con, tables)
+                con.execute("UPDATE months SET tree = ? WHERE month = ?", (heads[month], month))
             con.execute("COMMIT")
         except sqlite3.OperationalError:  # locked, read-only, disk full: use it another time
             break
@@ -776,40 +802,95 @@ def _create(con: Any, key: str) -> None:
     con.executemany("INSERT INTO meta VALUES (?, ?)", [("policy", key), ("format", QUEUE_FORMAT)])
 
 
-def _fill(con: Any, loaded: Loaded, months: list[str], heads: Mapping[str, str | None]) -> None:
-    """Replace these months' rows with what was read; months gone from HEAD go too."""
-    from complaintctl.core import timeline
+Prepared = dict[str, list[tuple[Any, ...]]]  # table -> rows to insert
 
-    gone = [m for (m,) in con.execute("SELECT month FROM months") if m not in heads]
-    for month in [*months, *gone]:
-        for table in ("months", "queue", "peers", "people", "person_keys", "problems"):
-            con.execute(f"DELETE FROM {table} WHERE month = ?", (month,))
-    pid = int(con.execute("SELECT coalesce(max(pid), 0) FROM people").fetchone()[0])
+
+def _read_months(
+    ws: Workspace, snap: Snapshot, months: list[str], progress: Callable[[int, int], None] | None
+) -> dict[str, Prepared] | None:
+    """These months' rows for the tables, read one month at a time (so a
+    first build at 100k cases holds one month of full rows, not all);
+    None if a folder was not at the snapshot's tree when read."""
+    out = {}
     for month in months:
-        queue, peers, people, keys = [], [], [], []
-        for seq, (rel, row) in enumerate(loaded.items.get(month, ())):
-            if row.get("matter"):
-                entry = {k: row.get(k) for k in PEER_KEYS}
-                peers.append((month, seq, row["category"], row["matter"], _dumps(entry)))
-            if row.get("customer_keys"):
-                pid += 1
-                people.append((pid, month, seq, _dumps({k: row.get(k) for k in PERSON_KEYS})))
-                keys += [(k, month, pid) for k in set(row["customer_keys"])]
-            if not row.get("resolution"):
-                opened = timeline.micros(datetime.fromisoformat(row["opened_at"]))
-                queue.append((month, rel, row["id"], row["state"], row["owner"].casefold(), row["category"],
-                              row.get("matter"), opened, search_text(row), _dumps(row)))  # fmt: skip
-        con.executemany("INSERT INTO queue VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", queue)
-        con.executemany("INSERT INTO peers VALUES (?, ?, ?, ?, ?)", peers)
-        con.executemany("INSERT INTO people VALUES (?, ?, ?, ?)", people)
-        con.executemany("INSERT INTO person_keys VALUES (?, ?, ?)", keys)
-        problems = loaded.problems.get(month, ())
-        con.executemany(
-            "INSERT INTO problems VALUES (?, ?, ?, ?)",
-            [(month, seq, p.path, p.message) for seq, p in enumerate(problems)],
-        )
+        loaded = month_rows(ws, snap, [month], progress)
+        if loaded.trees.get(month) != snap.tree(month):
+            return None
+        out[month] = _prepare(month, loaded.items[month], loaded.problems[month])
+    return out
+
+
+def _fill(con: Any, prepared: Mapping[str, Prepared], heads: Mapping[str, str | None]) -> None:
+    """Replace these months' rows with what was read; months gone from HEAD go too."""
+    gone = [m for (m,) in con.execute("SELECT month FROM months") if m not in heads]
+    for month in [*prepared, *gone]:
+        for table in ("months", *_FILED):
+            con.execute(f"DELETE FROM {table} WHERE month = ?", (month,))
+    for month, tables in prepared.items():
+        _insert(con, tables)
         if heads.get(month):
             con.execute("INSERT INTO months VALUES (?, ?)", (month, heads[month]))
+
+
+def _prepare(month: str, items: Iterable[Item], problems: Iterable[Problem]) -> Prepared:
+    """A month's rows for the tables: open ones to the queue, matter peers, people."""
+    from complaintctl.core import timeline
+
+    out: Prepared = {table: [] for table in _FILED}
+    for rel, row in items:
+        if row.get("matter"):
+            entry = {k: row.get(k) for k in PEER_KEYS}
+            out["peers"].append((month, rel, row["category"], row["matter"], _dumps(entry)))
+        if row.get("customer_keys"):
+            out["people"].append((month, rel, _dumps({k: row.get(k) for k in PERSON_KEYS})))
+            out["person_keys"] += [(k, month, rel) for k in sorted(set(row["customer_keys"]))]
+        if not row.get("resolution"):
+            opened = timeline.micros(datetime.fromisoformat(row["opened_at"]))
+            owner, words = row["owner"].casefold(), search_text(row)
+            out["queue"].append((month, rel, row["id"], row["state"], owner, row["category"],
+                                 row.get("matter"), opened, words, _dumps(row)))  # fmt: skip
+    out["problems"] = [(month, p.path, p.message) for p in problems]
+    return out
+
+
+def _insert(con: Any, tables: Prepared) -> None:
+    for table, rows in tables.items():
+        if rows:
+            con.executemany(f"INSERT INTO {table} VALUES ({', '.join('?' * len(rows[0]))})", rows)
+
+
+def _changes(ws: Workspace, old: str, new: str, month: str) -> list[tuple[str, str | None]] | None:
+    """The files of a month folder that differ between two of its trees:
+    (path, new blob, or None when gone); None when too many to take one by one."""
+    folder = f"cases/{month[:4]}/{month[5:]}/"
+    out = git(ws.root, "diff-tree", "-r", "-z", "--no-renames", "--raw", old, new, check=False)
+    if out.returncode != 0:
+        return None
+    fields = out.stdout.split("\0")
+    changed: list[tuple[str, str | None]] = []
+    for meta, rel in zip(fields[0::2], fields[1::2], strict=False):
+        parts = meta.split()
+        if len(parts) != 5:
+            return None
+        changed.append((folder + rel, None if set(parts[3]) == {"0"} else parts[3]))
+    return changed if len(changed) <= CHANGES_FROM else None
+
+
+def _read_changes(
+    ws: Workspace, month: str, changed: list[tuple[str, str | None]]
+) -> tuple[list[str], Prepared]:
+    """The changed files' paths (their rows go), and the rows of those still
+    there (read as month_rows reads a case file)."""
+    items: list[Item] = []
+    problems: list[Problem] = []
+    for rel, blob in sorted(changed):
+        if blob is not None and is_case_path(rel):
+            entry = _entry(ws, rel, blob)
+            if "row" in entry:
+                items.append((rel, entry["row"]))
+            else:
+                problems.append(Problem(rel, entry["error"]))
+    return [rel for rel, _ in changed], _prepare(month, items, problems)
 
 
 def loads(text: str) -> Any:
