@@ -1048,8 +1048,8 @@ def damage_queue(ws: Workspace, damage: str) -> Any:
         statement = {
             "another tree": "UPDATE months SET tree = '0000000000000000000000000000000000000000'",
             "another policy": "UPDATE meta SET value = 'x' WHERE name = 'policy'",
-            "another layout": "ALTER TABLE queue ADD COLUMN extra TEXT",
-            "a row not JSON": "UPDATE queue SET row = '{ not json'",
+            "another layout": "ALTER TABLE queue DROP COLUMN words",
+            "a row not JSON": "UPDATE queue_rows SET row = '{ not json'",
             "locked": "BEGIN EXCLUSIVE",
         }[damage]
         con.execute(statement)

@@ -457,27 +457,31 @@ PERSON_KEYS = (*PEER_KEYS, "closed_at", "resolution", "executed")
 # makes the command read the months through the rows files into a database
 # in memory: slower, never wrong.
 
-QUEUE_FORMAT = "1"  # the tables' layout: another one is dropped and made again
+QUEUE_FORMAT = "3"  # the tables' layout: another one is dropped and made again
 QUEUE_BUSY_S = 2.0  # how long to wait for another command writing the file
 _TABLES = {
-    "meta": "name TEXT PRIMARY KEY, value TEXT NOT NULL",
-    "months": "month TEXT PRIMARY KEY, tree TEXT NOT NULL",
-    # opened: µs since 1970 UTC; owner: case-folded; words: summary, demand
-    # and matter case-folded, as 'list --search' matches them.
-    "queue": "month TEXT NOT NULL, path TEXT NOT NULL, id TEXT NOT NULL, state TEXT NOT NULL, "
+    "meta": "(name TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    "months": "(month TEXT PRIMARY KEY, tree TEXT NOT NULL)",
+    # The open cases: what list filters and sorts on, in narrow rows a
+    # query scans quickly. opened: µs since 1970 UTC; owner: case-folded;
+    # words: summary, demand and matter case-folded, as --search matches them.
+    # Kept in the order list shows (no rowid: the rows are the primary key's
+    # b-tree), so the default queue is read in one pass.
+    "queue": "(month TEXT NOT NULL, path TEXT NOT NULL, id TEXT NOT NULL, state TEXT NOT NULL, "
     "owner TEXT NOT NULL, category TEXT NOT NULL, matter TEXT, opened INTEGER NOT NULL, "
-    "words TEXT NOT NULL, row TEXT NOT NULL",
-    "peers": "month TEXT NOT NULL, path TEXT NOT NULL, category TEXT NOT NULL, matter TEXT NOT NULL, "
-    "entry TEXT NOT NULL",
-    "people": "month TEXT NOT NULL, path TEXT NOT NULL, entry TEXT NOT NULL",
-    "person_keys": "key TEXT NOT NULL, month TEXT NOT NULL, path TEXT NOT NULL",
-    "problems": "month TEXT NOT NULL, path TEXT NOT NULL, message TEXT NOT NULL",
+    "words TEXT NOT NULL, PRIMARY KEY (opened, id, path)) WITHOUT ROWID",
+    "queue_rows": "(month TEXT NOT NULL, path TEXT NOT NULL, row TEXT NOT NULL)",  # each one's full row
+    "peers": "(month TEXT NOT NULL, path TEXT NOT NULL, category TEXT NOT NULL, matter TEXT NOT NULL, "
+    "entry TEXT NOT NULL)",
+    "people": "(month TEXT NOT NULL, path TEXT NOT NULL, entry TEXT NOT NULL)",
+    "person_keys": "(key TEXT NOT NULL, month TEXT NOT NULL, path TEXT NOT NULL)",
+    "problems": "(month TEXT NOT NULL, path TEXT NOT NULL, message TEXT NOT NULL)",
 }
 # Every table is ordered and replaced by (month, path): the order month_rows
 # gives, and what a change of one file touches.
 _INDEXES = (
-    "CREATE INDEX queue_order ON queue (opened, id)",
     "CREATE INDEX queue_path ON queue (month, path)",
+    "CREATE INDEX queue_rows_path ON queue_rows (month, path)",
     "CREATE INDEX peers_matter ON peers (category, matter)",
     "CREATE INDEX peers_path ON peers (month, path)",
     "CREATE INDEX people_path ON people (month, path)",
@@ -485,7 +489,9 @@ _INDEXES = (
     "CREATE INDEX person_keys_path ON person_keys (month, path)",
     "CREATE INDEX problems_path ON problems (month, path)",
 )
-_FILED = ("queue", "peers", "people", "person_keys", "problems")
+# What sqlite_master must hold, exactly (SQLite keeps each statement as given).
+_LAYOUT = (*(f"CREATE TABLE {name} {columns}" for name, columns in _TABLES.items()), *_INDEXES)
+_FILED = ("queue", "queue_rows", "peers", "people", "person_keys", "problems")
 CHANGES_FROM = 200  # more changed files in a month than this: read it through month_rows
 
 
@@ -544,7 +550,10 @@ class Queue:
     def texts(self, where: Where) -> list[tuple[str, str]]:
         """(path, row as JSON text) of the open cases ``where`` picks, oldest received first."""
         sql, args = where.sql()
-        query = f"SELECT path, row FROM queue WHERE {sql} ORDER BY opened, id"
+        query = (
+            "SELECT q.path, r.row FROM queue q JOIN queue_rows r ON r.month = q.month AND r.path = q.path "
+            f"WHERE {sql} ORDER BY q.opened, q.id"
+        )
         return [(str(p), str(t)) for p, t in self.con.execute(query, args)]
 
     def paths(self, where: Where) -> list[str]:
@@ -556,10 +565,11 @@ class Queue:
     def rows_of(self, paths: Sequence[str]) -> list[str]:
         """The rows (JSON text) of these open cases, in this order."""
         found: dict[str, str] = {}
-        for start in range(0, len(paths), 500):  # under SQLite's limit of parameters
-            part = list(paths[start : start + 500])
-            query = f"SELECT path, row FROM queue WHERE path IN ({','.join('?' * len(part))})"
-            found.update(self.con.execute(query, part))
+        for start in range(0, len(paths), 400):  # under SQLite's limit of parameters
+            part = [(month_of(rel), rel) for rel in paths[start : start + 400]]
+            pairs = ",".join(["(?, ?)"] * len(part))
+            query = f"SELECT path, row FROM queue_rows WHERE (month, path) IN (VALUES {pairs})"
+            found.update(self.con.execute(query, [x for pair in part for x in pair]))
         if len(found) != len(set(paths)):
             raise Damaged("a row of the queue is missing")
         return [found[p] for p in paths]
@@ -723,6 +733,11 @@ def _synced(ws: Workspace, snap: Snapshot, key: str, progress: Callable[[int, in
             con.execute("COMMIT")
             if attempt == 2:
                 break  # others keep changing it: not this time
+            if have is None and path.stat().st_size:
+                con.close()
+                con = None
+                path.unlink()  # another layout or policy: a new file, not one full of holes
+                continue
             stale = [m for m in snap.months() if have is None or have.get(m) != heads[m]]
             # A month the file holds at an earlier tree: only its changed files
             # are read (a commit changes one); any other month through month_rows.
@@ -781,8 +796,8 @@ def _forget_json_queue(folder: Path) -> None:
 def _stored_months(con: Any, key: str) -> dict[str, str | None] | None:
     """The months the file holds and their trees; None unless it has this
     layout and policy key."""
-    tables = {name for (name,) in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    if tables != set(_TABLES):
+    layout = {sql for (sql,) in con.execute("SELECT sql FROM sqlite_master WHERE sql IS NOT NULL")}
+    if layout != set(_LAYOUT):
         return None
     meta = dict(con.execute("SELECT name, value FROM meta"))
     if meta != {"policy": key, "format": QUEUE_FORMAT}:
@@ -792,12 +807,10 @@ def _stored_months(con: Any, key: str) -> dict[str, str | None] | None:
 
 def _create(con: Any, key: str) -> None:
     """Drop whatever the file holds; make the tables empty, for this policy key."""
-    names = [name for (name,) in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
-    for name in names:
-        con.execute(f'DROP TABLE IF EXISTS "{name}"')
-    for name, columns in _TABLES.items():
-        con.execute(f"CREATE TABLE {name} ({columns})")
-    for statement in _INDEXES:
+    found = list(con.execute("SELECT type, name FROM sqlite_master WHERE type IN ('table', 'view')"))
+    for kind, name in found:
+        con.execute(f'DROP {kind.upper()} IF EXISTS "{name}"')
+    for statement in _LAYOUT:
         con.execute(statement)
     con.executemany("INSERT INTO meta VALUES (?, ?)", [("policy", key), ("format", QUEUE_FORMAT)])
 
@@ -848,7 +861,8 @@ def _prepare(month: str, items: Iterable[Item], problems: Iterable[Problem]) -> 
             opened = timeline.micros(datetime.fromisoformat(row["opened_at"]))
             owner, words = row["owner"].casefold(), search_text(row)
             out["queue"].append((month, rel, row["id"], row["state"], owner, row["category"],
-                                 row.get("matter"), opened, words, _dumps(row)))  # fmt: skip
+                                 row.get("matter"), opened, words))  # fmt: skip
+            out["queue_rows"].append((month, rel, _dumps(row)))
     out["problems"] = [(month, p.path, p.message) for p in problems]
     return out
 
