@@ -17,6 +17,9 @@ from git as it was committed.
 * ``sums-YYYY-MM.json``: report sums of the month's cases that no longer
   change (see ``reportsums``), valid for one tree id of the folder at HEAD.
   A folder with anything that differs from HEAD has no sums.
+* ``queue.sqlite``: one SQLite file of the open cases (the daily queue),
+  the matter peers and the people 'open' looks up, each month valid for the
+  folder's tree id at HEAD; queried, not loaded (see ``queue``).
 
 A missing, corrupt or stale-policy file is rebuilt. Losing any of them costs
 time, never data.
@@ -543,10 +546,6 @@ class Queue:
         self.snap = snap
         self.on_disk = on_disk  # False: rebuilt in memory for this command
 
-    def count(self, where: Where) -> int:
-        sql, args = where.sql()
-        return int(self.con.execute(f"SELECT count(*) FROM queue WHERE {sql}", args).fetchone()[0])
-
     def texts(self, where: Where) -> list[tuple[str, str]]:
         """(path, row as JSON text) of the open cases ``where`` picks, oldest received first."""
         sql, args = where.sql()
@@ -691,9 +690,10 @@ def queue(
 
     snap = snapshot(ws, status)
     key = _policy_key(ws)
-    con = None if in_memory else _synced(ws, snap, key, progress)
+    # No month folder yet: nothing worth a file (an empty one takes ~80 KB).
+    con = None if in_memory or not snap.months() else _synced(ws, snap, key, progress)
     on_disk = con is not None
-    if con is None:  # a file we cannot use: this command reads the months afresh
+    if con is None:  # no file, or one we cannot use: this command reads the months afresh
         con = sqlite3.connect(":memory:", isolation_level=None)
         _create(con, key)
         loaded = month_rows(ws, snap, snap.months(), progress)
