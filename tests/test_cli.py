@@ -1024,14 +1024,55 @@ def test_a_refused_bottom_line_caps_the_next_complaint_on_the_same_matter(run: A
     assert run("verify").exit_code == 0 and run("check").exit_code == 0
 
 
+QUEUE_DAMAGE = ("delete", "garbage", "truncated", "empty", "another tree", "another policy",
+                "another layout", "a row not JSON", "locked")  # fmt: skip
+
+
+def damage_queue(ws: Workspace, damage: str) -> Any:
+    """Do this to .git/complaintctl/v*/queue.sqlite; for "locked", the
+    connection holding the lock (close it after the command)."""
+    import sqlite3
+
+    [path] = (ws.root / ".git" / "complaintctl").glob("v*/queue.sqlite")
+    data = path.read_bytes()
+    if damage == "delete":
+        path.unlink()
+    elif damage == "garbage":
+        path.write_bytes(b"{ not a database" + data[16:])
+    elif damage == "truncated":
+        path.write_bytes(data[: len(data) // 2])
+    elif damage == "empty":
+        path.write_bytes(b"")
+    else:
+        con = sqlite3.connect(path, isolation_level=None)
+        statement = {
+            "another tree": "UPDATE months SET tree = '0000000000000000000000000000000000000000'",
+            "another policy": "UPDATE meta SET value = 'x' WHERE name = 'policy'",
+            "another layout": "ALTER TABLE queue DROP COLUMN words",
+            "a row not JSON": "UPDATE queue_rows SET row = '{ not json'",
+            "locked": "BEGIN EXCLUSIVE",
+        }[damage]
+        con.execute(statement)
+        if damage == "locked":
+            return con
+        con.close()
+    return None
+
+
 def test_the_queue_reads_only_open_cases_and_agrees_with_a_full_read(run: Any, ws: Workspace) -> None:
-    """'list' (and --status with open states) reads each month's small file of
-    open cases; whatever happens to those files or the history, it says what
-    reading every case says."""
+    """'list' (and --status with open states, and each filter) queries the
+    queue database; whatever happens to that file or the history, it says
+    what reading every case says."""
     hot = [opened(run, ws, at=f"2026-11-{d}T09:00", phone=f"1390000000{d[-1]}", matter="lift")
            for d in ("18", "19", "20")]  # fmt: skip
     changes(run, ws, "close", hot[0], "--resolution", "explained", "--at", "2026-11-18T10:00")
-    october = opened(run, ws, at="2026-10-05T09:00", phone="13900000009", category="delivery-delay")
+    october = opened(run, ws, at="2026-10-05T09:00", phone="13900000009", category="delivery-delay",
+                     summary="Parcel LATE again", demand="Deliver it")  # fmt: skip
+    early = opened(run, ws, at="2026-10-05T09:00+08:00", phone="13900000008", summary="Same second")
+    changes(
+        run, ws, "note", early, "Sorry", "--kind", "reply", "--channel", "phone", "--at", "2026-10-05T10:00"
+    )
+    changes(run, ws, "assign", hot[2], "--to", "bob@example.com", "--reason", "Holiday")
     folder = ws.root / ".git" / "complaintctl"
 
     def queue(*args: str) -> list[dict[str, Any]]:
@@ -1039,53 +1080,101 @@ def test_the_queue_reads_only_open_cases_and_agrees_with_a_full_read(run: Any, w
         assert result.exit_code == 0, result.stderr
         return list(json.loads(result.stdout))
 
-    def full() -> list[dict[str, Any]]:
-        return [r for r in queue("--all") if not r["resolution"]]
+    def full(*args: str) -> list[dict[str, Any]]:
+        return [r for r in queue("--all", *args) if not r["resolution"]]
 
+    filters = [
+        [],
+        ["--status", "open"],
+        ["--status", "open", "--status", "in-progress"],
+        ["--owner", "BOB@example.com"],
+        ["--category", "billing"],
+        ["--matter", "lift"],
+        ["--since", "2026-11-19T09:00"],
+        ["--until", "2026-11-19T09:00"],
+        ["--since", "2026-10-01", "--until", "2026-11-20"],
+        ["--search", "late"],
+        ["--search", "charged TWICE"],
+        ["--search", "lift"],
+        ["--severity", "hot"],
+        ["--severity", "general"],
+    ]
     first = queue()
-    assert [r["id"] for r in first] == [october, hot[1], hot[2]] and first == full()
+    assert [r["id"] for r in first] == [*sorted([october, early]), hot[1], hot[2]]  # one instant: by id
+    assert first == full()
     assert {r["severity"] for r in first if r["id"] in hot} == {"hot"}  # the matter's peers, closed one too
-    assert sorted(folder.glob("v*/open-*.json"))  # made by the first run
-    assert queue("--status", "open") == [r for r in first if r["state"] == "open"]
-    for damage in ("delete", "corrupt", "another tree"):
-        for path in folder.glob("v*/open-*.json"):
-            if damage == "delete":
-                path.unlink()
-            elif damage == "corrupt":
-                path.write_text("{ not json")
-            else:
-                data = json.loads(path.read_text())
-                data["tree"] = "0" * 40
-                path.write_text(json.dumps(data))
-        assert queue() == first, damage
+    assert sorted(folder.glob("v*/queue.sqlite"))  # made by the first run
+    assert not sorted(folder.glob("v*/open-*.json"))
+    expected = {}
+    for args in filters:
+        expected[str(args)] = queue(*args)
+        assert expected[str(args)] == (full(*args) if "--status" not in args else queue("--all", *args)), args
+    assert [r["id"] for r in expected[str(["--owner", "BOB@example.com"])]] == [hot[2]]
+    assert [r["id"] for r in expected[str(["--search", "late"])]] == [october]
+    result = run("list", "--limit", "2")
+    assert result.stderr == "complaintctl: showing 2 of 4; use --limit 0 for all\n"
+    for damage in QUEUE_DAMAGE:
+        held = damage_queue(ws, damage)
+        try:
+            assert queue() == first, damage
+            assert queue("--category", "billing") == expected[str(["--category", "billing"])], damage
+        finally:
+            if held is not None:
+                held.close()
+        assert queue("--search", "late") == expected[str(["--search", "late"])], damage
     changes(run, ws, "close", october, "--resolution", "explained", "--at", "2026-11-21T09:00")
-    assert [r["id"] for r in queue()] == [hot[1], hot[2]] == [r["id"] for r in full()]
+    assert [r["id"] for r in queue()] == [early, hot[1], hot[2]] == [r["id"] for r in full()]
     git(ws.root, "reset", "-q", "--hard", "HEAD~1")  # the close undone: October is open again
     assert queue() == first
     path = ws.case_file(hot[2])
     path.write_text(path.read_text().replace("severity: hot", "severity: major"))  # a hand edit
     result = run("list", "--json")
     assert "not counted" in result.stderr and json.loads(result.stdout) == first
+    git(ws.root, "commit", "-qam", "Hand edit")  # on record now, around the tool
+    assert queue() == full() != first
+    git(ws.root, "checkout", "-q", "HEAD~1", "--", "cases")  # the old file back, staged
+    assert queue() == full() != first
+    git(ws.root, "commit", "-qm", "Undo the hand edit")
+    assert queue() == first == full()
+    (ws.root / "policy.yaml").write_text((ws.root / "policy.yaml").read_text() + "\n# a comment\n")
+    assert queue() == first
+    git(ws.root, "commit", "-qam", "A comment")
+    # Commits around the tool, each read file by file from the tree before:
+    # a case removed, a broken case file, a stray file, a case back.
+    git(ws.root, "rm", "-q", str(ws.case_file(hot[1])))
+    git(ws.root, "commit", "-qm", "Remove a case")
+    assert queue() == full() == [r for r in first if r["id"] != hot[1]]
+    broken = ws.case_file(october).with_name("C-20261007-BBBBBB.yaml")
+    broken.write_text("schema: 1\nid: [\n")
+    (broken.parent / "notes.txt").write_text("not a case\n")
+    git(ws.root, "add", str(broken), str(broken.parent / "notes.txt"))
+    git(ws.root, "commit", "-qm", "A broken file and a stray one")
+    listed, every = run("list", "--limit", "0", "--json"), run("list", "--all", "--limit", "0", "--json")
+    assert listed.exit_code == every.exit_code == 1 and "C-20261007-BBBBBB.yaml" in listed.stderr
+    assert listed.stderr == every.stderr
+    assert json.loads(listed.stdout) == [r for r in json.loads(every.stdout) if not r["resolution"]]
+    git(ws.root, "rm", "-q", str(broken), str(broken.parent / "notes.txt"))
+    git(ws.root, "commit", "-qm", "Gone again")
+    git(ws.root, "checkout", "-q", "HEAD~3", "--", str(ws.case_file(hot[1])))
+    git(ws.root, "commit", "-qm", "The case back")
+    assert queue() == full() == first
 
 
-def test_open_finds_the_customers_earlier_cases_through_small_files(run: Any, ws: Workspace) -> None:
-    """'open' looks the customer up in each month's small file of people (and
-    of matter peers): damaged, stale or missing, it still finds them."""
+def test_open_finds_the_customers_earlier_cases_through_the_queue_database(run: Any, ws: Workspace) -> None:
+    """'open' looks the customer up (and the matter's peers) in the queue
+    database: damaged, stale, locked or missing, it still finds them."""
     first = opened(run, ws, at="2026-10-05T09:00")
     changes(run, ws, "close", first, "--resolution", "explained", "--at", "2026-10-05T10:00")
     folder = ws.root / ".git" / "complaintctl"
-    for n, damage in enumerate(("none", "delete", "corrupt", "another tree")):
-        for path in folder.glob("v*/people-*.json"):
-            if damage == "delete":
-                path.unlink()
-            elif damage == "corrupt":
-                path.write_text("{ not json")
-            elif damage == "another tree":
-                data = json.loads(path.read_text())
-                data["tree"] = "0" * 40
-                path.write_text(json.dumps(data))
-        result = run(*open_args(at=f"2026-11-1{n}T09:00", phone="+86 138 1234 1234", summary=f"Again {n}"))
+    for n, damage in enumerate(("none", *QUEUE_DAMAGE)):
+        held = damage_queue(ws, damage) if damage != "none" else None
+        try:
+            at = f"2026-11-{10 + n}T09:00"
+            result = run(*open_args(at=at, phone="+86 138 1234 1234", summary=f"Again {n}"))
+        finally:
+            if held is not None:
+                held.close()
         assert result.exit_code == 0, result.stderr
         assert f"repeat complaint: {first} was about the same matter" in result.stderr, damage
-        assert sorted(folder.glob("v*/people-*.json")), damage  # made again
+        assert sorted(folder.glob("v*/queue.sqlite")), damage  # made again
         assert read_case(ws.root, result.stdout.strip())["repeat_of"] == first

@@ -16,7 +16,7 @@ try:
 except SystemExit as exc:
     code = exc.code
 heavy = sorted({m.split('.')[0] for m in sys.modules} & {'jinja2', 'tabulate', 'git', 'pydantic', 'rich'})
-print(json.dumps({'code': code, 'heavy': heavy}))
+print(json.dumps({'code': code, 'heavy': heavy, 'sqlite3': 'sqlite3' in sys.modules}))
 """
 
 
@@ -28,17 +28,23 @@ def probe(ws: Workspace, *args: str) -> dict[str, object]:
 
 
 def test_changing_commands_import_no_templates_tables_or_gitpython(ws: Workspace) -> None:
-    opened = probe(ws, *open_args())
-    assert opened == {"code": 0, "heavy": []}
+    opened = probe(ws, *open_args())  # with a phone: the lookup queries the queue database
+    assert opened == {"code": 0, "heavy": [], "sqlite3": True}
     case_id = next((ws.root / "cases").rglob("C-*.yaml")).stem
-    assert probe(ws, "note", case_id, "hello") == {"code": 0, "heavy": []}
-    assert probe(ws, "close", case_id, "--resolution", "withdrawn") == {"code": 0, "heavy": []}
+    assert probe(ws, "note", case_id, "hello") == {"code": 0, "heavy": [], "sqlite3": False}
+    assert probe(ws, "close", case_id, "--resolution", "withdrawn") == {
+        "code": 0,
+        "heavy": [],
+        "sqlite3": False,
+    }
+    assert probe(ws, *open_args(phone="", at="2026-11-21T09:00"))["sqlite3"] is False  # no lookup
 
 
 def test_reading_commands_import_what_they_need(ws: Workspace) -> None:
     probe(ws, *open_args())
     case_id = next((ws.root / "cases").rglob("C-*.yaml")).stem
-    assert probe(ws, "list") == {"code": 0, "heavy": []}  # long lists skip tabulate (views.columns)
+    assert probe(ws, "list") == {"code": 0, "heavy": [], "sqlite3": True}  # long lists skip tabulate
+    assert probe(ws, "show", case_id)["sqlite3"] is False
     assert probe(ws, "report")["heavy"] == []
     assert probe(ws, "report", "--format", "markdown")["heavy"] == ["tabulate"]
     assert probe(ws, "log", case_id)["heavy"] == ["git", "tabulate"]

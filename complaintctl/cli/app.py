@@ -1030,7 +1030,7 @@ def customer(
 
 
 def _print_rows(
-    rows: list[Any],
+    rows: Any,  # a sequence: the queue decodes only the rows shown
     problems: list[str],
     uncommitted: list[str],
     limit: int,

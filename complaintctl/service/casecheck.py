@@ -36,7 +36,7 @@ def problems(ws: Workspace) -> list[str]:
         elif not is_case_path(rel):
             found[rel].append(_misplaced(ws, rel))
     unread = set()
-    for problem in caseindex.open_rows(ws, with_rows=False).problems:
+    for problem in caseindex.with_queue(ws, lambda queue: queue.problems(), status=False):
         if problem.path in found and problem.path not in changed and not found[problem.path]:
             found[problem.path].append(problem.message)
             unread.add(problem.path)

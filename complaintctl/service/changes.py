@@ -323,9 +323,9 @@ def open_case(ctx: Context, new: events.Open) -> Change:
         ctx = ctx.timed()
         gitwrite.preflight(ctx.ws, [], audited=True)
         keys = customer_keys({"phone": new.phone, "email": new.email, "account": new.account})
-        # Of the index, only each month's small files of people and matter
-        # peers: a lookup at 100k cases reads no full row.
-        found = caseindex.open_rows(ctx.ws, with_rows=False) if keys or new.matter else None
+        # The customer's own keys and the matter's peers, looked up in the
+        # queue database: a lookup at 100k cases reads no other case.
+        found = caseindex.lookup(ctx.ws, keys, (new.category, new.matter)) if keys or new.matter else None
         people = found.people if found else []
         # The same customer: by phone, e-mail or account (a name alone could be a namesake's).
         earlier = sorted((r for r in people if keys & set(r["customer_keys"])), key=lambda r: r["opened_at"])

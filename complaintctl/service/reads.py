@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, overload
 
 from complaintctl.core import times
 from complaintctl.core.records import case_relpath
@@ -59,9 +59,10 @@ def me(root: str | None) -> str:
     return who.strip()
 
 
-def query_rows(root: str | None, query: ListQuery) -> tuple[list[dict[str, Any]], list[str], list[str]]:
+def query_rows(root: str | None, query: ListQuery) -> tuple[Sequence[dict[str, Any]], list[str], list[str]]:
     """The rows ``query`` asks for (with their effective severity), sorted by
-    time received; the files that could not be read; those not on record."""
+    time received; the files that could not be read; those not on record.
+    The daily queue's rows are decoded only when read (see QueueRows)."""
     from complaintctl.core import casestatus
     from complaintctl.core.records import customer_keys
 
@@ -73,6 +74,7 @@ def query_rows(root: str | None, query: ListQuery) -> tuple[list[dict[str, Any]]
     ):
         if value is not None and value not in known:
             raise UsageError(f"unknown {what} '{value}'", fix=f"use one of: {', '.join(known)}")
+    _check_states(ws, query.status)
     tz = policy.timezone
     since = times.parse_at(query.since, tz, what="--since") if query.since else None
     until = times.parse_at(query.until, tz, what="--until") if query.until else None
@@ -87,12 +89,17 @@ def query_rows(root: str | None, query: ListQuery) -> tuple[list[dict[str, Any]]
         keys = customer_keys(
             {"phone": typed if any(c.isdigit() for c in typed) else None, "email": typed, "account": typed}
         )
-    # The daily queue (open cases, or states a case is open in) reads the open
-    # cases only; --all, a closed state or a customer lookup read every row.
+    # The daily queue (open cases, or states a case is open in) is queried in
+    # the queue database; --all, a closed state or a customer lookup read every row.
     open_states = casestatus.open_states(policy)
     queue = not (query.every or query.customer) and all(s in open_states for s in query.status)
-    rows, problems, uncommitted = list_rows(root, query.status, open_only=queue)
     words = query.search.casefold().split() if query.search else []
+    if queue and not (query.severity or query.overdue or query.stalled):
+        return _queue_page(ws, query, since, until, words)
+    if queue:  # the effective severity of every open case decides: all of them
+        rows, problems, uncommitted = _queue_all(ws, query.status)
+    else:
+        rows, problems, uncommitted = list_rows(root, query.status)
     chosen = []
     for row in rows:
         if not (query.status or query.every or query.customer) and row.get("resolution"):
@@ -108,10 +115,8 @@ def query_rows(root: str | None, query: ListQuery) -> tuple[list[dict[str, Any]]
             or (keys and not keys & set(row["customer_keys"]))
         ):
             continue
-        if words:
-            text = " ".join(str(row.get(k) or "") for k in ("summary", "demand", "matter")).casefold()
-            if not all(w in text for w in words):
-                continue
+        if words and not all(w in caseindex.search_text(row) for w in words):
+            continue
         chosen.append(row)
     if query.overdue or query.stalled:
         now = times.now(tz)
@@ -129,45 +134,171 @@ def query_rows(root: str | None, query: ListQuery) -> tuple[list[dict[str, Any]]
     return chosen, problems, uncommitted
 
 
-def list_rows(
-    root: str | None, status: Sequence[str] = (), when: datetime | None = None, open_only: bool = False
-) -> tuple[list[dict[str, Any]], list[str], list[str]]:
-    """Every committed case's index row (``open_only``: every open case's)
-    with its effective severity as of ``when`` (default now), the case files
-    that could not be read, and those that differ from the last commit (not read)."""
+class QueueRows(Sequence[dict[str, Any]]):
+    """The queue's rows in order, each read and decoded (with its effective
+    severity) only when asked for: 'list' shows 50 of thousands and counts
+    the rest."""
 
-    ws = workspace.find_workspace(root)
+    def __init__(
+        self,
+        keys: list[str],
+        fetch: Callable[[list[str]], list[str]],
+        decode: Callable[[str], dict[str, Any]],
+        again: Callable[[], list[dict[str, Any]]],
+    ) -> None:
+        self._keys = keys  # what fetch takes: the rows' paths
+        self._fetch = fetch  # the rows' JSON texts, in that order
+        self._decode = decode
+        self._again = again  # every row, read afresh (the database was damaged)
+        self._rows: list[dict[str, Any]] | None = None
+
+    def __len__(self) -> int:
+        return len(self._keys) if self._rows is None else len(self._rows)
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        if self._rows is None:  # all of them (--limit 0): read once, a slice at a time
+            everything: list[dict[str, Any]] = []
+            for start in range(0, len(self._keys), 1000):
+                everything += self[start : start + 1000]
+                if self._read_afresh():
+                    return iter(self)
+            self._rows = everything
+        return iter(self._rows)
+
+    def _read_afresh(self) -> bool:
+        return self._rows is not None
+
+    @overload
+    def __getitem__(self, index: int) -> dict[str, Any]: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[dict[str, Any]]: ...
+
+    def __getitem__(self, index: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
+        if self._rows is None:
+            try:
+                if isinstance(index, slice):
+                    return [self._decode(text) for text in self._fetch(self._keys[index])]
+                return self._decode(self._fetch([self._keys[index]])[0])
+            except caseindex.Damaged:
+                self._rows = self._again()
+        return self._rows[index]
+
+
+def _queue_page(
+    ws: Workspace, query: ListQuery, since: datetime | None, until: datetime | None, words: list[str]
+) -> tuple[QueueRows, list[str], list[str]]:
+    """The daily queue through the queue database: filtered, counted and
+    sorted there; a row is read and decoded when shown."""
+    from complaintctl.core import casestatus, timeline
+
+    where = caseindex.Where(
+        states=query.status,
+        owner=query.owner,
+        category=query.category,
+        matter=query.matter,
+        since_us=timeline.micros(since) if since else None,
+        until_us=timeline.micros(until) if until else None,
+        words=tuple(words),
+    )
+
+    def use(found: caseindex.Queue) -> tuple[Any, ...]:
+        snap = found.snap
+        if found.on_disk:  # the paths now, the rows of the page later
+
+            def fetch(paths: list[str]) -> list[str]:
+                return caseindex.rows_later(ws, snap, paths)
+
+            keys = found.paths(where)
+        else:  # a database in memory: read now
+
+            def fetch(paths: list[str]) -> list[str]:
+                return paths
+
+            keys = [text for _path, text in found.texts(where)]
+        problems = [p.message for p in found.problems()]
+        return keys, fetch, found.peers(where), problems, snap.uncommitted()
+
+    keys, fetch, peer_rows, problems, uncommitted = caseindex.with_queue(ws, use)
+    now = times.now(ws.policy.timezone)
+    now_us = timeline.micros(now)
+    peers = casestatus.peers_by_matter(peer_rows)
+
+    def decode(text: str) -> dict[str, Any]:
+        return _with_severity(ws, caseindex.loads(text), now, now_us, peers)
+
+    def again() -> list[dict[str, Any]]:
+        caseindex.forget_queue(ws)
+        return list(_queue_page(ws, query, since, until, words)[0])
+
+    return QueueRows(keys, fetch, decode, again), problems, uncommitted
+
+
+def _queue_all(ws: Workspace, status: Sequence[str]) -> tuple[list[dict[str, Any]], list[str], list[str]]:
+    """Every open case in these states (all: none given), with its effective severity."""
+    from complaintctl.core import casestatus, timeline
+
+    where = caseindex.Where(states=tuple(status))
+
+    def use(found: caseindex.Queue) -> tuple[list[Any], list[dict[str, Any]], list[str], list[str]]:
+        rows = [caseindex.loads(text) for _path, text in found.texts(where)]
+        problems = [p.message for p in found.problems()]
+        return rows, found.peers(where), problems, found.snap.uncommitted()
+
+    rows, peer_rows, problems, uncommitted = caseindex.with_queue(ws, use)
+    now = times.now(ws.policy.timezone)
+    now_us = timeline.micros(now)
+    peers = casestatus.peers_by_matter(peer_rows)  # type: ignore[arg-type]
+    return [_with_severity(ws, row, now, now_us, peers) for row in rows], problems, uncommitted
+
+
+def _check_states(ws: Workspace, status: Sequence[str]) -> None:
     for state in status:
         if state not in ws.policy.states:
             raise UsageError(
                 f"unknown status '{state}'",
                 fix=f"use one of: {', '.join(ws.policy.states)}",
             )
+
+
+def _with_severity(
+    ws: Workspace, row: dict[str, Any], now: datetime, now_us: int, peers: Mapping[Any, Sequence[Any]]
+) -> dict[str, Any]:
+    """The row with its effective severity as of now (``now_us`` the same instant)."""
+    from complaintctl.core import casestatus, timeline
+
+    # An open case's severity is on its timeline (cheaper than the rules).
+    st = None if row.get("settled") else timeline.at(row, now_us)  # type: ignore[arg-type]
+    if st is not None:
+        level = st.level
+    else:
+        matter = row.get("matter")
+        group = peers.get((row["category"], matter), []) if matter else []
+        level = casestatus.level(ws.policy, row, now, group)  # type: ignore[arg-type]
+    return {**row, "severity": level}
+
+
+def list_rows(
+    root: str | None, status: Sequence[str] = (), when: datetime | None = None
+) -> tuple[list[dict[str, Any]], list[str], list[str]]:
+    """Every committed case's index row with its effective severity as of
+    ``when`` (default now), the case files that could not be read, and those
+    that differ from the last commit (not read)."""
+
+    ws = workspace.find_workspace(root)
+    _check_states(ws, status)
     from complaintctl.core import casestatus, timeline
 
     now = when or times.now(ws.policy.timezone)
-    if open_only:
-        queue = caseindex.open_rows(ws)
-        result: caseindex.Rows = queue
-        peers = casestatus.peers_by_matter(queue.peers)  # type: ignore[arg-type]
-    else:
-        result = caseindex.read_rows(ws)
-        attach_early(ws, list(zip(result.paths, result.rows, strict=True)), now)
-        peers = casestatus.peers_by_matter(result.rows)
+    result = caseindex.read_rows(ws)
+    attach_early(ws, list(zip(result.paths, result.rows, strict=True)), now)
+    peers = casestatus.peers_by_matter(result.rows)
     now_us = timeline.micros(now)
-    rows = []
-    for row in result.rows:
-        if status and row["state"] not in status:
-            continue
-        # An open case's severity is on its timeline (cheaper than the rules).
-        st = None if row.get("settled") else timeline.at(row, now_us)
-        if st is not None:
-            level = st.level
-        else:
-            matter = row.get("matter")
-            group = peers.get((row["category"], matter), []) if matter else []
-            level = casestatus.level(ws.policy, row, now, group)
-        rows.append({**row, "severity": level})
+    rows = [
+        _with_severity(ws, row, now, now_us, peers)  # type: ignore[arg-type]
+        for row in result.rows
+        if not status or row["state"] in status
+    ]
     return rows, [p.message for p in result.problems], result.uncommitted
 
 

@@ -17,6 +17,9 @@ from git as it was committed.
 * ``sums-YYYY-MM.json``: report sums of the month's cases that no longer
   change (see ``reportsums``), valid for one tree id of the folder at HEAD.
   A folder with anything that differs from HEAD has no sums.
+* ``queue.sqlite``: one SQLite file of the open cases (the daily queue),
+  the matter peers and the people 'open' looks up, each month valid for the
+  folder's tree id at HEAD; queried, not loaded (see ``queue``).
 
 A missing, corrupt or stale-policy file is rebuilt. Losing any of them costs
 time, never data.
@@ -25,6 +28,7 @@ time, never data.
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import hashlib
 import json
@@ -32,10 +36,11 @@ import operator
 import os
 import re
 import shutil
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from complaintctl.core import indexrow
 from complaintctl.core.indexrow import IndexRow
@@ -80,8 +85,9 @@ class Snapshot:
     """What git says about cases/: HEAD's month folders and what differs."""
 
     heads: dict[str, str]  # "YYYY-MM" -> the folder's tree id at HEAD
-    dirty: set[str]  # paths that differ from HEAD: edited, staged, new
-    deleted: set[str]
+    # (dirty, deleted) when first asked for: paths that differ from HEAD
+    # (edited, staged, new), and those deleted; None: not looked at.
+    differ: Callable[[], tuple[set[str], set[str]]] | None = None
 
     def months(self) -> list[str]:
         return sorted(self.heads)
@@ -89,6 +95,18 @@ class Snapshot:
     def tree(self, month: str) -> str | None:
         """The folder's tree id at HEAD."""
         return self.heads.get(month)
+
+    @functools.cached_property
+    def _differ(self) -> tuple[set[str], set[str]]:
+        return self.differ() if self.differ else (set(), set())
+
+    @property
+    def dirty(self) -> set[str]:
+        return self._differ[0]
+
+    @property
+    def deleted(self) -> set[str]:
+        return self._differ[1]
 
     def uncommitted(self) -> list[str]:
         """Case files that differ from HEAD (not read: not on record)."""
@@ -100,21 +118,56 @@ def month_of(rel: str) -> str | None:
     return f"{found[1]}-{found[2]}" if found else None
 
 
-def snapshot(ws: Workspace) -> Snapshot:
-    status = git(
-        ws.root, "status", "--porcelain=v1", "-z", "--untracked-files=all", "--no-renames", "--", "cases"
-    ).stdout
-    dirty: set[str] = set()
-    deleted: set[str] = set()
-    for line in status.split("\0"):
-        if len(line) > 3:
-            (deleted if "D" in line[:2] else dirty).add(line[3:])
+def snapshot(ws: Workspace, status: bool = True) -> Snapshot:
+    """HEAD's month folders; with ``status``, what differs from HEAD too.
+    That 'git status' (lstat of every file: the slow part at 100k cases)
+    runs alongside, until ``uncommitted`` first needs it; rows never do:
+    they are read as committed."""
+    later = _Later(lambda: git(ws.root, *STATUS_ARGS).stdout) if status else None
     heads: dict[str, str] = {}
     years = _trees(ws, ["cases/"], re.compile(r"^cases/\d{4}$"))
     if years:
         for rel, tree in _trees(ws, [f"{y}/" for y in years], re.compile(r"^cases/\d{4}/\d{2}$")).items():
             heads[f"{rel[6:10]}-{rel[11:13]}"] = tree
-    return Snapshot(heads, dirty, deleted)
+    return Snapshot(heads, (lambda: _differ(later.get())) if later else None)
+
+
+STATUS_ARGS = ("status", "--porcelain=v1", "-z", "--untracked-files=all", "--no-renames", "--", "cases")
+
+
+def _differ(status: str) -> tuple[set[str], set[str]]:
+    dirty: set[str] = set()
+    deleted: set[str] = set()
+    for line in status.split("\0"):
+        if len(line) > 3:
+            (deleted if "D" in line[:2] else dirty).add(line[3:])
+    return dirty, deleted
+
+
+class _Later:
+    """A call run on a thread (git waits on its own process, not on us)."""
+
+    def __init__(self, call: Callable[[], str]) -> None:
+        import threading
+
+        self._call = call
+        self._value: str | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._value = self._call()
+        except BaseException as exc:  # handed to whoever asks for the value
+            self._error = exc
+
+    def get(self) -> str:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._value is not None
+        return self._value
 
 
 def _trees(ws: Workspace, folders: list[str], wanted: re.Pattern[str]) -> dict[str, str]:
@@ -424,99 +477,474 @@ PEER_KEYS = (
 # What open's repeat and not-accepted-again checks read of a customer's earlier cases.
 PERSON_KEYS = (*PEER_KEYS, "closed_at", "resolution", "executed")
 
+# ---------------------------------------------------------------- the queue database
+#
+# queue.sqlite: of each month folder at HEAD, the open cases (the daily
+# queue), the matter peers and the people 'open' looks up, with the columns
+# 'list' filters and sorts on, so a command reads the few rows it shows
+# instead of decoding every open case. A month's rows are valid for the
+# folder's tree id at HEAD ('months'), all of them for one policy key
+# ('meta'). Anything else (a missing, damaged, locked or foreign file)
+# makes the command read the months through the rows files into a database
+# in memory: slower, never wrong.
+
+QUEUE_FORMAT = "3"  # the tables' layout: another one is dropped and made again
+QUEUE_BUSY_S = 2.0  # how long to wait for another command writing the file
+_TABLES = {
+    "meta": "(name TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    "months": "(month TEXT PRIMARY KEY, tree TEXT NOT NULL)",
+    # The open cases: what list filters and sorts on, in narrow rows a
+    # query scans quickly. opened: µs since 1970 UTC; owner: case-folded;
+    # words: summary, demand and matter case-folded, as --search matches them.
+    # Kept in the order list shows (no rowid: the rows are the primary key's
+    # b-tree), so the default queue is read in one pass.
+    "queue": "(month TEXT NOT NULL, path TEXT NOT NULL, id TEXT NOT NULL, state TEXT NOT NULL, "
+    "owner TEXT NOT NULL, category TEXT NOT NULL, matter TEXT, opened INTEGER NOT NULL, "
+    "words TEXT NOT NULL, PRIMARY KEY (opened, id, path)) WITHOUT ROWID",
+    "queue_rows": "(month TEXT NOT NULL, path TEXT NOT NULL, row TEXT NOT NULL)",  # each one's full row
+    "peers": "(month TEXT NOT NULL, path TEXT NOT NULL, category TEXT NOT NULL, matter TEXT NOT NULL, "
+    "entry TEXT NOT NULL)",
+    "people": "(month TEXT NOT NULL, path TEXT NOT NULL, entry TEXT NOT NULL)",
+    "person_keys": "(key TEXT NOT NULL, month TEXT NOT NULL, path TEXT NOT NULL)",
+    "problems": "(month TEXT NOT NULL, path TEXT NOT NULL, message TEXT NOT NULL)",
+}
+# Every table is ordered and replaced by (month, path): the order month_rows
+# gives, and what a change of one file touches.
+_INDEXES = (
+    "CREATE INDEX queue_path ON queue (month, path)",
+    "CREATE INDEX queue_rows_path ON queue_rows (month, path)",
+    "CREATE INDEX peers_matter ON peers (category, matter)",
+    "CREATE INDEX peers_path ON peers (month, path)",
+    "CREATE INDEX people_path ON people (month, path)",
+    "CREATE INDEX person_key ON person_keys (key)",
+    "CREATE INDEX person_keys_path ON person_keys (month, path)",
+    "CREATE INDEX problems_path ON problems (month, path)",
+)
+# What sqlite_master must hold, exactly (SQLite keeps each statement as given).
+_LAYOUT = (*(f"CREATE TABLE {name} {columns}" for name, columns in _TABLES.items()), *_INDEXES)
+_FILED = ("queue", "queue_rows", "peers", "people", "person_keys", "problems")
+CHANGES_FROM = 200  # more changed files in a month than this: read it through month_rows
+
+
+@dataclass(frozen=True)
+class Where:
+    """The filters of 'list' that the queue's columns answer (empty: any)."""
+
+    states: tuple[str, ...] = ()
+    owner: str | None = None  # compared case-folded
+    category: str | None = None
+    matter: str | None = None
+    since_us: int | None = None  # received at or after
+    until_us: int | None = None  # received before
+    words: tuple[str, ...] = ()  # case-folded; all in the summary, demand or matter
+
+    def sql(self) -> tuple[str, list[Any]]:
+        terms: list[str] = ["1"]
+        args: list[Any] = []
+        if self.states:
+            terms.append(f"state IN ({','.join('?' * len(self.states))})")
+            args += self.states
+        for column, value in (("owner", self.owner), ("category", self.category), ("matter", self.matter)):
+            if value:
+                terms.append(f"{column} = ?")
+                args.append(value.casefold() if column == "owner" else value)
+        if self.since_us is not None:
+            terms.append("opened >= ?")
+            args.append(self.since_us)
+        if self.until_us is not None:
+            terms.append("opened < ?")
+            args.append(self.until_us)
+        for word in self.words:
+            terms.append("instr(words, ?) > 0")
+            args.append(word)
+        return " AND ".join(terms), args
+
+
+def search_text(row: Mapping[str, Any]) -> str:
+    """What 'list --search' looks in, case-folded."""
+    return " ".join(str(row.get(k) or "") for k in ("summary", "demand", "matter")).casefold()
+
+
+class Queue:
+    """The queue database in one read transaction, as of one snapshot of HEAD:
+    every query sees the same rows, made for the trees the snapshot names."""
+
+    def __init__(self, con: Any, snap: Snapshot, on_disk: bool) -> None:
+        self.con = con
+        self.snap = snap
+        self.on_disk = on_disk  # False: rebuilt in memory for this command
+
+    def texts(self, where: Where) -> list[tuple[str, str]]:
+        """(path, row as JSON text) of the open cases ``where`` picks, oldest received first."""
+        sql, args = where.sql()
+        query = (
+            "SELECT q.path, r.row FROM queue q JOIN queue_rows r ON r.month = q.month AND r.path = q.path "
+            f"WHERE {sql} ORDER BY q.opened, q.id"
+        )
+        return [(str(p), str(t)) for p, t in self.con.execute(query, args)]
+
+    def paths(self, where: Where) -> list[str]:
+        """The paths of the open cases ``where`` picks, oldest received first."""
+        sql, args = where.sql()
+        query = f"SELECT path FROM queue WHERE {sql} ORDER BY opened, id"
+        return [str(p) for (p,) in self.con.execute(query, args)]
+
+    def rows_of(self, paths: Sequence[str]) -> list[str]:
+        """The rows (JSON text) of these open cases, in this order."""
+        found: dict[str, str] = {}
+        for start in range(0, len(paths), 400):  # under SQLite's limit of parameters
+            part = [(month_of(rel), rel) for rel in paths[start : start + 400]]
+            pairs = ",".join(["(?, ?)"] * len(part))
+            query = f"SELECT path, row FROM queue_rows WHERE (month, path) IN (VALUES {pairs})"
+            found.update(self.con.execute(query, [x for pair in part for x in pair]))
+        if len(found) != len(set(paths)):
+            raise Damaged("a row of the queue is missing")
+        return [found[p] for p in paths]
+
+    def peers(
+        self, where: Where | None = None, matter: tuple[str, str] | None = None
+    ) -> list[dict[str, Any]]:
+        """The peers of the matters of the open cases ``where`` picks, or of one (category, matter)."""
+        if matter is not None:
+            found = self.con.execute(
+                "SELECT entry FROM peers WHERE category = ? AND matter = ? ORDER BY month, path", matter
+            )
+        else:
+            sql, args = (where or Where()).sql()
+            found = self.con.execute(
+                "SELECT entry FROM peers WHERE (category, matter) IN (SELECT category, matter "
+                f"FROM queue WHERE matter IS NOT NULL AND {sql}) ORDER BY month, path",
+                args,
+            )
+        return [loads(entry) for (entry,) in found]
+
+    def people(self, keys: Iterable[str]) -> list[dict[str, Any]]:
+        """The cases with any of these customer keys (what 'open' checks)."""
+        keys = sorted(keys)
+        if not keys:
+            return []
+        found = self.con.execute(
+            "SELECT entry FROM people WHERE (month, path) IN (SELECT month, path FROM person_keys "
+            f"WHERE key IN ({','.join('?' * len(keys))})) ORDER BY month, path",
+            keys,
+        )
+        return [loads(entry) for (entry,) in found]
+
+    def problems(self) -> list[Problem]:
+        found = self.con.execute("SELECT path, message FROM problems ORDER BY month, path")
+        return [Problem(str(path), str(message)) for path, message in found]
+
+
+T = TypeVar("T")
+
+
+class Damaged(Exception):
+    """queue.sqlite gave something it cannot have stored (a row that is not JSON)."""
+
+
+def with_queue(
+    ws: Workspace,
+    use: Callable[[Queue], T],
+    progress: Callable[[int, int], None] | None = None,
+    status: bool = True,
+) -> T:
+    """``use(queue)``, with the queue database up to date; a file found
+    damaged on the way is deleted, and ``use`` runs again on the months read
+    afresh. ``status``: the snapshot knows what differs from HEAD."""
+    import sqlite3
+
+    try:
+        with queue(ws, progress, status=status) as found:
+            return use(found)
+    except (sqlite3.DatabaseError, Damaged) as exc:
+        if not isinstance(exc, sqlite3.OperationalError):  # not locked: damaged
+            forget_queue(ws)
+        with queue(ws, progress, in_memory=True, status=status) as found:
+            return use(found)
+
+
+def rows_later(ws: Workspace, snap: Snapshot, paths: Sequence[str]) -> list[str]:
+    """The rows (JSON text) of these open cases, read again from the file
+    while it still holds the months of ``snap`` (the queue counted them in an
+    earlier read transaction); Damaged when it does not."""
+    import sqlite3
+
+    try:
+        con = sqlite3.connect(_queue_file(ws).as_uri() + "?mode=ro", uri=True, timeout=QUEUE_BUSY_S)
+        try:
+            con.execute("BEGIN")
+            if _stored_months(con, _policy_key(ws)) != {m: snap.tree(m) for m in snap.months()}:
+                raise Damaged("the queue changed since it was counted")
+            return Queue(con, snap, True).rows_of(paths)
+        finally:
+            con.close()
+    except sqlite3.Error as exc:
+        raise Damaged(str(exc)) from exc
+
+
+def forget_queue(ws: Workspace) -> None:
+    with contextlib.suppress(OSError):
+        _queue_file(ws).unlink()
+
 
 @dataclass
-class OpenRows(Rows):
-    """The daily queue's rows (the open cases only); of every case on a
-    matter what its peers need (the hot-spot rule can raise an open case);
-    of every case with a phone, e-mail or account what 'open' looks up."""
+class Found:
+    """What 'open' checks a new case against: the customer's earlier cases
+    and the cases on its matter (with what PERSON_KEYS and PEER_KEYS name)."""
 
-    peers: list[dict[str, Any]] = field(default_factory=list)
-    people: list[dict[str, Any]] = field(default_factory=list)
+    people: list[dict[str, Any]]
+    peers: list[dict[str, Any]]
 
 
-def open_rows(
-    ws: Workspace, progress: Callable[[int, int], None] | None = None, with_rows: bool = True
-) -> OpenRows:
-    """The committed open cases (no resolution) as rows, and the peers and
-    people of every case, from each month's small 'open' and 'people' files
-    while they were made for the folder's tree at HEAD; a month whose folder
-    changed is read through the index and its files made again. At 100k
-    cases most are closed: the queue and the lookups skip reading them.
-    ``with_rows`` False: the peers and people only (no open rows)."""
-    snap = snapshot(ws)
+def lookup(ws: Workspace, keys: Iterable[str], matter: tuple[str, str | None]) -> Found:
+    """The cases with any of these customer keys, and those on this
+    (category, matter), from the queue database: no other case is read."""
+    category, tag = matter
+    return with_queue(
+        ws, lambda q: Found(q.people(keys), q.peers(matter=(category, tag)) if tag else []), status=False
+    )
+
+
+@contextlib.contextmanager
+def queue(
+    ws: Workspace,
+    progress: Callable[[int, int], None] | None = None,
+    in_memory: bool = False,
+    status: bool = True,
+) -> Iterator[Queue]:
+    """The queue database, brought up to date with HEAD's month folders and
+    held in one read transaction while the caller queries it (see with_queue)."""
+    import sqlite3
+
+    snap = snapshot(ws, status)
     key = _policy_key(ws)
-    result = OpenRows(uncommitted=snap.uncommitted())
-    stale = []
-    kept: dict[str, tuple[dict[str, Any] | None, dict[str, Any]]] = {}
-    for month in snap.months():
-        tree = snap.tree(month)
-        listed = _read(_file(ws, "people", month), key)
-        queued = _read(_file(ws, "open", month), key) if with_rows else None
-        fresh = bool(tree and listed and listed.get("tree") == tree)
-        if fresh and (not with_rows or (queued and queued.get("tree") == tree)):
-            kept[month] = (queued, cast(dict[str, Any], listed))
-        else:
-            stale.append(month)
-    loaded = month_rows(ws, snap, stale, progress) if stale else Loaded()
-    for month in snap.months():
-        if month in kept:
-            rows_file, people_file = kept[month]
-            try:
-                peers, people = list(people_file["peers"]), list(people_file["people"])
-                rows, paths, errors = [], [], list(people_file["errors"])
-                if rows_file is not None:
-                    rows, paths = _unpack(rows_file), list(rows_file["paths"])
-                    assert len(rows) == len(paths)
-            except (AssertionError, AttributeError, TypeError, ValueError, KeyError):
-                return _open_from(read_rows(ws, progress), snap)  # damaged: read everything
-        else:
-            rows, paths, peers, people = _split(loaded.items[month])
-            errors = [[p.path, p.message] for p in loaded.problems[month]]
-            tree = snap.tree(month)
-            if tree and loaded.trees.get(month) == tree:
-                made = {"policy": key, "tree": tree, "peers": peers, "people": people, "errors": errors}
-                _write(_file(ws, "people", month), made)
-                queue: dict[str, Any] = {"policy": key, "tree": tree, "paths": paths}
-                queue.update(_pack(rows, lambda row: True))
-                _write(_file(ws, "open", month), queue)
-        if with_rows:
-            result.rows += cast(list[IndexRow], rows)
-            result.paths += paths
-        result.peers += peers
-        result.people += people
-        result.problems += [Problem(path, message) for path, message in errors]
-    return result
+    # No month folder yet: nothing worth a file (an empty one takes ~80 KB).
+    con = None if in_memory or not snap.months() else _synced(ws, snap, key, progress)
+    on_disk = con is not None
+    if con is None:  # no file, or one we cannot use: this command reads the months afresh
+        con = sqlite3.connect(":memory:", isolation_level=None)
+        _create(con, key)
+        loaded = month_rows(ws, snap, snap.months(), progress)
+        _fill(con, {m: _prepare(m, loaded.items[m], loaded.problems[m]) for m in snap.months()}, {})
+        con.execute("BEGIN")
+    try:
+        yield Queue(con, snap, on_disk)
+    finally:
+        with contextlib.suppress(sqlite3.Error):
+            con.execute("COMMIT")
+        con.close()
+        snap.uncommitted()  # no 'git status' outlives the queue: a commit may follow
 
 
-def _split(items: Iterable[Item]) -> tuple[list[dict[str, Any]], list[str], list[Any], list[Any]]:
-    """Of a month's rows: the open ones and their paths, the matter peers, the people."""
-    rows: list[dict[str, Any]] = []
-    paths: list[str] = []
-    peers: list[Any] = []
-    people: list[Any] = []
+def _queue_file(ws: Workspace) -> Path:
+    return _dir(ws) / "queue.sqlite"
+
+
+def _synced(ws: Workspace, snap: Snapshot, key: str, progress: Callable[[int, int], None] | None) -> Any:
+    """A connection to queue.sqlite in a read transaction, every month
+    current; None when the file cannot be made so (locked, unwritable, a
+    month that changed while it was read)."""
+    import sqlite3
+
+    path = _queue_file(ws)
+    heads = {m: snap.tree(m) for m in snap.months()}
+    for attempt in range(3):
+        con, keep = None, False
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            con = sqlite3.connect(path, timeout=QUEUE_BUSY_S, isolation_level=None)
+            con.execute("BEGIN")
+            have = _stored_months(con, key)
+            if have == heads:
+                keep = True
+                return con  # current: keep the read transaction for the queries
+            con.execute("COMMIT")
+            if attempt == 2:
+                break  # others keep changing it: not this time
+            if have is None and path.stat().st_size:
+                con.close()
+                con = None
+                path.unlink()  # another layout or policy: a new file, not one full of holes
+                continue
+            stale = [m for m in snap.months() if have is None or have.get(m) != heads[m]]
+            # A month the file holds at an earlier tree: only its changed files
+            # are read (a commit changes one); any other month through month_rows.
+            changes = {}
+            for month in stale if have else ():
+                old, new = have.get(month) if have else None, heads[month]
+                found = _changes(ws, old, new, month) if old and new else None
+                if found is not None:
+                    changes[month] = _read_changes(ws, month, found)
+            whole = [m for m in stale if m not in changes]
+            prepared = _read_months(ws, snap, whole, progress)
+            if prepared is None:
+                break  # HEAD moved while the months were read: not for the file
+            con.execute("BEGIN IMMEDIATE")
+            now = _stored_months(con, key)
+            if now is None:
+                _create(con, key)
+                _forget_json_queue(path.parent)
+                if set(whole) != set(heads):  # another layout or policy came in meanwhile
+                    changes, prepared = {}, _read_months(ws, snap, snap.months(), progress)
+                    if prepared is None:
+                        break
+            elif now != have:
+                con.execute("ROLLBACK")
+                continue  # another command changed it meanwhile: look again
+            _fill(con, prepared, heads)
+            for month, (paths, tables) in changes.items():
+                for table in _FILED:
+                    con.executemany(
+                        f"DELETE FROM {table} WHERE month = ? AND path = ?", [(month, p) for p in paths]
+                    )
+                _insert(con, tables)
+                con.execute("UPDATE months SET tree = ? WHERE month = ?", (heads[month], month))
+            con.execute("COMMIT")
+        except sqlite3.OperationalError:  # locked, read-only, disk full: use it another time
+            break
+        except (sqlite3.DatabaseError, OSError):  # not a database, or damaged: start again
+            if con is not None:
+                con.close()
+                con = None
+            with contextlib.suppress(OSError):
+                path.unlink()
+        finally:
+            if con is not None and not keep:
+                con.close()  # rolls back what was not committed
+    return None
+
+
+def _forget_json_queue(folder: Path) -> None:
+    """The open- and people- files of earlier versions, which queue.sqlite replaces."""
+    for path in [*folder.glob("open-*.json"), *folder.glob("people-*.json")]:
+        with contextlib.suppress(OSError):
+            path.unlink()
+
+
+def _stored_months(con: Any, key: str) -> dict[str, str | None] | None:
+    """The months the file holds and their trees; None unless it has this
+    layout and policy key."""
+    layout = {sql for (sql,) in con.execute("SELECT sql FROM sqlite_master WHERE sql IS NOT NULL")}
+    if layout != set(_LAYOUT):
+        return None
+    meta = dict(con.execute("SELECT name, value FROM meta"))
+    if meta != {"policy": key, "format": QUEUE_FORMAT}:
+        return None
+    return dict(con.execute("SELECT month, tree FROM months"))
+
+
+def _create(con: Any, key: str) -> None:
+    """Drop whatever the file holds; make the tables empty, for this policy key."""
+    found = list(con.execute("SELECT type, name FROM sqlite_master WHERE type IN ('table', 'view')"))
+    for kind, name in found:
+        con.execute(f'DROP {kind.upper()} IF EXISTS "{name}"')
+    for statement in _LAYOUT:
+        con.execute(statement)
+    con.executemany("INSERT INTO meta VALUES (?, ?)", [("policy", key), ("format", QUEUE_FORMAT)])
+
+
+Prepared = dict[str, list[tuple[Any, ...]]]  # table -> rows to insert
+
+
+def _read_months(
+    ws: Workspace, snap: Snapshot, months: list[str], progress: Callable[[int, int], None] | None
+) -> dict[str, Prepared] | None:
+    """These months' rows for the tables, read one month at a time (so a
+    first build at 100k cases holds one month of full rows, not all);
+    None if a folder was not at the snapshot's tree when read."""
+    out = {}
+    for month in months:
+        loaded = month_rows(ws, snap, [month], progress)
+        if loaded.trees.get(month) != snap.tree(month):
+            return None
+        out[month] = _prepare(month, loaded.items[month], loaded.problems[month])
+    return out
+
+
+def _fill(con: Any, prepared: Mapping[str, Prepared], heads: Mapping[str, str | None]) -> None:
+    """Replace these months' rows with what was read; months gone from HEAD go too."""
+    gone = [m for (m,) in con.execute("SELECT month FROM months") if m not in heads]
+    for month in [*prepared, *gone]:
+        for table in ("months", *_FILED):
+            con.execute(f"DELETE FROM {table} WHERE month = ?", (month,))
+    for month, tables in prepared.items():
+        _insert(con, tables)
+        if heads.get(month):
+            con.execute("INSERT INTO months VALUES (?, ?)", (month, heads[month]))
+
+
+def _prepare(month: str, items: Iterable[Item], problems: Iterable[Problem]) -> Prepared:
+    """A month's rows for the tables: open ones to the queue, matter peers, people."""
+    from complaintctl.core import timeline
+
+    out: Prepared = {table: [] for table in _FILED}
     for rel, row in items:
         if row.get("matter"):
-            peers.append({k: row.get(k) for k in PEER_KEYS})
+            entry = {k: row.get(k) for k in PEER_KEYS}
+            out["peers"].append((month, rel, row["category"], row["matter"], _dumps(entry)))
         if row.get("customer_keys"):
-            people.append({k: row.get(k) for k in PERSON_KEYS})
+            out["people"].append((month, rel, _dumps({k: row.get(k) for k in PERSON_KEYS})))
+            out["person_keys"] += [(k, month, rel) for k in sorted(set(row["customer_keys"]))]
         if not row.get("resolution"):
-            rows.append(cast(dict[str, Any], row))
-            paths.append(rel)
-    return rows, paths, peers, people
+            opened = timeline.micros(datetime.fromisoformat(row["opened_at"]))
+            owner, words = row["owner"].casefold(), search_text(row)
+            out["queue"].append((month, rel, row["id"], row["state"], owner, row["category"],
+                                 row.get("matter"), opened, words))  # fmt: skip
+            out["queue_rows"].append((month, rel, _dumps(row)))
+    out["problems"] = [(month, p.path, p.message) for p in problems]
+    return out
 
 
-def _open_from(every: Rows, snap: Snapshot) -> OpenRows:
-    rows, paths, peers, people = _split(zip(every.paths, every.rows, strict=True))
-    return OpenRows(
-        rows=cast(list[IndexRow], rows),
-        problems=every.problems,
-        parsed=every.parsed,
-        paths=paths,
-        uncommitted=snap.uncommitted(),
-        peers=peers,
-        people=people,
-    )
+def _insert(con: Any, tables: Prepared) -> None:
+    for table, rows in tables.items():
+        if rows:
+            con.executemany(f"INSERT INTO {table} VALUES ({', '.join('?' * len(rows[0]))})", rows)
+
+
+def _changes(ws: Workspace, old: str, new: str, month: str) -> list[tuple[str, str | None]] | None:
+    """The files of a month folder that differ between two of its trees:
+    (path, new blob, or None when gone); None when too many to take one by one."""
+    folder = f"cases/{month[:4]}/{month[5:]}/"
+    out = git(ws.root, "diff-tree", "-r", "-z", "--no-renames", "--raw", old, new, check=False)
+    if out.returncode != 0:
+        return None
+    fields = out.stdout.split("\0")
+    changed: list[tuple[str, str | None]] = []
+    for meta, rel in zip(fields[0::2], fields[1::2], strict=False):
+        parts = meta.split()
+        if len(parts) != 5:
+            return None
+        changed.append((folder + rel, None if set(parts[3]) == {"0"} else parts[3]))
+    return changed if len(changed) <= CHANGES_FROM else None
+
+
+def _read_changes(
+    ws: Workspace, month: str, changed: list[tuple[str, str | None]]
+) -> tuple[list[str], Prepared]:
+    """The changed files' paths (their rows go), and the rows of those still
+    there (read as month_rows reads a case file)."""
+    items: list[Item] = []
+    problems: list[Problem] = []
+    for rel, blob in sorted(changed):
+        if blob is not None and is_case_path(rel):
+            entry = _entry(ws, rel, blob)
+            if "row" in entry:
+                items.append((rel, entry["row"]))
+            else:
+                problems.append(Problem(rel, entry["error"]))
+    return [rel for rel, _ in changed], _prepare(month, items, problems)
+
+
+def loads(text: str) -> Any:
+    """A value queue.sqlite stored (Damaged if it is not what was stored)."""
+    try:
+        return json.loads(text)
+    except (TypeError, ValueError) as exc:
+        raise Damaged(str(exc)) from exc
+
+
+def _dumps(data: Any) -> str:
+    return json.dumps(data, ensure_ascii=False)
 
 
 def read_rows(ws: Workspace, progress: Callable[[int, int], None] | None = None) -> Rows:
