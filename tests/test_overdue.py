@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -415,3 +416,58 @@ def test_internal_notes_do_not_keep_a_case_from_stalling(run: Any, ws: Workspace
     reply = ["note", case_id, "Any news?", "--kind", "reply", "--channel", "sms", "--at", "2026-11-16T11:00"]
     assert run(*reply).exit_code == 0
     assert "STALLED" not in run("show", case_id, "--as-of", "2026-11-16T12:00").stdout
+
+
+@pytest.mark.parametrize(
+    "as_of",
+    ["2026-11-20T12:00", "2026-11-21T13:00", "2026-11-25T09:00", "2026-12-10T09:00", "2027-02-01T09:00"],
+)
+def test_overdue_reads_only_cases_that_can_be_late_and_says_the_same(
+    run: Any, ws: Workspace, as_of: str
+) -> None:
+    """overdue keeps a month's cases at a time, only those not settled for
+    good by --as-of: its items are those of every case evaluated."""
+    from complaintctl.cli.text import overdue_items
+    from complaintctl.core import casestatus
+    from complaintctl.service import reads
+    from complaintctl.store import caseindex
+    from complaintctl.store import workspace as wsmod
+
+    ids = [run(*open_args(phone=f"1380000000{i}", at=f"2026-11-20T0{i}:00")).stdout.strip() for i in range(4)]
+    for args in (
+        ["note", ids[0], "Sorry", "--kind", "reply", "--channel", "phone", "--at", "2026-11-20T09:30"],
+        ["close", ids[0], "--resolution", "rejected", "--at", "2026-11-20T10:00"],
+        ["followup", ids[0], "--satisfaction", "4", "--at", "2026-11-22T10:00"],
+        ["note", ids[1], "Sorry", "--kind", "reply", "--channel", "phone", "--at", "2026-11-20T09:40"],
+        [
+            "propose",
+            ids[1],
+            "--amount",
+            "100",
+            "--not-overcharge",
+            "Goodwill",
+            "--terms",
+            "Refund",
+            "--at",
+            "2026-11-20T10:00",
+        ],
+        ["agree", ids[1], "--at", "2026-11-20T11:00"],
+        ["plan", ids[1], "Refund CNY 100", "--by", "finance", "--due", "1d", "--at", "2026-11-20T12:00"],
+        ["close", ids[2], "--resolution", "rejected", "--at", "2026-11-21T10:00"],
+    ):
+        result = run(*args)
+        assert result.exit_code == 0, (args, result.stderr)
+    found = wsmod.find_workspace(str(ws.root))
+    every = caseindex.read_rows(found)
+    when = reads.when_of(found, as_of)
+    pairs = [
+        (rel, row)
+        for rel, row in zip(every.paths, every.rows, strict=True)
+        if datetime.fromisoformat(row["opened_at"]) <= when
+    ]
+    reads.attach_early(found, pairs, when)
+    oracle = casestatus.statuses(found.policy, [row for _, row in pairs], when, caseindex.calendar(found))
+    _ws, kept, _problems, _when, _uncommitted = reads.statuses(str(ws.root), as_of)
+    for warn in (False, True):
+        assert overdue_items(kept, warn, when) == overdue_items(oracle, warn, when)
+    assert (len(kept) < len(oracle)) == (as_of >= "2026-11-25")  # the followed-up case is left out

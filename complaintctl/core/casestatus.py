@@ -182,5 +182,19 @@ def statuses(policy: Policy, rows: Sequence[Row], as_of: datetime, cal: Calendar
     return [status(policy, row, as_of, cal, peers) for row in rows]
 
 
+def done_by(row: Row, as_of: datetime) -> bool:
+    """Nothing of the case can be late or near its limit at ``as_of`` or after:
+    settled by then with every clock stopped (indexrow.settled), every
+    measure done, and on no matter (a later case on it can raise it)."""
+    settled = row.get("settled")
+    return bool(
+        settled
+        and settled.get("complete")
+        and datetime.fromisoformat(settled["at"]) <= as_of
+        and not row.get("matter")
+        and all(m[3] for m in row.get("measures") or ())
+    )
+
+
 def needs_calendar(policy: Policy) -> bool:
     return any(rule.limit.business for rules in policy.time_limits.rules.values() for rule in rules)

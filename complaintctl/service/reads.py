@@ -347,24 +347,33 @@ def case_status(root: str | None, case_id: str, as_of: str | None = None) -> tup
 def statuses(
     root: str | None, as_of: str | None = None
 ) -> tuple[Workspace, list[Any], list[str], datetime, list[str]]:
+    """Where each case that can be late at ``as_of`` stands. Read a month at
+    a time, keeping only those: a case settled by then with every clock
+    stopped and every measure done cannot be (at 100k cases most are, and
+    holding every row took 700 MB)."""
     from complaintctl.core import casestatus
     from complaintctl.store import caseindex
 
     ws = workspace.find_workspace(root)
-    result = caseindex.read_rows(ws)
     when = when_of(ws, as_of)
-    items = [
-        (rel, row)
-        for rel, row in zip(result.paths, result.rows, strict=True)
-        if datetime.fromisoformat(row["opened_at"]) <= when
-    ]
+    snap = caseindex.snapshot(ws)
+    items: list[tuple[str, Any]] = []
+    problems: list[str] = []
+    for month in snap.months():
+        loaded = caseindex.month_rows(ws, snap, [month])
+        items += [
+            (rel, row)
+            for rel, row in loaded.items[month]
+            if datetime.fromisoformat(row["opened_at"]) <= when and not casestatus.done_by(row, when)
+        ]
+        problems += [p.message for p in loaded.problems[month]]
     attach_early(ws, items, when)
     return (
         ws,
         casestatus.statuses(ws.policy, [row for _, row in items], when, caseindex.calendar(ws)),
-        [p.message for p in result.problems],
+        problems,
         when,
-        result.uncommitted,
+        snap.uncommitted(),
     )
 
 
