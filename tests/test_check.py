@@ -95,6 +95,16 @@ def _hand_edit(ws: Workspace, ids: list[str]) -> None:
     )
 
 
+def _hidden_from_git(ws: Workspace, ids: list[str]) -> None:
+    """A file git was told not to look at (skip-worktree, assume-unchanged), then damaged."""
+    rel = f"cases/2026/11/{ids[1]}.yaml"
+    git(ws.root, "update-index", "--skip-worktree", rel)
+    (ws.root / rel).write_text("garbage: [\n", encoding="utf-8")
+    scan = f"evidence/{ids[2]}/offer-1-1.pdf"
+    git(ws.root, "update-index", "--assume-unchanged", scan)
+    (ws.root / scan).write_bytes(b"forged")
+
+
 def _untracked(ws: Workspace, ids: list[str]) -> None:
     (ws.root / "cases/2026/11/C-20261121-NEWBAD.yaml").write_text("id: C-20261121-NEWBAD\n", encoding="utf-8")
 
@@ -137,7 +147,20 @@ def _evidence_committed_by_hand(ws: Workspace, ids: list[str]) -> None:
 
 def _evidence_cache_damaged(ws: Workspace, ids: list[str]) -> None:
     for cache in (ws.root / ".git" / "complaintctl").glob("v*/evidence.json"):
-        cache.write_text('{"cases": {"x": 1}, "files": [')
+        cache.write_text('{"cases": {"x": 1}, "files": [')  # not JSON
+    _commit_by_hand(ws, f"evidence/{ids[2]}/agreement-offer-1.html", "<p>another letter</p>")
+
+
+def _evidence_cache_of_another_shape(ws: Workspace, ids: list[str]) -> None:
+    """JSON, but not what the cache writes: every kept fact the wrong shape."""
+    import json
+
+    for cache in (ws.root / ".git" / "complaintctl").glob("v*/evidence.json"):
+        kept = json.loads(cache.read_text())
+        cache.write_text(
+            json.dumps({"cases": {b: [1] for b in kept["cases"]}, "files": {b: 7 for b in kept["files"]}})
+        )
+    (ws.root / f"evidence/{ids[2]}/offer-1-1.pdf").write_bytes(b"forged")
     _commit_by_hand(ws, f"evidence/{ids[2]}/agreement-offer-1.html", "<p>another letter</p>")
 
 
@@ -152,12 +175,14 @@ def _symlink(ws: Workspace, ids: list[str]) -> None:
         _bad_field_committed,
         _impossible_date,
         _hand_edit,
+        _hidden_from_git,
         _untracked,
         _ignored,
         _policy_change,
         _evidence,
         _evidence_committed_by_hand,
         _evidence_cache_damaged,
+        _evidence_cache_of_another_shape,
         _symlink,
     ],
 )

@@ -96,7 +96,7 @@ def test_new_folders_and_many_files_in_one_commit(run: Any, ws: Workspace) -> No
         f"evidence/{case_id}/offer-1-1.pdf",
         f"evidence/{case_id}/agreement-offer-1.html",
     ]
-    gitplumb.commit(ws.root, head, paths, "Agree\n", "Agree", {})
+    gitplumb.commit(ws.root, head, paths, "Agree\n", {})
     _index_is_head(ws)
     assert sorted(git(ws.root, "diff-tree", "--no-commit-id", "--name-only", "-r", "HEAD").split()) == sorted(
         paths
@@ -120,7 +120,7 @@ def test_head_moved_meanwhile_is_refused_and_nothing_moves(run: Any, ws: Workspa
     head = git(ws.root, "rev-parse", "HEAD").strip()
     path.write_text(path.read_text(encoding="utf-8") + "# x\n", encoding="utf-8")
     with pytest.raises(GitError, match="HEAD moved"):
-        gitplumb.commit(ws.root, gitplumb.Start(old, _start(ws).tree), [rel], "Subject\n", "Subject", {})
+        gitplumb.commit(ws.root, gitplumb.Start(old, _start(ws).tree), [rel], "Subject\n", {})
     assert git(ws.root, "rev-parse", "HEAD").strip() == head
 
 
@@ -129,14 +129,14 @@ def test_a_removed_file_leaves_the_tree_and_an_empty_folder_goes(run: Any, ws: W
     path = case_path(ws.root, case_id)
     rel = str(path.relative_to(ws.root))
     path.unlink()
-    gitplumb.commit(ws.root, _start(ws), [rel], "Remove\n", "Remove", {})
+    gitplumb.commit(ws.root, _start(ws), [rel], "Remove\n", {})
     _index_is_head(ws)
     assert git(ws.root, "ls-tree", "-r", "--name-only", "HEAD", "--", "cases").split() == ["cases/.gitkeep"]
 
 
 @pytest.mark.parametrize(
     "setting",
-    ["hook", "signing", "link"],
+    ["hook", "signing", "cleanup", "link"],
 )
 def test_git_commit_makes_it_where_git_would_do_more(run: Any, ws: Workspace, setting: str) -> None:
     case_id = run(*open_args()).stdout.strip()
@@ -148,6 +148,8 @@ def test_git_commit_makes_it_where_git_would_do_more(run: Any, ws: Workspace, se
         hook.chmod(0o755)
     elif setting == "signing":
         git(ws.root, "config", "commit.gpgSign", "true")
+    elif setting == "cleanup":
+        git(ws.root, "config", "commit.cleanup", "strip")
     else:
         (ws.root / "link.yaml").symlink_to(rel)
         rel = "link.yaml"
@@ -175,7 +177,7 @@ def test_a_file_name_git_cannot_read_as_utf8_falls_back_to_git_commit(run: Any, 
     )
 
 
-@given(st.lists(st.text(alphabet=" \t#-abc\u00e9\n", max_size=12), max_size=6))
+@given(st.lists(st.text(alphabet=" \t#-abc\u00e9\n\r\x0b\x0c\u3000\xa0\u2028\x85", max_size=12), max_size=6))
 def test_messages_are_cleaned_up_as_git_commit_does(lines: list[str]) -> None:
     text = "\n".join(lines)
     git_says = subprocess.run(
@@ -284,3 +286,27 @@ def test_changing_commands_run_side_by_side_take_turns(run: Any, ws: Workspace) 
     _index_is_head(ws)
     verify = subprocess.run([sys.executable, "-m", "complaintctl", "verify"], env=env, capture_output=True)
     assert verify.returncode == 0, verify.stdout
+
+
+def test_a_commit_someone_makes_meanwhile_survives_the_roll_back(
+    run: Any, ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """HEAD moved by another git while a note commits: the note is refused
+    and undone, and the other commit stays where it is."""
+    case_id = run(*open_args()).stdout.strip()
+    path = case_path(ws.root, case_id)
+    before = path.read_bytes()
+    real = gitplumb._write_trees
+
+    def and_someone_commits(root: Path, trees: Any) -> None:
+        real(root, trees)
+        (ws.root / "mine.txt").write_text("mine\n")
+        git(ws.root, "add", "mine.txt")
+        git(ws.root, "commit", "-q", "-m", "the user's own commit")
+
+    monkeypatch.setattr(gitplumb, "_write_trees", and_someone_commits)
+    result = run("note", case_id, "Called back")
+    assert result.exit_code == 1 and "HEAD moved while this command was committing" in result.stderr
+    assert ws.head_subject() == "the user's own commit"
+    assert path.read_bytes() == before and ws.status() == ""
+    _index_is_head(ws)

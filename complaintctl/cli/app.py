@@ -1463,6 +1463,9 @@ on_command: Callable[[], None] | None = None
 # or looks at the file system while it is parsed: then even help or a usage
 # error may depend on more than the command line, and the start keeps none.
 replayable = True
+# Every command and option name of the commands built: the start keeps a
+# command line only when each of its words is one of them (never a value).
+names: set[str] = {"-h", "--help"}
 
 
 def _prepare(command: Any, top: bool = True) -> Any:
@@ -1470,9 +1473,12 @@ def _prepare(command: Any, top: bool = True) -> Any:
     call ``on_command`` before any command's own function (the top-level
     callback, which only does -C, excepted)."""
     global replayable
-    for sub in getattr(command, "commands", {}).values():
+    for name, sub in getattr(command, "commands", {}).items():
+        names.add(name)
         _prepare(sub, top=False)
     for param in command.params:
+        if param.param_type_name == "option":
+            names.update(param.opts, param.secondary_opts)
         if param.metavar is None and not getattr(param, "is_flag", False):
             if param.param_type_name == "argument":
                 param.metavar = param.name.upper()

@@ -240,7 +240,10 @@ def _record(path: str, key: str) -> None:
     except SystemExit as exc:
         copy.stop()
         code = 0 if exc.code is None else exc.code
-        if copy.chunks is not None and code in (0, 2) and app.replayable:
+        # Only lines of the built commands' own names: a lower-case word can
+        # still be a value ('list zhangwei'), and values never go to disk.
+        known = all(word in app.names for word in sys.argv[1:])
+        if copy.chunks is not None and code in (0, 2) and app.replayable and known:
             _store(path, key, copy.chunks, code)
         raise
     finally:

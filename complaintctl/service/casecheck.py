@@ -29,7 +29,8 @@ def problems(ws: Workspace) -> list[str]:
     ignored = gitwrite.git(
         ws.root, "ls-files", "-z", "--others", "--ignored", "--exclude-standard", "--", "cases"
     )
-    changed = set(snap.uncommitted()) | set(filter(None, ignored.stdout.split("\0")))
+    hidden = _hidden(ws)  # git status says nothing of these: read them as changed
+    changed = set(snap.uncommitted()) | set(filter(None, ignored.stdout.split("\0"))) | hidden
     for rel in listing:
         if (ws.root / rel).is_symlink():
             found[rel].append(f"{rel}: is a symbolic link; replace it with a plain file")
@@ -43,7 +44,7 @@ def problems(ws: Workspace) -> list[str]:
     left = faults.find(ws)
     heads = _head_blobs(ws)
     cache = EvidenceCache(ws)
-    touched = {fault.path for fault in left}
+    touched = {fault.path for fault in left} | hidden
     sha_of = _hasher(heads, touched, cache)
     named = _naming_evidence(ws)
     for rel in listing:
@@ -83,6 +84,13 @@ def _misplaced(ws: Workspace, rel: str) -> str:
             return f"{rel}: duplicate case id {stem} (also {home}); remove one copy"
         return f"{rel}: case {stem} is in the wrong folder; move it to {home}"
     return f"{rel}: not a case file name (cases/YYYY/MM/C-YYYYMMDD-XXXXXX.yaml); move or remove it"
+
+
+def _hidden(ws: Workspace) -> set[str]:
+    """Files of cases/ and evidence/ marked assume-unchanged or skip-worktree:
+    git stops looking at them, so a change there shows in no status."""
+    out = gitwrite.git(ws.root, "ls-files", "-v", "-z", "--", "cases", "evidence").stdout
+    return {entry[2:] for entry in out.split("\0") if entry and (entry[0].islower() or entry[0] == "S")}
 
 
 def _head_blobs(ws: Workspace) -> dict[str, str]:

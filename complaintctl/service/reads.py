@@ -144,7 +144,7 @@ class QueueRows(Sequence[dict[str, Any]]):
         keys: list[str],
         fetch: Callable[[list[str]], list[str]],
         decode: Callable[[str], dict[str, Any]],
-        again: Callable[[], list[dict[str, Any]]],
+        again: Callable[[caseindex.Damaged], list[dict[str, Any]]],
     ) -> None:
         self._keys = keys  # what fetch takes: the rows' paths
         self._fetch = fetch  # the rows' JSON texts, in that order
@@ -180,8 +180,8 @@ class QueueRows(Sequence[dict[str, Any]]):
                 if isinstance(index, slice):
                     return [self._decode(text) for text in self._fetch(self._keys[index])]
                 return self._decode(self._fetch([self._keys[index]])[0])
-            except caseindex.Damaged:
-                self._rows = self._again()
+            except caseindex.Damaged as exc:
+                self._rows = self._again(exc)
         return self._rows[index]
 
 
@@ -227,8 +227,9 @@ def _queue_page(
     def decode(text: str) -> dict[str, Any]:
         return _with_severity(ws, caseindex.loads(text), now, now_us, peers)
 
-    def again() -> list[dict[str, Any]]:
-        caseindex.forget_queue(ws)
+    def again(why: caseindex.Damaged) -> list[dict[str, Any]]:
+        if not isinstance(why, caseindex.Changed):  # damaged: made afresh; changed: read again
+            caseindex.forget_queue(ws)
         return list(_queue_page(ws, query, since, until, words)[0])
 
     return QueueRows(keys, fetch, decode, again), problems, uncommitted

@@ -642,6 +642,10 @@ class Damaged(Exception):
     """queue.sqlite gave something it cannot have stored (a row that is not JSON)."""
 
 
+class Changed(Damaged):
+    """queue.sqlite was brought up to date by another command meanwhile (not damaged)."""
+
+
 def with_queue(
     ws: Workspace,
     use: Callable[[Queue], T],
@@ -674,7 +678,7 @@ def rows_later(ws: Workspace, snap: Snapshot, paths: Sequence[str]) -> list[str]
         try:
             con.execute("BEGIN")
             if _stored_months(con, _policy_key(ws)) != {m: snap.tree(m) for m in snap.months()}:
-                raise Damaged("the queue changed since it was counted")
+                raise Changed("the queue changed since it was counted")
             return Queue(con, snap, True).rows_of(paths)
         finally:
             con.close()

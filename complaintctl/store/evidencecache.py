@@ -36,8 +36,15 @@ class EvidenceCache:
             pass  # none yet, or damaged: made again
 
     def records(self, case_blob: str) -> list[Record] | None:
+        """The case's records as kept; None when not kept (or kept damaged)."""
         found = self._cases.get(case_blob)
-        return None if found is None else [(str(f), str(s)) for f, s in found]
+        if found is None:
+            return None
+        try:
+            records = [(f, s) for f, s in found]
+        except (TypeError, ValueError):
+            return None
+        return records if all(isinstance(f, str) and isinstance(s, str) for f, s in records) else None
 
     def keep_records(self, case_blob: str, records: list[Record]) -> None:
         self._cases[case_blob] = [[f, s] for f, s in records]
@@ -45,7 +52,8 @@ class EvidenceCache:
 
     def sha256(self, blob: str, path: Path) -> str:
         """The SHA-256 of a committed evidence file, unchanged in the work tree."""
-        if blob not in self._files:
+        kept = self._files.get(blob)
+        if not (isinstance(kept, str) and len(kept) == 64):  # not kept, or kept damaged
             import hashlib
 
             self._files[blob] = hashlib.sha256(path.read_bytes()).hexdigest()

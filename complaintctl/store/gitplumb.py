@@ -56,15 +56,24 @@ def plumbing_head(root: Path, paths: Sequence[str]) -> Start | None:
     hooks = root / lines[0]
     if any((hooks / name).is_file() for name in HOOKS):
         return None
-    settings = git(
-        root, "config", "--type=bool", "--get-regexp", r"^(commit\.gpgsign|core\.splitindex)$", check=False
-    ).stdout.lower()
-    if "commit.gpgsign true" in settings:
+    found = git(
+        root, "config", "--get-regexp", r"^(commit\.(gpgsign|cleanup)|core\.splitindex)$", check=False
+    )
+    settings = dict(line.lower().partition(" ")[::2] for line in found.stdout.splitlines())
+    truth = ("true", "yes", "on", "1", "")  # git's true (a key alone is true too)
+    if settings.get("commit.gpgsign") in truth or "commit.cleanup" in settings:
+        return None  # signing, or a clean-up of its own: 'git commit' does it
+    if any(_through_link(root, rel) for rel in paths):
         return None
-    if any((root / rel).is_symlink() for rel in paths):
-        return None
-    resplit = "core.splitindex true" in settings and _split_afresh(root / lines[1])
+    resplit = settings.get("core.splitindex") in truth and _split_afresh(root / lines[1])
     return Start(lines[2], lines[3], resplit)
+
+
+def _through_link(root: Path, rel: str) -> bool:
+    """The path, or a folder on its way, is a symbolic link (git refuses to
+    add 'beyond a symbolic link'; its own commit then says so)."""
+    parts = rel.split("/")
+    return any((root.joinpath(*parts[: i + 1])).is_symlink() for i in range(len(parts)))
 
 
 def _split_afresh(index: Path) -> bool:
@@ -89,12 +98,10 @@ def _entry_count(path: Path) -> int:
     return int.from_bytes(head[8:12], "big") if head[:4] == b"DIRC" else 0
 
 
-def commit(
-    root: Path, start: Start, paths: Sequence[str], text: str, subject: str, env: Mapping[str, str]
-) -> None:
+def commit(root: Path, start: Start, paths: Sequence[str], text: str, env: Mapping[str, str]) -> str:
     """Commit ``paths`` as they are in the work tree (a missing one is
     removed) on top of ``start`` (HEAD's commit and tree), move HEAD there,
-    and stage the same entries."""
+    and stage the same entries; the new commit's id."""
     head, head_tree = start.head, start.tree
     present = [rel for rel in paths if (root / rel).is_file()]
     # hash-object applies the paths' .gitattributes filters, as 'git add' does.
@@ -138,6 +145,7 @@ def commit(
             fix=fix_for(made.stderr) or "fix what git reports and run the command again",
         )
     new = made.stdout.strip()
+    subject = text.split("\n", 1)[0]  # as 'git commit' writes it in the reflogs
     moved = git(root, "update-ref", "-m", f"commit: {subject}", "HEAD", new, head, check=False)
     if moved.returncode != 0:
         raise GitError(
@@ -148,6 +156,7 @@ def commit(
     git(root, "update-index", *split, "-z", "--index-info", stdin="\0".join(staged) + "\0")
     # What 'git commit' does after every commit: pack loose objects when there are many.
     git(root, "maintenance", "run", "--auto", "--quiet", check=False)
+    return new
 
 
 def _read_trees(root: Path, head: str, folders: Sequence[str]) -> dict[str, Entries]:

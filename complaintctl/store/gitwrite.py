@@ -263,19 +263,26 @@ def commit(
     start = gitplumb.plumbing_head(ws.root, paths) if author is not None else None
     if start is not None:
         try:
-            gitplumb.commit(ws.root, start, paths, clean_message(text), subject, env)
+            _MADE.add(gitplumb.commit(ws.root, start, paths, clean_message(text), env))
             return
         except gitplumb.Unsupported:
             pass  # nothing moved yet: git's own commit makes it
     _porcelain_commit(ws, paths, text, env)
+    _MADE.add(git(ws.root, "rev-parse", "HEAD").stdout.strip())
+
+
+# The commits this process made: a roll-back moves HEAD back only from one of
+# them, never from a commit someone else made meanwhile.
+_MADE: set[str] = set()
 
 
 def clean_message(text: str) -> str:
     """What 'git commit --file' keeps of a message (its 'whitespace' clean-up):
-    no trailing spaces, no leading, trailing or repeated blank lines."""
-    lines = [line.rstrip() for line in text.splitlines()]
+    no trailing spaces, tabs or CRs, no leading, trailing or repeated blank
+    lines (lines end at LF only, as git reads them)."""
     kept: list[str] = []
-    for line in lines:
+    for line in text.split("\n"):
+        line = line.rstrip(" \t\r")
         if line or (kept and kept[-1]):
             kept.append(line)
     while kept and not kept[-1]:
@@ -310,10 +317,12 @@ def transaction(ws: Workspace, paths: Sequence[str]) -> Iterator[None]:
         yield
     except BaseException:
         now = git(ws.root, "rev-parse", "-q", "--verify", "HEAD", check=False).stdout.strip()
-        if head and now and now != head:
-            git(ws.root, "reset", "-q", "--soft", head, check=False)
-        if head:
-            git(ws.root, "reset", "-q", head, "--", *paths, check=False)
+        if head and now and now != head and now in _MADE:
+            # Only from our own commit, and only if HEAD is still there (compare-and-swap).
+            back = git(ws.root, "update-ref", "-m", "complaintctl: roll back", "HEAD", head, now, check=False)
+            now = head if back.returncode == 0 else now
+        if now:  # the index entries as HEAD has them (ours undone, or someone else's kept)
+            git(ws.root, "reset", "-q", now, "--", *paths, check=False)
         else:
             git(ws.root, "rm", "-q", "--cached", "--ignore-unmatch", "--", *paths, check=False)
         snapshot.restore()
