@@ -96,7 +96,7 @@ def test_new_folders_and_many_files_in_one_commit(run: Any, ws: Workspace) -> No
         f"evidence/{case_id}/offer-1-1.pdf",
         f"evidence/{case_id}/agreement-offer-1.html",
     ]
-    gitplumb.commit(ws.root, head, paths, "Agree\n", {})
+    gitplumb.commit(ws.root, head, paths, "Agree\n", {}, set())
     _index_is_head(ws)
     assert sorted(git(ws.root, "diff-tree", "--no-commit-id", "--name-only", "-r", "HEAD").split()) == sorted(
         paths
@@ -120,7 +120,7 @@ def test_head_moved_meanwhile_is_refused_and_nothing_moves(run: Any, ws: Workspa
     head = git(ws.root, "rev-parse", "HEAD").strip()
     path.write_text(path.read_text(encoding="utf-8") + "# x\n", encoding="utf-8")
     with pytest.raises(GitError, match="HEAD moved"):
-        gitplumb.commit(ws.root, gitplumb.Start(old, _start(ws).tree), [rel], "Subject\n", {})
+        gitplumb.commit(ws.root, gitplumb.Start(old, _start(ws).tree), [rel], "Subject\n", {}, set())
     assert git(ws.root, "rev-parse", "HEAD").strip() == head
 
 
@@ -129,7 +129,7 @@ def test_a_removed_file_leaves_the_tree_and_an_empty_folder_goes(run: Any, ws: W
     path = case_path(ws.root, case_id)
     rel = str(path.relative_to(ws.root))
     path.unlink()
-    gitplumb.commit(ws.root, _start(ws), [rel], "Remove\n", {})
+    gitplumb.commit(ws.root, _start(ws), [rel], "Remove\n", {}, set())
     _index_is_head(ws)
     assert git(ws.root, "ls-tree", "-r", "--name-only", "HEAD", "--", "cases").split() == ["cases/.gitkeep"]
 

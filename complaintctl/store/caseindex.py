@@ -358,14 +358,12 @@ def _listing(ws: Workspace, months: list[str]) -> dict[str, dict[str, tuple[str,
 
 
 def tree_id(listing: dict[str, tuple[str, str]]) -> str | None:
-    """The id git gives a folder of these files (None if it holds folders)."""
-    body = b""
-    for rel, (mode, blob) in sorted(listing.items(), key=lambda item: item[0].encode()):
-        name = rel.rsplit("/", 1)[1]
-        if rel.count("/") != 3:
-            return None
-        body += mode.encode() + b" " + name.encode() + b"\0" + bytes.fromhex(blob)
-    return hashlib.sha1(b"tree %d\0" % len(body) + body, usedforsecurity=False).hexdigest()
+    """The id git gives a month folder of these files (None if it holds folders)."""
+    if any(rel.count("/") != 3 for rel in listing):
+        return None
+    from complaintctl.store import gitplumb
+
+    return gitplumb.tree_id({rel.rsplit("/", 1)[1]: entry for rel, entry in listing.items()})
 
 
 def blob_id(data: bytes) -> str:

@@ -98,10 +98,13 @@ def _entry_count(path: Path) -> int:
     return int.from_bytes(head[8:12], "big") if head[:4] == b"DIRC" else 0
 
 
-def commit(root: Path, start: Start, paths: Sequence[str], text: str, env: Mapping[str, str]) -> str:
+def commit(
+    root: Path, start: Start, paths: Sequence[str], text: str, env: Mapping[str, str], done: set[str]
+) -> None:
     """Commit ``paths`` as they are in the work tree (a missing one is
     removed) on top of ``start`` (HEAD's commit and tree), move HEAD there,
-    and stage the same entries; the new commit's id."""
+    and stage the same entries. The new commit's id goes into ``done`` as
+    soon as HEAD names it (a roll-back of a later failure undoes only that)."""
     head, head_tree = start.head, start.tree
     present = [rel for rel in paths if (root / rel).is_file()]
     # hash-object applies the paths' .gitattributes filters, as 'git add' does.
@@ -152,11 +155,11 @@ def commit(root: Path, start: Start, paths: Sequence[str], text: str, env: Mappi
             "HEAD moved while this command was committing: " + explain(moved.stderr)[5:],
             fix="run the command again",
         )
+    done.add(new)
     split = ["--split-index"] if start.resplit else []
     git(root, "update-index", *split, "-z", "--index-info", stdin="\0".join(staged) + "\0")
     # What 'git commit' does after every commit: pack loose objects when there are many.
     git(root, "maintenance", "run", "--auto", "--quiet", check=False)
-    return new
 
 
 def _read_trees(root: Path, head: str, folders: Sequence[str]) -> dict[str, Entries]:

@@ -263,7 +263,7 @@ def commit(
     start = gitplumb.plumbing_head(ws.root, paths) if author is not None else None
     if start is not None:
         try:
-            _MADE.add(gitplumb.commit(ws.root, start, paths, clean_message(text), env))
+            gitplumb.commit(ws.root, start, paths, clean_message(text), env, _MADE)
             return
         except gitplumb.Unsupported:
             pass  # nothing moved yet: git's own commit makes it
