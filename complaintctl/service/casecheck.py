@@ -25,12 +25,15 @@ from complaintctl.store.workspace import Workspace
 def problems(ws: Workspace) -> list[str]:
     listing = list(workspace.case_files(ws))
     found: dict[str, list[str]] = {rel: [] for rel in listing}
-    snap = caseindex.snapshot(ws)
+    # What differs from HEAD: what a crash could leave (one 'git status' of
+    # cases/ and evidence/), ignored files, and files git was told not to look at.
+    left = faults.find(ws)
     ignored = gitwrite.git(
         ws.root, "ls-files", "-z", "--others", "--ignored", "--exclude-standard", "--", "cases"
     )
-    hidden = _hidden(ws)  # git status says nothing of these: read them as changed
-    changed = set(snap.uncommitted()) | set(filter(None, ignored.stdout.split("\0"))) | hidden
+    hidden = _hidden(ws)
+    touched = {fault.path for fault in left} | hidden
+    changed = touched | set(filter(None, ignored.stdout.split("\0")))
     for rel in listing:
         if (ws.root / rel).is_symlink():
             found[rel].append(f"{rel}: is a symbolic link; replace it with a plain file")
@@ -41,10 +44,8 @@ def problems(ws: Workspace) -> list[str]:
         if problem.path in found and problem.path not in changed and not found[problem.path]:
             found[problem.path].append(problem.message)
             unread.add(problem.path)
-    left = faults.find(ws)
     heads = _head_blobs(ws)
     cache = EvidenceCache(ws)
-    touched = {fault.path for fault in left} | hidden
     sha_of = _hasher(heads, touched, cache)
     named = _naming_evidence(ws)
     for rel in listing:
@@ -66,7 +67,7 @@ def problems(ws: Workspace) -> list[str]:
                 if blob:
                     cache.keep_records(blob, records)
             found[rel] += _evidence_problems(ws, rel, records, sha_of)
-    cache.save(set(heads.values()), set(heads.values()))
+    cache.save(set(heads.values()))
     said = [problem for rel in listing for problem in found[rel]]
     joined = "\n".join(said)
     for fault in left:

@@ -60,10 +60,10 @@ class EvidenceCache:
             self._changed = True
         return self._files[blob]
 
-    def save(self, live_cases: set[str], live_files: set[str]) -> None:
-        """Write what changed, keeping only the versions still at HEAD."""
-        cases = {b: r for b, r in self._cases.items() if b in live_cases}
-        files = {b: s for b, s in self._files.items() if b in live_files}
+    def save(self, live: set[str]) -> None:
+        """Write what changed, keeping only the versions still at HEAD (``live``: their blob ids)."""
+        cases = {b: r for b, r in self._cases.items() if b in live}
+        files = {b: s for b, s in self._files.items() if b in live}
         if not self._changed and len(cases) == len(self._cases) and len(files) == len(self._files):
             return
         try:
