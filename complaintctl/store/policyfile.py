@@ -6,17 +6,22 @@ may say are ``core.policy.parse``.
 
 from __future__ import annotations
 
+import contextlib
+import os
 from pathlib import Path
+from typing import Any
 
 from complaintctl.core import validate as v
 from complaintctl.core.policy import Policy, parse
 from complaintctl.errors import PolicyError
 
 
-def load_text(text: str, source: str) -> Policy:
-    from complaintctl.store.yamlio import line_of, load_plain
+def load_text(text: str, source: str, cache: Path | None = None) -> Policy:
+    """The policy ``text`` says; with ``cache``, its parsed YAML is kept there
+    for the next command (see ``_cached``)."""
+    from complaintctl.store.yamlio import line_of
 
-    data = load_plain(text, source, PolicyError)
+    data = _cached(text, source, cache) if cache is not None else _plain(text, source)
     try:
         return parse(data)
     except v.Invalid as exc:
@@ -25,7 +30,46 @@ def load_text(text: str, source: str) -> Policy:
         raise PolicyError(exc.what, where=where, fix=exc.fix) from None
 
 
-def load(path: Path, display: str = "policy.yaml") -> Policy:
+def _plain(text: str, source: str) -> Any:
+    from complaintctl.store.yamlio import load_plain
+
+    return load_plain(text, source, PolicyError)
+
+
+# Bumped when what the cache file holds changes.
+_CACHE_FORMAT = b"complaintctl policy cache 1\0"
+
+
+def _cached(text: str, source: str, cache: Path) -> Any:
+    """policy.yaml's plain data, parsed once per text: every command reads the
+    policy, and its YAML (comments and all, so the pure-Python parser) cost
+    more than the rest of a 'note' in Python. The file holds the text's
+    SHA-256 and the data, pickled: it lives in .git/, which is as trusted as
+    git's own hooks, and the data is only dicts, lists and scalars. A missing,
+    damaged or foreign file is a miss; a file that cannot be written is fine."""
+    import hashlib
+    import pickle
+
+    key = _CACHE_FORMAT + hashlib.sha256(text.encode("utf-8")).digest()
+    try:
+        kept = cache.read_bytes()
+        if kept.startswith(key):
+            return pickle.loads(kept[len(key) :])
+    except Exception:
+        pass
+    data = _plain(text, source)
+    tmp = cache.with_name(f"{cache.name}.{os.getpid()}.tmp")
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_bytes(key + pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL))
+        os.replace(tmp, cache)
+    except (OSError, pickle.PicklingError):
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+    return data
+
+
+def load(path: Path, display: str = "policy.yaml", cache: Path | None = None) -> Policy:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -34,7 +78,7 @@ def load(path: Path, display: str = "policy.yaml") -> Policy:
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise PolicyError(f"cannot read: {exc}", where=display) from None
-    return load_text(text, display)
+    return load_text(text, display, cache)
 
 
 def _scalar(text: str) -> str:

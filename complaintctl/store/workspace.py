@@ -40,7 +40,11 @@ class Workspace:
     @property
     def policy(self) -> Policy:
         if self._policy is None:
-            self._policy = load_policy(self.root / "policy.yaml")
+            try:
+                cache: Path | None = self.git_dir() / "complaintctl" / "policy.pickle"
+            except WorkspaceError:
+                cache = None  # not a git repository (yet): said where git is needed
+            self._policy = load_policy(self.root / "policy.yaml", cache=cache)
         return self._policy
 
     def case_path(self, case_id: str) -> tuple[str, Path]:
