@@ -123,35 +123,27 @@ def snapshot(ws: Workspace, status: bool = True) -> Snapshot:
     That 'git status' (lstat of every file: the slow part at 100k cases)
     runs alongside, until ``uncommitted`` first needs it; rows never do:
     they are read as committed."""
-    later = _Later(lambda: git(ws.root, *STATUS_ARGS).stdout) if status else None
     heads: dict[str, str] = {}
     years = _trees(ws, ["cases/"], re.compile(r"^cases/\d{4}$"))
     if years:
         for rel, tree in _trees(ws, [f"{y}/" for y in years], re.compile(r"^cases/\d{4}/\d{2}$")).items():
             heads[f"{rel[6:10]}-{rel[11:13]}"] = tree
-    return Snapshot(heads, (lambda: _differ(later.get())) if later else None)
+    if not status:
+        return Snapshot(heads)
+    from complaintctl.store import offrecord
 
-
-STATUS_ARGS = ("status", "--porcelain=v1", "-z", "--untracked-files=all", "--no-renames", "--", "cases")
-
-
-def _differ(status: str) -> tuple[set[str], set[str]]:
-    dirty: set[str] = set()
-    deleted: set[str] = set()
-    for line in status.split("\0"):
-        if len(line) > 3:
-            (deleted if "D" in line[:2] else dirty).add(line[3:])
-    return dirty, deleted
+    later = _Later(lambda: offrecord.differ(ws, heads))
+    return Snapshot(heads, later.get)
 
 
 class _Later:
     """A call run on a thread (git waits on its own process, not on us)."""
 
-    def __init__(self, call: Callable[[], str]) -> None:
+    def __init__(self, call: Callable[[], tuple[set[str], set[str]]]) -> None:
         import threading
 
         self._call = call
-        self._value: str | None = None
+        self._value: tuple[set[str], set[str]] | None = None
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -162,7 +154,7 @@ class _Later:
         except BaseException as exc:  # handed to whoever asks for the value
             self._error = exc
 
-    def get(self) -> str:
+    def get(self) -> tuple[set[str], set[str]]:
         self._thread.join()
         if self._error is not None:
             raise self._error
