@@ -46,7 +46,7 @@ from complaintctl.core import indexrow
 from complaintctl.core.indexrow import IndexRow
 from complaintctl.core.records import is_case_path
 from complaintctl.errors import ComplaintError
-from complaintctl.store.gitwrite import git
+from complaintctl.store.gitwrite import git, no_index
 from complaintctl.store.workspace import Workspace, parse_case
 
 MONTH_RE = re.compile(r"^cases/(\d{4})/(\d{2})/")
@@ -899,7 +899,9 @@ def _changes(ws: Workspace, old: str, new: str, month: str) -> list[tuple[str, s
     """The files of a month folder that differ between two of its trees:
     (path, new blob, or None when gone); None when too many to take one by one."""
     folder = f"cases/{month[:4]}/{month[5:]}/"
-    out = git(ws.root, "diff-tree", "-r", "-z", "--no-renames", "--raw", old, new, check=False)
+    out = git(
+        ws.root, "diff-tree", "-r", "-z", "--no-renames", "--raw", old, new, env=no_index(), check=False
+    )
     if out.returncode != 0:
         return None
     fields = out.stdout.split("\0")

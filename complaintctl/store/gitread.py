@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import IO
 
 from complaintctl.errors import GitError
-from complaintctl.store.gitwrite import TRAILER_PREFIX, git
+from complaintctl.store.gitwrite import TRAILER_PREFIX, git, no_index
 
 TRAILER_RE = re.compile(rf"^{TRAILER_PREFIX}([A-Za-z]+): (.*)$", re.MULTILINE)
 
@@ -87,7 +87,9 @@ def commits(root: Path, spec: str) -> Iterator[Commit]:
 
 
 def diff(root: Path, old: str, new: str, under: str) -> list[FileChange]:
-    out = git(root, "diff-tree", "-r", "--no-abbrev", "--no-renames", "-z", old, new, "--", under).stdout
+    out = git(
+        root, "diff-tree", "-r", "--no-abbrev", "--no-renames", "-z", old, new, "--", under, env=no_index()
+    ).stdout
     fields = out.strip("\0").split("\0")
     changes = []
     for meta, path in zip(fields[0::2], fields[1::2], strict=False):

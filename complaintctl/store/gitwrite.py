@@ -56,6 +56,16 @@ def git(
     return result
 
 
+def no_index() -> dict[str, str]:
+    """The environment for a git command that compares trees and needs no
+    index, but reads it anyway (diff-tree: ~80 ms at 100k files): an index
+    file that does not exist is an empty index to git."""
+    import tempfile
+
+    name = f"complaintctl-no-index-{os.getpid()}-{os.urandom(8).hex()}"
+    return {"GIT_INDEX_FILE": os.path.join(tempfile.gettempdir(), name)}
+
+
 def explain(stderr: str) -> str:
     lines = [ln.strip() for ln in stderr.strip().splitlines() if ln.strip()]
     for line in lines:
