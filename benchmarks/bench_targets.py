@@ -11,9 +11,10 @@ beside this one:
 Each row times one piece of work as a whole process, its two sides run
 alternately (A, B, A, B, ...) with a warm-up each, and prints the medians,
 the largest peak memory (GNU time, Debian's 'time') and the ratio; with
-``--before`` each complaintctl figure is also taken with that code (same
-dependencies, ``PYTHONPATH``), so the table shows before and after on the
-same machine in the same run. The peer is taskwarrior 2.6 (``apt-get install
+``--before`` each complaintctl figure is also taken with that code
+(``PYTHONPATH``; with ``--before-python``, under a venv holding the
+dependencies that code installs), so the table shows before and after on
+the same machine in the same run. The peer is taskwarrior 2.6 (``apt-get install
 taskwarrior``): its rows are left out, with a message, where it is missing.
 Changing commands are put back afterwards (``git reset --keep``). It prints
 figures and OK/OVER against the targets; it never fails on a slow figure.
@@ -47,9 +48,9 @@ class Row:
     verdict: Callable[[dict[str, Side]], bool | None] | None = None
 
 
-def cli(source: Path, *words: str) -> list[str]:
+def cli(source: Path, *words: str, python: str = PY) -> list[str]:
     """complaintctl from ``source`` (its own package first on the path)."""
-    return ["env", f"PYTHONPATH={source}", PY, "-P", "-m", "complaintctl", *words]
+    return ["env", f"PYTHONPATH={source}", python, "-P", "-m", "complaintctl", *words]
 
 
 def alternate(cmds: dict[str, list[str]], env: dict[str, str], cwd: Path, n: int) -> dict[str, Side]:
@@ -89,6 +90,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("small", type=Path, help="the 10k workspace")
     parser.add_argument("big", type=Path, help="the 100k workspace")
     parser.add_argument("--before", type=Path, help="an earlier checkout of complaintctl to compare with")
+    parser.add_argument(
+        "--before-python",
+        default=PY,
+        help="the Python of a venv with the earlier checkout's own dependencies (default: this one's)",
+    )
     parser.add_argument("-n", type=int, default=7, help="runs of each side (after one warm-up)")
     parser.add_argument(
         "--cold", action="store_true", help="also time the cold index build at 100k (minutes)"
@@ -127,7 +133,10 @@ def main(argv: list[str] | None = None) -> int:
         show(row)
 
     def ours(*words: str) -> dict[str, list[str]]:
-        return {name: cli(src, *words) for name, src in versions.items()}
+        return {
+            name: cli(src, *words, python=args.before_python if name == "before" else PY)
+            for name, src in versions.items()
+        }
 
     def theirs(*words: str) -> dict[str, list[str]]:
         """taskwarrior's side of a row (none where it is missing)."""
@@ -235,7 +244,8 @@ def main(argv: list[str] | None = None) -> int:
             big = spaces["100k"]
             for name, src in versions.items():
                 shutil.rmtree(big / ".git" / "complaintctl", ignore_errors=True)
-                seconds, peak, _code = timed(cli(src, "report"), env, big)
+                python = args.before_python if name == "before" else PY
+                seconds, peak, _code = timed(cli(src, "report", python=python), env, big)
                 side = Side([seconds], peak)
                 row = Row(
                     f"100k: cold index build ({name})",
