@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 from pypdf import PdfReader
 
-from complaintctl.reports.letters import cjk_font_installed
 from tests.helpers import Workspace, git, open_args
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -88,28 +87,40 @@ def test_pdf_is_a_real_printable_letter(run: Any, ws: Workspace, tmp_path: Path)
     assert len(pages) <= 2
 
 
-def test_chinese_pdf_needs_a_chinese_font(run: Any, ws: Workspace, tmp_path: Path) -> None:
+def test_chinese_pdf_prints_with_the_system_font_or_the_bundled_one(
+    run: Any, ws: Workspace, tmp_path: Path
+) -> None:
     case_id = settled(run)  # the customer is 张三
     out = tmp_path / "agreement.pdf"
     result = run("render", case_id, "agreement", "--lang", "zh", "--format", "pdf", "-o", str(out))
-    if cjk_font_installed():
-        assert result.exit_code == 0, result.stderr
-        pages = ["".join(page.extract_text().split()) for page in PdfReader(str(out)).pages]
-        text = "".join(pages)
-        assert "张三" in text and "示例物业服务有限公司" in text  # the registered Chinese name
-        assert "人民币壹佰贰拾元整" in text and "实收CNY180.00，应收CNY120.00，多收CNY60.00" in text
-        assert "一式两份" in text and "自双方签字（盖章）之日起生效" in text and "不再受理" in text
-        assert "甲方（盖章）" in pages[-1] and "日期：______年____月____日" in pages[-1]
-        for number, page in enumerate(pages, 1):
-            assert f"第{number}页共{len(pages)}页" in page and f"案件编号{case_id}" in page
-    else:
-        assert result.exit_code == 1
-        assert result.stderr == (
-            "complaintctl: templates/agreement.zh.html.j2: the letter has Chinese text but no Chinese font is "
-            "installed, so the PDF would show empty boxes; install one (Debian/Ubuntu: apt-get install "
-            "fonts-noto-cjk), or use --format html\n"
-        )
-        assert not out.exists()
+    assert result.exit_code == 0, result.stderr
+    pages = ["".join(page.extract_text().split()) for page in PdfReader(str(out)).pages]
+    text = "".join(pages)
+    assert "张三" in text and "示例物业服务有限公司" in text  # the registered Chinese name
+    assert "人民币壹佰贰拾元整" in text and "实收CNY180.00，应收CNY120.00，多收CNY60.00" in text
+    assert "一式两份" in text and "自双方签字（盖章）之日起生效" in text and "不再受理" in text
+    assert "甲方（盖章）" in pages[-1] and "日期：______年____月____日" in pages[-1]
+    for number, page in enumerate(pages, 1):
+        assert f"第{number}页共{len(pages)}页" in page and f"案件编号{case_id}" in page
+
+
+def test_chinese_pdf_with_no_chinese_font_anywhere_is_refused(
+    run: Any, ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from complaintctl.reports import letters
+
+    case_id = settled(run)
+    monkeypatch.setattr(letters, "cjk_font_installed", lambda: False)  # none on the system
+    monkeypatch.setattr(letters, "bundled_cjk_font", lambda search: None)  # none bundled or carried
+    out = tmp_path / "agreement.pdf"
+    result = run("render", case_id, "agreement", "--lang", "zh", "--format", "pdf", "-o", str(out))
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "complaintctl: templates/agreement.zh.html.j2: the letter has Chinese text but no Chinese font is "
+        "installed, so the PDF would show empty boxes; put a .ttf or .otf font with Chinese in "
+        "templates/fonts/, install one (Debian/Ubuntu: apt-get install fonts-noto-cjk), or use --format html\n"
+    )
+    assert not out.exists()
 
 
 def test_pdf_fetches_nothing(run: Any, ws: Workspace, tmp_path: Path) -> None:
