@@ -351,6 +351,143 @@ def test_sums_follow_hand_edits_new_files_checkouts_and_damage(
         assert json.loads(result.stdout) == first
 
 
+def settled_files(ws: Workspace) -> list[Any]:
+    return sorted((ws.root / ".git" / "complaintctl").glob("v*/settled.json"))
+
+
+def test_settled_months_are_read_from_one_file(
+    run: Any, ws: Workspace, twenty: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once no case of a month is still moving, its sums join settled.json,
+    valid for the folder's tree id at HEAD: a report reads that one file
+    instead of the month's own sums, and gives what a full evaluation gives
+    after commits, checkouts, a new policy and damage to the file."""
+    later = {"COMPLAINTCTL_NOW": "2027-01-10T10:00:00+08:00"}  # November has settled; October
+    # keeps the cases on a matter, which are always evaluated
+
+    def same(*args: str) -> str:
+        got = run("report", "--format", "json", *args, env=later)
+        assert got.exit_code == 0, got.stderr
+        assert got.stdout == full_evaluation(run, monkeypatch, "--format", "json", *args, env=later).stdout, (
+            args
+        )
+        return str(got.stdout)
+
+    first = same()
+    [path] = settled_files(ws)
+    november = git(ws.root, "rev-parse", "HEAD:cases/2026/11").strip()
+    assert json.loads(path.read_text())["trees"] == {"2026-11": november}
+    # November's own sums are not read (nor made again) while the file serves.
+    scopes = [args for args in SCOPES if "--as-of" not in args]
+    expected = [
+        full_evaluation(run, monkeypatch, "--format", "json", *args, env=later).stdout for args in scopes
+    ]
+    for sums in sums_files(ws):
+        sums.unlink()
+    for args, want in zip(scopes, expected, strict=True):
+        assert run("report", "--format", "json", *args, env=later).stdout == want, args
+    assert [p.name for p in sums_files(ws)] == ["sums-2026-10.json"]
+    for args in SCOPES:  # as of a moment before November settled: read month by month
+        same(*args)
+    # A hand edit committed to November: another tree; the file is made again for it.
+    case = ws.case_file(twenty[17])
+    case.write_text(case.read_text().replace("category: delivery-delay", "category: billing"))
+    git(ws.root, "commit", "-qam", "Hand edit")
+    edited = same()
+    assert edited != first
+    assert json.loads(path.read_text())["trees"] == {
+        "2026-11": git(ws.root, "rev-parse", "HEAD:cases/2026/11").strip()
+    }
+    git(ws.root, "checkout", "-q", "HEAD~1")
+    assert same() == first
+    git(ws.root, "checkout", "-q", "main")
+    assert same() == edited
+    # Damage: cut short, numbers that are not, a tree that is not November's, cells of another shape.
+    good = path.read_text()
+    data = json.loads(good)
+    cell = next(iter(data["sums"]["cells"].values()))
+    damaged = [good[: len(good) // 2]]
+    for key, value in [("replies", {"\x1ff8": "!!"}), ("replies", {"\x1ff8": "AAAA"}), ("open", "many")]:
+        cell_copy = {**cell, key: value}
+        damaged.append(json.dumps({**data, "sums": {**data["sums"], "cells": {"a\x1fb\x1fc": cell_copy}}}))
+    damaged.append(json.dumps({**data, "trees": {"2026-11": november}}))
+    damaged.append(json.dumps({**data, "trees": {"2026-11": data["trees"]["2026-11"], "2026-10": november}}))
+    for text in damaged:
+        path.write_text(text)
+        assert same() == edited
+    assert path.read_text() == good  # made again
+    # A new policy: the file is another policy's.
+    policy = ws.root / "policy.yaml"
+    policy.write_text(policy.read_text() + "\n# a comment\n")
+    git(ws.root, "commit", "-qam", "A comment in the policy")
+    assert same() == edited
+    assert json.loads(path.read_text())["policy"] != data["policy"]
+
+
+def test_live_rows_keep_what_a_report_reads(run: Any, ws: Workspace, twenty: list[str]) -> None:
+    """A case still moving is kept in the sums with LIVE_KEYS only: as of any
+    moment its timeline covers, the report and the sums are those of the whole row."""
+    from complaintctl.core import timeline
+    from complaintctl.reports import figures as rep
+    from complaintctl.reports import monthsums
+    from complaintctl.store import caseindex, workspace
+
+    varied(run, ws)
+    bob = ("--as", "bob@example.com")
+    for args in (
+        ["propose", twenty[15], "--amount", "50", "--kind", "credit", "--terms", "Credit", *bob],
+        ["agree", twenty[15], *bob],
+        ["plan", twenty[15], "Credit CNY 50", "--by", "finance", "--due", "1d", *bob],
+        ["execute", twenty[15], "1", *bob],
+        ["note", twenty[15], "Check first", "--kind", "lesson", *bob],
+    ):
+        result = run(*args, "--at", "2026-11-21T09:00")
+        assert result.exit_code == 0, (args, result.stderr)
+    found = workspace.find_workspace(str(ws.root))
+    rows = caseindex.read_rows(found)
+    items = [(rel, row) for rel, row in zip(rows.paths, rows.rows, strict=True) if row.get("timeline")]
+    caseindex.attach_facts(found, items)
+    assert any(row["settlement"] for _, row in items) and any(row["lessons"] for _, row in items)
+    assert any(row["measures"] for _, row in items) and any(row["first_reply_at"] for _, row in items)
+    compact = [(rel, monthsums.live_row(row)) for rel, row in items]
+    assert all(set(row) <= set(monthsums.LIVE_KEYS) for _, row in compact)
+    start = max(row["timeline"][0][0] for _, row in items)
+    for days in (0, 1, 3, 8, 30, 90):
+        when = timeline.EPOCH + timedelta(microseconds=start) + timedelta(days=days)
+        reports = []
+        for these in (items, compact):
+            tally = rep.Tally(rep.Scope(), when)
+            for rel, row in these:
+                standing = timeline.at(row, timeline.micros(when), rel)
+                assert standing is not None
+                tally.add(standing)
+            reports.append(rep.finish(tally, {}))
+        assert reports[0] == reports[1], days
+        cutoff = timeline.micros(when)
+        whole, cut = monthsums.summarise(items, cutoff), monthsums.summarise(compact, cutoff)
+        assert whole == cut and whole["cells"]
+        assert monthsums.fold(monthsums.summarise(items, start), cutoff) == monthsums.fold(
+            monthsums.summarise(compact, start), cutoff
+        )
+    # Sums of settled months merged into one add up to what each adds.
+    cutoff = start + 10**6 * 86400 * 365
+    halves = [monthsums.summarise(items[i::2], cutoff) for i in (0, 1)]
+    assert all(not half["live"] for half in halves)
+    merged = monthsums.merge(halves)
+    when = timeline.EPOCH + timedelta(microseconds=cutoff)
+    everything = rep.Tally(rep.Scope(), when)
+    monthsums.add(everything, merged)
+    assert everything.received == len(items) and everything.measures_done and everything.money
+    for scope in (rep.Scope(), rep.Scope(category="billing"), rep.Scope(severity="general"),
+                  rep.Scope(until=START + timedelta(days=400)), rep.Scope(since=START + timedelta(days=400))):  # fmt: skip
+        one, each = rep.Tally(scope, when), rep.Tally(scope, when)
+        assert monthsums.usable(merged, scope, when)
+        monthsums.add(one, merged)
+        for half in halves:
+            monthsums.add(each, half)
+        assert rep.finish(one, {}) == rep.finish(each, {}), scope
+
+
 def test_timelines_agree_with_the_clocks(run: Any, ws: Workspace, twenty: list[str]) -> None:
     """At every instant from a case's last event on, its timeline says what
     casestatus.status says: around each step and on a grid of instants."""

@@ -16,7 +16,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from complaintctl.core import timeline
 from complaintctl.core.indexrow import IndexRow as Row
@@ -31,8 +31,17 @@ from complaintctl.reports.figures import (
     merge_money,
 )
 
-FORMAT = 6  # of the sums; stored sums of another format are made again (6: working hours)
+FORMAT = 7  # of the sums; stored sums of another format are made again (7: live rows cut to LIVE_KEYS)
 KEEP_OLDEST = 5
+# What a report reads of a case still moving (its standing from the timeline,
+# ``Tally.add``, ``_add_final``, the oldest open): a live row with a timeline is
+# kept with these alone. One without (a case on a matter) is kept whole, facts
+# and all: it is evaluated on every report.
+LIVE_KEYS = (
+    "category", "cause", "channel", "closed_at", "escalated_to", "first_reply_at", "id", "lessons",
+    "matter", "measures", "opened_at", "owner", "repeat_of", "satisfaction", "settlement", "state",
+    "timeline", "unreachable", "work_hours",
+)  # fmt: skip
 _END = datetime(9999, 1, 1, tzinfo=UTC)  # report.build shows the five oldest open cases
 
 
@@ -46,12 +55,29 @@ def summarise(
         "opened": None,
         "cells": {},
         "live": [],
+        "live_from": None,
         "problems": list(problems),
     }
     for rel, row in items:
         if not _add_final(sums, rel, row, cutoff_us):
-            sums["live"].append([rel, row])
+            sums["live"].append([rel, live_row(row)])
+    sums["live_from"] = _live_from(sums["live"])
     return sums
+
+
+def live_row(row: Row) -> Row:
+    """What the sums keep of a case still moving (see LIVE_KEYS)."""
+    if not row.get("timeline"):
+        return row
+    return cast(Row, {k: row[k] for k in LIVE_KEYS if k in row})  # type: ignore[literal-required]
+
+
+def _live_from(live: Iterable[list[Any]]) -> int | None:
+    """From when (microseconds) every live row kept without its facts can be
+    looked up on its timeline: a report as of an earlier moment would have to
+    evaluate one of them, and so reads the month's rows instead."""
+    starts = [row["timeline"][0][0] for _, row in live if row.get("timeline")]
+    return max(starts) if starts else None
 
 
 def fold(sums: dict[str, Any], cutoff_us: int) -> bool:
@@ -62,6 +88,7 @@ def fold(sums: dict[str, Any], cutoff_us: int) -> bool:
             live.append([rel, row])
     changed = len(live) != len(sums["live"])
     sums["live"] = live
+    sums["live_from"] = _live_from(live)
     return changed
 
 
@@ -151,6 +178,7 @@ def well_formed(sums: Mapping[str, Any]) -> bool:
     try:
         return (
             isinstance(sums["final_from"], int | None)
+            and isinstance(sums["live_from"], int | None)
             and (sums["opened"] is None or [type(x) for x in sums["opened"]] == [int, int])
             and isinstance(sums["problems"], list)
             and all(
@@ -162,6 +190,50 @@ def well_formed(sums: Mapping[str, Any]) -> bool:
         )
     except (AttributeError, KeyError, TypeError):
         return False
+
+
+def merge(parts: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """The sums of several months as one, for months with no live rows and no
+    problems: ``add`` of the result gives what ``add`` of each gives, for any
+    scope the result is ``usable`` for (its range of receipt spans theirs, so
+    a period that takes in all or none of it does so of each)."""
+    out: dict[str, Any] = {
+        "final_from": None, "opened": None, "cells": {}, "live": [], "live_from": None, "problems": [],
+    }  # fmt: skip
+    for sums in parts:
+        assert not sums["live"] and not sums["problems"], "only settled months are merged"
+        final = sums["final_from"]
+        if final is not None:
+            out["final_from"] = max(final, out["final_from"] or final)
+        if sums["opened"] is not None:
+            lo, hi = sums["opened"]
+            have = out["opened"] or [lo, hi]
+            out["opened"] = [min(have[0], lo), max(have[1], hi)]
+        for key, cell in sums["cells"].items():
+            _merge_cell(out["cells"].setdefault(key, _empty()), cell)
+    return out
+
+
+def _merge_cell(into: dict[str, Any], cell: Mapping[str, Any]) -> None:
+    for name in ("received", "repeat", "unreachable", "open", "overdue", "stalled", "measures_done",
+                 "measures_met"):  # fmt: skip
+        into[name] += cell[name]
+    for name in ("months", "status", "channel", "cause", "decided", "met", "tiers", "scores"):
+        for key, n in cell[name].items():
+            into[name][key] = into[name].get(key, 0) + n
+    for name in ("replies", "resolutions", "work_resolutions"):  # in order: a report sorts them faster
+        into[name] = sorted(into[name] + cell[name])
+    into["lessons"] += cell["lessons"]
+    for month, instants in cell["closed"].items():
+        into["closed"][month] = sorted(into["closed"].get(month, []) + instants)
+    for month, (met, decided) in cell["month_limits"].items():
+        have = into["month_limits"].setdefault(month, [0, 0])
+        have[0] += met
+        have[1] += decided
+    into["oldest"] = sorted(into["oldest"] + cell["oldest"], key=lambda item: (item[0], item[1]))
+    del into["oldest"][KEEP_OLDEST:]
+    merge_money(into["money"], cell["money"])
+    merge_money(into["doubles"], cell["doubles"])
 
 
 def _bump(counts: dict[str, int], key: str) -> None:
@@ -187,9 +259,10 @@ def _received(sums: Mapping[str, Any], scope: Scope) -> bool | None:
 
 
 def usable(sums: Mapping[str, Any], scope: Scope, as_of: datetime) -> bool:
-    final = sums["final_from"]
-    if final is not None and timeline.micros(as_of) < final:
-        return False
+    at = timeline.micros(as_of)
+    for start in (sums["final_from"], sums["live_from"]):
+        if start is not None and at < start:
+            return False
     return _received(sums, scope) is not None
 
 

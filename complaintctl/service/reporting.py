@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -148,30 +148,73 @@ def _report_parts(ws: Workspace, scope: Any, when: datetime) -> tuple[Any, list[
     # Sums made now hold only cases already final now (and by when).
     cutoff = timeline.micros(min(when, times.now(ws.policy.timezone)))
     parts: dict[str, tuple[list[Any], list[str]]] = {}
+    # The settled months' sums as one file, when it is exact for the report.
+    stored = caseindex.load_settled(ws, snap, monthsums.FORMAT, monthsums.well_formed)
+    covered: list[str] = []
+    if stored is not None and monthsums.usable(stored[1], scope, when):
+        covered = stored[0]
+        monthsums.add(tally, stored[1])
+    settled: dict[str, dict[str, Any]] = {}  # months read now with no case still moving
     unsummed = []
     for month in snap.months():
+        if month in covered:
+            continue
         sums = caseindex.load_sums(ws, snap, month, monthsums.FORMAT, monthsums.well_formed)
         if sums is None or not monthsums.usable(sums, scope, when):
             unsummed.append((month, sums is None))
+            if sums is not None and _settled(sums):
+                settled[month] = sums
             continue
         # Folding may widen the sums' range of receipt: only when the period is everything.
         if scope.since is None and scope.until is None and monthsums.fold(sums, cutoff):
             caseindex.save_sums(ws, snap, month, sums, monthsums.FORMAT)
         monthsums.add(tally, sums)
         parts[month] = (sums["live"], sums["problems"])
+        if _settled(sums):
+            settled[month] = sums
     loaded = caseindex.month_rows(ws, snap, [month for month, _ in unsummed])
     for month, missing in unsummed:
         items, problems = loaded.items[month], [p.message for p in loaded.problems[month]]
         if missing and snap.tree(month) and loaded.trees[month] == snap.tree(month):
-            caseindex.save_sums(
-                ws, snap, month, monthsums.summarise(items, cutoff, problems), monthsums.FORMAT
-            )
+            sums = monthsums.summarise(items, cutoff, problems)
+            caseindex.save_sums(ws, snap, month, sums, monthsums.FORMAT)
+            if _settled(sums):
+                settled[month] = sums
         parts[month] = (items, problems)
+    _keep_settled(ws, snap, stored, covered, settled)
     items, problems = [], []
     for month in sorted(parts):
         items += parts[month][0]
         problems += parts[month][1]
     return tally, items, problems, snap.uncommitted()
+
+
+def _settled(sums: Mapping[str, Any]) -> bool:
+    """A month whose sums hold every case of it: none still moving, none unreadable."""
+    return not sums["live"] and not sums["problems"] and sums["opened"] is not None
+
+
+def _keep_settled(
+    ws: Workspace,
+    snap: Any,
+    stored: tuple[list[str], dict[str, Any]] | None,
+    covered: list[str],
+    settled: Mapping[str, Mapping[str, Any]],
+) -> None:
+    """Store the settled months' sums as one when months read one by one now
+    would widen (or make) the stored file."""
+    from complaintctl.reports import monthsums
+    from complaintctl.store import caseindex
+
+    have = set(stored[0]) if stored is not None else set()
+    if not settled or set(settled) <= have:
+        return
+    parts = [*settled.values()]
+    months = set(settled)
+    if stored is not None and covered:  # added to this report: still exact
+        parts.append(stored[1])
+        months |= have
+    caseindex.save_settled(ws, snap, months, monthsums.merge(parts), monthsums.FORMAT)
 
 
 def _standings(ws: Workspace, items: Sequence[Any], when: datetime) -> list[Any]:
