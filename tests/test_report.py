@@ -17,6 +17,8 @@ from html.parser import HTMLParser
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tests.helpers import Workspace, git, open_args
 
@@ -70,6 +72,26 @@ def figures(run: Any, *args: str) -> dict[str, Any]:
     result = run("report", "--format", "json", *args)
     assert result.exit_code == 0, result.stderr
     return dict(json.loads(result.stdout))
+
+
+@given(st.lists(st.floats(min_value=-1e9, max_value=1e9, allow_nan=False), min_size=1, max_size=60))
+def test_durations_are_the_statistics_modules(hours: list[float]) -> None:
+    """figures.durations takes median, mean and 90th percentile by the
+    statistics module's own formulas, without sorting again."""
+    import statistics
+
+    from complaintctl.reports import figures as rep
+
+    ordered = sorted(hours)
+    p90 = ordered[0] if len(hours) == 1 else statistics.quantiles(ordered, n=10, method="inclusive")[8]
+    want = rep.Durations(
+        len(hours),
+        round(statistics.median(hours), 2),
+        round(statistics.fmean(hours), 2),
+        round(p90, 2),
+    )
+    assert rep.durations(hours) == want
+    assert rep.mean([int(h) for h in hours]) == statistics.fmean([int(h) for h in hours])
 
 
 def test_figures_match_the_hand_computed_ones(run: Any, ws: Workspace, twenty: list[str]) -> None:

@@ -27,10 +27,13 @@ def columns(
     at 10k rows because it guesses no column types (all cells are text).
     ``styles`` (one terminal style code per row, '' for none) colours whole
     lines after the layout, so the codes never count as width."""
-    from wcwidth import wcswidth as _wcswidth
 
     def wcswidth(text: str) -> int:
-        return len(text) if text.isascii() else int(_wcswidth(text))
+        if text.isascii():
+            return len(text)
+        from wcwidth import wcswidth as width  # ~20 ms to import: only for text that needs it
+
+        return int(width(text))
 
     widths = [wcswidth(h) + 2 for h in headers]  # tabulate's minimum padding for headers
     cell_widths = [[wcswidth(c) for c in row] for row in rows]

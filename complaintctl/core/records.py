@@ -8,7 +8,6 @@ with the key path of the first problem.
 from __future__ import annotations
 
 import re
-import secrets
 import unicodedata
 from collections.abc import Iterable, Mapping
 from datetime import datetime
@@ -132,6 +131,8 @@ def customer_identity(keys: Iterable[str], name: str) -> frozenset[str]:
 
 
 def new_id(opened: datetime) -> str:
+    import secrets  # only 'open' makes ids (its import pulls in hmac and random)
+
     suffix = "".join(secrets.choice(_ALPHABET) for _ in range(6))
     return f"C-{opened:%Y%m%d}-{suffix}"
 
