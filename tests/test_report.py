@@ -471,26 +471,32 @@ def test_live_rows_keep_what_a_report_reads(run: Any, ws: Workspace, twenty: lis
     caseindex.attach_facts(found, items)
     assert any(row["settlement"] for _, row in items) and any(row["lessons"] for _, row in items)
     assert any(row["measures"] for _, row in items) and any(row["first_reply_at"] for _, row in items)
-    compact = [(rel, monthsums.live_row(row)) for rel, row in items]
-    assert all(set(row) <= set(monthsums.LIVE_KEYS) for _, row in compact)
     start = max(row["timeline"][0][0] for _, row in items)
+    trimmed = 0
     for days in (0, 1, 3, 8, 30, 90):
-        when = timeline.EPOCH + timedelta(microseconds=start) + timedelta(days=days)
-        reports = []
-        for these in (items, compact):
-            tally = rep.Tally(rep.Scope(), when)
-            for rel, row in these:
-                standing = timeline.at(row, timeline.micros(when), rel)
-                assert standing is not None
-                tally.add(standing)
-            reports.append(rep.finish(tally, {}))
-        assert reports[0] == reports[1], days
-        cutoff = timeline.micros(when)
+        cutoff = start + days * 86400 * 10**6
+        compact = [(rel, monthsums.live_row(row, cutoff)) for rel, row in items]
+        assert all(set(row) <= set(monthsums.LIVE_KEYS) for _, row in compact)
+        trimmed += sum(
+            len(a["timeline"]) < len(b["timeline"]) for (_, a), (_, b) in zip(compact, items, strict=True)
+        )
+        for hours in (0, 5, 100):
+            when = timeline.EPOCH + timedelta(microseconds=cutoff, hours=hours)
+            reports = []
+            for these in (items, compact):
+                tally = rep.Tally(rep.Scope(), when)
+                for rel, row in these:
+                    standing = timeline.at(row, timeline.micros(when), rel)
+                    assert standing is not None
+                    tally.add(standing)
+                reports.append(rep.finish(tally, {}))
+            assert reports[0] == reports[1], (days, hours)
         whole, cut = monthsums.summarise(items, cutoff), monthsums.summarise(compact, cutoff)
         assert whole == cut and whole["cells"]
         assert monthsums.fold(monthsums.summarise(items, start), cutoff) == monthsums.fold(
             monthsums.summarise(compact, start), cutoff
         )
+    assert trimmed  # the steps before the one in force at the cut-off are not kept
     # Sums of settled months merged into one add up to what each adds.
     cutoff = start + 10**6 * 86400 * 365
     halves = [monthsums.summarise(items[i::2], cutoff) for i in (0, 1)]

@@ -60,16 +60,24 @@ def summarise(
     }
     for rel, row in items:
         if not _add_final(sums, rel, row, cutoff_us):
-            sums["live"].append([rel, live_row(row)])
+            sums["live"].append([rel, live_row(row, cutoff_us)])
     sums["live_from"] = _live_from(sums["live"])
     return sums
 
 
-def live_row(row: Row) -> Row:
-    """What the sums keep of a case still moving (see LIVE_KEYS)."""
-    if not row.get("timeline"):
+def live_row(row: Row, cutoff_us: int) -> Row:
+    """What the sums keep of a case still moving (see LIVE_KEYS): its
+    timeline from the step in force at ``cutoff_us`` on (a report as of an
+    earlier moment reads the month's rows; see ``_live_from``)."""
+    line = row.get("timeline")
+    if not line:
         return row
-    return cast(Row, {k: row[k] for k in LIVE_KEYS if k in row})  # type: ignore[literal-required]
+    first = 0
+    while first + 1 < len(line) and line[first + 1][0] <= cutoff_us:
+        first += 1
+    kept: dict[str, Any] = {k: row[k] for k in LIVE_KEYS if k in row}  # type: ignore[literal-required]
+    kept["timeline"] = line[first:]
+    return cast(Row, kept)
 
 
 def _live_from(live: Iterable[list[Any]]) -> int | None:
@@ -85,7 +93,7 @@ def fold(sums: dict[str, Any], cutoff_us: int) -> bool:
     live = []
     for rel, row in sums["live"]:
         if not _add_final(sums, rel, row, cutoff_us):
-            live.append([rel, row])
+            live.append([rel, live_row(row, cutoff_us)])
     changed = len(live) != len(sums["live"])
     sums["live"] = live
     sums["live_from"] = _live_from(live)
