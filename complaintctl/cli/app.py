@@ -1311,12 +1311,11 @@ def overdue(
     root: Root = None,
 ) -> None:
     """List open cases past a time limit (exit 1 if any); reads only, writes nothing."""
-    from complaintctl.cli.text import overdue_items, overdue_output
+    from complaintctl.cli.text import overdue_output
     from complaintctl.service import reads
 
-    _ws, statuses, problems, when, uncommitted = reads.statuses(root, as_of)
+    items, problems, when, uncommitted = reads.overdue(root, as_of, warn)
     _say_skipped(problems, uncommitted)
-    items = overdue_items(statuses, warn, when)
     typer.echo(overdue_output(items, _format(fmt, as_json).value, when, problems, _colour()))
     if problems:  # one rule with list and report: name the files, say it, exit 1
         typer.echo(f"complaintctl: {len(problems)} case file(s) left out; the list is incomplete", err=True)

@@ -345,37 +345,52 @@ def case_status(root: str | None, case_id: str, as_of: str | None = None) -> tup
     return case, casestatus.status(policy, row, when_of(ws, as_of), caseindex.calendar(ws), peers)
 
 
-def statuses(
-    root: str | None, as_of: str | None = None
-) -> tuple[Workspace, list[Any], list[str], datetime, list[str]]:
-    """Where each case that can be late at ``as_of`` stands. Read a month at
-    a time, keeping only those: a case settled by then with every clock
-    stopped and every measure done cannot be (at 100k cases most are, and
-    holding every row took 700 MB)."""
+def overdue(
+    root: str | None, as_of: str | None = None, warn: bool = False
+) -> tuple[list[dict[str, Any]], list[str], datetime, list[str]]:
+    """What 'overdue' lists as of ``as_of`` (sorted: see core/overdue.py),
+    the files that could not be read, the moment, the files not on record.
+
+    Read a month at a time, and each case made into its few items as it is
+    read: a case settled by then with every clock stopped and every measure
+    done cannot be late (at 100k cases most are), and no row is kept but
+    those on a matter, whose severity waits for every case on it."""
+    from collections import defaultdict
+
     from complaintctl.core import casestatus
+    from complaintctl.core import overdue as listing
     from complaintctl.store import caseindex
 
     ws = workspace.find_workspace(root)
+    policy = ws.policy
     when = when_of(ws, as_of)
+    cal = caseindex.calendar(ws)
     snap = caseindex.snapshot(ws)
-    items: list[tuple[str, Any]] = []
+    items: list[dict[str, Any]] = []
     problems: list[str] = []
+    on_matter: list[Any] = []  # rows on a matter, evaluated when all its peers are known
+    peers: dict[tuple[str, str], list[Any]] = defaultdict(list)
     for month in snap.months():
         loaded = caseindex.month_rows(ws, snap, [month])
-        items += [
+        live = [
             (rel, row)
             for rel, row in loaded.items[month]
             if datetime.fromisoformat(row["opened_at"]) <= when and not casestatus.done_by(row, when)
         ]
         problems += [p.message for p in loaded.problems[month]]
-    attach_early(ws, items, when)
-    return (
-        ws,
-        casestatus.statuses(ws.policy, [row for _, row in items], when, caseindex.calendar(ws)),
-        problems,
-        when,
-        snap.uncommitted(),
-    )
+        del loaded
+        attach_early(ws, live, when)
+        for key, group in casestatus.peers_by_matter(row for _, row in live).items():
+            peers[key] += group  # in the order of the cases, as when every row was held
+        for _rel, row in live:
+            if row.get("matter"):
+                on_matter.append(row)
+            else:
+                items += listing.items(casestatus.status(policy, row, when, cal, {}), warn, when)
+    for row in on_matter:
+        items += listing.items(casestatus.status(policy, row, when, cal, peers), warn, when)
+    items.sort(key=listing.sort_key)
+    return items, problems, when, snap.uncommitted()
 
 
 def attach_early(ws: Workspace, items: Sequence[Any], when: datetime) -> None:
