@@ -1010,7 +1010,7 @@ def list_(
         stalled=stalled,
         search=search,
     )
-    _print_rows(*reads.query_rows(root, query), limit, wide, _format(fmt, as_json), show_pii)
+    _print_rows(*reads.query_rows(root, query, limit), wide, _format(fmt, as_json), show_pii)
 
 
 @app.command(epilog="Example: complaintctl customer 13812341234  (or an e-mail, or an account number)")
@@ -1026,14 +1026,14 @@ def customer(
     from complaintctl.service import reads
 
     query = reads.ListQuery(customer=key)
-    _print_rows(*reads.query_rows(root, query), limit, False, _format(fmt, as_json), show_pii)
+    _print_rows(*reads.query_rows(root, query, limit), False, _format(fmt, as_json), show_pii)
 
 
 def _print_rows(
-    rows: Any,  # a sequence: the queue decodes only the rows shown
+    shown: Any,  # a sequence: the queue decodes only the rows shown
+    total: int,
     problems: list[str],
     uncommitted: list[str],
-    limit: int,
     wide: bool,
     fmt: RowsFormat,
     show_pii: bool,
@@ -1042,13 +1042,12 @@ def _print_rows(
     from complaintctl.service import reads
 
     _say_skipped(problems, uncommitted)
-    shown = rows if limit <= 0 else rows[:limit]
     if fmt is RowsFormat.TABLE:
         typer.echo(list_table(shown, show_pii, wide, _colour()))
     else:
         typer.echo(rows_output(reads.public_rows(shown, show_pii), fmt.value))
-    if len(shown) < len(rows):
-        typer.echo(f"complaintctl: showing {len(shown)} of {len(rows)}; use --limit 0 for all", err=True)
+    if len(shown) < total:
+        typer.echo(f"complaintctl: showing {len(shown)} of {total}; use --limit 0 for all", err=True)
     if problems:
         raise typer.Exit(1)
 
