@@ -143,3 +143,46 @@ def test_overdue_is_what_holding_every_row_gave(ws: Workspace, spread: list[str]
         items, problems, _when, uncommitted = reads.overdue(str(ws.root), as_of, warn)
         assert items == overdue_items(oracle, warn, when) and (problems, uncommitted) == ([], [])
         assert items or as_of < "2026-10-10"
+
+
+def test_each_row_gives_what_month_rows_gives_from_any_rows_file(ws: Workspace, spread: list[str]) -> None:
+    """Decoded a row at a time from a rows file made for the folder's tree;
+    through month_rows from a missing, stale or damaged one (damaged after
+    some rows were given: the rest follow, none twice)."""
+    from tests.helpers import git
+
+    broken = ws.case_file(spread[3]).with_name("C-20261001-BAD000.yaml")
+    broken.write_text("schema: 1\nid: [unclosed\n")
+    git(ws.root, "add", str(broken))
+    git(ws.root, "commit", "-qm", "A broken file on record")
+    found = wsmod.find_workspace(str(ws.root))
+    snap = caseindex.snapshot(found, status=False)
+    months = snap.months()
+
+    def oracle(month: str) -> list[Any]:
+        loaded = caseindex.month_rows(found, snap, [month])
+        pairs: list[Any] = [*loaded.items[month], *((p.path, p) for p in loaded.problems[month])]
+        return sorted(pairs, key=lambda pair: str(pair[0]))
+
+    caseindex.read_rows(
+        found
+    )  # the rows files made (a fresh parse keeps raw facts that a rows file does not)
+    expected = {month: oracle(month) for month in months}
+    assert any(isinstance(e, caseindex.Problem) for pairs in expected.values() for _, e in pairs)
+    assert list(caseindex.each_row(found, snap, months)) == [p for m in months for p in expected[m]]
+    rows_file = found.git_dir() / "complaintctl" / f"v{caseindex.indexrow.VERSION}" / f"rows-{months[0]}.json"
+    text = rows_file.read_text()
+    stale = text.replace(f'"tree": "{snap.tree(months[0])}"', '"tree": "0000"')
+    assert stale != text
+    cut = text[: text.index('{"v"', text.index('{"v"') + 1) + 10]  # damaged in its second row
+
+    def no_facts(pairs: list[Any]) -> list[Any]:
+        """A case parsed afresh carries its raw facts and no blob id; one read back from the file, not all."""
+        return [(rel, {k: v for k, v in e.items() if k not in (*caseindex.FACTS, "blob")} if isinstance(e, dict) else e)
+                for rel, e in pairs]  # fmt: skip
+
+    for damaged in (stale, cut, "", "{}"):
+        rows_file.write_text(damaged)
+        got = list(caseindex.each_row(found, snap, months[:1]))
+        assert no_facts(got) == no_facts(expected[months[0]]) and len(got) == len(expected[months[0]])
+        assert rows_file.read_text() == text  # made again

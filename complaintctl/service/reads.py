@@ -188,33 +188,25 @@ def _every_row(
         return shown
 
     def rows() -> Iterator[dict[str, Any]]:
-        waiting = []  # rows on a matter whose severity or clocks need all its cases
-        for month in snap.months():
-            loaded = caseindex.month_rows(ws, snap, [month])
-            items = loaded.items[month]
-            problems.extend(p.message for p in loaded.problems[month])
-            del loaded
-            attach_early(ws, items, now)
-            for key, group in casestatus.peers_by_matter(row for _, row in items).items():
-                every[key] += group  # in the order of the cases, as when every row was held
-            wanted = [row for _, row in items if not query.status or row["state"] in query.status]
-            for key, group in casestatus.peers_by_matter(wanted).items():
-                in_states[key] += group
-            for row in wanted:
-                if not picked(row):
-                    continue
-                level = (
-                    _level(ws, row, now, now_us, {})
-                    if not row.get("matter")
-                    else _level_alone(row, now, now_us)
-                )
-                if row.get("matter") and (level is None or clocks):
-                    waiting.append(row)
-                    continue
-                shown = finish(row, level)
+        on_matter = []  # rows whose severity or clocks need every case on their matter
+        for found in _committed(ws, snap, now):
+            if isinstance(found, caseindex.Problem):
+                problems.append(found.message)
+                continue
+            row = found[1]
+            wanted = not query.status or row["state"] in query.status
+            if row.get("matter"):
+                for key, group in casestatus.peers_by_matter([row]).items():
+                    every[key] += group  # in the order of the cases, as when every row was held
+                    if wanted:
+                        in_states[key] += group
+                if wanted and picked(row):
+                    on_matter.append(row)
+            elif wanted and picked(row):
+                shown = finish(row, _level(ws, row, now, now_us, {}))
                 if shown is not None:
                     yield shown
-        for row in waiting:
+        for row in on_matter:
             shown = finish(row, None)
             if shown is not None:
                 yield shown
@@ -487,27 +479,43 @@ def overdue(
     problems: list[str] = []
     on_matter: list[Any] = []  # rows on a matter, evaluated when all its peers are known
     peers: dict[tuple[str, str], list[Any]] = defaultdict(list)
-    for month in snap.months():
-        loaded = caseindex.month_rows(ws, snap, [month])
-        live = [
-            (rel, row)
-            for rel, row in loaded.items[month]
-            if datetime.fromisoformat(row["opened_at"]) <= when and not casestatus.done_by(row, when)
-        ]
-        problems += [p.message for p in loaded.problems[month]]
-        del loaded
-        attach_early(ws, live, when)
-        for key, group in casestatus.peers_by_matter(row for _, row in live).items():
-            peers[key] += group  # in the order of the cases, as when every row was held
-        for _rel, row in live:
-            if row.get("matter"):
-                on_matter.append(row)
-            else:
-                items += listing.items(casestatus.status(policy, row, when, cal, {}), warn, when)
+    for found in _committed(ws, snap, when):
+        if isinstance(found, caseindex.Problem):
+            problems.append(found.message)
+            continue
+        row = found[1]
+        if datetime.fromisoformat(row["opened_at"]) > when or casestatus.done_by(row, when):
+            continue
+        if row.get("matter"):
+            on_matter.append(row)
+            for key, group in casestatus.peers_by_matter([row]).items():
+                peers[key] += group  # in the order of the cases, as when every row was held
+        else:
+            items += listing.items(casestatus.status(policy, row, when, cal, {}), warn, when)
     for row in on_matter:
         items += listing.items(casestatus.status(policy, row, when, cal, peers), warn, when)
     items.sort(key=listing.sort_key)
     return items, problems, when, snap.uncommitted()
+
+
+def _committed(
+    ws: Workspace, snap: caseindex.Snapshot, when: datetime
+) -> Iterator[tuple[str, Any] | caseindex.Problem]:
+    """Every committed case's row in path order, a month folder at a time,
+    one row held at a time (see caseindex.each_row), those settled after
+    ``when`` with their raw facts (as attach_early gives them); the
+    unreadable files as problems."""
+    facts: dict[str, dict[str, Any]] = {}  # the facts file of the month being read, once read
+    for rel, entry in caseindex.each_row(ws, snap, snap.months()):
+        if isinstance(entry, caseindex.Problem):
+            yield entry
+            continue
+        row: Any = entry
+        if "clock_facts" not in row and datetime.fromisoformat(row["settled"]["at"]) > when:
+            if caseindex.month_of(rel) not in facts:
+                facts.clear()
+            caseindex.attach_facts(ws, [(rel, row)], facts)
+        yield rel, row
 
 
 def attach_early(ws: Workspace, items: Sequence[Any], when: datetime) -> None:
