@@ -56,3 +56,35 @@ def test_reading_commands_import_what_they_need(ws: Workspace) -> None:
     assert report["light"] == []
     assert probe(ws, "report", "--format", "markdown")["heavy"] == ["tabulate"]
     assert probe(ws, "log", case_id)["heavy"] == ["git", "tabulate"]
+
+
+HOLIDAYS_PROBE = PROBE.replace("'rich'}", "'rich', 'holidays'}")
+
+
+def test_check_imports_the_holidays_package_only_for_a_country_it_has_not_met(ws: Workspace) -> None:
+    """The country's days, once kept beside the index, say it is known."""
+    from tests.helpers import git
+
+    kept = ws.root / ".git" / "complaintctl" / "holidays-CN.json"
+    assert "holidays: CN" in (ws.root / "policy.yaml").read_text()
+    kept.unlink(missing_ok=True)
+
+    def check() -> dict[str, object]:
+        out = subprocess.run(
+            [sys.executable, "-c", HOLIDAYS_PROBE, "check"], cwd=ws.root, capture_output=True, text=True
+        ).stdout
+        return dict(json.loads(out.splitlines()[-1]))
+
+    assert check() == {"code": 0, "heavy": ["holidays"], "sqlite3": True}
+    probe(ws, *open_args())
+    probe(ws, "list")  # the index: its clocks count working hours, the days are kept
+    assert kept.exists()
+    assert check() == {"code": 0, "heavy": [], "sqlite3": True}
+    policy = ws.root / "policy.yaml"
+    policy.write_text(policy.read_text().replace("holidays: CN", "holidays: ZZ"))
+    git(ws.root, "commit", "-qam", "An unknown country")
+    assert check() == {"code": 1, "heavy": ["holidays"], "sqlite3": False}
+    result = subprocess.run(
+        [sys.executable, "-m", "complaintctl", "check"], cwd=ws.root, capture_output=True, text=True
+    )
+    assert "no public holidays known for country 'ZZ'" in result.stdout + result.stderr

@@ -1010,7 +1010,7 @@ def list_(
         stalled=stalled,
         search=search,
     )
-    _print_rows(*reads.query_rows(root, query), limit, wide, _format(fmt, as_json), show_pii)
+    _print_rows(*reads.query_rows(root, query, limit), wide, _format(fmt, as_json), show_pii)
 
 
 @app.command(epilog="Example: complaintctl customer 13812341234  (or an e-mail, or an account number)")
@@ -1026,14 +1026,14 @@ def customer(
     from complaintctl.service import reads
 
     query = reads.ListQuery(customer=key)
-    _print_rows(*reads.query_rows(root, query), limit, False, _format(fmt, as_json), show_pii)
+    _print_rows(*reads.query_rows(root, query, limit), False, _format(fmt, as_json), show_pii)
 
 
 def _print_rows(
-    rows: Any,  # a sequence: the queue decodes only the rows shown
+    shown: Any,  # a sequence: the queue decodes only the rows shown
+    total: int,
     problems: list[str],
     uncommitted: list[str],
-    limit: int,
     wide: bool,
     fmt: RowsFormat,
     show_pii: bool,
@@ -1042,13 +1042,12 @@ def _print_rows(
     from complaintctl.service import reads
 
     _say_skipped(problems, uncommitted)
-    shown = rows if limit <= 0 else rows[:limit]
     if fmt is RowsFormat.TABLE:
         typer.echo(list_table(shown, show_pii, wide, _colour()))
     else:
         typer.echo(rows_output(reads.public_rows(shown, show_pii), fmt.value))
-    if len(shown) < len(rows):
-        typer.echo(f"complaintctl: showing {len(shown)} of {len(rows)}; use --limit 0 for all", err=True)
+    if len(shown) < total:
+        typer.echo(f"complaintctl: showing {len(shown)} of {total}; use --limit 0 for all", err=True)
     if problems:
         raise typer.Exit(1)
 
@@ -1311,12 +1310,11 @@ def overdue(
     root: Root = None,
 ) -> None:
     """List open cases past a time limit (exit 1 if any); reads only, writes nothing."""
-    from complaintctl.cli.text import overdue_items, overdue_output
+    from complaintctl.cli.text import overdue_output
     from complaintctl.service import reads
 
-    _ws, statuses, problems, when, uncommitted = reads.statuses(root, as_of)
+    items, problems, when, uncommitted = reads.overdue(root, as_of, warn)
     _say_skipped(problems, uncommitted)
-    items = overdue_items(statuses, warn, when)
     typer.echo(overdue_output(items, _format(fmt, as_json).value, when, problems, _colour()))
     if problems:  # one rule with list and report: name the files, say it, exit 1
         typer.echo(f"complaintctl: {len(problems)} case file(s) left out; the list is incomplete", err=True)

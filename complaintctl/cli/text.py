@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from complaintctl.cli.colour import BOLD, RED, SEVERITY, YELLOW, paint
 from complaintctl.core.casestatus import CaseStatus
-from complaintctl.core.columns import columns
-from complaintctl.core.deadlines import ClockState, format_span
+from complaintctl.core.columns import columns, simple_table
+from complaintctl.core.deadlines import ClockState, format_span, left_text
 from complaintctl.core.eventlog import event_key, retracted
 from complaintctl.core.privacy import mask_name
-from complaintctl.core.records import case_relpath
 
 # Characters that change how the text after them is shown: terminal control
 # codes, and the bidi embeddings, overrides and isolates (U+202E makes the
@@ -45,15 +44,6 @@ def _when(value: datetime | None) -> str:
     return "-" if value is None else value.isoformat(timespec="minutes").replace("T", " ")
 
 
-def _left(state: ClockState) -> str:
-    """Counted time left: working hours for a business clock, else calendar time."""
-    seconds = state.left_seconds or 0
-    if state.limit.business:
-        hours, rest = divmod(int(seconds // 60), 60)
-        return f"{hours}h {rest}m of working time" if rest else f"{hours}h of working time"
-    return format_span(seconds)
-
-
 def clock_line(state: ClockState) -> str:
     name = state.clock.replace("_", " ")
     limit = (
@@ -68,9 +58,9 @@ def clock_line(state: ClockState) -> str:
         late = format_span(state.late_seconds)
         return f"{name}: BREACHED (due {_when(state.due)}, {late} late{done}; limit {limit})"
     if state.status == "paused":
-        return f"{name}: paused while waiting on the customer ({_left(state)} left; limit {limit})"
+        return f"{name}: paused while waiting on the customer ({left_text(state)} left; limit {limit})"
     word = "running" if state.status == "running" else "WARNING"
-    return f"{name}: {word} (due {_when(state.due)}, {_left(state)} left; limit {limit})"
+    return f"{name}: {word} (due {_when(state.due)}, {left_text(state)} left; limit {limit})"
 
 
 _CLOCK_STYLE = {"breached": RED, "warning": YELLOW}
@@ -283,51 +273,12 @@ def log_table(entries: Sequence[Mapping[str, str]]) -> str:
 def overdue_items(
     statuses: Sequence[CaseStatus], warn: bool, as_of: datetime | None = None
 ) -> list[dict[str, Any]]:
-    """One item per breached (and with warn, nearly breached) running clock."""
-    items = []
-    for st in statuses:
-        wanted = st.breached + (st.warnings if warn else [])
-        for c in wanted:
-            row = st.row
-            items.append(
-                {
-                    "case": row["id"],
-                    "file": case_relpath(row["id"]),
-                    "clock": c.clock,
-                    "status": c.status,
-                    "due": c.due.isoformat() if c.due else None,
-                    "late": format_span(c.late_seconds) if c.status == "breached" else None,
-                    "late_seconds": int(c.late_seconds),
-                    "left": _left(c) if c.status == "warning" else None,
-                    "owner": row["owner"],
-                    "tier": row["tier"],
-                    "severity": st.level,
-                    "stalled": st.stalled,
-                }
-            )
-        since = st.waiting_since(as_of) if warn and as_of is not None else None
-        if since is not None:  # paused clocks: listed so that a wait is never forgotten
-            row = st.row
-            items.append(
-                {
-                    "case": row["id"],
-                    "file": case_relpath(row["id"]),
-                    "clock": "waiting on the customer",
-                    "status": "waiting",
-                    "due": None,
-                    "since": since.isoformat(),
-                    "late": None,
-                    "late_seconds": 0,
-                    "left": None,
-                    "owner": row["owner"],
-                    "tier": row["tier"],
-                    "severity": st.level,
-                    "stalled": st.stalled,
-                }
-            )
-    order = {"breached": 0, "warning": 1, "waiting": 2}
-    items.sort(key=lambda i: (order[str(i["status"])], -int(i["late_seconds"] or 0), str(i["case"])))
-    return items
+    """One item per breached (and with warn, nearly breached) running clock, sorted."""
+    from complaintctl.core import overdue
+
+    found = [item for st in statuses for item in overdue.items(st, warn, as_of)]
+    found.sort(key=overdue.sort_key)
+    return found
 
 
 def overdue_output(
@@ -377,29 +328,33 @@ def overdue_output(
         return "\n".join(lines)
     if not items:
         return f"No case is overdue as of {stamp}{_incomplete(problems)}."
-    from tabulate import tabulate
-
     words = {
         "breached": paint("OVERDUE", RED, colour),
         "warning": paint("warning", YELLOW, colour),
         "waiting": "waiting",
     }
-    table = [
-        (
-            i["case"],
-            i["clock"].replace("_", " "),
-            words[i["status"]],
-            _stamp(i["due"]) if i["due"] else "-",
-            i["late"] or (f"{i['left']} left" if i["left"] else f"since {_stamp(i['since'])}"),
-            i["owner"],
-            i["tier"],
-            i["severity"] + (" (stalled)" if i["stalled"] else ""),
-        )
-        for i in items
-    ]
+
+    def table() -> Iterator[tuple[Any, ...]]:
+        for i in items:
+            yield (
+                i["case"],
+                i["clock"].replace("_", " "),
+                words[i["status"]],
+                _stamp(i["due"]) if i["due"] else "-",
+                i["late"] or (f"{i['left']} left" if i["left"] else f"since {_stamp(i['since'])}"),
+                i["owner"],
+                i["tier"],
+                i["severity"] + (" (stalled)" if i["stalled"] else ""),
+            )
+
     headers = ("Case", "Clock", "Status", "Due", "Late", "Owner", "Tier", "Severity")
     summary = f"{counts}, as of {stamp}{_incomplete(problems)}"
-    return str(tabulate(table, headers=headers, tablefmt="simple")) + "\n" + summary
+    laid = simple_table(headers, table)  # tabulate's layout, a row at a time
+    if laid is None:  # numbers, several lines or control codes in a cell: tabulate's own
+        from tabulate import tabulate
+
+        return str(tabulate(list(table()), headers=headers, tablefmt="simple")) + "\n" + summary
+    return "\n".join([*laid, summary])
 
 
 def _stamp(iso: str) -> str:

@@ -392,3 +392,12 @@ def format_span(seconds: float) -> str:
         f"{mins}m" if mins and not days else "",
     ]
     return " ".join(p for p in parts if p) or "0m"
+
+
+def left_text(state: ClockState) -> str:
+    """Counted time left: working hours for a business clock, else calendar time."""
+    seconds = state.left_seconds or 0
+    if state.limit.business:
+        hours, rest = divmod(int(seconds // 60), 60)
+        return f"{hours}h {rest}m of working time" if rest else f"{hours}h of working time"
+    return format_span(seconds)

@@ -75,7 +75,7 @@ def check(root: str | None) -> list[str]:
         policy = ws.policy
         from complaintctl.store import calendar
 
-        calendar.check_country(policy)
+        calendar.check_country(policy, ws.git_dir() / "complaintctl")
     except ComplaintError as exc:
         return [str(exc)]
     from complaintctl.service import casecheck

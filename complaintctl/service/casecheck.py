@@ -24,7 +24,7 @@ from complaintctl.store.workspace import Workspace
 
 def problems(ws: Workspace) -> list[str]:
     listing = list(workspace.case_files(ws))
-    found: dict[str, list[str]] = {rel: [] for rel in listing}
+    found: dict[str, list[str]] = {}  # the problems of a file, by path (none: not there)
     # What differs from HEAD: what a crash could leave (one 'git status' of
     # cases/ and evidence/), ignored files, and files git was told not to look at.
     left = faults.find(ws)
@@ -36,20 +36,22 @@ def problems(ws: Workspace) -> list[str]:
     changed = touched | set(filter(None, ignored.stdout.split("\0")))
     for rel in listing:
         if (ws.root / rel).is_symlink():
-            found[rel].append(f"{rel}: is a symbolic link; replace it with a plain file")
+            found[rel] = [f"{rel}: is a symbolic link; replace it with a plain file"]
         elif not is_case_path(rel):
-            found[rel].append(_misplaced(ws, rel))
+            found[rel] = [_misplaced(ws, rel)]
     unread = set()
-    for problem in caseindex.with_queue(ws, lambda queue: queue.problems(), status=False):
-        if problem.path in found and problem.path not in changed and not found[problem.path]:
-            found[problem.path].append(problem.message)
+    unreadable = caseindex.with_queue(ws, lambda queue: queue.problems(), status=False)
+    listed = set(listing) if unreadable else set()
+    for problem in unreadable:
+        if problem.path in listed and problem.path not in changed and not found.get(problem.path):
+            found[problem.path] = [problem.message]
             unread.add(problem.path)
+    cache = EvidenceCache(ws)  # before the listing of HEAD: its decoding needs room for a while
     heads = _head_blobs(ws)
-    cache = EvidenceCache(ws)
     sha_of = _hasher(heads, touched, cache)
     named = _naming_evidence(ws)
     for rel in listing:
-        if found[rel] or not is_case_path(rel):
+        if rel in found or not is_case_path(rel):
             continue
         blob = None if rel in changed else heads.get(rel)
         if blob is None or rel in named:
@@ -59,16 +61,18 @@ def problems(ws: Workspace) -> list[str]:
                     text = (ws.root / rel).read_text(encoding="utf-8")
                     records = records_of(workspace.parse_case(text, rel, ws.policy, roundtrip=False))
                 except ComplaintError as exc:
-                    found[rel].append(str(exc))
+                    found[rel] = [str(exc)]
                     continue
                 except (OSError, UnicodeDecodeError) as exc:
-                    found[rel].append(f"{rel}: cannot read: {exc}")
+                    found[rel] = [f"{rel}: cannot read: {exc}"]
                     continue
                 if blob:
                     cache.keep_records(blob, records)
-            found[rel] += _evidence_problems(ws, rel, records, sha_of)
+            missing = _evidence_problems(ws, rel, records, sha_of)
+            if missing:
+                found[rel] = missing
     cache.save(set(heads.values()))
-    said = [problem for rel in listing for problem in found[rel]]
+    said = [problem for rel in listing for problem in found.get(rel, ())]
     joined = "\n".join(said)
     for fault in left:
         if fault.path not in joined:  # each file named once
@@ -90,15 +94,17 @@ def _misplaced(ws: Workspace, rel: str) -> str:
 def _hidden(ws: Workspace) -> set[str]:
     """Files of cases/ and evidence/ marked assume-unchanged or skip-worktree:
     git stops looking at them, so a change there shows in no status."""
-    out = gitwrite.git(ws.root, "ls-files", "-v", "-z", "--", "cases", "evidence").stdout
-    return {entry[2:] for entry in out.split("\0") if entry and (entry[0].islower() or entry[0] == "S")}
+    out = gitwrite.git_records(ws.root, "ls-files", "-v", "-z", "--", "cases", "evidence")
+    return {entry[2:] for entry in out if entry and (entry[0].islower() or entry[0] == "S")}
 
 
 def _head_blobs(ws: Workspace) -> dict[str, str]:
     """Every file of cases/ and evidence/ at HEAD, with its blob id."""
-    out = gitwrite.git(ws.root, "ls-tree", "-r", "-z", "HEAD", "--", "cases", "evidence", check=False).stdout
     blobs = {}
-    for line in out.split("\0"):
+    listing = gitwrite.git_records(
+        ws.root, "ls-tree", "-r", "-z", "HEAD", "--", "cases", "evidence", check=False
+    )
+    for line in listing:
         meta, _, rel = line.partition("\t")
         parts = meta.split()
         if len(parts) == 3 and parts[1] == "blob":

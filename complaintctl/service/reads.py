@@ -59,10 +59,14 @@ def me(root: str | None) -> str:
     return who.strip()
 
 
-def query_rows(root: str | None, query: ListQuery) -> tuple[Sequence[dict[str, Any]], list[str], list[str]]:
-    """The rows ``query`` asks for (with their effective severity), sorted by
-    time received; the files that could not be read; those not on record.
-    The daily queue's rows are decoded only when read (see QueueRows)."""
+def query_rows(
+    root: str | None, query: ListQuery, limit: int = 0
+) -> tuple[Sequence[dict[str, Any]], int, list[str], list[str]]:
+    """The first ``limit`` (0: all) of the rows ``query`` asks for (with
+    their effective severity), sorted by time received; how many it asks
+    for; the files that could not be read; those not on record. The daily
+    queue's rows are decoded only when read (see QueueRows); any other
+    list is read a month at a time, keeping the rows it shows (see _every_row)."""
     from complaintctl.core import casestatus
     from complaintctl.core.records import customer_keys
 
@@ -94,30 +98,34 @@ def query_rows(root: str | None, query: ListQuery) -> tuple[Sequence[dict[str, A
     open_states = casestatus.open_states(policy)
     queue = not (query.every or query.customer) and all(s in open_states for s in query.status)
     words = query.search.casefold().split() if query.search else []
-    if queue and not (query.severity or query.overdue or query.stalled):
-        return _queue_page(ws, query, since, until, words)
-    if queue:  # the effective severity of every open case decides: all of them
-        rows, problems, uncommitted = _queue_all(ws, query.status)
-    else:
-        rows, problems, uncommitted = list_rows(root, query.status)
-    chosen = []
-    for row in rows:
-        if not (query.status or query.every or query.customer) and row.get("resolution"):
-            continue  # the daily queue: open cases
+
+    def picked(row: Mapping[str, Any]) -> bool:
+        """The filters a row answers without its severity or clocks."""
         opened = datetime.fromisoformat(row["opened_at"])
-        if (
+        return not (
             (query.owner and row["owner"].casefold() != query.owner.casefold())
             or (query.category and row["category"] != query.category)
-            or (query.severity and row["severity"] != query.severity)
             or (query.matter and row.get("matter") != query.matter)
             or (since and opened < since)
             or (until and opened >= until)
             or (keys and not keys & set(row["customer_keys"]))
-        ):
-            continue
-        if words and not all(w in caseindex.search_text(row) for w in words):
-            continue
-        chosen.append(row)
+            or (words and not all(w in caseindex.search_text(row) for w in words))
+        )
+
+    if queue and not (query.severity or query.overdue or query.stalled):
+        page, problems, uncommitted = _queue_page(ws, query, since, until, words)
+        shown = page if limit <= 0 else page[:limit]
+        return shown, len(page), problems, uncommitted
+    if not queue:
+        return _every_row(ws, query, picked, limit)
+    # The effective severity of every open case decides: all of them.
+    rows, problems, uncommitted = _queue_all(ws, query.status)
+    chosen = []
+    for row in rows:
+        if not query.status and row.get("resolution"):
+            continue  # the daily queue: open cases
+        if picked(row) and not (query.severity and row["severity"] != query.severity):
+            chosen.append(row)
     if query.overdue or query.stalled:
         now = times.now(tz)
         attach_early(ws, [(case_relpath(r["id"]), r) for r in chosen], now)
@@ -130,8 +138,92 @@ def query_rows(root: str | None, query: ListQuery) -> tuple[Sequence[dict[str, A
                 continue
             kept.append({**row, "stalled": st.stalled})
         chosen = kept
-    chosen.sort(key=lambda r: (datetime.fromisoformat(r["opened_at"]), r["id"]))
-    return chosen, problems, uncommitted
+    chosen.sort(key=_received)
+    return (chosen if limit <= 0 else chosen[:limit]), len(chosen), problems, uncommitted
+
+
+def _received(row: Mapping[str, Any]) -> tuple[datetime, str]:
+    """The order of every list: oldest received first."""
+    return datetime.fromisoformat(row["opened_at"]), row["id"]
+
+
+def _every_row(
+    ws: Workspace, query: ListQuery, picked: Callable[[Mapping[str, Any]], bool], limit: int
+) -> tuple[list[dict[str, Any]], int, list[str], list[str]]:
+    """The first ``limit`` (0: all) rows of every committed case in the
+    query's states that ``picked`` accepts and its severity and clocks let
+    through, read a month at a time: a row is kept only while it is among
+    those shown (its public keys: see PUBLIC_KEYS), or while its severity or
+    clocks wait for the cases on its matter; how many there are; the files
+    that could not be read; those not on record."""
+    import heapq
+    from collections import defaultdict
+
+    from complaintctl.core import casestatus, timeline
+
+    policy = ws.policy
+    now = times.now(policy.timezone)
+    now_us = timeline.micros(now)
+    cal = caseindex.calendar(ws)
+    clocks = query.overdue or query.stalled
+    snap = caseindex.snapshot(ws)
+    problems: list[str] = []
+    # The peers of a matter: every case's for the severity (as list_rows
+    # has them), those in the states asked for for the clocks.
+    every: dict[tuple[str, str], list[Any]] = defaultdict(list)
+    in_states: dict[tuple[str, str], list[Any]] = defaultdict(list)
+
+    def finish(row: Mapping[str, Any], level: str | None) -> dict[str, Any] | None:
+        """The row as shown, if its severity and clocks let it through."""
+        if level is None:
+            level = _level(ws, row, now, now_us, every)
+        if query.severity and level != query.severity:
+            return None
+        if clocks:
+            st = casestatus.status(policy, row, now, cal, in_states)  # type: ignore[arg-type]
+            if (query.overdue and not st.breached) or (query.stalled and not st.stalled):
+                return None
+        shown = {k: row.get(k) for k in PUBLIC_KEYS}
+        shown["severity"] = level
+        return shown
+
+    def rows() -> Iterator[dict[str, Any]]:
+        on_matter = []  # rows whose severity or clocks need every case on their matter
+        for found in _committed(ws, snap, now):
+            if isinstance(found, caseindex.Problem):
+                problems.append(found.message)
+                continue
+            row = found[1]
+            wanted = not query.status or row["state"] in query.status
+            if row.get("matter"):
+                for key, group in casestatus.peers_by_matter([row]).items():
+                    every[key] += group  # in the order of the cases, as when every row was held
+                    if wanted:
+                        in_states[key] += group
+                if wanted and picked(row):
+                    on_matter.append(row)
+            elif wanted and picked(row):
+                shown = finish(row, _level(ws, row, now, now_us, {}))
+                if shown is not None:
+                    yield shown
+        for row in on_matter:
+            shown = finish(row, None)
+            if shown is not None:
+                yield shown
+
+    total = 0
+
+    def counted() -> Iterator[dict[str, Any]]:
+        nonlocal total
+        for row in rows():
+            total += 1
+            yield row
+
+    # nsmallest: sorted(...)[:limit], holding limit rows at a time
+    chosen = (
+        heapq.nsmallest(limit, counted(), key=_received) if limit > 0 else sorted(counted(), key=_received)
+    )
+    return chosen, total, problems, snap.uncommitted()
 
 
 class QueueRows(Sequence[dict[str, Any]]):
@@ -266,17 +358,34 @@ def _with_severity(
     ws: Workspace, row: dict[str, Any], now: datetime, now_us: int, peers: Mapping[Any, Sequence[Any]]
 ) -> dict[str, Any]:
     """The row with its effective severity as of now (``now_us`` the same instant)."""
-    from complaintctl.core import casestatus, timeline
+    return {**row, "severity": _level(ws, row, now, now_us, peers)}
 
-    # An open case's severity is on its timeline (cheaper than the rules).
-    st = None if row.get("settled") else timeline.at(row, now_us)  # type: ignore[arg-type]
-    if st is not None:
-        level = st.level
-    else:
-        matter = row.get("matter")
-        group = peers.get((row["category"], matter), []) if matter else []
-        level = casestatus.level(ws.policy, row, now, group)  # type: ignore[arg-type]
-    return {**row, "severity": level}
+
+def _level(
+    ws: Workspace, row: Mapping[str, Any], now: datetime, now_us: int, peers: Mapping[Any, Sequence[Any]]
+) -> str:
+    """The row's effective severity as of now (``now_us`` the same instant)."""
+    from complaintctl.core import casestatus
+
+    level = _level_alone(row, now, now_us)
+    if level is not None:
+        return level
+    matter = row.get("matter")
+    group = peers.get((row["category"], matter), []) if matter else []
+    return casestatus.level(ws.policy, row, now, group)  # type: ignore[arg-type]
+
+
+def _level_alone(row: Mapping[str, Any], now: datetime, now_us: int) -> str | None:
+    """The effective severity when the row alone tells it: an open case's
+    is on its timeline, a settled case's was fixed when it settled (cheaper
+    than the rules); None when the rules must weigh the cases on its matter."""
+    from complaintctl.core import timeline
+
+    if not row.get("settled"):
+        st = timeline.at(row, now_us)  # type: ignore[arg-type]
+        return None if st is None else str(st.level)
+    settled = row["settled"]
+    return str(settled["level"]) if now >= datetime.fromisoformat(settled["at"]) else None
 
 
 def list_rows(
@@ -345,37 +454,68 @@ def case_status(root: str | None, case_id: str, as_of: str | None = None) -> tup
     return case, casestatus.status(policy, row, when_of(ws, as_of), caseindex.calendar(ws), peers)
 
 
-def statuses(
-    root: str | None, as_of: str | None = None
-) -> tuple[Workspace, list[Any], list[str], datetime, list[str]]:
-    """Where each case that can be late at ``as_of`` stands. Read a month at
-    a time, keeping only those: a case settled by then with every clock
-    stopped and every measure done cannot be (at 100k cases most are, and
-    holding every row took 700 MB)."""
+def overdue(
+    root: str | None, as_of: str | None = None, warn: bool = False
+) -> tuple[list[dict[str, Any]], list[str], datetime, list[str]]:
+    """What 'overdue' lists as of ``as_of`` (sorted: see core/overdue.py),
+    the files that could not be read, the moment, the files not on record.
+
+    Read a month at a time, and each case made into its few items as it is
+    read: a case settled by then with every clock stopped and every measure
+    done cannot be late (at 100k cases most are), and no row is kept but
+    those on a matter, whose severity waits for every case on it."""
+    from collections import defaultdict
+
     from complaintctl.core import casestatus
+    from complaintctl.core import overdue as listing
     from complaintctl.store import caseindex
 
     ws = workspace.find_workspace(root)
+    policy = ws.policy
     when = when_of(ws, as_of)
+    cal = caseindex.calendar(ws)
     snap = caseindex.snapshot(ws)
-    items: list[tuple[str, Any]] = []
+    items: list[dict[str, Any]] = []
     problems: list[str] = []
-    for month in snap.months():
-        loaded = caseindex.month_rows(ws, snap, [month])
-        items += [
-            (rel, row)
-            for rel, row in loaded.items[month]
-            if datetime.fromisoformat(row["opened_at"]) <= when and not casestatus.done_by(row, when)
-        ]
-        problems += [p.message for p in loaded.problems[month]]
-    attach_early(ws, items, when)
-    return (
-        ws,
-        casestatus.statuses(ws.policy, [row for _, row in items], when, caseindex.calendar(ws)),
-        problems,
-        when,
-        snap.uncommitted(),
-    )
+    on_matter: list[Any] = []  # rows on a matter, evaluated when all its peers are known
+    peers: dict[tuple[str, str], list[Any]] = defaultdict(list)
+    for found in _committed(ws, snap, when):
+        if isinstance(found, caseindex.Problem):
+            problems.append(found.message)
+            continue
+        row = found[1]
+        if datetime.fromisoformat(row["opened_at"]) > when or casestatus.done_by(row, when):
+            continue
+        if row.get("matter"):
+            on_matter.append(row)
+            for key, group in casestatus.peers_by_matter([row]).items():
+                peers[key] += group  # in the order of the cases, as when every row was held
+        else:
+            items += listing.items(casestatus.status(policy, row, when, cal, {}), warn, when)
+    for row in on_matter:
+        items += listing.items(casestatus.status(policy, row, when, cal, peers), warn, when)
+    items.sort(key=listing.sort_key)
+    return items, problems, when, snap.uncommitted()
+
+
+def _committed(
+    ws: Workspace, snap: caseindex.Snapshot, when: datetime
+) -> Iterator[tuple[str, Any] | caseindex.Problem]:
+    """Every committed case's row in path order, a month folder at a time,
+    one row held at a time (see caseindex.each_row), those settled after
+    ``when`` with their raw facts (as attach_early gives them); the
+    unreadable files as problems."""
+    facts: dict[str, dict[str, Any]] = {}  # the facts file of the month being read, once read
+    for rel, entry in caseindex.each_row(ws, snap, snap.months()):
+        if isinstance(entry, caseindex.Problem):
+            yield entry
+            continue
+        row: Any = entry
+        if "clock_facts" not in row and datetime.fromisoformat(row["settled"]["at"]) > when:
+            if caseindex.month_of(rel) not in facts:
+                facts.clear()
+            caseindex.attach_facts(ws, [(rel, row)], facts)
+        yield rel, row
 
 
 def attach_early(ws: Workspace, items: Sequence[Any], when: datetime) -> None:

@@ -82,10 +82,16 @@ class Holidays:
             pass  # only costs time next run
 
 
-def check_country(policy: Policy) -> None:
-    """Refuse a country the holidays package does not know (for `check`)."""
-    if policy.business_hours is not None and policy.business_hours.holidays:
-        _country(policy.business_hours.holidays)
+def check_country(policy: Policy, cache_dir: Path | None = None) -> None:
+    """Refuse a country the holidays package does not know (for `check`).
+    A country whose days are kept in ``cache_dir`` (as ``build`` keeps them)
+    is known: the package (~13 MB of country modules) is not imported."""
+    if policy.business_hours is None or not policy.business_hours.holidays:
+        return
+    code = policy.business_hours.holidays
+    if cache_dir is not None and Holidays(code, cache_dir / f"holidays-{code}.json").years:
+        return
+    _country(code)
 
 
 def build(policy: Policy, cache_dir: Path | None = None) -> Calendar | None:

@@ -461,6 +461,100 @@ def _month_rows(
     return out
 
 
+def each_row(ws: Workspace, snap: Snapshot, months: list[str]) -> Iterator[tuple[str, IndexRow | Problem]]:
+    """Every file of these month folders in path order, as its row or as
+    the problem that kept it from being read: what ``month_rows`` gives,
+    one at a time. A month whose rows file was made for the folder's tree
+    at HEAD is decoded a row at a time (at 100k cases decoding a whole month
+    holds ~60 MB); any other month goes through ``month_rows``."""
+    key = _policy_key(ws)
+    for month in months:
+        done = 0
+        try:
+            for rel, entry in _streamed(ws, snap, month, key):
+                yield rel, entry
+                done += 1
+            continue
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError, OSError):
+            pass  # not made for this tree, or damaged: read (and made again) as month_rows reads it
+        loaded = month_rows(ws, snap, [month])
+        found: list[tuple[str, IndexRow | Problem]] = [*loaded.items[month]]
+        found += [(p.path, p) for p in loaded.problems[month]]
+        found.sort(key=lambda pair: pair[0])  # the folder's order, as the rows file keeps it
+        yield from found[done:]
+
+
+def _streamed(
+    ws: Workspace, snap: Snapshot, month: str, key: str
+) -> Iterator[tuple[str, IndexRow | Problem]]:
+    """The rows file of a month, a row at a time; ValueError (before the
+    first row) if it is not for this policy and the folder's tree at HEAD."""
+    with open(_file(ws, "rows", month), "rb") as handle:
+        text = handle.read().decode("utf-8")
+    head, rows = _fields_then_rows(text)
+    tree = snap.tree(month)
+    if tree is None or head["policy"] != key or head["tree"] != tree:
+        raise ValueError("not made for this folder")
+    keys, errors = head["keys"], head["errors"]
+    folder = f"cases/{month[:4]}/{month[5:]}/"
+    for i, (name, blob) in enumerate(zip(head["names"], head["blobs"], strict=True)):
+        rel = folder + name
+        if str(i) in errors:
+            yield rel, Problem(rel, errors[str(i)])
+            continue
+        item = next(rows, None)
+        if item is None:
+            raise ValueError("fewer rows than files")
+        row = dict(zip(keys, item["v"], strict=True))
+        row.update(item.get("x") or {})
+        row["blob"] = blob
+        yield rel, cast(IndexRow, row)
+    for _extra in rows:
+        raise ValueError("more rows than files")
+
+
+_SPACE = re.compile(r"[ \t\n\r]*")
+
+
+def _fields_then_rows(text: str) -> tuple[dict[str, Any], Iterator[Any]]:
+    """A rows file's fields before "rows" (its last), and its rows decoded one by one."""
+    decode = json.JSONDecoder().raw_decode
+
+    def skip(pos: int, char: str | None = None) -> int:
+        pos = _SPACE.match(text, pos).end()  # type: ignore[union-attr]
+        if char is not None:
+            if text[pos] != char:
+                raise ValueError(f"expected {char!r} at {pos}")
+            pos = _SPACE.match(text, pos + 1).end()  # type: ignore[union-attr]
+        return pos
+
+    head: dict[str, Any] = {}
+    pos = skip(0, "{")
+    while True:
+        name, pos = decode(text, pos)
+        pos = skip(pos, ":")
+        if name == "rows":
+            break
+        head[name], pos = decode(text, pos)
+        pos = skip(pos, ",")
+    start = skip(pos, "[")
+
+    def rows() -> Iterator[Any]:
+        pos = start
+        if text[pos] != "]":
+            while True:
+                item, pos = decode(text, pos)
+                yield item
+                pos = skip(pos)
+                if text[pos] == "]":
+                    break
+                pos = skip(pos, ",")
+        if skip(skip(pos, "]"), "}") != len(text):
+            raise ValueError("text after the rows")
+
+    return head, rows()
+
+
 PEER_KEYS = (
     "id",
     "opened_at",
@@ -962,13 +1056,16 @@ def read_rows(ws: Workspace, progress: Callable[[int, int], None] | None = None)
     return result
 
 
-def attach_facts(ws: Workspace, items: Iterable[Item]) -> None:
-    """Give rows stored without their raw facts their facts back."""
+def attach_facts(
+    ws: Workspace, items: Iterable[Item], files: dict[str, dict[str, Any]] | None = None
+) -> None:
+    """Give rows stored without their raw facts their facts back (``files``:
+    the facts files read, by month, kept by a caller that comes back)."""
     missing = [(rel, row) for rel, row in items if "clock_facts" not in row]
     if not missing:
         return
     key = _policy_key(ws)
-    files: dict[str, dict[str, Any]] = {}
+    files = {} if files is None else files
     for rel, row in missing:
         month = month_of(rel) or ""
         if month not in files:

@@ -28,7 +28,7 @@ class EvidenceCache:
         self._files: dict[str, str] = {}
         self._changed = False
         try:
-            data = json.loads(self._path.read_text(encoding="utf-8"))
+            data = json.loads(self._path.read_bytes())  # bytes: no text copy of 15 MB at 100k cases
             cases, files = data["cases"], data["files"]
             if isinstance(cases, dict) and isinstance(files, dict):
                 self._cases, self._files = cases, files

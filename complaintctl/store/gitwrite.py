@@ -32,16 +32,11 @@ def git(
     stdin: str | None = None,
     check: bool = True,
 ) -> subprocess.CompletedProcess[str]:
-    full_env = dict(os.environ)
-    full_env["GIT_TERMINAL_PROMPT"] = "0"
-    full_env.setdefault("LC_ALL", "C")
-    if env:
-        full_env.update(env)
     try:
         result = subprocess.run(
             ["git", *args],
             cwd=root,
-            env=full_env,
+            env=_env(env),
             input=stdin,
             capture_output=True,
             text=True,
@@ -64,6 +59,44 @@ def no_index() -> dict[str, str]:
 
     name = f"complaintctl-no-index-{os.getpid()}-{os.urandom(8).hex()}"
     return {"GIT_INDEX_FILE": os.path.join(tempfile.gettempdir(), name)}
+
+
+def _env(env: Mapping[str, str] | None = None) -> dict[str, str]:
+    full_env = dict(os.environ)
+    full_env["GIT_TERMINAL_PROMPT"] = "0"
+    full_env.setdefault("LC_ALL", "C")
+    if env:
+        full_env.update(env)
+    return full_env
+
+
+def git_records(root: Path, *args: str, check: bool = True) -> Iterator[str]:
+    """The NUL-separated records git writes (run with -z), read as they
+    come: a listing of 180k files is never held whole (as bytes, text and
+    its split). They are what ``git(...).stdout.split("\\0")`` gives;
+    with ``check``, GitError once they are read if git failed."""
+    import tempfile
+
+    with tempfile.TemporaryFile() as errors:
+        try:
+            proc = subprocess.Popen(
+                ["git", *args], cwd=root, env=_env(), stdout=subprocess.PIPE, stderr=errors
+            )
+        except FileNotFoundError:
+            raise GitError("git is not installed", fix="install git and try again") from None
+        assert proc.stdout is not None
+        with proc:
+            rest = b""
+            while chunk := proc.stdout.read(1 << 16):
+                parts = (rest + chunk).split(b"\0")
+                rest = parts.pop()
+                for part in parts:
+                    yield part.decode("utf-8", "replace")
+            yield rest.decode("utf-8", "replace")
+        if check and proc.returncode != 0:
+            errors.seek(0)
+            stderr = errors.read().decode("utf-8", "replace")
+            raise GitError(explain(stderr), fix=fix_for(stderr))
 
 
 def explain(stderr: str) -> str:

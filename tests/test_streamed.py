@@ -1,0 +1,188 @@
+"""'list' beyond the open queue and 'overdue' read the cases a month at a
+time and keep only what they print: they give what the paths that held
+every row gave (kept here as the oracles), on a workspace over three months
+with a matter whose cases span two of them."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+
+from complaintctl.cli.text import list_table, overdue_items
+from complaintctl.core import casestatus
+from complaintctl.core.records import case_relpath, customer_keys
+from complaintctl.service import reads
+from complaintctl.store import caseindex
+from complaintctl.store import workspace as wsmod
+from tests.helpers import Workspace, open_args
+from tests.test_report import START, stamp, twenty  # noqa: F401  (the fixture)
+
+NOWS = [
+    "2026-10-09T12:00:00+08:00",
+    "2026-11-03T12:00:00+08:00",
+    "2026-11-22T10:00:00+08:00",
+    "2027-01-15T09:00:00+08:00",
+]
+
+
+@pytest.fixture
+def spread(run: Any, ws: Workspace, twenty: list[str]) -> list[str]:  # noqa: F811
+    """The twenty cases; three more on their matter in November from other
+    customers; and a matter of three customers, the first on 30 October and
+    the two others in November, which makes the first hot on 2 November
+    (the same matter from 3 customers within 30 days), its folder read
+    before theirs."""
+    ids = list(twenty)
+    for k in range(3):
+        at = START + timedelta(days=40 + k)
+        over = {"at": stamp(at), "phone": f"1390000{k:04d}", "customer": f"Later {k}", "matter": "oct-batch"}
+        result = run(*open_args(**over))
+        assert result.exit_code == 0, result.stderr
+        ids.append(result.stdout.strip())
+    for k, at in enumerate(["2026-10-30T10:00", "2026-11-01T10:00", "2026-11-02T10:00"]):
+        over = {"at": at, "phone": f"1370000{k:04d}", "customer": f"Wave {k}", "matter": "wave"}
+        result = run(*open_args(**over))
+        assert result.exit_code == 0, result.stderr
+        ids.append(result.stdout.strip())
+    return ids
+
+
+def old_list(root: str, query: reads.ListQuery) -> list[dict[str, Any]]:
+    """What query_rows gave for a list beyond the open queue when it held every row."""
+    from complaintctl.core import times
+
+    ws = wsmod.find_workspace(root)
+    rows, _problems, _uncommitted = reads.list_rows(root, query.status)
+    keys = customer_keys({"phone": query.customer, "email": query.customer, "account": query.customer})
+    since = times.parse_at(query.since, ws.policy.timezone) if query.since else None
+    chosen = [
+        row
+        for row in rows
+        if not (
+            (query.owner and row["owner"].casefold() != query.owner.casefold())
+            or (query.category and row["category"] != query.category)
+            or (query.severity and row["severity"] != query.severity)
+            or (query.matter and row.get("matter") != query.matter)
+            or (since and datetime.fromisoformat(row["opened_at"]) < since)
+            or (query.customer and not keys & set(row["customer_keys"]))
+        )
+    ]
+    if query.overdue or query.stalled:
+        now = times.now(ws.policy.timezone)
+        reads.attach_early(ws, [(case_relpath(r["id"]), r) for r in chosen], now)
+        peers = casestatus.peers_by_matter(rows)  # type: ignore[arg-type]
+        cal = caseindex.calendar(ws)
+        kept = []
+        for row in chosen:
+            st = casestatus.status(ws.policy, row, now, cal, peers)  # type: ignore[arg-type]
+            if not ((query.overdue and not st.breached) or (query.stalled and not st.stalled)):
+                kept.append(row)
+        chosen = kept
+    chosen.sort(key=lambda r: (datetime.fromisoformat(r["opened_at"]), r["id"]))
+    return chosen
+
+
+QUERIES = [
+    reads.ListQuery(every=True),
+    reads.ListQuery(status=("closed", "followed-up")),
+    reads.ListQuery(status=("open", "closed")),
+    reads.ListQuery(every=True, owner="BOB@example.com"),
+    reads.ListQuery(every=True, category="billing", since="2026-10-05T00:00"),
+    reads.ListQuery(every=True, severity="hot"),
+    reads.ListQuery(every=True, severity="general"),
+    reads.ListQuery(every=True, matter="oct-batch"),
+    reads.ListQuery(every=True, matter="wave", severity="hot"),
+    reads.ListQuery(every=True, overdue=True),
+    reads.ListQuery(every=True, stalled=True),
+    reads.ListQuery(status=("closed",), overdue=True),
+    reads.ListQuery(customer="13900000001"),
+    reads.ListQuery(customer="13800000002"),
+]
+
+
+@pytest.mark.parametrize("now", NOWS)
+def test_lists_beyond_the_queue_are_what_holding_every_row_gave(
+    ws: Workspace, spread: list[str], now: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COMPLAINTCTL_NOW", now)
+    root = str(ws.root)
+    seen = set()
+    for query in QUERIES:
+        oracle = old_list(root, query)
+        seen.add(len(oracle))
+        for limit in (0, 1, 3, 50):
+            shown, total, problems, uncommitted = reads.query_rows(root, query, limit)
+            expected = oracle if limit <= 0 else oracle[:limit]
+            assert (total, problems, uncommitted) == (len(oracle), [], []), query
+            assert reads.public_rows(shown, True) == reads.public_rows(expected, True), (query, limit)
+            assert list_table(shown, False, True) == list_table(expected, False, True)
+    assert len(seen) > 4  # the queries pick different rows
+
+
+@pytest.mark.parametrize(
+    "as_of",
+    ["2026-10-09T12:00", "2026-11-03T12:00", "2026-11-12T09:00", "2026-12-01T09:00", "2027-02-01T09:00"],
+)
+def test_overdue_is_what_holding_every_row_gave(ws: Workspace, spread: list[str], as_of: str) -> None:
+    found = wsmod.find_workspace(str(ws.root))
+    every = caseindex.read_rows(found)
+    when = reads.when_of(found, as_of)
+    pairs = [
+        (rel, row)
+        for rel, row in zip(every.paths, every.rows, strict=True)
+        if datetime.fromisoformat(row["opened_at"]) <= when
+    ]
+    reads.attach_early(found, pairs, when)
+    oracle = casestatus.statuses(found.policy, [row for _, row in pairs], when, caseindex.calendar(found))
+    assert len({caseindex.month_of(rel) for rel, row in pairs if row.get("matter")}) == (
+        2 if as_of >= "2026-11" else 1
+    )
+    for warn in (False, True):
+        items, problems, _when, uncommitted = reads.overdue(str(ws.root), as_of, warn)
+        assert items == overdue_items(oracle, warn, when) and (problems, uncommitted) == ([], [])
+        assert items or as_of < "2026-10-10"
+
+
+def test_each_row_gives_what_month_rows_gives_from_any_rows_file(ws: Workspace, spread: list[str]) -> None:
+    """Decoded a row at a time from a rows file made for the folder's tree;
+    through month_rows from a missing, stale or damaged one (damaged after
+    some rows were given: the rest follow, none twice)."""
+    from tests.helpers import git
+
+    broken = ws.case_file(spread[3]).with_name("C-20261001-BAD000.yaml")
+    broken.write_text("schema: 1\nid: [unclosed\n")
+    git(ws.root, "add", str(broken))
+    git(ws.root, "commit", "-qm", "A broken file on record")
+    found = wsmod.find_workspace(str(ws.root))
+    snap = caseindex.snapshot(found, status=False)
+    months = snap.months()
+
+    def oracle(month: str) -> list[Any]:
+        loaded = caseindex.month_rows(found, snap, [month])
+        pairs: list[Any] = [*loaded.items[month], *((p.path, p) for p in loaded.problems[month])]
+        return sorted(pairs, key=lambda pair: str(pair[0]))
+
+    caseindex.read_rows(
+        found
+    )  # the rows files made (a fresh parse keeps raw facts that a rows file does not)
+    expected = {month: oracle(month) for month in months}
+    assert any(isinstance(e, caseindex.Problem) for pairs in expected.values() for _, e in pairs)
+    assert list(caseindex.each_row(found, snap, months)) == [p for m in months for p in expected[m]]
+    rows_file = found.git_dir() / "complaintctl" / f"v{caseindex.indexrow.VERSION}" / f"rows-{months[0]}.json"
+    text = rows_file.read_text()
+    stale = text.replace(f'"tree": "{snap.tree(months[0])}"', '"tree": "0000"')
+    assert stale != text
+    cut = text[: text.index('{"v"', text.index('{"v"') + 1) + 10]  # damaged in its second row
+
+    def no_facts(pairs: list[Any]) -> list[Any]:
+        """A case parsed afresh carries its raw facts and no blob id; one read back from the file, not all."""
+        return [(rel, {k: v for k, v in e.items() if k not in (*caseindex.FACTS, "blob")} if isinstance(e, dict) else e)
+                for rel, e in pairs]  # fmt: skip
+
+    for damaged in (stale, cut, "", "{}"):
+        rows_file.write_text(damaged)
+        got = list(caseindex.each_row(found, snap, months[:1]))
+        assert no_facts(got) == no_facts(expected[months[0]]) and len(got) == len(expected[months[0]])
+        assert rows_file.read_text() == text  # made again
