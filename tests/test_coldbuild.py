@@ -45,3 +45,48 @@ def test_the_parallel_build_writes_what_the_serial_one_writes(
     assert parallel[1] == serial[1]
     state: Any = git(ws.root, "status", "--porcelain")
     assert state == ""
+
+
+def test_a_cold_report_on_worker_processes_is_the_one_read_here(
+    run: Any,
+    ws: Workspace,
+    twenty: list[str],  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each month read on a worker process makes its report sums there: the
+    report and every index file are those of the one-process build."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    broken = ws.case_file(twenty[5]).with_name("C-20261001-BAD000.yaml")
+    broken.write_text("schema: 1\nid: [unclosed\n")
+    git(ws.root, "add", str(broken))
+    git(ws.root, "commit", "-qm", "A broken file on record")
+    sent: list[str] = []
+    submit = ProcessPoolExecutor.submit
+
+    def counted(pool: Any, call: Any, *args: Any, **kwargs: Any) -> Any:
+        sent.append(args[1])  # the month
+        return submit(pool, call, *args, **kwargs)
+
+    def cold(*args: str) -> tuple[str, str, dict[str, bytes]]:
+        shutil.rmtree(ws.root / ".git" / "complaintctl", ignore_errors=True)
+        result = run("report", "--format", "json", *args)
+        assert result.exit_code == 1 and "1 case file(s) left out" in result.stderr  # the broken one
+        index = ws.root / ".git" / "complaintctl"
+        files = {str(p.relative_to(index)): p.read_bytes() for p in sorted(index.rglob("*.json"))}
+        return result.stdout, result.stderr, files
+
+    for args in [(), ("--since", "2026-10-10"), ("--as-of", "2026-10-20T12:00"), ("--category", "billing")]:
+        serial = cold(*args)
+        assert "BAD000" in serial[1] and any(name.startswith("v") and "sums-" in name for name in serial[2])
+        with monkeypatch.context() as patch:
+            patch.setattr(caseindex, "PARALLEL_FROM", 1)
+            patch.setattr(caseindex, "CHUNK", 1)
+            patch.setattr(caseindex, "_cores", lambda: 2)
+            patch.setattr(ProcessPoolExecutor, "submit", counted)
+            parallel = cold(*args)
+        assert sent == ["2026-10", "2026-11"]  # a month to a process, the largest first
+        sent.clear()
+        assert parallel == serial, args
+    state: Any = git(ws.root, "status", "--porcelain")
+    assert state == ""
