@@ -4,11 +4,15 @@ files and rows the one-process build writes, problems included."""
 
 from __future__ import annotations
 
+import io
+import json
 import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from complaintctl.store import caseindex, workspace
 from tests.helpers import Workspace, git
@@ -90,3 +94,19 @@ def test_a_cold_report_on_worker_processes_is_the_one_read_here(
         assert parallel == serial, args
     state: Any = git(ws.root, "status", "--porcelain")
     assert state == ""
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda inner: st.lists(inner, max_size=80) | st.tuples(inner, inner) | st.dictionaries(st.text(), inner),
+    max_leaves=200,
+)
+
+
+@given(JSON)
+def test_index_files_are_written_as_json_dumps_writes_them(data: Any) -> None:
+    """The index files are written a piece at a time, into the same text."""
+    for long in (0, 2, 64):  # lists longer than this written an item at a time
+        out = io.StringIO()
+        caseindex._dump(data, out, long=long)
+        assert out.getvalue() == json.dumps(data, ensure_ascii=False)

@@ -227,13 +227,34 @@ def _write(path: Path, data: Any) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         _forget_old_versions(path.parent.parent)
-        text = json.dumps(data, ensure_ascii=False)  # the C encoder; json.dump() is not
         with open(tmp, "w", encoding="utf-8") as handle:
-            handle.write(text)
+            _dump(data, handle)
         os.replace(tmp, path)
     except OSError:
         with contextlib.suppress(OSError):
             os.unlink(tmp)  # an index we cannot write only costs time
+
+
+def _dump(data: Any, handle: Any, depth: int = 0, long: int = 64) -> None:
+    """``json.dumps(data, ensure_ascii=False)`` written piece by piece: the
+    text of a month of rows is never made whole (at 100k cases, tens of MB).
+    The files' own mappings and long lists are written an entry at a time,
+    each entry through the C encoder (json.dump() does not use it)."""
+    if isinstance(data, dict) and depth < 2 and data and all(type(k) is str for k in data):
+        handle.write("{")
+        for i, (name, value) in enumerate(data.items()):
+            handle.write(f"{', ' if i else ''}{json.dumps(name, ensure_ascii=False)}: ")
+            _dump(value, handle, depth + 1, long)
+        handle.write("}")
+    elif isinstance(data, list) and len(data) > long:
+        handle.write("[")
+        for i, value in enumerate(data):
+            if i:
+                handle.write(", ")
+            _dump(value, handle, depth + 1, long)
+        handle.write("]")
+    else:
+        handle.write(json.dumps(data, ensure_ascii=False))
 
 
 def _forget_old_versions(folder: Path) -> None:
@@ -355,20 +376,36 @@ def _save_facts(ws: Workspace, month: str, key: str, settled: dict[str, dict[str
         _write(_file(ws, "facts", month), {"policy": key, "blobs": facts})
 
 
-def _listing(ws: Workspace, months: list[str]) -> dict[str, dict[str, tuple[str, str]]]:
-    """{month: {path: (mode, blob)}} of the folders at HEAD."""
+def _listing(
+    ws: Workspace, months: list[str], tree: str | None = None
+) -> dict[str, dict[str, tuple[str, str]]]:
+    """{month: {path: (mode, blob)}} of the folders at HEAD; or of one
+    month's folder as of its ``tree`` id."""
     out: dict[str, dict[str, tuple[str, str]]] = {m: {} for m in months}
     if not months:
         return out
     folders = [f"cases/{m[:4]}/{m[5:]}/" for m in months]
-    for line in git(ws.root, "ls-tree", "-r", "-z", "HEAD", "--", *folders).stdout.split("\0"):
+    if tree is not None:
+        assert len(months) == 1
+        listing = git(ws.root, "ls-tree", "-r", "-z", tree).stdout
+        prefix = folders[0]
+    else:
+        listing = git(ws.root, "ls-tree", "-r", "-z", "HEAD", "--", *folders).stdout
+        prefix = ""
+    for line in listing.split("\0"):
         if line:
             meta, rel = line.split("\t", 1)
+            rel = prefix + rel
             month = month_of(rel)
             if month in out:
                 mode, _type, blob = meta.split()
                 out[month][rel] = (mode, blob)
     return out
+
+
+def _plan(listed: Mapping[str, tuple[str, str]]) -> list[tuple[str, str]]:
+    """(path, blob) of the case files of a folder's listing, in path order."""
+    return [(rel, blob) for rel, (_, blob) in sorted(listed.items()) if is_case_path(rel)]
 
 
 def tree_id(listing: dict[str, tuple[str, str]]) -> str | None:
@@ -429,22 +466,20 @@ def _month_rows(
     key = _policy_key(ws)
     out = Loaded()
     shards: dict[str, Shard | None] = {m: _load_shard(ws, m, key) for m in months}
-    # A folder clean at the tree its rows file was made for needs no listing.
-    listed = _listing(ws, [m for m in months if not (snap.tree(m) and _shard(shards, m)[0] == snap.tree(m))])
     plans: dict[str, list[tuple[str, str]]] = {}
     misses: dict[str, int] = {}
     for month in months:
         tree, files, entries = _shard(shards, month)
-        if month in listed:
-            # What was listed is the folder of the snapshot's HEAD only if it
-            # hashes to its tree (a commit may have come in since).
-            out.trees[month] = snap.tree(month) if tree_id(listed[month]) == snap.tree(month) else None
-            plans[month] = [
-                (rel, blob) for rel, (_, blob) in sorted(listed[month].items()) if is_case_path(rel)
-            ]
-        else:
+        # A folder clean at the tree its rows file was made for needs no listing.
+        if snap.tree(month) and tree == snap.tree(month):
             out.trees[month] = tree
             plans[month] = files
+        else:  # listed a month at a time: at 100k cases all at once takes 50 MB
+            listed = _listing(ws, [month])[month]
+            # What was listed is the folder of the snapshot's HEAD only if it
+            # hashes to its tree (a commit may have come in since).
+            out.trees[month] = snap.tree(month) if tree_id(listed) == snap.tree(month) else None
+            plans[month] = _plan(listed)
         misses[month] = sum(1 for _, blob in plans[month] if blob not in entries)
     total = sum(misses.values())
     count = _Count(total, progress)
@@ -465,13 +500,17 @@ def _month_rows(
     pending: dict[Any, str] = {}
     pool = None
     if away:
+        import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
-        pool = ProcessPoolExecutor(max_workers=workers)
+        # Started afresh, not forked: a worker holds a month of rows, not
+        # also a copy of this process (the folders' listings, other months).
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
         # The largest months first, so that no process is left with a big one at the end.
         for month in sorted(away, key=lambda m: -misses[m]):
-            shards[month] = None  # the worker reads the rows file itself
-            future = pool.submit(_read_away, str(ws.root), month, key, plans[month], out.trees[month], each)
+            shards[month] = None  # the worker reads the rows file and lists the folder itself
+            del plans[month]
+            future = pool.submit(_read_away, str(ws.root), month, key, snap.tree(month), each)
             pending[future] = month
     try:
         for month in months:
@@ -486,7 +525,7 @@ def _month_rows(
 
             for future in as_completed(list(pending)):
                 month = pending.pop(future)
-                parsed, made = future.result()
+                parsed, out.trees[month], made = future.result()
                 count.add(parsed)
                 keep(month, made, parsed)
                 del future
@@ -1189,9 +1228,11 @@ _workers_ws: dict[str, Workspace] = {}
 
 
 def _read_away(
-    root: str, month: str, key: str, plan: list[tuple[str, str]], tree: str | None, each: Each | None
-) -> tuple[int, Any]:
-    """On a worker process: (files parsed, the month read, or what ``each`` made of it).
+    root: str, month: str, key: str, head: str | None, each: Each | None
+) -> tuple[int, str | None, Any]:
+    """On a worker process, the month folder of tree ``head`` (HEAD's, when
+    the snapshot was taken): (files parsed, the tree if that is what was read,
+    the month read or what ``each`` made of it).
 
     The cyclic collector stays off while a month is read: the rows it makes
     are acyclic (a case file in complaintctl's layout leaves no cycles
@@ -1199,13 +1240,15 @@ def _read_away(
     again and again. What a file read otherwise left is collected before the
     next month, when the rows are gone."""
     if root not in _workers_ws:
-        gc.freeze()  # what the process was forked with: never scanned (nor copied by a scan)
         _workers_ws[root] = Workspace(Path(root))  # the policy read once per worker
+        gc.freeze()  # the modules and the policy: never scanned again
     ws = _workers_ws[root]
     gc.disable()
     gc.collect()
-    read, parsed = _read_month(ws, month, key, _load_shard(ws, month, key), plan, tree, parse=_entry)
-    return parsed, each(ws, read) if each else read
+    listed = _listing(ws, [month], head)[month]
+    tree = head if tree_id(listed) == head else None
+    read, parsed = _read_month(ws, month, key, _load_shard(ws, month, key), _plan(listed), tree, parse=_entry)
+    return parsed, tree, each(ws, read) if each else read
 
 
 def _cores() -> int:
