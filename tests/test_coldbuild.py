@@ -4,11 +4,15 @@ files and rows the one-process build writes, problems included."""
 
 from __future__ import annotations
 
+import io
+import json
 import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from complaintctl.store import caseindex, workspace
 from tests.helpers import Workspace, git
@@ -45,3 +49,69 @@ def test_the_parallel_build_writes_what_the_serial_one_writes(
     assert parallel[1] == serial[1]
     state: Any = git(ws.root, "status", "--porcelain")
     assert state == ""
+
+
+def test_a_cold_report_on_worker_processes_is_the_one_read_here(
+    run: Any,
+    ws: Workspace,
+    twenty: list[str],  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each month read on a worker process makes its report sums there: the
+    report and every index file are those of the one-process build."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    broken = ws.case_file(twenty[5]).with_name("C-20261001-BAD000.yaml")
+    broken.write_text("schema: 1\nid: [unclosed\n")
+    git(ws.root, "add", str(broken))
+    git(ws.root, "commit", "-qm", "A broken file on record")
+    sent: list[str] = []
+    submit = ProcessPoolExecutor.submit
+
+    def counted(pool: Any, call: Any, *args: Any, **kwargs: Any) -> Any:
+        sent.append(args[1])  # the month
+        return submit(pool, call, *args, **kwargs)
+
+    def cold(*args: str) -> tuple[str, str, dict[str, bytes]]:
+        shutil.rmtree(ws.root / ".git" / "complaintctl", ignore_errors=True)
+        result = run("report", "--format", "json", *args)
+        assert result.exit_code == 1 and "1 case file(s) left out" in result.stderr  # the broken one
+        index = ws.root / ".git" / "complaintctl"
+        # offrecord.json records the work tree's folders as last seen (by time), not the index
+        files = {
+            str(p.relative_to(index)): p.read_bytes()
+            for p in sorted(index.rglob("*.json"))
+            if p.name != "offrecord.json"
+        }
+        return result.stdout, result.stderr, files
+
+    for args in [(), ("--since", "2026-10-10"), ("--as-of", "2026-10-20T12:00"), ("--category", "billing")]:
+        serial = cold(*args)
+        assert "BAD000" in serial[1] and any(name.startswith("v") and "sums-" in name for name in serial[2])
+        with monkeypatch.context() as patch:
+            patch.setattr(caseindex, "PARALLEL_FROM", 1)
+            patch.setattr(caseindex, "CHUNK", 1)
+            patch.setattr(caseindex, "_cores", lambda: 2)
+            patch.setattr(ProcessPoolExecutor, "submit", counted)
+            parallel = cold(*args)
+        assert sent == ["2026-10", "2026-11"]  # a month to a process, the largest first
+        sent.clear()
+        assert parallel == serial, args
+    state: Any = git(ws.root, "status", "--porcelain")
+    assert state == ""
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda inner: st.lists(inner, max_size=80) | st.tuples(inner, inner) | st.dictionaries(st.text(), inner),
+    max_leaves=200,
+)
+
+
+@given(JSON)
+def test_index_files_are_written_as_json_dumps_writes_them(data: Any) -> None:
+    """The index files are written a piece at a time, into the same text."""
+    for long in (0, 2, 64):  # lists longer than this written an item at a time
+        out = io.StringIO()
+        caseindex._dump(data, out, long=long)
+        assert out.getvalue() == json.dumps(data, ensure_ascii=False)

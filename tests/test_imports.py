@@ -73,7 +73,9 @@ def test_check_imports_the_holidays_package_only_for_a_country_it_has_not_met(ws
         out = subprocess.run(
             [sys.executable, "-c", HOLIDAYS_PROBE, "check"], cwd=ws.root, capture_output=True, text=True
         ).stdout
-        return dict(json.loads(out.splitlines()[-1]))
+        found = dict(json.loads(out.splitlines()[-1]))
+        del found["light"]  # (the YAML parser and the like: test_reading_commands_import_what_they_need)
+        return found
 
     assert check() == {"code": 0, "heavy": ["holidays"], "sqlite3": True}
     probe(ws, *open_args())

@@ -138,6 +138,8 @@ def _year_earlier(at: datetime) -> datetime:
 def _report_parts(ws: Workspace, scope: Any, when: datetime) -> tuple[Any, list[Any], list[str], list[str]]:
     """A report's tally with each month's stored sums added where they are
     exact for it, and the cases still to add one by one (path, row)."""
+    import functools
+
     from complaintctl.core import timeline
     from complaintctl.reports import figures as rep
     from complaintctl.reports import monthsums
@@ -167,19 +169,20 @@ def _report_parts(ws: Workspace, scope: Any, when: datetime) -> tuple[Any, list[
             continue
         # Folding may widen the sums' range of receipt: only when the period is everything.
         if scope.since is None and scope.until is None and monthsums.fold(sums, cutoff):
-            caseindex.save_sums(ws, snap, month, sums, monthsums.FORMAT)
+            caseindex.save_sums(ws, snap.tree(month), month, sums, monthsums.FORMAT)
         monthsums.add(tally, sums)
         parts[month] = (sums["live"], sums["problems"])
         if _settled(sums):
             settled[month] = sums
-    loaded = caseindex.month_rows(ws, snap, [month for month, _ in unsummed])
-    for month, missing in unsummed:
-        items, problems = loaded.items[month], [p.message for p in loaded.problems[month]]
-        if missing and snap.tree(month) and loaded.trees[month] == snap.tree(month):
-            sums = monthsums.summarise(items, cutoff, problems)
-            caseindex.save_sums(ws, snap, month, sums, monthsums.FORMAT)
-            if _settled(sums):
-                settled[month] = sums
+    missing = frozenset(month for month, lost in unsummed if lost)
+    each = functools.partial(_month_part, cutoff, scope, when, missing)
+    loaded = caseindex.month_rows(ws, snap, [month for month, _ in unsummed], each=each)
+    for month, _ in unsummed:
+        made, exact, items, problems = loaded.made[month]
+        if made is not None and _settled(made):
+            settled[month] = made
+        if exact:
+            monthsums.add(tally, made)
         parts[month] = (items, problems)
     _keep_settled(ws, snap, stored, covered, settled)
     items, problems = [], []
@@ -187,6 +190,27 @@ def _report_parts(ws: Workspace, scope: Any, when: datetime) -> tuple[Any, list[
         items += parts[month][0]
         problems += parts[month][1]
     return tally, items, problems, snap.uncommitted()
+
+
+def _month_part(
+    cutoff: int, scope: Any, when: datetime, missing: frozenset[str], ws: Workspace, read: Any
+) -> tuple[dict[str, Any] | None, bool, list[Any], list[str]]:
+    """What a month read afresh adds to a report, made where it was read (a
+    worker process on a cold build, see caseindex.month_rows): its sums, made
+    and stored when it had none at HEAD's tree; whether they are exact for
+    the report; the rows the report still adds one by one (every row when
+    they are not); the files left out."""
+    from complaintctl.reports import monthsums
+    from complaintctl.store import caseindex
+
+    problems = [p.message for p in read.problems]
+    if read.month in missing and read.tree:
+        sums = monthsums.summarise(read.items, cutoff, problems)
+        caseindex.save_sums(ws, read.tree, read.month, sums, monthsums.FORMAT)
+        if monthsums.usable(sums, scope, when):
+            return sums, True, sums["live"], sums["problems"]
+        return sums, False, read.items, problems
+    return None, False, read.items, problems
 
 
 def _settled(sums: Mapping[str, Any]) -> bool:

@@ -70,7 +70,8 @@ class Holidays:
             return
         data = {
             self.code: {
-                str(y): [sorted(map(str, off)), sorted(map(str, on))] for y, (off, on) in self.years.items()
+                str(y): [sorted(map(str, off)), sorted(map(str, on))]
+                for y, (off, on) in sorted(self.years.items())  # the same file whichever year came first
             }
         }
         tmp = self.cache.with_suffix(f".{os.getpid()}.tmp")

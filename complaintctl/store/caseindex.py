@@ -83,6 +83,20 @@ class Loaded:
     problems: dict[str, list[Problem]] = field(default_factory=dict)
     parsed: int = 0
     trees: dict[str, str | None] = field(default_factory=dict)  # HEAD's tree id, if that is what was read
+    made: dict[str, Any] = field(default_factory=dict)  # what month_rows' ``each`` gave for each month
+
+
+@dataclass
+class MonthRead:
+    """A month folder's rows and problems (path order), as month_rows hands them to ``each``."""
+
+    month: str
+    items: list[Item]
+    problems: list[Problem]
+    tree: str | None  # HEAD's tree id of the folder, if that is what was read
+
+
+Each = Callable[[Workspace, MonthRead], Any]
 
 
 @dataclass
@@ -210,13 +224,34 @@ def _write(path: Path, data: Any) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         _forget_old_versions(path.parent.parent)
-        text = json.dumps(data, ensure_ascii=False)  # the C encoder; json.dump() is not
         with open(tmp, "w", encoding="utf-8") as handle:
-            handle.write(text)
+            _dump(data, handle)
         os.replace(tmp, path)
     except OSError:
         with contextlib.suppress(OSError):
             os.unlink(tmp)  # an index we cannot write only costs time
+
+
+def _dump(data: Any, handle: Any, depth: int = 0, long: int = 64) -> None:
+    """``json.dumps(data, ensure_ascii=False)`` written piece by piece: the
+    text of a month of rows is never made whole (at 100k cases, tens of MB).
+    The files' own mappings and long lists are written an entry at a time,
+    each entry through the C encoder (json.dump() does not use it)."""
+    if isinstance(data, dict) and depth < 2 and data and all(type(k) is str for k in data):
+        handle.write("{")
+        for i, (name, value) in enumerate(data.items()):
+            handle.write(f"{', ' if i else ''}{json.dumps(name, ensure_ascii=False)}: ")
+            _dump(value, handle, depth + 1, long)
+        handle.write("}")
+    elif isinstance(data, list) and len(data) > long:
+        handle.write("[")
+        for i, value in enumerate(data):
+            if i:
+                handle.write(", ")
+            _dump(value, handle, depth + 1, long)
+        handle.write("]")
+    else:
+        handle.write(json.dumps(data, ensure_ascii=False))
 
 
 def _forget_old_versions(folder: Path) -> None:
@@ -338,20 +373,36 @@ def _save_facts(ws: Workspace, month: str, key: str, settled: dict[str, dict[str
         _write(_file(ws, "facts", month), {"policy": key, "blobs": facts})
 
 
-def _listing(ws: Workspace, months: list[str]) -> dict[str, dict[str, tuple[str, str]]]:
-    """{month: {path: (mode, blob)}} of the folders at HEAD."""
+def _listing(
+    ws: Workspace, months: list[str], tree: str | None = None
+) -> dict[str, dict[str, tuple[str, str]]]:
+    """{month: {path: (mode, blob)}} of the folders at HEAD; or of one
+    month's folder as of its ``tree`` id."""
     out: dict[str, dict[str, tuple[str, str]]] = {m: {} for m in months}
     if not months:
         return out
     folders = [f"cases/{m[:4]}/{m[5:]}/" for m in months]
-    for line in git(ws.root, "ls-tree", "-r", "-z", "HEAD", "--", *folders).stdout.split("\0"):
+    if tree is not None:
+        assert len(months) == 1
+        listing = git(ws.root, "ls-tree", "-r", "-z", tree).stdout
+        prefix = folders[0]
+    else:
+        listing = git(ws.root, "ls-tree", "-r", "-z", "HEAD", "--", *folders).stdout
+        prefix = ""
+    for line in listing.split("\0"):
         if line:
             meta, rel = line.split("\t", 1)
+            rel = prefix + rel
             month = month_of(rel)
             if month in out:
                 mode, _type, blob = meta.split()
                 out[month][rel] = (mode, blob)
     return out
+
+
+def _plan(listed: Mapping[str, tuple[str, str]]) -> list[tuple[str, str]]:
+    """(path, blob) of the case files of a folder's listing, in path order."""
+    return [(rel, blob) for rel, (_, blob) in sorted(listed.items()) if is_case_path(rel)]
 
 
 def tree_id(listing: dict[str, tuple[str, str]]) -> str | None:
@@ -388,76 +439,99 @@ def month_rows(
     snap: Snapshot,
     months: list[str],
     progress: Callable[[int, int], None] | None = None,
+    each: Each | None = None,
 ) -> Loaded:
-    """The rows of these month folders, through the index."""
+    """The rows of these month folders, through the index.
+
+    With ``each``, a month's rows are handed to ``each(ws, read)`` as soon
+    as they are read, on the process that read them, and only what it
+    returns is kept (``Loaded.made``): a caller that needs a month's sums or
+    a few of its rows never holds every row. On a cold build that process
+    is a worker, so ``each`` must pickle: a module-level function, or a
+    ``functools.partial`` of one."""
     with _no_gc():
-        return _month_rows(ws, snap, months, progress)
+        return _month_rows(ws, snap, months, progress or terminal_progress(), each)
 
 
 def _month_rows(
-    ws: Workspace, snap: Snapshot, months: list[str], progress: Callable[[int, int], None] | None
+    ws: Workspace,
+    snap: Snapshot,
+    months: list[str],
+    progress: Callable[[int, int], None] | None,
+    each: Each | None,
 ) -> Loaded:
     key = _policy_key(ws)
     out = Loaded()
-    shards = {m: _load_shard(ws, m, key) for m in months}
-    # A folder clean at the tree its rows file was made for needs no listing.
-    listed = _listing(ws, [m for m in months if not (snap.tree(m) and shards[m][0] == snap.tree(m))])
+    shards: dict[str, Shard | None] = {m: _load_shard(ws, m, key) for m in months}
     plans: dict[str, list[tuple[str, str]]] = {}
-    misses = []
+    misses: dict[str, int] = {}
     for month in months:
-        tree, files, entries = shards[month]
-        if month in listed:
+        tree, files, entries = _shard(shards, month)
+        # A folder clean at the tree its rows file was made for needs no listing.
+        if snap.tree(month) and tree == snap.tree(month):
+            out.trees[month] = tree
+            plans[month] = files
+        else:  # listed a month at a time: at 100k cases all at once takes 50 MB
+            listed = _listing(ws, [month])[month]
             # What was listed is the folder of the snapshot's HEAD only if it
             # hashes to its tree (a commit may have come in since).
-            out.trees[month] = snap.tree(month) if tree_id(listed[month]) == snap.tree(month) else None
-            plan = [(rel, blob) for rel, (_, blob) in sorted(listed[month].items()) if is_case_path(rel)]
+            out.trees[month] = snap.tree(month) if tree_id(listed) == snap.tree(month) else None
+            plans[month] = _plan(listed)
+        misses[month] = sum(1 for _, blob in plans[month] if blob not in entries)
+    total = sum(misses.values())
+    count = _Count(total, progress)
+
+    def keep(month: str, read: MonthRead | Any, parsed: int) -> None:
+        out.parsed += parsed
+        if each is None:
+            out.items[month], out.problems[month] = read.items, read.problems
         else:
-            out.trees[month] = tree
-            plan = [(rel, blob) for rel, blob in files]
-        plans[month] = plan
-        misses += [(rel, blob) for rel, blob in plan if blob not in entries]
-    parsed: dict[str, dict[str, Any]] = {}
+            out.made[month] = read
 
-    def finish(month: str) -> None:
-        tree, _, entries = shards[month]
-        fresh: dict[str, Any] = {}
-        items: list[Item] = []
-        problems: list[Problem] = []
-        for rel, blob in plans[month]:
-            entry = parsed[rel] if rel in parsed else entries[blob]
-            if entry.get("blob", blob) == blob:
-                fresh[blob] = entry
-            if "row" in entry:
-                items.append((rel, entry["row"]))
-            else:
-                problems.append(Problem(rel, entry["error"]))
-        out.items[month], out.problems[month] = items, problems
-        clean = [(rel, blob) for rel, blob in plans[month] if blob in fresh]
-        claim = out.trees[month] if len(clean) == len(plans[month]) else None
-        if fresh.keys() != entries.keys() or claim != tree:
-            _save_shard(ws, month, key, claim, clean, fresh)
+    # Months with many files to parse go to worker processes, a month to a
+    # process: it parses the month's files, writes its rows file and hands
+    # the rows to ``each`` there; the others are read here meanwhile.
+    big = [m for m in months if misses[m] > CHUNK]
+    workers = min(_cores(), 8, len(big))
+    away = big if total >= PARALLEL_FROM and workers >= 2 else []
+    pending: dict[Any, str] = {}
+    pool = None
+    if away:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
 
-    # A month is finished (its rows file written) as soon as its last file
-    # is parsed, while the workers parse the next months.
-    left: dict[str | None, int] = {}
-    for rel, _ in misses:
-        left[month_of(rel)] = left.get(month_of(rel), 0) + 1
+        # Started afresh, not forked: a worker holds a month of rows, not
+        # also a copy of this process (the folders' listings, other months).
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+        # The largest months first, so that no process is left with a big one at the end.
+        for month in sorted(away, key=lambda m: -misses[m]):
+            shards[month] = None  # the worker reads the rows file and lists the folder itself
+            del plans[month]
+            future = pool.submit(_read_away, str(ws.root), month, key, snap.tree(month), each)
+            pending[future] = month
+    try:
+        for month in months:
+            if month not in pending.values():
+                read, parsed = _read_month(
+                    ws, month, key, _shard(shards, month), plans[month], out.trees[month], count
+                )
+                shards[month] = None
+                keep(month, each(ws, read) if each else read, parsed)
+        if pool is not None:
+            from concurrent.futures import as_completed
 
-    def arrived(batch: list[tuple[str, dict[str, Any]]]) -> None:
-        for rel, entry in batch:
-            parsed[rel] = entry
-            month = cast(str, month_of(rel))
-            left[month] -= 1
-            if not left[month]:
-                finish(month)
-
-    for month in months:
-        if not left.get(month):
-            finish(month)
-    _parse_all(ws, misses, progress or terminal_progress(), arrived)
-    out.parsed = len(parsed)
-    out.items = {m: out.items[m] for m in months}  # in the months' order, as asked
-    out.problems = {m: out.problems[m] for m in months}
+            for future in as_completed(list(pending)):
+                month = pending.pop(future)
+                parsed, out.trees[month], made = future.result()
+                count.add(parsed)
+                keep(month, made, parsed)
+                del future
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+    out.items = {m: out.items[m] for m in months if m in out.items}  # in the months' order, as asked
+    out.problems = {m: out.problems[m] for m in months if m in out.problems}
+    out.made = {m: out.made[m] for m in months if m in out.made}
     return out
 
 
@@ -553,6 +627,75 @@ def _fields_then_rows(text: str) -> tuple[dict[str, Any], Iterator[Any]]:
             raise ValueError("text after the rows")
 
     return head, rows()
+
+
+Shard = tuple[str | None, list[tuple[str, str]], dict[str, Any]]
+_NO_SHARD: Shard = (None, [], {})
+
+
+def _shard(shards: Mapping[str, Shard | None], month: str) -> Shard:
+    return shards.get(month) or _NO_SHARD
+
+
+class _Count:
+    """Files parsed so far, told to ``progress`` every 500 and at the end."""
+
+    def __init__(self, total: int, progress: Callable[[int, int], None] | None) -> None:
+        self.total, self.done, self.progress = total, 0, progress
+
+    def add(self, n: int) -> None:
+        before, self.done = self.done, self.done + n
+        if self.progress and n and (self.done // 500 != before // 500 or self.done == self.total):
+            self.progress(self.done, self.total)
+
+
+def _read_month(
+    ws: Workspace,
+    month: str,
+    key: str,
+    shard: Shard,
+    plan: list[tuple[str, str]],
+    tree: str | None,
+    count: _Count | None = None,
+    parse: Callable[[Workspace, str, str], dict[str, Any]] | None = None,
+) -> tuple[MonthRead, int]:
+    """A month's rows: those of its rows file, the other files parsed (the
+    rows file written again when that changed it); and how many were parsed."""
+    parse = parse or _parse
+    old_tree, _, entries = shard
+    fresh: dict[str, Any] = {}
+    items: list[Item] = []
+    problems: list[Problem] = []
+    parsed = 0
+    for rel, blob in plan:
+        entry = entries.get(blob)
+        if entry is None:
+            entry = parse(ws, rel, blob)
+            parsed += 1
+            if count is not None:
+                count.add(1)
+        if entry.get("blob", blob) == blob:
+            fresh[blob] = entry
+        if "row" in entry:
+            items.append((rel, entry["row"]))
+        else:
+            problems.append(Problem(rel, entry["error"]))
+    clean = [(rel, blob) for rel, blob in plan if blob in fresh]
+    claim = tree if len(clean) == len(plan) else None
+    if fresh.keys() != entries.keys() or claim != old_tree:
+        _save_shard(ws, month, key, claim, clean, fresh)
+    return MonthRead(month, items, problems, tree), parsed
+
+
+def _parse(ws: Workspace, rel: str, blob: str) -> dict[str, Any]:
+    """_entry, with the cyclic collector on: parsing YAML leaves cycles behind (see _no_gc)."""
+    was = gc.isenabled()
+    gc.enable()
+    try:
+        return _entry(ws, rel, blob)
+    finally:
+        if not was:
+            gc.disable()
 
 
 PEER_KEYS = (
@@ -1108,8 +1251,8 @@ def _load_sums(
         return None
 
 
-def save_sums(ws: Workspace, snap: Snapshot, month: str, sums: dict[str, Any], fmt: int) -> None:
-    tree = snap.tree(month)
+def save_sums(ws: Workspace, tree: str | None, month: str, sums: dict[str, Any], fmt: int) -> None:
+    """Store a month's report sums, made of the folder at HEAD's ``tree``."""
     if tree is None:
         return  # a folder that differs from HEAD is read file by file
     live = sums["live"]
@@ -1273,16 +1416,34 @@ def _entry(ws: Workspace, rel: str, blob: str) -> dict[str, Any]:
 
 
 PARALLEL_FROM = 2000  # below this, starting worker processes costs more than it saves
-CHUNK = 500  # files a worker parses per task: a month is finished soon after its last one
+CHUNK = 500  # a month with more files to parse than this is read on a worker process (if two are)
 
 
 _workers_ws: dict[str, Workspace] = {}
 
 
-def _parse_chunk(root: str, rels: list[tuple[str, str]]) -> list[tuple[str, dict[str, Any]]]:
-    gc.enable()  # forked while rows were being read (see _no_gc); parsing leaves cycles behind
-    ws = _workers_ws.setdefault(root, Workspace(Path(root)))  # the policy read once per worker
-    return [(rel, _entry(ws, rel, blob)) for rel, blob in rels]
+def _read_away(
+    root: str, month: str, key: str, head: str | None, each: Each | None
+) -> tuple[int, str | None, Any]:
+    """On a worker process, the month folder of tree ``head`` (HEAD's, when
+    the snapshot was taken): (files parsed, the tree if that is what was read,
+    the month read or what ``each`` made of it).
+
+    The cyclic collector stays off while a month is read: the rows it makes
+    are acyclic (a case file in complaintctl's layout leaves no cycles
+    behind, see yamlfast), and with a month of them held it would scan them
+    again and again. What a file read otherwise left is collected before the
+    next month, when the rows are gone."""
+    if root not in _workers_ws:
+        _workers_ws[root] = Workspace(Path(root))  # the policy read once per worker
+        gc.freeze()  # the modules and the policy: never scanned again
+    ws = _workers_ws[root]
+    gc.disable()
+    gc.collect()
+    listed = _listing(ws, [month], head)[month]
+    tree = head if tree_id(listed) == head else None
+    read, parsed = _read_month(ws, month, key, _load_shard(ws, month, key), _plan(listed), tree, parse=_entry)
+    return parsed, tree, each(ws, read) if each else read
 
 
 def _cores() -> int:
@@ -1290,41 +1451,6 @@ def _cores() -> int:
     with contextlib.suppress(AttributeError, OSError):
         return len(os.sched_getaffinity(0)) or 1
     return os.cpu_count() or 1
-
-
-def _parse_all(
-    ws: Workspace,
-    rels: list[tuple[str, str]],
-    progress: Callable[[int, int], None] | None,
-    arrived: Callable[[list[tuple[str, dict[str, Any]]]], None],
-) -> None:
-    """Parse the files the index lacks, on every core when there are many;
-    hand each batch of (path, entry) to ``arrived`` as it comes."""
-    workers = min(_cores(), 8)
-    if len(rels) < PARALLEL_FROM or workers < 2:
-        was = gc.isenabled()
-        gc.enable()  # parsing YAML leaves cycles behind (see _no_gc)
-        try:
-            for done, (rel, blob) in enumerate(rels, start=1):
-                arrived([(rel, _entry(ws, rel, blob))])
-                if progress and done % 500 == 0:
-                    progress(done, len(rels))
-        finally:
-            if not was:
-                gc.disable()
-        return
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-
-    chunks = [rels[i : i + CHUNK] for i in range(0, len(rels), CHUNK)]
-    done = 0
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        futures = [pool.submit(_parse_chunk, str(ws.root), chunk) for chunk in chunks]
-        for future in as_completed(futures):
-            batch = future.result()
-            arrived(batch)
-            done += len(batch)
-            if progress:
-                progress(done, len(rels))
 
 
 def terminal_progress() -> Callable[[int, int], None] | None:
