@@ -93,3 +93,29 @@ def open_args(**over: str | bool) -> list[str]:
     for key, value in fields.items():
         args += [key] if value is True else [key, str(value)]
     return args
+
+
+def every_status(root: Path, as_of: str) -> tuple[Any, list[tuple[str, Any]], list[Any]]:
+    """The oracle of 'overdue': (as-of moment, every case opened by then, the
+    status of each) from holding every committed row at once."""
+    from datetime import datetime
+
+    from complaintctl.core import casestatus
+    from complaintctl.service import reads
+    from complaintctl.store import caseindex
+    from complaintctl.store import workspace as wsmod
+
+    found = wsmod.find_workspace(str(root))
+    every = caseindex.read_rows(found)
+    when = reads.when_of(found, as_of)
+    pairs = [
+        (rel, row)
+        for rel, row in zip(every.paths, every.rows, strict=True)
+        if datetime.fromisoformat(row["opened_at"]) <= when
+    ]
+    reads.attach_early(found, pairs, when)
+    return (
+        when,
+        pairs,
+        casestatus.statuses(found.policy, [row for _, row in pairs], when, caseindex.calendar(found)),
+    )

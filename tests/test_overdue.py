@@ -6,14 +6,13 @@ import json
 import os
 import subprocess
 import sys
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from ruamel.yaml import YAML
 
-from tests.helpers import Workspace, git, open_args
+from tests.helpers import Workspace, every_status, git, open_args
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -430,8 +429,6 @@ def test_overdue_reads_only_cases_that_can_be_late_and_says_the_same(
     from complaintctl.cli.text import overdue_items
     from complaintctl.core import casestatus
     from complaintctl.service import reads
-    from complaintctl.store import caseindex
-    from complaintctl.store import workspace as wsmod
 
     ids = [run(*open_args(phone=f"1380000000{i}", at=f"2026-11-20T0{i}:00")).stdout.strip() for i in range(4)]
     for args in (
@@ -457,16 +454,7 @@ def test_overdue_reads_only_cases_that_can_be_late_and_says_the_same(
     ):
         result = run(*args)
         assert result.exit_code == 0, (args, result.stderr)
-    found = wsmod.find_workspace(str(ws.root))
-    every = caseindex.read_rows(found)
-    when = reads.when_of(found, as_of)
-    pairs = [
-        (rel, row)
-        for rel, row in zip(every.paths, every.rows, strict=True)
-        if datetime.fromisoformat(row["opened_at"]) <= when
-    ]
-    reads.attach_early(found, pairs, when)
-    oracle = casestatus.statuses(found.policy, [row for _, row in pairs], when, caseindex.calendar(found))
+    when, pairs, oracle = every_status(ws.root, as_of)
     for warn in (False, True):
         items, _problems, _when, _uncommitted = reads.overdue(str(ws.root), as_of, warn)
         assert items == overdue_items(oracle, warn, when)

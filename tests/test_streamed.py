@@ -16,7 +16,7 @@ from complaintctl.core.records import case_relpath, customer_keys
 from complaintctl.service import reads
 from complaintctl.store import caseindex
 from complaintctl.store import workspace as wsmod
-from tests.helpers import Workspace, open_args
+from tests.helpers import Workspace, every_status, open_args
 from tests.test_report import START, stamp, twenty  # noqa: F401  (the fixture)
 
 NOWS = [
@@ -126,16 +126,7 @@ def test_lists_beyond_the_queue_are_what_holding_every_row_gave(
     ["2026-10-09T12:00", "2026-11-03T12:00", "2026-11-12T09:00", "2026-12-01T09:00", "2027-02-01T09:00"],
 )
 def test_overdue_is_what_holding_every_row_gave(ws: Workspace, spread: list[str], as_of: str) -> None:
-    found = wsmod.find_workspace(str(ws.root))
-    every = caseindex.read_rows(found)
-    when = reads.when_of(found, as_of)
-    pairs = [
-        (rel, row)
-        for rel, row in zip(every.paths, every.rows, strict=True)
-        if datetime.fromisoformat(row["opened_at"]) <= when
-    ]
-    reads.attach_early(found, pairs, when)
-    oracle = casestatus.statuses(found.policy, [row for _, row in pairs], when, caseindex.calendar(found))
+    when, pairs, oracle = every_status(ws.root, as_of)
     assert len({caseindex.month_of(rel) for rel, row in pairs if row.get("matter")}) == (
         2 if as_of >= "2026-11" else 1
     )
