@@ -148,3 +148,13 @@ def test_a_damaged_record_is_a_miss(ws: Workspace, damage: bytes) -> None:
     record.write_bytes(damage)
     _write(root, "cases/2026/11/C-20261104-CCCCCC.yaml")
     assert _differ(root) == _oracle(root) == ({"cases/2026/11/C-20261104-CCCCCC.yaml"}, set())
+
+
+def test_a_committed_name_that_is_not_utf8_is_not_new(ws: Workspace) -> None:
+    root = ws.root
+    folder = root / "cases/2026/11"
+    folder.mkdir(parents=True)
+    (folder / os.fsdecode(b"\xff.yaml")).write_text("id: x\n")
+    _commit_all(root)
+    _backdate(root)
+    assert _differ(root) == _oracle(root) == (set(), set())

@@ -83,3 +83,22 @@ def test_a_cache_path_that_is_a_folder_only_costs_the_parse(ws: Workspace) -> No
     _cache(ws).mkdir(parents=True)
     assert _fresh(ws) == load(ws.root / "policy.yaml")
     assert _cache(ws).is_dir() and not list(_cache(ws).parent.glob("policy.pickle.*.tmp"))
+
+
+def test_a_cache_others_may_write_is_not_read(ws: Workspace) -> None:
+    """Unpickling runs code: a file anyone else could have written is a miss."""
+    import hashlib
+    import pickle
+
+    expected = _fresh(ws)
+    text = (ws.root / "policy.yaml").read_text(encoding="utf-8")
+    key = b"complaintctl policy cache 1\0" + hashlib.sha256(text.encode("utf-8")).digest()
+    forged = pickle.loads(pickle.dumps({"forged": True}))
+    _cache(ws).write_bytes(key + pickle.dumps(forged))
+    _cache(ws).chmod(0o666)
+    assert _fresh(ws) == expected  # not read: parsed afresh (and kept again, this user's only)
+    assert _cache(ws).stat().st_mode & 0o777 == 0o600
+    _cache(ws).write_bytes(key + pickle.dumps(forged))  # the same forgery, this user's own file
+    _cache(ws).chmod(0o600)
+    with pytest.raises(PolicyError):  # read: the forged data is what the policy check sees
+        _fresh(ws)

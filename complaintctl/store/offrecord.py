@@ -110,7 +110,9 @@ def _look(ws: Workspace, rel: str, tree: str | None) -> tuple[set[str], bool]:
                 subfolder = True
             else:
                 names.append(entry.name)
-    if subfolder:  # new files may be anywhere below: git looks
+    # A name that is not UTF-8 (scandir's surrogates) cannot be matched with
+    # git's listing as decoded here: git looks, as for a sub-folder.
+    if subfolder or not all(_utf8(name) for name in names):
         out = git(ws.root, "ls-files", "-z", "--others", "--exclude-standard", "--", rel + "/")
         return {p for p in out.stdout.split("\0") if p}, False
     known: set[str] = set()
@@ -126,6 +128,14 @@ def _look(ws: Workspace, rel: str, tree: str | None) -> tuple[set[str], bool]:
         ws.root, "check-ignore", "-z", "--no-index", "--stdin", stdin="\0".join(newcomers) + "\0", check=False
     )
     return set(newcomers) - set(ignored.stdout.split("\0")), False
+
+
+def _utf8(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _read_record(path: Path) -> dict[str, list[object]]:

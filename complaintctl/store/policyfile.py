@@ -44,24 +44,30 @@ def _cached(text: str, source: str, cache: Path) -> Any:
     """policy.yaml's plain data, parsed once per text: every command reads the
     policy, and its YAML (comments and all, so the pure-Python parser) cost
     more than the rest of a 'note' in Python. The file holds the text's
-    SHA-256 and the data, pickled: it lives in .git/, which is as trusted as
-    git's own hooks, and the data is only dicts, lists and scalars. A missing,
+    SHA-256 and the data, pickled; it is read only when this user owns it and
+    no one else may write it (unpickling runs code; git refuses a workspace
+    of another user's anyway). The data is only dicts, lists and scalars. A missing,
     damaged or foreign file is a miss; a file that cannot be written is fine."""
     import hashlib
     import pickle
 
     key = _CACHE_FORMAT + hashlib.sha256(text.encode("utf-8")).digest()
     try:
-        kept = cache.read_bytes()
-        if kept.startswith(key):
-            return pickle.loads(kept[len(key) :])
-    except Exception:
+        with cache.open("rb") as handle:
+            st = os.fstat(handle.fileno())
+            # Unpickling runs code: only a file of this user's that no one else may write.
+            if st.st_uid == os.getuid() and not st.st_mode & 0o022:
+                kept = handle.read()
+                if kept.startswith(key):
+                    return pickle.loads(kept[len(key) :])
+    except Exception:  # any damage is a miss: the text is parsed below
         pass
     data = _plain(text, source)
     tmp = cache.with_name(f"{cache.name}.{os.getpid()}.tmp")
     try:
         cache.parent.mkdir(parents=True, exist_ok=True)
         tmp.write_bytes(key + pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL))
+        tmp.chmod(0o600)
         os.replace(tmp, cache)
     except (OSError, pickle.PicklingError):
         with contextlib.suppress(OSError):
