@@ -160,12 +160,18 @@ def three_ways(args: list[str], cwd: Path, terminal: bool = False, env: dict[str
     # A line that holds a value (not a command or option name) is never kept:
     # a refused 'open' would put a customer's name or phone in the cache.
     names_only = all(word in _all_names() for word in args)
+    # A first word that is no command is kept without it (see test_an_unknown_command_...).
+    unknown = not names_only and _no_command(args) and all(start._is_name(word) for word in args)
     if args != ["--version"]:  # --version is answered at once, nothing kept
         assert first.typer_loaded is True, args
         rewritten = len([e for e in after if before.get(e) != after[e]])
-        assert rewritten == (1 if names_only else 0), args  # one entry (re)written
-    assert again.typer_loaded is (not names_only and args != ["--version"]), args
+        assert rewritten == (1 if names_only or unknown else 0), args  # one entry (re)written
+    assert again.typer_loaded is (not (names_only or unknown) and args != ["--version"]), args
     return plain
+
+
+def _no_command(args: list[str]) -> bool:
+    return bool(args) and not args[0].startswith("-") and args[0] not in typer.main.get_command(app).commands  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize("args", [[*path, "--help"] for path in command_paths()], ids=" ".join)
@@ -312,3 +318,50 @@ def test_a_refused_line_with_a_customers_details_leaves_nothing_in_the_cache(
     for entry in (cache / "complaintctl").glob("*") if (cache / "complaintctl").is_dir() else []:
         data = entry.read_bytes()
         assert all(word.encode() not in data for word in args[1:] if not word.startswith("-"))
+
+
+def test_an_unknown_command_is_answered_for_any_word_without_keeping_the_word(tmp_path: Path) -> None:
+    cache = Path(os.environ["XDG_CACHE_HOME"])
+    three_ways(["frobnicate"], tmp_path)  # typer said it once: the answer is kept, the word taken out
+    [entry] = kept(cache)
+    assert b"frobnicate" not in entry.read_bytes()
+    words = [
+        ["张三"],
+        ["Zhang Wei"],
+        ["it's"],  # a repr in double quotes
+        ["zhangwei", "13812341234"],  # what follows the word is never read
+        ["frob", "--help"],
+        ["nte"],  # typer suggests 'note': a new answer, kept once seen
+        ["nte"],
+        ["ntoe", "qzqzq"],  # the same suggestion, another word
+    ]
+    seen_suggestion = False
+    for args in words:
+        plain = run("typer", args, tmp_path)
+        done = run("start", args, tmp_path)
+        assert done.said() == plain.said(), args
+        assert plain.code == 2 and plain.err.startswith(
+            b"complaintctl: No such command " + repr(args[0]).encode()
+        )
+        new_suggestion = b"Did you mean" in plain.err and not seen_suggestion
+        assert done.typer_loaded is new_suggestion, args
+        seen_suggestion = seen_suggestion or b"Did you mean" in plain.err
+    data = b"".join(e.read_bytes() for e in kept(cache))
+    for args in words:
+        assert all(word.encode() not in data for word in args if not word.startswith("-")), args
+    # A command is still a command, and says its own errors.
+    for args in (["note"], ["list", "--bogus"], ["--bogus"]):
+        done = run("start", args, tmp_path)
+        assert done.said() == run("typer", args, tmp_path).said(), args
+    # A damaged entry is not believed: typer answers; a line of names (never one
+    # with a value) has it written afresh.
+    entry.write_bytes(b"\x00garbage")
+    for _ in range(2):
+        assert run("start", ["张三"], tmp_path).typer_loaded is True
+    assert run("start", ["frobnicate"], tmp_path).typer_loaded is True
+    assert run("start", ["张三"], tmp_path).typer_loaded is False
+    # Not on a stream that is not UTF-8: typer answers every time.
+    for _ in range(2):
+        done = run("start", ["张三"], tmp_path, env={"PYTHONIOENCODING": "latin-1"})
+        assert done.typer_loaded is True
+        assert done.said() == run("typer", ["张三"], tmp_path, env={"PYTHONIOENCODING": "latin-1"}).said()

@@ -1315,7 +1315,9 @@ def overdue(
 
     items, problems, when, uncommitted = reads.overdue(root, as_of, warn)
     _say_skipped(problems, uncommitted)
-    typer.echo(overdue_output(items, _format(fmt, as_json).value, when, problems, _colour()))
+    for piece in overdue_output(items, _format(fmt, as_json).value, when, problems, _colour()):
+        typer.echo(piece, nl=False)
+    typer.echo("")
     if problems:  # one rule with list and report: name the files, say it, exit 1
         typer.echo(f"complaintctl: {len(problems)} case file(s) left out; the list is incomplete", err=True)
     if any(item["status"] == "breached" for item in items) or problems:
@@ -1464,6 +1466,9 @@ replayable = True
 # Every command and option name of the commands built: the start keeps a
 # command line only when each of its words is one of them (never a value).
 names: set[str] = {"-h", "--help"}
+# The top-level command names, in typer's order: what click's "No such
+# command" and typer's "Did you mean" are made from (the start keeps them).
+commands: list[str] = []
 
 
 def _prepare(command: Any, top: bool = True) -> Any:
@@ -1473,6 +1478,8 @@ def _prepare(command: Any, top: bool = True) -> Any:
     global replayable
     for name, sub in getattr(command, "commands", {}).items():
         names.add(name)
+        if top:
+            commands.append(name)
         _prepare(sub, top=False)
     for param in command.params:
         if param.param_type_name == "option":

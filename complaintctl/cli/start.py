@@ -28,6 +28,14 @@ What makes a replay exact:
 - only command lines of command and option names: a line that holds a
   value (a customer's name or phone in a refused 'open') is never written.
 
+A command line whose first word is no command ('complaintctl frobnicate')
+is refused by click in words that depend on that word only through its
+``repr`` and the commands typer suggests for it (difflib's close matches).
+Those answers are kept as one entry per set of surroundings: the command
+names, and for each set of suggestions seen, the answer with the word's
+``repr`` taken out. The word itself is never written; another unknown word
+with the same suggestions gets the same answer with its own ``repr`` put in.
+
 The cache is never needed: a folder that cannot be read or written, or a
 damaged, foreign or stale entry, and typer answers as it always does.
 """
@@ -110,13 +118,25 @@ def main() -> None:
         sys.exit(0)
     key = _key(argv)
     path = _entry_path(key) if key is not None else None
+    if key is not None and path is not None:
+        found = _load(path, key)
+        if found is not None:
+            _replay(*found)
+    learn = None  # a line whose first word may be no command: what to keep if it is none
+    unknown = _unknown_key(argv)
+    if unknown is not None:
+        entry = _load_unknown(*unknown)
+        if entry is not None and argv[0] not in entry[0]:  # surely no command
+            _answer_unknown(argv[0], entry)  # returns when this answer is not kept yet
+            _record(path, key, (argv[0], *unknown, entry))
+            return
+        if entry is None:
+            learn = (argv[0], *unknown, None)
     if key is None or path is None:
+        # A line with values runs as it is; the commands are learnt from a line of names.
         _typer_main()
         return
-    found = _load(path, key)
-    if found is not None:
-        _replay(*found)
-    _record(path, key)
+    _record(path, key, learn)
 
 
 def _typer_main() -> None:
@@ -134,6 +154,11 @@ def _key(argv: list[str]) -> str | None:
         return None  # -C changes folder before anything is parsed
     if not all(_is_name(word) for word in argv):
         return None  # a value (a name, a phone, a case's text) is never written to the cache
+    return _surroundings(argv)
+
+
+def _surroundings(argv: list[str]) -> str | None:
+    """The key: ``argv`` and everything else the answer may depend on."""
     stdout, stderr = sys.stdout, sys.stderr
     if stdout is None or stderr is None or not hasattr(stdout, "buffer") or not hasattr(stderr, "buffer"):
         return None
@@ -185,10 +210,91 @@ def _digest(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+# ---------------------------------------------------------------- an unknown command
+
+# Stands for the unknown word in a kept key: no command line can hold it.
+_ANY_WORD = "\0an unknown command"
+# Stands for the word's repr in a kept answer.
+_HOLE = b"\0word\0"
+
+
+def _unknown_key(argv: list[str]) -> tuple[str, str] | None:
+    """The entry's path and key for a line that may start with an unknown command
+    (a word, not an option), or None: then it is answered as any other."""
+    if not argv or not argv[0] or argv[0].startswith("-") or not argv[0].isprintable():
+        return None
+    encoding = getattr(sys.stderr, "encoding", None) or ""
+    if encoding.lower().replace("-", "").replace("_", "") != "utf8":
+        return None  # click re-wraps some streams: only UTF-8 is sure to take a repr as it is
+    key = _surroundings([_ANY_WORD])
+    path = _entry_path(key) if key is not None else None
+    return (path, key) if key is not None and path is not None else None
+
+
+def _answer_unknown(word: str, entry: tuple[list[str], dict[tuple[str, ...], Any]]) -> None:
+    """Say that ``word`` is no command, as typer said it for another word
+    with the same suggestions; return if no such answer is kept."""
+    from difflib import get_close_matches
+
+    commands, answers = entry
+    found = answers.get(tuple(get_close_matches(word, commands)))  # as typer suggests them
+    if found is not None:
+        chunks, code = found
+        text = repr(word).encode("utf-8", "surrogateescape")
+        _replay([(fd, part.replace(_HOLE, text)) for fd, part in chunks], code)
+
+
+def _load_unknown(path: str, key: str) -> tuple[list[str], dict[tuple[str, ...], Any]] | None:
+    found = _load(path, key, fds=(0,))  # fd 0: the entry's data, not an answer
+    if found is None or len(found[0]) != 1:
+        return None
+    import marshal
+
+    try:
+        commands, answers = marshal.loads(found[0][0][1])
+        return list(commands), dict(answers)
+    except Exception:  # damaged: typer answers
+        return None
+
+
+def _keep_unknown(
+    unknown: tuple[str, str, str, tuple[list[str], dict[tuple[str, ...], Any]] | None],
+    chunks: list[tuple[int, bytes]],
+    code: int,
+) -> None:
+    """Keep typer's answer to a line starting with ``word`` if it said that
+    ``word`` is no command: the word's repr taken out, under its suggestions."""
+    from complaintctl.cli import app
+
+    word, path, key, entry = unknown
+    commands = list(app.commands)
+    if code != 2 or word in commands or not commands:
+        return
+    kept = _without(chunks, repr(word).encode("utf-8", "surrogateescape"))
+    if kept is None:
+        return
+    import marshal
+    from difflib import get_close_matches
+
+    answers = entry[1] if entry is not None and entry[0] == commands else {}
+    answers[tuple(get_close_matches(word, commands))] = (kept, code)
+    _store(path, key, [(0, marshal.dumps((commands, answers)))], 0)
+
+
+def _without(chunks: list[tuple[int, bytes]], text: bytes) -> list[tuple[int, bytes]] | None:
+    """The answer with the one place ``text`` is said replaced by the hole;
+    None unless it is said exactly once, on stderr, and nothing on stdout."""
+    whole = b"".join(part for _, part in chunks)
+    if _HOLE in whole or whole.count(text) != 1 or any(fd != 2 for fd, _ in chunks):
+        return None
+    out = [(fd, part.replace(text, _HOLE)) for fd, part in chunks]
+    return out if sum(part.count(_HOLE) for _, part in out) == 1 else None
+
+
 # ---------------------------------------------------------------- replay
 
 
-def _load(path: str, key: str) -> tuple[list[tuple[int, bytes]], int] | None:
+def _load(path: str, key: str, fds: tuple[int, ...] = (1, 2)) -> tuple[list[tuple[int, bytes]], int] | None:
     """The entry's output and exit code, if it is this key's and still true."""
     import marshal
 
@@ -205,7 +311,7 @@ def _load(path: str, key: str) -> tuple[list[tuple[int, bytes]], int] | None:
             seen = os.stat(source)
             if (seen.st_mtime_ns, seen.st_ctime_ns, seen.st_size) != (mtime, ctime, size):
                 return None
-        out = [(int(fd), bytes(text)) for fd, text in chunks if fd in (1, 2)]
+        out = [(int(fd), bytes(text)) for fd, text in chunks if fd in fds]
         if len(out) != len(chunks):
             return None
         return out, int(code)
@@ -229,8 +335,14 @@ def _replay(chunks: list[tuple[int, bytes]], code: int) -> None:
 # ---------------------------------------------------------------- record
 
 
-def _record(path: str, key: str) -> None:
-    """Run typer with a copy of what it prints; keep it when no command ran."""
+def _record(
+    path: str | None,
+    key: str | None,
+    unknown: tuple[str, str, str, tuple[list[str], dict[tuple[str, ...], Any]] | None] | None = None,
+) -> None:
+    """Run typer with a copy of what it prints; keep it when no command ran
+    (under ``path`` for a line of names, as ``unknown``'s answer when the
+    line's first word turned out to be no command)."""
     from complaintctl.cli import app
 
     copy = _Copy()
@@ -240,11 +352,14 @@ def _record(path: str, key: str) -> None:
     except SystemExit as exc:
         copy.stop()
         code = 0 if exc.code is None else exc.code
-        # Only lines of the built commands' own names: a lower-case word can
-        # still be a value ('list zhangwei'), and values never go to disk.
-        known = all(word in app.names for word in sys.argv[1:])
-        if copy.chunks is not None and code in (0, 2) and app.replayable and known:
-            _store(path, key, copy.chunks, code)
+        if copy.chunks is not None and code in (0, 2) and app.replayable and isinstance(code, int):
+            # Only lines of the built commands' own names: a lower-case word can
+            # still be a value ('list zhangwei'), and values never go to disk.
+            known = all(word in app.names for word in sys.argv[1:])
+            if path is not None and key is not None and known:
+                _store(path, key, copy.chunks, code)
+            if unknown is not None:
+                _keep_unknown(unknown, copy.chunks, code)
         raise
     finally:
         app.on_command = None
