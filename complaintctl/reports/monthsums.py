@@ -90,6 +90,8 @@ def _live_from(live: Iterable[list[Any]]) -> int | None:
 
 def fold(sums: dict[str, Any], cutoff_us: int) -> bool:
     """Sum the live rows that have become final by ``cutoff_us``; True if any."""
+    if not any(_final_by(row, cutoff_us) for _, row in sums["live"]):
+        return False  # the usual case on a report: kept as they are, not copied again
     live = []
     for rel, row in sums["live"]:
         if not _add_final(sums, rel, row, cutoff_us):
@@ -98,6 +100,11 @@ def fold(sums: dict[str, Any], cutoff_us: int) -> bool:
     sums["live"] = live
     sums["live_from"] = _live_from(live)
     return changed
+
+
+def _final_by(row: Row, cutoff_us: int) -> bool:
+    final = timeline.final_from(row)
+    return final is not None and final <= cutoff_us
 
 
 def _cell_key(category: str, owner: str, level: str) -> str:
