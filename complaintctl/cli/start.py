@@ -132,11 +132,47 @@ def main() -> None:
             return
         if entry is None:
             learn = (argv[0], *unknown, None)
+    _begin_early(argv)
     if key is None or path is None:
         # A line with values runs as it is; the commands are learnt from a line of names.
         _typer_main()
         return
     _record(path, key, learn)
+
+
+def _begin_early(argv: list[str]) -> None:
+    """Start a reading command's 'git status' now, while typer and the
+    command's modules are imported (store/earlygit.py)."""
+    from complaintctl.store import earlygit
+
+    if not argv or argv[0] not in earlygit.READERS:
+        return
+    if any(word in ("-h", "--help") or word.startswith(("-C", "--root")) for word in argv):
+        return  # help asks no git; another folder is found as the command finds it
+    root = _workspace_root()
+    if root is not None:
+        earlygit.begin(root)
+
+
+def _workspace_root() -> str | None:
+    """Where workspace.find_workspace(None) will find the workspace (its rule:
+    COMPLAINTCTL_ROOT, else the nearest folder up with policy.yaml), without
+    importing it; a wrong guess only costs a git status that is not used."""
+    chosen = os.environ.get("COMPLAINTCTL_ROOT")
+    if chosen:
+        path = os.path.realpath(os.path.expanduser(chosen))
+        return path if os.path.isfile(os.path.join(path, "policy.yaml")) else None
+    try:
+        here = os.path.realpath(os.getcwd())
+    except OSError:
+        return None
+    while True:
+        if os.path.isfile(os.path.join(here, "policy.yaml")):
+            return here
+        parent = os.path.dirname(here)
+        if parent == here:
+            return None
+        here = parent
 
 
 def _typer_main() -> None:

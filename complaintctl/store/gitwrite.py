@@ -62,9 +62,9 @@ def no_index() -> dict[str, str]:
 
 
 def _env(env: Mapping[str, str] | None = None) -> dict[str, str]:
-    full_env = dict(os.environ)
-    full_env["GIT_TERMINAL_PROMPT"] = "0"
-    full_env.setdefault("LC_ALL", "C")
+    from complaintctl.store.earlygit import env as base
+
+    full_env = base()
     if env:
         full_env.update(env)
     return full_env

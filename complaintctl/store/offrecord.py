@@ -33,6 +33,7 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
+from complaintctl.store import earlygit
 from complaintctl.store.gitwrite import git
 from complaintctl.store.workspace import Workspace
 
@@ -49,9 +50,12 @@ def differ(ws: Workspace, heads: Mapping[str, str]) -> tuple[set[str], set[str]]
     HEAD's month folders ('YYYY-MM') and their tree ids."""
     dirty: set[str] = set()
     deleted: set[str] = set()
-    status = git(
-        ws.root, "status", "--porcelain=v1", "-z", "--untracked-files=no", "--no-renames", "--", "cases"
-    )
+    # Begun by the start for a reading command (store/earlygit.py), else now.
+    status = earlygit.take(str(ws.root), earlygit.STATUS)
+    if status is None:
+        status = git(ws.root, *earlygit.STATUS)
+    elif status.returncode != 0:
+        status = git(ws.root, *earlygit.STATUS)  # said as every git failure is said
     for line in status.stdout.split("\0"):
         if len(line) > 3:
             (deleted if "D" in line[:2] else dirty).add(line[3:])

@@ -1,0 +1,112 @@
+"""store/earlygit: a reading command's 'git status' begun by the start
+before the imports says exactly what the command's own would have said,
+is taken by the command, and is never left running."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from complaintctl.cli import start
+from complaintctl.store import earlygit, gitwrite
+from complaintctl.store.workspace import find_workspace
+from tests.helpers import Workspace, git, open_args
+
+
+@pytest.fixture
+def busy(run: Any, ws: Workspace) -> Workspace:
+    """Two committed cases, one edited, one deleted, a new file staged and a name with a CR."""
+    ids = [re.search(r"C-\d{8}-\w{6}", run(*open_args(summary=f"case {i}")).stdout)[0] for i in range(2)]  # type: ignore[index]
+    ws.case_file(ids[0]).write_text(ws.case_file(ids[0]).read_text() + "# edited\n")
+    ws.case_file(ids[1]).unlink()
+    folder = ws.case_file(ids[0]).parent
+    (folder / "C-20261120-NEW001.yaml").write_text("id: x\n")
+    git(ws.root, "add", "--", str(folder / "C-20261120-NEW001.yaml"))
+    (folder / "C-20261120-CR\r.yaml").write_text("id: y\n")
+    git(ws.root, "add", "--", str(folder / "C-20261120-CR\r.yaml"))
+    return ws
+
+
+def test_what_is_taken_is_what_git_says(busy: Workspace) -> None:
+    root = str(busy.root)
+    earlygit.begin(root)
+    taken = earlygit.take(root, earlygit.STATUS)
+    own = gitwrite.git(busy.root, *earlygit.STATUS)
+    assert taken is not None
+    assert (taken.returncode, taken.stdout, taken.stderr) == (own.returncode, own.stdout, own.stderr)
+    assert taken.stdout.count("\0") == 4, taken.stdout  # edited, deleted, new, the CR name
+    assert earlygit.take(root, earlygit.STATUS) is None  # taken once
+
+
+def test_a_status_begun_in_another_environment_is_not_taken(
+    busy: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = str(busy.root)
+    earlygit.begin(root)
+    [(proc, _env)] = earlygit._begun.values()
+    monkeypatch.setenv("GIT_OPTIONAL_LOCKS", "0")
+    assert earlygit.take(root, earlygit.STATUS) is None
+    assert proc.returncode is not None and earlygit._begun == {}
+
+
+def test_one_never_taken_is_stopped_and_leaves_no_lock(busy: Workspace) -> None:
+    earlygit.begin(str(busy.root))
+    [(proc, _env)] = earlygit._begun.values()
+    earlygit._stop_all()
+    assert proc.returncode is not None and earlygit._begun == {}
+    assert not (busy.root / ".git" / "index.lock").exists()
+    assert git(busy.root, "status", "--porcelain")  # the repository still answers
+
+
+@pytest.mark.parametrize("command", sorted(earlygit.READERS))
+def test_each_reading_command_takes_it(
+    command: str, run: Any, busy: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COMPLAINTCTL_ROOT", str(busy.root))
+    args = [command, "张三"] if command == "customer" else [command]
+    plain = run(*args)
+    taken: list[object] = []
+    real = earlygit.take
+
+    def spy(root: str, argv: tuple[str, ...]) -> Any:
+        found = real(root, argv)
+        taken.append(found)
+        return found
+
+    monkeypatch.setattr(earlygit, "take", spy)
+    start._begin_early(args)
+    assert earlygit._begun, "begun for a reading command"
+    early = run(*args)
+    assert (early.exit_code, early.stdout, early.stderr) == (plain.exit_code, plain.stdout, plain.stderr)
+    assert taken and taken[0] is not None and earlygit._begun == {}
+
+
+@pytest.mark.parametrize(
+    "argv", [["note", "C-1", "x"], ["list", "--help"], ["-C", "/tmp", "list"], ["list", "--root", "/tmp"], []]
+)
+def test_not_begun_for_a_changing_command_help_or_another_folder(
+    argv: list[str], busy: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(busy.root)
+    start._begin_early(argv)
+    assert earlygit._begun == {}
+
+
+def test_the_start_finds_the_workspace_where_the_command_will(
+    ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("COMPLAINTCTL_ROOT", raising=False)
+    inner = ws.root / "cases"
+    monkeypatch.chdir(inner)
+    assert start._workspace_root() == str(find_workspace(None).root)
+    link = tmp_path / "link"
+    link.symlink_to(ws.root)
+    monkeypatch.setenv("COMPLAINTCTL_ROOT", str(link))
+    assert start._workspace_root() == str(find_workspace(None).root) == os.path.realpath(ws.root)
+    monkeypatch.setenv("COMPLAINTCTL_ROOT", str(tmp_path))  # no policy.yaml there: no guess
+    monkeypatch.chdir(tmp_path)
+    assert start._workspace_root() is None
