@@ -8,6 +8,10 @@ beside this one:
     git worktree add /tmp/before <commit>
     .venv/bin/python benchmarks/bench_targets.py /tmp/bench/ws-10000 /tmp/bench/ws-100000 --before /tmp/before
 
+With ``--before-spaces`` the earlier code works in its own copies of the
+two workspaces (cp -a), so that an index or report-sums format that differs
+between the two versions is not rebuilt by each side in turn.
+
 Each row times one piece of work as a whole process, its two sides run
 alternately (A, B, A, B, ...) with a warm-up each, and prints the medians,
 the largest peak memory (GNU time, Debian's 'time') and the ratio; with
@@ -95,6 +99,14 @@ def main(argv: list[str] | None = None) -> int:
         default=PY,
         help="the Python of a venv with the earlier checkout's own dependencies (default: this one's)",
     )
+    parser.add_argument(
+        "--before-spaces",
+        nargs=2,
+        type=Path,
+        metavar=("SMALL", "BIG"),
+        help="copies of the two workspaces for the earlier code (--root): each side keeps its own"
+        " index, so two formats of it never rebuild each other between runs",
+    )
     parser.add_argument("-n", type=int, default=7, help="runs of each side (after one warm-up)")
     parser.add_argument(
         "--cold", action="store_true", help="also time the cold index build at 100k (minutes)"
@@ -112,12 +124,18 @@ def main(argv: list[str] | None = None) -> int:
     print(f"median of {args.n} alternating runs after a warm-up each; peak memory is the largest run's\n")
     rows: list[Row] = []
     spaces = {"10k": args.small.resolve(), "100k": args.big.resolve()}
+    # The earlier code's own copies of the workspaces, if given.
+    theirs_too = dict(zip(spaces, [p.resolve() for p in args.before_spaces or ()], strict=False))
     heads = {
         size: subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=ws, capture_output=True, text=True
         ).stdout.strip()
         for size, ws in spaces.items()
     }
+
+    def reset(size: str) -> None:
+        for ws in (spaces[size], *([theirs_too[size]] if size in theirs_too else [])):
+            subprocess.run(["git", "reset", "-q", "--hard", heads[size]], cwd=ws, check=True)
 
     def run(
         label: str,
@@ -132,9 +150,16 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(row)
         show(row)
 
-    def ours(*words: str) -> dict[str, list[str]]:
+    def ours(*words: str, size: str | None = None) -> dict[str, list[str]]:
+        """complaintctl's sides; with a size, the earlier code in its own copy (--before-spaces)."""
+        elsewhere = ["--root", str(theirs_too[size])] if size in theirs_too else []
         return {
-            name: cli(src, *words, python=args.before_python if name == "before" else PY)
+            name: cli(
+                src,
+                *words,
+                *(elsewhere if name == "before" else []),
+                python=args.before_python if name == "before" else PY,
+            )
             for name, src in versions.items()
         }
 
@@ -152,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
                 ["git", "ls-files", f"cases/*/*/{case_id}.yaml"], cwd=ws, capture_output=True, text=True
             ).stdout.strip()
             tw_env = load_taskwarrior(listing, args.data / f"tw-{len(listing)}") if peer else {}
-            note = ours("note", case_id, "Called back")
+            note = ours("note", case_id, "Called back", size=size)
             cmds = {**note, **theirs("add", "Called back")}
             run(
                 f"{size}: note vs task add",
@@ -167,12 +192,12 @@ def main(argv: list[str] | None = None) -> int:
             notes[size] = rows[-1].figures
             run(f"{size}: note vs git add + commit", "", ws, {**note, "git": porcelain(ws, rel)})
             run(f"{size}: note vs git plumbing", "", ws, {**note, "git": plumbing_floor(ws, rel)})
-            subprocess.run(["git", "reset", "-q", "--hard", heads[size]], cwd=ws, check=True)
+            reset(size)
             run(
                 f"{size}: list (open queue)",
                 "<= 0.5 s, 150 MiB at 100k",
                 ws,
-                {**ours("list"), **theirs("rc.defaultwidth=200", "limit:50", "list")},
+                {**ours("list", size=size), **theirs("rc.defaultwidth=200", "limit:50", "list")},
                 extra_env=tw_env,
                 verdict=_fits(0.5, 150) if size == "100k" else None,
             )
@@ -180,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"{size}: list --status open --json",
                 "<= 0.5 s, 150 MiB at 100k",
                 ws,
-                {**ours("list", "--status", "open", "--json"), **theirs("count")},
+                {**ours("list", "--status", "open", "--json", size=size), **theirs("count")},
                 extra_env=tw_env,
                 verdict=_fits(0.5, 150) if size == "100k" else None,
             )
@@ -188,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"{size}: report (warm)",
                 "<= 0.5 s at 100k",
                 ws,
-                {**ours("report"), **theirs("count")},
+                {**ours("report", size=size), **theirs("count")},
                 extra_env=tw_env,
                 verdict=_fits(0.5, None) if size == "100k" else None,
             )
@@ -211,8 +236,8 @@ def main(argv: list[str] | None = None) -> int:
                 "<= 1.2x, 100 MiB at 100k",
                 ws,
                 {
-                    **ours(*opened, "--phone", phone),
-                    **{f"{k} no contact": v for k, v in ours(*opened).items()},
+                    **ours(*opened, "--phone", phone, size=size),
+                    **{f"{k} no contact": v for k, v in ours(*opened, size=size).items()},
                 },
                 verdict=(
                     lambda s: (
@@ -223,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
                 if size == "100k"
                 else None,
             )
-            subprocess.run(["git", "reset", "-q", "--hard", heads[size]], cwd=ws, check=True)
+            reset(size)
         ratio = notes["100k"]["after"].median / notes["10k"]["after"].median
         print(
             f"\nnote at 100k / note at 10k: {ratio:.2f} (target <= 1.2: {'OK' if ratio <= 1.2 else 'OVER'})"
@@ -241,8 +266,8 @@ def main(argv: list[str] | None = None) -> int:
                 verdict=lambda s: s["after"].median <= 4 * s["python -c pass"].median,
             )
         if args.cold:
-            big = spaces["100k"]
             for name, src in versions.items():
+                big = theirs_too["100k"] if name == "before" and "100k" in theirs_too else spaces["100k"]
                 shutil.rmtree(big / ".git" / "complaintctl", ignore_errors=True)
                 python = args.before_python if name == "before" else PY
                 seconds, peak, _code = timed(cli(src, "report", python=python), env, big)
@@ -256,8 +281,8 @@ def main(argv: list[str] | None = None) -> int:
                 rows.append(row)
                 show(row)
     finally:
-        for size, ws in spaces.items():
-            subprocess.run(["git", "reset", "-q", "--hard", heads[size]], cwd=ws, check=True)
+        for size in spaces:
+            reset(size)
     print(f"\n{'work':<38} {'side':<20} {'median':>11} {'peak':>9}   ratio  verdict")
     for row in rows:
         show(row)
