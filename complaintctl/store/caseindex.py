@@ -961,7 +961,7 @@ def queue(
         con = sqlite3.connect(":memory:", isolation_level=None)
         _create(con, key)
         loaded = month_rows(ws, snap, snap.months(), progress)
-        _fill(con, {m: _prepare(m, loaded.items[m], loaded.problems[m]) for m in snap.months()}, {})
+        _fill(con, ((m, _prepare(m, loaded.items[m], loaded.problems[m])) for m in snap.months()), {})
         con.execute("BEGIN")
     try:
         yield Queue(con, snap, on_disk)
@@ -1012,22 +1012,21 @@ def _synced(ws: Workspace, snap: Snapshot, key: str, progress: Callable[[int, in
                 if found is not None:
                     changes[month] = _read_changes(ws, month, found)
             whole = [m for m in stale if m not in changes]
-            prepared = _read_months(ws, snap, whole, progress)
-            if prepared is None:
-                break  # HEAD moved while the months were read: not for the file
+            # Read and written a month at a time under the write lock: a first
+            # build at 100k cases held every month's tables (~300 MB) before.
             con.execute("BEGIN IMMEDIATE")
             now = _stored_months(con, key)
             if now is None:
                 _create(con, key)
                 _forget_json_queue(path.parent)
                 if set(whole) != set(heads):  # another layout or policy came in meanwhile
-                    changes, prepared = {}, _read_months(ws, snap, snap.months(), progress)
-                    if prepared is None:
-                        break
+                    changes, whole = {}, snap.months()
             elif now != have:
                 con.execute("ROLLBACK")
                 continue  # another command changed it meanwhile: look again
-            _fill(con, prepared, heads)
+            if not _fill(con, _read_months(ws, snap, whole, progress), heads):
+                con.execute("ROLLBACK")
+                break  # HEAD moved while the months were read: not for the file
             for month, (paths, tables) in changes.items():
                 for table in _FILED:
                     con.executemany(
@@ -1084,29 +1083,36 @@ Prepared = dict[str, list[tuple[Any, ...]]]  # table -> rows to insert
 
 def _read_months(
     ws: Workspace, snap: Snapshot, months: list[str], progress: Callable[[int, int], None] | None
-) -> dict[str, Prepared] | None:
-    """These months' rows for the tables, read one month at a time (so a
-    first build at 100k cases holds one month of full rows, not all);
-    None if a folder was not at the snapshot's tree when read."""
-    out = {}
+) -> Iterator[tuple[str, Prepared] | None]:
+    """These months' rows for the tables, read one month at a time (a first
+    build at 100k cases holds one month of full rows, not all); None, and
+    no more, if a folder was not at the snapshot's tree when read."""
     for month in months:
         loaded = month_rows(ws, snap, [month], progress)
         if loaded.trees.get(month) != snap.tree(month):
-            return None
-        out[month] = _prepare(month, loaded.items[month], loaded.problems[month])
-    return out
+            yield None
+            return
+        yield month, _prepare(month, loaded.items[month], loaded.problems[month])
 
 
-def _fill(con: Any, prepared: Mapping[str, Prepared], heads: Mapping[str, str | None]) -> None:
-    """Replace these months' rows with what was read; months gone from HEAD go too."""
+def _fill(con: Any, prepared: Iterable[tuple[str, Prepared] | None], heads: Mapping[str, str | None]) -> bool:
+    """Replace these months' rows with what is read, a month at a time;
+    months gone from HEAD go too. False if a month was not read as at HEAD."""
     gone = [m for (m,) in con.execute("SELECT month FROM months") if m not in heads]
-    for month in [*prepared, *gone]:
+    for month in gone:
         for table in ("months", *_FILED):
             con.execute(f"DELETE FROM {table} WHERE month = ?", (month,))
-    for month, tables in prepared.items():
+    for found in prepared:
+        if found is None:
+            return False
+        month, tables = found
+        for table in ("months", *_FILED):
+            con.execute(f"DELETE FROM {table} WHERE month = ?", (month,))
         _insert(con, tables)
         if heads.get(month):
             con.execute("INSERT INTO months VALUES (?, ?)", (month, heads[month]))
+        del found, tables  # the month's tables go before the next is read
+    return True
 
 
 def _prepare(month: str, items: Iterable[Item], problems: Iterable[Problem]) -> Prepared:
