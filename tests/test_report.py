@@ -822,3 +822,79 @@ def test_the_settlement_that_stands_and_a_measure_past_due(
     later = {"COMPLAINTCTL_NOW": "2027-03-01T10:00:00+08:00"}
     expected = full_evaluation(run, monkeypatch, "--format", "json", env=later).stdout
     assert run("report", "--format", "json", env=later).stdout == expected
+
+
+def test_report_cases_read_a_month_at_a_time_say_what_every_row_says(run: Any, ws: Workspace) -> None:
+    """'report --cases' keeps only the rows it shows (and those on a matter
+    until the matter is known): it says what every row, held at once, says,
+    in path order, for any limit, scope and moment."""
+    from complaintctl.cli.text import list_table, rows_output
+    from complaintctl.reports.figures import Scope
+    from complaintctl.service import reads
+    from complaintctl.store import workspace
+
+    def opened(**over: str) -> str:
+        result = run(*open_args(**over))
+        assert result.exit_code == 0, result.stderr
+        return str(result.stdout.strip())
+
+    # Three customers on one matter in November: 'hot' for all three once the third is in
+    # (the first two only through their peers: none is a week old by the 22nd).
+    lift = [
+        opened(at=f"2026-11-{day}T09:00", phone=phone, matter="lift")
+        for day, phone in (("18", "13900000001"), ("19", "13900000002"), ("20", "13900000003"))
+    ]
+    for day in ("02", "09", "16", "21"):  # and others around them, in both months
+        opened(at=f"2026-10-{day}T10:00", phone=f"138000000{day}", category="delivery-delay",
+               summary="Parcel late", demand="Deliver it")  # fmt: skip
+        opened(at=f"2026-11-{day}T10:00", phone=f"137000000{day}")
+
+    def oracle(args: list[str], since: str | None, until: str | None, severity: str | None, at: str) -> str:
+        """What report --cases printed when it held every row (list_rows)."""
+        ws_ = workspace.find_workspace(str(ws.root))
+        when = reads.when_of(ws_, at)
+        tz = ws_.policy.timezone
+        scope = Scope(
+            since=datetime.fromisoformat(since).replace(tzinfo=when.tzinfo) if since else None,
+            until=datetime.fromisoformat(until).replace(tzinfo=when.tzinfo) if until else None,
+            severity=severity,
+        )
+        assert tz is not None
+        rows, _problems, _uncommitted = reads.list_rows(str(ws.root), (), when)
+        chosen = [
+            r for r in rows
+            if datetime.fromisoformat(r["opened_at"]) <= when
+            and scope.in_period(datetime.fromisoformat(r["opened_at"]))
+            and scope.matches_row(r, r["severity"])
+        ]  # fmt: skip
+        limit = int(args[args.index("--limit") + 1]) if "--limit" in args else 50
+        shown = chosen if limit <= 0 else chosen[:limit]
+        if "--format" in args:
+            return rows_output(reads.public_rows(shown, False), args[args.index("--format") + 1]) + "\n"
+        text = list_table(shown, False)
+        if len(shown) < len(chosen):
+            text += f"\n(showing {len(shown)} of {len(chosen)}; use --limit 0 for all)"
+        return text + "\n"
+
+    cases = [
+        ([], None, None, None, "2026-11-22T09:00"),
+        (["--limit", "3"], None, None, None, "2026-11-22T09:00"),
+        (["--limit", "5"], None, None, None, "2026-11-22T09:00"),  # a matter case among the first five
+        (["--limit", "0", "--severity", "hot"], None, None, "hot", "2026-11-22T09:00"),
+        (["--limit", "2", "--severity", "hot"], None, None, "hot", "2026-11-22T09:00"),
+        (["--limit", "0", "--severity", "hot"], None, None, "hot", "2026-11-19T12:00"),  # two customers yet
+        (["--limit", "0", "--format", "json"], None, None, None, "2026-11-19T12:00"),
+        (["--limit", "2", "--format", "csv"], "2026-11-01", "2026-11-18", None, "2026-11-22T09:00"),
+    ]
+    hot_before = None
+    for args, since, until, severity, at in cases:
+        period = [*(["--since", since] if since else []), *(["--until", until] if until else [])]
+        result = run("report", "--cases", *args, *period, "--as-of", at)
+        assert result.exit_code == 0, result.stderr
+        assert result.stdout == oracle(args, since, until, severity, at), (args, at)
+        if severity == "hot" and at.startswith("2026-11-19"):
+            hot_before = result.stdout
+    assert hot_before is not None
+    hot_now = run("report", "--cases", "--severity", "hot", "--as-of", "2026-11-22T09:00").stdout
+    assert all(case in hot_now for case in lift)  # hot once all three are in
+    assert not any(case in hot_before for case in lift)

@@ -1274,8 +1274,8 @@ def report(
         from complaintctl.cli.text import case_lines
         from complaintctl.service import reads
 
-        rows, problems, uncommitted = reporting.case_rows(root, request)
-        text = case_lines(rows, limit, show_pii, fmt.value, reads.public_rows)
+        rows, total, problems, uncommitted = reporting.case_rows(root, request, limit)
+        text = case_lines(rows, total, show_pii, fmt.value, reads.public_rows)
     else:
         with_bom = bom if bom is not None else (output is not None and output.suffix.lower() == ".csv")
         text, problems, uncommitted = reporting.report_text(root, request, fmt, table, lang.value, with_bom)

@@ -402,16 +402,15 @@ def _incomplete(problems: Sequence[str]) -> str:
 
 
 def case_lines(
-    rows: Sequence[Mapping[str, Any]], limit: int, show_pii: bool, fmt: str = "table", public: Any = None
+    rows: Sequence[Mapping[str, Any]], total: int, show_pii: bool, fmt: str = "table", public: Any = None
 ) -> str:
-    """``report --cases``: the list table, at most ``limit`` rows (0: all);
-    in another format, ``public`` turns rows into their public form."""
-    shown = list(rows) if limit <= 0 else list(rows)[:limit]
+    """``report --cases``: the list table of ``rows`` (the first of
+    ``total``); in another format, ``public`` turns rows into their public form."""
     if fmt != "table":
-        return rows_output(public(shown, show_pii), fmt)
-    text = list_table(shown, show_pii)
-    if len(shown) < len(rows):
-        text += f"\n(showing {len(shown)} of {len(rows)}; use --limit 0 for all)"
+        return rows_output(public(rows, show_pii), fmt)
+    text = list_table(rows, show_pii)
+    if len(rows) < total:
+        text += f"\n(showing {len(rows)} of {total}; use --limit 0 for all)"
     if show_pii:
         text += "\nContains customer personal data (--show-pii): do not pass it on."
     return text

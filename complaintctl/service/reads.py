@@ -142,6 +142,54 @@ def query_rows(
     return (chosen if limit <= 0 else chosen[:limit]), len(chosen), problems, uncommitted
 
 
+def cases_where(
+    ws: Workspace, when: datetime, accept: Callable[[Mapping[str, Any], str], bool], limit: int
+) -> tuple[list[dict[str, Any]], int, list[str], list[str]]:
+    """The first ``limit`` (0: all) committed cases, in path order, that
+    ``accept(row, level)`` takes (``level``: the effective severity as of
+    ``when``), in their public form (PUBLIC_KEYS, the severity as of when);
+    how many it takes; the files that could not be read; those not on
+    record. Read a month at a time: the rows kept are those shown, and
+    those on a matter until every case on it is known (list_rows held every
+    row: ~700 MB at 100k cases)."""
+    from collections import defaultdict
+
+    from complaintctl.core import casestatus, timeline
+
+    when_us = timeline.micros(when)
+    snap = caseindex.snapshot(ws)
+    problems: list[str] = []
+    peers: dict[tuple[str, str], list[Any]] = defaultdict(list)  # every case's, as list_rows has them
+    taken: list[tuple[int, dict[str, Any]]] = []  # (place in path order, public row)
+    on_matter: list[tuple[int, Any]] = []  # judged once every case on the matter is known
+    total = 0
+
+    def judge(place: int, row: Any, level: str) -> None:
+        nonlocal total
+        if accept(row, level):
+            total += 1
+            public = {k: row.get(k) for k in PUBLIC_KEYS}
+            public["severity"] = level
+            taken.append((place, public))
+
+    for place, found in enumerate(_committed(ws, snap, when)):
+        if isinstance(found, caseindex.Problem):
+            problems.append(found.message)
+        elif found[1].get("matter"):
+            for key, group in casestatus.peers_by_matter([found[1]]).items():
+                peers[key] += group
+            on_matter.append((place, found[1]))
+        elif limit <= 0 or len(taken) < limit:
+            judge(place, found[1], _level(ws, found[1], when, when_us, {}))
+        elif accept(found[1], _level(ws, found[1], when, when_us, {})):
+            total += 1  # after the first ``limit`` taken in path order: counted, not kept
+    for place, row in on_matter:
+        judge(place, row, _level(ws, row, when, when_us, peers))
+    taken.sort(key=lambda item: item[0])
+    rows = [row for _, row in taken]
+    return (rows if limit <= 0 else rows[:limit]), total, problems, snap.uncommitted()
+
+
 def _received(row: Mapping[str, Any]) -> tuple[datetime, str]:
     """The order of every list: oldest received first."""
     return datetime.fromisoformat(row["opened_at"]), row["id"]

@@ -306,17 +306,19 @@ def report_text(
     return tables.to_text(items, markdown=fmt is ReportFormat.MARKDOWN), problems, uncommitted
 
 
-def case_rows(root: str | None, req: ReportRequest) -> tuple[list[dict[str, Any]], list[str], list[str]]:
-    """The cases a report counts as received, one row each (``report --cases``):
-    opened in the period and by --as-of, in the scope's category, owner and
-    effective severity. No figures are computed."""
+def case_rows(
+    root: str | None, req: ReportRequest, limit: int
+) -> tuple[list[dict[str, Any]], int, list[str], list[str]]:
+    """The cases a report counts as received (``report --cases``): opened in
+    the period and by --as-of, in the scope's category, owner and effective
+    severity; the first ``limit`` (0: all) in path order, in their public
+    form, and how many there are. No figures are computed."""
     ws = workspace.find_workspace(root)
     scope = _scope(ws, req)
     when = reads.when_of(ws, req.as_of)
-    rows, problems, uncommitted = reads.list_rows(root, (), when)
-    chosen = []
-    for row in rows:
+
+    def received(row: Mapping[str, Any], level: str) -> bool:
         opened = datetime.fromisoformat(row["opened_at"])
-        if opened <= when and scope.in_period(opened) and scope.matches_row(row, row["severity"]):
-            chosen.append(row)
-    return chosen, problems, uncommitted
+        return opened <= when and scope.in_period(opened) and scope.matches_row(row, level)
+
+    return reads.cases_where(ws, when, received, limit)
