@@ -5,6 +5,7 @@ with a matter whose cases span two of them."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -177,3 +178,37 @@ def test_each_row_gives_what_month_rows_gives_from_any_rows_file(ws: Workspace, 
         got = list(caseindex.each_row(found, snap, months[:1]))
         assert no_facts(got) == no_facts(expected[months[0]]) and len(got) == len(expected[months[0]])
         assert rows_file.read_text() == text  # made again
+
+
+def test_the_queue_is_built_from_rows_files_a_row_at_a_time_or_from_the_folder(
+    run: Any, ws: Workspace, spread: list[str]
+) -> None:
+    """A first build of queue.sqlite takes each month from its rows file, a
+    row at a time, when that file was made for HEAD's tree; from a missing,
+    stale or damaged one (damaged after some rows were read) it reads the
+    folder: the queue, the lookups and the problems are the same."""
+    found = wsmod.find_workspace(str(ws.root))
+    folder = found.git_dir() / "complaintctl" / f"v{caseindex.indexrow.VERSION}"
+
+    def seen() -> tuple[str, str, str]:
+        (folder / "queue.sqlite").unlink(missing_ok=True)
+        queue = run("list", "--limit", "0", "--json")
+        everyone = run("list", "--all", "--limit", "0", "--json")
+        customer = run("customer", "13812341234")
+        assert queue.exit_code == 0 and everyone.exit_code == 0, queue.stderr
+        return queue.stdout, everyone.stdout, customer.stdout
+
+    expected = seen()  # rows files made by the first read, then the queue from the folders
+    assert json.loads(expected[0]) and (folder / "queue.sqlite").is_file()
+    assert seen() == expected  # from the rows files
+    months = caseindex.snapshot(found, status=False).months()
+    for month in months:
+        rows_file = folder / f"rows-{month}.json"
+        text = rows_file.read_text()
+        cut = text[: text.index('{"v"', text.index('{"v"') + 1) + 10]  # damaged in its second row
+        stale = text.replace('"tree": "', '"tree": "0', 1)
+        for damaged in (cut, stale, ""):
+            rows_file.write_text(damaged)
+            assert seen() == expected, (month, damaged[:40])
+        rows_file.unlink()
+        assert seen() == expected

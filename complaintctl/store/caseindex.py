@@ -1084,15 +1084,33 @@ Prepared = dict[str, list[tuple[Any, ...]]]  # table -> rows to insert
 def _read_months(
     ws: Workspace, snap: Snapshot, months: list[str], progress: Callable[[int, int], None] | None
 ) -> Iterator[tuple[str, Prepared] | None]:
-    """These months' rows for the tables, read one month at a time (a first
-    build at 100k cases holds one month of full rows, not all); None, and
-    no more, if a folder was not at the snapshot's tree when read."""
+    """These months' tables, a month at a time: from its rows file, a row at
+    a time, when that was made for HEAD's tree (a first build at 100k cases
+    holds one month's tables, not its rows); else from the folder, read as
+    month_rows reads it. None, and no more, if a folder was not at the
+    snapshot's tree when read."""
+    key = _policy_key(ws)
     for month in months:
-        loaded = month_rows(ws, snap, [month], progress)
-        if loaded.trees.get(month) != snap.tree(month):
-            yield None
-            return
-        yield month, _prepare(month, loaded.items[month], loaded.problems[month])
+        problems: list[Problem] = []
+
+        def rows(month: str = month, problems: list[Problem] = problems) -> Iterator[Item]:
+            for rel, entry in _streamed(ws, snap, month, key):
+                if isinstance(entry, Problem):
+                    problems.append(entry)
+                else:
+                    yield rel, entry
+
+        try:  # a rows file made for HEAD's tree, decoded a row at a time (see each_row)
+            tables = _prepare(month, rows(), problems)
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError, OSError):
+            loaded = month_rows(ws, snap, [month], progress)  # none, or damaged: read the folder
+            if loaded.trees.get(month) != snap.tree(month):
+                yield None
+                return
+            tables = _prepare(month, loaded.items[month], loaded.problems[month])
+            del loaded
+        yield month, tables
+        del tables
 
 
 def _fill(con: Any, prepared: Iterable[tuple[str, Prepared] | None], heads: Mapping[str, str | None]) -> bool:
