@@ -11,7 +11,7 @@ and evaluating ~900 string annotations made --help 15% slower (measured).
 
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -1045,7 +1045,7 @@ def _print_rows(
     if fmt is RowsFormat.TABLE:
         typer.echo(list_table(shown, show_pii, wide, _colour()))
     else:
-        typer.echo(rows_output(reads.public_rows(shown, show_pii), fmt.value))
+        _echo_pieces(rows_output(reads.each_public_row(shown, show_pii), fmt.value))
     if len(shown) < total:
         typer.echo(f"complaintctl: showing {len(shown)} of {total}; use --limit 0 for all", err=True)
     if problems:
@@ -1275,7 +1275,13 @@ def report(
         from complaintctl.service import reads
 
         rows, total, problems, uncommitted = reporting.case_rows(root, request, limit)
-        text = case_lines(rows, total, show_pii, fmt.value, reads.public_rows)
+        pieces = case_lines(rows, total, show_pii, fmt.value, reads.each_public_row)
+        if output is None:  # printed a piece at a time: 100k rows of JSON are not held as text
+            _say_skipped(problems, uncommitted)
+            _echo_pieces(pieces)
+            _incomplete(problems)
+            return
+        text = "".join(pieces)
     else:
         with_bom = bom if bom is not None else (output is not None and output.suffix.lower() == ".csv")
         text, problems, uncommitted = reporting.report_text(root, request, fmt, table, lang.value, with_bom)
@@ -1291,11 +1297,23 @@ def report(
         typer.echo(text)
     else:
         _write(output, text + ("" if text.endswith("\n") else "\n"), root)
-    if problems:  # one rule with list and overdue: the figures are incomplete
+    _incomplete(problems)
+
+
+def _incomplete(problems: list[str]) -> None:
+    """One rule with list and overdue: the figures are incomplete, exit 1."""
+    if problems:
         typer.echo(
             f"complaintctl: {len(problems)} case file(s) left out; the figures are incomplete", err=True
         )
         raise typer.Exit(1)
+
+
+def _echo_pieces(pieces: Iterable[str]) -> None:
+    """Text made in pieces, printed as it comes, with one newline at the end."""
+    for piece in pieces:
+        typer.echo(piece, nl=False)
+    typer.echo("")
 
 
 @app.command(epilog="Example: complaintctl overdue --format github --warn")
@@ -1315,9 +1333,7 @@ def overdue(
 
     items, problems, when, uncommitted = reads.overdue(root, as_of, warn)
     _say_skipped(problems, uncommitted)
-    for piece in overdue_output(items, _format(fmt, as_json).value, when, problems, _colour()):
-        typer.echo(piece, nl=False)
-    typer.echo("")
+    _echo_pieces(overdue_output(items, _format(fmt, as_json).value, when, problems, _colour()))
     if problems:  # one rule with list and report: name the files, say it, exit 1
         typer.echo(f"complaintctl: {len(problems)} case file(s) left out; the list is incomplete", err=True)
     if any(item["status"] == "breached" for item in items) or problems:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -220,31 +220,60 @@ def list_table(
 LIST_COLUMNS = ("id", "opened_at", "state", "severity", "category", "owner", "customer", "summary")
 
 
-def rows_output(public: Sequence[Mapping[str, Any]], fmt: str) -> str:
-    """``list``/``customer``/``report --cases`` for scripts and documents:
-    json and csv carry every public key (docs/json.md); markdown and html
-    the columns of the table."""
+def rows_output(public: Iterable[Mapping[str, Any]], fmt: str) -> Iterator[str]:
+    """``list``/``customer``/``report --cases`` for scripts and documents, in
+    pieces (their concatenation is the text, without its last newline):
+    json and csv carry every public key (docs/json.md), a row at a time;
+    markdown and html the columns of the table."""
     if fmt == "json":
-        return json.dumps(list(public), ensure_ascii=False, indent=2)
+        return _batched(_json_list(public))
     if fmt == "csv":
-        import csv
-        import io
-
-        from complaintctl.core.columns import spreadsheet_cell
-
-        out = io.StringIO()
-        keys = list(public[0]) if public else []
-        writer = csv.DictWriter(out, fieldnames=keys, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows({k: spreadsheet_cell(v) for k, v in r.items()} for r in public)  # no formulas
-        return out.getvalue().rstrip("\n")
+        return _batched(_csv_rows(public))
     from tabulate import tabulate
 
     from complaintctl.core.columns import markdown_cell
 
     cell = markdown_cell if fmt == "markdown" else str
     table = [[cell(r[k]) if r[k] is not None else "" for k in LIST_COLUMNS] for r in public]
-    return str(tabulate(table, headers=LIST_HEADERS, tablefmt="github" if fmt == "markdown" else "html"))
+    style = "github" if fmt == "markdown" else "html"
+    return iter([str(tabulate(table, headers=LIST_HEADERS, tablefmt=style))])
+
+
+def _json_list(items: Iterable[Any]) -> Iterator[str]:
+    """What ``json.dumps(list(items), ensure_ascii=False, indent=2)`` gives,
+    an item at a time (a string in JSON never holds a raw newline)."""
+    first = True
+    for item in items:
+        text = json.dumps(item, ensure_ascii=False, indent=2).replace("\n", "\n  ")
+        yield ("[\n  " if first else ",\n  ") + text
+        first = False
+    yield "[]" if first else "\n]"
+
+
+def _csv_rows(public: Iterable[Mapping[str, Any]]) -> Iterator[str]:
+    """A header of the first row's keys, then a line a row, formulas defused;
+    no newline after the last."""
+    import csv
+    import io
+
+    from complaintctl.core.columns import spreadsheet_cell
+
+    out = io.StringIO()
+    writer: Any = None
+    held = ""  # the newline after the last line written, given only if another follows
+    for row in public:
+        if writer is None:
+            writer = csv.DictWriter(out, fieldnames=list(row), lineterminator="\n")
+            writer.writeheader()
+        writer.writerow({k: spreadsheet_cell(v) for k, v in row.items()})  # no formulas
+        text = held + out.getvalue()
+        out.seek(0)
+        out.truncate()
+        body = text.rstrip("\n")
+        held = text[len(body) :]
+        yield body
+    if writer is None:
+        yield ""  # no rows: no header either
 
 
 def log_json(case_id: str, entries: Sequence[Mapping[str, str]]) -> str:
@@ -403,9 +432,10 @@ def _incomplete(problems: Sequence[str]) -> str:
 
 def case_lines(
     rows: Sequence[Mapping[str, Any]], total: int, show_pii: bool, fmt: str = "table", public: Any = None
-) -> str:
-    """``report --cases``: the list table of ``rows`` (the first of
-    ``total``); in another format, ``public`` turns rows into their public form."""
+) -> Iterator[str]:
+    """``report --cases`` in pieces (see rows_output): the list table of
+    ``rows`` (the first of ``total``); in another format, ``public`` turns
+    rows into their public form, a row at a time."""
     if fmt != "table":
         return rows_output(public(rows, show_pii), fmt)
     text = list_table(rows, show_pii)
@@ -413,4 +443,4 @@ def case_lines(
         text += f"\n(showing {len(rows)} of {total}; use --limit 0 for all)"
     if show_pii:
         text += "\nContains customer personal data (--show-pii): do not pass it on."
-    return text
+    return iter([text])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, overload
@@ -621,15 +621,18 @@ PUBLIC_KEYS = (
 )
 
 
-def public_rows(rows: Sequence[Mapping[str, Any]], show_pii: bool) -> list[dict[str, Any]]:
+def public_rows(rows: Iterable[Mapping[str, Any]], show_pii: bool) -> list[dict[str, Any]]:
     """Rows as ``list --json`` prints them: public keys only, names masked
     unless ``show_pii``."""
+    return list(each_public_row(rows, show_pii))
+
+
+def each_public_row(rows: Iterable[Mapping[str, Any]], show_pii: bool) -> Iterator[dict[str, Any]]:
+    """``public_rows`` one at a time (a printer of 100k rows holds none twice)."""
     from complaintctl.core.privacy import mask_name
 
-    out = []
     for row in rows:
         item = {k: row.get(k) for k in PUBLIC_KEYS}
         if not show_pii:
             item["customer"] = mask_name(row["customer"])
-        out.append(item)
-    return out
+        yield item
