@@ -47,7 +47,7 @@ def test_a_status_begun_in_another_environment_is_not_taken(
 ) -> None:
     root = str(busy.root)
     earlygit.begin(root)
-    [(proc, _env)] = earlygit._begun.values()
+    [(proc, _env, _index)] = earlygit._begun.values()
     monkeypatch.setenv("GIT_OPTIONAL_LOCKS", "0")
     assert earlygit.take(root, earlygit.STATUS) is None
     assert proc.returncode is not None and earlygit._begun == {}
@@ -55,7 +55,7 @@ def test_a_status_begun_in_another_environment_is_not_taken(
 
 def test_one_never_taken_is_stopped_and_leaves_no_lock(busy: Workspace) -> None:
     earlygit.begin(str(busy.root))
-    [(proc, _env)] = earlygit._begun.values()
+    [(proc, _env, _index)] = earlygit._begun.values()
     earlygit._stop_all()
     assert proc.returncode is not None and earlygit._begun == {}
     assert not (busy.root / ".git" / "index.lock").exists()
@@ -110,3 +110,11 @@ def test_the_start_finds_the_workspace_where_the_command_will(
     monkeypatch.setenv("COMPLAINTCTL_ROOT", str(tmp_path))  # no policy.yaml there: no guess
     monkeypatch.chdir(tmp_path)
     assert start._workspace_root() is None
+
+
+def test_a_status_begun_before_a_commit_is_not_taken(busy: Workspace) -> None:
+    """A commit (or checkout, reset) moves HEAD: what was begun before it is asked again."""
+    root = str(busy.root)
+    earlygit.begin(root)
+    git(busy.root, "commit", "-qm", "Staged meanwhile")
+    assert earlygit.take(root, earlygit.STATUS) is None and earlygit._begun == {}

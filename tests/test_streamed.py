@@ -212,3 +212,33 @@ def test_the_queue_is_built_from_rows_files_a_row_at_a_time_or_from_the_folder(
             assert seen() == expected, (month, damaged[:40])
         rows_file.unlink()
         assert seen() == expected
+
+
+def test_a_cold_index_is_made_for_every_month_at_once_then_read_a_row_at_a_time(
+    ws: Workspace, spread: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """each_row on months with no rows file (a fresh clone) has them made
+    together, so that month_rows can give them to worker processes, not a
+    month at a time on this one."""
+    import shutil
+
+    found = wsmod.find_workspace(str(ws.root))
+    snap = caseindex.snapshot(found, status=False)
+    months = snap.months()
+    expected = list(caseindex.each_row(found, snap, months))  # the rows files made
+    shutil.rmtree(found.git_dir() / "complaintctl")
+    calls: list[list[str]] = []
+    real = caseindex.month_rows
+
+    def spy(ws_: Any, snap_: Any, asked: list[str], *args: Any, **kwargs: Any) -> Any:
+        calls.append(list(asked))
+        return real(ws_, snap_, asked, *args, **kwargs)
+
+    monkeypatch.setattr(caseindex, "month_rows", spy)
+    got = list(caseindex.each_row(found, snap, months))
+    assert len(months) > 1 and calls == [months]  # all at once; then each decoded from its file
+    assert [(rel, e if isinstance(e, caseindex.Problem) else {k: v for k, v in e.items() if k not in caseindex.FACTS}) for rel, e in got] == [
+        (rel, e if isinstance(e, caseindex.Problem) else {k: v for k, v in e.items() if k not in caseindex.FACTS}) for rel, e in expected
+    ]  # fmt: skip
+    calls.clear()
+    assert list(caseindex.each_row(found, snap, months)) == got and calls == []  # warm: no parse

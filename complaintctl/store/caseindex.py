@@ -542,6 +542,7 @@ def each_row(ws: Workspace, snap: Snapshot, months: list[str]) -> Iterator[tuple
     at HEAD is decoded a row at a time (at 100k cases decoding a whole month
     holds ~60 MB); any other month goes through ``month_rows``."""
     key = _policy_key(ws)
+    _warm(ws, snap, months, key)
     for month in months:
         done = 0
         try:
@@ -556,6 +557,32 @@ def each_row(ws: Workspace, snap: Snapshot, months: list[str]) -> Iterator[tuple
         found += [(p.path, p) for p in loaded.problems[month]]
         found.sort(key=lambda pair: pair[0])  # the folder's order, as the rows file keeps it
         yield from found[done:]
+
+
+def _warm(ws: Workspace, snap: Snapshot, months: list[str], key: str) -> None:
+    """Make the rows files of the months that have none for HEAD's tree,
+    all at once: month_rows parses them on worker processes when they are
+    many (a cold index), keeping rows only in their files; each_row then
+    decodes them a row at a time. (A month at a time, each month would be
+    parsed on this process alone.)"""
+    cold = [m for m in months if snap.tree(m) and not _rows_file_for(ws, m, key, snap.tree(m))]
+    if len(cold) > 1:
+        month_rows(ws, snap, cold, each=_discard)
+
+
+def _rows_file_for(ws: Workspace, month: str, key: str, tree: str | None) -> bool:
+    """Whether the month's rows file names this policy and tree in its first
+    fields (a damaged one is found when it is read, and read afresh)."""
+    try:
+        with open(_file(ws, "rows", month), "rb") as handle:
+            start = handle.read(512).decode("utf-8", errors="replace")
+    except OSError:
+        return False
+    return f'"policy": "{key}"' in start and f'"tree": "{tree}"' in start
+
+
+def _discard(ws: Workspace, read: Any) -> None:
+    """month_rows' ``each`` when only the rows files are wanted."""
 
 
 def _streamed(
@@ -1100,9 +1127,12 @@ def _read_months(
                 else:
                     yield rel, entry
 
-        try:  # a rows file made for HEAD's tree, decoded a row at a time (see each_row)
+        tables: Prepared | None = None
+        # A rows file made for HEAD's tree, decoded a row at a time (see each_row);
+        # if it fails, the folder is read below, once the failed read's frames are gone.
+        with contextlib.suppress(ValueError, TypeError, KeyError, IndexError, AttributeError, OSError):
             tables = _prepare(month, rows(), problems)
-        except (ValueError, TypeError, KeyError, IndexError, AttributeError, OSError):
+        if tables is None:
             loaded = month_rows(ws, snap, [month], progress)  # none, or damaged: read the folder
             if loaded.trees.get(month) != snap.tree(month):
                 yield None

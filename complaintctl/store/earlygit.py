@@ -6,7 +6,8 @@ modules are imported, ~0.15 s into the run, then waits for it. The start
 (``cli/start.py``) calls ``begin`` first for the commands in ``READERS``,
 and ``offrecord.differ`` takes that process's answer instead of starting
 its own: the same command line, folder and environment, so the same
-answer it would have had a moment later (as any read races a writer).
+answer it would have had a moment later (as any read races a writer); not
+if HEAD moved meanwhile (a commit, checkout or reset came in).
 
 Only for commands that write nothing: a changing command's status runs
 under the workspace lock. A status begun and never taken (the command
@@ -23,7 +24,33 @@ import subprocess
 READERS = frozenset({"list", "report", "overdue", "customer"})
 STATUS = ("status", "--porcelain=v1", "-z", "--untracked-files=no", "--no-renames", "--", "cases")
 
-_begun: dict[tuple[str, tuple[str, ...]], tuple[subprocess.Popen[bytes], dict[str, str]]] = {}
+# (root, args) -> (the process, its environment, HEAD's files as they were when it began)
+_Begun = tuple[subprocess.Popen[bytes], dict[str, str], tuple[int, ...]]
+_begun: dict[tuple[str, tuple[str, ...]], _Begun] = {}
+
+
+def _head_now(root: str) -> tuple[int, ...] | None:
+    """HEAD's files as they are (HEAD, the branch's ref, packed-refs): a
+    commit, checkout or reset rewrites one of them. (Not the index: the
+    status itself may write it, refreshed.)"""
+    git_dir = os.path.join(root, ".git")
+    seen: list[int] = []
+    try:
+        with open(os.path.join(git_dir, "HEAD"), "rb") as handle:
+            head = handle.read(4096)
+    except OSError:
+        return None
+    names = ["HEAD", "packed-refs"]
+    if head.startswith(b"ref: "):
+        names.append(head[5:].strip().decode("utf-8", errors="replace"))
+    for name in names:
+        try:
+            info = os.stat(os.path.join(git_dir, name))
+        except OSError:
+            seen += [0, 0, 0]
+            continue
+        seen += [info.st_ino, info.st_size, info.st_mtime_ns]
+    return tuple(seen)
 
 
 def env() -> dict[str, str]:
@@ -36,7 +63,10 @@ def env() -> dict[str, str]:
 
 def begin(root: str, args: tuple[str, ...] = STATUS) -> None:
     """Start ``git args`` in ``root`` (a workspace's resolved folder)."""
-    if (root, args) in _begun:
+    if (root, args) in _begun or not os.path.isdir(os.path.join(root, ".git")):
+        return  # a worktree's .git is a file: left to the command
+    head = _head_now(root)
+    if head is None:
         return
     environ = env()
     try:
@@ -45,7 +75,7 @@ def begin(root: str, args: tuple[str, ...] = STATUS) -> None:
         )
     except OSError:
         return  # no git: the command says so itself when it runs git
-    _begun[(root, args)] = (proc, environ)
+    _begun[(root, args)] = (proc, environ, head)
     if len(_begun) == 1:
         import atexit
 
@@ -58,9 +88,9 @@ def take(root: str, args: tuple[str, ...]) -> subprocess.CompletedProcess[str] |
     found = _begun.pop((root, args), None)
     if found is None:
         return None
-    proc, environ = found
-    if environ != env():
-        _stop(proc)
+    proc, environ, head = found
+    if environ != env() or _head_now(root) != head:
+        _stop(proc)  # another environment, or a commit came in meanwhile: ask again
         return None
     out, err = proc.communicate()
     return subprocess.CompletedProcess(proc.args, proc.returncode, _text(out), _text(err))
@@ -78,5 +108,7 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 def _stop_all() -> None:
-    while _begun:
-        _stop(_begun.popitem()[1][0])
+    for key in list(_begun):
+        found = _begun.pop(key, None)  # a thread of the command may take it meanwhile
+        if found is not None:
+            _stop(found[0])
