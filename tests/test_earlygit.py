@@ -116,5 +116,7 @@ def test_a_status_begun_before_a_commit_is_not_taken(busy: Workspace) -> None:
     """A commit (or checkout, reset) moves HEAD: what was begun before it is asked again."""
     root = str(busy.root)
     earlygit.begin(root)
-    git(busy.root, "commit", "-qm", "Staged meanwhile")
+    # A commit made meanwhile (plumbing: the status may hold the index lock just now).
+    made = git(busy.root, "commit-tree", "HEAD^{tree}", "-p", "HEAD", "-m", "Meanwhile").strip()
+    git(busy.root, "update-ref", "HEAD", made)
     assert earlygit.take(root, earlygit.STATUS) is None and earlygit._begun == {}

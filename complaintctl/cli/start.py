@@ -123,7 +123,10 @@ def main() -> None:
         if found is not None:
             _replay(*found)
     learn = None  # a line whose first word may be no command: what to keep if it is none
-    unknown = _unknown_key(argv)
+    # A command's own line with values ('note C-1 text') never looks: its first
+    # word is a name and the line is no key (nor a cache miss of one).
+    maybe = key is not None or bool(argv and not _is_name(argv[0]))
+    unknown = _unknown_key(argv) if maybe else None
     if unknown is not None:
         entry = _load_unknown(*unknown)
         if entry is not None and argv[0] not in entry[0]:  # surely no command

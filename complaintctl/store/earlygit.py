@@ -18,14 +18,18 @@ index lock. Standard library only: the start imports this before typer.
 from __future__ import annotations
 
 import os
-import subprocess
+
+TYPE_CHECKING = False  # not typing's (see cli/start.py)
+if TYPE_CHECKING:
+    import subprocess
 
 # The commands that read cases through the index snapshot ('caseindex.snapshot').
 READERS = frozenset({"list", "report", "overdue", "customer"})
 STATUS = ("status", "--porcelain=v1", "-z", "--untracked-files=no", "--no-renames", "--", "cases")
 
 # (root, args) -> (the process, its environment, HEAD's files as they were when it began)
-_Begun = tuple[subprocess.Popen[bytes], dict[str, str], tuple[int, ...]]
+if TYPE_CHECKING:
+    _Begun = tuple[subprocess.Popen[bytes], dict[str, str], tuple[int, ...]]
 _begun: dict[tuple[str, tuple[str, ...]], _Begun] = {}
 
 
@@ -68,6 +72,8 @@ def begin(root: str, args: tuple[str, ...] = STATUS) -> None:
     head = _head_now(root)
     if head is None:
         return
+    import subprocess  # here: a line the start only refuses need not pay for it
+
     environ = env()
     try:
         proc = subprocess.Popen(
@@ -92,6 +98,8 @@ def take(root: str, args: tuple[str, ...]) -> subprocess.CompletedProcess[str] |
     if environ != env() or _head_now(root) != head:
         _stop(proc)  # another environment, or a commit came in meanwhile: ask again
         return None
+    import subprocess
+
     out, err = proc.communicate()
     return subprocess.CompletedProcess(proc.args, proc.returncode, _text(out), _text(err))
 
