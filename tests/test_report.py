@@ -264,11 +264,14 @@ SCOPES: list[tuple[str, ...]] = [
 
 def full_evaluation(run: Any, monkeypatch: pytest.MonkeyPatch, *args: str, env: Any = None) -> Any:
     from complaintctl.core import timeline
-    from complaintctl.reports import monthsums
+    from complaintctl.reports import memo, monthsums
+    from complaintctl.store import caseindex
 
     with monkeypatch.context() as patch:
         patch.setattr(timeline, "at", lambda *_a, **_k: None)
         patch.setattr(monthsums, "usable", lambda *_a, **_k: False)
+        patch.setattr(memo, "restored", lambda *_a, **_k: None)
+        patch.setattr(caseindex, "save_memo", lambda *_a, **_k: None)  # the reference keeps none
         return run("report", *args, env=env)
 
 
@@ -302,6 +305,70 @@ def test_stored_sums_give_the_full_evaluation(
     for args in SCOPES:
         got = run("report", "--format", "json", *args, env=later).stdout
         assert got == full_evaluation(run, monkeypatch, "--format", "json", *args, env=later).stdout, args
+
+
+def memo_files(ws: Workspace) -> list[Any]:
+    return sorted((ws.root / ".git" / "complaintctl").glob("v*/memo-*.json"))
+
+
+def test_a_kept_report_serves_its_window_only(
+    run: Any, ws: Workspace, twenty: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A report keeps its sums for its scope until the first step of any
+    case's timeline; a report in that window starts from them (the file is
+    not written again), one at or after it does not, and both give what
+    the full evaluation gives."""
+    now = "2026-11-22T10:00:00+08:00"
+    env = {"COMPLAINTCTL_NOW": now}
+    assert run("report", "--format", "json", env=env).exit_code == 0
+    (path,) = memo_files(ws)
+    kept = json.loads(path.read_text())
+    start, until = kept["memo"]["from"], kept["memo"]["until"]
+    assert until is not None and until > start  # case 19 is still moving: its clocks have steps ahead
+    epoch = datetime.fromisoformat("1970-01-01T00:00:00+00:00")
+
+    def at(us: int) -> dict[str, str]:
+        return {"COMPLAINTCTL_NOW": (epoch + timedelta(microseconds=us)).isoformat()}
+
+    for moment, served in ((start, True), (until - 1, True), (until, False), (start - 1, False)):
+        path.write_text(json.dumps(kept))
+        got = run("report", "--format", "json", env=at(moment)).stdout
+        assert (json.loads(path.read_text()) == kept) is served, moment  # not served: made again
+        assert got == full_evaluation(run, monkeypatch, "--format", "json", env=at(moment)).stdout, moment
+    # Each scope keeps its own; a commit (a new tree) makes every one of them stale.
+    for args in SCOPES[:3]:
+        assert run("report", "--format", "json", *args, env=env).exit_code == 0
+    assert len(memo_files(ws)) == 4  # and the same period a year before, compared with it
+    before = {p.name: p.read_text() for p in memo_files(ws)}
+    result = run("note", twenty[19], "Called again", "--at", "2026-11-22T09:30", env=env)
+    assert result.exit_code == 0, result.stderr
+    for args in SCOPES[:3]:
+        got = run("report", "--format", "json", *args, env=env).stdout
+        assert got == full_evaluation(run, monkeypatch, "--format", "json", *args, env=env).stdout, args
+    assert all(p.read_text() != before[p.name] for p in memo_files(ws))
+
+
+def test_a_damaged_kept_report_is_made_again(
+    run: Any, ws: Workspace, twenty: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env = {"COMPLAINTCTL_NOW": "2026-11-22T10:00:00+08:00"}
+    expected = full_evaluation(run, monkeypatch, "--format", "json", env=env).stdout
+    assert run("report", "--format", "json", env=env).stdout == expected
+    (path,) = memo_files(ws)
+    good = json.loads(path.read_text())
+    for damage in (
+        {"received": "20"},
+        {"replies": ["1.5"]},
+        {"counters": {}},
+        {"oldest": [[1, "a", "row", "general"]]},
+        {"money": {"refund\x1fCNY": [1, 2]}},
+        {"scope": None},
+    ):
+        path.write_text(json.dumps({**good, "memo": {**good["memo"], **damage}}))
+        assert run("report", "--format", "json", env=env).stdout == expected, damage
+        assert json.loads(path.read_text()) == good, damage  # made again, as it was
+    path.write_text("{")
+    assert run("report", "--format", "json", env=env).stdout == expected
 
 
 def test_sums_follow_hand_edits_new_files_checkouts_and_damage(

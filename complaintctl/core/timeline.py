@@ -132,6 +132,16 @@ def at(row: Row, when_us: int, path: str = "") -> Standing | None:
     return from_entry(row, entry, path)
 
 
+def next_step(row: Row, when_us: int) -> int | None:
+    """The first instant after ``when_us`` at which the row's standing (or
+    whether it can be looked up at all) changes; None: never, or the row
+    has no timeline (it is evaluated live at every moment)."""
+    for entry in row.get("timeline") or ():
+        if entry[0] > when_us:
+            return int(entry[0])
+    return None
+
+
 def from_entry(row: Row, entry: list[Any], path: str = "") -> Standing:
     level, decided, overdue, stalled = entry[1], entry[2:-2], entry[-2], entry[-1]
     outcomes = {clock: outcome for clock, outcome in zip(REPORTED, decided, strict=True) if outcome}

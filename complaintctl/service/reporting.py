@@ -70,16 +70,16 @@ def report(root: str | None, req: ReportRequest) -> tuple[Any, list[str], Worksp
         "cause": ["internal", "external", "unknown", "not recorded"],
     }
     when = reads.when_of(ws, req.as_of)
-    tally, items, problems, uncommitted = _report_parts(ws, scope, when)
-    figures = rep.build(_standings(ws, items, when), scope, when, orders, tally=tally)
+    tally, slow, problems, uncommitted = _tallied(ws, scope, when)
+    figures = rep.build(_evaluated(ws, slow, when), scope, when, orders, tally=tally)
     if scope.since and scope.until:  # the same period a year earlier, for comparison
         import dataclasses
 
         before = dataclasses.replace(
             scope, since=_year_earlier(scope.since), until=_year_earlier(scope.until)
         )
-        tally, items, _problems, _uncommitted = _report_parts(ws, before, when)
-        earlier = rep.build(_standings(ws, items, when), before, when, orders, tally=tally, oldest=0)
+        tally, slow, _problems, _uncommitted = _tallied(ws, before, when)
+        earlier = rep.build(_evaluated(ws, slow, when), before, when, orders, tally=tally, oldest=0)
         figures.year_before = {
             "since": earlier.since,
             "until": earlier.until,
@@ -106,8 +106,8 @@ def _history(ws: Workspace, req: ReportRequest, figures: Any) -> tuple[list[dict
         first = (first - timedelta(days=1)).replace(day=1)
     until = (last + timedelta(days=32)).replace(day=1)
     wide = dataclasses.replace(scope, since=first, until=until)
-    tally, items, _problems, _uncommitted = _report_parts(ws, wide, when)
-    built = rep.build(_standings(ws, items, when), wide, when, {}, tally=tally, oldest=0)
+    tally, slow, _problems, _uncommitted = _tallied(ws, wide, when)
+    built = rep.build(_evaluated(ws, slow, when), wide, when, {}, tally=tally, oldest=0)
     counted = {t["month"]: t for t in built.trend}
     months = []
     at = first
@@ -135,7 +135,33 @@ def _year_earlier(at: datetime) -> datetime:
         return at.replace(year=at.year - 1, day=28)
 
 
-def _report_parts(ws: Workspace, scope: Any, when: datetime) -> tuple[Any, list[Any], list[str], list[str]]:
+def _tallied(ws: Workspace, scope: Any, when: datetime) -> tuple[Any, list[Any], list[str], list[str]]:
+    """A report's tally of every case but those to evaluate live, those
+    (path, row), the files left out and those not on record: kept from the
+    last report in the scope where that holds now (reports/memo.py), else
+    from the month sums and the cases' timelines, and then kept."""
+    from complaintctl.core import timeline
+    from complaintctl.reports import memo
+    from complaintctl.store import caseindex
+
+    snap = caseindex.snapshot(ws)
+    name, at_us = memo.name(scope), timeline.micros(when)
+    data = caseindex.load_memo(ws, snap, name, memo.FORMAT, memo.NUMBERS)
+    found = memo.restored(data, scope, when, at_us) if data is not None else None
+    if found is not None:
+        return (*found, snap.uncommitted())
+    tally, items, problems, uncommitted = _report_parts(ws, snap, scope, when)
+    looked, slow, until = _split(items, at_us)
+    for st in looked:
+        tally.add(st)
+    kept = memo.kept(tally, slow, problems, at_us, until)
+    caseindex.save_memo(ws, snap, name, kept, memo.FORMAT, memo.NUMBERS)
+    return tally, slow, problems, uncommitted
+
+
+def _report_parts(
+    ws: Workspace, snap: Any, scope: Any, when: datetime
+) -> tuple[Any, list[Any], list[str], list[str]]:
     """A report's tally with each month's stored sums added where they are
     exact for it, and the cases still to add one by one (path, row)."""
     import functools
@@ -145,7 +171,6 @@ def _report_parts(ws: Workspace, scope: Any, when: datetime) -> tuple[Any, list[
     from complaintctl.reports import monthsums
     from complaintctl.store import caseindex
 
-    snap = caseindex.snapshot(ws)
     tally = rep.Tally(scope, when)
     # Sums made now hold only cases already final now (and by when).
     cutoff = timeline.micros(min(when, times.now(ws.policy.timezone)))
@@ -241,28 +266,43 @@ def _keep_settled(
     caseindex.save_settled(ws, snap, months, monthsums.merge(parts), monthsums.FORMAT)
 
 
-def _standings(ws: Workspace, items: Sequence[Any], when: datetime) -> list[Any]:
-    """How each case stands as of when: looked up on its timeline, or
-    evaluated (cases on a --matter, or when is before their last event)."""
+def _split(items: Sequence[Any], at_us: int) -> tuple[list[Any], list[Any], int | None]:
+    """The cases received by ``at_us``: the standings of those looked up on
+    their timeline, the cases (path, row) to evaluate live (on a --matter,
+    or ``at_us`` is before their last event), and the first instant after
+    ``at_us`` at which any of that changes (None: never)."""
+    from complaintctl.core import timeline
+
+    looked, slow = [], []
+    until: int | None = None
+    for rel, row in items:
+        opened = timeline.micros(datetime.fromisoformat(row["opened_at"]))
+        if opened > at_us:
+            step: int | None = opened  # received later
+        else:
+            st = timeline.at(row, at_us, rel)
+            if st is None:
+                slow.append((rel, row))
+            else:
+                looked.append(st)
+            step = timeline.next_step(row, at_us)
+        if step is not None and (until is None or step < until):
+            until = step
+    return looked, slow, until
+
+
+def _evaluated(ws: Workspace, slow: Sequence[Any], when: datetime) -> list[Any]:
+    """How each case stands as of when, evaluated: on a --matter (its peers
+    are the other such cases), or when is before its last event."""
     from complaintctl.core import casestatus, timeline
     from complaintctl.store import caseindex
 
-    items = [(rel, row) for rel, row in items if datetime.fromisoformat(row["opened_at"]) <= when]
-    when_us = timeline.micros(when)
-    out = []
-    slow = []
-    for rel, row in items:
-        st = timeline.at(row, when_us, rel)
-        if st is None:
-            slow.append((rel, row))
-        else:
-            out.append(st)
-    if slow:
-        reads.attach_early(ws, slow, when)
-        peers = casestatus.peers_by_matter(row for _, row in items)
-        cal = caseindex.calendar(ws)
-        out += [timeline.of(casestatus.status(ws.policy, row, when, cal, peers), rel) for rel, row in slow]
-    return out
+    if not slow:
+        return []
+    reads.attach_early(ws, slow, when)
+    peers = casestatus.peers_by_matter(row for _, row in slow)
+    cal = caseindex.calendar(ws)
+    return [timeline.of(casestatus.status(ws.policy, row, when, cal, peers), rel) for rel, row in slow]
 
 
 def report_text(

@@ -1360,6 +1360,53 @@ def save_settled(
     _write(_settled_file(ws), data)
 
 
+# A report's running sums (reports/memo.py), one file per scope: valid for
+# the tree id every month folder has at HEAD, in one policy and format; the
+# instants it holds for are the memo's own business. The few most recently
+# written are kept.
+
+MEMOS_KEPT = 8
+
+
+def _memo_file(ws: Workspace, scope: str) -> Path:
+    return _dir(ws) / f"memo-{hashlib.sha256(scope.encode()).hexdigest()[:16]}.json"
+
+
+def load_memo(
+    ws: Workspace, snap: Snapshot, scope: str, fmt: int, numbers: Iterable[str]
+) -> dict[str, Any] | None:
+    """The report memo kept for ``scope`` at the folders as they are at HEAD,
+    its long lists of ``numbers`` read back; None if there is none."""
+    with _no_gc():
+        data = _read(_memo_file(ws, scope), _policy_key(ws))
+        try:
+            if data is None or data["format"] != fmt or data["trees"] != snap.heads:
+                return None
+            memo = data["memo"]
+            for name in numbers:
+                value = memo[name]
+                if type(value) is dict and len(value) == 1 and next(iter(value)) in _NUMBERS:
+                    memo[name] = _from_stored(value)
+            return dict(memo)
+        except (AttributeError, TypeError, ValueError, KeyError):
+            return None
+
+
+def save_memo(
+    ws: Workspace, snap: Snapshot, scope: str, memo: Mapping[str, Any], fmt: int, numbers: Iterable[str]
+) -> None:
+    """Keep a report memo for ``scope``, made at the folders of HEAD as ``snap`` saw them."""
+    packed = dict(memo)
+    for name in numbers:
+        packed[name] = _packed_numbers(packed[name])
+    path = _memo_file(ws, scope)
+    _write(path, {"policy": _policy_key(ws), "format": fmt, "trees": snap.heads, "memo": packed})
+    with contextlib.suppress(OSError):
+        others = sorted(path.parent.glob("memo-*.json"), key=lambda p: -p.stat().st_mtime)
+        for old in others[MEMOS_KEPT:]:
+            old.unlink()
+
+
 # Long lists of numbers in the cells of sums (hours to reply and resolve,
 # closing instants by month) are kept as the bytes of 8-byte little-endian
 # arrays in base64, which Python reads back some 20x faster than JSON
@@ -1369,15 +1416,18 @@ _NUMBERS = {"\x1ff8": "d", "\x1fi8": "q"}
 _LONG = 16  # shorter lists stay JSON
 
 
-def _numbers_out(sums: dict[str, Any]) -> dict[str, Any]:
-    def out(value: Any) -> Any:
-        if isinstance(value, list) and len(value) >= _LONG:
-            if all(type(x) is float for x in value):
-                return {"\x1ff8": _to_text("d", value)}
-            if all(type(x) is int and -(2**63) <= x < 2**63 for x in value):
-                return {"\x1fi8": _to_text("q", value)}
-        return value
+def _packed_numbers(value: Any) -> Any:
+    """A long list of floats, or of 64-bit integers, as packed text; anything else as it is."""
+    if isinstance(value, list) and len(value) >= _LONG:
+        if all(type(x) is float for x in value):
+            return {"\x1ff8": _to_text("d", value)}
+        if all(type(x) is int and -(2**63) <= x < 2**63 for x in value):
+            return {"\x1fi8": _to_text("q", value)}
+    return value
 
+
+def _numbers_out(sums: dict[str, Any]) -> dict[str, Any]:
+    out = _packed_numbers
     cells = {}
     for key, cell in sums["cells"].items():
         cells[key] = {
