@@ -940,7 +940,7 @@ def test_report_cases_read_a_month_at_a_time_say_what_every_row_says(run: Any, w
             return (
                 "".join(rows_output(reads.public_rows(shown, False), args[args.index("--format") + 1])) + "\n"
             )
-        text = list_table(shown, False)
+        text = "".join(list_table(shown, False))
         if len(shown) < len(chosen):
             text += f"\n(showing {len(shown)} of {len(chosen)}; use --limit 0 for all)"
         return text + "\n"

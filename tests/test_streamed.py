@@ -10,6 +10,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from complaintctl.cli.text import list_table, overdue_items
 from complaintctl.core import casestatus
@@ -118,7 +120,7 @@ def test_lists_beyond_the_queue_are_what_holding_every_row_gave(
             expected = oracle if limit <= 0 else oracle[:limit]
             assert (total, problems, uncommitted) == (len(oracle), [], []), query
             assert reads.public_rows(shown, True) == reads.public_rows(expected, True), (query, limit)
-            assert list_table(shown, False, True) == list_table(expected, False, True)
+            assert "".join(list_table(shown, False, True)) == "".join(list_table(expected, False, True))
     assert len(seen) > 4  # the queries pick different rows
 
 
@@ -242,3 +244,30 @@ def test_a_cold_index_is_made_for_every_month_at_once_then_read_a_row_at_a_time(
     ]  # fmt: skip
     calls.clear()
     assert list(caseindex.each_row(found, snap, months)) == got and calls == []  # warm: no parse
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.datetimes(
+                min_value=datetime(1900, 1, 1), max_value=datetime(9998, 1, 1), timezones=st.timezones()
+            ),
+            st.text(alphabet="C-0129AXZ", min_size=1, max_size=6),
+        ),
+        max_size=12,
+    )
+)
+def test_kept_rows_sort_and_read_back_as_received(items: list[tuple[datetime, str]]) -> None:
+    """'list' keeps the rows it shows as bytes and sorts those: the order is
+    the time received, then the case id, and each reads back as it was."""
+    rows = []
+    for at, case_id in items:
+        row: dict[str, Any] = dict.fromkeys(reads.PUBLIC_KEYS)
+        row.update(id=case_id, opened_at=at.isoformat(), summary="漏发配件 ∑", urgent=True, satisfaction=3)
+        rows.append(row)
+    kept = reads.KeptRows(sorted(map(reads.KeptRows.packed, rows)))
+    expected = sorted(rows, key=lambda r: (datetime.fromisoformat(r["opened_at"]), r["id"]))
+    assert list(kept) == expected
+    assert len(kept) == len(rows) and kept[0:2] == expected[0:2]
+    if rows:
+        assert kept[-1] == expected[-1]

@@ -1038,12 +1038,12 @@ def _print_rows(
     fmt: RowsFormat,
     show_pii: bool,
 ) -> None:
-    from complaintctl.cli.text import list_table, rows_output
+    from complaintctl.cli.text import batched, list_table, rows_output
     from complaintctl.service import reads
 
     _say_skipped(problems, uncommitted)
     if fmt is RowsFormat.TABLE:
-        typer.echo(list_table(shown, show_pii, wide, _colour()))
+        _echo_pieces(batched(list_table(shown, show_pii, wide, _colour())))
     else:
         _echo_pieces(rows_output(reads.each_public_row(shown, show_pii), fmt.value))
     if len(shown) < total:

@@ -10,7 +10,7 @@ from typing import Any
 
 from complaintctl.cli.colour import BOLD, RED, SEVERITY, YELLOW, paint
 from complaintctl.core.casestatus import CaseStatus
-from complaintctl.core.columns import columns, simple_table
+from complaintctl.core.columns import simple_table
 from complaintctl.core.deadlines import ClockState, format_span, left_text
 from complaintctl.core.eventlog import event_key, retracted
 from complaintctl.core.privacy import mask_name
@@ -190,31 +190,39 @@ LIST_HEADERS = ("Case", "Opened", "Status", "Severity", "Category", "Owner", "Cu
 
 def list_table(
     rows: Sequence[Mapping[str, Any]], show_pii: bool = False, wide: bool = False, colour: bool = False
-) -> str:
-    """The queue as a table; on a terminal, rows coloured by severity (urgent: bold)."""
+) -> Iterator[str]:
+    """The queue as a table, in pieces (a line at a time after the first,
+    each after a newline); on a terminal, rows coloured by severity (urgent:
+    bold). Read twice (the widths, then the lines) and never held laid out:
+    ``list --all --limit 0`` prints 100k rows."""
+    from complaintctl.core.columns import laid_out, widths
+
     if not rows:
-        return "No cases."
-    table = [
-        (
-            r["id"],
-            r["opened_at"][:10],
-            r["state"],
-            r["severity"] + ("!" if r["urgent"] else ""),
-            r["category"],
-            r["owner"],
-            _short(r["customer"] if show_pii else mask_name(r["customer"]), 12),
-            " ".join(r["summary"].split()) if wide else _short(r["summary"], 40),
+        yield "No cases."
+        return
+
+    def cells(r: Mapping[str, Any]) -> tuple[str, ...]:
+        return tuple(
+            visible(c)  # before the layout: widths stay true
+            for c in (
+                r["id"],
+                r["opened_at"][:10],
+                r["state"],
+                r["severity"] + ("!" if r["urgent"] else ""),
+                r["category"],
+                r["owner"],
+                _short(r["customer"] if show_pii else mask_name(r["customer"]), 12),
+                " ".join(r["summary"].split()) if wide else _short(r["summary"], 40),
+            )
         )
-        for r in rows
-    ]
-    cells = [[visible(c) for c in row] for row in table]  # before the layout: widths stay true
-    styles = None
-    if colour:
-        styles = [
-            ";".join(s for s in (SEVERITY.get(r["severity"], ""), BOLD if r["urgent"] else "") if s)
-            for r in rows
-        ]
-    return columns(LIST_HEADERS, cells, styles)
+
+    def style(r: Mapping[str, Any]) -> str:
+        return ";".join(s for s in (SEVERITY.get(r["severity"], ""), BOLD if r["urgent"] else "") if s)
+
+    sizes = widths(LIST_HEADERS, map(cells, rows))
+    shown = ((cells(r), style(r) if colour else "") for r in rows)
+    for i, line in enumerate(laid_out(LIST_HEADERS, sizes, shown)):
+        yield f"\n{line}" if i else line
 
 
 LIST_COLUMNS = ("id", "opened_at", "state", "severity", "category", "owner", "customer", "summary")
@@ -226,9 +234,9 @@ def rows_output(public: Iterable[Mapping[str, Any]], fmt: str) -> Iterator[str]:
     json and csv carry every public key (docs/json.md), a row at a time;
     markdown and html the columns of the table."""
     if fmt == "json":
-        return _batched(_json_list(public))
+        return batched(_json_list(public))
     if fmt == "csv":
-        return _batched(_csv_rows(public))
+        return batched(_csv_rows(public))
     from tabulate import tabulate
 
     from complaintctl.core.columns import markdown_cell
@@ -321,10 +329,10 @@ def overdue_output(
     without its last newline): at 100k cases the items run to ~50k, and
     the whole text, or tabulate's or json's list of its parts, doubled the
     memory of the items themselves."""
-    return _batched(_overdue_parts(items, fmt, as_of, problems, colour))
+    return batched(_overdue_parts(items, fmt, as_of, problems, colour))
 
 
-def _batched(parts: Iterator[str], size: int = 1 << 16) -> Iterator[str]:
+def batched(parts: Iterator[str], size: int = 1 << 16) -> Iterator[str]:
     """Small pieces joined into pieces of about ``size`` characters."""
     held: list[str] = []
     count = 0
@@ -438,9 +446,12 @@ def case_lines(
     rows into their public form, a row at a time."""
     if fmt != "table":
         return rows_output(public(rows, show_pii), fmt)
-    text = list_table(rows, show_pii)
+    return batched(_case_table(rows, total, show_pii))
+
+
+def _case_table(rows: Sequence[Mapping[str, Any]], total: int, show_pii: bool) -> Iterator[str]:
+    yield from list_table(rows, show_pii)
     if len(rows) < total:
-        text += f"\n(showing {len(rows)} of {total}; use --limit 0 for all)"
+        yield f"\n(showing {len(rows)} of {total}; use --limit 0 for all)"
     if show_pii:
-        text += "\nContains customer personal data (--show-pii): do not pass it on."
-    return iter([text])
+        yield "\nContains customer personal data (--show-pii): do not pass it on."

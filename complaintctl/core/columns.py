@@ -28,27 +28,41 @@ def columns(
     at 10k rows because it guesses no column types (all cells are text).
     ``styles`` (one terminal style code per row, '' for none) colours whole
     lines after the layout, so the codes never count as width."""
+    sizes = widths(headers, rows)
+    return "\n".join(laid_out(headers, sizes, zip(rows, styles or [""] * len(rows), strict=True)))
 
-    def wcswidth(text: str) -> int:
-        if text.isascii():
-            return len(text)
-        from wcwidth import wcswidth as width  # ~20 ms to import: only for text that needs it
 
-        return int(width(text))
+def _wcswidth(text: str) -> int:
+    if text.isascii():
+        return len(text)
+    from wcwidth import wcswidth as width  # ~20 ms to import: only for text that needs it
 
-    widths = [wcswidth(h) + 2 for h in headers]  # tabulate's minimum padding for headers
-    cell_widths = [[wcswidth(c) for c in row] for row in rows]
-    for row in cell_widths:
-        widths = [max(w, c) for w, c in zip(widths, row, strict=True)]
+    return int(width(text))
 
-    def line(cells: Sequence[str], sizes: Sequence[int]) -> str:
-        return "  ".join(c + " " * (w - n) for c, w, n in zip(cells, widths, sizes, strict=True)).rstrip()
 
-    out = [line(headers, [wcswidth(h) for h in headers]), "  ".join("-" * w for w in widths)]
-    out += [line(row, sizes) for row, sizes in zip(rows, cell_widths, strict=True)]
-    if styles:
-        out[2:] = [f"\033[{s}m{text}\033[0m" if s else text for s, text in zip(styles, out[2:], strict=True)]
-    return "\n".join(out)
+def widths(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> list[int]:
+    """The columns' widths in the 'simple' layout: a first pass over the rows,
+    so that a second (``laid_out``) can print them without holding them."""
+    sizes = [_wcswidth(h) + 2 for h in headers]  # tabulate's minimum padding for headers
+    for row in rows:
+        sizes = [max(w, _wcswidth(c)) for w, c in zip(sizes, row, strict=True)]
+    return sizes
+
+
+def laid_out(
+    headers: Sequence[str], sizes: Sequence[int], rows: Iterable[tuple[Sequence[str], str]]
+) -> Iterator[str]:
+    """The table's lines (no newlines), each row (cells, terminal style code
+    or '') padded to ``sizes`` and coloured whole as it comes."""
+
+    def line(cells: Sequence[str]) -> str:
+        return "  ".join(c + " " * (w - _wcswidth(c)) for c, w in zip(cells, sizes, strict=True)).rstrip()
+
+    yield line(headers)
+    yield "  ".join("-" * w for w in sizes)
+    for cells, style in rows:
+        text = line(cells)
+        yield f"\033[{style}m{text}\033[0m" if style else text
 
 
 # What tabulate reads as a number (then it aligns the column on the decimal point).

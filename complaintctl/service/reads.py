@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -144,7 +145,7 @@ def query_rows(
 
 def cases_where(
     ws: Workspace, when: datetime, accept: Callable[[Mapping[str, Any], str], bool], limit: int
-) -> tuple[list[dict[str, Any]], int, list[str], list[str]]:
+) -> tuple[KeptRows, int, list[str], list[str]]:
     """The first ``limit`` (0: all) committed cases, in path order, that
     ``accept(row, level)`` takes (``level``: the effective severity as of
     ``when``), in their public form (PUBLIC_KEYS, the severity as of when);
@@ -160,7 +161,7 @@ def cases_where(
     snap = caseindex.snapshot(ws)
     problems: list[str] = []
     peers: dict[tuple[str, str], list[Any]] = defaultdict(list)  # every case's, as list_rows has them
-    taken: list[tuple[int, dict[str, Any]]] = []  # (place in path order, public row)
+    taken: list[bytes] = []  # public rows, kept in path order (KeptRows)
     on_matter: list[tuple[int, Any]] = []  # judged once every case on the matter is known
     total = 0
 
@@ -170,7 +171,7 @@ def cases_where(
             total += 1
             public = {k: row.get(k) for k in PUBLIC_KEYS}
             public["severity"] = level
-            taken.append((place, public))
+            taken.append(KeptRows.packed(public, f"{place:020d}"))
 
     for place, found in enumerate(_committed(ws, snap, when)):
         if isinstance(found, caseindex.Problem):
@@ -185,9 +186,12 @@ def cases_where(
             total += 1  # after the first ``limit`` taken in path order: counted, not kept
     for place, row in on_matter:
         judge(place, row, _level(ws, row, when, when_us, peers))
-    taken.sort(key=lambda item: item[0])
-    rows = [row for _, row in taken]
-    return (rows if limit <= 0 else rows[:limit]), total, problems, snap.uncommitted()
+    taken.sort()
+    return KeptRows(taken if limit <= 0 else taken[:limit]), total, problems, snap.uncommitted()
+
+
+# Added to the time received so that any year from 1 on has 20 non-negative digits.
+_US_BEFORE_1970 = 63_000_000_000_000_000
 
 
 def _received(row: Mapping[str, Any]) -> tuple[datetime, str]:
@@ -197,7 +201,7 @@ def _received(row: Mapping[str, Any]) -> tuple[datetime, str]:
 
 def _every_row(
     ws: Workspace, query: ListQuery, picked: Callable[[Mapping[str, Any]], bool], limit: int
-) -> tuple[list[dict[str, Any]], int, list[str], list[str]]:
+) -> tuple[KeptRows, int, list[str], list[str]]:
     """The first ``limit`` (0: all) rows of every committed case in the
     query's states that ``picked`` accepts and its severity and clocks let
     through, read a month at a time: a row is kept only while it is among
@@ -267,11 +271,54 @@ def _every_row(
             total += 1
             yield row
 
+    kept = map(KeptRows.packed, counted())
     # nsmallest: sorted(...)[:limit], holding limit rows at a time
-    chosen = (
-        heapq.nsmallest(limit, counted(), key=_received) if limit > 0 else sorted(counted(), key=_received)
-    )
-    return chosen, total, problems, snap.uncommitted()
+    chosen = heapq.nsmallest(limit, kept) if limit > 0 else sorted(kept)
+    return KeptRows(chosen), total, problems, snap.uncommitted()
+
+
+class KeptRows(Sequence[dict[str, Any]]):
+    """Rows shown by 'list' (PUBLIC_KEYS, in order) kept as bytes, a sixth
+    of what they take as dicts (``list --all --limit 0`` keeps 100k), each
+    decoded when read: what orders them, a NUL, the UTF-8 JSON of the
+    values. By default what orders them is the time received (µs, 20
+    digits) and the case id: bytes compare as ``_received`` orders rows (an
+    id that is the start of another sorts first)."""
+
+    @staticmethod
+    def packed(row: Mapping[str, Any], order: str | None = None) -> bytes:
+        """The row as kept, sorted by ``order`` (text with no NUL; default:
+        as received)."""
+        from complaintctl.core import timeline
+
+        assert tuple(row) == PUBLIC_KEYS, "a shown row has the public keys, in order"
+        if order is None:
+            received = timeline.micros(datetime.fromisoformat(row["opened_at"])) + _US_BEFORE_1970
+            order = f"{received:020d}{row['id']}"
+        return f"{order}\0".encode() + json.dumps(list(row.values()), ensure_ascii=False).encode()
+
+    def __init__(self, texts: list[bytes]) -> None:
+        self._texts = texts
+
+    def _row(self, text: bytes) -> dict[str, Any]:
+        return dict(zip(PUBLIC_KEYS, json.loads(text[text.index(0) + 1 :]), strict=True))
+
+    def __len__(self) -> int:
+        return len(self._texts)
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return map(self._row, self._texts)
+
+    @overload
+    def __getitem__(self, index: int) -> dict[str, Any]: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[dict[str, Any]]: ...
+
+    def __getitem__(self, index: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
+        if isinstance(index, slice):
+            return [self._row(text) for text in self._texts[index]]
+        return self._row(self._texts[index])
 
 
 class QueueRows(Sequence[dict[str, Any]]):

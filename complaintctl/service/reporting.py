@@ -348,7 +348,7 @@ def report_text(
 
 def case_rows(
     root: str | None, req: ReportRequest, limit: int
-) -> tuple[list[dict[str, Any]], int, list[str], list[str]]:
+) -> tuple[Sequence[dict[str, Any]], int, list[str], list[str]]:
     """The cases a report counts as received (``report --cases``): opened in
     the period and by --as-of, in the scope's category, owner and effective
     severity; the first ``limit`` (0: all) in path order, in their public
