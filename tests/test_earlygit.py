@@ -120,3 +120,27 @@ def test_a_status_begun_before_a_commit_is_not_taken(busy: Workspace) -> None:
     made = git(busy.root, "commit-tree", "HEAD^{tree}", "-p", "HEAD", "-m", "Meanwhile").strip()
     git(busy.root, "update-ref", "HEAD", made)
     assert earlygit.take(root, earlygit.STATUS) is None and earlygit._begun == {}
+
+
+@pytest.mark.parametrize("given", [None, "0", "2"])
+def test_git_runs_with_small_caches_after_the_callers_own_settings(
+    ws: Workspace, monkeypatch: pytest.MonkeyPatch, given: str | None
+) -> None:
+    """Every git call gets the small delta-base and pack-window caches as
+    configuration in the environment, after any the caller set there, which
+    stay in force."""
+    if given is not None:
+        monkeypatch.setenv("GIT_CONFIG_COUNT", given)
+        for i in range(int(given)):
+            monkeypatch.setenv(f"GIT_CONFIG_KEY_{i}", f"complaintctl.test{i}")
+            monkeypatch.setenv(f"GIT_CONFIG_VALUE_{i}", f"v{i}")
+    said = gitwrite.git(ws.root, "config", "--list", "--show-scope").stdout.splitlines()
+    assert [line for line in said if line.startswith("command\t")] == [
+        *(f"command\tcomplaintctl.test{i}=v{i}" for i in range(int(given or 0))),
+        "command\tcore.deltabasecachelimit=8m",
+        "command\tcore.packedgitlimit=32m",
+        "command\tcore.packedgitwindowsize=1m",
+    ]
+    monkeypatch.setenv("GIT_CONFIG_COUNT", "many")  # git's own refusal stands: ours are not added
+    full = earlygit.env()
+    assert full["GIT_CONFIG_COUNT"] == "many" and f"GIT_CONFIG_KEY_{int(given or 0)}" not in full

@@ -57,11 +57,28 @@ def _head_now(root: str) -> tuple[int, ...] | None:
     return tuple(seen)
 
 
+# Git keeps up to 96 MB of delta bases and maps its pack files in windows
+# of up to 1 GB, all of it resident as it is read: at 100k cases 'ls-tree -r'
+# of cases/ took 153 MB and the log 'verify' reads 256 MB; with these 46 and
+# 43 MB, and no slower. Given as configuration in the environment (git 2.31+;
+# an older git ignores it), after any the caller gives.
+SMALL_CACHES = (
+    ("core.deltaBaseCacheLimit", "8m"), ("core.packedGitLimit", "32m"), ("core.packedGitWindowSize", "1m"),
+)  # fmt: skip
+
+
 def env() -> dict[str, str]:
     """The environment every complaintctl git call runs in (gitwrite uses it)."""
     full = dict(os.environ)
     full["GIT_TERMINAL_PROMPT"] = "0"
     full.setdefault("LC_ALL", "C")
+    given = full.get("GIT_CONFIG_COUNT", "0") or "0"
+    if given.isdigit():  # else git refuses the count; it is the caller's to fix
+        n = int(given)
+        for key, value in SMALL_CACHES:
+            full[f"GIT_CONFIG_KEY_{n}"], full[f"GIT_CONFIG_VALUE_{n}"] = key, value
+            n += 1
+        full["GIT_CONFIG_COUNT"] = str(n)
     return full
 
 

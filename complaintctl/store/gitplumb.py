@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from complaintctl.errors import GitError
+from complaintctl.store import earlygit
 from complaintctl.store.gitwrite import explain, fix_for, git
 
 HOOKS = ("pre-commit", "prepare-commit-msg", "commit-msg", "post-commit")
@@ -169,6 +170,7 @@ def _read_trees(root: Path, head: str, folders: Sequence[str]) -> dict[str, Entr
         out = subprocess.run(
             ["git", "cat-file", "--batch"],
             cwd=root,
+            env=earlygit.env(),
             input="".join(n + "\n" for n in names).encode("utf-8"),
             capture_output=True,
             check=True,

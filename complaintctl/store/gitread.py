@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import IO
 
 from complaintctl.errors import GitError
-from complaintctl.store.gitwrite import TRAILER_PREFIX, git, no_index
+from complaintctl.store import earlygit
+from complaintctl.store.gitwrite import TRAILER_PREFIX, git, git_records, no_index
 
 TRAILER_RE = re.compile(rf"^{TRAILER_PREFIX}([A-Za-z]+): (.*)$", re.MULTILINE)
 
@@ -60,8 +61,9 @@ ZERO = "0" * 40
 
 
 def commits(root: Path, spec: str) -> Iterator[Commit]:
-    """Commits in ``spec`` (e.g. 'HEAD' or 'REV..HEAD'), oldest first."""
-    out = git(
+    """Commits in ``spec`` (e.g. 'HEAD' or 'REV..HEAD'), oldest first, read
+    as git writes them (the log of 100k cases' changes is tens of MB)."""
+    records = git_records(
         root,
         "log",
         "--reverse",
@@ -72,8 +74,10 @@ def commits(root: Path, spec: str) -> Iterator[Commit]:
         "-z",
         "--format=%x1e%H %P%x1f%ae%x1f%ce%x1f%B%x1f",
         spec,
-    ).stdout
-    for record in out.split("\x1e")[1:]:
+        sep=b"\x1e",
+    )
+    next(records, None)  # what comes before the first commit: nothing
+    for record in records:
         head, email, committer, message, raw = record.split("\x1f", 4)
         ids = head.split()
         commit = Commit(ids[0], ids[1:], email, message, committer_email=committer)
@@ -122,7 +126,9 @@ def file_history(
 
 def blob_bytes(root: Path, blob: str) -> bytes | None:
     """One object's bytes as stored (None if git lacks it)."""
-    found = subprocess.run(["git", "cat-file", "blob", blob], cwd=root, capture_output=True, check=False)
+    found = subprocess.run(
+        ["git", "cat-file", "blob", blob], cwd=root, env=earlygit.env(), capture_output=True, check=False
+    )
     return found.stdout if found.returncode == 0 else None
 
 
@@ -133,6 +139,7 @@ class Blobs:
         self._proc = subprocess.Popen(
             ["git", "cat-file", "--batch"],
             cwd=root,
+            env=earlygit.env(),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
         )

@@ -70,11 +70,11 @@ def _env(env: Mapping[str, str] | None = None) -> dict[str, str]:
     return full_env
 
 
-def git_records(root: Path, *args: str, check: bool = True) -> Iterator[str]:
-    """The NUL-separated records git writes (run with -z), read as they
-    come: a listing of 180k files is never held whole (as bytes, text and
-    its split). They are what ``git(...).stdout.split("\\0")`` gives;
-    with ``check``, GitError once they are read if git failed."""
+def git_records(root: Path, *args: str, check: bool = True, sep: bytes = b"\0") -> Iterator[str]:
+    """The records git writes, separated by ``sep`` (NUL: run with -z),
+    read as they come: a listing of 180k files is never held whole (as
+    bytes, text and its split). They are what ``git(...).stdout.split(sep)``
+    gives; with ``check``, GitError once they are read if git failed."""
     import tempfile
 
     with tempfile.TemporaryFile() as errors:
@@ -88,7 +88,7 @@ def git_records(root: Path, *args: str, check: bool = True) -> Iterator[str]:
         with proc:
             rest = b""
             while chunk := proc.stdout.read(1 << 16):
-                parts = (rest + chunk).split(b"\0")
+                parts = (rest + chunk).split(sep)
                 rest = parts.pop()
                 for part in parts:
                     yield part.decode("utf-8", "replace")

@@ -11,6 +11,7 @@ each case changed on both sides as ``mergefile`` merges it (or, with a
 from __future__ import annotations
 
 import dataclasses
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,7 @@ from complaintctl.team import mergefile, replay
 from complaintctl.team.replay import MergeConflict
 
 CASES = "cases/"
+RECENT_CASES = 4096  # parsed case versions kept for the next commit that changes them
 
 
 @dataclass(frozen=True)
@@ -54,7 +56,8 @@ class Verifier:
         # policy.yaml's blob id at each commit seen, followed along the walk
         # (oldest first) so that git is asked only where the walk starts.
         self._policy_blob: dict[str, str] = {}
-        self._last: dict[str, tuple[str, Policy, Any]] = {}
+        # The last version parsed of the files changed lately (see ``case``).
+        self._last: OrderedDict[str, tuple[str, Policy, Any]] = OrderedDict()
 
     def follow(self, commit: gitread.Commit) -> None:
         changed = next((c for c in commit.changes if c.path == "policy.yaml"), None)
@@ -87,11 +90,18 @@ class Verifier:
     def case(self, blob: str, rel: str, policy: Policy) -> Any:
         # Each version is the 'after' of one commit and the 'before' of the
         # next that changes the file: parse it once (the last per file).
+        # Only the files changed lately: a history of 100k cases would
+        # otherwise hold a parsed copy of every case (a case's changes come
+        # close together, and a miss costs one parse).
         cached = self._last.get(rel)
         if cached is not None and cached[0] == blob and cached[1] is policy:
+            self._last.move_to_end(rel)
             return cached[2]
         doc = self._parse(blob, rel, policy)
         self._last[rel] = (blob, policy, doc)
+        self._last.move_to_end(rel)
+        if len(self._last) > RECENT_CASES:
+            self._last.popitem(last=False)
         return doc
 
     def _parse(self, blob: str, rel: str, policy: Policy) -> Any:
