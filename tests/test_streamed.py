@@ -58,6 +58,12 @@ def old_list(root: str, query: reads.ListQuery) -> list[dict[str, Any]]:
 
     ws = wsmod.find_workspace(root)
     rows, _problems, _uncommitted = reads.list_rows(root, query.status)
+    open_states = casestatus.open_states(ws.policy)
+    if not (query.every or query.customer) and all(s in open_states for s in query.status):
+        # The daily queue: cases in a state a case is open in.
+        rows = [r for r in rows if r["state"] in open_states]
+        if not query.status:
+            rows = [r for r in rows if not r.get("resolution")]
     keys = customer_keys({"phone": query.customer, "email": query.customer, "account": query.customer})
     since = times.parse_at(query.since, ws.policy.timezone) if query.since else None
     chosen = [
@@ -100,6 +106,11 @@ QUERIES = [
     reads.ListQuery(every=True, overdue=True),
     reads.ListQuery(every=True, stalled=True),
     reads.ListQuery(status=("closed",), overdue=True),
+    reads.ListQuery(severity="hot"),  # the queue, judged a row at a time
+    reads.ListQuery(overdue=True),
+    reads.ListQuery(stalled=True, owner="alice@example.com"),
+    reads.ListQuery(matter="wave", overdue=True),
+    reads.ListQuery(status=("open",), severity="general"),
     reads.ListQuery(customer="13900000001"),
     reads.ListQuery(customer="13800000002"),
 ]

@@ -9,7 +9,6 @@ from datetime import datetime
 from typing import Any, overload
 
 from complaintctl.core import times
-from complaintctl.core.records import case_relpath
 from complaintctl.errors import NotFoundError, UsageError
 from complaintctl.store import caseindex, workspace
 from complaintctl.store.workspace import Workspace
@@ -119,28 +118,8 @@ def query_rows(
         return shown, len(page), problems, uncommitted
     if not queue:
         return _every_row(ws, query, picked, limit)
-    # The effective severity of every open case decides: all of them.
-    rows, problems, uncommitted = _queue_all(ws, query.status)
-    chosen = []
-    for row in rows:
-        if not query.status and row.get("resolution"):
-            continue  # the daily queue: open cases
-        if picked(row) and not (query.severity and row["severity"] != query.severity):
-            chosen.append(row)
-    if query.overdue or query.stalled:
-        now = times.now(tz)
-        attach_early(ws, [(case_relpath(r["id"]), r) for r in chosen], now)
-        peers = casestatus.peers_by_matter(rows)  # type: ignore[arg-type]
-        cal = caseindex.calendar(ws)
-        kept = []
-        for row in chosen:
-            st = casestatus.status(policy, row, now, cal, peers)  # type: ignore[arg-type]
-            if (query.overdue and not st.breached) or (query.stalled and not st.stalled):
-                continue
-            kept.append({**row, "stalled": st.stalled})
-        chosen = kept
-    chosen.sort(key=_received)
-    return (chosen if limit <= 0 else chosen[:limit]), len(chosen), problems, uncommitted
+    # The effective severity (or the clocks) of every open case decides: all of them.
+    return _queue_judged(ws, query, picked, limit)
 
 
 def cases_where(
@@ -422,22 +401,49 @@ def _queue_page(
     return QueueRows(keys, fetch, decode, again), problems, uncommitted
 
 
-def _queue_all(ws: Workspace, status: Sequence[str]) -> tuple[list[dict[str, Any]], list[str], list[str]]:
-    """Every open case in these states (all: none given), with its effective severity."""
+def _queue_judged(
+    ws: Workspace, query: ListQuery, picked: Callable[[Mapping[str, Any]], bool], limit: int
+) -> tuple[KeptRows, int, list[str], list[str]]:
+    """The first ``limit`` (0: all) open cases in the query's states that
+    ``picked`` accepts and whose effective severity (and, for --overdue or
+    --stalled, clocks) the query lets through, oldest received first, read
+    from the queue database a row at a time and kept in their public form;
+    how many; the files that could not be read; those not on record."""
     from complaintctl.core import casestatus, timeline
 
-    where = caseindex.Where(states=tuple(status))
-
-    def use(found: caseindex.Queue) -> tuple[list[Any], list[dict[str, Any]], list[str], list[str]]:
-        rows = [caseindex.loads(text) for _path, text in found.texts(where)]
-        problems = [p.message for p in found.problems()]
-        return rows, found.peers(where), problems, found.snap.uncommitted()
-
-    rows, peer_rows, problems, uncommitted = caseindex.with_queue(ws, use)
-    now = times.now(ws.policy.timezone)
+    policy = ws.policy
+    where = caseindex.Where(states=query.status)
+    now = times.now(policy.timezone)
     now_us = timeline.micros(now)
-    peers = casestatus.peers_by_matter(peer_rows)  # type: ignore[arg-type]
-    return [_with_severity(ws, row, now, now_us, peers) for row in rows], problems, uncommitted
+    clocks = query.overdue or query.stalled
+
+    def use(found: caseindex.Queue) -> tuple[KeptRows, int, list[str], list[str]]:
+        peers = casestatus.peers_by_matter(found.peers(where))  # type: ignore[arg-type]
+        # The clocks of a case on a matter weigh the open cases on it in these states.
+        on_matter = [caseindex.loads(text) for _path, text in found.each_text(where, on_matter=True)]
+        in_states = casestatus.peers_by_matter(on_matter) if clocks else {}
+        cal = caseindex.calendar(ws) if clocks else None
+        kept: list[bytes] = []
+        total = 0
+        for path, text in found.each_text(where):  # in the order shown
+            row = _with_severity(ws, caseindex.loads(text), now, now_us, peers)
+            if not query.status and row.get("resolution"):
+                continue  # the daily queue: open cases
+            if not picked(row) or (query.severity and row["severity"] != query.severity):
+                continue
+            if clocks:
+                attach_early(ws, [(path, row)], now)
+                st = casestatus.status(policy, row, now, cal, in_states)  # type: ignore[arg-type]
+                if (query.overdue and not st.breached) or (query.stalled and not st.stalled):
+                    continue
+            total += 1
+            if limit <= 0 or len(kept) < limit:
+                public = {k: row.get(k) for k in PUBLIC_KEYS}
+                kept.append(KeptRows.packed(public, f"{len(kept):020d}"))
+        problems = [p.message for p in found.problems()]
+        return KeptRows(kept), total, problems, found.snap.uncommitted()
+
+    return caseindex.with_queue(ws, use)
 
 
 def _check_states(ws: Workspace, status: Sequence[str]) -> None:

@@ -835,12 +835,17 @@ class Queue:
 
     def texts(self, where: Where) -> list[tuple[str, str]]:
         """(path, row as JSON text) of the open cases ``where`` picks, oldest received first."""
+        return list(self.each_text(where))
+
+    def each_text(self, where: Where, on_matter: bool = False) -> Iterator[tuple[str, str]]:
+        """``texts`` a row at a time (with ``on_matter``: those on a matter only)."""
         sql, args = where.sql()
         query = (
             "SELECT q.path, r.row FROM queue q JOIN queue_rows r ON r.month = q.month AND r.path = q.path "
-            f"WHERE {sql} ORDER BY q.opened, q.id"
+            f"WHERE {sql}{' AND q.matter IS NOT NULL' if on_matter else ''} ORDER BY q.opened, q.id"
         )
-        return [(str(p), str(t)) for p, t in self.con.execute(query, args)]
+        for p, t in self.con.execute(query, args):
+            yield str(p), str(t)
 
     def paths(self, where: Where) -> list[str]:
         """The paths of the open cases ``where`` picks, oldest received first."""
