@@ -82,6 +82,28 @@ def test_a_note_commits_what_git_commit_would(run: Any, ws: Workspace) -> None:
     )
 
 
+def test_git_reset_keep_undoes_a_note_straight_after_it(run: Any, ws: Workspace) -> None:
+    """The index entries a commit stages carry the files' stat data, as after
+    'git add': without it git refuses 'reset --keep' and 'reset --merge' as
+    "not uptodate" until something (a 'git status') refreshes the index."""
+    case_id = run(*open_args()).stdout.strip()
+    path = case_path(ws.root, case_id)
+    before = path.read_bytes()
+    time.sleep(1.1)  # not in the index's second, where git would look at the content anyway
+    assert run("note", case_id, "Called back").exit_code == 0
+    for mode in ("--keep", "--merge"):
+        done = subprocess.run(
+            ["git", "reset", "-q", mode, "HEAD"], cwd=ws.root, capture_output=True, text=True
+        )
+        assert (done.returncode, done.stderr) == (0, "")
+    done = subprocess.run(
+        ["git", "reset", "-q", "--keep", "HEAD~1"], cwd=ws.root, capture_output=True, text=True
+    )
+    assert (done.returncode, done.stderr) == (0, "")
+    assert path.read_bytes() == before
+    assert ws.status() == ""
+
+
 def test_new_folders_and_many_files_in_one_commit(run: Any, ws: Workspace) -> None:
     """As 'agree' with evidence: a folder HEAD lacks, two new files in it, the case changed."""
     case_id = run(*open_args()).stdout.strip()

@@ -116,7 +116,6 @@ def commit(
         parts = rel.split("/")[:-1]
         folders.update("/".join(parts[:i]) for i in range(1, len(parts) + 1))
     trees = _read_trees(root, head, sorted(folders))
-    staged = []
     for rel in paths:
         folder, _, name = rel.rpartition("/")
         old = trees[folder].get(name)
@@ -125,10 +124,8 @@ def commit(
         mode = old[0] if old else "100644"
         if rel in blobs:
             trees[folder][name] = (mode, blobs[rel])
-            staged.append(f"{mode} {blobs[rel]}\t{rel}")
         else:
             trees[folder].pop(name, None)
-            staged.append(f"0 {'0' * 40}\t{rel}")
     made_trees: list[Entries] = []
     for folder in sorted(folders - {""}, key=lambda f: -f.count("/")):
         parent, _, name = folder.rpartition("/")
@@ -158,7 +155,11 @@ def commit(
         )
     done.add(new)
     split = ["--split-index"] if start.resplit else []
-    git(root, "update-index", *split, "-z", "--index-info", stdin="\0".join(staged) + "\0")
+    # Staged from the work tree, as 'git add' stages: the entries get the
+    # files' stat data. Entries given by id ('--index-info') have none, and
+    # git then refuses 'reset --keep' and 'reset --merge' ("not uptodate")
+    # until something refreshes the index.
+    git(root, "update-index", *split, "--add", "--remove", "-z", "--stdin", stdin="\0".join(paths) + "\0")
     # What 'git commit' does after every commit: pack loose objects when there are many.
     git(root, "maintenance", "run", "--auto", "--quiet", check=False)
 
