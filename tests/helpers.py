@@ -119,3 +119,39 @@ def every_status(root: Path, as_of: str) -> tuple[Any, list[tuple[str, Any]], li
         pairs,
         casestatus.statuses(found.policy, [row for _, row in pairs], when, caseindex.calendar(found)),
     )
+
+
+class TwinWriter:
+    """Every case a command rewrites is also written as before
+    store/yamlemit: ruamel's round trip of the old text with the same changes
+    applied; the two texts must be the same bytes. ``checked`` counts the
+    rewrites compared, ``fast`` those yamlemit wrote."""
+
+    def __init__(self, monkeypatch: Any) -> None:
+        from complaintctl.core import lifecycle
+        from complaintctl.store import workspace, yamlemit
+
+        self.checked = 0
+        self.fast = 0
+        text = workspace.CaseEdit.text
+
+        def twin_text(edit: workspace.CaseEdit) -> str:
+            ours = text(edit)
+            self.fast += (
+                isinstance(edit.data, yamlemit.Map) and yamlemit.rewrite(edit.before, edit.data) == ours
+            )
+            before = yamlio.load_roundtrip(edit.before, edit.rel, CaseFileError)
+            for change in edit.applied:
+                lifecycle.apply(before, change)
+            theirs = workspace.dump_case(before)
+            if ours != theirs:
+                import difflib
+
+                diff = difflib.unified_diff(
+                    theirs.splitlines(), ours.splitlines(), "ruamel", "ours", lineterm=""
+                )
+                raise AssertionError("yamlemit and ruamel wrote different texts:\n" + "\n".join(diff))
+            self.checked += 1
+            return ours
+
+        monkeypatch.setattr(workspace.CaseEdit, "text", twin_text)

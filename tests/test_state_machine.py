@@ -41,7 +41,7 @@ from complaintctl.core.times import parse_time
 from complaintctl.errors import CaseFileError
 from complaintctl.store import workspace, yamlio
 from complaintctl.store.policyfile import load as load_policy
-from tests.helpers import case_path, example_workspace
+from tests.helpers import TwinWriter, case_path, example_workspace
 
 # Real workspaces through the CLI: left out of 'make test-fast'.
 pytestmark = pytest.mark.slow
@@ -1388,7 +1388,10 @@ class CaseMachine(RuleBasedStateMachine):
             self.advance(case, tick // steps, actor if step == 0 else None, data)
 
 
-def test_cli_state_machine() -> None:
+def test_cli_state_machine(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Every rewrite of a case is also made as before store/yamlemit (ruamel's
+    # round trip), and the two texts compared.
+    twin = TwinWriter(monkeypatch)
     run_state_machine_as_test(
         CaseMachine,
         settings=settings(
@@ -1398,3 +1401,4 @@ def test_cli_state_machine() -> None:
             suppress_health_check=[HealthCheck.too_slow],
         ),
     )
+    assert twin.fast > 0 and twin.checked >= twin.fast

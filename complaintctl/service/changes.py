@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from complaintctl.core import events, lifecycle, times
+from complaintctl.core import events, times
 from complaintctl.core.lifecycle import Change
 from complaintctl.core.policy import Policy
 from complaintctl.core.records import customer_keys, validate_case
@@ -146,11 +146,12 @@ def _check_written(ctx: Context, rel: str, data: Any) -> None:
         raise RuleError(f"internal check failed: {exc.what}", where=rel) from None
 
 
-def _record_rise(ctx: Context, doc: Any) -> list[str]:
+def _record_rise(ctx: Context, edit: workspace.CaseEdit) -> list[str]:
     """Write down, as an event, a rise of severity the rules made meanwhile."""
     from complaintctl.core import severity
 
     policy = ctx.ws.policy
+    doc = edit.data
     peers = []
     if doc.get("matter"):  # the index is read only for a case on a matter
         from complaintctl.service import reads
@@ -164,7 +165,7 @@ def _record_rise(ctx: Context, doc: Any) -> list[str]:
         r.reason + f" (since {r.since.isoformat(timespec='minutes')})" for r in rises if r.severity == level
     ]
     rise = events.Rise(level, tuple(reasons))
-    lifecycle.apply(doc, rise.decide(policy, doc, ctx.actor, ctx.when, ctx.now))
+    edit.apply(rise.decide(policy, doc, ctx.actor, ctx.when, ctx.now))
     return [f"severity rose from {before} to {level}: {reasons[0]}"]
 
 
@@ -191,15 +192,17 @@ def change_case(ctx: Context, case_id: str, event: events.Event) -> Change:
     with gitwrite.workspace_lock(ctx.ws):
         ctx = ctx.timed()
         gitwrite.preflight(ctx.ws, [rel], audited=True)
-        rel, _text, doc = workspace.load_case(ctx.ws, case_id, roundtrip=True)
+        edit = workspace.load_for_change(ctx.ws, case_id)
+        rel, doc = edit.rel, edit.data
         _check_clock(ctx, doc)
-        notices = _record_rise(ctx, doc)
+        notices = _record_rise(ctx, edit)
         change = event.decide(ctx.ws.policy, doc, ctx.actor, ctx.when, ctx.now)
-        lifecycle.apply(doc, change)
+        edit.apply(change)
         if notices:
             change = dataclasses.replace(change, notices=(*notices, *change.notices))
         _check_written(ctx, rel, doc)
-        _commit(ctx, rel, workspace.dump_case(doc), change, [n[0].upper() + n[1:] + "." for n in notices])
+        body = [n[0].upper() + n[1:] + "." for n in notices]
+        _commit(ctx, rel, edit.text(), change, body)
     return change
 
 
@@ -224,9 +227,10 @@ def agree_case(
     _check_operator(ctx, event.action)
     with gitwrite.workspace_lock(ctx.ws):
         ctx = ctx.timed()
-        rel, _text, doc = workspace.load_case(ctx.ws, case_id, roundtrip=True)
+        edit = workspace.load_for_change(ctx.ws, case_id)
+        rel, doc = edit.rel, edit.data
         _check_clock(ctx, doc)
-        notices = _record_rise(ctx, doc)
+        notices = _record_rise(ctx, edit)
         event = event.replace(evidence=len(blobs))
         change = event.decide(ctx.ws.policy, doc, ctx.actor, ctx.when, ctx.now)
         number = change.event["offer"]
@@ -241,7 +245,7 @@ def agree_case(
             )
         if records:
             change.event["evidence"] = records
-        lifecycle.apply(doc, change)
+        edit.apply(change)
         from complaintctl.service import letters
 
         lang = lang or ctx.ws.policy.letter_language
@@ -258,7 +262,7 @@ def agree_case(
             change = dataclasses.replace(change, notices=(*notices, *change.notices))
         _check_written(ctx, rel, doc)
         body = [n[0].upper() + n[1:] + "." for n in notices]
-        _commit(ctx, rel, workspace.dump_case(doc), change, body, files)
+        _commit(ctx, rel, edit.text(), change, body, files)
     return change
 
 

@@ -15,7 +15,7 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from complaintctl.core.policy import Policy
 from complaintctl.core.records import (
@@ -28,6 +28,9 @@ from complaintctl.core.records import (
 )
 from complaintctl.errors import CaseFileError, NotFoundError, UsageError, WorkspaceError
 from complaintctl.store.policyfile import load as load_policy
+
+if TYPE_CHECKING:
+    from complaintctl.core.lifecycle import Change
 
 HEADER = "# complaintctl case file: change it with complaintctl commands (see README, 'Case files').\n"
 
@@ -198,10 +201,61 @@ def load_case(ws: Workspace, case_id: str, *, roundtrip: bool = False) -> tuple[
     return rel, text, parse_case(text, rel, ws.policy, roundtrip=roundtrip)
 
 
-def dump_case(data: Any) -> str:
-    from complaintctl.store.yamlio import dump_roundtrip
+@dataclass
+class CaseEdit:
+    """A case being changed: its file, its text before, its data (changed in
+    place by ``apply``) and the changes applied, for ``text``."""
 
-    text = dump_roundtrip(data)
+    rel: str
+    before: str
+    data: Any
+    applied: list[Change] = field(default_factory=list)
+
+    def apply(self, change: Change) -> None:
+        from complaintctl.core import lifecycle
+
+        lifecycle.apply(self.data, change)
+        self.applied.append(change)
+
+    def text(self) -> str:
+        """The new text: what ruamel's round trip of the text before, with the
+        changes applied, writes (by store/yamlemit when it can)."""
+        from complaintctl.core import lifecycle
+        from complaintctl.store import yamlemit, yamlio
+
+        data = self.data
+        if isinstance(data, yamlemit.Map):
+            fast = yamlemit.rewrite(self.before, data)
+            if fast is not None:
+                return fast
+            data = yamlio.load_roundtrip(self.before, self.rel, CaseFileError)
+            for change in self.applied:
+                lifecycle.apply(data, change)
+        return dump_case(data)
+
+
+def load_for_change(ws: Workspace, case_id: str) -> CaseEdit:
+    """A case to change: when the fast reader reads its text, as plain data
+    that behaves as ruamel's round-trip data (store/yamlemit.editable: no
+    ruamel), else as ruamel's round-trip data."""
+    from complaintctl.store import yamlemit, yamlfast
+
+    rel, text = read_case_text(ws, case_id)
+    if yamlfast.load(text) is None:
+        return CaseEdit(rel, text, parse_case(text, rel, ws.policy, roundtrip=True))
+    return CaseEdit(rel, text, yamlemit.editable(parse_case(text, rel, ws.policy, roundtrip=False)))
+
+
+def dump_case(data: Any) -> str:
+    """A case file's text: ruamel's round-trip dump of ``data``, by
+    store/yamlemit when it is a new case it can write."""
+    from complaintctl.store import yamlemit, yamlfast, yamlio
+
+    if type(data) is dict:
+        body = yamlemit.render(data)
+        if body is not None and yamlemit.same(yamlfast.load(HEADER + body), data):
+            return HEADER + body
+    text = yamlio.dump_roundtrip(data)
     return text if text.startswith("#") else HEADER + text
 
 

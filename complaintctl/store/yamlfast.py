@@ -70,6 +70,20 @@ def load(text: str) -> dict[str, Any] | None:
     return data if end == len(tokens) else None
 
 
+def unusual(text: str) -> bool:
+    """Holds a line break, a tab or a character YAML writes escaped."""
+    return "\n" in text or _UNUSUAL.search(text) is not None
+
+
+def reads_as(text: str) -> Any:
+    """What ``text`` written plain reads back as (None also when it cannot
+    be written plain: an indicator, ': ', ' #')."""
+    try:
+        return _scalar(text) if text else None
+    except _Unsure:
+        return None
+
+
 def _mapping(tokens: list[Token], i: int, col: int) -> tuple[dict[str, Any], int]:
     """The block mapping whose keys stand at ``col`` (the first one may
     follow a '- ' two columns to the left)."""
