@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from complaintctl.core import indexrow
@@ -126,6 +126,62 @@ def forms(value: str) -> list[str]:
 def test_a_scalar_means_the_same_both_ways(value: str) -> None:
     for text in forms(value):
         both(text)
+
+
+def test_the_scalars_read_without_ruamel_are_read_as_ruamel_reads_them() -> None:
+    """yamlfast types 'true', 'null', '12' ... without loading ruamel: its
+    table of first characters is ruamel's, and its words and decimals mean
+    what ruamel's resolver and constructor make of them."""
+    # ('!', '&', '*' and '-' start the scalars yamlfast declines.)
+    assert yamlfast._resolvers()[0] - yamlfast._INDICATORS == yamlfast.TYPED_FIRST - yamlfast._INDICATORS
+    words = [*yamlfast._WORDS, "0", "7", "12", "999999999999999999", "n", "no", "nul", "t", "tru", "f", "fa"]
+    words += [
+        "19fff2f2404b31e0",
+        "0x1F",
+        "0o17",
+        "0b101",
+        "1e3",
+        "2026-11-22T09:30:00Z",
+        "2026-11-22t09:30:00z",
+    ]
+    words += ["12ab", "1a", "2026-11-22 09:30:00 +08:00", "1_0", "1.5e-3", "6张"]
+    for text in [*words, "Nope", "trUE", "FALSe", "nULL", "1000000000000000000", "01", "+1", "0_1"]:
+        assert_same(yamlfast._scalar(text), yamlfast._typed(text))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="0123456789nNtTfFrueaslUEASLZzxobcd张_-+.: ", min_size=1, max_size=10))
+def test_texts_starting_like_a_typed_scalar_read_as_ruamel_reads_them(text: str) -> None:
+    try:
+        theirs = yamlfast._typed(text)
+    except yamlfast._Unsure:
+        return  # ruamel's loader reports it; yamlfast declines it too
+    try:
+        ours = yamlfast._scalar(text)
+    except yamlfast._Unsure:
+        assert text[0] in "-?: " or text.endswith(":") or ": " in text  # what yamlfast declines
+        return
+    assert_same(ours, theirs)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2026-11-22",
+        "2026-11-22T09:30:00",
+        "2026-11-22T09:30:00Z",
+        "2026-11-22T09:30:00+08:00",
+        "2505.50",
+        "0.5",
+    ],
+)
+def test_the_texts_known_to_need_quotes_without_ruamel_are_typed_by_ruamel(text: str) -> None:
+    assert not yamlfast.plain_text(text)
+    assert not isinstance(yamlfast._typed(text), str)
+
+
+def assert_same(ours: Any, theirs: Any) -> None:
+    assert (type(ours), ours) == (type(theirs), theirs)
 
 
 # What the fast reader itself reads (and that it reads them: no silent decline).

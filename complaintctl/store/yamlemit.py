@@ -1,8 +1,8 @@
 """A fast writer for the YAML layout complaintctl writes: ruamel's bytes, or it declines.
 
 A changing command rewrites one case file. ruamel's round-trip load and
-dump of a 4 KB case cost ~65 ms, and importing them ~25 ms: a third of a
-note at 10k cases. A file in the layout ruamel's round-trip dumper gives
+dump of a 4 KB case cost ~65 ms, and importing ruamel ~25 ms (store/yamlfast
+reads the common scalars without it): a third of a note at 10k cases. A file in the layout ruamel's round-trip dumper gives
 (store/yamlio's settings: mappings indented by 2, lists by 4 with the dash
 at 2, no folding) is its own round trip: ruamel would write it back as it
 is. So when the old text is exactly that layout of its data, the new text
@@ -240,7 +240,7 @@ def _text(text: str) -> str:
         and text[0] != " "
         and text[-1] != " "
         and not text.startswith(("---", "..."))
-        and yamlfast.reads_as(text) == text
+        and yamlfast.plain_text(text)
     )
     if plain:
         return text

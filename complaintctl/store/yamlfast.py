@@ -75,13 +75,22 @@ def unusual(text: str) -> bool:
     return "\n" in text or _UNUSUAL.search(text) is not None
 
 
-def reads_as(text: str) -> Any:
-    """What ``text`` written plain reads back as (None also when it cannot
-    be written plain: an indicator, ': ', ' #')."""
+# Texts ruamel's resolver surely types (a time as complaintctl writes it, a
+# decimal amount): known to need quotes without loading ruamel.
+_SURELY_TYPED = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}(?:T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:Z|[-+][0-9]{2}:[0-9]{2})?)?|[0-9]+\.[0-9]+"
+)
+
+
+def plain_text(text: str) -> bool:
+    """``text`` written plain reads back as the same text (not a number, a
+    time, an indicator, ': ', ' #')."""
+    if not text or _SURELY_TYPED.fullmatch(text):
+        return False
     try:
-        return _scalar(text) if text else None
+        return bool(_scalar(text) == text)
     except _Unsure:
-        return None
+        return False
 
 
 def _mapping(tokens: list[Token], i: int, col: int) -> tuple[dict[str, Any], int]:
@@ -159,12 +168,38 @@ def _value(text: str) -> Any:
     return _scalar(text)
 
 
+# The first characters of the plain scalars ruamel's YAML 1.2 resolver may
+# type (bool, float, int, merge, null, timestamp, value); the words among
+# them it reads as a bool or null, and the plain decimals it reads as an
+# int. These are read without loading ruamel (~25 ms, most of it its C
+# extension); tests/test_yamlfast.py holds them to ruamel's own tables.
+TYPED_FIRST = frozenset("-+.0123456789<=~nNtTfF")
+_WORDS = {
+    **dict.fromkeys(("true", "True", "TRUE"), True),
+    **dict.fromkeys(("false", "False", "FALSE"), False),
+    **dict.fromkeys(("null", "Null", "NULL"), None),
+}
+_DECIMAL = re.compile(r"0|[1-9][0-9]{0,17}")
+# A letter no number or time starting with a digit holds (those hold e, E,
+# t, T, Z, and after '0x', '0o', '0b' their digits): such a text is a string.
+_LETTER = re.compile(r"[^\W\d_eEtTzZ]")
+
+
 def _scalar(text: str) -> Any:
     """A plain scalar's value, as ruamel's YAML 1.2 resolver and constructor give it."""
-    if text[0] in _INDICATORS or ": " in text or " #" in text or text[-1] == ":":
+    first = text[0]
+    if first in _INDICATORS or ": " in text or " #" in text or text[-1] == ":":
         raise _Unsure
-    if text[0] not in _resolvers()[0]:
+    if first not in TYPED_FIRST:
         return text  # no implicit type starts with this character: a string
+    if text in _WORDS:
+        return _WORDS[text]
+    if first.isalpha():
+        return text  # 'n', 't', 'f': only the words above are typed
+    if _DECIMAL.fullmatch(text):
+        return int(text)
+    if first.isdigit() and text[1:2] not in ("x", "o", "b") and _LETTER.search(text):
+        return text  # a file's SHA-256, a reference number
     return _typed(text)
 
 

@@ -193,8 +193,6 @@ def _refuse_deep(text: str, source: str, error: type[ComplaintError]) -> None:
 
 def load_plain(text: str, source: str, error: type[ComplaintError]) -> Any:
     """Parse fast into plain dicts/lists/scalars; refuse unsafe YAML."""
-    from ruamel.yaml.error import YAMLError
-
     from complaintctl.store import yamlfast
 
     _refuse_deep(text, source, error)
@@ -203,6 +201,8 @@ def load_plain(text: str, source: str, error: type[ComplaintError]) -> Any:
     fast = yamlfast.load(text)  # the layout complaintctl writes, ~15x faster; None: not sure
     if fast is not None:
         return fast
+    from ruamel.yaml.error import YAMLError  # (imports ruamel: ~25 ms)
+
     loader = _directive_yaml() if text.startswith("%") or "\n%" in text else _plain_yaml()
     try:
         return loader.load(text)
