@@ -2,12 +2,13 @@
 
 A changing command rewrites one case file. ruamel's round-trip load and
 dump of a 4 KB case cost ~65 ms, and importing ruamel ~25 ms (store/yamlfast
-reads the common scalars without it): a third of a note at 10k cases. A file in the layout ruamel's round-trip dumper gives
-(store/yamlio's settings: mappings indented by 2, lists by 4 with the dash
-at 2, no folding) is its own round trip: ruamel would write it back as it
-is. So when the old text is exactly that layout of its data, the new text
-is that layout of the new data, written here, and the file's diff is the
-same as ruamel's.
+reads the common scalars without it): a third of a note at 10k cases. A
+file in the layout ruamel's round-trip dumper gives (store/yamlio's
+settings: mappings indented by 2, lists by 4 with the dash at 2, no
+folding) is its own round trip: ruamel would write it back as it is. So
+when the old text is exactly that layout of its data, the new text is that
+layout of the new data, written here, and the file's diff is the same as
+ruamel's.
 
 It returns None (the caller takes ruamel's path) for anything it is not
 sure of: an old text in any other layout (a comment below the header, a
