@@ -420,9 +420,11 @@ def _queue_judged(
     def use(found: caseindex.Queue) -> tuple[KeptRows, int, list[str], list[str]]:
         peers = casestatus.peers_by_matter(found.peers(where))  # type: ignore[arg-type]
         # The clocks of a case on a matter weigh the open cases on it in these states.
-        on_matter = [caseindex.loads(text) for _path, text in found.each_text(where, on_matter=True)]
-        in_states = casestatus.peers_by_matter(on_matter) if clocks else {}
-        cal = caseindex.calendar(ws) if clocks else None
+        in_states, cal = {}, None
+        if clocks:
+            on_matter = [caseindex.loads(text) for _path, text in found.each_text(where, on_matter=True)]
+            in_states = casestatus.peers_by_matter(on_matter)
+            cal = caseindex.calendar(ws)
         kept: list[bytes] = []
         total = 0
         for path, text in found.each_text(where):  # in the order shown
