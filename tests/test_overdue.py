@@ -236,6 +236,37 @@ def test_hot_spot_links_cases_and_lowering_needs_a_reason(run: Any, ws: Workspac
     assert run("show", c).stdout.splitlines()[0].split()[2] == "general"
 
 
+def test_a_case_on_a_matter_reads_its_peers_and_no_other_case(
+    run: Any, ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """'show' and a change of a case on a matter weigh the matter's peers
+    (three customers make it hot) from the queue database: reading every
+    case instead took ~4 s and 650 MB at 100k cases."""
+    from complaintctl.store import caseindex
+
+    on_matter = [
+        open_case(run, phone=f"1380000000{n}", matter="oct-batch", at=f"2026-11-21T0{n}:00")
+        for n in (1, 2, 3)
+    ]
+    other = open_case(run, phone="13800000009", at="2026-11-21T08:00")
+    assert run("list").exit_code == 0  # the queue database is up to date with HEAD
+
+    def every_case(*args: object, **kwargs: object) -> None:
+        raise AssertionError("read every case")
+
+    monkeypatch.setattr(caseindex, "month_rows", every_case)
+    monkeypatch.setattr(caseindex, "read_rows", every_case)
+    shown = run("show", on_matter[0])
+    assert shown.exit_code == 0 and shown.stdout.splitlines()[0].split()[2] == "hot", shown.stdout
+    noted = run("note", on_matter[1], "Called the bank about the batch")
+    assert noted.stdout == f"{on_matter[1]}: Note internal on {on_matter[1]} [open]\n"
+    assert noted.stderr == (
+        "complaintctl: note: severity rose from general to hot: the same matter from 3 customers "
+        "within 30 days (since 2026-11-21T03:00+08:00)\n"
+    )
+    assert run("show", other).stdout.splitlines()[0].split()[2] == "general"
+
+
 def test_flag_raises_and_urgent_escalation_goes_to_supervisor(run: Any, ws: Workspace) -> None:
     case_id = open_case(run)
     out = run("flag", case_id, "--media", "--reason", "On the evening news")

@@ -21,14 +21,16 @@ def load(root: str | None, case_id: str) -> tuple[Workspace, dict[str, Any]]:
 
 
 def matter_peers(ws: Workspace, category: str, matter: str | None) -> list[Any]:
-    """Cases on the same category and matter (through the index)."""
+    """Cases on the same category and matter, committed: their rows in the
+    queue database, so no other case is read (every row at 100k cases is
+    ~4 s and 650 MB)."""
     if not matter:
         return []
     from complaintctl.core import casestatus
     from complaintctl.store import caseindex
 
-    rows = caseindex.read_rows(ws).rows
-    return list(casestatus.peers_by_matter(rows).get((category, matter), []))
+    rows = caseindex.lookup(ws, (), (category, matter)).peers
+    return list(casestatus.peers_by_matter(rows).get((category, matter), []))  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
