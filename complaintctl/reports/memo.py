@@ -53,19 +53,22 @@ def kept(
     assert not tally.groups, "cases on a matter are evaluated live, never summed"
     t = tally
     oldest = heapq.nsmallest(KEEP_OLDEST, t.oldest, key=lambda item: (item[0], item[1]))
+    # Everything in a fixed order: the tally's own depends on the order the
+    # months came back from the worker processes, and the file must not.
     return {
         "scope": name(t.scope),
         "from": from_us,
         "until": until_us,
         **{k: getattr(t, k) for k in _COUNTS},
-        "counters": {n: dict(t.counters[n]) for n in BREAKDOWNS},
+        "counters": {n: dict(sorted(t.counters[n].items())) for n in BREAKDOWNS},
         **{k: sorted(getattr(t, k)) for k in NUMBERS},  # in order: a report sorts them again, fast
-        **{k: dict(getattr(t, k)) for k in _COUNTERS},
-        "money": t.money,
-        "doubles": t.doubles,
-        "lessons": [list(item) for item in t.lessons],
-        "months": dict(t.months),
-        "month_limits": dict(t.month_limits),
+        **{k: dict(sorted(getattr(t, k).items())) for k in _COUNTERS},
+        "money": dict(sorted(t.money.items())),
+        "doubles": dict(sorted(t.doubles.items())),
+        # (stable: a case's lessons at one instant stay in the order of its events)
+        "lessons": [list(item) for item in sorted(t.lessons, key=lambda item: (item[0], item[2], item[1]))],
+        "months": dict(sorted(t.months.items())),
+        "month_limits": dict(sorted(t.month_limits.items())),
         "oldest": [[us, rel, {k: row.get(k) for k in OLDEST_KEYS}, level] for us, rel, row, level in oldest],
         "slow": [[rel, row] for rel, row in slow],
         "problems": list(problems),

@@ -150,10 +150,7 @@ def _tallied(ws: Workspace, scope: Any, when: datetime) -> tuple[Any, list[Any],
     found = memo.restored(data, scope, when, at_us) if data is not None else None
     if found is not None:
         return (*found, snap.uncommitted())
-    tally, items, problems, uncommitted = _report_parts(ws, snap, scope, when)
-    looked, slow, until = _split(items, at_us)
-    for st in looked:
-        tally.add(st)
+    tally, slow, problems, uncommitted, until = _report_parts(ws, snap, scope, when)
     kept = memo.kept(tally, slow, problems, at_us, until)
     caseindex.save_memo(ws, snap, name, kept, memo.FORMAT, memo.NUMBERS)
     return tally, slow, problems, uncommitted
@@ -161,9 +158,15 @@ def _tallied(ws: Workspace, scope: Any, when: datetime) -> tuple[Any, list[Any],
 
 def _report_parts(
     ws: Workspace, snap: Any, scope: Any, when: datetime
-) -> tuple[Any, list[Any], list[str], list[str]]:
-    """A report's tally with each month's stored sums added where they are
-    exact for it, and the cases still to add one by one (path, row)."""
+) -> tuple[Any, list[Any], list[str], list[str], int | None]:
+    """A report's tally of every case but those to evaluate live: each
+    month's stored sums where they are exact for it, the other cases looked
+    up on their timelines a month at a time (at 100k cases ~20k are open:
+    their rows held at once took ~95 MB). Also the cases to evaluate live
+    (path, row), the files left out, those not on record, and the first
+    instant after ``when`` at which the tally may change (None: never).
+    (The tally's figures do not depend on the order cases are added in:
+    durations are sorted, sums exact, lessons sorted.)"""
     import functools
 
     from complaintctl.core import timeline
@@ -174,7 +177,19 @@ def _report_parts(
     tally = rep.Tally(scope, when)
     # Sums made now hold only cases already final now (and by when).
     cutoff = timeline.micros(min(when, times.now(ws.policy.timezone)))
-    parts: dict[str, tuple[list[Any], list[str]]] = {}
+    at_us = timeline.micros(when)
+    parts: dict[str, tuple[list[Any], list[str]]] = {}  # month -> (cases to evaluate live, files left out)
+    until: int | None = None
+
+    def add(month: str, items: list[Any], problems: list[str]) -> None:
+        nonlocal until
+        looked, slow, step = _split(items, at_us)
+        for st in looked:
+            tally.add(st)
+        parts[month] = (slow, problems)
+        if step is not None and (until is None or step < until):
+            until = step
+
     # The settled months' sums as one file, when it is exact for the report.
     stored = caseindex.load_settled(ws, snap, monthsums.FORMAT, monthsums.well_formed)
     covered: list[str] = []
@@ -196,25 +211,27 @@ def _report_parts(
         if scope.since is None and scope.until is None and monthsums.fold(sums, cutoff):
             caseindex.save_sums(ws, snap.tree(month), month, sums, monthsums.FORMAT)
         monthsums.add(tally, sums)
-        parts[month] = (sums["live"], sums["problems"])
+        add(month, sums["live"], sums["problems"])
         if _settled(sums):
             settled[month] = sums
     missing = frozenset(month for month, lost in unsummed if lost)
     each = functools.partial(_month_part, cutoff, scope, when, missing)
-    loaded = caseindex.month_rows(ws, snap, [month for month, _ in unsummed], each=each)
-    for month, _ in unsummed:
-        made, exact, items, problems = loaded.made[month]
+
+    def take(month: str, part: tuple[dict[str, Any] | None, bool, list[Any], list[str]]) -> None:
+        made, exact, items, problems = part
         if made is not None and _settled(made):
             settled[month] = made
-        if exact:
+        if exact and made is not None:  # exact: sums were made
             monthsums.add(tally, made)
-        parts[month] = (items, problems)
+        add(month, items, problems)
+
+    caseindex.month_rows(ws, snap, [month for month, _ in unsummed], each=each, take=take)
     _keep_settled(ws, snap, stored, covered, settled)
-    items, problems = [], []
+    slow, problems = [], []
     for month in sorted(parts):
-        items += parts[month][0]
+        slow += parts[month][0]
         problems += parts[month][1]
-    return tally, items, problems, snap.uncommitted()
+    return tally, slow, problems, snap.uncommitted(), until
 
 
 def _month_part(
@@ -258,7 +275,7 @@ def _keep_settled(
     have = set(stored[0]) if stored is not None else set()
     if not settled or set(settled) <= have:
         return
-    parts = [*settled.values()]
+    parts = [settled[month] for month in sorted(settled)]  # as read, whatever order they came back in
     months = set(settled)
     if stored is not None and covered:  # added to this report: still exact
         parts.append(stored[1])

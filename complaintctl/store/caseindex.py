@@ -309,25 +309,70 @@ def _settled(row: dict[str, Any]) -> bool:
 def _load_shard(
     ws: Workspace, month: str, key: str
 ) -> tuple[str | None, list[tuple[str, str]], dict[str, Any]]:
-    """(tree, [(path, blob), ...], {blob: entry}) of a month's rows file."""
-    data = _read(_file(ws, "rows", month), key)
+    """(tree, [(path, blob), ...], {blob: entry}) of a month's rows file.
+    Its rows are decoded one at a time: decoded whole, the file's lists of
+    values and the rows made of them were held at once."""
     try:
-        assert data is not None
-        rows = iter(_unpack(data))
-        errors = data["errors"]
+        with open(_file(ws, "rows", month), "rb") as handle:
+            head, rows = _fields_then_rows(handle.read().decode("utf-8"))
+        if head["policy"] != key:
+            return None, [], {}
+        keys, errors = head["keys"], head["errors"]
         folder = f"cases/{month[:4]}/{month[5:]}/"
         files = []
         entries: dict[str, Any] = {}
-        for i, (name, blob) in enumerate(zip(data["names"], data["blobs"], strict=True)):
+        for i, (name, blob) in enumerate(zip(head["names"], head["blobs"], strict=True)):
             files.append((folder + name, blob))
             if str(i) in errors:
                 entries[blob] = {"error": errors[str(i)]}
-            else:
-                entries[blob] = {"row": next(rows)}
-                entries[blob]["row"]["blob"] = blob
-        return data["tree"], files, entries
-    except (AssertionError, AttributeError, TypeError, ValueError, KeyError, StopIteration):
-        return None, [], {}
+                continue
+            item = next(rows)
+            row = dict(zip(keys, item["v"], strict=True))
+            row.update(item.get("x") or {})
+            row["blob"] = blob
+            entries[blob] = {"row": row}
+        for _extra in rows:
+            raise ValueError("more rows than files")
+        return head["tree"], files, entries
+    except (
+        OSError,
+        UnicodeDecodeError,
+        AttributeError,
+        TypeError,
+        ValueError,
+        KeyError,
+        IndexError,
+        StopIteration,
+    ):
+        return None, [], {}  # missing or damaged: every file is parsed again
+
+
+_ROWS_START = re.compile(rb'\{"policy": "([0-9a-f]{64})", "tree": (?:null|"([0-9a-f]{40,64})")')
+
+
+def _rows_tree(ws: Workspace, month: str, key: str) -> str | None:
+    """The tree id a month's rows file names in its first fields (as
+    _save_shard writes them), if it is for this policy; a damaged file is
+    found when it is read."""
+    try:
+        with open(_file(ws, "rows", month), "rb") as handle:
+            found = _ROWS_START.match(handle.read(256))
+    except OSError:
+        return None
+    if found is None or found[1].decode("ascii") != key or found[2] is None:
+        return None
+    return found[2].decode("ascii")
+
+
+def _shard_blobs(ws: Workspace, month: str, key: str) -> frozenset[str]:
+    """The blobs a month's rows file holds an entry for, from the fields
+    before its rows (none if it is missing, damaged or for another policy)."""
+    try:
+        with open(_file(ws, "rows", month), "rb") as handle:
+            head, _rows = _fields_then_rows(handle.read().decode("utf-8"))
+        return frozenset(head["blobs"]) if head["policy"] == key else frozenset()
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, IndexError):
+        return frozenset()
 
 
 def _save_shard(
@@ -440,6 +485,7 @@ def month_rows(
     months: list[str],
     progress: Callable[[int, int], None] | None = None,
     each: Each | None = None,
+    take: Callable[[str, Any], None] | None = None,
 ) -> Loaded:
     """The rows of these month folders, through the index.
 
@@ -448,9 +494,11 @@ def month_rows(
     returns is kept (``Loaded.made``): a caller that needs a month's sums or
     a few of its rows never holds every row. On a cold build that process
     is a worker, so ``each`` must pickle: a module-level function, or a
-    ``functools.partial`` of one."""
+    ``functools.partial`` of one. With ``take`` too, what ``each`` made of
+    a month is handed to ``take(month, made)`` here as soon as it is back
+    (months in any order), and not kept."""
     with _no_gc():
-        return _month_rows(ws, snap, months, progress or terminal_progress(), each)
+        return _month_rows(ws, snap, months, progress or terminal_progress(), each, take)
 
 
 def _month_rows(
@@ -459,25 +507,30 @@ def _month_rows(
     months: list[str],
     progress: Callable[[int, int], None] | None,
     each: Each | None,
+    take: Callable[[str, Any], None] | None = None,
 ) -> Loaded:
     key = _policy_key(ws)
     out = Loaded()
-    shards: dict[str, Shard | None] = {m: _load_shard(ws, m, key) for m in months}
-    plans: dict[str, list[tuple[str, str]]] = {}
+    # Planned from the rows files' first fields; a month's rows (and the
+    # files they are for) are decoded only when it is read, and dropped
+    # after: all at once they took ~650 MB at 100k cases.
+    plans: dict[str, list[tuple[str, str]] | None] = {}  # None: the rows file's own files
     misses: dict[str, int] = {}
     for month in months:
-        tree, files, entries = _shard(shards, month)
+        tree = _rows_tree(ws, month, key)
         # A folder clean at the tree its rows file was made for needs no listing.
         if snap.tree(month) and tree == snap.tree(month):
             out.trees[month] = tree
-            plans[month] = files
-        else:  # listed a month at a time: at 100k cases all at once takes 50 MB
-            listed = _listing(ws, [month])[month]
-            # What was listed is the folder of the snapshot's HEAD only if it
-            # hashes to its tree (a commit may have come in since).
-            out.trees[month] = snap.tree(month) if tree_id(listed) == snap.tree(month) else None
-            plans[month] = _plan(listed)
-        misses[month] = sum(1 for _, blob in plans[month] if blob not in entries)
+            plans[month], misses[month] = None, 0
+            continue
+        # Listed a month at a time: at 100k cases all at once takes 50 MB.
+        listed = _listing(ws, [month])[month]
+        # What was listed is the folder of the snapshot's HEAD only if it
+        # hashes to its tree (a commit may have come in since).
+        out.trees[month] = snap.tree(month) if tree_id(listed) == snap.tree(month) else None
+        planned = plans[month] = _plan(listed)
+        known = _shard_blobs(ws, month, key)
+        misses[month] = sum(1 for _, blob in planned if blob not in known)
     total = sum(misses.values())
     count = _Count(total, progress)
 
@@ -485,6 +538,8 @@ def _month_rows(
         out.parsed += parsed
         if each is None:
             out.items[month], out.problems[month] = read.items, read.problems
+        elif take is not None:
+            take(month, read)
         else:
             out.made[month] = read
 
@@ -505,18 +560,21 @@ def _month_rows(
         pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
         # The largest months first, so that no process is left with a big one at the end.
         for month in sorted(away, key=lambda m: -misses[m]):
-            shards[month] = None  # the worker reads the rows file and lists the folder itself
-            del plans[month]
+            del plans[month]  # the worker reads the rows file and lists the folder itself
             future = pool.submit(_read_away, str(ws.root), month, key, snap.tree(month), each)
             pending[future] = month
     try:
         for month in months:
             if month not in pending.values():
-                read, parsed = _read_month(
-                    ws, month, key, _shard(shards, month), plans[month], out.trees[month], count
-                )
-                shards[month] = None
-                keep(month, each(ws, read) if each else read, parsed)
+                shard = _load_shard(ws, month, key)
+                plan = plans[month]
+                if plan is None:  # the rows file's files, if it is still the one planned with
+                    plan = shard[1] if shard[0] == out.trees[month] else _plan(_listing(ws, [month])[month])
+                read, parsed = _read_month(ws, month, key, shard, plan, out.trees[month], count)
+                made = each(ws, read) if each else read
+                del shard, read  # a month's rows: gone before the next month's are read
+                keep(month, made, parsed)
+                del made
         if pool is not None:
             from concurrent.futures import as_completed
 
@@ -565,20 +623,9 @@ def _warm(ws: Workspace, snap: Snapshot, months: list[str], key: str) -> None:
     many (a cold index), keeping rows only in their files; each_row then
     decodes them a row at a time. (A month at a time, each month would be
     parsed on this process alone.)"""
-    cold = [m for m in months if snap.tree(m) and not _rows_file_for(ws, m, key, snap.tree(m))]
+    cold = [m for m in months if snap.tree(m) and _rows_tree(ws, m, key) != snap.tree(m)]
     if len(cold) > 1:
         month_rows(ws, snap, cold, each=_discard)
-
-
-def _rows_file_for(ws: Workspace, month: str, key: str, tree: str | None) -> bool:
-    """Whether the month's rows file names this policy and tree in its first
-    fields (a damaged one is found when it is read, and read afresh)."""
-    try:
-        with open(_file(ws, "rows", month), "rb") as handle:
-            start = handle.read(512).decode("utf-8", errors="replace")
-    except OSError:
-        return False
-    return f'"policy": "{key}"' in start and f'"tree": "{tree}"' in start
 
 
 def _discard(ws: Workspace, read: Any) -> None:
@@ -658,10 +705,6 @@ def _fields_then_rows(text: str) -> tuple[dict[str, Any], Iterator[Any]]:
 
 Shard = tuple[str | None, list[tuple[str, str]], dict[str, Any]]
 _NO_SHARD: Shard = (None, [], {})
-
-
-def _shard(shards: Mapping[str, Shard | None], month: str) -> Shard:
-    return shards.get(month) or _NO_SHARD
 
 
 class _Count:
