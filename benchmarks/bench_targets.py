@@ -249,6 +249,48 @@ def main(argv: list[str] | None = None) -> int:
                 else None,
             )
             reset(size)
+            # A case on a matter: its severity weighs the matter's other cases.
+            on_matter = subprocess.run(
+                [*cli(REPO, *opened, "--matter", "bench-outage"), "--root", str(ws)],
+                env=env, cwd=ws, capture_output=True, text=True, check=True,
+            ).stdout.strip()  # fmt: skip
+            base = notes[size]["after"].median
+            run(
+                f"{size}: note on a matter case",
+                "<= 1.2x note, 150 MiB at 100k",
+                ws,
+                {
+                    k: v
+                    for k, v in ours("note", on_matter, "Called back").items()
+                    if k == "after" or size not in theirs_too
+                },
+                verdict=(
+                    lambda s, base=base: s["after"].median <= 1.2 * base and s["after"].peak_kib <= 150 * 1024
+                )
+                if size == "100k"
+                else None,
+            )
+            reset(size)
+            # The report's sums lost, the rows kept (as after 'list' on a fresh clone).
+            sums = ws / ".git" / "complaintctl"
+            lost = {
+                name: [
+                    "sh",
+                    "-c",
+                    f'rm -f "{sums}"/v*/sums-* "{sums}"/v*/memo-* "{sums}"/v*/settled.json && exec "$@"',
+                    "-",
+                    *cmd,
+                ]
+                for name, cmd in ours("report").items()
+                if name == "after" or size not in theirs_too
+            }
+            run(
+                f"{size}: report, its sums lost",
+                "<= 150 MiB at 100k",
+                ws,
+                lost,
+                verdict=(lambda s: s["after"].peak_kib <= 150 * 1024) if size == "100k" else None,
+            )
         ratio = notes["100k"]["after"].median / notes["10k"]["after"].median
         print(
             f"\nnote at 100k / note at 10k: {ratio:.2f} (target <= 1.2: {'OK' if ratio <= 1.2 else 'OVER'})"
