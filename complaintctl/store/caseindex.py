@@ -334,16 +334,7 @@ def _load_shard(
         for _extra in rows:
             raise ValueError("more rows than files")
         return head["tree"], files, entries
-    except (
-        OSError,
-        UnicodeDecodeError,
-        AttributeError,
-        TypeError,
-        ValueError,
-        KeyError,
-        IndexError,
-        StopIteration,
-    ):
+    except (OSError, AttributeError, TypeError, ValueError, KeyError, IndexError, StopIteration):
         return None, [], {}  # missing or damaged: every file is parsed again
 
 
@@ -371,7 +362,7 @@ def _shard_blobs(ws: Workspace, month: str, key: str) -> frozenset[str]:
         with open(_file(ws, "rows", month), "rb") as handle:
             head, _rows = _fields_then_rows(handle.read().decode("utf-8"))
         return frozenset(head["blobs"]) if head["policy"] == key else frozenset()
-    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, IndexError):
+    except (OSError, ValueError, KeyError, TypeError, IndexError):  # (a bad encoding is a ValueError)
         return frozenset()
 
 
@@ -704,7 +695,6 @@ def _fields_then_rows(text: str) -> tuple[dict[str, Any], Iterator[Any]]:
 
 
 Shard = tuple[str | None, list[tuple[str, str]], dict[str, Any]]
-_NO_SHARD: Shard = (None, [], {})
 
 
 class _Count:
