@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
 from complaintctl.cli.app import app
 from tests.helpers import ALICE, Workspace, git, open_args, read_case
@@ -1178,3 +1179,30 @@ def test_open_finds_the_customers_earlier_cases_through_the_queue_database(run: 
         assert f"repeat complaint: {first} was about the same matter" in result.stderr, damage
         assert sorted(folder.glob("v*/queue.sqlite")), damage  # made again
         assert read_case(ws.root, result.stdout.strip())["repeat_of"] == first
+
+
+@pytest.mark.parametrize(
+    ("keyboard", "member"),
+    [
+        ("alice@example.com", "  - id: alice@example.com\n    name: alice@example.com\n"),
+        ("", "  - id: git@example.com\n    name: Gita Person\n"),
+    ],
+)
+def test_init_puts_the_person_at_the_keyboard_on_the_team(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, keyboard: str, member: str
+) -> None:
+    """'init' finds 'you' as every other command does: COMPLAINTCTL_USER, else
+    git's identity (git's name only for git's own e-mail). It took git's
+    identity alone, and the next command, run as COMPLAINTCTL_USER, was refused."""
+    git(tmp_path, "config", "--global", "user.email", "git@example.com")
+    git(tmp_path, "config", "--global", "user.name", "Gita Person")
+    monkeypatch.setenv("COMPLAINTCTL_USER", keyboard)
+    root = tmp_path / "complaints"
+    runner = CliRunner()
+    made = runner.invoke(app, ["init", str(root)])
+    assert made.exit_code == 0, made.stderr
+    assert member in (root / "policy.yaml").read_text()
+    opened = runner.invoke(app, [*open_args(), "--root", str(root)])
+    assert opened.exit_code == 0 and opened.stdout.startswith("C-"), opened.stderr
+    actor = git(root, "log", "-1", "--format=%(trailers:key=Complaintctl-Actor,valueonly)").strip()
+    assert actor == (keyboard or "git@example.com")

@@ -218,8 +218,13 @@ def _run(root: str | None, actor: str | None, at: str | None, case_id: str, even
 @app.command(epilog="Example: complaintctl init ~/complaints")
 def init(
     folder: Annotated[Path, typer.Argument(help="New or empty folder for the workspace.")],
-    email: Annotated[str | None, typer.Option(help="Your id on the team (default: git user.email).")] = None,
-    name: Annotated[str | None, typer.Option(help="Your name (default: git user.name).")] = None,
+    email: Annotated[
+        str | None,
+        typer.Option(help="Your id on the team (default: COMPLAINTCTL_USER, else git user.email)."),
+    ] = None,
+    name: Annotated[
+        str | None, typer.Option(help="Your name (default: git user.name, for git's own e-mail).")
+    ] = None,
     policy: Annotated[
         Path | None,
         typer.Option(
