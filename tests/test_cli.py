@@ -1206,3 +1206,6 @@ def test_init_puts_the_person_at_the_keyboard_on_the_team(
     assert opened.exit_code == 0 and opened.stdout.startswith("C-"), opened.stderr
     actor = git(root, "log", "-1", "--format=%(trailers:key=Complaintctl-Actor,valueonly)").strip()
     assert actor == (keyboard or "git@example.com")
+    nested = tmp_path / "not" / "yet" / "there"  # git's settings read where a folder exists
+    assert runner.invoke(app, ["init", str(nested)]).exit_code == 0
+    assert member in (nested / "policy.yaml").read_text()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
@@ -46,7 +45,7 @@ def init_workspace(
         sync.configure(target)
         paths = ["policy.yaml", "templates", "cases/.gitkeep", ".gitignore", ".gitattributes"]
         ws = workspace.find_workspace(str(target))
-        starter = os.environ.get("COMPLAINTCTL_USER", "").strip() or _git_config(target, "user.email")
+        starter = changes.operator_at(target)
         trailers = {"Action": "init", **({"Actor": starter} if starter else {})}
         gitwrite.commit(ws, paths, "Start complaint workspace", [], trailers, None, None)
     except BaseException:
@@ -153,21 +152,20 @@ def _initial_policy(
         load_text(text, str(policy_file))
         return text
     text = (source / "policy.yaml").read_text(encoding="utf-8")
-    probe = target if target.exists() else target.parent
-    # The person at the keyboard, as every other command finds them
-    # (changes.operator_of): COMPLAINTCTL_USER, else git's identity.
-    keyboard = os.environ.get("COMPLAINTCTL_USER", "").strip()
-    git_email = (_git_config(probe, "user.email") or "").strip()
-    email = (email or keyboard or git_email).strip()
+    probe = next(p for p in (target, *target.parents) if p.is_dir())  # where git's settings are read
+    # By default the person at the keyboard, as every other command finds them.
+    given = bool(email)
+    email = (email or changes.operator_at(probe) or "").strip()
     if not email:
         raise UsageError(
             "who keeps this workspace? no --email, no COMPLAINTCTL_USER and no git user.email",
             fix="give --email you@example.com --name 'Your Name', "
             "or set git config --global user.email you@example.com",
         )
-    changes.check_actor_id(email, "--email" if email != keyboard else "COMPLAINTCTL_USER")
+    changes.check_actor_id(email, "--email" if given else "COMPLAINTCTL_USER (or git user.email)")
     # git's name only for git's own e-mail: not someone else's name for this id.
-    name = (name or (_git_config(probe, "user.name") if email == git_email else None) or email).strip()
+    git_name = _git_config(probe, "user.name") if email == _git_config(probe, "user.email") else None
+    name = (name or git_name or email).strip()
     roles = load_text(text, "policy.yaml").roles
     text = replace_team(text, [(email, name, roles)])
     load_text(text, "policy.yaml")

@@ -59,7 +59,12 @@ class Context:
 
 def operator_of(ws: Workspace) -> str | None:
     """The person at the keyboard: COMPLAINTCTL_USER, else git user.email."""
-    return os.environ.get("COMPLAINTCTL_USER") or gitwrite.git_user_email(ws.root)
+    return operator_at(ws.root)
+
+
+def operator_at(where: Path) -> str | None:
+    """operator_of, for a folder (an existing one) that need not be a workspace yet: 'init'."""
+    return os.environ.get("COMPLAINTCTL_USER", "").strip() or gitwrite.git_user_email(where)
 
 
 def context(root: str | None, actor: str | None, at: str | None) -> Context:
