@@ -505,10 +505,14 @@ def test_settled_months_are_read_from_one_file(
         path.write_text(text)
         assert same() == edited
     assert path.read_text() == good  # made again
-    # A new policy: the file is another policy's.
+    # A comment in the policy keeps the file; a new stall limit makes it another policy's.
     policy = ws.root / "policy.yaml"
     policy.write_text(policy.read_text() + "\n# a comment\n")
     git(ws.root, "commit", "-qam", "A comment in the policy")
+    assert same() == edited
+    assert path.read_text() == good
+    policy.write_text(policy.read_text().replace("stall_after: 72h", "stall_after: 71h"))
+    git(ws.root, "commit", "-qam", "Stalled an hour sooner")
     assert same() == edited
     assert json.loads(path.read_text())["policy"] != data["policy"]
 

@@ -9,7 +9,8 @@ policy given, a row also keeps what no later moment can change
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import date, datetime, time
+from decimal import Decimal
 from typing import Any, NotRequired, TypedDict
 
 from complaintctl.core import deadlines, severity
@@ -19,6 +20,67 @@ from complaintctl.core.policy import Policy
 from complaintctl.core.records import customer_keys
 
 VERSION = 11  # 11: waits, settlement, lessons, working hours, timelines with 4 clocks and the stall flag
+
+
+# Policy fields that no row, month sum or report figure reads: who is on the
+# team and what each may do, and how letters and reports name and present
+# things. A change to these alone ('team add', a new letterhead) keeps the
+# index; a change to any other field rebuilds it. tests/test_policykey.py
+# makes rows with each of these changed and checks they are the same.
+NOT_IN_ROWS = frozenset(
+    {
+        "organisation",
+        "organisation_names",
+        "letterhead",
+        "letter_language",
+        "labels",
+        "report_targets",
+        "team",
+        "roles",
+        "policy_roles",
+        "owner_only",
+        "self_only",
+        "approval_limits",
+        "reply_signoffs",
+        "evidence_max_bytes",
+        "allowed_signers",
+    }
+)
+
+
+def policy_key(policy: Policy) -> str:
+    """The digest of what the index's files depend on in the policy: every
+    field but NOT_IN_ROWS, as canonical JSON (sets sorted, mappings in their
+    order, which the report's tables follow)."""
+    import dataclasses
+    import hashlib
+    import json
+
+    def plain(value: Any) -> Any:
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            named = [[f.name, plain(getattr(value, f.name))] for f in dataclasses.fields(value)]
+            return [type(value).__name__, named]
+        if isinstance(value, Mapping):
+            return ["map", [[plain(k), plain(v)] for k, v in value.items()]]
+        if isinstance(value, (frozenset, set)):
+            return ["set", sorted((plain(v) for v in value), key=json.dumps)]
+        if isinstance(value, (list, tuple)):
+            return [plain(v) for v in value]
+        if isinstance(value, (date, time)):  # datetime is a date
+            return value.isoformat()
+        if value is None or isinstance(value, (str, int, float, bool)):
+            return value
+        if isinstance(value, Decimal):
+            return ["decimal", str(value)]
+        raise TypeError(f"policy_key cannot encode a {type(value).__name__}")  # a new field type: add it here
+
+    fields = [
+        [f.name, plain(getattr(policy, f.name))]
+        for f in dataclasses.fields(policy)
+        if f.name not in NOT_IN_ROWS
+    ]
+    text = json.dumps([VERSION, fields], ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 class Settled(TypedDict):

@@ -204,8 +204,18 @@ def _file(ws: Workspace, kind: str, month: str) -> Path:
     return _dir(ws) / f"{kind}-{month}.json"
 
 
+_keys: dict[int, tuple[Any, str]] = {}
+
+
 def _policy_key(ws: Workspace) -> str:
-    return hashlib.sha256((ws.root / "policy.yaml").read_bytes()).hexdigest()
+    """What every index file is keyed to besides git's trees: the parts of
+    the policy rows and sums read (indexrow.policy_key), so a team change
+    keeps the index and a new time limit rebuilds it."""
+    policy = ws.policy
+    kept = _keys.get(id(policy))
+    if kept is None or kept[0] is not policy:
+        kept = _keys[id(policy)] = (policy, indexrow.policy_key(policy))
+    return kept[1]
 
 
 def _read(path: Path, policy_key: str) -> dict[str, Any] | None:
