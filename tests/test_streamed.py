@@ -282,3 +282,43 @@ def test_kept_rows_sort_and_read_back_as_received(items: list[tuple[datetime, st
     assert len(kept) == len(rows) and kept[0:2] == expected[0:2]
     if rows:
         assert kept[-1] == expected[-1]
+
+
+def _whole(n: int) -> dict[str, Any]:
+    """A row as the queue database holds it: the public keys and the rest."""
+    return {**{k: f"{k}-{n}" for k in reads.PUBLIC_KEYS}, "timeline": [[n] * 50], "clock_facts": {"n": n}}
+
+
+@pytest.mark.parametrize("damaged_at", [None, 0, 1000, 2000])
+def test_the_whole_queue_is_read_once_and_kept_as_it_is_printed(damaged_at: int | None) -> None:
+    """'list --limit 0' lays out a table in two passes: the queue's rows
+    are fetched once, a slice at a time, and kept with their public keys
+    only (whole rows of 19k open cases took 210 MiB at 100k). A database
+    found damaged part of the way is read afresh, and each row still comes
+    once, in order."""
+    keys = [str(n) for n in range(2500)]
+    fetched: list[int] = []
+    afresh: list[str] = []
+
+    def fetch(paths: list[str]) -> list[str]:
+        if damaged_at is not None and int(paths[0]) == damaged_at:
+            raise caseindex.Damaged("damaged")
+        fetched.append(len(paths))
+        return paths
+
+    def again(why: caseindex.Damaged) -> list[dict[str, Any]]:
+        afresh.append(str(why))
+        return [_whole(int(k)) for k in keys]
+
+    rows = reads.QueueRows(keys, fetch, lambda text: _whole(int(text)), again)
+    public = [{k: f"{k}-{n}" for k in reads.PUBLIC_KEYS} for n in range(2500)]
+    for _ in range(2):
+        got = list(rows)
+        assert [r["id"] for r in got] == [f"id-{n}" for n in range(2500)]
+        if damaged_at is None:
+            assert got == public
+        else:
+            assert [{k: r[k] for k in reads.PUBLIC_KEYS} for r in got] == public
+    assert len(rows) == 2500
+    assert afresh == ([] if damaged_at is None else ["damaged"])
+    assert fetched == [1000, 1000, 500][: None if damaged_at is None else damaged_at // 1000]
