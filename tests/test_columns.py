@@ -1,5 +1,6 @@
-"""core/columns.simple_table against tabulate itself: the same bytes, or it
-says it cannot (and the caller uses tabulate)."""
+"""core/columns.table against tabulate itself, in each of its layouts
+(simple, github, html): the same bytes, or it says it cannot (and the
+caller uses tabulate)."""
 
 from __future__ import annotations
 
@@ -11,24 +12,27 @@ from hypothesis import strategies as st
 from tabulate import tabulate
 
 from complaintctl.cli.colour import RED, YELLOW, paint
-from complaintctl.core.columns import simple_table
+from complaintctl.core.columns import FORMATS, table
 
 HEADERS = ("Case", "Clock", "Status", "Due", "Owner")
 
 
 def _same_as_tabulate(headers: Sequence[str], rows: list[tuple[str, ...]]) -> bool:
-    """True when simple_table made the table (and it is tabulate's, exactly);
-    False when it handed it back."""
-    lines = simple_table(headers, lambda: iter(rows))
-    if lines is None:
-        return False
-    assert "\n".join(lines) == tabulate(rows, headers=headers, tablefmt="simple")
-    return True
+    """True when table made the table in every layout (and it is
+    tabulate's, exactly); False when it handed it back (in every layout)."""
+    made = set()
+    for fmt in FORMATS:
+        lines = table(headers, lambda: iter(rows), fmt)
+        made.add(lines is not None)
+        if lines is not None:
+            assert "\n".join(lines) == str(tabulate(rows, headers=headers, tablefmt=fmt)), fmt
+    assert len(made) == 1
+    return made.pop()
 
 
 def test_tabulate_measures_chinese_with_wcwidth_here() -> None:
     """tabulate counts a Chinese character as two columns only when wcwidth
-    is installed; it is (a dependency), and simple_table counts as it does."""
+    is installed; it is (a dependency), and table counts as it does."""
     assert tabulate_module.WIDE_CHARS_MODE
     rows = [("张三", "x"), ("ab", "y")]
     assert tabulate(rows, headers=("A", "B"), tablefmt="simple").splitlines()[2] == "张三  x"
@@ -43,6 +47,8 @@ def test_text_tables_are_made_and_match() -> None:
     ]
     assert _same_as_tabulate(HEADERS, rows)
     assert _same_as_tabulate(HEADERS, [tuple(_plain(c) for c in row) for row in rows])
+    html = [("C-1", "<b>bold</b> & 'quoted' \"too\"", "a | b", "-", "x")]  # escaped after the padding
+    assert _same_as_tabulate(HEADERS, [*html, ("C-22", "short", "c", "-", "yy")])
 
 
 def _plain(cell: str) -> str:
@@ -70,15 +76,16 @@ def test_tables_tabulate_lays_out_otherwise_are_handed_back() -> None:
         # A number among text keeps the column text: the table is made.
         if column == 4 and cell[0].isdigit():
             assert _same_as_tabulate(HEADERS, [tuple(row), tuple(base)])
-    assert simple_table(HEADERS, lambda: iter([])) is None
-    assert simple_table(HEADERS, lambda: iter([("too", "short")])) is None
+    for fmt in FORMATS:
+        assert table(HEADERS, lambda: iter([]), fmt) is None
+        assert table(HEADERS, lambda: iter([("too", "short")]), fmt) is None
 
 
 CELLS = st.one_of(
     st.text(
         alphabet=st.sampled_from(
             [
-                *list("abcXYZ019 .,-+e:_()!"),
+                *list("abcXYZ019 .,-+e:_()!<>&'\"|"),
                 "张",
                 "三",
                 "财",

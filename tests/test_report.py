@@ -942,7 +942,10 @@ def test_report_cases_read_a_month_at_a_time_say_what_every_row_says(run: Any, w
         shown = chosen if limit <= 0 else chosen[:limit]
         if "--format" in args:
             return (
-                "".join(rows_output(reads.public_rows(shown, False), args[args.index("--format") + 1])) + "\n"
+                "".join(
+                    rows_output(lambda: reads.public_rows(shown, False), args[args.index("--format") + 1])
+                )
+                + "\n"
             )
         text = "".join(list_table(shown, False))
         if len(shown) < len(chosen):

@@ -1050,7 +1050,7 @@ def _print_rows(
     if fmt is RowsFormat.TABLE:
         _echo_pieces(batched(list_table(shown, show_pii, wide, _colour())))
     else:
-        _echo_pieces(rows_output(reads.each_public_row(shown, show_pii), fmt.value))
+        _echo_pieces(rows_output(lambda: reads.each_public_row(shown, show_pii), fmt.value))
     if len(shown) < total:
         typer.echo(f"complaintctl: showing {len(shown)} of {total}; use --limit 0 for all", err=True)
     if problems:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from complaintctl.cli.colour import BOLD, RED, SEVERITY, YELLOW, paint
 from complaintctl.core.casestatus import CaseStatus
-from complaintctl.core.columns import simple_table
+from complaintctl.core.columns import table as two_pass_table
 from complaintctl.core.deadlines import ClockState, format_span, left_text
 from complaintctl.core.eventlog import event_key, retracted
 from complaintctl.core.privacy import mask_name
@@ -228,23 +228,31 @@ def list_table(
 LIST_COLUMNS = ("id", "opened_at", "state", "severity", "category", "owner", "customer", "summary")
 
 
-def rows_output(public: Iterable[Mapping[str, Any]], fmt: str) -> Iterator[str]:
+def rows_output(public: Callable[[], Iterable[Mapping[str, Any]]], fmt: str) -> Iterator[str]:
     """``list``/``customer``/``report --cases`` for scripts and documents, in
     pieces (their concatenation is the text, without its last newline):
     json and csv carry every public key (docs/json.md), a row at a time;
-    markdown and html the columns of the table."""
+    markdown and html the columns of the table, tabulate's layout made in
+    two passes over ``public()`` (the widths, then the lines), never held
+    laid out."""
     if fmt == "json":
-        return batched(_json_list(public))
+        return batched(_json_list(public()))
     if fmt == "csv":
-        return batched(_csv_rows(public))
-    from tabulate import tabulate
-
+        return batched(_csv_rows(public()))
     from complaintctl.core.columns import markdown_cell
 
     cell = markdown_cell if fmt == "markdown" else str
-    table = [[cell(r[k]) if r[k] is not None else "" for k in LIST_COLUMNS] for r in public]
     style = "github" if fmt == "markdown" else "html"
-    return iter([str(tabulate(table, headers=LIST_HEADERS, tablefmt=style))])
+
+    def cells() -> Iterator[list[str]]:
+        return ([cell(r[k]) if r[k] is not None else "" for k in LIST_COLUMNS] for r in public())
+
+    laid = two_pass_table(LIST_HEADERS, cells, style)
+    if laid is None:  # a column of numbers alone, or no rows: tabulate's own
+        from tabulate import tabulate
+
+        return iter([str(tabulate(list(cells()), headers=LIST_HEADERS, tablefmt=style))])
+    return batched(f"\n{line}" if i else line for i, line in enumerate(laid))
 
 
 def _json_list(items: Iterable[Any]) -> Iterator[str]:
@@ -399,7 +407,7 @@ def _overdue_parts(
 
     headers = ("Case", "Clock", "Status", "Due", "Late", "Owner", "Tier", "Severity")
     summary = f"{counts}, as of {stamp}{_incomplete(problems)}"
-    laid = simple_table(headers, table)  # tabulate's layout, a row at a time
+    laid = two_pass_table(headers, table)  # tabulate's layout, a row at a time
     if laid is None:  # numbers, several lines or control codes in a cell: tabulate's own
         from tabulate import tabulate
 
@@ -445,7 +453,7 @@ def case_lines(
     ``rows`` (the first of ``total``); in another format, ``public`` turns
     rows into their public form, a row at a time."""
     if fmt != "table":
-        return rows_output(public(rows, show_pii), fmt)
+        return rows_output(lambda: public(rows, show_pii), fmt)
     return batched(_case_table(rows, total, show_pii))
 
 

@@ -1,4 +1,4 @@
-"""Plain-text columns in tabulate's 'simple' layout, without importing tabulate."""
+"""Plain-text columns in tabulate's 'simple', 'github' and 'html' layouts, without importing tabulate."""
 
 from __future__ import annotations
 
@@ -101,16 +101,23 @@ def _width_of() -> Callable[[str], int]:
     return width
 
 
-def simple_table(headers: Sequence[str], rows: Callable[[], Iterable[Sequence[Any]]]) -> Iterator[str] | None:
-    """The lines of ``tabulate(list(rows()), headers, tablefmt="simple")``,
-    byte for byte, made in two passes over ``rows()`` (the widths, then the
-    lines) that hold one row at a time: at 50k rows tabulate takes ~10 s and
-    ~300 MB, as it guesses a type for every cell and keeps every cell twice.
+FORMATS = ("simple", "github", "html")  # the tabulate layouts table() makes itself
+
+
+def table(
+    headers: Sequence[str], rows: Callable[[], Iterable[Sequence[Any]]], fmt: str = "simple"
+) -> Iterator[str] | None:
+    """The lines of ``tabulate(list(rows()), headers, tablefmt=fmt)`` (one of
+    FORMATS), byte for byte, made in two passes over ``rows()`` (the widths,
+    then the lines) that hold one row at a time: at 50k rows tabulate takes
+    ~10 s and ~300 MB, as it guesses a type for every cell and keeps every
+    cell twice.
 
     Only for a table tabulate lays out as text: every column with a cell
     that is no number, no cell over several lines, no control code but a
     whole cell coloured as ``paint`` colours it. For any other table it
     returns None (before making any line), for the caller to use tabulate."""
+    assert fmt in FORMATS, fmt
     width = _width_of()
     count = len(headers)
     texts = [False] * count  # a column tabulate reads as text
@@ -135,18 +142,48 @@ def simple_table(headers: Sequence[str], rows: Callable[[], Iterable[Sequence[An
     if not seen or not all(texts) or min(heads, default=0) < 0:
         return None
     sizes = [max(w, h + 2) for w, h in zip(widest, heads, strict=True)]  # tabulate's header padding
+    line = _LINES[fmt]
 
     def lines() -> Iterator[str]:
-        yield "  ".join(h + " " * (s - w) for h, s, w in zip(headers, sizes, heads, strict=True)).rstrip()
-        yield "  ".join("-" * s for s in sizes)
+        padded = [h + " " * (s - w) for h, s, w in zip(headers, sizes, heads, strict=True)]
+        yield from line(padded, sizes, True)
         for row in rows():
             cells = []
             for raw, size in zip(row, sizes, strict=True):
                 out, shown, _typed = cast(tuple[str, str, str], _cell(raw))  # as in the first pass
                 cells.append(out + " " * (size - width(shown)))
-            yield "  ".join(cells).rstrip()
+            yield from line(cells, sizes, False)
+        if fmt == "html":
+            yield "</tbody>"
+            yield "</table>"
 
     return lines()
+
+
+def _simple(cells: Sequence[str], sizes: Sequence[int], header: bool) -> Iterator[str]:
+    yield "  ".join(cells).rstrip()
+    if header:
+        yield "  ".join("-" * s for s in sizes)
+
+
+def _github(cells: Sequence[str], sizes: Sequence[int], header: bool) -> Iterator[str]:
+    yield "| " + " | ".join(cells) + " |"
+    if header:
+        yield "|" + "|".join("-" * (s + 2) for s in sizes) + "|"
+
+
+def _html(cells: Sequence[str], sizes: Sequence[int], header: bool) -> Iterator[str]:
+    from html import escape
+
+    tag = "th" if header else "td"
+    if header:
+        yield from ("<table>", "<thead>")
+    yield "<tr>" + "".join(f"<{tag}>{escape(c)}</{tag}>" for c in cells) + "</tr>"
+    if header:
+        yield from ("</thead>", "<tbody>")
+
+
+_LINES = {"simple": _simple, "github": _github, "html": _html}
 
 
 def _plain(text: str) -> bool:
