@@ -150,3 +150,35 @@ def test_a_report_reads_its_months_rows_one_month_at_a_time(
     assert again.exit_code == 0 and again.stdout == expected
     months = [entry.split()[1] for entry in seen[::2]]
     assert len(months) > 1 and seen == [f"{what} {m}" for m in months for what in ("read", "summed")]
+
+
+def test_freed_memory_is_handed_back_where_malloc_trim_is_and_nothing_happens_elsewhere(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """_give_back calls glibc's malloc_trim after each month read here; on a
+    system without it (macOS, musl), it looks once, finds none, and does nothing."""
+    import ctypes
+    import sys
+
+    calls: list[int] = []
+    monkeypatch.setattr(caseindex, "_trim", None)
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL("libc.so.6").malloc_trim  # noqa: B018
+        except (OSError, AttributeError):
+            pass
+        else:
+            caseindex._give_back()
+            assert callable(caseindex._trim)
+            monkeypatch.setattr(caseindex, "_trim", calls.append)
+            caseindex._give_back()
+            assert calls == [0]
+
+    def missing(name: str) -> Any:
+        raise OSError(f"{name}: cannot open shared object file")
+
+    monkeypatch.setattr(caseindex, "_trim", None)
+    monkeypatch.setattr(ctypes, "CDLL", missing)
+    caseindex._give_back()
+    caseindex._give_back()
+    assert caseindex._trim is False

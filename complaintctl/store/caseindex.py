@@ -480,6 +480,26 @@ def _no_gc() -> Iterator[None]:
             gc.enable()
 
 
+def _give_back() -> None:
+    """Hand the heap pages a month's rows left free back to the system
+    (glibc's malloc_trim; nothing elsewhere). Decoded a row at a time and
+    dropped, they leave the heap too fragmented for malloc to shrink it: a
+    report whose sums were lost peaked at 170 MiB at 100k cases, 141 with this."""
+    global _trim
+    if _trim is None:
+        try:
+            import ctypes
+
+            _trim = ctypes.CDLL("libc.so.6").malloc_trim
+        except (OSError, AttributeError):
+            _trim = False
+    if _trim:
+        _trim(0)
+
+
+_trim: Any = None  # glibc's malloc_trim, once looked up; False where there is none
+
+
 def month_rows(
     ws: Workspace,
     snap: Snapshot,
@@ -576,6 +596,7 @@ def _month_rows(
                 del shard, read  # a month's rows: gone before the next month's are read
                 keep(month, made, parsed)
                 del made
+                _give_back()
         if pool is not None:
             from concurrent.futures import as_completed
 
