@@ -146,22 +146,44 @@ def _evidence_committed_by_hand(ws: Workspace, ids: list[str]) -> None:
 
 
 def _evidence_cache_damaged(ws: Workspace, ids: list[str]) -> None:
-    for cache in (ws.root / ".git" / "complaintctl").glob("v*/evidence.json"):
-        cache.write_text('{"cases": {"x": 1}, "files": [')  # not JSON
+    for cache in (ws.root / ".git" / "complaintctl").glob("v*/evidence.sqlite"):
+        cache.write_bytes(b"{ not a database" + cache.read_bytes()[16:])
     _commit_by_hand(ws, f"evidence/{ids[2]}/agreement-offer-1.html", "<p>another letter</p>")
+
+
+def _evidence_cache_truncated(ws: Workspace, ids: list[str]) -> None:
+    for cache in (ws.root / ".git" / "complaintctl").glob("v*/evidence.sqlite"):
+        data = cache.read_bytes()
+        assert len(data) > 1024
+        cache.write_bytes(data[: len(data) // 2])
+    (ws.root / f"evidence/{ids[2]}/offer-1-1.pdf").write_bytes(b"forged")
 
 
 def _evidence_cache_of_another_shape(ws: Workspace, ids: list[str]) -> None:
-    """JSON, but not what the cache writes: every kept fact the wrong shape."""
-    import json
+    """A database, but not what the cache writes: every kept fact the wrong
+    shape, or another layout."""
+    import sqlite3
 
-    for cache in (ws.root / ".git" / "complaintctl").glob("v*/evidence.json"):
-        kept = json.loads(cache.read_text())
-        cache.write_text(
-            json.dumps({"cases": {b: [1] for b in kept["cases"]}, "files": {b: 7 for b in kept["files"]}})
-        )
+    caches = sorted((ws.root / ".git" / "complaintctl").glob("v*/evidence.sqlite"))
+    assert caches
+    for cache in caches:
+        con = sqlite3.connect(cache, isolation_level=None)
+        assert con.execute("SELECT count(*) FROM cases").fetchone()[0] == 1  # the agreed case
+        con.execute("UPDATE cases SET records = '[1]'")
+        con.execute("UPDATE files SET sha256 = '7'")
+        con.close()
     (ws.root / f"evidence/{ids[2]}/offer-1-1.pdf").write_bytes(b"forged")
     _commit_by_hand(ws, f"evidence/{ids[2]}/agreement-offer-1.html", "<p>another letter</p>")
+
+
+def _evidence_cache_of_another_layout(ws: Workspace, ids: list[str]) -> None:
+    import sqlite3
+
+    for cache in (ws.root / ".git" / "complaintctl").glob("v*/evidence.sqlite"):
+        con = sqlite3.connect(cache, isolation_level=None)
+        con.execute("ALTER TABLE files RENAME COLUMN sha256 TO digest")
+        con.close()
+    (ws.root / f"evidence/{ids[2]}/offer-1-1.pdf").write_bytes(b"forged")
 
 
 def _symlink(ws: Workspace, ids: list[str]) -> None:
@@ -182,7 +204,9 @@ def _symlink(ws: Workspace, ids: list[str]) -> None:
         _evidence,
         _evidence_committed_by_hand,
         _evidence_cache_damaged,
+        _evidence_cache_truncated,
         _evidence_cache_of_another_shape,
+        _evidence_cache_of_another_layout,
         _symlink,
     ],
 )
@@ -206,3 +230,35 @@ def test_check_says_what_parsing_every_file_says(
     assert result.exit_code == 1
     assert _case_lines(run("check").stdout) == _oracle(ws)  # and again, the index warm
     assert run("list").exit_code in (0, 1)  # every reader says it in a line, no traceback
+
+
+def test_check_works_without_the_evidence_cache_while_another_check_writes_it(
+    run: Any, ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cache held by another command is left alone (not deleted as
+    damaged): this check hashes and parses for itself, and says the same."""
+    import sqlite3
+
+    from complaintctl.store import evidencecache
+
+    case_id = agreed_case(run, ws)
+    scan = tmp_path / "scan.pdf"
+    scan.write_bytes(b"signed")
+    assert run("agree", case_id, "--evidence", str(scan)).exit_code == 0
+    old = ws.root / ".git" / "complaintctl" / "v11" / "evidence.json"
+    old.parent.mkdir(parents=True, exist_ok=True)
+    old.write_text("{}")  # the earlier layout: removed
+    assert run("check").stdout == ""
+    assert not old.exists()
+    [cache] = sorted((ws.root / ".git" / "complaintctl").glob("v*/evidence.sqlite"))
+    before = cache.read_bytes()
+    (ws.root / f"evidence/{case_id}/agreement-offer-1.html").write_text("<p>another letter</p>")
+    monkeypatch.setattr(evidencecache, "BUSY_S", 0.05)
+    holder = sqlite3.connect(cache, isolation_level=None)
+    try:
+        holder.execute("BEGIN EXCLUSIVE")
+        result = run("check")
+    finally:
+        holder.close()
+    assert (result.exit_code, _case_lines(result.stdout)) == (1, _oracle(ws))
+    assert len(_oracle(ws)) == 1 and cache.read_bytes() == before
