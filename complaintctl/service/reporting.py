@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -181,9 +181,9 @@ def _report_parts(
     parts: dict[str, tuple[list[Any], list[str]]] = {}  # month -> (cases to evaluate live, files left out)
     until: int | None = None
 
-    def add(month: str, items: list[Any], problems: list[str]) -> None:
+    def add(month: str, split: tuple[list[Any], list[Any], int | None], problems: list[str]) -> None:
         nonlocal until
-        looked, slow, step = _split(items, at_us)
+        looked, slow, step = split
         for st in looked:
             tally.add(st)
         parts[month] = (slow, problems)
@@ -211,19 +211,19 @@ def _report_parts(
         if scope.since is None and scope.until is None and monthsums.fold(sums, cutoff):
             caseindex.save_sums(ws, snap.tree(month), month, sums, monthsums.FORMAT)
         monthsums.add(tally, sums)
-        add(month, sums["live"], sums["problems"])
+        add(month, _split(sums["live"], at_us), sums["problems"])
         if _settled(sums):
             settled[month] = sums
     missing = frozenset(month for month, lost in unsummed if lost)
     each = functools.partial(_month_part, cutoff, scope, when, missing)
 
-    def take(month: str, part: tuple[dict[str, Any] | None, bool, list[Any], list[str]]) -> None:
-        made, exact, items, problems = part
+    def take(month: str, part: tuple[dict[str, Any] | None, bool, Any, list[str]]) -> None:
+        made, exact, split, problems = part
         if made is not None and _settled(made):
             settled[month] = made
         if exact and made is not None:  # exact: sums were made
             monthsums.add(tally, made)
-        add(month, items, problems)
+        add(month, split, problems)
 
     caseindex.month_rows(ws, snap, [month for month, _ in unsummed], each=each, take=take)
     _keep_settled(ws, snap, stored, covered, settled)
@@ -236,23 +236,30 @@ def _report_parts(
 
 def _month_part(
     cutoff: int, scope: Any, when: datetime, missing: frozenset[str], ws: Workspace, read: Any
-) -> tuple[dict[str, Any] | None, bool, list[Any], list[str]]:
+) -> tuple[dict[str, Any] | None, bool, tuple[list[Any], list[Any], int | None], list[str]]:
     """What a month read afresh adds to a report, made where it was read (a
     worker process on a cold build, see caseindex.month_rows): its sums, made
-    and stored when it had none at HEAD's tree; whether they are exact for
-    the report; the rows the report still adds one by one (every row when
-    they are not); the files left out."""
+    and stored when it had none at HEAD's tree (when they are settled or
+    exact for the report); whether they are exact for it; the rows the
+    report still adds one by one (every row when the sums are not exact),
+    split (_split) as they are read; the files left out."""
+    from complaintctl.core import timeline
     from complaintctl.reports import monthsums
     from complaintctl.store import caseindex
 
+    at_us = timeline.micros(when)
     problems = [p.message for p in read.problems]
     if read.month in missing and read.tree:
         sums = monthsums.summarise(read.items, cutoff, problems)
         caseindex.save_sums(ws, read.tree, read.month, sums, monthsums.FORMAT)
         if monthsums.usable(sums, scope, when):
-            return sums, True, sums["live"], sums["problems"]
-        return sums, False, read.items, problems
-    return None, False, read.items, problems
+            return sums, True, _split(sums["live"], at_us), sums["problems"]
+        # read.items may come from the rows file as iterated: read once more,
+        # without the sums' rows still moving (take needs the sums if settled)
+        kept = sums if _settled(sums) else None
+        del sums
+        return kept, False, _split(read.items, at_us), problems
+    return None, False, _split(read.items, at_us), problems
 
 
 def _settled(sums: Mapping[str, Any]) -> bool:
@@ -283,7 +290,7 @@ def _keep_settled(
     caseindex.save_settled(ws, snap, months, monthsums.merge(parts), monthsums.FORMAT)
 
 
-def _split(items: Sequence[Any], at_us: int) -> tuple[list[Any], list[Any], int | None]:
+def _split(items: Iterable[Any], at_us: int) -> tuple[list[Any], list[Any], int | None]:
     """The cases received by ``at_us``: the standings of those looked up on
     their timeline, the cases (path, row) to evaluate live (on a --matter,
     or ``at_us`` is before their last event), and the first instant after

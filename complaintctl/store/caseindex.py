@@ -91,7 +91,7 @@ class MonthRead:
     """A month folder's rows and problems (path order), as month_rows hands them to ``each``."""
 
     month: str
-    items: list[Item]
+    items: Iterable[Item]  # a list, or read from the rows file as iterated (once; see _streamed_read)
     problems: list[Problem]
     tree: str | None  # HEAD's tree id of the folder, if that is what was read
 
@@ -557,8 +557,8 @@ def _month_rows(
 
     def keep(month: str, read: MonthRead | Any, parsed: int) -> None:
         out.parsed += parsed
-        if each is None:
-            out.items[month], out.problems[month] = read.items, read.problems
+        if each is None:  # read whole (_read_month): a list
+            out.items[month], out.problems[month] = cast(list[Item], read.items), read.problems
         elif take is not None:
             take(month, read)
         else:
@@ -586,6 +586,17 @@ def _month_rows(
             pending[future] = month
     try:
         for month in months:
+            if month not in pending.values() and each is not None and plans[month] is None:
+                # Clean at its rows file's tree: handed to each a row at a time.
+                try:
+                    made = each(ws, _streamed_read(ws, snap, month, key))
+                except (ValueError, TypeError, KeyError, IndexError, AttributeError, OSError):
+                    pass  # damaged on the way: read below (each runs again, from the start)
+                else:
+                    keep(month, made, 0)
+                    del made
+                    _give_back()
+                    continue
             if month not in pending.values():
                 shard = _load_shard(ws, month, key)
                 plan = plans[month]
@@ -659,12 +670,60 @@ def _streamed(
 ) -> Iterator[tuple[str, IndexRow | Problem]]:
     """The rows file of a month, a row at a time; ValueError (before the
     first row) if it is not for this policy and the folder's tree at HEAD."""
+    yield from _entries(month, *_current_rows(ws, snap, month, key))
+
+
+def _streamed_read(ws: Workspace, snap: Snapshot, month: str, key: str) -> MonthRead:
+    """A month as month_rows hands it to ``each``, from its rows file, its
+    rows decoded as they are iterated (_FileRows): decoded whole, a month of
+    8k cases held ~65 MB at 100k. ValueError if the file is not for this policy
+    and the folder's tree at HEAD; ValueError and others on the way if it is
+    damaged."""
+    head, rows = _current_rows(ws, snap, month, key)
+    folder = f"cases/{month[:4]}/{month[5:]}/"
+    errors = head["errors"]
+    problems = [
+        Problem(folder + name, errors[str(i)]) for i, name in enumerate(head["names"]) if str(i) in errors
+    ]
+    return MonthRead(month, _FileRows(ws, snap, month, key, (head, rows)), problems, head["tree"])
+
+
+class _FileRows(Iterable[Item]):
+    """(path, row) of each readable file of a month's rows file, decoded as
+    iterated; iterated again, the file is read again (and must still be the
+    one made for the folder's tree at HEAD)."""
+
+    def __init__(
+        self, ws: Workspace, snap: Snapshot, month: str, key: str, first: tuple[dict[str, Any], Iterator[Any]]
+    ) -> None:
+        self._where = (ws, snap, month, key)
+        self._first: tuple[dict[str, Any], Iterator[Any]] | None = first
+
+    def __iter__(self) -> Iterator[Item]:
+        head, rows = self._first or _current_rows(*self._where)
+        self._first = None
+        entries = _entries(self._where[2], head, rows)
+        return ((rel, row) for rel, row in entries if not isinstance(row, Problem))
+
+
+def _current_rows(
+    ws: Workspace, snap: Snapshot, month: str, key: str
+) -> tuple[dict[str, Any], Iterator[Any]]:
+    """The fields and rows (decoded one by one) of a month's rows file made
+    for this policy and the folder's tree at HEAD; else ValueError."""
     with open(_file(ws, "rows", month), "rb") as handle:
         text = handle.read().decode("utf-8")
     head, rows = _fields_then_rows(text)
     tree = snap.tree(month)
     if tree is None or head["policy"] != key or head["tree"] != tree:
         raise ValueError("not made for this folder")
+    return head, rows
+
+
+def _entries(
+    month: str, head: dict[str, Any], rows: Iterator[Any]
+) -> Iterator[tuple[str, IndexRow | Problem]]:
+    """Each file of a rows file as its row or its problem, in path order."""
     keys, errors = head["keys"], head["errors"]
     folder = f"cases/{month[:4]}/{month[5:]}/"
     for i, (name, blob) in enumerate(zip(head["names"], head["blobs"], strict=True)):
