@@ -204,18 +204,18 @@ def _file(ws: Workspace, kind: str, month: str) -> Path:
     return _dir(ws) / f"{kind}-{month}.json"
 
 
-_keys: dict[int, tuple[Any, str]] = {}
+_key_of: tuple[Any, str] | None = None  # the last policy's key (~2 ms to make)
 
 
 def _policy_key(ws: Workspace) -> str:
     """What every index file is keyed to besides git's trees: the parts of
     the policy rows and sums read (indexrow.policy_key), so a team change
     keeps the index and a new time limit rebuilds it."""
+    global _key_of
     policy = ws.policy
-    kept = _keys.get(id(policy))
-    if kept is None or kept[0] is not policy:
-        kept = _keys[id(policy)] = (policy, indexrow.policy_key(policy))
-    return kept[1]
+    if _key_of is None or _key_of[0] is not policy:
+        _key_of = (policy, indexrow.policy_key(policy))
+    return _key_of[1]
 
 
 def _read(path: Path, policy_key: str) -> dict[str, Any] | None:
