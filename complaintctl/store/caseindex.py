@@ -327,22 +327,11 @@ def _load_shard(
             head, rows = _fields_then_rows(handle.read().decode("utf-8"))
         if head["policy"] != key:
             return None, [], {}
-        keys, errors = head["keys"], head["errors"]
-        folder = f"cases/{month[:4]}/{month[5:]}/"
         files = []
         entries: dict[str, Any] = {}
-        for i, (name, blob) in enumerate(zip(head["names"], head["blobs"], strict=True)):
-            files.append((folder + name, blob))
-            if str(i) in errors:
-                entries[blob] = {"error": errors[str(i)]}
-                continue
-            item = next(rows)
-            row = dict(zip(keys, item["v"], strict=True))
-            row.update(item.get("x") or {})
-            row["blob"] = blob
-            entries[blob] = {"row": row}
-        for _extra in rows:
-            raise ValueError("more rows than files")
+        for rel, blob, entry in _entries(month, head, rows):
+            files.append((rel, blob))
+            entries[blob] = {"error": entry.message} if isinstance(entry, Problem) else {"row": entry}
         return head["tree"], files, entries
     except (OSError, AttributeError, TypeError, ValueError, KeyError, IndexError, StopIteration):
         return None, [], {}  # missing or damaged: every file is parsed again
@@ -670,7 +659,8 @@ def _streamed(
 ) -> Iterator[tuple[str, IndexRow | Problem]]:
     """The rows file of a month, a row at a time; ValueError (before the
     first row) if it is not for this policy and the folder's tree at HEAD."""
-    yield from _entries(month, *_current_rows(ws, snap, month, key))
+    for rel, _blob, entry in _entries(month, *_current_rows(ws, snap, month, key)):
+        yield rel, entry
 
 
 def _streamed_read(ws: Workspace, snap: Snapshot, month: str, key: str) -> MonthRead:
@@ -703,7 +693,7 @@ class _FileRows(Iterable[Item]):
         head, rows = self._first or _current_rows(*self._where)
         self._first = None
         entries = _entries(self._where[2], head, rows)
-        return ((rel, row) for rel, row in entries if not isinstance(row, Problem))
+        return ((rel, row) for rel, _blob, row in entries if not isinstance(row, Problem))
 
 
 def _current_rows(
@@ -722,14 +712,15 @@ def _current_rows(
 
 def _entries(
     month: str, head: dict[str, Any], rows: Iterator[Any]
-) -> Iterator[tuple[str, IndexRow | Problem]]:
-    """Each file of a rows file as its row or its problem, in path order."""
+) -> Iterator[tuple[str, str, IndexRow | Problem]]:
+    """Each file of a rows file (path, blob) with its row or its problem, in
+    path order; ValueError when rows and files do not pair up."""
     keys, errors = head["keys"], head["errors"]
     folder = f"cases/{month[:4]}/{month[5:]}/"
     for i, (name, blob) in enumerate(zip(head["names"], head["blobs"], strict=True)):
         rel = folder + name
         if str(i) in errors:
-            yield rel, Problem(rel, errors[str(i)])
+            yield rel, blob, Problem(rel, errors[str(i)])
             continue
         item = next(rows, None)
         if item is None:
@@ -737,7 +728,7 @@ def _entries(
         row = dict(zip(keys, item["v"], strict=True))
         row.update(item.get("x") or {})
         row["blob"] = blob
-        yield rel, cast(IndexRow, row)
+        yield rel, blob, cast(IndexRow, row)
     for _extra in rows:
         raise ValueError("more rows than files")
 
