@@ -101,6 +101,47 @@ def test_a_cold_report_on_worker_processes_is_the_one_read_here(
     assert state == ""
 
 
+def test_a_cold_queue_parses_its_months_on_worker_processes(
+    run: Any,
+    ws: Workspace,
+    twenty: list[str],  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """'list', 'open' and 'check' build the queue database a month at a
+    time; the months with no rows file are parsed first on the worker
+    processes, as a report's are (one month at a time, each was parsed on
+    the command's own process), and the queue is the one-process build's."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    sent: list[str] = []
+    submit = ProcessPoolExecutor.submit
+
+    def counted(pool: Any, call: Any, *args: Any, **kwargs: Any) -> Any:
+        sent.append(args[1])  # the month
+        return submit(pool, call, *args, **kwargs)
+
+    def cold() -> tuple[str, dict[str, bytes]]:
+        shutil.rmtree(ws.root / ".git" / "complaintctl", ignore_errors=True)
+        result = run("list", "--json", "--limit", "0")  # the open queue
+        assert result.exit_code == 0, result.stderr
+        index = ws.root / ".git" / "complaintctl"
+        files = {str(p.relative_to(index)): p.read_bytes() for p in sorted(index.rglob("rows-*.json"))}
+        return result.stdout, files
+
+    serial = cold()
+    assert 0 < len(json.loads(serial[0])) < 20 and len(serial[1]) == 2
+    with monkeypatch.context() as patch:
+        patch.setattr(caseindex, "PARALLEL_FROM", 1)
+        patch.setattr(caseindex, "CHUNK", 1)
+        patch.setattr(caseindex, "_cores", lambda: 2)
+        patch.setattr(ProcessPoolExecutor, "submit", counted)
+        parallel = cold()
+    assert sent == ["2026-10", "2026-11"]  # a month to a process, the largest first
+    assert parallel == serial
+    state: Any = git(ws.root, "status", "--porcelain")
+    assert state == ""
+
+
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
     lambda inner: st.lists(inner, max_size=80) | st.tuples(inner, inner) | st.dictionaries(st.text(), inner),

@@ -1158,6 +1158,11 @@ def _synced(ws: Workspace, snap: Snapshot, key: str, progress: Callable[[int, in
                 if found is not None:
                     changes[month] = _read_changes(ws, month, found)
             whole = [m for m in stale if m not in changes]
+            # Months with no rows file for HEAD's tree are parsed first, on the
+            # worker processes, outside the write lock; read one at a time
+            # below, each would be parsed on this process alone (a cold 'list'
+            # used one core).
+            _warm(ws, snap, whole, key)
             # Read and written a month at a time under the write lock: a first
             # build at 100k cases held every month's tables (~300 MB) before.
             con.execute("BEGIN IMMEDIATE")
