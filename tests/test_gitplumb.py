@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from complaintctl.errors import GitError
@@ -208,26 +208,63 @@ def test_messages_are_cleaned_up_as_git_commit_does(lines: list[str]) -> None:
     assert gitwrite.clean_message(text) == git_says
 
 
-@given(
-    st.dictionaries(
-        st.sampled_from(["a", "a.b", "a-b", "a0", "b", "ab", "a_b", "Z", "é"]),
-        st.sampled_from(["100644", "100755", "40000"]),
-        min_size=1,
-    )
-)
-def test_tree_ids_are_the_ones_git_gives(bare: Path, names: dict[str, str]) -> None:
-    """Folders sort as if their name ended in '/': 'a' (a folder) after 'a-b', before 'a0'."""
-    blob = "e69de29bb2d1d6434b8b29ae775ad8c2e48c5391"  # the empty file
-    empty_tree = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
-    entries = {name: (mode, empty_tree if mode == "40000" else blob) for name, mode in names.items()}
+NAMES = ["a", "a.b", "a-b", "a0", "b", "ab", "a_b", "Z", "é"]
+BLOB, OTHER_BLOB = "e69de29bb2d1d6434b8b29ae775ad8c2e48c5391", "8b137891791fe96927ad78e64b0aad7bded08bdc"
+EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
+
+
+def _mktree(bare: Path, entries: dict[str, tuple[str, str]]) -> str:
     listing = "".join(
         f"{mode} {'tree' if mode == '40000' else 'blob'} {oid}\t{name}\n"
         for name, (mode, oid) in entries.items()
     )
-    made = subprocess.run(
+    return subprocess.run(
         ["git", "mktree", "--missing"], input=listing, capture_output=True, text=True, check=True, cwd=bare
-    )
-    assert gitplumb.tree_id(entries) == made.stdout.strip()
+    ).stdout.strip()
+
+
+@given(st.dictionaries(st.sampled_from(NAMES), st.sampled_from(["100644", "100755", "40000"]), min_size=1))
+def test_tree_ids_are_the_ones_git_gives(bare: Path, names: dict[str, str]) -> None:
+    """Folders sort as if their name ended in '/': 'a' (a folder) after 'a-b', before 'a0'."""
+    entries = {name: (mode, EMPTY_TREE if mode == "40000" else BLOB) for name, mode in names.items()}
+    assert gitplumb.tree_id(entries) == _mktree(bare, entries)
+
+
+@given(
+    before=st.dictionaries(st.sampled_from(NAMES), st.sampled_from(["100644", "100755", "40000"])),
+    changes=st.dictionaries(st.sampled_from(NAMES), st.sampled_from(["file", "folder", "gone"]), min_size=1),
+)
+@example(before={"a": "40000"}, changes={"a-b": "file"})  # a new file before a folder it prefixes
+@example(before={"a-b": "100644", "a0": "100755"}, changes={"a": "folder", "a0": "file"})
+@settings(max_examples=300)
+def test_a_spliced_tree_is_the_one_git_makes(
+    bare: Path, before: dict[str, str], changes: dict[str, str]
+) -> None:
+    """A commit changes a folder's tree object as stored, entry by entry:
+    the result is the tree git makes of the same entries. Folders sort as
+    if their name ended in '/' ('a-b', folder 'a', 'a0'); a file keeps its
+    mode; a file's change over a folder of that name is for 'git commit'."""
+    entries = {name: (mode, EMPTY_TREE if mode == "40000" else BLOB) for name, mode in before.items()}
+    old = _mktree(bare, entries)
+    data = subprocess.run(["git", "cat-file", "tree", old], capture_output=True, check=True, cwd=bare).stdout
+    wanted: dict[bytes, gitplumb.Change] = {}
+    for name, what in changes.items():
+        if what == "gone":
+            wanted[name.encode()] = None
+            entries.pop(name, None)
+        elif what == "folder":
+            wanted[name.encode()] = (gitplumb.TREE, bytes.fromhex(EMPTY_TREE))
+            entries[name] = ("40000", EMPTY_TREE)
+        else:
+            wanted[name.encode()] = (gitplumb.FILE, bytes.fromhex(OTHER_BLOB))
+            kept = entries.get(name, ("100644", ""))[0]
+            entries[name] = (kept, OTHER_BLOB)
+    if any(what == "file" and before.get(name) == "40000" for name, what in changes.items()):
+        with pytest.raises(gitplumb.Unsupported, match="is not a plain file in the last commit"):
+            gitplumb.splice(data, wanted, "cases")
+        return
+    made = gitplumb.splice(data, wanted)
+    assert gitplumb.raw_tree_id(made).hex() == _mktree(bare, entries)
 
 
 def test_an_index_split_badly_by_a_big_checkout_is_split_afresh(run: Any, ws: Workspace) -> None:

@@ -27,8 +27,7 @@ from complaintctl.store import earlygit
 from complaintctl.store.gitwrite import explain, fix_for, git
 
 HOOKS = ("pre-commit", "prepare-commit-msg", "commit-msg", "post-commit")
-FILE_MODES = ("100644", "100755")
-Entries = dict[str, tuple[str, str]]  # name -> (mode, object id), as in a tree
+FILE_MODES = (b"100644", b"100755")
 
 
 class Unsupported(Exception):
@@ -112,30 +111,25 @@ def commit(
     ids = git(root, "hash-object", "-w", "--", *present).stdout.split() if present else []
     blobs = dict(zip(present, ids, strict=True))
     folders = {""}
+    changes: dict[str, dict[bytes, Change]] = {}
     for rel in paths:
         parts = rel.split("/")[:-1]
         folders.update("/".join(parts[:i]) for i in range(1, len(parts) + 1))
-    trees = _read_trees(root, head, sorted(folders))
-    for rel in paths:
         folder, _, name = rel.rpartition("/")
-        old = trees[folder].get(name)
-        if old and old[0] not in FILE_MODES:
-            raise Unsupported(f"{rel} is not a plain file in the last commit")
-        mode = old[0] if old else "100644"
-        if rel in blobs:
-            trees[folder][name] = (mode, blobs[rel])
-        else:
-            trees[folder].pop(name, None)
-    made_trees: list[Entries] = []
+        blob = blobs.get(rel)
+        changes.setdefault(folder, {})[name.encode()] = (FILE, bytes.fromhex(blob)) if blob else None
+    trees = _read_trees(root, head, sorted(folders))
+    # The folders on the paths' way, deepest first: each one's new id goes into its parent.
+    made_trees: list[bytes] = []
     for folder in sorted(folders - {""}, key=lambda f: -f.count("/")):
         parent, _, name = folder.rpartition("/")
-        if trees[folder]:
-            made_trees.append(trees[folder])
-            trees[parent][name] = ("40000", tree_id(trees[folder]))
-        else:
-            trees[parent].pop(name, None)  # git keeps no empty folder
-    made_trees.append(trees[""])
-    tree = tree_id(trees[""])
+        data = splice(trees[folder], changes.get(folder, {}), folder)
+        if data:
+            made_trees.append(data)
+        # git keeps no empty folder
+        changes.setdefault(parent, {})[name.encode()] = (TREE, raw_tree_id(data)) if data else None
+    made_trees.append(splice(trees[""], changes.get("", {}), ""))
+    tree = raw_tree_id(made_trees[-1]).hex()
     if tree == head_tree:
         raise GitError("commit refused: nothing changed", fix="check the case file; nothing was recorded")
     _write_trees(root, made_trees)
@@ -164,8 +158,9 @@ def commit(
     git(root, "maintenance", "run", "--auto", "--quiet", check=False)
 
 
-def _read_trees(root: Path, head: str, folders: Sequence[str]) -> dict[str, Entries]:
-    """Each folder's entries at ``head`` (empty when it has none yet), in one cat-file."""
+def _read_trees(root: Path, head: str, folders: Sequence[str]) -> dict[str, bytes]:
+    """Each folder's tree object at ``head``, as git stores it (empty when
+    the folder is not there yet), in one cat-file."""
     names = [f"{head}^{{tree}}" if not f else f"{head}:{f}" for f in folders]
     try:
         out = subprocess.run(
@@ -178,57 +173,108 @@ def _read_trees(root: Path, head: str, folders: Sequence[str]) -> dict[str, Entr
         ).stdout
     except subprocess.CalledProcessError as exc:
         raise GitError(explain(exc.stderr.decode("utf-8", "replace"))) from None
-    trees: dict[str, Entries] = {}
+    trees: dict[str, bytes] = {}
     at = 0
     for folder in folders:
         end = out.index(b"\n", at)
         header = out[at:end].split()
         at = end + 1
         if header[-1] == b"missing":
-            trees[folder] = {}
+            trees[folder] = b""
             continue
         if header[1] != b"tree":
             raise Unsupported(f"{folder} is not a folder in the last commit")
         size = int(header[2])
-        trees[folder] = _entries(out[at : at + size])
+        trees[folder] = out[at : at + size]
         at += size + 1  # the newline after each object
     return trees
 
 
-def _entries(data: bytes) -> Entries:
-    """A tree object's entries: 'MODE NAME\\0' and 20 bytes of id, repeated."""
-    entries: Entries = {}
-    at = 0
-    while at < len(data):
+# A change to a tree's entry: a file's or a folder's new object id (20
+# bytes), or None to remove the entry.
+FILE, TREE = b"100644", b"40000"
+Change = tuple[bytes, bytes] | None
+
+
+def splice(data: bytes, changes: Mapping[bytes, Change], folder: str = "") -> bytes:
+    """A tree object (git's form: 'MODE NAME\\0' and a 20-byte id, an entry
+    after another in git's order) with ``changes`` made: the entries are
+    copied as they are, not decoded, so that a commit in a month folder of
+    thousands of cases costs a walk over it. A file keeps its mode
+    (executable or not); anything else under a changed file's name (a link,
+    a submodule, a folder) is for 'git commit' (Unsupported)."""
+    # git orders a folder's name as if it ended in '/': 'a-b', then folder 'a', then 'a0'.
+    adds = sorted(
+        (name + b"/" if change[0] == TREE else name, name, change)
+        for name, change in changes.items()
+        if change is not None
+    )
+    pieces: list[bytes] = []
+    next_add = 0
+    at, size = 0, len(data)
+    while at < size:
         space = data.index(b" ", at)
         nul = data.index(b"\0", space)
-        try:
-            name = data[space + 1 : nul].decode("utf-8")
-        except UnicodeDecodeError:
-            raise Unsupported("a file name that is not UTF-8") from None
-        entries[name] = (data[at:space].decode("ascii"), data[nul + 1 : nul + 21].hex())
-        at = nul + 21
-    return entries
+        end = nul + 21
+        mode, name = data[at:space], data[space + 1 : nul]
+        key = name + b"/" if mode == TREE else name
+        while next_add < len(adds) and adds[next_add][0] < key:
+            pieces.append(_entry(*adds[next_add][1:]))
+            next_add += 1
+        if name in changes:
+            change = changes[name]
+            if change is not None and change[0] == FILE:
+                if mode not in FILE_MODES:
+                    where = f"{folder}/" if folder else ""
+                    raise Unsupported(
+                        f"{where}{name.decode('utf-8', 'replace')} is not a plain file in the last commit"
+                    )
+                if next_add < len(adds) and adds[next_add][1] == name:
+                    pieces.append(mode + b" " + name + b"\0" + change[1])  # the file's own mode kept
+                    next_add += 1
+        else:
+            pieces.append(data[at:end])
+        at = end
+    pieces += [_entry(name, change) for _, name, change in adds[next_add:]]
+    return b"".join(pieces)
 
 
-def tree_id(entries: Entries) -> str:
-    """The id git gives a tree of these entries (git sorts a folder's name as if it ended in '/')."""
-    body = bytearray()
-    for name, (mode, oid) in sorted(
-        entries.items(), key=lambda item: item[0].encode() + (b"/" if item[1][0] == "40000" else b"")
-    ):
-        body += mode.encode() + b" " + name.encode() + b"\0" + bytes.fromhex(oid)
-    return hashlib.sha1(b"tree %d\0" % len(body) + body, usedforsecurity=False).hexdigest()
+def _entry(name: bytes, change: tuple[bytes, bytes]) -> bytes:
+    return change[0] + b" " + name + b"\0" + change[1]
 
 
-def _write_trees(root: Path, trees: Sequence[Entries]) -> None:
-    """Write the trees (each one's sub-trees before it) in one mktree; git's
-    ids must be the ones worked out here, which the parents already name."""
-    kinds = {"40000": "tree", "160000": "commit"}
-    listing = "\0".join(
-        "".join(f"{mode} {kinds.get(mode, 'blob')} {oid}\t{name}\0" for name, (mode, oid) in entries.items())
-        for entries in trees
-    )
-    made = git(root, "mktree", "-z", "--batch", stdin=listing).stdout.split()
-    if made != [tree_id(entries) for entries in trees]:  # pragma: no cover - git and this module disagree
+def tree_id(entries: Mapping[str, tuple[str, str]]) -> str:
+    """The id git gives a tree of these entries (name -> mode as a tree
+    object holds it, and the hex object id)."""
+    changes = {name.encode(): (mode.encode(), bytes.fromhex(oid)) for name, (mode, oid) in entries.items()}
+    return raw_tree_id(splice(b"", changes)).hex()
+
+
+def raw_tree_id(data: bytes) -> bytes:
+    """The id git gives a tree object of this content (20 bytes)."""
+    return hashlib.sha1(b"tree %d\0" % len(data) + data, usedforsecurity=False).digest()
+
+
+def _write_trees(root: Path, trees: Sequence[bytes]) -> None:
+    """Write the tree objects in one hash-object (which checks their form);
+    git's ids must be the ones worked out here, which the parents already name."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="complaintctl-trees-") as folder:
+        files = []
+        for n, data in enumerate(trees):
+            path = Path(folder) / str(n)
+            path.write_bytes(data)
+            files.append(str(path))
+        made = git(
+            root,
+            "hash-object",
+            "-t",
+            "tree",
+            "-w",
+            "--no-filters",
+            "--stdin-paths",
+            stdin="\n".join(files) + "\n",
+        ).stdout.split()
+    if made != [raw_tree_id(data).hex() for data in trees]:  # pragma: no cover - git and this module disagree
         raise GitError("git made other folder ids than expected; nothing was committed")
