@@ -10,8 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from complaintctl.cli import start
+from complaintctl.core import records
 from complaintctl.store import earlygit, gitwrite
 from complaintctl.store.workspace import find_workspace
 from tests.helpers import Workspace, git, open_args
@@ -47,7 +50,7 @@ def test_a_status_begun_in_another_environment_is_not_taken(
 ) -> None:
     root = str(busy.root)
     earlygit.begin(root)
-    [(proc, _env, _index)] = earlygit._begun.values()
+    [(proc, _env, _index, _token)] = earlygit._begun.values()
     monkeypatch.setenv("GIT_OPTIONAL_LOCKS", "0")
     assert earlygit.take(root, earlygit.STATUS) is None
     assert proc.returncode is not None and earlygit._begun == {}
@@ -55,7 +58,7 @@ def test_a_status_begun_in_another_environment_is_not_taken(
 
 def test_one_never_taken_is_stopped_and_leaves_no_lock(busy: Workspace) -> None:
     earlygit.begin(str(busy.root))
-    [(proc, _env, _index)] = earlygit._begun.values()
+    [(proc, _env, _index, _token)] = earlygit._begun.values()
     earlygit._stop_all()
     assert proc.returncode is not None and earlygit._begun == {}
     assert not (busy.root / ".git" / "index.lock").exists()
@@ -86,14 +89,114 @@ def test_each_reading_command_takes_it(
 
 
 @pytest.mark.parametrize(
-    "argv", [["note", "C-1", "x"], ["list", "--help"], ["-C", "/tmp", "list"], ["list", "--root", "/tmp"], []]
+    "argv",
+    [
+        ["note", "C-1", "x"],  # part of an id: the command finds the case
+        ["note", "C-20261120-ABCDEF", "x", "--help"],
+        ["show", "C-20261120-ABCDEF"],  # reads one case: nothing slow to begin
+        ["list", "--help"],
+        ["-C", "/tmp", "list"],
+        ["list", "--root", "/tmp"],
+        ["note", "C-20261120-ABCDEF", "x", "--root", "/tmp"],
+        [],
+    ],
 )
-def test_not_begun_for_a_changing_command_help_or_another_folder(
+def test_not_begun_for_help_another_folder_or_a_case_not_named_in_full(
     argv: list[str], busy: Workspace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(busy.root)
     start._begin_early(argv)
     assert earlygit._begun == {}
+
+
+def _spied(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """What each earlygit.take returned, in order."""
+    taken: list[object] = []
+    real = earlygit.take
+
+    def spy(root: str, argv: tuple[str, ...]) -> Any:
+        found = real(root, argv)
+        taken.append(found)
+        return found
+
+    monkeypatch.setattr(earlygit, "take", spy)
+    return taken
+
+
+@pytest.mark.parametrize("how", ["note", "open", "lower-case id"])
+def test_a_changing_command_takes_the_status_begun_for_it(
+    how: str, run: Any, ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """'note CASE' and 'open': the preflight's status of the case file and
+    the policy, begun by the start, is taken; the change is what it is
+    without it, in one commit."""
+    monkeypatch.setenv("COMPLAINTCTL_ROOT", str(ws.root))
+    case_id = run(*open_args()).stdout.strip()
+    args = [*open_args(summary="Another")] if how == "open" else ["note", case_id, "Called back"]
+    if how == "lower-case id":
+        args[1] = case_id.lower()
+    taken = _spied(monkeypatch)
+    commits = ws.commits()
+    start._begin_early(args)
+    assert next(key[1] for key in earlygit._begun)[-2:] == ("policy.yaml", "templates")
+    result = run(*args)
+    assert result.exit_code == 0, result.stderr
+    assert taken and taken[0] is not None and earlygit._begun == {}
+    assert ws.commits() == commits + 1 and ws.status() == ""
+
+
+def test_every_command_that_changes_one_case_is_a_case_changer() -> None:
+    """CASE_CHANGERS names the commands cli/app.py hands to change_case (through _run)."""
+    import inspect
+
+    from complaintctl.cli import app
+
+    changers = {
+        command.name or command.callback.__name__.replace("_", "-")
+        for command in app.app.registered_commands
+        if command.callback is not None and "_run(" in inspect.getsource(command.callback)
+    }
+    assert changers == earlygit.CASE_CHANGERS
+
+
+def test_a_status_begun_before_another_command_took_the_lock_is_asked_again(
+    run: Any, ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another command took the lock after the status began, left the case
+    file changed and moved no HEAD (a roll-back cut short, say): what the
+    status saw is not taken, and the note refuses the changed file."""
+    monkeypatch.setenv("COMPLAINTCTL_ROOT", str(ws.root))
+    case_id = run(*open_args()).stdout.strip()
+    args = ["note", case_id, "Called back"]
+    taken = _spied(monkeypatch)
+    start._begin_early(args)
+    [(proc, _env, _head, _token)] = earlygit._begun.values()
+    proc.wait()  # it saw a clean file
+    path = ws.case_file(case_id)
+    with gitwrite.workspace_lock(find_workspace(str(ws.root))):  # the other command
+        path.write_text(path.read_text() + "# half made\n")
+    commits = ws.commits()
+    result = run(*args)
+    assert result.exit_code == 1 and "has uncommitted changes" in result.stderr
+    assert taken == [None] and ws.commits() == commits
+
+
+def test_not_begun_while_another_command_holds_the_lock(
+    ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(ws.root)
+    with gitwrite.workspace_lock(find_workspace(str(ws.root))):
+        start._begin_early(["note", "C-20261120-ABCDEF", "x"])
+        assert earlygit._begun == {}
+    start._begin_early(["note", "C-20261120-ABCDEF", "x"])
+    assert len(earlygit._begun) == 1
+    earlygit._stop_all()
+
+
+@given(st.from_regex(r"C-(\d{4})(\d{2})(\d{2})-([0-9A-HJKMNP-TV-Z]{6})", fullmatch=True))
+def test_the_guessed_case_file_is_the_case_file(case_id: str) -> None:
+    assert earlygit.case_path_guess(case_id) == records.case_relpath(case_id)
+    assert earlygit.case_path_guess(case_id.lower()) == records.case_relpath(case_id)
 
 
 def test_the_start_finds_the_workspace_where_the_command_will(

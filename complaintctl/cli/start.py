@@ -144,17 +144,27 @@ def main() -> None:
 
 
 def _begin_early(argv: list[str]) -> None:
-    """Start a reading command's 'git status' now, while typer and the
-    command's modules are imported (store/earlygit.py)."""
+    """Start the command's slow 'git status' now, while typer and the
+    command's modules are imported (store/earlygit.py): a reading command's
+    of the cases, a changing command's of the files it will write."""
     from complaintctl.store import earlygit
 
-    if not argv or argv[0] not in earlygit.READERS:
+    if not argv:
         return
     if any(word in ("-h", "--help") or word.startswith(("-C", "--root")) for word in argv):
         return  # help asks no git; another folder is found as the command finds it
+    command = argv[0]
+    case = earlygit.case_path_guess(argv[1]) if command in earlygit.CASE_CHANGERS and len(argv) > 1 else None
+    args: tuple[str, ...]
+    if command in earlygit.READERS:
+        args, changing = earlygit.STATUS, False
+    elif command == "open" or case is not None:
+        args, changing = earlygit.watched((*([case] if case else []), *earlygit.AUDITED)), True
+    else:
+        return
     root = _workspace_root()
     if root is not None:
-        earlygit.begin(root)
+        earlygit.begin(root, args, changing)
 
 
 def _workspace_root() -> str | None:

@@ -1,4 +1,4 @@
-"""The one slow git call of a reading command, started before the imports.
+"""The one slow git call of a command, started before the imports.
 
 At 100k cases ``git status -- cases`` takes ~0.25 s (an lstat of every
 file), and a command like 'list' only starts it once typer and its own
@@ -9,10 +9,21 @@ its own: the same command line, folder and environment, so the same
 answer it would have had a moment later (as any read races a writer); not
 if HEAD moved meanwhile (a commit, checkout or reset came in).
 
-Only for commands that write nothing: a changing command's status runs
-under the workspace lock. A status begun and never taken (the command
-failed first) is stopped at exit with SIGTERM, on which git removes its
-index lock. Standard library only: the start imports this before typer.
+A changing command ('note CASE ...', 'open') asks 'git status' of the
+files it will write and of the policy (``watched``) under the workspace
+lock, once it holds it (gitwrite.preflight); ~0.1 s at 100k cases. The
+start begins that status too, without the lock (a command may yet prompt
+or fail, and must not keep others waiting meanwhile), when no command
+holds it, and notes the token the lock file holds (``LOCK``). Every
+command that takes the lock writes a new token there (gitwrite.
+workspace_lock), and hands the token it found to ``locked`` first: a
+status begun under another token than that one (another command took the
+lock meanwhile, and may have written a case or rolled one back) is
+stopped, and preflight asks again.
+
+A status begun and never taken (the command failed first) is stopped at
+exit with SIGTERM, on which git removes its index lock. Standard library
+only: the start imports this before typer.
 """
 
 from __future__ import annotations
@@ -27,9 +38,44 @@ if TYPE_CHECKING:
 READERS = frozenset({"list", "report", "overdue", "customer"})
 STATUS = ("status", "--porcelain=v1", "-z", "--untracked-files=no", "--no-renames", "--", "cases")
 
-# (root, args) -> (the process, its environment, HEAD's files as they were when it began)
+# The commands that change the one case named by their first argument
+# (cli/app.py hands each to changes.change_case): their preflight asks
+# 'git status' of the case file and the audited files.
+CASE_CHANGERS = frozenset(
+    {
+        "note", "propose", "approve", "withdraw", "refuse", "escalate", "draft", "signoff", "send",
+        "wait", "resume", "flag", "lower", "close", "followup", "archive", "reopen", "assign", "plan",
+        "execute", "correct", "retract",
+    }
+)  # fmt: skip
+# What a case command is judged by: changed only through 'complaintctl policy
+# commit' or 'complaintctl team', so that each case commit's policy is on record.
+AUDITED = ("policy.yaml", "templates")
+LOCK = "complaintctl.lock"  # in the git folder: the workspace lock (gitwrite.workspace_lock)
+_TOKEN_BYTES = 16
+
+
+def watched(paths: tuple[str, ...]) -> tuple[str, ...]:
+    """A changing command's 'git status' of ``paths`` (gitwrite.preflight);
+    --no-optional-locks: it need not write back the stat data it refreshes
+    (writing the index is ~100 ms at 100k files)."""
+    return ("--no-optional-locks", "status", "--porcelain=v1", "-z", "--untracked-files=all", "--", *paths)
+
+
+def case_path_guess(word: str) -> str | None:
+    """The file of the case a command line names by its whole id (as
+    records.case_relpath makes it); None for anything else (a prefix, a
+    value that is no id). A wrong guess costs only a status not taken."""
+    case_id = word.strip().upper()
+    if len(case_id) != 17 or case_id[:2] != "C-" or case_id[10] != "-" or not case_id[2:10].isdigit():
+        return None
+    return f"cases/{case_id[2:6]}/{case_id[6:8]}/{case_id}.yaml"
+
+
+# (root, args) -> (the process, its environment, HEAD's files as they were
+# when it began, and for a changing command's status the lock file's token then)
 if TYPE_CHECKING:
-    _Begun = tuple[subprocess.Popen[bytes], dict[str, str], tuple[int, ...]]
+    _Begun = tuple[subprocess.Popen[bytes], dict[str, str], tuple[int, ...], bytes | None]
 _begun: dict[tuple[str, tuple[str, ...]], _Begun] = {}
 
 
@@ -82,10 +128,15 @@ def env() -> dict[str, str]:
     return full
 
 
-def begin(root: str, args: tuple[str, ...] = STATUS) -> None:
-    """Start ``git args`` in ``root`` (a workspace's resolved folder)."""
+def begin(root: str, args: tuple[str, ...] = STATUS, changing: bool = False) -> None:
+    """Start ``git args`` in ``root`` (a workspace's resolved folder);
+    ``changing``: a changing command's, begun only if no command holds the
+    workspace lock now."""
     if (root, args) in _begun or not os.path.isdir(os.path.join(root, ".git")):
         return  # a worktree's .git is a file: left to the command
+    token = _free_token(root) if changing else None
+    if changing and token is None:
+        return  # another command holds the lock: its change may be half made
     head = _head_now(root)
     if head is None:
         return
@@ -98,11 +149,51 @@ def begin(root: str, args: tuple[str, ...] = STATUS) -> None:
         )
     except OSError:
         return  # no git: the command says so itself when it runs git
-    _begun[(root, args)] = (proc, environ, head)
+    _begun[(root, args)] = (proc, environ, head, token)
     if len(_begun) == 1:
         import atexit
 
         atexit.register(_stop_all)
+
+
+def _free_token(root: str) -> bytes | None:
+    """The token in the workspace lock file (empty if there is none yet),
+    read while no command holds the lock; None while one does (or where
+    there is no flock)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        return None
+    try:
+        fd = os.open(os.path.join(root, ".git", LOCK), os.O_RDONLY)
+    except FileNotFoundError:
+        return b""
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        try:
+            return os.pread(fd, _TOKEN_BYTES, 0)
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    except OSError:
+        return None  # held
+    finally:
+        os.close(fd)
+
+
+def locked(root: str, fd: int) -> None:
+    """Called by a command that has just taken the workspace lock (``fd``,
+    the lock file open for writing): stop the changing commands' statuses
+    begun under another token than the one found there, then write a new
+    one, so that a status begun by any other command from now on is known
+    to be older than this command's change."""
+    found = os.pread(fd, _TOKEN_BYTES, 0)
+    for key, (proc, _environ, _head, token) in list(_begun.items()):
+        if key[0] == root and token is not None and token != found:
+            del _begun[key]
+            _stop(proc)
+    os.pwrite(fd, os.urandom(_TOKEN_BYTES), 0)
 
 
 def take(root: str, args: tuple[str, ...]) -> subprocess.CompletedProcess[str] | None:
@@ -111,7 +202,7 @@ def take(root: str, args: tuple[str, ...]) -> subprocess.CompletedProcess[str] |
     found = _begun.pop((root, args), None)
     if found is None:
         return None
-    proc, environ, head = found
+    proc, environ, head, _token = found
     if environ != env() or _head_now(root) != head:
         _stop(proc)  # another environment, or a commit came in meanwhile: ask again
         return None

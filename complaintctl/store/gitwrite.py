@@ -19,6 +19,7 @@ from pathlib import Path
 from complaintctl.core.policy import Policy
 from complaintctl.core.times import format_time
 from complaintctl.errors import GitError, LockError, WorkspaceError
+from complaintctl.store import earlygit
 from complaintctl.store.workspace import FileBackup, Workspace
 
 TRAILER_PREFIX = "Complaintctl-"
@@ -62,9 +63,7 @@ def no_index() -> dict[str, str]:
 
 
 def _env(env: Mapping[str, str] | None = None) -> dict[str, str]:
-    from complaintctl.store.earlygit import env as base
-
-    full_env = base()
+    full_env = earlygit.env()
     if env:
         full_env.update(env)
     return full_env
@@ -132,7 +131,7 @@ def git_user_email(root: Path) -> str | None:
 @contextlib.contextmanager
 def workspace_lock(ws: Workspace) -> Iterator[None]:
     """Serialise changing commands in one workspace (across processes)."""
-    path = ws.git_dir() / "complaintctl.lock"
+    path = ws.git_dir() / earlygit.LOCK
     try:
         import fcntl
     except ImportError:  # pragma: no cover - Windows: filelock (a dependency there only)
@@ -155,6 +154,7 @@ def workspace_lock(ws: Workspace) -> Iterator[None]:
                     raise _lock_timeout() from None
                 time.sleep(0.05)
         try:
+            earlygit.locked(str(ws.root), fd)
             yield
         finally:
             fcntl.flock(fd, fcntl.LOCK_UN)
@@ -180,9 +180,7 @@ def _filelock(path: Path) -> Iterator[None]:  # pragma: no cover - Windows
         raise _lock_timeout() from None
 
 
-# What a case command is judged by: changed only through 'complaintctl policy
-# commit' or 'complaintctl team', so that each case commit's policy is on record.
-AUDITED = ("policy.yaml", "templates")
+AUDITED = earlygit.AUDITED
 
 
 def preflight(
@@ -211,23 +209,15 @@ def preflight(
                 f"{what} is in progress in this repository",
                 fix="finish or abort it (git status says how), then run the command again",
             )
-    # --no-optional-locks: status need not write back the stat data it
-    # refreshes (writing the index is ~100 ms at 100k files).
     if clean_tree:
         status = git(ws.root, "--no-optional-locks", "status", "--porcelain=v1", "-z", "--untracked-files=no")
         what = "has uncommitted changes; sync merges and pushes only committed work"
     elif paths or audited:
-        watched = [*paths, *(AUDITED if audited else ())]
-        status = git(
-            ws.root,
-            "--no-optional-locks",
-            "status",
-            "--porcelain=v1",
-            "-z",
-            "--untracked-files=all",
-            "--",
-            *watched,
-        )
+        args = earlygit.watched((*paths, *(AUDITED if audited else ())))
+        # Begun by the start while the command's modules were imported (store/earlygit.py), else now.
+        early = earlygit.take(str(ws.root), args)
+        # A failure is said as every git failure is said: by asking again.
+        status = early if early is not None and early.returncode == 0 else git(ws.root, *args)
         what = "has uncommitted changes"
     else:
         return
