@@ -50,7 +50,7 @@ def test_a_status_begun_in_another_environment_is_not_taken(
 ) -> None:
     root = str(busy.root)
     earlygit.begin(root)
-    [(proc, _env, _index, _token)] = earlygit._begun.values()
+    [(proc, _env, _index, _changing)] = earlygit._begun.values()
     monkeypatch.setenv("GIT_OPTIONAL_LOCKS", "0")
     assert earlygit.take(root, earlygit.STATUS) is None
     assert proc.returncode is not None and earlygit._begun == {}
@@ -58,7 +58,7 @@ def test_a_status_begun_in_another_environment_is_not_taken(
 
 def test_one_never_taken_is_stopped_and_leaves_no_lock(busy: Workspace) -> None:
     earlygit.begin(str(busy.root))
-    [(proc, _env, _index, _token)] = earlygit._begun.values()
+    [(proc, _env, _index, _changing)] = earlygit._begun.values()
     earlygit._stop_all()
     assert proc.returncode is not None and earlygit._begun == {}
     assert not (busy.root / ".git" / "index.lock").exists()
@@ -170,7 +170,7 @@ def test_a_status_begun_before_another_command_took_the_lock_is_asked_again(
     args = ["note", case_id, "Called back"]
     taken = _spied(monkeypatch)
     start._begin_early(args)
-    [(proc, _env, _head, _token)] = earlygit._begun.values()
+    [(proc, _env, _head, _changing)] = earlygit._begun.values()
     proc.wait()  # it saw a clean file
     path = ws.case_file(case_id)
     with gitwrite.workspace_lock(find_workspace(str(ws.root))):  # the other command
@@ -179,6 +179,26 @@ def test_a_status_begun_before_another_command_took_the_lock_is_asked_again(
     result = run(*args)
     assert result.exit_code == 1 and "has uncommitted changes" in result.stderr
     assert taken == [None] and ws.commits() == commits
+
+
+def test_a_status_begun_before_the_command_waited_on_its_user_is_asked_again(
+    run: Any, ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """'note CASE' with no text waits for $EDITOR: a hand edit made
+    meanwhile is refused, not written over with what the status saw."""
+    monkeypatch.setenv("COMPLAINTCTL_ROOT", str(ws.root))
+    case_id = run(*open_args()).stdout.strip()
+    args = ["note", case_id, "Called back"]
+    taken = _spied(monkeypatch)
+    start._begin_early(args)
+    [(proc, _env, _head, _changing)] = earlygit._begun.values()
+    proc.wait()  # it saw a clean file
+    path = ws.case_file(case_id)
+    path.write_text(path.read_text() + "# edited by hand\n")
+    monkeypatch.setattr(earlygit, "FRESH_S", 0.0)  # as if the editor was open this long
+    result = run(*args)
+    assert result.exit_code == 1 and "has uncommitted changes" in result.stderr
+    assert taken == [None]
 
 
 def test_not_begun_while_another_command_holds_the_lock(

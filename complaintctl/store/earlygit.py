@@ -19,7 +19,9 @@ command that takes the lock writes a new token there (gitwrite.
 workspace_lock), and hands the token it found to ``locked`` first: a
 status begun under another token than that one (another command took the
 lock meanwhile, and may have written a case or rolled one back) is
-stopped, and preflight asks again.
+stopped, and preflight asks again. So is one begun more than ``FRESH_S``
+ago: the command waited on its user (text typed in $EDITOR or on stdin),
+and a file may have been edited by hand meanwhile.
 
 A status begun and never taken (the command failed first) is stopped at
 exit with SIGTERM, on which git removes its index lock. Standard library
@@ -29,6 +31,7 @@ only: the start imports this before typer.
 from __future__ import annotations
 
 import os
+import time
 
 TYPE_CHECKING = False  # not typing's (see cli/start.py)
 if TYPE_CHECKING:
@@ -52,6 +55,7 @@ CASE_CHANGERS = frozenset(
 # commit' or 'complaintctl team', so that each case commit's policy is on record.
 AUDITED = ("policy.yaml", "templates")
 LOCK = "complaintctl.lock"  # in the git folder: the workspace lock (gitwrite.workspace_lock)
+FRESH_S = 2.0  # a changing command's status begun longer ago than this is asked again
 _TOKEN_BYTES = 16
 
 
@@ -73,9 +77,10 @@ def case_path_guess(word: str) -> str | None:
 
 
 # (root, args) -> (the process, its environment, HEAD's files as they were
-# when it began, and for a changing command's status the lock file's token then)
+# when it began, and for a changing command's status the lock file's token
+# and the time.monotonic() then)
 if TYPE_CHECKING:
-    _Begun = tuple[subprocess.Popen[bytes], dict[str, str], tuple[int, ...], bytes | None]
+    _Begun = tuple[subprocess.Popen[bytes], dict[str, str], tuple[int, ...], tuple[bytes, float] | None]
 _begun: dict[tuple[str, tuple[str, ...]], _Begun] = {}
 
 
@@ -140,6 +145,7 @@ def begin(root: str, args: tuple[str, ...] = STATUS, changing: bool = False) -> 
     head = _head_now(root)
     if head is None:
         return
+    began = time.monotonic()
     import subprocess  # here: a line the start only refuses need not pay for it
 
     environ = env()
@@ -149,7 +155,7 @@ def begin(root: str, args: tuple[str, ...] = STATUS, changing: bool = False) -> 
         )
     except OSError:
         return  # no git: the command says so itself when it runs git
-    _begun[(root, args)] = (proc, environ, head, token)
+    _begun[(root, args)] = (proc, environ, head, (token, began) if token is not None else None)
     if len(_begun) == 1:
         import atexit
 
@@ -189,8 +195,8 @@ def locked(root: str, fd: int) -> None:
     one, so that a status begun by any other command from now on is known
     to be older than this command's change."""
     found = os.pread(fd, _TOKEN_BYTES, 0)
-    for key, (proc, _environ, _head, token) in list(_begun.items()):
-        if key[0] == root and token is not None and token != found:
+    for key, (proc, _environ, _head, changing) in list(_begun.items()):
+        if key[0] == root and changing is not None and changing[0] != found:
             del _begun[key]
             _stop(proc)
     os.pwrite(fd, os.urandom(_TOKEN_BYTES), 0)
@@ -202,7 +208,10 @@ def take(root: str, args: tuple[str, ...]) -> subprocess.CompletedProcess[str] |
     found = _begun.pop((root, args), None)
     if found is None:
         return None
-    proc, environ, head, _token = found
+    proc, environ, head, changing = found
+    if changing is not None and time.monotonic() - changing[1] > FRESH_S:
+        _stop(proc)  # the command waited on its user: a file may have been edited meanwhile
+        return None
     if environ != env() or _head_now(root) != head:
         _stop(proc)  # another environment, or a commit came in meanwhile: ask again
         return None
