@@ -351,3 +351,22 @@ def test_random_nestings_read_the_same_or_are_declined(entries: list[tuple[str, 
         out.append(f"{pad}    z: '{value.replace(chr(39), chr(39) * 2)}'")
         out.append(f"{pad}  - {value}")
     both("\n".join(out) + "\n")
+
+
+def test_the_unusual_characters_are_all_but_a_line_feed_and_yaml_text() -> None:
+    """Every code point: unusual unless it is a line feed or printable text
+    YAML reads as such in a plain or quoted scalar (YAML 1.2's c-printable,
+    less tab, CR, NEL, the LS and PS line breaks and the byte-order mark)."""
+
+    def text(code: int) -> bool:
+        return (
+            code == 0x0A
+            or 0x20 <= code <= 0x7E
+            or (0xA0 <= code <= 0xD7FF and code not in (0x2028, 0x2029))
+            or (0xE000 <= code <= 0xFFFD and code != 0xFEFF)
+            or 0x10000 <= code <= 0x10FFFF
+        )
+
+    every = "".join(map(chr, range(0x110000)))
+    found = {ord(c) for c in yamlfast._UNUSUAL.findall(every)}
+    assert found == {code for code in range(0x110000) if not text(code)}

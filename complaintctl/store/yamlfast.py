@@ -29,8 +29,10 @@ from typing import Any
 # ended: the engine never tries the positions in between.)
 _LINES = re.compile(r"( *)(?:(#.*)|(- (?! ))?(?:([A-Za-z_][A-Za-z0-9_]{0,63}):(?: (.*))?|(.+)))?\n")
 # Anything but a line feed and the printable characters YAML reads as
-# text (no tab, no NEL, LS or PS line breaks, no byte-order mark).
-_UNUSUAL = re.compile("[^\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]")
+# text (no tab, no NEL, LS or PS line breaks, no byte-order mark): the
+# controls, NEL, LS, PS, surrogates, the byte-order mark, U+FFFE and U+FFFF.
+# (Named as they are, not as 'none of' the rest: that took ~9 ms to compile.)
+_UNUSUAL = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff\ufeff\ufffe\uffff]")
 # Characters a plain scalar may not start with (kept strict: '-', '?' and ':' too).
 _INDICATORS = frozenset("-?:,[]{}#&*!|>'\"%@` ")
 # What ruamel's safe constructor gives for these tags is immutable, so it can be shared.
