@@ -267,3 +267,27 @@ def test_git_runs_with_small_caches_after_the_callers_own_settings(
     monkeypatch.setenv("GIT_CONFIG_COUNT", "many")  # git's own refusal stands: ours are not added
     full = earlygit.env()
     assert full["GIT_CONFIG_COUNT"] == "many" and f"GIT_CONFIG_KEY_{int(given or 0)}" not in full
+
+
+def test_a_lock_file_that_cannot_be_written_is_one_line_and_changes_nothing(
+    run: Any, ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The token is written on every taking of the lock: a full disk there
+    is said in one line, and nothing is committed."""
+    import errno
+
+    case_id = run(*open_args()).stdout.strip()
+    commits = ws.commits()
+
+    def full(fd: int, data: bytes, offset: int) -> int:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "pwrite", full)
+    result = run("note", case_id, "Called back")
+    lock = ws.root / ".git" / "complaintctl.lock"
+    assert (result.exit_code, result.stderr) == (
+        1,
+        f"complaintctl: {lock}: cannot use the workspace lock file: No space left on device; "
+        "check the disk's free space and the git folder's permissions, then run the command again\n",
+    )
+    assert ws.commits() == commits and ws.status() == ""

@@ -140,7 +140,10 @@ def workspace_lock(ws: Workspace) -> Iterator[None]:
         return
     # flock(2), as filelock takes it on POSIX (the two interlock), without
     # filelock's ~25 ms of imports on every changing command.
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise _lock_unusable(path, exc) from None
     try:
         import time
 
@@ -154,12 +157,23 @@ def workspace_lock(ws: Workspace) -> Iterator[None]:
                     raise _lock_timeout() from None
                 time.sleep(0.05)
         try:
-            earlygit.locked(str(ws.root), fd)
+            try:
+                earlygit.locked(str(ws.root), fd)
+            except OSError as exc:
+                raise _lock_unusable(path, exc) from None
             yield
         finally:
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)
+
+
+def _lock_unusable(path: Path, exc: OSError) -> WorkspaceError:
+    return WorkspaceError(
+        f"cannot use the workspace lock file: {exc.strerror or exc}",
+        where=str(path),
+        fix="check the disk's free space and the git folder's permissions, then run the command again",
+    )
 
 
 def _lock_timeout() -> LockError:
