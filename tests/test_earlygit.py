@@ -65,13 +65,8 @@ def test_one_never_taken_is_stopped_and_leaves_no_lock(busy: Workspace) -> None:
     assert git(busy.root, "status", "--porcelain")  # the repository still answers
 
 
-@pytest.mark.parametrize("command", sorted(earlygit.READERS))
-def test_each_reading_command_takes_it(
-    command: str, run: Any, busy: Workspace, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("COMPLAINTCTL_ROOT", str(busy.root))
-    args = [command, "张三"] if command == "customer" else [command]
-    plain = run(*args)
+def _spied(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """What each earlygit.take returned, in order."""
     taken: list[object] = []
     real = earlygit.take
 
@@ -81,6 +76,17 @@ def test_each_reading_command_takes_it(
         return found
 
     monkeypatch.setattr(earlygit, "take", spy)
+    return taken
+
+
+@pytest.mark.parametrize("command", sorted(earlygit.READERS))
+def test_each_reading_command_takes_it(
+    command: str, run: Any, busy: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COMPLAINTCTL_ROOT", str(busy.root))
+    args = [command, "张三"] if command == "customer" else [command]
+    plain = run(*args)
+    taken = _spied(monkeypatch)
     start._begin_early(args)
     assert earlygit._begun, "begun for a reading command"
     early = run(*args)
@@ -107,20 +113,6 @@ def test_not_begun_for_help_another_folder_or_a_case_not_named_in_full(
     monkeypatch.chdir(busy.root)
     start._begin_early(argv)
     assert earlygit._begun == {}
-
-
-def _spied(monkeypatch: pytest.MonkeyPatch) -> list[object]:
-    """What each earlygit.take returned, in order."""
-    taken: list[object] = []
-    real = earlygit.take
-
-    def spy(root: str, argv: tuple[str, ...]) -> Any:
-        found = real(root, argv)
-        taken.append(found)
-        return found
-
-    monkeypatch.setattr(earlygit, "take", spy)
-    return taken
 
 
 @pytest.mark.parametrize("how", ["note", "open", "lower-case id"])
@@ -159,12 +151,14 @@ def test_every_command_that_changes_one_case_is_a_case_changer() -> None:
     assert changers == earlygit.CASE_CHANGERS
 
 
-def test_a_status_begun_before_another_command_took_the_lock_is_asked_again(
-    run: Any, ws: Workspace, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("meanwhile", ["another command took the lock", "the command waited on its user"])
+def test_a_status_begun_before_the_case_file_changed_is_asked_again(
+    meanwhile: str, run: Any, ws: Workspace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Another command took the lock after the status began, left the case
-    file changed and moved no HEAD (a roll-back cut short, say): what the
-    status saw is not taken, and the note refuses the changed file."""
+    """The case file changed after the status began and no HEAD moved:
+    another command took the lock and left it changed (a roll-back cut
+    short, say), or 'note CASE' waited on $EDITOR while it was edited by
+    hand. What the status saw is not taken, and the note refuses the file."""
     monkeypatch.setenv("COMPLAINTCTL_ROOT", str(ws.root))
     case_id = run(*open_args()).stdout.strip()
     args = ["note", case_id, "Called back"]
@@ -173,32 +167,16 @@ def test_a_status_begun_before_another_command_took_the_lock_is_asked_again(
     [(proc, _env, _head, _changing)] = earlygit._begun.values()
     proc.wait()  # it saw a clean file
     path = ws.case_file(case_id)
-    with gitwrite.workspace_lock(find_workspace(str(ws.root))):  # the other command
-        path.write_text(path.read_text() + "# half made\n")
+    if meanwhile == "another command took the lock":
+        with gitwrite.workspace_lock(find_workspace(str(ws.root))):
+            path.write_text(path.read_text() + "# half made\n")
+    else:
+        path.write_text(path.read_text() + "# edited by hand\n")
+        monkeypatch.setattr(earlygit, "FRESH_S", 0.0)  # as if the editor was open this long
     commits = ws.commits()
     result = run(*args)
     assert result.exit_code == 1 and "has uncommitted changes" in result.stderr
     assert taken == [None] and ws.commits() == commits
-
-
-def test_a_status_begun_before_the_command_waited_on_its_user_is_asked_again(
-    run: Any, ws: Workspace, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """'note CASE' with no text waits for $EDITOR: a hand edit made
-    meanwhile is refused, not written over with what the status saw."""
-    monkeypatch.setenv("COMPLAINTCTL_ROOT", str(ws.root))
-    case_id = run(*open_args()).stdout.strip()
-    args = ["note", case_id, "Called back"]
-    taken = _spied(monkeypatch)
-    start._begin_early(args)
-    [(proc, _env, _head, _changing)] = earlygit._begun.values()
-    proc.wait()  # it saw a clean file
-    path = ws.case_file(case_id)
-    path.write_text(path.read_text() + "# edited by hand\n")
-    monkeypatch.setattr(earlygit, "FRESH_S", 0.0)  # as if the editor was open this long
-    result = run(*args)
-    assert result.exit_code == 1 and "has uncommitted changes" in result.stderr
-    assert taken == [None]
 
 
 def test_not_begun_while_another_command_holds_the_lock(
