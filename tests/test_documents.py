@@ -196,34 +196,64 @@ def test_a_chinese_pdf_prints_where_the_system_has_no_chinese_font(
 
 
 def test_printed_pages_carry_their_furniture_as_a_person_sees_them(
-    run: Any, ws: Workspace, tmp_path: Path
+    run: Any, ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Rasterised (pdftoppm): every page of the Chinese agreement has ink in
-    its header (the case number) and its footer (第X页 共Y页), and body text."""
-    import shutil
-    import subprocess
+    """Rasterised (PDFium): every page of the Chinese agreement has ink in
+    its header (the case number) and its footer (第X页 共Y页), and body text;
+    printed with the system's Chinese font and with the bundled one, cut
+    down to the letter's characters, the same."""
+    import pypdfium2
 
-    if shutil.which("pdftoppm") is None:
-        pytest.skip("pdftoppm (poppler-utils) is not installed: the text checks above still ran")
-    from PIL import Image
+    from complaintctl.reports import letters
 
     case_id = settled(run)
-    out = tmp_path / "agreement.zh.pdf"
-    ok(run, "render", case_id, "agreement", "--lang", "zh", "--format", "pdf", "-o", str(out))
-    subprocess.run(["pdftoppm", "-r", "100", "-png", str(out), str(tmp_path / "page")], check=True)
-    pages = sorted(tmp_path.glob("page-*.png"))
-    assert len(pages) == len(PdfReader(str(out)).pages) >= 1
+
+    def printed(name: str) -> list[Any]:
+        out = tmp_path / name
+        ok(run, "render", case_id, "agreement", "--lang", "zh", "--format", "pdf", "-o", str(out))
+        return [page.render(scale=100 / 72).to_pil().convert("L") for page in pypdfium2.PdfDocument(out)]
 
     def ink(image: Any, top: float, bottom: float) -> int:
         width, height = image.size
         box = image.crop((0, int(height * top), width, int(height * bottom)))
         return sum(box.histogram()[:200])  # pixels darker than light grey
 
-    for page in pages:
-        image = Image.open(page).convert("L")
-        assert ink(image, 0.0, 0.07) > 20, page.name  # the case number at the top right
-        assert ink(image, 0.93, 1.0) > 20, page.name  # the page number at the bottom
-        assert ink(image, 0.1, 0.9) > 500, page.name  # the agreement itself
+    as_it_is = printed("agreement.pdf")
+    monkeypatch.setattr(letters, "cjk_font_installed", lambda: False)  # a fresh machine: the bundled font
+    bundled = printed("agreement.bundled.pdf")
+    for pages in (as_it_is, bundled):
+        assert len(pages) >= 1
+        for number, image in enumerate(pages, 1):
+            assert ink(image, 0.0, 0.07) > 20, number  # the case number at the top right
+            assert ink(image, 0.93, 1.0) > 20, number  # the page number at the bottom
+            assert ink(image, 0.1, 0.9) > 500, number  # the agreement itself
+
+
+def test_the_bundled_font_is_cut_down_to_the_letter_before_it_is_printed(tmp_path: Path) -> None:
+    """Noto Sans SC is a variable font of ~30,000 glyphs: the PDF engine made
+    a static copy of all of them for each weight (~10 s and ~220 MB a
+    letter). It gets the letter's characters only, entities and the
+    characters the engine draws itself (bullets, page numbers) included;
+    and with its weights, so bold stays bold. A font that cannot be cut down
+    is printed with as it is."""
+    from fontTools.ttLib import TTFont
+
+    from complaintctl.reports import letters
+
+    font = letters.bundled_cjk_font([])
+    assert font is not None
+    html = "<p>和解协议 &middot; Refund &#165;120</p>"
+    cut = letters._subset_font(font, html, tmp_path)
+    assert cut != font and cut.stat().st_size < font.stat().st_size // 20
+    with TTFont(cut) as small, TTFont(font) as full:
+        mapped = small.getBestCmap()
+        assert {ord(c) for c in "和解协议·¥Rfund120•"} <= mapped.keys() and len(mapped) < 100
+        assert "fvar" in small and [a.axisTag for a in small["fvar"].axes] == ["wght"]
+        assert small["fvar"].axes[0].maxValue == full["fvar"].axes[0].maxValue  # bold stays bold
+        assert len(small.getGlyphOrder()) < 200 < len(full.getGlyphOrder())
+    broken = tmp_path / "broken.ttf"
+    broken.write_bytes(b"not a font")
+    assert letters._subset_font(broken, html, tmp_path) == broken
 
 
 def test_a_workspaces_older_report_template_still_renders(run: Any, ws: Workspace) -> None:
