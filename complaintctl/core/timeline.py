@@ -96,9 +96,10 @@ def timeline(policy: Policy, row: Row, cal: Calendar | None) -> list[list[Any]] 
             out.append(entry)
         nexts = [r for r in rises if r > at]
         nexts += [c.due + TICK for c in st.clocks if c.stopped is None and c.due is not None]
-        # A measure not carried out by its due time makes the case overdue then.
-        nexts += [m.due + TICK for m in st.measures if m.stopped is None and m.due is not None]
-        nexts.append(casestatus.untouched_from(policy, row))
+        if not closed:  # a closed case is never overdue nor stalled in a report (_standing_values)
+            # A measure not carried out by its due time makes the case overdue then.
+            nexts += [m.due + TICK for m in st.measures if m.stopped is None and m.due is not None]
+            nexts.append(casestatus.untouched_from(policy, row))
         nexts = [t for t in nexts if t > at]
         if not nexts:
             return out
