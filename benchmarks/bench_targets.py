@@ -309,6 +309,28 @@ def main(argv: list[str] | None = None) -> int:
                 ours("check", size=size),
                 verdict=(lambda s: s["after"].peak_kib <= 150 * 1024) if size == "100k" else None,
             )
+            # A settlement agreement printed in Chinese (the bundled font on a
+            # machine with none): one case, whatever the size.
+            agreed = next(str(r["id"]) for r in listing if r.get("resolution") == "agreed")
+            pdf = Path(tempfile.gettempdir()) / "bench-agreement.pdf"
+            run(
+                f"{size}: render agreement --lang zh --format pdf",
+                "<= 150 MiB at 100k",
+                ws,
+                ours(
+                    "render",
+                    agreed,
+                    "agreement",
+                    "--lang",
+                    "zh",
+                    "--format",
+                    "pdf",
+                    "-o",
+                    str(pdf),
+                    size=size,
+                ),
+                verdict=(lambda s: s["after"].peak_kib <= 150 * 1024) if size == "100k" else None,
+            )
             # A team change, then the queue: the index is kept (the code before
             # 23c040c rebuilt every row, ~200 s at 100k, so it has no side here).
             add = cli(REPO, "team", "add", "newbie@example.com", "--name", "Newbie", "--role", "agent")
