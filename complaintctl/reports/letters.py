@@ -8,7 +8,6 @@ workspace's own templates/ override the packaged defaults.
 
 from __future__ import annotations
 
-import contextlib
 import tempfile
 from collections.abc import Mapping
 from functools import lru_cache
@@ -198,12 +197,13 @@ def bundled_cjk_font(search: list[Path]) -> Path | None:
 
 def to_pdf(html: str, name: str, search: list[Path] | None = None) -> bytes:
     """Print the HTML to PDF with WeasyPrint (a real HTML/CSS engine), offline.
-    Chinese text is printed with the system's Chinese font, else a bundled one."""
-    with contextlib.ExitStack() as stack:
-        return _to_pdf(html, name, search or [], stack)
+    Chinese text is printed with the system's Chinese font, else a bundled
+    one, cut down to the letter in a folder of its own while it prints."""
+    with tempfile.TemporaryDirectory(prefix="complaintctl-font-") as folder:
+        return _to_pdf(html, name, search or [], Path(folder))
 
 
-def _to_pdf(html: str, name: str, search: list[Path], stack: contextlib.ExitStack) -> bytes:
+def _to_pdf(html: str, name: str, search: list[Path], folder: Path) -> bytes:
     allowed = None
     if _has_cjk(html) and not cjk_font_installed():
         font = bundled_cjk_font(search)
@@ -215,9 +215,7 @@ def _to_pdf(html: str, name: str, search: list[Path], stack: contextlib.ExitStac
                 fix="put a .ttf or .otf font with Chinese in templates/fonts/, install one "
                 "(Debian/Ubuntu: apt-get install fonts-noto-cjk), or use --format html",
             )
-        folder = tempfile.TemporaryDirectory(prefix="complaintctl-font-")
-        stack.callback(folder.cleanup)
-        allowed = _subset_font(font, html, Path(folder.name)).as_uri()
+        allowed = _subset_font(font, html, folder).as_uri()
         face = (
             f'<style>@font-face {{ font-family: "{CJK_FAMILY}"; src: url("{allowed}"); }}\n'
             f'body, h1, h2, th, td, p, div {{ font-family: "Noto Serif", "Noto Serif CJK SC", '
