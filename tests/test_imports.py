@@ -90,3 +90,15 @@ def test_check_imports_the_holidays_package_only_for_a_country_it_has_not_met(ws
         [sys.executable, "-m", "complaintctl", "check"], cwd=ws.root, capture_output=True, text=True
     )
     assert "no public holidays known for country 'ZZ'" in result.stdout + result.stderr
+
+
+def test_a_note_on_a_case_with_a_spaced_phone_reads_it_without_the_yaml_library(ws: Workspace) -> None:
+    """'+86 138 …' is written plain; the fast reader knows it is text without
+    asking ruamel's resolver (whose import is ~20 ms of a note)."""
+    probe(ws, *open_args(phone="+86 138 1234 1234"))
+    path = next((ws.root / "cases").rglob("C-*.yaml"))
+    assert "phone: +86 138 1234 1234\n" in path.read_text(encoding="utf-8")
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE, "note", path.stem, "hello"], cwd=ws.root, capture_output=True, text=True
+    ).stdout
+    assert json.loads(out.splitlines()[-1])["light"] == []

@@ -145,6 +145,17 @@ def test_the_scalars_read_without_ruamel_are_read_as_ruamel_reads_them() -> None
         "2026-11-22t09:30:00z",
     ]
     words += ["12ab", "1a", "2026-11-22 09:30:00 +08:00", "1_0", "1.5e-3", "6张"]
+    words += [
+        "+1 225 3036 5820",
+        "+86 138 0013 8000",
+        "+1 ",
+        ".5 e3",
+        "~ x",
+        "<< x",
+        "= x",
+        "+.inf x",
+        "+1 e3",
+    ]
     for text in [*words, "Nope", "trUE", "FALSe", "nULL", "1000000000000000000", "01", "+1", "0_1"]:
         assert_same(yamlfast._scalar(text), yamlfast._typed(text))
 
