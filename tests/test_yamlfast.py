@@ -155,6 +155,11 @@ def test_the_scalars_read_without_ruamel_are_read_as_ruamel_reads_them() -> None
         "= x",
         "+.inf x",
         "+1 e3",
+        "6222 0212 3456 7890",
+        "2026-11-22 09:30",
+        "2026-1-2 9:30:00",
+        "1 2",
+        "12.5 ",
     ]
     for text in [*words, "Nope", "trUE", "FALSe", "nULL", "1000000000000000000", "01", "+1", "0_1"]:
         assert_same(yamlfast._scalar(text), yamlfast._typed(text))

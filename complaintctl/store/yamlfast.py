@@ -198,8 +198,8 @@ def _scalar(text: str) -> Any:
         return _WORDS[text]
     if first.isalpha():
         return text  # 'n', 't', 'f': only the words above are typed
-    if " " in text and not first.isdigit():
-        return text  # '+86 138 0013 8000': of the typed scalars only a time holds a space
+    if " " in text and text[4:5] != "-":
+        return text  # '+86 138 0013 8000': of the typed scalars only a time holds a space (YYYY-...)
     if _DECIMAL.fullmatch(text):
         return int(text)
     if first.isdigit() and text[1:2] not in ("x", "o", "b") and _LETTER.search(text):
