@@ -9,6 +9,7 @@ a team can do around the tool.
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ def _oracle(ws: Workspace) -> list[str]:
     """Every file parsed, as 'check' did before it used the index."""
     found = wsmod.find_workspace(str(ws.root))
     problems = []
-    for rel in wsmod.case_files(found):
+    for rel in _walked(ws):
         path = ws.root / rel
         if path.is_symlink():
             problems.append(f"{rel}: is a symbolic link; replace it with a plain file")
@@ -46,6 +47,32 @@ def _oracle(ws: Workspace) -> list[str]:
                 elif hashlib.sha256(target.read_bytes()).hexdigest() != item["sha256"]:
                     problems.append(f"{rel}: evidence file {item['file']} was changed after it was recorded")
     return problems
+
+
+def _walked(ws: Workspace) -> list[str]:
+    """The files under cases/ as os.walk lists them (dot files left out)."""
+    out = []
+    for dirpath, dirnames, filenames in os.walk(ws.root / "cases"):
+        dirnames.sort()
+        out += [os.path.relpath(os.path.join(dirpath, n), ws.root) for n in sorted(filenames) if n[0] != "."]
+    return out
+
+
+def test_the_case_files_are_those_os_walk_lists_with_the_links_told(ws: Workspace) -> None:
+    case = ws.root / "cases/2026/11/C-20261120-AAAAAA.yaml"
+    case.parent.mkdir(parents=True)
+    case.write_text("x\n", encoding="utf-8")
+    (ws.root / "cases/2026/11/C-20261120-LINKED.yaml").symlink_to(case)
+    (ws.root / "cases/2026/11/.C-20261120-AAAAAA.yaml.x1y2z3.tmp").write_text("", encoding="utf-8")
+    (ws.root / "cases/2026/11/a-folder/b").mkdir(parents=True)
+    (ws.root / "cases/2026/11/a-folder/b/z.yaml").write_text("", encoding="utf-8")
+    (ws.root / "cases/2026/11/a-folder/note.txt").write_text("", encoding="utf-8")
+    (ws.root / "cases/2026/10").symlink_to(ws.root / "cases/2026/11")  # a linked folder: not entered
+    (ws.root / "cases/README").write_text("", encoding="utf-8")
+    listed = list(wsmod.case_files(wsmod.find_workspace(str(ws.root))))
+    assert [rel for rel, _ in listed] == _walked(ws)
+    assert [rel for rel, link in listed if link] == ["cases/2026/11/C-20261120-LINKED.yaml"]
+    assert "cases/2026/11/a-folder/b/z.yaml" in dict(listed) and "cases/README" in dict(listed)
 
 
 def _case_lines(stdout: str) -> list[str]:
@@ -262,3 +289,34 @@ def test_check_works_without_the_evidence_cache_while_another_check_writes_it(
         holder.close()
     assert (result.exit_code, _case_lines(result.stdout)) == (1, _oracle(ws))
     assert len(_oracle(ws)) == 1 and cache.read_bytes() == before
+
+
+def test_the_evidence_cache_reads_planned_blobs_a_window_at_a_time_as_it_reads_them_alone(
+    ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Windows of planned blobs (in order, out of order, repeated, not kept,
+    not planned) give what one query a blob gives."""
+    import random
+
+    from complaintctl.store import evidencecache
+
+    found = wsmod.find_workspace(str(ws.root))
+    blobs = [hashlib.sha1(str(i).encode()).hexdigest() for i in range(60)]
+    kept = evidencecache.EvidenceCache(found)
+    for i, blob in enumerate(blobs[:40]):
+        kept.keep_records(blob, [(f"evidence/C-{i}/scan.pdf", hashlib.sha256(blob.encode()).hexdigest())])
+        kept._files[blob] = hashlib.sha256(blob.encode()).hexdigest()
+    kept.save(set(blobs[:40]))
+    alone = evidencecache.EvidenceCache(found)
+    expected = {blob: (alone.records(blob), alone.sha256(blob, ws.root / "policy.yaml")) for blob in blobs}
+    alone.save(set(blobs))  # (what it learnt: the hashes of the files not kept)
+    monkeypatch.setattr(evidencecache, "WINDOW", 7)
+    rng = random.Random(4)
+    for _ in range(5):
+        planned = rng.sample(blobs, 45) + blobs[:3]
+        asked = planned[:30] + rng.sample(blobs, 20)
+        windows = evidencecache.EvidenceCache(found)
+        windows.plan(planned, planned)
+        for blob in asked:
+            assert (windows.records(blob), windows.sha256(blob, ws.root / "policy.yaml")) == expected[blob]
+        windows.save(set(blobs))

@@ -150,35 +150,10 @@ def snapshot(ws: Workspace, status: bool = True) -> Snapshot:
     if not status:
         return Snapshot(heads)
     from complaintctl.store import offrecord
+    from complaintctl.store.later import Later
 
-    later = _Later(lambda: offrecord.differ(ws, heads))
+    later = Later(lambda: offrecord.differ(ws, heads))
     return Snapshot(heads, later.get)
-
-
-class _Later:
-    """A call run on a thread (git waits on its own process, not on us)."""
-
-    def __init__(self, call: Callable[[], tuple[set[str], set[str]]]) -> None:
-        import threading
-
-        self._call = call
-        self._value: tuple[set[str], set[str]] | None = None
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        try:
-            self._value = self._call()
-        except BaseException as exc:  # handed to whoever asks for the value
-            self._error = exc
-
-    def get(self) -> tuple[set[str], set[str]]:
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        assert self._value is not None
-        return self._value
 
 
 def _trees(ws: Workspace, folders: list[str], wanted: re.Pattern[str]) -> dict[str, str]:

@@ -12,7 +12,6 @@ import errno
 import os
 import re
 import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -339,15 +338,34 @@ class FileBackup:
                 folder.rmdir()
 
 
-def case_files(ws: Workspace) -> Iterator[str]:
-    """Relative paths of every file under cases/ (for check); links included."""
+def case_files(ws: Workspace) -> list[tuple[str, bool]]:
+    """Every file under cases/ (for check), as os.walk finds them and in its
+    order (a linked folder is not entered), dot files left out: its path from
+    the workspace root, and whether it is a symbolic link (told by the folder
+    listing: no lstat of each file, ~1 s at 100k cases)."""
+    out: list[tuple[str, bool]] = []
     base = ws.root / "cases"
-    if not base.is_dir():
-        return
-    for dirpath, dirnames, filenames in os.walk(base):
-        dirnames.sort()
-        folder = os.path.relpath(dirpath, ws.root)  # strings, not Paths: 100k files took 7 s that way
-        for name in sorted(filenames):
-            if name.startswith("."):
-                continue
-            yield os.path.join(folder, name)
+    if base.is_dir():
+        _add_files_under(str(base), "cases", out)
+    return out
+
+
+def _add_files_under(path: str, rel: str, out: list[tuple[str, bool]]) -> None:
+    try:
+        with os.scandir(path) as listing:
+            entries = sorted(listing, key=lambda entry: entry.name)
+    except OSError:
+        return  # as os.walk: a folder that cannot be listed is passed over
+    folders = []
+    for entry in entries:
+        try:
+            is_folder = entry.is_dir()  # a link to a folder counts as one (and is not entered)
+        except OSError:
+            is_folder = False
+        if is_folder:
+            folders.append(entry)
+        elif not entry.name.startswith("."):
+            out.append((f"{rel}/{entry.name}", entry.is_symlink()))
+    for entry in folders:
+        if not entry.is_symlink():
+            _add_files_under(entry.path, f"{rel}/{entry.name}", out)
