@@ -132,6 +132,17 @@ def _hidden_from_git(ws: Workspace, ids: list[str]) -> None:
     (ws.root / scan).write_bytes(b"forged")
 
 
+def _evidence_gone_in_other_ways(ws: Workspace, ids: list[str]) -> None:
+    """The letter made a folder; the scan, hidden from git, deleted."""
+    letter = ws.root / f"evidence/{ids[2]}/agreement-offer-1.html"
+    letter.unlink()
+    letter.mkdir()
+    (letter / "inside.html").write_text("<p>x</p>")
+    scan = f"evidence/{ids[2]}/offer-1-1.pdf"
+    git(ws.root, "update-index", "--skip-worktree", scan)
+    (ws.root / scan).unlink()
+
+
 def _untracked(ws: Workspace, ids: list[str]) -> None:
     (ws.root / "cases/2026/11/C-20261121-NEWBAD.yaml").write_text("id: C-20261121-NEWBAD\n", encoding="utf-8")
 
@@ -230,6 +241,7 @@ def _symlink(ws: Workspace, ids: list[str]) -> None:
         _policy_change,
         _evidence,
         _evidence_committed_by_hand,
+        _evidence_gone_in_other_ways,
         _evidence_cache_damaged,
         _evidence_cache_truncated,
         _evidence_cache_of_another_shape,

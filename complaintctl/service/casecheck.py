@@ -134,13 +134,19 @@ def _naming_evidence(ws: Workspace) -> set[str]:
     return set(filter(None, found.stdout.split("\0")))
 
 
-def _hasher(heads: dict[str, str], touched: set[str], cache: EvidenceCache) -> Callable[[str, str], str]:
-    """The SHA-256 of an evidence file (``path``: where it is): kept by blob id when it is as at HEAD."""
+def _hasher(
+    heads: dict[str, str], touched: set[str], cache: EvidenceCache
+) -> Callable[[str, str], str | None]:
+    """The SHA-256 of an evidence file (``path``: where it is), None when it
+    is no file there. One as at HEAD (git's status names a tracked file that
+    was deleted or changed) is there, and its hash is kept by blob id."""
 
-    def sha_of(name: str, path: str) -> str:
+    def sha_of(name: str, path: str) -> str | None:
         blob = heads.get(name)
         if blob and name not in touched:
             return cache.sha256(blob, path)
+        if not os.path.isfile(path):
+            return None
         with open(path, "rb") as handle:
             return hashlib.sha256(handle.read()).hexdigest()
 
@@ -148,16 +154,17 @@ def _hasher(heads: dict[str, str], touched: set[str], cache: EvidenceCache) -> C
 
 
 def _evidence_problems(
-    ws: Workspace, rel: str, records: list[Record], sha_of: Callable[[str, str], str]
+    ws: Workspace, rel: str, records: list[Record], sha_of: Callable[[str, str], str | None]
 ) -> list[str]:
     """Every evidence file and letter a case names must be there, unchanged."""
     found = []
     root = str(ws.root)
     for name, recorded in records:
         path = os.path.join(root, name)  # strings: 80k Paths cost seconds at 100k cases
-        if not name.startswith("evidence/") or ".." in name.split("/") or not os.path.isfile(path):
+        sha = sha_of(name, path) if name.startswith("evidence/") and ".." not in name.split("/") else None
+        if sha is None:
             found.append(f"{rel}: evidence file {name} is missing; run 'complaintctl repair' to restore it")
-        elif sha_of(name, path) != recorded:
+        elif sha != recorded:
             found.append(
                 f"{rel}: evidence file {name} was changed after it was recorded; "
                 "run 'complaintctl repair' to restore it"
