@@ -139,3 +139,42 @@ def test_tables_of_words_are_made(rows: list[tuple[str, str, str]]) -> None:
     """A column with a word in it is text: such tables are never handed back."""
     rows = [*rows, ("a word", "C-1", "张三")]
     assert _same_as_tabulate(("A", "B", "C"), rows)
+
+
+# Letters of every kind wcwidth counts apart: ASCII, CJK (two columns),
+# combining marks and soft hyphens (none), controls (-1), emoji with a
+# zero-width joiner or a variation selector-16, an ideographic space.
+_WIDTH_LETTERS = list("ab Z张三é\u0301\u00ad\u200b\u3000👍\u2764\u200d\ufe0f\x07\x00\x1b…")
+
+
+@given(st.text(alphabet=st.sampled_from(_WIDTH_LETTERS), max_size=30) | st.text(max_size=20))
+@example("👨\u200d👩\u200d👧")
+@example("\u2764\ufe0f")
+def test_wcswidth_counts_as_wcwidths_own(text: str) -> None:
+    import wcwidth
+
+    from complaintctl.core.columns import wcswidth
+
+    assert wcswidth(text) == wcwidth.wcswidth(text)
+
+
+def _short_one_letter_at_a_time(text: str, width: int) -> str:
+    """cli/text._short as it was: a letter dropped at a time."""
+    from wcwidth import wcswidth
+
+    text = " ".join(str(text).split())
+    if text.isascii():
+        return text if len(text) <= width else text[: width - 1] + "…"
+    if wcswidth(text) <= width:
+        return text
+    while text and wcswidth(text) > width - 1:
+        text = text[:-1]
+    return text + "…"
+
+
+@given(st.text(alphabet=st.sampled_from(_WIDTH_LETTERS), max_size=40), st.integers(1, 30))
+@example("交房时间比合同约定晚了三个月，至今没有任何说明", 40)
+def test_a_cell_is_cut_where_it_was_cut_a_letter_at_a_time(text: str, width: int) -> None:
+    from complaintctl.cli.text import _short
+
+    assert _short(text, width) == _short_one_letter_at_a_time(text, width)

@@ -31,13 +31,21 @@ def _short(text: str, width: int) -> str:
     text = " ".join(str(text).split())
     if text.isascii():  # the common case: one column a character
         return text if len(text) <= width else text[: width - 1] + "…"
-    from wcwidth import wcswidth
+    from complaintctl.core.columns import wcswidth
 
-    if wcswidth(text) <= width:
+    if wcswidth(text) <= width:  # (also a text wcswidth cannot measure: -1)
         return text
-    while text and wcswidth(text) > width - 1:
-        text = text[:-1]
-    return text + "…"
+    # The longest start that fits in width - 1 columns: measured on fewer
+    # characters a start never takes more columns (no control character is
+    # in it), so it is found by halving, not by dropping a character at a time.
+    low, high = 0, len(text) - 1
+    while low < high:
+        mid = (low + high + 1) // 2
+        if wcswidth(text[:mid]) <= width - 1:
+            low = mid
+        else:
+            high = mid - 1
+    return text[:low] + "…"
 
 
 def _when(value: datetime | None) -> str:
