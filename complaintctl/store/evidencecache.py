@@ -5,12 +5,11 @@ recorded) and an evidence file's SHA-256 never change for one blob id. Kept
 in ``.git/complaintctl/vN/evidence.sqlite``, 'check' parses a committed case
 and hashes a committed evidence file only the first time it meets that
 version of it: at 100k cases, 40k of them with a signed agreement, that is
-the difference between minutes and seconds. Looked up a blob at a time in
-SQLite (the JSON file it replaces took 39 MB decoded at 100k cases), a
-window of the blobs planned at a time (one query a blob took ~1.5 s at
-100k cases). Like
-the rest of the index it is disposable: a damaged file is deleted and made
-anew, and a file another command holds is left alone.
+the difference between minutes and seconds. Read from SQLite a window of
+the blobs 'check' plans to look up at a time (the JSON file it replaces took
+39 MB decoded at 100k cases; one query a blob took ~1.5 s). Like the rest
+of the index it is disposable: a damaged file is deleted and made anew, and
+a file another command holds is left alone.
 """
 
 from __future__ import annotations
