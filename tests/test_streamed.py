@@ -139,15 +139,29 @@ def test_lists_beyond_the_queue_are_what_holding_every_row_gave(
     "as_of",
     ["2026-10-09T12:00", "2026-11-03T12:00", "2026-11-12T09:00", "2026-12-01T09:00", "2027-02-01T09:00"],
 )
-def test_overdue_is_what_holding_every_row_gave(ws: Workspace, spread: list[str], as_of: str) -> None:
+def test_overdue_is_what_holding_every_row_gave(
+    ws: Workspace, spread: list[str], as_of: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     when, pairs, oracle = every_status(ws.root, as_of)
     assert len({caseindex.month_of(rel) for rel, row in pairs if row.get("matter")}) == (
         2 if as_of >= "2026-11" else 1
     )
+    # From the queue database (the open and the unsettled cases) once every
+    # closed case was settled by then; else every row, a month at a time.
+    settled = [datetime.fromisoformat(r["settled"]["at"]) for _, r in pairs if r.get("settled")]
+    from_queue = max(settled) <= when
+    assert from_queue == (as_of >= "2026-11-12")  # (the last case is closed between these)
+    every_row = caseindex.each_row
+    read: list[str] = []
+    monkeypatch.setattr(caseindex, "each_row", lambda *a: read.append("every row") or every_row(*a))
     for warn in (False, True):
         items, problems, _when, uncommitted = reads.overdue(str(ws.root), as_of, warn)
         assert items == overdue_items(oracle, warn, when) and (problems, uncommitted) == ([], [])
         assert items or as_of < "2026-10-10"
+    assert read == ([] if from_queue else ["every row"] * 2)
+    [queue] = (ws.root / ".git" / "complaintctl").glob("v*/queue.sqlite")
+    queue.write_bytes(b"not a database" + queue.read_bytes()[14:])  # damaged: made again, same answer
+    assert reads.overdue(str(ws.root), as_of, True)[0] == overdue_items(oracle, True, when)
 
 
 def test_each_row_gives_what_month_rows_gives_from_any_rows_file(ws: Workspace, spread: list[str]) -> None:
@@ -322,3 +336,61 @@ def test_the_whole_queue_is_read_once_and_kept_as_it_is_printed(damaged_at: int 
     assert len(rows) == 2500
     assert afresh == ([] if damaged_at is None else ["damaged"])
     assert fetched == [1000, 1000, 500][: None if damaged_at is None else damaged_at // 1000]
+
+
+def _queue_tables(ws: Workspace) -> dict[str, list[tuple[Any, ...]]]:
+    import sqlite3
+
+    [path] = (ws.root / ".git" / "complaintctl").glob("v*/queue.sqlite")
+    con = sqlite3.connect(path)
+    try:
+        # (A stored row read from a rows file has its keys in another order
+        # than one read from its case file, and its blob id (the index's own
+        # key): the same row decoded, the blob left out.)
+        return {
+            table: sorted(
+                tuple(_decoded(v) for v in found) for found in con.execute(f"SELECT * FROM {table}")
+            )
+            for table in ("months", *caseindex._FILED)  # (meta: the policy key and format)
+        }
+    finally:
+        con.close()
+
+
+def _decoded(value: Any) -> Any:
+    if isinstance(value, str) and value[:1] == "{":
+        return sorted((k, json.dumps(v)) for k, v in json.loads(value).items() if k != "blob")
+    return value
+
+
+def test_the_queue_brought_forward_commit_by_commit_is_the_one_made_afresh(run: Any, ws: Workspace) -> None:
+    """Every table of queue.sqlite (the open cases, the closed ones overdue
+    still reads, when each was settled ...), kept up to date a changed file
+    at a time, is what a first build of the same commit makes."""
+    from tests.helpers import git
+
+    def same_as_afresh() -> None:
+        assert run("overdue").exit_code in (0, 1)
+        kept = _queue_tables(ws)
+        for path in (ws.root / ".git" / "complaintctl").glob("v*/queue.sqlite"):
+            path.unlink()
+        assert run("overdue").exit_code in (0, 1)
+        afresh = _queue_tables(ws)
+        assert afresh == kept
+        assert kept["watch"] or kept["queue_rows"] or not kept["settled_at"]
+
+    ids = [run(*open_args(phone=f"1380000000{i}", at=f"2026-11-2{i}T09:00")).stdout.strip() for i in range(3)]
+    same_as_afresh()
+    steps = [
+        ["note", ids[0], "Sorry", "--kind", "reply", "--channel", "phone", "--at", "2026-11-20T09:30"],
+        ["close", ids[0], "--resolution", "rejected", "--at", "2026-11-20T10:00"],  # a follow-up to come
+        ["followup", ids[0], "--satisfaction", "4", "--at", "2026-11-21T10:00"],  # settled for good
+        ["close", ids[1], "--resolution", "withdrawn", "--at", "2026-11-21T11:00"],
+        ["reopen", ids[0], "--reason", "Called again", "--at", "2026-11-22T09:30"],
+    ]
+    for args in steps:
+        result = run(*args)
+        assert result.exit_code == 0, (args, result.stderr)
+        same_as_afresh()
+    git(ws.root, "checkout", "-q", "HEAD~2")  # back in history: months at other trees
+    same_as_afresh()

@@ -183,17 +183,25 @@ def statuses(policy: Policy, rows: Sequence[Row], as_of: datetime, cal: Calendar
 
 
 def done_by(row: Row, as_of: datetime) -> bool:
-    """Nothing of the case can be late or near its limit at ``as_of`` or after:
-    settled by then with every clock stopped (indexrow.settled), every
-    measure done, and on no matter (a later case on it can raise it)."""
+    """Nothing of the case can be late or near its limit at ``as_of`` or after."""
+    since = done_from(row)
+    return since is not None and since <= as_of
+
+
+def done_from(row: Row) -> datetime | None:
+    """From when nothing of the case can be late or near its limit: when it
+    was settled (indexrow.settled), if then every clock was stopped, every
+    measure is done and it is on no matter (a later case on it can raise
+    it); else None (not as the case stands)."""
     settled = row.get("settled")
-    return bool(
+    if (
         settled
         and settled.get("complete")
-        and datetime.fromisoformat(settled["at"]) <= as_of
         and not row.get("matter")
         and all(m[3] for m in row.get("measures") or ())
-    )
+    ):
+        return datetime.fromisoformat(settled["at"])
+    return None
 
 
 def needs_calendar(policy: Policy) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -571,30 +572,56 @@ def overdue(
     """What 'overdue' lists as of ``as_of`` (sorted: see core/overdue.py),
     the files that could not be read, the moment, the files not on record.
 
-    Read a month at a time, and each case made into its few items as it is
-    read: a case settled by then with every clock stopped and every measure
-    done cannot be late (at 100k cases most are), and no row is kept but
-    those on a matter, whose severity waits for every case on it."""
+    Read from the queue database when every closed case was settled by
+    then: the open cases and the closed ones not settled for good (a
+    follow-up or a measure to come, or on a matter), a row at a time; the
+    other cases cannot be late (at 100k cases most are). Else (an --as-of
+    before a case was closed; a queue file that cannot be used) every case,
+    a month at a time."""
+    import sqlite3
+
+    from complaintctl.core import timeline
+
+    ws = workspace.find_workspace(root)
+    when = when_of(ws, as_of)
+    try:
+        with caseindex.stored_queue(ws) as queue:
+            until = queue.settled_until() if queue is not None else None
+            if queue is not None and (until is None or until <= timeline.micros(when)):
+                unsettled = ((rel, caseindex.loads(text)) for rel, text in queue.each_unsettled())
+                items, problems = _late(ws, when, warn, itertools.chain(queue.problems(), unsettled))
+                return items, problems, when, queue.snap.uncommitted()
+    except (sqlite3.DatabaseError, caseindex.Damaged) as exc:
+        if not isinstance(exc, sqlite3.OperationalError):  # not locked: damaged
+            caseindex.forget_queue(ws)
+    snap = caseindex.snapshot(ws)
+    items, problems = _late(ws, when, warn, _committed(ws, snap, when))
+    return items, problems, when, snap.uncommitted()
+
+
+def _late(
+    ws: Workspace, when: datetime, warn: bool, found: Iterable[tuple[str, Any] | Any]
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """The items of these cases (rows, and problems: files that could not be
+    read) as of ``when``, and the problems' messages. A case settled for
+    good by then is passed over, and no row is kept but those on a matter,
+    whose severity waits for every case on it."""
     from collections import defaultdict
 
     from complaintctl.core import casestatus
     from complaintctl.core import overdue as listing
-    from complaintctl.store import caseindex
 
-    ws = workspace.find_workspace(root)
     policy = ws.policy
-    when = when_of(ws, as_of)
     cal = caseindex.calendar(ws)
-    snap = caseindex.snapshot(ws)
     items: list[dict[str, Any]] = []
     problems: list[str] = []
     on_matter: list[Any] = []  # rows on a matter, evaluated when all its peers are known
     peers: dict[tuple[str, str], list[Any]] = defaultdict(list)
-    for found in _committed(ws, snap, when):
-        if isinstance(found, caseindex.Problem):
-            problems.append(found.message)
+    for entry in found:
+        if isinstance(entry, caseindex.Problem):
+            problems.append(entry.message)
             continue
-        row = found[1]
+        row = entry[1]
         if datetime.fromisoformat(row["opened_at"]) > when or casestatus.done_by(row, when):
             continue
         if row.get("matter"):
@@ -606,7 +633,7 @@ def overdue(
     for row in on_matter:
         items += listing.items(casestatus.status(policy, row, when, cal, peers), warn, when)
     items.sort(key=listing.sort_key)
-    return items, problems, when, snap.uncommitted()
+    return items, problems
 
 
 def _committed(

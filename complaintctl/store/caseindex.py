@@ -836,7 +836,7 @@ PERSON_KEYS = (*PEER_KEYS, "closed_at", "resolution", "executed")
 # makes the command read the months through the rows files into a database
 # in memory: slower, never wrong.
 
-QUEUE_FORMAT = "3"  # the tables' layout: another one is dropped and made again
+QUEUE_FORMAT = "4"  # the tables' layout: another one is dropped and made again
 QUEUE_BUSY_S = 2.0  # how long to wait for another command writing the file
 _TABLES = {
     "meta": "(name TEXT PRIMARY KEY, value TEXT NOT NULL)",
@@ -855,6 +855,12 @@ _TABLES = {
     "people": "(month TEXT NOT NULL, path TEXT NOT NULL, entry TEXT NOT NULL)",
     "person_keys": "(key TEXT NOT NULL, month TEXT NOT NULL, path TEXT NOT NULL)",
     "problems": "(month TEXT NOT NULL, path TEXT NOT NULL, message TEXT NOT NULL)",
+    # The closed cases 'overdue' may still list (a follow-up or a measure to
+    # come, or on a matter: casestatus.done_from is None), each one's full row;
+    # and when each closed case was settled (µs), so that 'overdue' knows from
+    # when no closed case outside 'watch' can be late.
+    "watch": "(month TEXT NOT NULL, path TEXT NOT NULL, row TEXT NOT NULL)",
+    "settled_at": "(month TEXT NOT NULL, path TEXT NOT NULL, at INTEGER NOT NULL)",
 }
 # Every table is ordered and replaced by (month, path): the order month_rows
 # gives, and what a change of one file touches.
@@ -867,10 +873,13 @@ _INDEXES = (
     "CREATE INDEX person_key ON person_keys (key)",
     "CREATE INDEX person_keys_path ON person_keys (month, path)",
     "CREATE INDEX problems_path ON problems (month, path)",
+    "CREATE INDEX watch_path ON watch (month, path)",
+    "CREATE INDEX settled_at_path ON settled_at (month, path)",
+    "CREATE INDEX settled_at_at ON settled_at (at)",
 )
 # What sqlite_master must hold, exactly (SQLite keeps each statement as given).
 _LAYOUT = (*(f"CREATE TABLE {name} {columns}" for name, columns in _TABLES.items()), *_INDEXES)
-_FILED = ("queue", "queue_rows", "peers", "people", "person_keys", "problems")
+_FILED = ("queue", "queue_rows", "peers", "people", "person_keys", "problems", "watch", "settled_at")
 CHANGES_FROM = 200  # more changed files in a month than this: read it through month_rows
 
 
@@ -987,6 +996,24 @@ class Queue:
         found = self.con.execute("SELECT path, message FROM problems ORDER BY month, path")
         return [Problem(str(path), str(message)) for path, message in found]
 
+    def settled_until(self) -> int | None:
+        """When (µs) the last closed case was settled; None: none is."""
+        (found,) = self.con.execute("SELECT max(at) FROM settled_at").fetchone()
+        return None if found is None else int(found)
+
+    def each_unsettled(self) -> Iterator[tuple[str, str]]:
+        """(path, row as JSON text) of every case not settled for good (open,
+        or in 'watch'), in path order, a row at a time: once every closed
+        case is settled (settled_until), no other case can be late."""
+        import heapq
+
+        tables = [
+            self.con.execute(f"SELECT month, path, row FROM {table} ORDER BY month, path")
+            for table in ("queue_rows", "watch")
+        ]
+        for _month, path, row in heapq.merge(*tables, key=lambda found: (found[0], found[1])):
+            yield str(path), str(row)
+
 
 T = TypeVar("T")
 
@@ -1091,6 +1118,26 @@ def queue(
             con.execute("COMMIT")
         con.close()
         snap.uncommitted()  # no 'git status' outlives the queue: a commit may follow
+
+
+@contextlib.contextmanager
+def stored_queue(ws: Workspace) -> Iterator[Queue | None]:
+    """The queue database as ``queue`` gives it, but only from its file:
+    None when that cannot be used (locked, unwritable, no month folder yet),
+    for a caller that then reads the rows files a month at a time (a queue
+    made in memory holds every row while it is made)."""
+    import sqlite3
+
+    snap = snapshot(ws)
+    con = _synced(ws, snap, _policy_key(ws), None) if snap.months() else None
+    try:
+        yield None if con is None else Queue(con, snap, True)
+    finally:
+        if con is not None:
+            with contextlib.suppress(sqlite3.Error):
+                con.execute("COMMIT")
+            con.close()
+        snap.uncommitted()  # no 'git status' outlives the queue
 
 
 def _queue_file(ws: Workspace) -> Path:
@@ -1263,11 +1310,15 @@ def _fill(con: Any, prepared: Iterable[tuple[str, Prepared] | None], heads: Mapp
 
 
 def _prepare(month: str, items: Iterable[Item], problems: Iterable[Problem]) -> Prepared:
-    """A month's rows for the tables: open ones to the queue, matter peers, people."""
-    from complaintctl.core import timeline
+    """A month's rows for the tables: open ones to the queue, matter peers,
+    people, the closed ones 'overdue' still reads, when each was settled."""
+    from complaintctl.core import casestatus, timeline
 
     out: Prepared = {table: [] for table in _FILED}
     for rel, row in items:
+        settled = row.get("settled")
+        if settled:
+            out["settled_at"].append((month, rel, timeline.micros(datetime.fromisoformat(settled["at"]))))
         if row.get("matter"):
             entry = {k: row.get(k) for k in PEER_KEYS}
             out["peers"].append((month, rel, row["category"], row["matter"], _dumps(entry)))
@@ -1280,6 +1331,10 @@ def _prepare(month: str, items: Iterable[Item], problems: Iterable[Problem]) -> 
             out["queue"].append((month, rel, row["id"], row["state"], owner, row["category"],
                                  row.get("matter"), opened, words))  # fmt: skip
             out["queue_rows"].append((month, rel, _dumps(row)))
+        elif casestatus.done_from(row) is None:
+            # As the rows file keeps it: a settled case's raw facts left out.
+            kept = {k: v for k, v in row.items() if k not in FACTS} if _settled(cast(Any, row)) else row
+            out["watch"].append((month, rel, _dumps(kept)))
     out["problems"] = [(month, p.path, p.message) for p in problems]
     return out
 
