@@ -1111,13 +1111,8 @@ def queue(
         loaded = month_rows(ws, snap, snap.months(), progress)
         _fill(con, ((m, _prepare(m, loaded.items[m], loaded.problems[m])) for m in snap.months()), {})
         con.execute("BEGIN")
-    try:
-        yield Queue(con, snap, on_disk)
-    finally:
-        with contextlib.suppress(sqlite3.Error):
-            con.execute("COMMIT")
-        con.close()
-        snap.uncommitted()  # no 'git status' outlives the queue: a commit may follow
+    with _held(con, snap, on_disk) as found:
+        yield found
 
 
 @contextlib.contextmanager
@@ -1126,18 +1121,29 @@ def stored_queue(ws: Workspace) -> Iterator[Queue | None]:
     None when that cannot be used (locked, unwritable, no month folder yet),
     for a caller that then reads the rows files a month at a time (a queue
     made in memory holds every row while it is made)."""
-    import sqlite3
-
     snap = snapshot(ws)
     con = _synced(ws, snap, _policy_key(ws), None) if snap.months() else None
-    try:
-        yield None if con is None else Queue(con, snap, True)
-    finally:
-        if con is not None:
-            with contextlib.suppress(sqlite3.Error):
-                con.execute("COMMIT")
-            con.close()
+    if con is None:
         snap.uncommitted()  # no 'git status' outlives the queue
+        yield None
+        return
+    with _held(con, snap, True) as found:
+        yield found
+
+
+@contextlib.contextmanager
+def _held(con: Any, snap: Snapshot, on_disk: bool) -> Iterator[Queue]:
+    """The queue in the read transaction ``con`` holds, ended (and the
+    snapshot's 'git status' waited for) when the caller is done."""
+    import sqlite3
+
+    try:
+        yield Queue(con, snap, on_disk)
+    finally:
+        with contextlib.suppress(sqlite3.Error):
+            con.execute("COMMIT")
+        con.close()
+        snap.uncommitted()  # no 'git status' outlives the queue: a commit may follow
 
 
 def _queue_file(ws: Workspace) -> Path:
