@@ -815,12 +815,12 @@ def build_workspace(ws: Path, size: int, end: datetime, exact: bool, verify_ever
 
     t2 = time.perf_counter()
     git(ws, "config", "core.splitIndex", "true")  # as 'init' sets them
-    git(ws, "config", "core.untrackedCache", "true")
+    git(ws, "config", "core.untrackedCache", "false")
     git(ws, "-c", f"checkout.workers={workers}", "reset", "--hard", "--quiet")
     phases["checkout"] = time.perf_counter() - t2
 
     t3 = time.perf_counter()
-    git(ws, "status", "--porcelain")  # fills the untracked cache
+    git(ws, "status", "--porcelain")  # refreshes the files' stat data in the index, as a user's first status
     # git leaves every entry of a split index in its own part after a
     # checkout of many files in one second; a workspace in use has them in
     # the shared part (complaintctl's first commit splits it afresh, see

@@ -121,7 +121,7 @@ class Team:
             done = cli("setup", root=clone, actor=actor)
             if done.code != 0:
                 complain("setup", done)
-            git(clone, "status", "--porcelain")  # fills the untracked cache, as a user's first status
+            git(clone, "status", "--porcelain")  # a user's first status (it refreshes the index)
         self.phases["2 setups"] = time.perf_counter() - t
         self.base = git(self.b, "rev-parse", "HEAD").strip()
         self.round = 0

@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -351,21 +352,60 @@ def test_a_commit_someone_makes_meanwhile_survives_the_roll_back(
     run: Any, ws: Workspace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """HEAD moved by another git while a note commits: the note is refused
-    and undone, and the other commit stays where it is."""
+    and undone, and the other commit stays where it is. (The other git
+    commits once the note's staging has let go of the index, as it would
+    have to; it commits its own file only, the note's being staged.)"""
     case_id = run(*open_args()).stdout.strip()
     path = case_path(ws.root, case_id)
     before = path.read_bytes()
-    real = gitplumb._write_trees
+    real_trees, real_stage = gitplumb._write_trees, gitplumb._stage
+    staged = threading.Event()
+
+    def stage(*args: Any) -> None:
+        real_stage(*args)
+        staged.set()
 
     def and_someone_commits(root: Path, trees: Any) -> None:
-        real(root, trees)
+        real_trees(root, trees)
+        assert staged.wait(60)
         (ws.root / "mine.txt").write_text("mine\n")
         git(ws.root, "add", "mine.txt")
-        git(ws.root, "commit", "-q", "-m", "the user's own commit")
+        git(ws.root, "commit", "-q", "-m", "the user's own commit", "--", "mine.txt")
 
+    monkeypatch.setattr(gitplumb, "_stage", stage)
     monkeypatch.setattr(gitplumb, "_write_trees", and_someone_commits)
     result = run("note", case_id, "Called back")
     assert result.exit_code == 1 and "HEAD moved while this command was committing" in result.stderr
     assert ws.head_subject() == "the user's own commit"
     assert path.read_bytes() == before and ws.status() == ""
+    _index_is_head(ws)
+
+
+def test_a_failure_while_the_index_is_staged_waits_for_it_then_puts_it_back(
+    run: Any, ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The index is staged on its own git while the trees are made. When
+    making them fails, the roll-back runs only once that git is done: the
+    index entry is put back, not left staged (nor the roll-back refused by
+    git's index lock)."""
+    case_id = run(*open_args()).stdout.strip()
+    path = case_path(ws.root, case_id)
+    before, commits = path.read_bytes(), ws.commits()
+    real_stage = gitplumb._stage
+
+    def slow_stage(*args: Any) -> None:
+        real_stage(*args)
+        lock = ws.root / ".git" / "index.lock"
+        lock.write_bytes(b"")  # git still holding the index when the trees fail
+        time.sleep(0.5)
+        lock.unlink()
+
+    def refused(root: Path, trees: Any) -> None:
+        raise GitError("git refused the trees")
+
+    monkeypatch.setattr(gitplumb, "_stage", slow_stage)
+    monkeypatch.setattr(gitplumb, "_write_trees", refused)
+    result = run("note", case_id, "Called back")
+    assert (result.exit_code, result.stderr) == (1, "complaintctl: git refused the trees\n")
+    assert ws.commits() == commits and path.read_bytes() == before
     _index_is_head(ws)

@@ -22,9 +22,13 @@ from tests.helpers import Workspace, git, open_args
 
 pytestmark = pytest.mark.slow
 
+# The count is kept under a lock (mkdir is atomic): a command runs some of
+# its gits at once, and a count read while another writes it reads nothing.
 STAND_IN = """#!/bin/sh
+while ! mkdir "$KILL_COUNTER.lock" 2>/dev/null; do sleep 0.01; done
 n=$(($(cat "$KILL_COUNTER") + 1))
 echo $n > "$KILL_COUNTER"
+rmdir "$KILL_COUNTER.lock"
 if [ "$n" = "$KILL_AT" ] && [ "$KILL_WHEN" = before ]; then kill -9 $PPID; exit 1; fi
 "$REAL_GIT" "$@"
 code=$?

@@ -375,6 +375,22 @@ def test_setup_adds_the_attribute_to_an_older_workspace(tmp_path: Path) -> None:
     assert a.ok("setup") == "Already set up: git's merge driver for case files, and 'git pull' merges."
 
 
+def test_setup_turns_git_s_untracked_cache_off_and_the_next_command_drops_it(tmp_path: Path) -> None:
+    """An older workspace was set up with git's untracked cache on: after
+    'setup' the next command's index write leaves it out of .git/index."""
+    a = Clone(example_workspace(tmp_path / "alice"))
+    a.git("config", "core.untrackedCache", "true")
+    a.git("status", "--porcelain")  # git fills the cache and writes it into the index
+    index = a.root / ".git" / "index"
+    assert b"UNTR" in index.read_bytes()
+    assert "set git config core.untrackedCache" in a.ok("setup").splitlines()
+    assert a.git("config", "core.untrackedCache").strip() == "false"
+    case_id = a.ok(*open_args())
+    assert b"UNTR" not in index.read_bytes()
+    assert a.ok("note", case_id, "Called back").startswith(f"{case_id}: Note")
+    assert b"UNTR" not in index.read_bytes() and a.clean()
+
+
 def test_first_sync_creates_the_remote_branch(tmp_path: Path) -> None:
     remote = tmp_path / "remote.git"
     subprocess.run(["git", "init", "--quiet", "--bare", str(remote)], check=True)

@@ -92,7 +92,12 @@ def configure(root: Path) -> list[str]:
         # on divergent branches or rebasing events out of time order.
         "pull.rebase": "false",
         "core.splitIndex": "true",
-        "core.untrackedCache": "true",
+        # Off, and dropped from the index by git at its next write: every
+        # status complaintctl asks is of named paths, which git never answers
+        # from it, while each command's index write rewrote it (2 MB, ~35 ms a
+        # command at 100k cases). A plain 'git status' there takes ~0.7 s
+        # instead of ~0.35 s.
+        "core.untrackedCache": "false",
     }
     changed = []
     for key, value in settings.items():
