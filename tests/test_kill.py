@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -56,9 +57,26 @@ class Killer:
         """(exit code, git calls made); at=0 kills nothing."""
         self.counter.write_text("0")
         env = {**self.env, "KILL_AT": str(at), "KILL_WHEN": when}
-        code = subprocess.run(
-            [sys.executable, "-m", "complaintctl", *words], env=env, capture_output=True
-        ).returncode
+        # In a process group of its own, so that the gits a killed command
+        # had running (it runs some at once) can be waited for: they go on
+        # to the end, as they would, before anything looks at the workspace.
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "complaintctl", *words],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        code = proc.wait()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(proc.pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.01)
+        else:
+            raise AssertionError("a git the command started is still running after 60 s")
         return code, int(self.counter.read_text())
 
 
