@@ -9,6 +9,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from complaintctl.core import deadlines, events, lifecycle, severity
 from complaintctl.core.deadlines import Calendar, Limit
@@ -65,6 +67,41 @@ def test_china_make_up_working_saturday_and_national_day() -> None:
     assert deadlines.add_work(cal, t("2026-10-09T17:00"), 3 * H) == t("2026-10-10T11:00")
     # 30 Sep 17:00 + 2h: 1h that day, then the National Day holiday until 8 Oct (a Thursday).
     assert deadlines.add_work(cal, t("2026-09-30T17:00"), 2 * H) == t("2026-10-08T10:00")
+
+
+WORK_CAL = calendar.build(POLICY)  # shared by the examples: its running total grows both ways
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    start=st.datetimes(datetime(2025, 1, 1), datetime(2027, 12, 31)).map(lambda d: d.replace(tzinfo=TZ)),
+    seconds=st.one_of(
+        st.integers(1, 400 * 3600).map(float),  # whole seconds, as limits are
+        st.sampled_from([H, 8 * H, 9 * H, 16 * H, 40 * H]),  # whole working days and hours
+        st.integers(1, 10**12).map(lambda us: us / 10**6),  # what is left of a limit after spans
+    ),
+)
+def test_add_work_gives_the_first_instant_with_that_much_working_time(
+    start: datetime, seconds: float
+) -> None:
+    assert WORK_CAL is not None
+    due = deadlines.add_work(WORK_CAL, start, seconds)
+    tick = timedelta(microseconds=1)
+    assert due > start
+    assert deadlines.work_seconds(WORK_CAL, start, due) == pytest.approx(seconds, abs=1e-6)
+    assert deadlines.work_seconds(WORK_CAL, start, due - tick) < seconds
+
+
+def test_a_calendar_looked_at_late_first_then_early_answers_as_a_new_one() -> None:
+    late, early = t("2026-12-30T17:00"), t("2025-02-03T10:00")
+    used = calendar.build(POLICY)
+    assert used is not None
+    deadlines.add_work(used, late, 30 * H)  # its running total starts at the end of 2026
+    for start in (early, late, t("2025-09-30T17:30")):
+        fresh = calendar.build(POLICY)
+        assert fresh is not None
+        assert deadlines.add_work(used, start, 30 * H) == deadlines.add_work(fresh, start, 30 * H)
+        assert deadlines.work_seconds(used, early, start) == deadlines.work_seconds(fresh, early, start)
 
 
 @pytest.mark.parametrize(

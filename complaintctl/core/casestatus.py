@@ -63,12 +63,28 @@ def peers_by_matter(rows: Iterable[Row]) -> dict[tuple[str, str], list[severity.
     return groups
 
 
+@dataclass(frozen=True)
+class Basis:
+    """What ``status`` reads of a row that no moment changes: made once where
+    one row is looked at many times (timeline.timeline)."""
+
+    facts: deadlines.Facts
+    fired: tuple[Rise, ...]  # every severity rule's rise, whenever (no peers)
+    last_progress: datetime
+
+
+def basis(policy: Policy, row: Row) -> Basis:
+    fired = severity.rules_fired(policy, row["severity_facts"], None)
+    return Basis(deadlines.facts_from_json(row["clock_facts"]), tuple(fired), _last_progress(policy, row))
+
+
 def status(
     policy: Policy,
     row: Row,
     as_of: datetime,
     cal: Calendar | None,
     peers: Mapping[tuple[str, str], Sequence[severity.Peer]],
+    known: Basis | None = None,
 ) -> CaseStatus:
     done = row.get("settled")
     if done and as_of >= datetime.fromisoformat(done["at"]):
@@ -86,13 +102,16 @@ def status(
             )
     matter = row.get("matter")
     group = peers.get((row["category"], matter), ()) if matter else ()
-    level, rises = severity.effective(policy, row["severity_facts"], as_of, group)
-    facts = deadlines.facts_from_json(row["clock_facts"])
+    if group:  # other cases on the matter can raise it: nothing is known beforehand
+        known = None
+    fired = known.fired if known else None
+    level, rises = severity.effective(policy, row["severity_facts"], as_of, group, fired)
+    facts = known.facts if known else deadlines.facts_from_json(row["clock_facts"])
     limits = policy.limits_for(level, bool(row["urgent"]))
     states = tuple(deadlines.evaluate(facts, limits, as_of, policy.time_limits.warn_at, cal))
     stalled = None
-    if not row.get("resolution") and row["state"] in _open_states(policy):
-        last = _last_progress(policy, row)
+    if not row.get("resolution") and row["state"] in policy.open_states:
+        last = known.last_progress if known else _last_progress(policy, row)
         escalated_at = row.get("last_escalated_at")
         escalated = datetime.fromisoformat(escalated_at) if escalated_at else None
         late = [c for c in states if c.status == "breached" and c.stopped is None and c.due is not None]
@@ -150,7 +169,7 @@ def _below_direct_tier(policy: Policy, row: Row, level: str) -> str | None:
     direct_tier; below it, it is flagged until escalated."""
     if not policy.rules.serious_at_direct_tier:
         return None
-    names = [t.name for t in policy.tiers]
+    names = policy.tier_names
     if row["tier"] not in names or names.index(row["tier"]) >= names.index(policy.direct_tier):
         return None
     if row["urgent"] or level == policy.severities[-1]:
@@ -167,14 +186,9 @@ def level(policy: Policy, row: Row, as_of: datetime, peers: Sequence[severity.Pe
     return severity.effective(policy, row["severity_facts"], as_of, peers)[0]
 
 
-def open_states(policy: Policy) -> set[str]:
+def open_states(policy: Policy) -> frozenset[str]:
     """States in which a case can still be closed: the case is open."""
-    return _open_states(policy)
-
-
-def _open_states(policy: Policy) -> set[str]:
-    """States in which a case can still be closed: the case is open."""
-    return {s for t in policy.transitions if t.command == "close" for s in t.from_states}
+    return policy.open_states
 
 
 def statuses(policy: Policy, rows: Sequence[Row], as_of: datetime, cal: Calendar | None) -> list[CaseStatus]:

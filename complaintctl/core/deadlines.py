@@ -12,6 +12,7 @@ waits on the customer (``pause_states``).
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -42,7 +43,10 @@ class Calendar:
     _windows: dict[int, tuple[datetime, datetime] | None] = field(
         default_factory=dict, compare=False, repr=False
     )
-    _before: dict[int, float] = field(default_factory=dict, compare=False, repr=False)
+    # Working seconds from the first day looked at to the start of each day
+    # from _origin[0] on: ascending, so add_work can search it.
+    _origin: list[int] = field(default_factory=list, compare=False, repr=False)
+    _totals: list[float] = field(default_factory=list, compare=False, repr=False)
 
     def window(self, day: date) -> tuple[datetime, datetime] | None:
         key = day.toordinal()
@@ -63,20 +67,48 @@ class Calendar:
 
     def before(self, ordinal: int) -> float:
         """Working seconds from an origin to the start of that day (may be < 0)."""
-        table = self._before
-        if not table:
-            table[ordinal] = 0.0
-            return 0.0
-        if ordinal in table:
-            return table[ordinal]
-        lo, hi = min(table), max(table)
-        if ordinal > hi:
-            for d in range(hi, ordinal):
-                table[d + 1] = table[d] + self.day_seconds(d)
-        else:
-            for d in range(lo - 1, ordinal - 1, -1):
-                table[d] = table[d + 1] - self.day_seconds(d)
-        return table[ordinal]
+        totals = self._totals
+        if not totals:
+            self._origin.append(ordinal)
+            totals.append(0.0)
+        first = self._origin[0]
+        if ordinal < first:  # rare: a day before any looked at so far
+            earlier = [0.0] * (first - ordinal)
+            total = totals[0]
+            for d in range(first - 1, ordinal - 1, -1):
+                total -= self.day_seconds(d)
+                earlier[d - ordinal] = total
+            totals[:0] = earlier
+            self._origin[0] = first = ordinal
+        self._extend(ordinal - first + 1)
+        return totals[ordinal - first]
+
+    def _extend(self, length: int) -> None:
+        totals, day = self._totals, self._origin[0] + len(self._totals) - 1
+        while len(totals) < length:
+            totals.append(totals[-1] + self.day_seconds(day))
+            day += 1
+
+    def reach(self, start: date, position: float) -> datetime | None:
+        """The instant at which the running total reaches ``position``, looking
+        no earlier than the day after ``start`` and within MAX_DAYS of it."""
+        origin = start.toordinal() + 1
+        self.before(origin)
+        totals, first = self._totals, self._origin[0]
+        # The first day whose end is at or past the position (its start is before it).
+        while totals[-1] < position:
+            if len(totals) + first > origin + MAX_DAYS:
+                return None
+            self._extend(len(totals) + 64)
+        end = bisect.bisect_left(totals, position, origin - first + 1)
+        if (
+            totals[end - 1] == totals[end]
+        ):  # reached as that day starts (nothing to add): the next working day
+            end = bisect.bisect_right(totals, position, end)
+        day = first + end - 1
+        window = self.window(date.fromordinal(day))
+        assert window is not None  # a day with working time
+        return window[0] + timedelta(seconds=position - totals[end - 1])
 
 
 def calendar_seconds(a: datetime, b: datetime) -> float:
@@ -104,20 +136,23 @@ def work_seconds(cal: Calendar, a: datetime, b: datetime) -> float:
 
 
 def add_work(cal: Calendar, start: datetime, seconds: float) -> datetime:
-    """The instant when ``seconds`` of working time have passed since start."""
+    """The instant when ``seconds`` of working time have passed since start:
+    in start's own day if it holds them, else found in the running total."""
     day = start.astimezone(cal.tz).date()
-    remaining = seconds
-    for _ in range(MAX_DAYS):
-        window = cal.window(day)
-        if window is not None:
-            begin = max(window[0], start)
-            if window[1] > begin:
-                available = (window[1] - begin).total_seconds()
-                if remaining <= available:
-                    return begin + timedelta(seconds=remaining)
-                remaining -= available
-        day += timedelta(days=1)
-    raise ValueError("no working time found in ten years; check business_hours in policy.yaml")
+    window = cal.window(day)
+    done = 0.0  # working seconds of start's day before start
+    if window is not None:
+        begin = max(window[0], start)
+        if window[1] > begin:
+            if seconds <= (window[1] - begin).total_seconds():
+                return begin + timedelta(seconds=seconds)
+            done = (begin - window[0]).total_seconds()
+        else:
+            done = (window[1] - window[0]).total_seconds()
+    due = cal.reach(day, cal.before(day.toordinal()) + done + seconds)
+    if due is None:
+        raise ValueError("no working time found in ten years; check business_hours in policy.yaml")
+    return due
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ currencies) comes from here; no other module hard-codes the house rules.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -272,18 +273,36 @@ class Policy:
     def repeat_severity(self) -> str:
         return self.severity_rules.repeat
 
-    def limits_for(self, severity: str, urgent: bool) -> dict[str, Limit]:
+    def limits_for(self, severity: str, urgent: bool) -> Mapping[str, Limit]:
         """The limit of each clock for a case of this severity and urgency."""
-        out = {}
-        for clock, rules in self.time_limits.rules.items():
-            for rule in rules:
-                if rule.urgent is not None and rule.urgent != urgent:
-                    continue
-                if rule.severities is not None and severity not in rule.severities:
-                    continue
-                out[clock] = rule.limit
-                break
-        return out
+        table = self._limits
+        if (severity, urgent) not in table:
+            out = {}
+            for clock, rules in self.time_limits.rules.items():
+                for rule in rules:
+                    if rule.urgent is not None and rule.urgent != urgent:
+                        continue
+                    if rule.severities is not None and severity not in rule.severities:
+                        continue
+                    out[clock] = rule.limit
+                    break
+            table[(severity, urgent)] = MappingProxyType(out)
+        return table[(severity, urgent)]
+
+    # Looked up for every case a bulk read rows (a cold build, a report):
+    # worked out once per policy. (Not fields: policy_key and == see none of them.)
+    @functools.cached_property
+    def _limits(self) -> dict[tuple[str, bool], Mapping[str, Limit]]:
+        return {}
+
+    @functools.cached_property
+    def tier_names(self) -> tuple[str, ...]:
+        return tuple(t.name for t in self.tiers)
+
+    @functools.cached_property
+    def open_states(self) -> frozenset[str]:
+        """States in which a case can still be closed: the case is open."""
+        return frozenset(s for t in self.transitions if t.command == "close" for s in t.from_states)
 
     def member(self, actor: str) -> Member | None:
         """The member with this id (e-mail ids compare case-insensitively)."""
@@ -291,7 +310,7 @@ class Policy:
         return next((m for m in self.team if m.id.casefold() == wanted), None)
 
     def tier_index(self, name: str) -> int:
-        return [t.name for t in self.tiers].index(name)
+        return self.tier_names.index(name)
 
     def severity_rank(self, name: str) -> int:
         return self.severities.index(name)

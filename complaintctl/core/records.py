@@ -102,6 +102,11 @@ MEASURE_KEYS = ("no", "offer", "text", "by", "due", "status")
 OFFER_KEYS = ("no", "amount", "currency", "kind", "terms", "status", "at", "by")
 OFFER_OPTIONAL = ("bottom_line", "charged", "due", "arithmetic", "approved_by", "not_overcharge")
 OFFER_STATUSES = ("pending-approval", "open", "accepted", "refused", "withdrawn", "superseded")
+# (Made once: validate_case checks every event of every case of a cold build.)
+_EVENT_REQUIRED = EVENT_KEYS[:3]
+_EVENT_OPTIONAL = EVENT_KEYS[3:]
+_CUSTOMER_OPTIONAL = CUSTOMER_KEYS[1:]
+_ACTIONS = ("open", "severity", *COMMANDS)  # the lifecycle's commands, 'open' and the rules' rise
 
 
 # cases/YYYY/MM/<id>.yaml, the folder being the id's year and month.
@@ -225,16 +230,19 @@ def check_email(email: str) -> str:
 
 
 def _time(value: Any, path: v.Path) -> str:
-    text = v.string(value, path)
+    _when(value, path)
+    return str(value)
+
+
+def _when(value: Any, path: v.Path) -> datetime:
     try:
-        parse_time(text)
+        return parse_time(v.string(value, path))
     except ValueError:
         v.fail(
             path,
             f"{v.dotted(path)} is not a time with an offset",
             "write 2026-11-22T09:30:00+08:00",
         )
-    return text
 
 
 def validate_case(data: Any, policy: Policy, expected_id: str | None = None) -> Mapping[str, Any]:
@@ -255,14 +263,14 @@ def validate_case(data: Any, policy: Policy, expected_id: str | None = None) -> 
     v.choice(case["state"], ("state",), policy.states, "state")
     v.choice(case["severity"], ("severity",), policy.severities, "severity")
     v.boolean(case["urgent"], ("urgent",))
-    v.choice(case["tier"], ("tier",), [t.name for t in policy.tiers], "tier")
+    v.choice(case["tier"], ("tier",), policy.tier_names, "tier")
     v.string(case["owner"], ("owner",))
     v.choice(case["channel"], ("channel",), policy.channels, "channel")
     v.choice(case["category"], ("category",), policy.categories, "category")
     _time(case["opened_at"], ("opened_at",))
     v.string(case["opened_by"], ("opened_by",))
     customer = v.mapping(case["customer"], ("customer",))
-    v.keys(customer, ("customer",), ("name",), CUSTOMER_KEYS[1:])
+    v.keys(customer, ("customer",), ("name",), _CUSTOMER_OPTIONAL)
     v.string(customer["name"], ("customer", "name"))
     for key in CUSTOMER_KEYS[1:]:
         if key in customer:
@@ -341,14 +349,14 @@ def validate_case(data: Any, policy: Policy, expected_id: str | None = None) -> 
     for i, raw in enumerate(events):
         path = ("events", i)
         event = v.mapping(raw, path)
-        v.keys(event, path, ("at", "by", "action"), EVENT_KEYS[3:])
-        at = parse_time(_time(event["at"], (*path, "at")))
+        v.keys(event, path, _EVENT_REQUIRED, _EVENT_OPTIONAL)
+        at = _when(event["at"], (*path, "at"))
         if previous is not None and at < previous:
             v.fail((*path, "at"), "event is earlier than the one before it", "events are in time order")
         previous = at
         v.string(event["by"], (*path, "by"))
         # Commands of the lifecycle, plus 'open' and the rise the rules record.
-        v.choice(event["action"], (*path, "action"), ("open", "severity", *COMMANDS), "action")
+        v.choice(event["action"], (*path, "action"), _ACTIONS, "action")
     return case
 
 

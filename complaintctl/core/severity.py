@@ -110,9 +110,9 @@ def _same_matter(rule: tuple[int, int, str], me: datetime, peers: Sequence[Peer]
 
 
 def rules_fired(
-    policy: Policy, f: Mapping[str, Any], as_of: datetime, peers: Sequence[Peer] = ()
+    policy: Policy, f: Mapping[str, Any], as_of: datetime | None, peers: Sequence[Peer] = ()
 ) -> list[Rise]:
-    """Every rule that has fired by ``as_of`` (ignoring explicit lowering)."""
+    """Every rule that has fired by ``as_of`` (None: whenever), ignoring explicit lowering."""
     rules = policy.severity_rules
     fired: list[Rise] = []
     for flag in FLAGS:
@@ -146,20 +146,25 @@ def rules_fired(
         rise = _same_matter(rules.same_matter, opened, peers)
         if rise is not None:
             fired.append(rise)
-    return [r for r in fired if r.since <= as_of]
+    return fired if as_of is None else [r for r in fired if r.since <= as_of]
 
 
 def effective(
-    policy: Policy, f: Mapping[str, Any], as_of: datetime, peers: Sequence[Peer] = ()
+    policy: Policy,
+    f: Mapping[str, Any],
+    as_of: datetime,
+    peers: Sequence[Peer] = (),
+    fired: Sequence[Rise] | None = None,
 ) -> tuple[str, list[Rise]]:
-    """The severity now, and the rises above the recorded severity behind it."""
+    """The severity now, and the rises above the recorded severity behind it.
+    ``fired``: ``rules_fired(policy, f, None, peers)``, if already made."""
     rank = policy.severity_rank
     recorded = f["recorded"]
     lowered = datetime.fromisoformat(f["lowered"]) if f["lowered"] else None
     rises = [
         r
-        for r in rules_fired(policy, f, as_of, peers)
-        if rank(r.severity) > rank(recorded) and (lowered is None or r.since > lowered)
+        for r in (rules_fired(policy, f, as_of, peers) if fired is None else fired)
+        if r.since <= as_of and rank(r.severity) > rank(recorded) and (lowered is None or r.since > lowered)
     ]
     rises.sort(key=lambda r: (-rank(r.severity), r.since))
     return (rises[0].severity if rises else recorded), rises

@@ -18,14 +18,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from complaintctl.core import casestatus, severity
+from complaintctl.core import casestatus
 from complaintctl.core.deadlines import Calendar
 from complaintctl.core.indexrow import IndexRow as Row
 from complaintctl.core.policy import Policy
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 TICK = timedelta(microseconds=1)
-FAR = datetime(9000, 1, 1, tzinfo=UTC)
 MAX_STEPS = 64  # a case changes a handful of times; more means something odd: evaluate live
 DECIDED = ("met", "breached")
 REPORTED = ("first_reply", "resolution", "keep_informed", "followup")
@@ -86,11 +85,15 @@ def timeline(policy: Policy, row: Row, cal: Calendar | None) -> list[list[Any]] 
     if row.get("matter"):
         return None
     at = max(datetime.fromisoformat(t) for t in _times(row))
-    rises = sorted({r.since for r in severity.rules_fired(policy, row["severity_facts"], FAR)})
     closed = bool(row.get("closed_at"))
+    # A settled row (its time is among those above) stands as it was settled
+    # from then on (casestatus.status reads only that): no rise moves it.
+    known = None if row.get("settled") else casestatus.basis(policy, row)  # the same at every step
+    rises = sorted({r.since for r in known.fired}) if known else []
+    untouched = None if closed else casestatus.untouched_from(policy, row)
     out: list[list[Any]] = []
     for _ in range(MAX_STEPS):
-        st = casestatus.status(policy, row, at, cal, {})
+        st = casestatus.status(policy, row, at, cal, {}, known)
         entry = [micros(at), *_standing_values(of(st), closed)]
         if not out or out[-1][1:] != entry[1:]:
             out.append(entry)
@@ -99,7 +102,8 @@ def timeline(policy: Policy, row: Row, cal: Calendar | None) -> list[list[Any]] 
         if not closed:  # a closed case is never overdue nor stalled in a report (_standing_values)
             # A measure not carried out by its due time makes the case overdue then.
             nexts += [m.due + TICK for m in st.measures if m.stopped is None and m.due is not None]
-            nexts.append(casestatus.untouched_from(policy, row))
+            assert untouched is not None
+            nexts.append(untouched)
         nexts = [t for t in nexts if t > at]
         if not nexts:
             return out

@@ -8,7 +8,7 @@ pure and fast.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any, NoReturn
 
 Path = tuple[str | int, ...]
@@ -34,7 +34,7 @@ def dotted(path: Path) -> str:
 
 
 def mapping(value: Any, path: Path) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
+    if type(value) is not dict and not isinstance(value, Mapping):  # (a dict: no ABC check)
         fail(path, f"{dotted(path)} must be a mapping", "write it as 'key: value' lines")
     return value
 
@@ -106,8 +106,7 @@ def strings(value: Any, path: Path, *, unique: bool = True) -> tuple[str, ...]:
     return items
 
 
-def choice(value: Any, path: Path, allowed: Iterable[str], what: str) -> str:
-    allowed = tuple(allowed)
+def choice(value: Any, path: Path, allowed: Collection[str], what: str) -> str:
     text = string(value, path)
     if text not in allowed:
         fail(path, f"unknown {what} '{text}'", f"use one of: {', '.join(allowed)}")
