@@ -274,6 +274,44 @@ def test_the_fast_reader_declines_these(text: str) -> None:
     assert yamlfast.load(text) is None
 
 
+CASE_TEXT = """schema: 1
+id: C-20261122-7K3QX2
+customer:
+  name: Ann
+events:
+  - at: '2026-11-22T09:30:00+08:00'
+    by: alice@example.com
+    action: open
+    set:
+      risk: true
+  - at: '2026-11-22T10:00:00+08:00'
+    by: alice@example.com
+    action: note
+"""
+# What yamlio.load_plain refuses only after the fast reader declined the text.
+REFUSED_AFTER = ["<<<<<<< HEAD", "=======", ">>>>>>> theirs", "x: &a 1", "x: *a", "- &a x", "- *a"]
+
+
+@pytest.mark.parametrize("line", REFUSED_AFTER)
+def test_conflict_markers_anchors_and_aliases_anywhere_are_declined(line: str) -> None:
+    lines = CASE_TEXT.splitlines(keepends=True)
+    assert yamlfast.load(CASE_TEXT) is not None
+    for at in range(len(lines) + 1):
+        for indent in ("", "  ", "    ", "      "):
+            text = "".join([*lines[:at], indent + line + "\n", *lines[at:]])
+            assert yamlfast.load(text) is None, text
+        for key_line in range(len(lines)):  # as a value: 'key: &a 1'
+            if line.startswith("x: ") and ": " in lines[key_line]:
+                text = "".join(
+                    [
+                        *lines[:key_line],
+                        lines[key_line].split(": ")[0] + line[1:] + "\n",
+                        *lines[key_line + 1 :],
+                    ]
+                )
+                assert yamlfast.load(text) is None, text
+
+
 @SETTINGS
 @given(histories())
 def test_case_files_read_the_same_both_ways_and_give_the_same_rows(

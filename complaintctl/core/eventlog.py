@@ -25,4 +25,6 @@ def live_events(events: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     """Events that still count: not taken back, and not the retractions themselves."""
     events = list(events)
     gone = retracted(events)
+    if not gone:  # the common case: no key to make
+        return [e for e in events if e["action"] != "retract"]
     return [e for e in events if e["action"] != "retract" and event_key(e) not in gone]

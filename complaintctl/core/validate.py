@@ -41,7 +41,9 @@ def mapping(value: Any, path: Path) -> Mapping[str, Any]:
 
 def keys(value: Mapping[str, Any], path: Path, required: Iterable[str], optional: Iterable[str] = ()) -> None:
     required = tuple(required)
-    allowed = _allowed(required, tuple(optional))
+    allowed, needed = _allowed(required, tuple(optional))
+    if needed <= value.keys() <= allowed:
+        return  # the common case, decided at C speed
     for key in value:
         if key not in allowed:
             fail(
@@ -55,9 +57,9 @@ def keys(value: Mapping[str, Any], path: Path, required: Iterable[str], optional
 
 
 @functools.lru_cache(maxsize=256)
-def _allowed(required: tuple[str, ...], optional: tuple[str, ...]) -> frozenset[str]:
+def _allowed(required: tuple[str, ...], optional: tuple[str, ...]) -> tuple[frozenset[str], frozenset[str]]:
     # The same few key lists for every case and event: made once (bulk reads).
-    return frozenset(required) | frozenset(optional)
+    return frozenset(required) | frozenset(optional), frozenset(required)
 
 
 def _inside(path: Path) -> str:

@@ -45,8 +45,10 @@ class _Unsure(Exception):
     """The text is not in the layout this reader knows."""
 
 
-# A line: (column, '- ' or '', key, value after 'key: ', scalar after '- ').
-Token = tuple[int, str, str, str, str]
+# A line as _LINES matches it: (indentation, comment, '- ' or '', key, value
+# after 'key: ', scalar after '- '). The indentation is kept as its spaces:
+# for strings of one character, comparing them compares their lengths.
+Token = tuple[str, str, str, str, str, str]
 
 
 def load(text: str) -> dict[str, Any] | None:
@@ -58,15 +60,11 @@ def load(text: str) -> dict[str, Any] | None:
     lines = _LINES.findall(text)
     if len(lines) != text.count("\n"):
         return None  # not one match a line (cannot happen: every line matches)
-    tokens = [
-        (len(indent), dash, key, value, scalar)
-        for indent, _, dash, key, value, scalar in lines
-        if dash or key or scalar  # not a blank or comment line
-    ]
-    if not tokens or tokens[0][0] != 0 or tokens[0][1]:
+    tokens = [line for line in lines if line[2] or line[3] or line[5]]  # not a blank or comment line
+    if not tokens or tokens[0][0] or tokens[0][2]:
         return None
     try:
-        data, end = _mapping(tokens, 0, 0)
+        data, end = _mapping(tokens, 0, "")
     except _Unsure:
         return None
     return data if end == len(tokens) else None
@@ -95,16 +93,16 @@ def plain_text(text: str) -> bool:
         return False
 
 
-def _mapping(tokens: list[Token], i: int, col: int) -> tuple[dict[str, Any], int]:
+def _mapping(tokens: list[Token], i: int, col: str) -> tuple[dict[str, Any], int]:
     """The block mapping whose keys stand at ``col`` (the first one may
     follow a '- ' two columns to the left)."""
     out: dict[str, Any] = {}
     n = len(tokens)
     first = i
     while i < n:
-        at, dash, key, value, _ = tokens[i]
+        at, _, dash, key, value, _ = tokens[i]
         if dash:
-            if i != first or at + 2 != col:
+            if i != first or at + "  " != col:
                 break
         elif at != col:
             break
@@ -117,7 +115,7 @@ def _mapping(tokens: list[Token], i: int, col: int) -> tuple[dict[str, Any], int
         if value:
             out[name] = _value(value)
         elif i < n and tokens[i][0] > col:
-            out[name], i = (_sequence if tokens[i][1] else _mapping)(tokens, i, tokens[i][0])
+            out[name], i = (_sequence if tokens[i][2] else _mapping)(tokens, i, tokens[i][0])
         else:
             out[name] = None  # 'key:' and nothing under it
         if i < n and tokens[i][0] > col:
@@ -127,13 +125,13 @@ def _mapping(tokens: list[Token], i: int, col: int) -> tuple[dict[str, Any], int
     return out, i
 
 
-def _sequence(tokens: list[Token], i: int, col: int) -> tuple[list[Any], int]:
+def _sequence(tokens: list[Token], i: int, col: str) -> tuple[list[Any], int]:
     out: list[Any] = []
     n = len(tokens)
-    while i < n and tokens[i][0] == col and tokens[i][1]:
-        _, _, key, _, scalar = tokens[i]
+    while i < n and tokens[i][0] == col and tokens[i][2]:
+        _, _, _, key, _, scalar = tokens[i]
         if key:
-            item, i = _mapping(tokens, i, col + 2)
+            item, i = _mapping(tokens, i, col + "  ")
             out.append(item)
             continue
         out.append(_value(scalar))
@@ -152,6 +150,15 @@ def _name(key: str) -> str:
 
 
 def _value(text: str) -> Any:
+    if text == "[]":
+        return []
+    if text == "{}":
+        return {}
+    return _immutable(text)
+
+
+@functools.lru_cache(maxsize=8192)
+def _immutable(text: str) -> Any:
     first = text[0]
     if first == "'":
         inner = text[1:-1]
@@ -163,10 +170,6 @@ def _value(text: str) -> Any:
         if len(text) < 2 or text[-1] != '"' or '"' in inner or "\\" in inner:
             raise _Unsure
         return inner
-    if text == "[]":
-        return []
-    if text == "{}":
-        return {}
     return _scalar(text)
 
 
