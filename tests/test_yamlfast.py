@@ -424,3 +424,26 @@ def test_the_unusual_characters_are_all_but_a_line_feed_and_yaml_text() -> None:
     every = "".join(map(chr, range(0x110000)))
     found = {ord(c) for c in yamlfast._UNUSUAL.findall(every)}
     assert found == {code for code in range(0x110000) if not text(code)}
+
+
+def test_a_text_with_an_unusual_character_anywhere_is_declined() -> None:
+    """The line reader's own text class stands for the same characters: a
+    line holding one does not match, so the text is declined, whatever
+    part of the line it is in."""
+    lines = CASE_TEXT.splitlines(keepends=True)
+    unusual = [chr(c) for c in range(0x110000) if yamlfast._UNUSUAL.match(chr(c))]
+    assert len(unusual) > 2000
+    places = [
+        lambda ch: ["# a comment " + ch + "\n", *lines],  # in a comment
+        lambda ch: [*lines[:3], "  name: A" + ch + "nn\n", *lines[4:]],  # in a value
+        lambda ch: [*lines, "tags:\n", "  - a" + ch + "\n"],  # in a list's scalar
+        lambda ch: [*lines, "k" + ch + ": v\n"],  # in a key
+        lambda ch: [*lines, ch + "\n"],  # a line of its own
+        lambda ch: [*lines[:-1], lines[-1][:-1] + ch + "\n"],  # at the end of the last line
+    ]
+    for ch in unusual:
+        for place in places:
+            text = "".join(place(ch))
+            assert yamlfast.load(text) is None, repr(text)
+    for place in places[:3]:  # the same places with a plain character are read
+        assert yamlfast.load("".join(place("x"))) is not None

@@ -22,17 +22,24 @@ import functools
 import re
 from typing import Any
 
-# Every line: indentation, then a comment, or an optional '- ' and 'key:',
-# 'key: value' or (after '- ') a scalar. Keys are short names (YAML refuses
-# keys of over 1024 characters; case-file keys are names).
-# (Each match ends with its line's '\n', so the next one starts where it
-# ended: the engine never tries the positions in between.)
-_LINES = re.compile(r"( *)(?:(#.*)|(- (?! ))?(?:([A-Za-z_][A-Za-z0-9_]{0,63}):(?: (.*))?|(.+)))?\n")
 # Anything but a line feed and the printable characters YAML reads as
 # text (no tab, no NEL, LS or PS line breaks, no byte-order mark): the
 # controls, NEL, LS, PS, surrogates, the byte-order mark, U+FFFE and U+FFFF.
 # (Named as they are, not as 'none of' the rest: that took ~9 ms to compile.)
-_UNUSUAL = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff\ufeff\ufffe\uffff]")
+_UNUSUAL_CHARS = "\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff\ufeff\ufffe\uffff"
+_UNUSUAL = re.compile(f"[{_UNUSUAL_CHARS}]")
+_TEXT = f"[^\n{_UNUSUAL_CHARS}]"  # a character of a line's text
+# Every line: indentation, then a comment, or an optional '- ' and 'key:',
+# 'key: value' or (after '- ') a scalar. Keys are short names (YAML refuses
+# keys of over 1024 characters; case-file keys are names). A line holding
+# an unusual character does not match at all (its text is _TEXT only), so
+# a text with one has fewer matches than lines: one pass checks both.
+# (Each match starts a line and ends with its '\n', so the next one starts
+# where it ended; possessive repeats: nothing to try again on a mismatch.)
+_LINES = re.compile(
+    f"^( *+)(?:(#{_TEXT}*+)|(- (?! ))?(?:([A-Za-z_][A-Za-z0-9_]{{0,63}}+):(?: ({_TEXT}*+))?|({_TEXT}++)))?\n",
+    re.MULTILINE,
+)
 # Characters a plain scalar may not start with (kept strict: '-', '?' and ':' too).
 _INDICATORS = frozenset("-?:,[]{}#&*!|>'\"%@` ")
 # What ruamel's safe constructor gives for these tags is immutable, so it can be shared.
@@ -55,11 +62,11 @@ def load(text: str) -> dict[str, Any] | None:
     """The data of a case-file-shaped YAML text, or None: not sure (use ruamel)."""
     if not text.endswith("\n"):
         text += "\n"
-    if _UNUSUAL.search(text) or " \n" in text:
+    if " \n" in text:
         return None
     lines = _LINES.findall(text)
     if len(lines) != text.count("\n"):
-        return None  # not one match a line (cannot happen: every line matches)
+        return None  # a line with an unusual character
     tokens = [line for line in lines if line[2] or line[3] or line[5]]  # not a blank or comment line
     if not tokens or tokens[0][0] or tokens[0][2]:
         return None
