@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from complaintctl.core import indexrow
+from complaintctl.core.deadlines import Limit
 from complaintctl.core.policy import Member, Policy, Tier
 from complaintctl.store import calendar, caseindex, workspace
 from complaintctl.store.workspace import parse_case
@@ -96,6 +97,25 @@ def test_a_field_rows_read_changes_the_key(name: str, value: Any) -> None:
     policy = default_policy()
     changed = dataclasses.replace(policy, **{name: value(policy)})
     assert indexrow.policy_key(changed) != indexrow.policy_key(policy)
+
+
+def test_what_a_policy_works_out_once_is_not_in_its_key_nor_carried_into_a_changed_copy() -> None:
+    """Limits, tier names and open states are made once per policy object
+    (cached outside its fields): not in the key, not in ==, and a copy with
+    other limits works its own out."""
+    policy, fresh = default_policy(), default_policy()
+    key = indexrow.policy_key(policy)
+    general = policy.limits_for("general", False)
+    assert policy.tier_names and policy.open_states and general["resolution"]
+    assert policy.limits_for("general", False) is general  # made once
+    assert indexrow.policy_key(policy) == key and policy == fresh
+    rules = {
+        c: tuple(dataclasses.replace(r, limit=Limit(60.0, False)) for r in rs)
+        for c, rs in policy.time_limits.rules.items()
+    }
+    quicker = dataclasses.replace(policy, time_limits=dataclasses.replace(policy.time_limits, rules=rules))
+    assert quicker.limits_for("general", False)["resolution"] == Limit(60.0, False) != general["resolution"]
+    assert dataclasses.replace(policy, tiers=policy.tiers[:1]).tier_names == policy.tier_names[:1]
 
 
 def test_the_key_is_the_same_in_every_process() -> None:

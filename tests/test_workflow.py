@@ -423,7 +423,7 @@ def test_escalation_goes_tier_by_tier_to_the_top(urgent: bool, severity: str, ti
 
 def test_urgent_case_jumps_straight_to_the_supervisor_tier() -> None:
     policy = load(Path(__file__).resolve().parent.parent / "policy.yaml")
-    policy = type(policy)(**{**policy.__dict__, "direct_tier": "manager"})
+    policy = dataclasses.replace(policy, direct_tier="manager")
     case, _ = events.Open("X", "phone", "billing", "s", urgent=True).decide_open(policy, ID, ALICE, T0, NOW)
     assert (
         events.Escalate("urgent", DAVE).decide(policy, case, ALICE, at(1), NOW).event["tier_to"] == "manager"
@@ -579,7 +579,7 @@ def test_settled_and_executed_matter_is_not_accepted_again() -> None:
 
 
 def test_policy_may_allow_a_final_matter_again_with_a_reason() -> None:
-    policy = type(POLICY)(**{**POLICY.__dict__, "reopen_final_with_reason": True})
+    policy = dataclasses.replace(POLICY, reopen_final_with_reason=True)
     old = _closed("decided")
     with pytest.raises(RuleError, match="to accept it anyway give --reason"):
         events.Open("张三", "phone", "billing", "again").decide_open(policy, "C-20261122-AAAAAA", ALICE, NOW, NOW, [old])  # fmt: skip
@@ -719,7 +719,7 @@ def test_the_notice_to_an_unreachable_customer_is_in_writing(channel: str | None
 
 def test_an_older_policy_without_the_ownership_keys_keeps_its_rules() -> None:
     # Histories written under such a policy must still replay (verify) as they were made.
-    older = type(POLICY)(**{**POLICY.__dict__, "owner_only": (), "self_only": ()})
+    older = dataclasses.replace(POLICY, owner_only=(), self_only=())
     case = new_case()
     up = step(case, events.Escalate("Stuck").decide(older, case, ALICE, at(1), NOW))
     assert (up["tier"], up["owner"]) == ("supervisor", ALICE)
