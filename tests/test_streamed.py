@@ -58,7 +58,7 @@ def old_list(root: str, query: reads.ListQuery) -> list[dict[str, Any]]:
 
     ws = wsmod.find_workspace(root)
     rows, _problems, _uncommitted = reads.list_rows(root, query.status)
-    open_states = casestatus.open_states(ws.policy)
+    open_states = ws.policy.open_states
     if not (query.every or query.customer) and all(s in open_states for s in query.status):
         # The daily queue: cases in a state a case is open in.
         rows = [r for r in rows if r["state"] in open_states]

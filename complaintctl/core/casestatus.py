@@ -186,11 +186,6 @@ def level(policy: Policy, row: Row, as_of: datetime, peers: Sequence[severity.Pe
     return severity.effective(policy, row["severity_facts"], as_of, peers)[0]
 
 
-def open_states(policy: Policy) -> frozenset[str]:
-    """States in which a case can still be closed: the case is open."""
-    return policy.open_states
-
-
 def statuses(policy: Policy, rows: Sequence[Row], as_of: datetime, cal: Calendar | None) -> list[CaseStatus]:
     peers = peers_by_matter(rows)
     return [status(policy, row, as_of, cal, peers) for row in rows]

@@ -101,9 +101,8 @@ class Calendar:
                 return None
             self._extend(len(totals) + 64)
         end = bisect.bisect_left(totals, position, origin - first + 1)
-        if (
-            totals[end - 1] == totals[end]
-        ):  # reached as that day starts (nothing to add): the next working day
+        # Reached as that day starts (nothing to add): the next working day.
+        if totals[end - 1] == totals[end]:
             end = bisect.bisect_right(totals, position, end)
         day = first + end - 1
         window = self.window(date.fromordinal(day))

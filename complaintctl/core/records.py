@@ -272,7 +272,7 @@ def validate_case(data: Any, policy: Policy, expected_id: str | None = None) -> 
     customer = v.mapping(case["customer"], ("customer",))
     v.keys(customer, ("customer",), ("name",), _CUSTOMER_OPTIONAL)
     v.string(customer["name"], ("customer", "name"))
-    for key in CUSTOMER_KEYS[1:]:
+    for key in _CUSTOMER_OPTIONAL:
         if key in customer:
             v.string(customer[key], ("customer", key))
     v.string(case["summary"], ("summary",))

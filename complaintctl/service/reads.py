@@ -70,7 +70,6 @@ def query_rows(
     for; the files that could not be read; those not on record. The daily
     queue's rows are decoded only when read (see QueueRows); any other
     list is read a month at a time, keeping the rows it shows (see _every_row)."""
-    from complaintctl.core import casestatus
     from complaintctl.core.records import customer_keys
 
     ws = workspace.find_workspace(root)
@@ -98,7 +97,7 @@ def query_rows(
         )
     # The daily queue (open cases, or states a case is open in) is queried in
     # the queue database; --all, a closed state or a customer lookup read every row.
-    open_states = casestatus.open_states(policy)
+    open_states = policy.open_states
     queue = not (query.every or query.customer) and all(s in open_states for s in query.status)
     words = query.search.casefold().split() if query.search else []
 
