@@ -274,7 +274,9 @@ class Story:
             return False
         actor = kwargs.pop("as_actor", None) or self.case["owner"]
         if record_rise is not None:  # as changes.change_case does before each command
-            record_rise(changes.Context(self.ws, actor, at, self.end), self.case)
+            # The rise is applied to the case in place, through the edit it is handed.
+            edit = workspace.CaseEdit(f"cases/{self.case['id']}.yaml", "", self.case)
+            record_rise(changes.Context(self.ws, actor, at, self.end), edit)
         if command == "agree":
             kwargs["evidence"] = 1  # the signed consent, as 'agree --evidence FILE' files it
         change = events.EVENTS[command](**kwargs).decide(self.policy, self.case, actor, at, self.end)
