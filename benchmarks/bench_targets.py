@@ -134,6 +134,18 @@ def main(argv: list[str] | None = None) -> int:
         for size, ws in spaces.items()
     }
 
+    # Each row's changes are put back to these heads in both copies: a copy at
+    # another commit could not be (git reset names an unknown object) mid-run.
+    for size, theirs_ws in theirs_too.items():
+        their_head = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=theirs_ws, capture_output=True, text=True
+        ).stdout.strip()
+        if their_head != heads[size]:
+            raise SystemExit(
+                f"{theirs_ws} is at {their_head[:12] or 'no commit'}, {spaces[size]} at {heads[size][:12]}: "
+                "make the copy again (cp -a) so that both start at the same commit"
+            )
+
     def reset(size: str) -> None:
         for ws in (spaces[size], *([theirs_too[size]] if size in theirs_too else [])):
             subprocess.run(["git", "reset", "-q", "--hard", heads[size]], cwd=ws, check=True)
