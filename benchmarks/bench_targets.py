@@ -345,12 +345,14 @@ def main(argv: list[str] | None = None) -> int:
             )
             # A team change, then the queue: the index is kept (the code before
             # 23c040c rebuilt every row, ~200 s at 100k, so it has no side here).
-            add = cli(REPO, "team", "add", "newbie@example.com", "--name", "Newbie", "--role", "agent")
+            # Each run adds another member, so nothing is put back between runs:
+            # a 'git reset' there was the row's peak memory (~220 MiB at 100k).
+            add = cli(REPO, "team", "add")
             team = [
                 "sh",
                 "-c",
-                f"{{ git reset -q --keep {heads[size]} && COMPLAINTCTL_USER=dave@example.com "
-                f'{shlex.join(add)} --reason Joined > /dev/null; }} || exit 9; exec "$@"',
+                f'COMPLAINTCTL_USER=dave@example.com {shlex.join(add)} "newbie-$(date +%s%N)@example.com" '
+                '--name Newbie --role agent --reason Joined > /dev/null || exit 9; exec "$@"',
                 "-",
                 *cli(REPO, "list"),
             ]
