@@ -20,7 +20,9 @@ the largest peak memory (GNU time, Debian's 'time') and the ratio; with
 dependencies that code installs), so the table shows before and after on
 the same machine in the same run. The peer is taskwarrior 2.6 (``apt-get install
 taskwarrior``): its rows are left out, with a message, where it is missing.
-Changing commands are put back afterwards (``git reset --keep``). It prints
+Changing commands are put back afterwards (``git reset --keep``). With
+``--only REGEX`` only the rows whose label matches are timed (say, those a
+change touched: ``--only '100k: list'``). It prints
 figures and OK/OVER against the targets; it never fails on a slow figure.
 """
 
