@@ -246,6 +246,10 @@ def test_errors_stay_on_one_line(run: Any, ws: Workspace, args: list[str], code:
     [
         (["followup", "C-20261120-AAAAAA", "--satisfaction", "abc"], "Invalid value for '--satisfaction': 'abc' is not a valid int; see 'complaintctl followup --help'"),
         (["nosuch"], "No such command 'nosuch'; see 'complaintctl --help'"),
+        # A negative --limit was taken as 'all' (0), silently.
+        (["list", "--limit", "-3"], "--limit -3 is below 0; give a number of rows, or 0 for all of them"),
+        (["customer", "13800000000", "--limit", "-1"], "--limit -1 is below 0; give a number of rows, or 0 for all of them"),
+        (["report", "--cases", "--limit", "-2"], "--limit -2 is below 0; give a number of rows, or 0 for all of them"),
     ],
 )  # fmt: skip
 def test_argument_errors_are_one_line_too(run: Any, ws: Workspace, args: list[str], message: str) -> None:

@@ -151,6 +151,17 @@ _DEFAULT_FORMAT: dict[Any, Any] = {
     ReportFormat: ReportFormat.TABLE,
 }
 JsonFlag = Annotated[bool, typer.Option("--json", help="Short for --format json.")]
+
+
+def _rows_limit(value: int) -> int:
+    """--limit: a number of rows, or 0 for all (a negative one was taken as all)."""
+    if value < 0:
+        from complaintctl.errors import UsageError
+
+        raise UsageError(f"--limit {value} is below 0", fix="give a number of rows, or 0 for all of them")
+    return value
+
+
 RowsFormatOption = Annotated[
     RowsFormat, _format_option(RowsFormat, "table, json, csv, markdown or html (docs/json.md).")
 ]  # list, customer
@@ -988,7 +999,7 @@ def list_(
     search: Annotated[
         str | None, typer.Option(help="Words that must all be in the summary, demand or matter.")
     ] = None,
-    limit: Annotated[int, typer.Option(help="At most this many rows (0: all).")] = 50,
+    limit: Annotated[int, typer.Option(callback=_rows_limit, help="At most this many rows (0: all).")] = 50,
     wide: Annotated[bool, typer.Option("--wide", help="Do not cut summaries.")] = False,
     fmt: RowsFormatOption = RowsFormat.TABLE,
     as_json: JsonFlag = False,
@@ -1021,7 +1032,7 @@ def list_(
 @app.command(epilog="Example: complaintctl customer 13812341234  (or an e-mail, or an account number)")
 def customer(
     key: Annotated[str, typer.Argument(help="The customer's phone, e-mail or account number.")],
-    limit: Annotated[int, typer.Option(help="At most this many rows (0: all).")] = 50,
+    limit: Annotated[int, typer.Option(callback=_rows_limit, help="At most this many rows (0: all).")] = 50,
     fmt: RowsFormatOption = RowsFormat.TABLE,
     as_json: JsonFlag = False,
     show_pii: Annotated[bool, typer.Option("--show-pii", help="Show customer names unmasked.")] = False,
@@ -1260,7 +1271,9 @@ def report(
     cases: Annotated[
         bool, typer.Option("--cases", help="One line per case received in the scope, instead of figures.")
     ] = False,
-    limit: Annotated[int, typer.Option(help="With --cases: at most this many rows (0: all).")] = 50,
+    limit: Annotated[
+        int, typer.Option(callback=_rows_limit, help="With --cases: at most this many rows (0: all).")
+    ] = 50,
     show_pii: Annotated[bool, typer.Option("--show-pii", help="With --cases: show customer names.")] = False,
     output: Annotated[Path | None, typer.Option("-o", "--output", help="Write to this file.")] = None,
     root: Root = None,
