@@ -250,6 +250,9 @@ def test_errors_stay_on_one_line(run: Any, ws: Workspace, args: list[str], code:
         (["list", "--limit", "-3"], "--limit -3 is below 0; give a number of rows, or 0 for all of them"),
         (["customer", "13800000000", "--limit", "-1"], "--limit -1 is below 0; give a number of rows, or 0 for all of them"),
         (["report", "--cases", "--limit", "-2"], "--limit -2 is below 0; give a number of rows, or 0 for all of them"),
+        # An empty key filtered nothing: every case was listed as the customer's.
+        (["customer", ""], "the customer key is empty; give the customer's phone, e-mail or account number"),
+        (["customer", "  "], "the customer key is empty; give the customer's phone, e-mail or account number"),
     ],
 )  # fmt: skip
 def test_argument_errors_are_one_line_too(run: Any, ws: Workspace, args: list[str], message: str) -> None:

@@ -90,15 +90,19 @@ def query_rows(
             fix="give a period that ends after it starts",
         )
     keys: set[str] = set()
-    if query.customer:
+    if query.customer is not None:
         typed = query.customer.strip()
+        if not typed:  # no key filters nothing: it listed every case as the customer's
+            raise UsageError(
+                "the customer key is empty", fix="give the customer's phone, e-mail or account number"
+            )
         keys = customer_keys(
             {"phone": typed if any(c.isdigit() for c in typed) else None, "email": typed, "account": typed}
         )
     # The daily queue (open cases, or states a case is open in) is queried in
     # the queue database; --all, a closed state or a customer lookup read every row.
     open_states = policy.open_states
-    queue = not (query.every or query.customer) and all(s in open_states for s in query.status)
+    queue = not (query.every or keys) and all(s in open_states for s in query.status)
     words = query.search.casefold().split() if query.search else []
 
     def picked(row: Mapping[str, Any]) -> bool:
