@@ -253,6 +253,10 @@ def test_errors_stay_on_one_line(run: Any, ws: Workspace, args: list[str], code:
         # An empty key filtered nothing: every case was listed as the customer's.
         (["customer", ""], "the customer key is empty; give the customer's phone, e-mail or account number"),
         (["customer", "  "], "the customer key is empty; give the customer's phone, e-mail or account number"),
+        (["list", "--owner", ""], "--owner is empty; leave --owner out or give it a value"),
+        (["list", "--matter", " "], "--matter is empty; leave --matter out or give it a value"),
+        (["list", "--search", ""], "--search is empty; leave --search out or give it a value"),
+        (["report", "--owner", " "], "--owner is empty; leave --owner out or give it a value"),
     ],
 )  # fmt: skip
 def test_argument_errors_are_one_line_too(run: Any, ws: Workspace, args: list[str], message: str) -> None:

@@ -42,7 +42,6 @@ from complaintctl.core.lifecycle import (
     make_change,
     open_offer,
     prepare,
-    require_text,
     set_flags,
     signoffs_missing,
     tier_holders,
@@ -57,6 +56,8 @@ from complaintctl.core.records import (
     customer_identity,
     customer_keys,
     money,
+    refuse_blank,
+    require_text,
 )
 from complaintctl.core.times import format_time, parse_time
 from complaintctl.errors import RuleError, UsageError
@@ -261,8 +262,7 @@ class Open(Event):
             for key in ("phone", "email", "address", "account", "demand", "owner", "reason", "matter")
         }
         for key, value in optional.items():
-            if value is not None and not value.strip():
-                raise UsageError(f"--{key} is empty", fix=f"leave --{key} out or give it a value")
+            refuse_blank(value, f"--{key}")
         for key, value in {"customer": new.customer, "summary": new.summary, **optional}.items():
             if value is not None:
                 check_text(value, f"--{key}")

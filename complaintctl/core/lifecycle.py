@@ -90,12 +90,6 @@ def check_actor(policy: Policy, actor: str) -> None:
     check_member(policy, actor)
 
 
-def require_text(value: str, option: str, fix: str) -> None:
-    """Refuse an empty (or blank) text option, in one message form."""
-    if not value.strip():
-        raise UsageError(f"{option} is empty", fix=fix)
-
-
 def check_member(
     policy: Policy,
     user: str,

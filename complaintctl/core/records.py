@@ -200,6 +200,19 @@ def money(amount: str, currency: str, policy: Policy) -> Decimal:
     return value.quantize(quantum)
 
 
+def require_text(value: str, option: str, fix: str) -> None:
+    """Refuse an empty (or blank) text option, in one message form."""
+    if not value.strip():
+        raise UsageError(f"{option} is empty", fix=fix)
+
+
+def refuse_blank(value: str | None, option: str) -> None:
+    """An optional text given blank is refused: as a filter it picked
+    everything, as a field it said nothing."""
+    if value is not None:
+        require_text(value, option, f"leave {option} out or give it a value")
+
+
 def check_text(value: str, what: str) -> str:
     """Text is stored as given, except control characters: YAML cannot keep
     some of them (U+0085 comes back as a space) and none belongs in a record."""

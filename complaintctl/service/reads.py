@@ -70,8 +70,10 @@ def query_rows(
     for; the files that could not be read; those not on record. The daily
     queue's rows are decoded only when read (see QueueRows); any other
     list is read a month at a time, keeping the rows it shows (see _every_row)."""
-    from complaintctl.core.records import customer_keys
+    from complaintctl.core.records import customer_keys, refuse_blank
 
+    for value, option in ((query.owner, "--owner"), (query.matter, "--matter"), (query.search, "--search")):
+        refuse_blank(value, option)  # a blank filter picked every case
     ws = workspace.find_workspace(root)
     policy = ws.policy
     for value, known, what in (

@@ -26,8 +26,10 @@ class ReportRequest:
 
 
 def _scope(ws: Workspace, req: ReportRequest) -> Any:
+    from complaintctl.core.records import refuse_blank
     from complaintctl.reports import figures as rep
 
+    refuse_blank(req.owner, "--owner")  # a blank filter picked every case
     policy = ws.policy
     tz = policy.timezone
     if req.category is not None and req.category not in policy.categories:
