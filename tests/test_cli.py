@@ -780,8 +780,15 @@ def test_actor_defaults_to_git_user_email(run: Any, ws: Workspace) -> None:
 
 
 def registered_commands() -> list[str]:
-    """Every command the CLI registers, hidden ones included (from typer's own list)."""
-    return sorted(c.name or c.callback.__name__ for c in app.registered_commands if c.callback is not None)
+    """Every command the CLI registers, hidden ones included (from typer's own
+    lists): the groups ('team') and their commands ('team add') too."""
+    names = [c.name or c.callback.__name__ for c in app.registered_commands if c.callback is not None]
+    for group in app.registered_groups:
+        sub = group.typer_instance
+        assert group.name and sub is not None
+        names.append(group.name)
+        names += [f"{group.name} {c.name}" for c in sub.registered_commands]
+    return sorted(names)
 
 
 def test_the_help_covers_every_registered_command() -> None:
@@ -789,11 +796,14 @@ def test_the_help_covers_every_registered_command() -> None:
     assert {"open", "note", "propose", "agree", "report", "render", "verify", "merge-driver"} <= set(
         registered_commands()
     )
+    assert {"team", "team add", "team remove", "team roles", "policy", "policy commit"} <= set(
+        registered_commands()
+    )
 
 
 @pytest.mark.parametrize("command", registered_commands())
 def test_every_command_has_help_with_an_example(run: Any, command: str) -> None:
-    result = run(command, "--help")
+    result = run(*command.split(), "--help")
     assert result.exit_code == 0
     assert "Example: complaintctl " + command in " ".join(result.stdout.split())
 

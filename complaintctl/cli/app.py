@@ -859,12 +859,14 @@ def retract(
 team_app = typer.Typer(
     cls=Group,
     help="Change the team in policy.yaml as one audited commit (needs a policy role, in person).",
+    epilog="Example: complaintctl team add bob@example.com --name 'Bob Li' --role agent --reason 'Joined'",
     no_args_is_help=True,
     rich_markup_mode=None,
 )
 policy_app = typer.Typer(
     cls=Group,
     help="Record hand edits of policy.yaml and templates/ as one audited commit.",
+    epilog="Example: complaintctl policy commit --reason 'First reply within 24 h from December'",
     no_args_is_help=True,
     rich_markup_mode=None,
 )
