@@ -77,6 +77,24 @@ def test_output_never_overwrites_the_repository(run: Any, ws: Workspace, where: 
     assert target.read_bytes() == before
 
 
+@pytest.mark.parametrize("given", ["", ".", "out"])
+def test_output_that_is_a_folder_is_refused_as_such(run: Any, ws: Workspace, given: str) -> None:
+    # '-o ""' and '-o .' (in the workspace) were refused as overwriting the
+    # first file git tracks in it.
+    case_id = _opened(run)
+    (ws.root / "out").mkdir(exist_ok=True)
+    if given == "out":
+        given = str(ws.root / "out")
+    shown = str(Path(given))
+    for args in (["render", case_id, "summary"], ["report", "--format", "csv"]):
+        result = run(*args, "-o", given)
+        assert (result.exit_code, result.stdout, result.stderr) == (
+            2,
+            "",
+            f"complaintctl: -o {shown} is a folder; give a file name, e.g. -o out/FILE\n",
+        ), args
+
+
 def test_csv_cells_never_run_as_formulas(run: Any, ws: Workspace) -> None:
     for k in range(3):  # three customers on one matter make a hot spot
         result = run(*open_args(matter='=HYPERLINK("http://evil.example","x")', phone=f"1390000000{k}"))

@@ -1225,6 +1225,8 @@ def _write(output: Path, content: str | bytes, root: str | None) -> None:
     from complaintctl.errors import UsageError
     from complaintctl.service import admin
 
+    if output.is_dir():  # '-o out/' or '-o ""' (the folder it is run in): not a file to write
+        raise UsageError(f"-o {output} is a folder", fix="give a file name, e.g. -o out/FILE")
     admin.check_output(root, output)
     try:
         if isinstance(content, bytes):
