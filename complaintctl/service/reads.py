@@ -70,7 +70,7 @@ def query_rows(
     for; the files that could not be read; those not on record. The daily
     queue's rows are decoded only when read (see QueueRows); any other
     list is read a month at a time, keeping the rows it shows (see _every_row)."""
-    from complaintctl.core.records import customer_keys, refuse_blank
+    from complaintctl.core.records import customer_keys, refuse_blank, require_text
 
     for value, option in ((query.owner, "--owner"), (query.matter, "--matter"), (query.search, "--search")):
         refuse_blank(value, option)  # a blank filter picked every case
@@ -93,11 +93,10 @@ def query_rows(
         )
     keys: set[str] = set()
     if query.customer is not None:
+        # No key filters nothing: it listed every case as the customer's.
+        fix = "give the customer's phone, e-mail or account number"
+        require_text(query.customer, "the customer key", fix)
         typed = query.customer.strip()
-        if not typed:  # no key filters nothing: it listed every case as the customer's
-            raise UsageError(
-                "the customer key is empty", fix="give the customer's phone, e-mail or account number"
-            )
         keys = customer_keys(
             {"phone": typed if any(c.isdigit() for c in typed) else None, "email": typed, "account": typed}
         )
