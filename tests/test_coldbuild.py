@@ -249,3 +249,29 @@ def test_freed_memory_is_handed_back_where_malloc_trim_is_and_nothing_happens_el
     caseindex._give_back()
     caseindex._give_back()
     assert caseindex._trim is False
+
+
+def test_a_case_file_is_read_as_committed_whatever_stands_in_its_place(
+    ws: Workspace,
+    twenty: list[str],  # noqa: F811
+) -> None:
+    """The index reads the committed file: from the work tree only when it
+    holds those bytes, else from git; a FIFO put in a case file's place is
+    not waited on; a symbolic link put in one's place is named as one."""
+    import os
+
+    first, second, third = (ws.case_file(i) for i in twenty[:3])
+    before = build(ws.root)[1]
+    assert not before.problems
+    second.write_text(second.read_text().replace("summary:", "summary: edited", 1))  # not committed
+    third.unlink()
+    os.mkfifo(third)  # a reader that opened it would wait for a writer forever
+    assert build(ws.root)[1].rows == before.rows
+    first.unlink()
+    first.symlink_to(second.name)
+    rows = build(ws.root)[1]
+    rel = str(first.relative_to(ws.root))
+    assert [(p.path, p.message) for p in rows.problems] == [
+        (rel, f"{rel}: is a symbolic link; case files must be plain files")
+    ]
+    assert rows.rows == [r for r in before.rows if r["id"] != twenty[0]]

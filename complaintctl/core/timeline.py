@@ -85,6 +85,14 @@ def timeline(policy: Policy, row: Row, cal: Calendar | None) -> list[list[Any]] 
     if row.get("matter"):
         return None
     at = max(datetime.fromisoformat(t) for t in _times(row))
+    done = row.get("settled")
+    if done and done["complete"]:
+        # Settled with every clock stopped: from then on (at is no earlier)
+        # casestatus.status gives the settled level and outcomes, and nothing
+        # moves them: the one step the loop below would make.
+        outcomes = done["outcomes"]
+        decided = [o if o in DECIDED else None for o in map(outcomes.get, REPORTED)]
+        return [[micros(at), done["level"], *decided, 0, 0]]
     closed = bool(row.get("closed_at"))
     # A settled row (its time is among those above) stands as it was settled
     # from then on (casestatus.status reads only that): no rise moves it.
