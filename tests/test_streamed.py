@@ -208,22 +208,40 @@ def test_each_row_gives_what_month_rows_gives_from_any_rows_file(ws: Workspace, 
 
 
 def test_the_queue_is_built_from_rows_files_a_row_at_a_time_or_from_the_folder(
-    run: Any, ws: Workspace, spread: list[str]
+    run: Any, ws: Workspace, spread: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A first build of queue.sqlite takes each month from its rows file, a
     row at a time, when that file was made for HEAD's tree; from a missing,
-    stale or damaged one (damaged after some rows were read) it reads the
-    folder: the queue, the lookups and the problems are the same."""
+    stale or damaged one (damaged after some rows were read, and after the
+    first of them went into the file) it reads the folder: the queue, the
+    lookups and the problems are the same."""
+    monkeypatch.setattr(caseindex, "PART_ROWS", 1)  # a month's rows inserted one by one
     found = wsmod.find_workspace(str(ws.root))
     folder = found.git_dir() / "complaintctl" / f"v{caseindex.indexrow.VERSION}"
 
-    def seen() -> tuple[str, str, str]:
+    def seen() -> tuple[str, str, str, list[Any]]:
+        import sqlite3
+
         (folder / "queue.sqlite").unlink(missing_ok=True)
         queue = run("list", "--limit", "0", "--json")
         everyone = run("list", "--all", "--limit", "0", "--json")
         customer = run("customer", "13812341234")
         assert queue.exit_code == 0 and everyone.exit_code == 0, queue.stderr
-        return queue.stdout, everyone.stdout, customer.stdout
+        # Every table's rows, none twice (their rows as JSON left out: one
+        # parsed afresh holds its raw facts, one read from a rows file not all).
+        con = sqlite3.connect(folder / "queue.sqlite")
+        tables = [
+            sorted(
+                (
+                    tuple(c for c in r if not str(c).startswith("{"))
+                    for r in con.execute(f"SELECT * FROM {t}")
+                ),
+                key=repr,
+            )
+            for t in ("months", *caseindex._FILED)
+        ]
+        con.close()
+        return queue.stdout, everyone.stdout, customer.stdout, tables
 
     expected = seen()  # rows files made by the first read, then the queue from the folders
     assert json.loads(expected[0]) and (folder / "queue.sqlite").is_file()

@@ -35,13 +35,14 @@ import contextlib
 import functools
 import gc
 import hashlib
+import itertools
 import json
 import operator
 import os
 import re
 import shutil
 import sys
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -1109,7 +1110,7 @@ def queue(
         con = sqlite3.connect(":memory:", isolation_level=None)
         _create(con, key)
         loaded = month_rows(ws, snap, snap.months(), progress)
-        _fill(con, ((m, _prepare(m, loaded.items[m], loaded.problems[m])) for m in snap.months()), {})
+        _fill(con, ((m, [_prepare(m, loaded.items[m], loaded.problems[m])]) for m in snap.months()), {})
         con.execute("BEGIN")
     with _held(con, snap, on_disk) as found:
         yield found
@@ -1262,57 +1263,86 @@ Prepared = dict[str, list[tuple[Any, ...]]]  # table -> rows to insert
 
 def _read_months(
     ws: Workspace, snap: Snapshot, months: list[str], progress: Callable[[int, int], None] | None
-) -> Iterator[tuple[str, Prepared] | None]:
-    """These months' tables, a month at a time: from its rows file, a row at
-    a time, when that was made for HEAD's tree (a first build at 100k cases
-    holds one month's tables, not its rows); else from the folder, read as
-    month_rows reads it. None, and no more, if a folder was not at the
-    snapshot's tree when read."""
+) -> Iterator[tuple[str, Iterator[Prepared | None]]]:
+    """These months' tables, each month in parts (see _month_parts)."""
     key = _policy_key(ws)
     for month in months:
-        problems: list[Problem] = []
-
-        def rows(month: str = month, problems: list[Problem] = problems) -> Iterator[Item]:
-            for rel, entry in _streamed(ws, snap, month, key):
-                if isinstance(entry, Problem):
-                    problems.append(entry)
-                else:
-                    yield rel, entry
-
-        tables: Prepared | None = None
-        # A rows file made for HEAD's tree, decoded a row at a time (see each_row);
-        # if it fails, the folder is read below, once the failed read's frames are gone.
-        with contextlib.suppress(ValueError, TypeError, KeyError, IndexError, AttributeError, OSError):
-            tables = _prepare(month, rows(), problems)
-        if tables is None:
-            loaded = month_rows(ws, snap, [month], progress)  # none, or damaged: read the folder
-            if loaded.trees.get(month) != snap.tree(month):
-                yield None
-                return
-            tables = _prepare(month, loaded.items[month], loaded.problems[month])
-            del loaded
-        yield month, tables
-        del tables
+        yield month, _month_parts(ws, snap, month, key, progress)
 
 
-def _fill(con: Any, prepared: Iterable[tuple[str, Prepared] | None], heads: Mapping[str, str | None]) -> bool:
-    """Replace these months' rows with what is read, a month at a time;
+# Rows of a month's rows file made into tables and inserted at a time: a
+# whole month (8k rows at 100k cases) held ~40 MB of tables beside the
+# file's text, and a 'check' that made the queue went over 150 MB.
+PART_ROWS = 500
+_AGAIN: Prepared = {}  # (compared by identity) the month's parts so far are void; it comes again
+
+
+def _month_parts(
+    ws: Workspace, snap: Snapshot, month: str, key: str, progress: Callable[[int, int], None] | None
+) -> Iterator[Prepared | None]:
+    """A month's tables in parts: from its rows file, PART_ROWS rows at a
+    time, when that was made for HEAD's tree (a first build at 100k cases
+    holds the file's text and a part's tables, not its rows); else, or if
+    the file turns out damaged on the way (then first ``_AGAIN``), from the
+    folder, read as month_rows reads it. None, and no more, if the folder
+    was not at the snapshot's tree when read."""
+    problems: list[Problem] = []
+
+    def rows() -> Generator[Item, None, None]:
+        for rel, entry in _streamed(ws, snap, month, key):
+            if isinstance(entry, Problem):
+                problems.append(entry)
+            else:
+                yield rel, entry
+
+    started = False
+    items = rows()
+    try:
+        while part := list(itertools.islice(items, PART_ROWS)):
+            started = True
+            yield _prepare(month, part, ())
+        yield _prepare(month, (), problems)
+        return
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError, OSError):
+        pass  # none, or damaged: the folder is read below
+    items.close()
+    del items  # (the file's text)
+    if started:
+        yield _AGAIN
+    loaded = month_rows(ws, snap, [month], progress)
+    if loaded.trees.get(month) != snap.tree(month):
+        yield None
+        return
+    yield _prepare(month, loaded.items[month], loaded.problems[month])
+
+
+def _fill(
+    con: Any, months: Iterable[tuple[str, Iterable[Prepared | None]]], heads: Mapping[str, str | None]
+) -> bool:
+    """Replace these months' rows with what is read, a part of a month at a
+    time (``_AGAIN``: the month's parts so far are void, it comes again);
     months gone from HEAD go too. False if a month was not read as at HEAD."""
     gone = [m for (m,) in con.execute("SELECT month FROM months") if m not in heads]
     for month in gone:
-        for table in ("months", *_FILED):
-            con.execute(f"DELETE FROM {table} WHERE month = ?", (month,))
-    for found in prepared:
-        if found is None:
-            return False
-        month, tables = found
-        for table in ("months", *_FILED):
-            con.execute(f"DELETE FROM {table} WHERE month = ?", (month,))
-        _insert(con, tables)
+        _forget_month(con, month)
+    for month, parts in months:
+        _forget_month(con, month)
+        for tables in parts:
+            if tables is None:
+                return False
+            if tables is _AGAIN:
+                _forget_month(con, month)
+                continue
+            _insert(con, tables)
+            del tables  # a part's tables go before the next is read
         if heads.get(month):
             con.execute("INSERT INTO months VALUES (?, ?)", (month, heads[month]))
-        del found, tables  # the month's tables go before the next is read
     return True
+
+
+def _forget_month(con: Any, month: str) -> None:
+    for table in ("months", *_FILED):
+        con.execute(f"DELETE FROM {table} WHERE month = ?", (month,))
 
 
 def _prepare(month: str, items: Iterable[Item], problems: Iterable[Problem]) -> Prepared:
