@@ -332,3 +332,47 @@ def test_the_evidence_cache_reads_planned_blobs_a_window_at_a_time_as_it_reads_t
         for blob in asked:
             assert (windows.records(blob), windows.sha256(blob, ws.root / "policy.yaml")) == expected[blob]
         windows.save(set(blobs))
+
+
+def test_the_evidence_cache_writes_what_it_learns_as_it_goes_and_keeps_it_when_it_cannot(
+    ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every FLUSH entries learnt are written (a first check at 100k cases
+    no longer holds them all); while another command holds the file they
+    stay in memory, and save writes them; save drops what is not at HEAD."""
+    import sqlite3
+
+    from complaintctl.store import evidencecache
+
+    monkeypatch.setattr(evidencecache, "FLUSH", 3)
+    monkeypatch.setattr(evidencecache, "BUSY_S", 0.05)
+    found = wsmod.find_workspace(str(ws.root))
+    blobs = [hashlib.sha1(str(i).encode()).hexdigest() for i in range(10)]
+    sha = {blob: hashlib.sha256(blob.encode()).hexdigest() for blob in blobs}
+    path = ws.root / "policy.yaml"
+    learner = evidencecache.EvidenceCache(found)
+    [cache] = sorted((ws.root / ".git" / "complaintctl").glob("v*/evidence.sqlite"))
+
+    def written() -> set[str]:
+        con = sqlite3.connect(cache)
+        try:
+            return {b for (b,) in con.execute("SELECT blob FROM cases UNION SELECT blob FROM files")}
+        finally:
+            con.close()
+
+    for i, blob in enumerate(blobs[:4]):
+        learner.keep_records(blob, [(f"evidence/C-{i}/scan.pdf", sha[blob])])
+    assert written() == set(blobs[:3])  # the first three, at the third
+    holder = sqlite3.connect(cache, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another check writing: readers go on, writers wait
+    for blob in blobs[4:]:
+        assert learner.sha256(blob, path) == hashlib.sha256(path.read_bytes()).hexdigest()
+    holder.close()
+    assert written() == set(blobs[:3])  # not written meanwhile, and not tried again
+    learner.save(set(blobs[1:]))
+    assert written() == set(blobs[1:])  # the rest written; blobs[0], no longer at HEAD, gone
+    again = evidencecache.EvidenceCache(found)
+    assert [again.records(b) for b in blobs[1:4]] == [
+        [(f"evidence/C-{i}/scan.pdf", sha[blobs[i]])] for i in (1, 2, 3)
+    ]
+    assert again.records(blobs[0]) is None

@@ -27,6 +27,9 @@ Record = tuple[str, str]  # (evidence file, its recorded SHA-256)
 
 BUSY_S = 2.0  # how long to wait for another 'check' writing the file
 WINDOW = 500  # planned blobs read in one query
+# Learnt entries written at a time (each write a transaction): a first check
+# at 100k cases held all of them (~30 MB) to the end, 168 MB with the rest.
+FLUSH = 10_000
 _TABLES = (
     "CREATE TABLE IF NOT EXISTS cases (blob TEXT PRIMARY KEY, records TEXT NOT NULL) WITHOUT ROWID",
     "CREATE TABLE IF NOT EXISTS files (blob TEXT PRIMARY KEY, sha256 TEXT NOT NULL) WITHOUT ROWID",
@@ -39,8 +42,10 @@ class EvidenceCache:
         self._path = folder / "evidence.sqlite"
         with contextlib.suppress(OSError):
             (folder / "evidence.json").unlink(missing_ok=True)  # the earlier layout
-        self._cases: dict[str, list[list[str]]] = {}  # kept by this check, written by save
+        self._cases: dict[str, list[list[str]]] = {}  # learnt by this check, not yet written
         self._files: dict[str, str] = {}
+        self._learnt = False  # anything at all (save then drops what is no longer at HEAD)
+        self._flushing = True
         self._con = self._open()
         self._plans: dict[str, _Plan] = {"cases": _Plan([]), "files": _Plan([])}
 
@@ -108,6 +113,7 @@ class EvidenceCache:
 
     def keep_records(self, case_blob: str, records: list[Record]) -> None:
         self._cases[case_blob] = [[f, s] for f, s in records]
+        self._written_now_and_then()
 
     def sha256(self, blob: str, path: str | Path) -> str:
         """The SHA-256 of a committed evidence file, unchanged in the work tree."""
@@ -117,7 +123,33 @@ class EvidenceCache:
 
             with open(path, "rb") as handle:
                 kept = self._files[blob] = hashlib.sha256(handle.read()).hexdigest()
+            self._written_now_and_then()
         return kept
+
+    def _written_now_and_then(self) -> None:
+        """What was learnt, written once there is FLUSH of it; kept in memory
+        (for save) if another command holds the file meanwhile."""
+        if len(self._cases) + len(self._files) < FLUSH or self._con is None or not self._flushing:
+            return
+        try:
+            self._con.execute("BEGIN IMMEDIATE")
+            self._write()
+            self._con.execute("COMMIT")
+        except sqlite3.Error:
+            with contextlib.suppress(sqlite3.Error):
+                self._con.execute("ROLLBACK")
+            self._flushing = False  # not waited on again: save tries once more
+        else:
+            self._learnt = True
+            self._cases, self._files = {}, {}
+
+    def _write(self) -> None:
+        assert self._con is not None
+        self._con.executemany(
+            "INSERT OR REPLACE INTO cases VALUES (?, ?)",
+            ((b, json.dumps(r, separators=(",", ":"))) for b, r in self._cases.items()),
+        )
+        self._con.executemany("INSERT OR REPLACE INTO files VALUES (?, ?)", self._files.items())
 
     def save(self, live: set[str]) -> None:
         """Write what this check learnt, and drop the versions no longer at
@@ -127,13 +159,9 @@ class EvidenceCache:
         if con is None:
             return
         try:
-            if self._cases or self._files:
+            if self._learnt or self._cases or self._files:
                 con.execute("BEGIN IMMEDIATE")
-                con.executemany(
-                    "INSERT OR REPLACE INTO cases VALUES (?, ?)",
-                    ((b, json.dumps(r, separators=(",", ":"))) for b, r in self._cases.items()),
-                )
-                con.executemany("INSERT OR REPLACE INTO files VALUES (?, ?)", self._files.items())
+                self._write()
                 con.execute("CREATE TEMP TABLE live (blob TEXT PRIMARY KEY) WITHOUT ROWID")
                 con.executemany("INSERT OR IGNORE INTO live VALUES (?)", ((b,) for b in live))
                 for table in ("cases", "files"):
