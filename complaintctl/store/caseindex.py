@@ -1337,6 +1337,7 @@ def _fill(
             del tables  # a part's tables go before the next is read
         if heads.get(month):
             con.execute("INSERT INTO months VALUES (?, ?)", (month, heads[month]))
+        _give_back()  # the month's text and tables: fragments, else kept to the end of the command
     return True
 
 
