@@ -32,6 +32,9 @@ def _oracle(ws: Workspace) -> list[str]:
         if path.is_symlink():
             problems.append(f"{rel}: is a symbolic link; replace it with a plain file")
             continue
+        if not path.is_file():
+            problems.append(f"{rel}: is not a plain file (a FIFO, socket or device)")
+            continue
         if not is_case_path(rel):
             continue  # named by the same function either way (_misplaced)
         try:
@@ -58,7 +61,7 @@ def _walked(ws: Workspace) -> list[str]:
     return out
 
 
-def test_the_case_files_are_those_os_walk_lists_with_the_links_told(ws: Workspace) -> None:
+def test_the_case_files_are_those_os_walk_lists_with_links_and_fifos_told(ws: Workspace) -> None:
     case = ws.root / "cases/2026/11/C-20261120-AAAAAA.yaml"
     case.parent.mkdir(parents=True)
     case.write_text("x\n", encoding="utf-8")
@@ -69,9 +72,12 @@ def test_the_case_files_are_those_os_walk_lists_with_the_links_told(ws: Workspac
     (ws.root / "cases/2026/11/a-folder/note.txt").write_text("", encoding="utf-8")
     (ws.root / "cases/2026/10").symlink_to(ws.root / "cases/2026/11")  # a linked folder: not entered
     (ws.root / "cases/README").write_text("", encoding="utf-8")
+    os.mkfifo(ws.root / "cases/2026/11/C-20261120-FIFO00.yaml")
     listed = list(wsmod.case_files(wsmod.find_workspace(str(ws.root))))
     assert [rel for rel, _ in listed] == _walked(ws)
-    assert [rel for rel, link in listed if link] == ["cases/2026/11/C-20261120-LINKED.yaml"]
+    assert [rel for rel, kind in listed if kind == wsmod.LINK] == ["cases/2026/11/C-20261120-LINKED.yaml"]
+    assert [rel for rel, kind in listed if kind == wsmod.OTHER] == ["cases/2026/11/C-20261120-FIFO00.yaml"]
+    assert {kind for _, kind in listed} == {wsmod.LINK, wsmod.OTHER, wsmod.PLAIN}
     assert "cases/2026/11/a-folder/b/z.yaml" in dict(listed) and "cases/README" in dict(listed)
 
 
@@ -81,6 +87,8 @@ def _case_lines(stdout: str) -> list[str]:
     for line in stdout.splitlines():
         if " is missing; run" in line or " was changed after it was recorded; run" in line:
             line = line.split("; run", 1)[0]
+        if " is not a plain file " in line:
+            line = line.split("; remove it", 1)[0]
         if "staged but not committed" in line or "changed but not committed" in line:
             continue
         if "not committed (a file git does not track)" in line or "not a case file name" in line:
@@ -224,6 +232,13 @@ def _evidence_cache_of_another_layout(ws: Workspace, ids: list[str]) -> None:
     (ws.root / f"evidence/{ids[2]}/offer-1-1.pdf").write_bytes(b"forged")
 
 
+def _fifo(ws: Workspace, ids: list[str]) -> None:
+    """A FIFO in a committed case file's place: a reader that opens it waits for ever."""
+    path = ws.root / f"cases/2026/11/{ids[0]}.yaml"
+    path.unlink()
+    os.mkfifo(path)
+
+
 def _symlink(ws: Workspace, ids: list[str]) -> None:
     (ws.root / "cases/2026/11/C-20261121-L1NKED.yaml").symlink_to(ws.root / f"cases/2026/11/{ids[0]}.yaml")
 
@@ -247,6 +262,7 @@ def _symlink(ws: Workspace, ids: list[str]) -> None:
         _evidence_cache_of_another_shape,
         _evidence_cache_of_another_layout,
         _symlink,
+        _fifo,
     ],
 )
 def test_check_says_what_parsing_every_file_says(

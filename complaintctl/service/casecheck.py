@@ -46,9 +46,14 @@ def problems(ws: Workspace) -> list[str]:
     entries = workspace.case_files(ws)
     listing = [rel for rel, _ in entries]
     found: dict[str, list[str]] = {}  # the problems of a file, by path (none: not there)
-    for rel, link in entries:
-        if link:
+    for rel, kind in entries:
+        if kind == workspace.LINK:
             found[rel] = [f"{rel}: is a symbolic link; replace it with a plain file"]
+        elif kind == workspace.OTHER:  # never opened: a FIFO would keep check waiting for ever
+            found[rel] = [
+                f"{rel}: is not a plain file (a FIFO, socket or device); "
+                "remove it ('complaintctl repair' then puts back the case committed there, if any)"
+            ]
         elif not is_case_path(rel):
             found[rel] = [_misplaced(ws, rel)]
     del entries

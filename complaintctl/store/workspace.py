@@ -338,19 +338,26 @@ class FileBackup:
                 folder.rmdir()
 
 
-def case_files(ws: Workspace) -> list[tuple[str, bool]]:
+LINK, PLAIN, OTHER = (
+    "link",
+    "file",
+    "other",
+)  # what case_files tells of a file (OTHER: a FIFO, socket, device)
+
+
+def case_files(ws: Workspace) -> list[tuple[str, str]]:
     """Every file under cases/ (for check), as os.walk finds them and in its
     order (a linked folder is not entered), dot files left out: its path from
-    the workspace root, and whether it is a symbolic link (told by the folder
-    listing: no lstat of each file, ~1 s at 100k cases)."""
-    out: list[tuple[str, bool]] = []
+    the workspace root, and what it is, LINK, PLAIN or OTHER (told by the
+    folder listing: no lstat of each file, ~1 s at 100k cases)."""
+    out: list[tuple[str, str]] = []
     base = ws.root / "cases"
     if base.is_dir():
         _add_files_under(str(base), "cases", out)
     return out
 
 
-def _add_files_under(path: str, rel: str, out: list[tuple[str, bool]]) -> None:
+def _add_files_under(path: str, rel: str, out: list[tuple[str, str]]) -> None:
     try:
         with os.scandir(path) as listing:
             entries = sorted(listing, key=lambda entry: entry.name)
@@ -365,7 +372,8 @@ def _add_files_under(path: str, rel: str, out: list[tuple[str, bool]]) -> None:
         if is_folder:
             folders.append(entry)
         elif not entry.name.startswith("."):
-            out.append((f"{rel}/{entry.name}", entry.is_symlink()))
+            kind = LINK if entry.is_symlink() else PLAIN if entry.is_file(follow_symlinks=False) else OTHER
+            out.append((f"{rel}/{entry.name}", kind))
     for entry in folders:
         if not entry.is_symlink():
             _add_files_under(entry.path, f"{rel}/{entry.name}", out)
