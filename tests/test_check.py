@@ -88,7 +88,7 @@ def _case_lines(stdout: str) -> list[str]:
         if " is missing; run" in line or " was changed after it was recorded; run" in line:
             line = line.split("; run", 1)[0]
         if " is not a plain file " in line:
-            line = line.split("; remove it", 1)[0]
+            line = line.split("; remove it, or run", 1)[0]
         if "staged but not committed" in line or "changed but not committed" in line:
             continue
         if "not committed (a file git does not track)" in line or "not a case file name" in line:

@@ -510,6 +510,27 @@ def test_symlinks_in_cases_are_refused(run: Any, ws: Workspace, tmp_path: Path) 
     assert outside.read_bytes() == outside.read_bytes()
 
 
+def test_a_fifo_in_a_case_files_place_is_refused_not_waited_on(run: Any, ws: Workspace) -> None:
+    """Every reader of one case, and check, name it in one line (they waited
+    for a writer for ever); repair puts the committed file back."""
+    import os
+
+    case_id = opened(run, ws)
+    path = ws.case_file(case_id)
+    committed = path.read_bytes()
+    path.unlink()
+    os.mkfifo(path)
+    rel = path.relative_to(ws.root)
+    said = f"complaintctl: {rel}: is not a plain file (a FIFO, socket or device); remove it, or run 'complaintctl repair' to put back the case committed there\n"
+    for args in (["show", case_id], ["render", case_id, "summary"], open_args(summary="Another")):
+        result = run(*args)
+        assert (result.exit_code, result.stdout, result.stderr) == (1, "", said), args
+    check = run("check")
+    assert (check.exit_code, check.stdout) == (1, said.removeprefix("complaintctl: "))
+    assert run("repair").exit_code == 0
+    assert path.read_bytes() == committed and ws.status() == ""
+
+
 def test_check_is_silent_when_clean_and_finds_duplicates(run: Any, ws: Workspace) -> None:
     case_id = opened(run, ws)
     assert (run("check").exit_code, run("check").stdout, run("check").stderr) == (0, "", "")

@@ -52,7 +52,7 @@ def problems(ws: Workspace) -> list[str]:
         elif kind == workspace.OTHER:  # never opened: a FIFO would keep check waiting for ever
             found[rel] = [
                 f"{rel}: is not a plain file (a FIFO, socket or device); "
-                "remove it ('complaintctl repair' then puts back the case committed there, if any)"
+                "remove it, or run 'complaintctl repair' to put back the case committed there"
             ]
         elif not is_case_path(rel):
             found[rel] = [_misplaced(ws, rel)]

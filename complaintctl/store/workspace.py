@@ -11,6 +11,7 @@ import contextlib
 import errno
 import os
 import re
+import stat
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -156,9 +157,16 @@ def read_case_text(ws: Workspace, case_id: str) -> tuple[str, str]:
     rel, path = ws.case_path(case_id)
     _refuse_links(ws, rel)
     try:
-        if path.stat().st_size > 4 * ws.policy.case_file_max_bytes:  # not even read (4: UTF-8 bytes a char)
+        st = path.stat()
+        if not stat.S_ISREG(st.st_mode):  # a FIFO would keep the command waiting for ever
             raise CaseFileError(
-                f"is {path.stat().st_size:,} bytes, over the case-file limit",
+                "is not a plain file (a FIFO, socket or device)",
+                where=rel,
+                fix="remove it, or run 'complaintctl repair' to put back the case committed there",
+            )
+        if st.st_size > 4 * ws.policy.case_file_max_bytes:  # not even read (4: UTF-8 bytes a char)
+            raise CaseFileError(
+                f"is {st.st_size:,} bytes, over the case-file limit",
                 where=rel,
                 fix="restore it from git history (git log -- FILE)",
             )
