@@ -178,6 +178,26 @@ def test_a_policy_loosened_around_the_tool_and_put_back_is_named(team: Team) -> 
     assert any(line.startswith(f"{back} policy.yaml: changed outside complaintctl") for line in lines)
 
 
+def test_a_template_changed_around_the_tool_is_named_by_its_own_path(team: Team) -> None:
+    """A letter's wording is policy too: a commit that changes templates/
+    without the tool is named, by the templates it changed (not policy.yaml)."""
+    one = team.root / "templates" / "summary.html.j2"
+    one.write_text(one.read_text() + "<p>added by hand</p>\n")
+    git(team.root, "commit", "--quiet", "-am", "reword")
+    first = team.head()
+    for name in ("agreement.html.j2", "reply.html.j2"):
+        path = team.root / "templates" / name
+        path.write_text(path.read_text() + "<p>added by hand</p>\n")
+    git(team.root, "commit", "--quiet", "-am", "reword two")
+    second = team.head()
+    found = team.verify()
+    assert found.exit_code == 1
+    lines = found.stdout.splitlines()
+    outside = "changed outside complaintctl (no Complaintctl trailers; record policy changes with 'complaintctl policy commit' or 'complaintctl team')"  # fmt: skip
+    assert f"{first} templates/summary.html.j2: {outside}" in lines
+    assert f"{second} templates/agreement.html.j2 (and 1 more): {outside}" in lines
+
+
 def test_an_approval_entered_for_a_supervisor_around_the_tool_is_named(team: Team) -> None:
     case_id = team.ok(BOB, *open_args(at="2026-11-20T09:00")).strip()
     team.ok(

@@ -176,12 +176,17 @@ class Verifier:
         action = trailers.get("Action", [""])[0]
         if not commit.parents:
             return  # the workspace's first commit sets its policy
+        # What the findings name: policy.yaml if it changed, else the templates that did.
+        changed = sorted(c.path for c in commit.changes if _is_policy(c.path))
+        named = "policy.yaml"
+        if changed and "policy.yaml" not in changed:
+            named = changed[0] + (f" (and {len(changed) - 1} more)" if len(changed) > 1 else "")
         if any(_is_case(c.path) for c in commit.changes):
-            yield Finding(cid, "policy.yaml", "changes the policy and cases in one commit")
+            yield Finding(cid, named, "changes the policy and cases in one commit")
         if action not in POLICY_ACTIONS:
             yield Finding(
                 cid,
-                "policy.yaml",
+                named,
                 "changed outside complaintctl (no Complaintctl trailers; record policy changes with "
                 "'complaintctl policy commit' or 'complaintctl team')",
             )
@@ -190,22 +195,22 @@ class Verifier:
         try:
             before = self.policy_at(commit.parents[0])
         except ComplaintError as exc:
-            yield Finding(cid, "policy.yaml", f"cannot check: {exc}")
+            yield Finding(cid, named, f"cannot check: {exc}")
             return
         if not before.may_change_policy(actor):
-            yield Finding(cid, "policy.yaml", f"{actor or 'nobody'} may not change the policy (policy_roles)")
+            yield Finding(cid, named, f"{actor or 'nobody'} may not change the policy (policy_roles)")
         if commit.author_email.casefold() != actor.casefold():
-            yield Finding(cid, "policy.yaml", f"author {commit.author_email} is not the actor {actor}")
+            yield Finding(cid, named, f"author {commit.author_email} is not the actor {actor}")
         if before.team and commit.committer_email.casefold() != actor.casefold():
             yield Finding(
                 cid,
-                "policy.yaml",
+                named,
                 f"a policy change is made by {actor} in person, but {commit.committer_email} committed it",
             )
         try:
             after = self.policy_at(cid)
         except ComplaintError as exc:
-            yield Finding(cid, "policy.yaml", f"leaves a policy that does not load: {exc}")
+            yield Finding(cid, named, f"leaves a policy that does not load: {exc}")
             return
         if action.startswith("team-"):
             yield from _team_change(cid, action, trailers.get("Member", [""])[0], before, after, commit)
