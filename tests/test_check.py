@@ -33,7 +33,7 @@ def _oracle(ws: Workspace) -> list[str]:
             problems.append(f"{rel}: is a symbolic link; replace it with a plain file")
             continue
         if not path.is_file():
-            problems.append(f"{rel}: is not a plain file (a FIFO, socket or device)")
+            problems.append(f"{rel}: is not a plain file (a folder, FIFO, socket or device)")
             continue
         if not is_case_path(rel):
             continue  # named by the same function either way (_misplaced)

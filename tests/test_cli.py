@@ -521,7 +521,7 @@ def test_a_fifo_in_a_case_files_place_is_refused_not_waited_on(run: Any, ws: Wor
     path.unlink()
     os.mkfifo(path)
     rel = path.relative_to(ws.root)
-    said = f"complaintctl: {rel}: is not a plain file (a FIFO, socket or device); remove it, or run 'complaintctl repair' to put back the case committed there\n"
+    said = f"complaintctl: {rel}: is not a plain file (a folder, FIFO, socket or device); remove it, or run 'complaintctl repair' to put back the case committed there\n"
     for args in (["show", case_id], ["render", case_id, "summary"], open_args(summary="Another")):
         result = run(*args)
         assert (result.exit_code, result.stdout, result.stderr) == (1, "", said), args
@@ -529,6 +529,31 @@ def test_a_fifo_in_a_case_files_place_is_refused_not_waited_on(run: Any, ws: Wor
     assert (check.exit_code, check.stdout) == (1, said.removeprefix("complaintctl: "))
     assert run("repair").exit_code == 0
     assert path.read_bytes() == committed and ws.status() == ""
+
+
+def test_a_folder_in_a_case_files_place_is_named_by_check(run: Any, ws: Workspace) -> None:
+    """check names the case file, not only the files of the folder that
+    stands in its place (its line was taken for one naming the file)."""
+    case_id = opened(run, ws)
+    path = ws.case_file(case_id)
+    committed = path.read_bytes()
+    path.unlink()
+    path.mkdir()
+    (path / "x").write_text("")
+    rel = path.relative_to(ws.root)
+    check = run("check")
+    assert (check.exit_code, check.stdout) == (
+        1,
+        f"{rel}/x: not a case file name (cases/YYYY/MM/C-YYYYMMDD-XXXXXX.yaml); move or remove it\n"
+        f"{rel}: changed but not committed; run 'complaintctl repair' to put it back\n",
+    )
+    shown = run("show", case_id)
+    assert (shown.exit_code, shown.stderr) == (
+        1,
+        f"complaintctl: {rel}: is not a plain file (a folder, FIFO, socket or device); remove it, or run 'complaintctl repair' to put back the case committed there\n",
+    )
+    assert run("repair").exit_code == 0
+    assert path.read_bytes() == committed and ws.status() == "" and run("check").stdout == ""
 
 
 def test_check_is_silent_when_clean_and_finds_duplicates(run: Any, ws: Workspace) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -51,7 +52,7 @@ def problems(ws: Workspace) -> list[str]:
             found[rel] = [f"{rel}: is a symbolic link; replace it with a plain file"]
         elif kind == workspace.OTHER:  # never opened: a FIFO would keep check waiting for ever
             found[rel] = [
-                f"{rel}: is not a plain file (a FIFO, socket or device); "
+                f"{rel}: is not a plain file (a folder, FIFO, socket or device); "
                 "remove it, or run 'complaintctl repair' to put back the case committed there"
             ]
         elif not is_case_path(rel):
@@ -98,7 +99,10 @@ def problems(ws: Workspace) -> list[str]:
     said = [problem for rel in listing for problem in found.get(rel, ())]
     joined = "\n".join(said)
     for fault in left:
-        if fault.path not in joined:  # each file named once
+        # Each file named once: a fault's file may be named by another's line
+        # (a case's missing evidence), but a path that only starts another
+        # (a folder put in a case file's place, named by its files) is not it.
+        if not re.search(rf"(?:^| ){re.escape(fault.path)}(?=[: ;,]|$)", joined, re.MULTILINE):
             said.append(f"{fault.path}: {fault.what}; run 'complaintctl repair' to put it back")
     return said
 

@@ -160,7 +160,7 @@ def read_case_text(ws: Workspace, case_id: str) -> tuple[str, str]:
         st = path.stat()
         if not stat.S_ISREG(st.st_mode):  # a FIFO would keep the command waiting for ever
             raise CaseFileError(
-                "is not a plain file (a FIFO, socket or device)",
+                "is not a plain file (a folder, FIFO, socket or device)",
                 where=rel,
                 fix="remove it, or run 'complaintctl repair' to put back the case committed there",
             )
