@@ -795,6 +795,26 @@ def test_workspace_is_found_from_a_subfolder(ws: Workspace, tmp_path: Path) -> N
     )
 
 
+def test_a_policy_file_that_is_a_fifo_is_refused_not_waited_on(ws: Workspace) -> None:
+    """From the folder or a subfolder, or with COMPLAINTCTL_ROOT: one line
+    naming it (a FIFO was passed over as no workspace, or read for ever)."""
+    policy = ws.root / "policy.yaml"
+    policy.unlink()
+    os.mkfifo(policy)
+    said = f"complaintctl: {policy} is not a plain file; put the committed one back: git checkout -- policy.yaml\n"
+    plain = {k: v for k, v in os.environ.items() if k != "COMPLAINTCTL_ROOT"}
+    for cwd, env in ((ws.root / "cases", plain), (ws.root, {**plain, "COMPLAINTCTL_ROOT": str(ws.root)})):
+        result = subprocess.run(
+            [sys.executable, "-m", "complaintctl", "list"],
+            cwd=cwd,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert (result.returncode, result.stdout, result.stderr) == (1, "", said)
+
+
 def test_init_makes_a_committed_workspace_and_refuses_twice(run: Any, ws: Workspace, tmp_path: Path) -> None:
     assert ws.status() == "" and ws.commits() == 1
     assert (ws.root / "policy.yaml").read_bytes() == (

@@ -73,12 +73,26 @@ def defaults_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "defaults"
 
 
+def _holds_policy(folder: Path) -> bool:
+    """A policy.yaml that is a file; one that is something else (a FIFO
+    would keep every command waiting) is refused, not passed over."""
+    policy = folder / "policy.yaml"
+    if policy.is_file():
+        return True
+    if policy.exists():
+        raise WorkspaceError(
+            f"{policy} is not a plain file",
+            fix="put the committed one back: git checkout -- policy.yaml",
+        )
+    return False
+
+
 def find_workspace(root: str | None = None, start: Path | None = None) -> Workspace:
     """--root / COMPLAINTCTL_ROOT, else the nearest ancestor with policy.yaml."""
     chosen = root or os.environ.get("COMPLAINTCTL_ROOT")
     if chosen:
         path = Path(chosen).expanduser().resolve()
-        if not (path / "policy.yaml").is_file():
+        if not _holds_policy(path):
             raise WorkspaceError(
                 f"{path} has no policy.yaml",
                 fix="point --root at a workspace, or run 'complaintctl init DIR'",
@@ -86,7 +100,7 @@ def find_workspace(root: str | None = None, start: Path | None = None) -> Worksp
         return Workspace(path)
     here = (start or Path.cwd()).resolve()
     for candidate in (here, *here.parents):
-        if (candidate / "policy.yaml").is_file():
+        if _holds_policy(candidate):
             return Workspace(candidate)
     raise WorkspaceError(
         f"no workspace here ({here} and its parents have no policy.yaml)",
