@@ -102,7 +102,7 @@ def problems(ws: Workspace) -> list[str]:
         # Each file named once: a fault's file may be named by another's line
         # (a case's missing evidence), but a path that only starts another
         # (a folder put in a case file's place, named by its files) is not it.
-        if not re.search(rf"(?:^| ){re.escape(fault.path)}(?=[: ;,]|$)", joined, re.MULTILINE):
+        if not re.search(rf"(?:^|[ (]){re.escape(fault.path)}(?=[:;,) ]|$)", joined, re.MULTILINE):
             said.append(f"{fault.path}: {fault.what}; run 'complaintctl repair' to put it back")
     return said
 

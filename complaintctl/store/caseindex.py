@@ -1696,7 +1696,7 @@ class _Link(Exception):
 
 
 def _work_tree_bytes(path: str) -> bytes:
-    """A file's bytes, in three system calls (pathlib's is_symlink and
+    """A file's bytes, in a few system calls (pathlib's is_symlink and
     read_bytes took four times as long: ~60 us of a case's ~1 ms in a cold
     build)."""
     if not _NOFOLLOW and os.path.islink(path):
