@@ -88,11 +88,10 @@ def timeline(policy: Policy, row: Row, cal: Calendar | None) -> list[list[Any]] 
     done = row.get("settled")
     if done and done["complete"]:
         # Settled with every clock stopped: from then on (at is no earlier)
-        # casestatus.status gives the settled level and outcomes, and nothing
-        # moves them: the one step the loop below would make.
-        outcomes = done["outcomes"]
-        decided = [o if o in DECIDED else None for o in map(outcomes.get, REPORTED)]
-        return [[micros(at), done["level"], *decided, 0, 0]]
+        # casestatus.status gives this, and nothing moves it: the one step
+        # the loop below would make, without its look at the clocks.
+        settled = casestatus.CaseStatus(row, done["level"], (), (), None, done["outcomes"])
+        return [[micros(at), *_standing_values(of(settled), True)]]
     closed = bool(row.get("closed_at"))
     # A settled row (its time is among those above) stands as it was settled
     # from then on (casestatus.status reads only that): no rise moves it.

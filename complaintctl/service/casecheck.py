@@ -51,10 +51,7 @@ def problems(ws: Workspace) -> list[str]:
         if kind == workspace.LINK:
             found[rel] = [f"{rel}: is a symbolic link; replace it with a plain file"]
         elif kind == workspace.OTHER:  # never opened: a FIFO would keep check waiting for ever
-            found[rel] = [
-                f"{rel}: is not a plain file (a folder, FIFO, socket or device); "
-                "remove it, or run 'complaintctl repair' to put back the case committed there"
-            ]
+            found[rel] = [f"{rel}: {workspace.NOT_PLAIN}; {workspace.NOT_PLAIN_FIX}"]
         elif not is_case_path(rel):
             found[rel] = [_misplaced(ws, rel)]
     del entries

@@ -165,6 +165,11 @@ def resolve_id(ws: Workspace, text: str) -> str:
     raise UsageError(f"'{text.strip()}' matches {len(found)} cases: {shown}", fix="type more of the id")
 
 
+# A case file's place holding something else than a file (check says it too).
+NOT_PLAIN = "is not a plain file (a folder, FIFO, socket or device)"
+NOT_PLAIN_FIX = "remove it, or run 'complaintctl repair' to put back the case committed there"
+
+
 def read_case_text(ws: Workspace, case_id: str) -> tuple[str, str]:
     """(relative path, text) of a case, refusing links and missing files."""
     case_id = resolve_id(ws, case_id)
@@ -173,11 +178,7 @@ def read_case_text(ws: Workspace, case_id: str) -> tuple[str, str]:
     try:
         st = path.stat()
         if not stat.S_ISREG(st.st_mode):  # a FIFO would keep the command waiting for ever
-            raise CaseFileError(
-                "is not a plain file (a folder, FIFO, socket or device)",
-                where=rel,
-                fix="remove it, or run 'complaintctl repair' to put back the case committed there",
-            )
+            raise CaseFileError(NOT_PLAIN, where=rel, fix=NOT_PLAIN_FIX)
         if st.st_size > 4 * ws.policy.case_file_max_bytes:  # not even read (4: UTF-8 bytes a char)
             raise CaseFileError(
                 f"is {st.st_size:,} bytes, over the case-file limit",
