@@ -205,7 +205,10 @@ def main(argv: list[str] | None = None) -> int:
             ).stdout.strip()
             tw_env = load_taskwarrior(listing, args.data / f"tw-{len(listing)}") if peer else {}
             note = ours("note", case_id, "Called back", size=size)
-            cmds = {**note, **theirs("add", "Called back")}
+            # The least any Python tool committing a change through git can
+            # take: the interpreter's start, then git's four plumbing calls.
+            floor = ["sh", "-c", f"{shlex.quote(PY)} -c pass && {plumbing_floor(ws, rel)[2]}"]
+            cmds = {**note, **theirs("add", "Called back"), "floor: python + plumbing": floor}
             run(
                 f"{size}: note vs task add",
                 "<= 1.3x peer at 10k",
@@ -218,6 +221,9 @@ def main(argv: list[str] | None = None) -> int:
             )
             if rows and rows[-1].label == f"{size}: note vs task add":
                 notes[size] = rows[-1].figures
+                if "peer" in notes[size]:
+                    low = notes[size]["floor: python + plumbing"].median / notes[size]["peer"].median
+                    print(f"  {size}: the floor alone is {low:.2f}x task add (the target: note <= 1.3x)")
             run(f"{size}: note vs git add + commit", "", ws, {**note, "git": porcelain(ws, rel)})
             run(f"{size}: note vs git plumbing", "", ws, {**note, "git": plumbing_floor(ws, rel)})
             reset(size)
