@@ -228,6 +228,24 @@ def test_note_refusals(run: Any, ws: Workspace, args: list[str], message: str) -
     assert err == "complaintctl: " + message.format(id=case_id) + "\n"
 
 
+def test_a_change_that_would_make_the_case_too_big_is_refused(run: Any, ws: Workspace) -> None:
+    """A note of 1.5 MB was committed, and every reader then refused the case
+    ('over the case-file limit'): the case was lost to the tool."""
+    case_id = opened(run, ws)
+    rel = f"cases/2026/11/{case_id}.yaml"
+    err = refused(run, ws, "note", case_id, "x" * 1_000_000)
+    found = re.fullmatch(
+        rf"complaintctl: {rel}: the case would be ([0-9,]+) characters, over the case-file limit of 1,000,000; "
+        r"shorten the text \(attach a long document as evidence to 'agree', or keep it outside and note where\), "
+        r"or raise case_file_max_bytes in policy.yaml\n",
+        err,
+    )
+    assert found, err
+    assert 1_000_000 < int(found[1].replace(",", "")) < 1_010_000
+    changes(run, ws, "note", case_id, "x" * 900_000)  # under the limit: kept, and still read
+    assert run("show", case_id).exit_code == 0
+
+
 @pytest.mark.parametrize(
     ("args", "code", "message"),
     [

@@ -123,6 +123,14 @@ def _commit(
     extra: Mapping[str, bytes] | None = None,
 ) -> None:
     """Write the case (and any extra files) and commit them all, or nothing."""
+    limit = ctx.ws.policy.case_file_max_bytes
+    if len(text) > limit:  # every reader refuses such a file: the case would be lost to the tool
+        raise RuleError(
+            f"the case would be {len(text):,} characters, over the case-file limit of {limit:,}",
+            where=rel,
+            fix="shorten the text (attach a long document as evidence to 'agree', or keep it outside "
+            "and note where), or raise case_file_max_bytes in policy.yaml",
+        )
     extra = extra or {}
     paths = [rel, *extra]
     with gitwrite.transaction(ctx.ws, paths):
