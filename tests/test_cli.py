@@ -300,8 +300,55 @@ def test_recused_staff_cannot_touch_the_case(run: Any, ws: Workspace) -> None:
     err = refused(run, ws, "note", case_id, "I did nothing wrong", "--as", "bob@example.com")
     assert err == (
         f"complaintctl: {case_id}: bob@example.com is named in the complaint and may not act on it (recusal); "
-        "ask a colleague to act with --as\n"
+        "a colleague acts on it, in their own name\n"
     )
+
+
+@pytest.mark.parametrize(
+    ("operator", "args", "message"),
+    [
+        # Alice (an agent, CNY 200) entering a manager's offer: it needed no approval.
+        (ALICE, ["propose", "{id}", "--amount", "5000", "--not-overcharge", "Goodwill", "--terms", "Refund", "--as", "dave@example.com"],
+         "{id}: an offer of CNY 5000.00 is above your own approval limit (you are alice@example.com); "
+         "dave@example.com proposes it in person, or propose it as yourself and it waits for approval"),
+        # ... a supervisor's external cause, which keeps a case from turning hot.
+        (ALICE, ["flag", "{id}", "--cause", "external", "--reason", "Supplier", "--as", "carol@example.com"],
+         "{id}: only supervisor or manager or executive may set the cause to 'external'; ask one of: "
+         "carol@example.com, dave@example.com, erin@example.com (policy.yaml: rules.cause_roles)"),
+        (ALICE, ["correct", "{id}", "cause", "external", "--reason", "Supplier", "--as", "carol@example.com"],
+         "{id}: only supervisor or manager or executive may set the cause to 'external'; ask one of: "
+         "carol@example.com, dave@example.com, erin@example.com (policy.yaml: rules.cause_roles)"),
+        # Bob, whom the complaint is about, acting in a colleague's name.
+        ("bob@example.com", ["note", "{id}", "All fine", "--as", "alice@example.com"],
+         "{id}: bob@example.com is named in the complaint and may not act on it (recusal); "
+         "a colleague acts on it, in their own name"),
+        ("bob@example.com", ["assign", "{id}", "--to", "carol@example.com", "--reason", "Mine", "--as", "alice@example.com"],
+         "{id}: bob@example.com is named in the complaint and may not act on it (recusal); "
+         "a colleague acts on it, in their own name"),
+        ("bob@example.com", [*open_args(subject_staff="bob@example.com"), "--as", "alice@example.com"],
+         "bob@example.com is named in the complaint and may not record it (recusal); "
+         "a colleague opens it, in their own name"),
+    ],
+)  # fmt: skip
+def test_what_is_entered_for_someone_else_is_the_operators_to_enter(
+    run: Any, ws: Workspace, operator: str, args: list[str], message: str
+) -> None:
+    """--as entered an action as someone with more authority, or hid a
+    recused member of staff behind a colleague's name."""
+    case_id = opened(run, ws, subject_staff="bob@example.com")
+    words = [a.format(id=case_id) for a in args]
+    result = run(*words, env={"COMPLAINTCTL_USER": operator}, literal=True)
+    assert result.exit_code == 1, result.stdout
+    assert result.stderr == "complaintctl: " + message.format(id=case_id) + "\n"
+    assert ws.commits() == 2 and ws.status() == ""
+    # Within the operator's own authority, entering for someone else still works.
+    changes(
+        run, ws, "propose", case_id, "--amount", "150", "--not-overcharge", "Goodwill", "--terms", "Refund"
+    )
+    result = run(
+        "flag", case_id, "--cause", "internal", "--reason", "Ours", "--as", "carol@example.com", literal=True
+    )
+    assert result.exit_code == 0, result.stderr
 
 
 def test_missing_required_option_is_a_usage_error(run: Any, ws: Workspace) -> None:

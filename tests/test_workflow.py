@@ -177,8 +177,8 @@ def test_archive_before_followup_says_follow_up_first() -> None:
     [
         ("mallory@example.com", "'mallory@example.com' is not on the team in policy.yaml; act as a listed "
          "member with --as, or add them under 'team:'"),
-        (BOB, f"{ID}: {BOB} is named in the complaint and may not act on it (recusal); ask a colleague "
-         "to act with --as"),
+        (BOB, f"{ID}: {BOB} is named in the complaint and may not act on it (recusal); a colleague acts "
+         "on it, in their own name"),
     ],
 )  # fmt: skip
 def test_outsiders_and_recused_staff_are_refused(actor: str, message: str) -> None:

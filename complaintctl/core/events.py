@@ -87,6 +87,9 @@ def check_cause(policy: Policy, case_id: str | None, cause: str | None, actor: s
     require_roles(policy, actor, roles, f"set the cause to '{cause}'", case_id, "cause_roles")
 
 
+OPEN_RECUSED_FIX = "a colleague opens it, in their own name"
+
+
 def same_number(number: int) -> int:
     return number
 
@@ -276,7 +279,7 @@ class Open(Event):
         check_cause(policy, None, new.cause, actor)
         owner = new.owner or actor
         check_member(policy, owner, "owner ", "pick a listed member")
-        check_not_subject(new.subject_staff, actor, "record it", "ask a colleague to open it with --as")
+        check_not_subject(new.subject_staff, actor, "record it", OPEN_RECUSED_FIX)
         check_not_subject(new.subject_staff, owner, "own it", "give another --owner", who="owner ")
 
         notices = []

@@ -119,9 +119,8 @@ def check_not_subject(
 
 
 def check_recusal(case: Case, actor: str) -> None:
-    check_not_subject(
-        case.get("subject_staff", ()), actor, "act on it", "ask a colleague to act with --as", case["id"]
-    )
+    fix = "a colleague acts on it, in their own name"
+    check_not_subject(case.get("subject_staff", ()), actor, "act on it", fix, case["id"])
 
 
 def check_time(case: Case | None, at: datetime, now: datetime) -> None:

@@ -12,6 +12,7 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -105,6 +106,38 @@ def _check_operator(ctx: Context, action: str) -> None:
     """Actions the policy lists as self_only are never entered for someone else."""
     if action in ctx.ws.policy.self_only:
         require_in_person(ctx, action)
+
+
+def _check_entered(ctx: Context, case: Any, event: events.Event, change: Change | None = None) -> None:
+    """What is entered for someone else (--as) must be the operator's to
+    enter too: staff named in the complaint touch it in no one's name, and
+    what needs authority (an offer that needs no approval, a cause only some
+    roles may set) needs the operator's own, or is taken in person."""
+    operator = ctx.operator
+    policy = ctx.ws.policy
+    if not ctx.entered_for_someone_else or not operator or not policy.team:
+        return
+    from complaintctl.core import lifecycle, offers
+
+    if case is not None:
+        lifecycle.check_recusal(case, operator)
+    if isinstance(event, events.Open):
+        lifecycle.check_not_subject(event.subject_staff, operator, "record it", events.OPEN_RECUSED_FIX)
+    cause = getattr(event, "cause", None)
+    if isinstance(event, events.Correct) and event.field == "cause":
+        cause = event.value.strip()
+    if cause:
+        events.check_cause(policy, case["id"] if case else None, cause, operator)
+    if isinstance(event, events.Propose) and change is not None:
+        offer = next(v for path, v in change.updates if path[:1] == ("offers",) and isinstance(v, dict))
+        value, currency = Decimal(offer["amount"]), offer["currency"]
+        own = offers.limit_of(policy, operator, currency)
+        if offer["status"] == "open" and not offers.covers(own, value):
+            raise RuleError(
+                f"an offer of {currency} {value} is above your own approval limit (you are {operator})",
+                where=case["id"],
+                fix=f"{ctx.actor} proposes it in person, or propose it as yourself and it waits for approval",
+            )
 
 
 def _trailers(ctx: Context, change: Change) -> dict[str, str]:
@@ -210,6 +243,7 @@ def change_case(ctx: Context, case_id: str, event: events.Event) -> Change:
         _check_clock(ctx, doc)
         notices = _record_rise(ctx, edit)
         change = event.decide(ctx.ws.policy, doc, ctx.actor, ctx.when, ctx.now)
+        _check_entered(ctx, doc, event, change)
         edit.apply(change)
         if notices:
             change = dataclasses.replace(change, notices=(*notices, *change.notices))
@@ -246,6 +280,7 @@ def agree_case(
         notices = _record_rise(ctx, edit)
         event = event.replace(evidence=len(blobs))
         change = event.decide(ctx.ws.policy, doc, ctx.actor, ctx.when, ctx.now)
+        _check_entered(ctx, doc, event, change)
         number = change.event["offer"]
         folder = f"evidence/{case_id}"
         files: dict[str, bytes] = {}
@@ -362,6 +397,7 @@ def open_case(ctx: Context, new: events.Open) -> Change:
         else:  # pragma: no cover - 32**6 ids a day
             raise WorkspaceError("could not find a free case id", fix="run the command again")
         caps = _carried_caps(ctx, new, earlier)
+        _check_entered(ctx, None, new)
         case, change = new.decide_open(policy, case_id, ctx.actor, ctx.when, ctx.now, earlier, peers, caps)
         _check_written(ctx, rel, case)
         _commit(ctx, rel, workspace.dump_case(case), change)
