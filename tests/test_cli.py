@@ -374,6 +374,58 @@ def test_open_refuses_a_matter_settled_for_good(run: Any, ws: Workspace) -> None
     assert other != case_id
 
 
+def test_open_refuses_a_matter_being_settled(run: Any, ws: Workspace) -> None:
+    """A second case on a matter whose settlement was accepted (not yet
+    closed) was accepted, and paid the double refund a second time."""
+    case_id = opened(run, ws)
+    changes(run, ws, "propose", case_id, "--amount", "10", "--not-overcharge", "Goodwill", "--terms", "t")
+    assert opened(run, ws, at="2026-11-21T09:00")  # an offer not yet accepted: a second case is taken
+    changes(run, ws, "agree", case_id)
+    err = refused(run, ws, *open_args(phone="138-1234-1234", at="2026-11-22T09:00"))
+    assert err == (
+        f"complaintctl: this matter is being settled in {case_id}: the customer accepted an offer there "
+        f"(not accepted again); see 'complaintctl show {case_id}'\n"
+    )
+
+
+def test_a_correction_is_held_to_what_open_holds_a_new_case_to(run: Any, ws: Workspace) -> None:
+    """Opened under another category or phone, then corrected, a case got
+    past 'not accepted again' and the refused bottom line, and paid again."""
+    first = opened(run, ws, at="2026-11-18T09:00")
+    changes(run, ws, "propose", first, "--amount", "10", "--not-overcharge", "Goodwill", "--terms", "t",
+            "--at", "2026-11-18T10:00")  # fmt: skip
+    changes(run, ws, "agree", first, "--at", "2026-11-18T10:10")
+    second = opened(run, ws, category="delivery-delay", at="2026-11-19T09:00")
+    third = opened(run, ws, phone="13900000000", at="2026-11-19T09:10")
+    settling = f"a matter that is being settled in {first}: the customer accepted an offer there"
+    for case_id, words in ((second, ["category", "billing"]), (third, ["phone", "138 1234 1234"])):
+        err = refused(run, ws, "correct", case_id, *words, "--reason", "Mistyped")
+        assert err == (
+            f"complaintctl: {case_id}: corrected so, the case would be about {settling}; 'open' refuses or "
+            f"caps such a case; see 'complaintctl show {first}'; record the new fact in a note instead\n"
+        )
+    changes(
+        run, ws, "correct", third, "phone", "13900000001", "--reason", "Mistyped"
+    )  # another customer still
+    changes(run, ws, "correct", second, "summary", "Late and charged twice", "--reason", "Clearer")
+    assert run("verify").exit_code == 0 and run("check").exit_code == 0
+
+
+def test_a_correction_does_not_lift_a_refused_bottom_line(run: Any, ws: Workspace) -> None:
+    first = opened(run, ws, at="2026-11-18T09:00")
+    changes(run, ws, "propose", first, "--amount", "500", "--not-overcharge", "Goodwill", "--bottom-line",
+            "--terms", "Final", "--as", "carol@example.com", "--at", "2026-11-18T11:00")  # fmt: skip
+    changes(run, ws, "refuse", first, "1", "--reason", "Wants 1500", "--at", "2026-11-18T12:00")
+    changes(run, ws, "close", first, "--resolution", "explained", "--at", "2026-11-18T13:00")
+    second = opened(run, ws, email="z@example.com", phone="13900000000", at="2026-11-19T09:00")
+    err = refused(run, ws, "correct", second, "phone", "13812341234", "--reason", "Mistyped")
+    assert err == (
+        f"complaintctl: {second}: corrected so, the case would be about a matter whose bottom line was refused "
+        f"in {first}; 'open' refuses or caps such a case; see 'complaintctl show {first}'; record the new fact "
+        "in a note instead\n"
+    )
+
+
 def test_repeat_complaint_is_linked_and_important(run: Any, ws: Workspace) -> None:
     first = opened(run, ws)
     changes(run, ws, "close", first, "--resolution", "explained")

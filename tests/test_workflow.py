@@ -508,6 +508,25 @@ def test_text_is_stored_as_given() -> None:
     assert case["summary"] == "“引号” & <b>'x'</b>\n第二行"
 
 
+@pytest.mark.parametrize("resolution", ["explained", "withdrawn", "rejected", "referred"])
+def test_an_accepted_offer_is_carried_out_not_closed_around(resolution: str) -> None:
+    """Closed as 'explained' or 'withdrawn', an agreed case left its measures
+    undone, and a reopen let an agent pay a second time within their limit."""
+    case = in_state("agreed")
+    with pytest.raises(RuleError) as caught:
+        events.Close(resolution).decide(POLICY, case, ALICE, at(30), NOW)
+    assert str(caught.value) == (
+        f"{ID}: the customer accepted offer 1: the case cannot be closed as '{resolution}'; "
+        "carry the agreement out and close it as one of: agreed, referred-by-law, decided"
+    )
+    decided = events.Close("decided").decide(POLICY, case, ALICE, at(30), NOW)  # a court's decision
+    assert decided.to_state == "closed"
+    unbound = dataclasses.replace(
+        POLICY, rules=dataclasses.replace(POLICY.rules, agreement_binds_close=False)
+    )
+    assert events.Close(resolution).decide(unbound, case, ALICE, at(30), NOW).to_state == "closed"
+
+
 def test_agreed_is_closed_only_once_carried_out() -> None:
     """Carrying out (落实) is measures planned and done; 'executed' is then a fact."""
     proposed = in_state("proposed")
@@ -632,7 +651,7 @@ def test_a_hand_over_stays_on_the_tier_and_is_the_owners(actor: str, to: str, er
         ("phone", "13812341235", ("customer", "phone", "13812341235"), None),
         ("email", "z@example.com", ("customer", "email", "z@example.com"), None),
         ("category", "service-attitude", ("category", None, "service-attitude"), None),
-        ("urgent", "yes", ("urgent", None, True), None),
+        ("urgent", "yes", None, f"{ID}: only supervisor or manager or executive may correct 'urgent'; ask one of: {CAROL}, {DAVE}, {ERIN} (policy.yaml: rules.correct_roles)"),
         ("phone", "call me", None, "phone 'call me' does not look like a phone number; use digits, spaces, dashes, brackets and an optional leading +"),
         ("category", "misc", None, "unknown category 'misc'; use one of: product-quality, service-attitude, delivery-delay, billing, information-not-given, construction-quality, planning-design, sales-promise, property-management, other (policy.yaml: categories)"),
         ("urgent", "maybe", None, "urgent 'maybe': say yes or no; complaintctl correct ID urgent yes"),
@@ -655,6 +674,37 @@ def test_a_correction_changes_one_recorded_fact(
     key, sub, expected = stored
     assert (after[key][sub] if sub else after[key]) == expected
     assert after["events"][-1]["field"] == field
+
+
+@pytest.mark.parametrize(
+    ("steps", "error"),
+    [
+        # An agent un-marked 'urgent' and the two-hour breach was gone from the record.
+        ([(ALICE, events.Correct("urgent", "yes", "Misheard"))], f"{ID}: only supervisor or manager or executive may correct 'urgent'; ask one of: {CAROL}, {DAVE}, {ERIN} (policy.yaml: rules.correct_roles)"),
+        ([(CAROL, events.Correct("urgent", "yes", "Misheard"))], None),
+        # An agent undid 'internal', then closed the case as outside our responsibility.
+        ([(ALICE, events.Flag("Our plumber", cause="internal")), (ALICE, events.Correct("cause", "unknown", "Not sure"))],
+         f"{ID}: only supervisor or manager or executive may change the cause from 'internal'; ask one of: {CAROL}, {DAVE}, {ERIN} (policy.yaml: rules.cause_undo_roles)"),
+        ([(ALICE, events.Flag("Our plumber", cause="internal")), (ALICE, events.Flag("Not sure", cause="unknown"))],
+         f"{ID}: only supervisor or manager or executive may change the cause from 'internal'; ask one of: {CAROL}, {DAVE}, {ERIN} (policy.yaml: rules.cause_undo_roles)"),
+        ([(ALICE, events.Flag("Our plumber", cause="internal")), (CAROL, events.Correct("cause", "unknown", "Not ours after all"))], None),
+        ([(ALICE, events.Flag("Not sure", cause="unknown")), (ALICE, events.Correct("cause", "internal", "Ours"))], None),
+    ],
+)  # fmt: skip
+def test_who_may_undo_a_cause_or_un_mark_urgent(
+    steps: list[tuple[str, events.Event]], error: str | None
+) -> None:
+    case = new_case()
+    *before, (actor, last) = steps
+    for i, (who, event) in enumerate(before, start=1):
+        case = step(case, event.decide(POLICY, case, who, at(i), NOW))
+    if error is None:
+        case = step(case, last.decide(POLICY, case, actor, at(len(steps)), NOW))
+        assert case["events"][-1]["action"] == last.action
+        return
+    with pytest.raises(RuleError) as caught:
+        last.decide(POLICY, case, actor, at(len(steps)), NOW)
+    assert str(caught.value) == error
 
 
 def test_a_hand_over_goes_only_to_someone_holding_the_cases_tier() -> None:

@@ -23,7 +23,6 @@ from typing import Any, ClassVar, Self, dataclass_transform
 from complaintctl.core import severity as severity_rules
 from complaintctl.core.eventlog import event_key, retracted
 from complaintctl.core.lifecycle import (
-    CAUSES,
     Case,
     Change,
     FieldPath,
@@ -47,7 +46,7 @@ from complaintctl.core.lifecycle import (
     tier_holders,
     unreachable_missing,
 )
-from complaintctl.core.policy import CONTACT_FIELDS, Policy
+from complaintctl.core.policy import CAUSES, CONTACT_FIELDS, CORRECTABLE, Policy
 from complaintctl.core.records import (
     SCHEMA,
     check_email,
@@ -80,11 +79,25 @@ def require_roles(
         )
 
 
-def check_cause(policy: Policy, case_id: str | None, cause: str | None, actor: str) -> None:
-    """Who may set a cause is policy (rules.cause_roles): an agent may not
-    call a case 'external' to keep it from turning hot (docs/domain.md#responsibility)."""
+def check_cause(
+    policy: Policy, case_id: str | None, cause: str | None, actor: str, was: str | None = None
+) -> None:
+    """Who may set a cause, and who may change one recorded before, is
+    policy (rules.cause_roles, rules.cause_undo_roles): an agent may not call
+    a case 'external' to keep it from turning hot, nor undo 'internal' to
+    close it as outside our responsibility (docs/domain.md#responsibility)."""
     roles = policy.rules.cause_roles.get(cause or "", ())
     require_roles(policy, actor, roles, f"set the cause to '{cause}'", case_id, "cause_roles")
+    if was and cause != was:
+        undo = policy.rules.cause_undo_roles.get(was, ())
+        require_roles(policy, actor, undo, f"change the cause from '{was}'", case_id, "cause_undo_roles")
+
+
+def check_correct(policy: Policy, case_id: str, name: str, actor: str) -> None:
+    """Who may correct a field is policy (rules.correct_roles): un-marking
+    'urgent' clears its two-hour limit and any breach of it."""
+    roles = policy.rules.correct_roles.get(name, ())
+    require_roles(policy, actor, roles, f"correct '{name}'", case_id, "correct_roles")
 
 
 OPEN_RECUSED_FIX = "a colleague opens it, in their own name"
@@ -185,6 +198,20 @@ def same_matter_as(policy: Policy, new: Open, old: Case, at: datetime) -> bool:
         return True
     ended = old.get("closed_at") or old["opened_at"]
     return (at - datetime.fromisoformat(ended)).total_seconds() <= window
+
+
+def settled_in(policy: Policy, same_matter: Sequence[Case]) -> tuple[str, str] | None:
+    """(the case, how) where a matter was settled, of a customer's earlier
+    cases on it (index rows): closed for good, or an offer accepted and not
+    yet closed (a second case paid a second time); None if neither."""
+    final = [c for c in same_matter if is_final(policy, c)]
+    if final:
+        return final[-1]["id"], f"was settled and closed for good in {final[-1]['id']}"
+    settling = [c for c in same_matter if not c.get("resolution") and c.get("settlement")]
+    if settling:
+        old = settling[-1]["id"]
+        return old, f"is being settled in {old}: the customer accepted an offer there"
+    return None
 
 
 def missing_on_open(policy: Policy, new: Open) -> list[str]:
@@ -291,17 +318,13 @@ class Open(Event):
             )
         repeat_of = None
         same_matter = [c for c in earlier if same_matter_as(policy, new, c, at)]
-        final = [c for c in same_matter if is_final(policy, c)]
-        if final:
-            old = final[-1]["id"]
-            if not (policy.reopen_final_with_reason and new.reason):
-                fix = f"see 'complaintctl show {old}'"
-                if policy.reopen_final_with_reason:
-                    fix += "; to accept it anyway give --reason"
-                raise RuleError(
-                    f"this matter was settled and closed for good in {old} (not accepted again)",
-                    fix=fix,
-                )
+        settled = settled_in(policy, same_matter)
+        if settled and not (policy.reopen_final_with_reason and new.reason):
+            old, what = settled
+            fix = f"see 'complaintctl show {old}'"
+            if policy.reopen_final_with_reason:
+                fix += "; to accept it anyway give --reason"
+            raise RuleError(f"this matter {what} (not accepted again)", fix=fix)
         ended = [c for c in same_matter if c.get("resolution")]
         if ended:
             repeat_of = ended[-1]["id"]
@@ -352,7 +375,7 @@ class Open(Event):
                 f"the bottom line {cap['currency']} {cap['amount']} {cap['status']} in {cap['case']} "
                 "caps every offer on this case"
             )
-        if final:
+        if settled:
             case["reopen_reason"] = new.reason
         if new.matter:
             case["matter"] = new.matter
@@ -1019,6 +1042,19 @@ class Close(Event):
                 where=case["id"],
                 fix="record the customer's acceptance with 'complaintctl agree' first",
             )
+        if policy.rules.agreement_binds_close and not (spec.requires_state or spec.final):
+            from complaintctl.core.offers import accepted_offer
+
+            accepted = accepted_offer(case)
+            if accepted is not None:
+                # docs/domain.md#carry-out: an agreement is carried out, not closed around.
+                bound = [n for n, r in policy.resolutions.items() if r.requires_state or r.final]
+                raise RuleError(
+                    f"the customer accepted offer {accepted['no']}: "
+                    f"the case cannot be closed as '{resolution}'",
+                    where=case["id"],
+                    fix=f"carry the agreement out and close it as one of: {', '.join(bound)}",
+                )
         if resolution == policy.rules.outside_responsibility and case.get("cause") == "internal":
             # docs/domain.md#responsibility: a fault of ours is never "outside our responsibility".
             raise RuleError(
@@ -1218,7 +1254,8 @@ class Flag(Event):
             )
         require_text(reason, "--reason", "say what happened")
         transition = prepare(policy, case, "flag", actor, at, now)
-        check_cause(policy, case["id"], values.get("cause"), actor)
+        if "cause" in values:
+            check_cause(policy, case["id"], values["cause"], actor, case.get("cause"))
         updates: list[tuple[FieldPath, Any]] = []
         if "cause" in values:
             updates.append((("cause",), values["cause"]))
@@ -1408,23 +1445,6 @@ class Assign(Event):
         return cls(to_user=e["assignee"], reason=e["reason"])
 
 
-# What 'correct' may change, by the name the user types, and where it lives.
-CORRECTABLE: dict[str, tuple[str, ...]] = {
-    "name": ("customer", "name"),
-    "phone": ("customer", "phone"),
-    "email": ("customer", "email"),
-    "address": ("customer", "address"),
-    "account": ("customer", "account"),
-    "category": ("category",),
-    "matter": ("matter",),
-    "demand": ("demand",),
-    "summary": ("summary",),
-    "cause": ("cause",),
-    "urgent": ("urgent",),
-    "subject-staff": ("subject_staff",),
-}
-
-
 class Correct(Event):
     """Correct a recorded fact (a mistyped phone, the wrong category), with a
     reason; the earlier value stays in the event. ``subject-staff`` adds one
@@ -1456,11 +1476,12 @@ class Correct(Event):
             choice(value, policy.categories, "category", "categories")
         elif name == "cause":
             choice(value, CAUSES, "cause", "internal (our fault), external, unknown")
-            check_cause(policy, case["id"], value, actor)
+            check_cause(policy, case["id"], value, actor, old)
         elif name == "urgent":
             if value not in ("yes", "no"):
                 raise UsageError(f"urgent '{value}': say yes or no", fix="complaintctl correct ID urgent yes")
             value = value == "yes"
+        check_correct(policy, case["id"], name, actor)
         updates: list[tuple[FieldPath, Any]]
         if name == "subject-staff":
             staff = list(case.get("subject_staff", ()))

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from complaintctl.core.eventlog import live_events
-from complaintctl.core.policy import Member, Policy, Transition
+from complaintctl.core.policy import CAUSES, Member, Policy, Transition
 from complaintctl.core.records import check_text
 from complaintctl.core.times import format_time, parse_time
 from complaintctl.errors import RuleError, UsageError
@@ -50,9 +50,6 @@ class Change:
             "To": self.to_state,
             "Actor": self.actor,
         }
-
-
-CAUSES = ("internal", "external", "unknown")
 
 
 def flag_values(

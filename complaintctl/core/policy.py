@@ -105,7 +105,24 @@ class BusinessHours:
     open: frozenset[date]
 
 
+CAUSES = ("internal", "external", "unknown")
 CONTACT_FIELDS = ("phone", "email", "address", "account")
+
+# What 'correct' may change, by the name the user types, and where it lives.
+CORRECTABLE: dict[str, tuple[str, ...]] = {
+    "name": ("customer", "name"),
+    "phone": ("customer", "phone"),
+    "email": ("customer", "email"),
+    "address": ("customer", "address"),
+    "account": ("customer", "account"),
+    "category": ("category",),
+    "matter": ("matter",),
+    "demand": ("demand",),
+    "summary": ("summary",),
+    "cause": ("cause",),
+    "urgent": ("urgent",),
+    "subject-staff": ("subject_staff",),
+}
 REQUIRED_ON_OPEN = ("demand", "contact", *CONTACT_FIELDS)
 
 
@@ -123,6 +140,11 @@ class DomainRules:
     outside_responsibility: str | None = None
     # severity -> roles that may lower a case from it.
     lower_roles: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # cause -> roles that may change a recorded cause away from it (an agent
+    # may not undo 'internal' and then close the case as outside our responsibility).
+    cause_undo_roles: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # field -> roles that may 'correct' it (un-marking urgent clears a 2-hour breach).
+    correct_roles: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     # From this severity up, 'agree' needs the signer and evidence of consent.
     consent_from: str | None = None
     # Replies through these channels go draft -> sign-off -> send, never as a note.
@@ -132,6 +154,10 @@ class DomainRules:
     # An agreement is carried out measure by measure ('plan', 'execute'); it
     # is closed as executed only when every measure is done.
     measures_required: bool = False
+    # A case whose customer accepted an offer closes only as a resolution
+    # that needs the agreement (carried out) or as a final outside decision:
+    # not as 'explained' or 'withdrawn', which left its measures undone.
+    agreement_binds_close: bool = False
     # "The same matter" for repeats and 'not accepted again': the matter tag
     # when both complaints carry one, else the same category within this
     # many seconds of the earlier case's end (None: same category, ever).
@@ -588,11 +614,13 @@ def _rules(
     consent = r.get("consent_from")
     return DomainRules(
         required_on_open=required,
-        cause_roles=MappingProxyType(role_map("cause_roles", ("internal", "external", "unknown"), "cause")),
+        cause_roles=MappingProxyType(role_map("cause_roles", CAUSES, "cause")),
         outside_responsibility=None
         if outside is None
         else v.choice(outside, (*path, "outside_responsibility"), resolutions, "resolution"),
         lower_roles=MappingProxyType(role_map("lower_roles", severities, "severity")),
+        cause_undo_roles=MappingProxyType(role_map("cause_undo_roles", CAUSES, "cause")),
+        correct_roles=MappingProxyType(role_map("correct_roles", tuple(CORRECTABLE), "correctable field")),
         consent_from=None
         if consent is None
         else v.choice(consent, (*path, "consent_from"), severities, "severity"),
@@ -604,6 +632,9 @@ def _rules(
             r.get("bottom_line_withdrawn_caps", False), (*path, "bottom_line_withdrawn_caps")
         ),
         measures_required=v.boolean(r.get("measures_required", False), (*path, "measures_required")),
+        agreement_binds_close=v.boolean(
+            r.get("agreement_binds_close", False), (*path, "agreement_binds_close")
+        ),
         quiet_notes=tuple(
             v.choice(k, (*path, "quiet_notes", i), note_kinds, "note kind")
             for i, k in enumerate(v.strings(r.get("quiet_notes") or [], (*path, "quiet_notes")))

@@ -127,7 +127,9 @@ def _check_entered(ctx: Context, case: Any, event: events.Event, change: Change 
     if isinstance(event, events.Correct) and event.field == "cause":
         cause = event.value.strip()
     if cause:
-        events.check_cause(policy, case["id"] if case else None, cause, operator)
+        events.check_cause(policy, case["id"] if case else None, cause, operator, case and case.get("cause"))
+    if isinstance(event, events.Correct):
+        events.check_correct(policy, case["id"], event.field, operator)
     if isinstance(event, events.Propose) and change is not None:
         offer = next(v for path, v in change.updates if path[:1] == ("offers",) and isinstance(v, dict))
         value, currency = Decimal(offer["amount"]), offer["currency"]
@@ -244,6 +246,8 @@ def change_case(ctx: Context, case_id: str, event: events.Event) -> Change:
         notices = _record_rise(ctx, edit)
         change = event.decide(ctx.ws.policy, doc, ctx.actor, ctx.when, ctx.now)
         _check_entered(ctx, doc, event, change)
+        if isinstance(event, events.Correct) and event.field in _MATTER_FIELDS:
+            _check_corrected_matter(ctx, doc, change)
         edit.apply(change)
         if notices:
             change = dataclasses.replace(change, notices=(*notices, *change.notices))
@@ -350,6 +354,50 @@ def _extension(name: str) -> str:
     return suffix if re.fullmatch(r"\.[a-z0-9]{1,8}", suffix) else ""
 
 
+# What makes a case the same customer's complaint on the same matter as another.
+_MATTER_FIELDS = frozenset({"phone", "email", "account", "category", "matter"})
+
+
+def _earlier(ctx: Context, keys: set[str], new: events.Open, own: str | None = None) -> tuple[list[Any], Any]:
+    """The customer's earlier cases (index rows, oldest first, not ``own``)
+    and the lookup they came from: as 'open' checks them."""
+    from complaintctl.store import caseindex
+
+    found = caseindex.lookup(ctx.ws, keys, (new.category, new.matter)) if keys or new.matter else None
+    people = found.people if found else []
+    # The same customer: by phone, e-mail or account (a name alone could be a namesake's).
+    mine = (r for r in people if keys & set(r["customer_keys"]) and r["id"] != own)
+    return sorted(mine, key=lambda r: r["opened_at"]), found
+
+
+def _check_corrected_matter(ctx: Context, before: Any, change: Change) -> None:
+    """A correction of the customer's phone, e-mail or account, or of the
+    category or matter, is held to what 'open' holds a new case to: it made
+    a case about a matter already settled, or one under a refused bottom
+    line, and the money was paid again."""
+    import copy
+
+    from complaintctl.core import lifecycle
+
+    after = copy.deepcopy(dict(before))
+    lifecycle.apply(after, change)
+    if after.get("reopen_reason"):
+        return  # let through at 'open' with a reason: it stays so
+    new = events.Open.from_case(after)
+    earlier, _ = _earlier(ctx, customer_keys(after["customer"]), new, after["id"])
+    same = [c for c in earlier if events.same_matter_as(ctx.ws.policy, new, c, ctx.when)]
+    settled = events.settled_in(ctx.ws.policy, same)
+    caps = [] if after.get("cap") else _carried_caps(ctx, new, earlier)
+    if settled or caps:
+        old = settled[0] if settled else caps[0]["case"]
+        what = f"a matter that {settled[1]}" if settled else f"a matter whose bottom line was refused in {old}"
+        raise RuleError(
+            f"corrected so, the case would be about {what}; 'open' refuses or caps such a case",
+            where=after["id"],
+            fix=f"see 'complaintctl show {old}'; record the new fact in a note instead",
+        )
+
+
 def _carried_caps(ctx: Context, new: events.Open, earlier: Sequence[Any]) -> list[dict[str, Any]]:
     """The bottom lines of the customer's earlier cases on the same matter
     (only those few files are read: the index does not hold offers)."""
@@ -367,7 +415,6 @@ def _carried_caps(ctx: Context, new: events.Open, earlier: Sequence[Any]) -> lis
 
 def open_case(ctx: Context, new: events.Open) -> Change:
     from complaintctl.core.records import new_id
-    from complaintctl.store import caseindex
 
     policy = ctx.ws.policy
     _check_operator(ctx, "open")
@@ -377,17 +424,12 @@ def open_case(ctx: Context, new: events.Open) -> Change:
         keys = customer_keys({"phone": new.phone, "email": new.email, "account": new.account})
         # The customer's own keys and the matter's peers, looked up in the
         # queue database: a lookup at 100k cases reads no other case.
-        found = caseindex.lookup(ctx.ws, keys, (new.category, new.matter)) if keys or new.matter else None
-        people = found.people if found else []
-        # The same customer: by phone, e-mail or account (a name alone could be a namesake's).
-        earlier = sorted((r for r in people if keys & set(r["customer_keys"])), key=lambda r: r["opened_at"])
+        earlier, found = _earlier(ctx, keys, new)
         peers = []
         if new.matter and found:
             from complaintctl.core import casestatus
 
-            group = casestatus.peers_by_matter(found.peers).get(  # type: ignore[arg-type]
-                (new.category, new.matter), []
-            )
+            group = casestatus.peers_by_matter(found.peers).get((new.category, new.matter), [])
             peers = [p for p in group if not p.customer & keys]
         for _ in range(5):
             case_id = new_id(ctx.when)

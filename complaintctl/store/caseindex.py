@@ -829,7 +829,7 @@ PEER_KEYS = (
     "customer",
 )  # what peers_by_matter reads
 # What open's repeat and not-accepted-again checks read of a customer's earlier cases.
-PERSON_KEYS = (*PEER_KEYS, "closed_at", "resolution", "executed")
+PERSON_KEYS = (*PEER_KEYS, "closed_at", "resolution", "executed", "settlement")
 
 # ---------------------------------------------------------------- the queue database
 #
@@ -842,7 +842,7 @@ PERSON_KEYS = (*PEER_KEYS, "closed_at", "resolution", "executed")
 # makes the command read the months through the rows files into a database
 # in memory: slower, never wrong.
 
-QUEUE_FORMAT = "4"  # the tables' layout: another one is dropped and made again
+QUEUE_FORMAT = "5"  # the tables' layout: another one is dropped and made again (5: people's settlement)
 QUEUE_BUSY_S = 2.0  # how long to wait for another command writing the file
 _TABLES = {
     "meta": "(name TEXT PRIMARY KEY, value TEXT NOT NULL)",
