@@ -494,7 +494,8 @@ class Generator:
     def _play(self, story: Story, customer_idx: int) -> None:
         rng, case = self.rng, story.case
         target, resolution = self._target(story.at)
-        channel = case["channel"] if case["channel"] in ("phone", "email", "in-person") else "phone"
+        # A written reply (letter, e-mail) goes through draft and sign-off: the replies here are spoken.
+        channel = case["channel"] if case["channel"] in ("phone", "in-person") else "phone"
         if rng.random() < 0.15:
             story.do("note", (1, 30), text=rng.choice(FAILED), kind="contact-failed", channel="phone")
         if target == "open":

@@ -63,8 +63,8 @@ c2=$(COMPLAINTCTL_USER=bob@example.com step open --customer "Maria Lopez" --emai
 echo "$c2"
 COMPLAINTCTL_USER=bob@example.com say note "$c2" --kind contact-failed --channel phone --at 2026-11-17T09:00 \
   "No answer; SMS sent"
-COMPLAINTCTL_USER=bob@example.com say note "$c2" --kind reply --channel email --at 2026-11-17T09:30 \
-  "Apologised; delivery booked for 20 Nov"
+COMPLAINTCTL_USER=bob@example.com say note "$c2" --kind reply --channel phone --at 2026-11-17T09:30 \
+  "Reached her on the second call; apologised; delivery booked for 20 Nov"
 COMPLAINTCTL_USER=bob@example.com say escalate "$c2" --to carol@example.com --at 2026-11-17T10:00 \
   --reason "Urgent and the customer asks for compensation above the agent limit"
 COMPLAINTCTL_USER=carol@example.com say propose "$c2" --amount 50.00 --currency USD --kind credit \

@@ -426,6 +426,25 @@ def test_a_correction_does_not_lift_a_refused_bottom_line(run: Any, ws: Workspac
     )
 
 
+def test_one_matter_typed_three_ways_is_one_hot_spot(run: Any, ws: Workspace) -> None:
+    """'lift-b2', 'Lift-B2' and 'LIFT-B2 ' from three customers were three
+    matters: the third complaint did not turn the case hot."""
+    ids = [
+        opened(
+            run,
+            ws,
+            at=f"2026-11-2{i}T09:00",
+            phone=f"1370000000{i}",
+            matter=tag,
+            category="property-management",
+        )
+        for i, tag in enumerate(("lift-b2", "Lift-B2", "LIFT-B2 "))
+    ]
+    rows = json.loads(run("list", "--json").stdout)
+    assert {r["id"]: r["severity"] for r in rows if r["id"] in ids} == dict.fromkeys(ids, "hot")
+    assert [r["id"] for r in json.loads(run("list", "--matter", "LIFT-b2", "--json").stdout)] == ids
+
+
 def test_repeat_complaint_is_linked_and_important(run: Any, ws: Workspace) -> None:
     first = opened(run, ws)
     changes(run, ws, "close", first, "--resolution", "explained")

@@ -611,12 +611,24 @@ def test_policy_may_allow_a_final_matter_again_with_a_reason() -> None:
     [
         ({"phone": "+86 138-1234-1234"}, {"phone:13812341234"}),
         ({"email": " Zhang@Example.COM "}, {"email:zhang@example.com"}),
-        ({"account": "HT-1"}, {"account:ht-1"}),
+        ({"account": "HT-1"}, {"account:ht1"}),
+        # Written another way, or with an input method's full-width letters: the same account.
+        ({"account": "ＡＣ-778 899"}, {"account:ac778899"}),
+        ({"account": "ac778899"}, {"account:ac778899"}),
+        ({"phone": "１３８ １２３４ １２３４"}, {"phone:13812341234"}),
+        ({"email": "Ｚhang@example.com"}, {"email:zhang@example.com"}),
         ({"name": "张三"}, set()),
     ],
 )
 def test_customer_keys_normalise(customer: dict[str, str], keys: set[str]) -> None:
     assert records.customer_keys(customer) == keys
+
+
+@pytest.mark.parametrize("tag", ["lift-b2", "Lift-B2", "LIFT-B2 ", " lift-b2", "ｌｉｆｔ-Ｂ2"])
+def test_a_matter_tag_is_one_matter_however_it_is_typed(tag: str) -> None:
+    """Three spellings of one tag were three matters: no hot spot, no cap."""
+    assert records.matter_key(tag) == "lift-b2"
+    assert records.matter_key("lift  b2") == "lift b2" != records.matter_key("lift-b2")
 
 
 # ---------------------------------------------------------------- hand-over, corrections, retractions

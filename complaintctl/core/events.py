@@ -54,6 +54,7 @@ from complaintctl.core.records import (
     check_text,
     customer_identity,
     customer_keys,
+    matter_key,
     money,
     refuse_blank,
     require_text,
@@ -190,7 +191,7 @@ def same_matter_as(policy: Policy, new: Open, old: Case, at: datetime) -> bool:
     (docs/domain.md#not-accepted-again): the matter tag when both carry one;
     else the same category, within rules.same_matter_within of its end."""
     if new.matter and old.get("matter"):
-        return bool(new.matter.strip().casefold() == str(old["matter"]).strip().casefold())
+        return matter_key(new.matter) == matter_key(str(old["matter"]))
     if old.get("category") != new.category:
         return False
     window = policy.rules.same_matter_within_s

@@ -17,9 +17,9 @@ from complaintctl.core import deadlines, severity
 from complaintctl.core.eventlog import live_events
 from complaintctl.core.offers import accepted_offer
 from complaintctl.core.policy import Policy
-from complaintctl.core.records import customer_keys
+from complaintctl.core.records import customer_keys, matter_key
 
-VERSION = 11  # 11: waits, settlement, lessons, working hours, timelines with 4 clocks and the stall flag
+VERSION = 12  # 11: waits, settlement, lessons, working hours, timelines; 12: matter and account keys folded
 
 
 # Policy fields that no row, month sum or report figure reads: who is on the
@@ -238,7 +238,8 @@ def row(
         "events": len(events),
         "last_at": events[-1]["at"],
         "progress": _progress(events),
-        "matter": case.get("matter"),
+        # As cases are grouped by it (hot spots, peers, repeats): one definition, records.matter_key.
+        "matter": matter_key(case["matter"]) if case.get("matter") else None,
         "cause": case.get("cause"),
         "measures": [[m["no"], m["by"], m["due"], m.get("done_at")] for m in case.get("measures", ())],
         "settlement": _settlement(case),

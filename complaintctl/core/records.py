@@ -118,16 +118,30 @@ def is_case_path(rel: str) -> bool:
     return CASE_PATH_RE.match(rel) is not None
 
 
+def _folded(text: Any) -> str:
+    """As typed on any keyboard: full-width forms (an input method's ＡＣ１２)
+    as their plain letters and digits, and upper and lower case alike."""
+    import unicodedata
+
+    return unicodedata.normalize("NFKC", str(text)).strip().casefold()
+
+
 def customer_keys(customer: Mapping[str, Any]) -> set[str]:
-    """What identifies a customer across cases: phone digits, e-mail, account."""
+    """What identifies a customer across cases: phone digits, e-mail, and
+    account (its letters and digits: 'AC-778 899' is 'ac778899')."""
     keys = set()
     if customer.get("phone"):
-        keys.add("phone:" + "".join(c for c in str(customer["phone"]) if c.isdigit())[-11:])
+        keys.add("phone:" + "".join(c for c in _folded(customer["phone"]) if c.isdigit())[-11:])
     if customer.get("email"):
-        keys.add("email:" + str(customer["email"]).strip().lower())
+        keys.add("email:" + _folded(customer["email"]))
     if customer.get("account"):
-        keys.add("account:" + str(customer["account"]).strip().lower())
+        keys.add("account:" + "".join(c for c in _folded(customer["account"]) if c.isalnum()))
     return keys
+
+
+def matter_key(tag: str) -> str:
+    """A matter tag as cases are grouped by it: 'Lift-B2 ' and 'lift-b2' are one matter."""
+    return " ".join(_folded(tag).split())
 
 
 def customer_identity(keys: Iterable[str], name: str) -> frozenset[str]:

@@ -390,7 +390,9 @@ def _check_corrected_matter(ctx: Context, before: Any, change: Change) -> None:
     caps = [] if after.get("cap") else _carried_caps(ctx, new, earlier)
     if settled or caps:
         old = settled[0] if settled else caps[0]["case"]
-        what = f"a matter that {settled[1]}" if settled else f"a matter whose bottom line was refused in {old}"
+        what = (
+            f"a matter that {settled[1]}" if settled else f"a matter whose bottom line was refused in {old}"
+        )
         raise RuleError(
             f"corrected so, the case would be about {what}; 'open' refuses or caps such a case",
             where=after["id"],

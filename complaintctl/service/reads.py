@@ -70,7 +70,7 @@ def query_rows(
     for; the files that could not be read; those not on record. The daily
     queue's rows are decoded only when read (see QueueRows); any other
     list is read a month at a time, keeping the rows it shows (see _every_row)."""
-    from complaintctl.core.records import customer_keys, refuse_blank, require_text
+    from complaintctl.core.records import customer_keys, matter_key, refuse_blank, require_text
 
     for value, option in ((query.owner, "--owner"), (query.matter, "--matter"), (query.search, "--search")):
         refuse_blank(value, option)  # a blank filter picked every case
@@ -112,7 +112,7 @@ def query_rows(
         return not (
             (query.owner and row["owner"].casefold() != query.owner.casefold())
             or (query.category and row["category"] != query.category)
-            or (query.matter and row.get("matter") != query.matter)
+            or (query.matter and row.get("matter") != matter_key(query.matter))
             or (since and opened < since)
             or (until and opened >= until)
             or (keys and not keys & set(row["customer_keys"]))
@@ -560,13 +560,15 @@ def when_of(ws: Workspace, text: str | None) -> datetime:
 def case_status(root: str | None, case_id: str, as_of: str | None = None) -> tuple[dict[str, Any], Any]:
     """One case and where it stands (severity, clocks, stall) as of a moment."""
     from complaintctl.core import casestatus, indexrow
+    from complaintctl.core.records import matter_key
 
     ws, case = load(root, case_id)
     policy = ws.policy
     row = indexrow.row(case, policy.time_limits.pause_states)
     peers = {}
     if case.get("matter"):
-        peers = {(case["category"], case["matter"]): matter_peers(ws, case["category"], case["matter"])}
+        key = (case["category"], matter_key(case["matter"]))
+        peers = {key: matter_peers(ws, case["category"], case["matter"])}
     return case, casestatus.status(policy, row, when_of(ws, as_of), caseindex.calendar(ws), peers)
 
 

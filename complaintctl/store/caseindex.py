@@ -50,7 +50,7 @@ from typing import Any, TypeVar, cast
 
 from complaintctl.core import indexrow
 from complaintctl.core.indexrow import IndexRow
-from complaintctl.core.records import is_case_path
+from complaintctl.core.records import is_case_path, matter_key
 from complaintctl.errors import ComplaintError
 from complaintctl.store.gitwrite import git, no_index
 from complaintctl.store.workspace import Workspace, parse_case
@@ -910,7 +910,13 @@ class Where:
         for column, value in (("owner", self.owner), ("category", self.category), ("matter", self.matter)):
             if value:
                 terms.append(f"{column} = ?")
-                args.append(value.casefold() if column == "owner" else value)
+                args.append(
+                    value.casefold()
+                    if column == "owner"
+                    else matter_key(value)
+                    if column == "matter"
+                    else value
+                )
         if self.since_us is not None:
             terms.append("opened >= ?")
             args.append(self.since_us)
@@ -975,7 +981,8 @@ class Queue:
         """The peers of the matters of the open cases ``where`` picks, or of one (category, matter)."""
         if matter is not None:
             found = self.con.execute(
-                "SELECT entry FROM peers WHERE category = ? AND matter = ? ORDER BY month, path", matter
+                "SELECT entry FROM peers WHERE category = ? AND matter = ? ORDER BY month, path",
+                (matter[0], matter_key(matter[1])),
             )
         else:
             sql, args = (where or Where()).sql()
