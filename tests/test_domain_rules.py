@@ -171,7 +171,7 @@ def test_a_serious_settlement_is_signed_and_its_consent_kept(
 # ---------------------------------------------------------------- 11. written replies
 
 
-@pytest.mark.parametrize("channel", ["letter"])
+@pytest.mark.parametrize("channel", ["letter", "email"])
 def test_a_written_reply_goes_through_sign_off(channel: str) -> None:
     case = new_case()
     reply = events.Note("尊敬的客户：…不予支持", "reply", channel)
@@ -182,7 +182,7 @@ def test_a_written_reply_goes_through_sign_off(channel: str) -> None:
         f"'complaintctl draft {ID} --text ...' (policy.yaml: rules.signed_off_replies)"
     )
     reply.decide(OLD, case, ALICE, at(9), NOW)
-    for other in ("phone", "email"):  # not in rules.signed_off_replies
+    for other in ("phone", "sms", "in-person"):  # not in rules.signed_off_replies
         assert events.Note("Called back", "reply", other).decide(POLICY, case, ALICE, at(9), NOW)
 
 

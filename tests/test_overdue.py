@@ -428,6 +428,23 @@ def test_a_lawsuit_case_left_at_the_front_line_is_flagged_until_escalated(run: A
     assert json.loads(run("list", "--stalled", "--json").stdout) == []
 
 
+def test_a_repeat_complaint_left_at_the_front_line_is_flagged_until_escalated(
+    run: Any, ws: Workspace
+) -> None:
+    """DOMAIN: every important, hot, major or repeat complaint goes up tier by
+    tier; an agent could settle and close such a case at the front line."""
+    first = run(*open_args(at="2026-11-20T09:00")).stdout.strip()
+    assert run("close", first, "--resolution", "explained", "--at", "2026-11-20T10:00").exit_code == 0
+    again = run(*open_args(at="2026-11-21T09:00", summary="Charged twice again")).stdout.strip()
+    assert run("note", again, "Sorry", "--kind", "reply", "--channel", "phone").exit_code == 0
+    flag = "important but still at the front-line tier"
+    assert f"STALLED:   {flag}; escalate it or record progress" in run("show", again).stdout
+    assert [r["id"] for r in json.loads(run("list", "--stalled", "--json").stdout)] == [again]
+    assert run("escalate", again, "--reason", "Repeat complaint", "--as", "carol@example.com").exit_code == 0
+    assert flag not in run("show", again).stdout
+    assert json.loads(run("list", "--stalled", "--json").stdout) == []
+
+
 def test_internal_notes_do_not_keep_a_case_from_stalling(run: Any, ws: Workspace) -> None:
     """Waiting on the customer pauses the clocks; notes nobody outside sees are
     not progress, so after stall_after (72 h) the case is flagged anyway."""

@@ -166,15 +166,19 @@ def _last_progress(policy: Policy, row: Row) -> datetime:
 
 def _below_direct_tier(policy: Policy, row: Row, level: str) -> str | None:
     """docs/domain.md#escalation: an urgent or top-severity case belongs at
-    direct_tier; below it, it is flagged until escalated."""
-    if not policy.rules.serious_at_direct_tier:
-        return None
+    direct_tier, and one from rules.escalate_from up above the first tier;
+    below, it is flagged until escalated."""
     names = policy.tier_names
-    if row["tier"] not in names or names.index(row["tier"]) >= names.index(policy.direct_tier):
+    if row["tier"] not in names:
         return None
-    if row["urgent"] or level == policy.severities[-1]:
+    tier = names.index(row["tier"])
+    serious = row["urgent"] or level == policy.severities[-1]
+    if policy.rules.serious_at_direct_tier and serious and tier < names.index(policy.direct_tier):
         why = "urgent" if row["urgent"] else level
         return f"{why} but below the {policy.direct_tier} tier"
+    start = policy.rules.escalate_from
+    if start and tier == 0 and len(names) > 1 and policy.severity_rank(level) >= policy.severity_rank(start):
+        return f"{level} but still at the {names[0]} tier"
     return None
 
 

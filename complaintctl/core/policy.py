@@ -165,6 +165,10 @@ class DomainRules:
     # An urgent case, or one at the top severity, below direct_tier is flagged
     # (stalled: "escalate it") until it is escalated.
     serious_at_direct_tier: bool = False
+    # From this severity up a case goes up the tiers (DOMAIN: every important,
+    # hot, major or repeat complaint goes up tier by tier): at the first tier
+    # it is flagged (stalled: "escalate it") until escalated. None: no rule.
+    escalate_from: str | None = None
     # Note kinds that do not count as progress for the stall flag: only what
     # the customer sees or a real change of the case resets "untouched".
     quiet_notes: tuple[str, ...] = ()
@@ -642,6 +646,9 @@ def _rules(
         serious_at_direct_tier=v.boolean(
             r.get("serious_at_direct_tier", False), (*path, "serious_at_direct_tier")
         ),
+        escalate_from=None
+        if r.get("escalate_from") is None
+        else v.choice(r["escalate_from"], (*path, "escalate_from"), severities, "severity"),
         overcharge_categories=tuple(
             v.choice(c, (*path, "overcharge_categories", i), categories, "category")
             for i, c in enumerate(
