@@ -864,7 +864,9 @@ def test_the_settlement_that_stands_and_a_measure_past_due(
     # A house whose agreed cases may close another way (rules.agreement_binds_close
     # off), so that a reopened case can be agreed again: the later settlement stands.
     policy = ws.root / "policy.yaml"
-    policy.write_text(policy.read_text().replace("agreement_binds_close: true", "agreement_binds_close: false"))
+    policy.write_text(
+        policy.read_text().replace("agreement_binds_close: true", "agreement_binds_close: false")
+    )
     ok("policy", "commit", "--reason", "Agreed cases may close another way", "--as", "dave@example.com")
     again = ok(*open_args(at="2026-11-10T09:00"))
     late = ok(*open_args(at="2026-11-11T09:00", phone="13900000007", category="delivery-delay"))
