@@ -225,6 +225,7 @@ def test_an_approval_entered_for_a_supervisor_around_the_tool_is_named(team: Tea
     found = team.verify()
     assert found.exit_code == 1
     assert found.stdout == (
+        f"{team.head()} {case_id}: committed by {BOB} for {SUE} with no Entered-By trailer naming them\n"
         f"{team.head()} {case_id}: approve is taken by {SUE} in person, but {BOB} committed it\n"
     )
 

@@ -66,7 +66,7 @@ def test_amended_commit_with_a_changed_file(ws: Workspace, worked: str, run: obj
     assert run("note", worked, "Customer called back", "--at", "2026-11-22T09:30").exit_code == 0  # type: ignore[operator]
     path = ws.root / rel_of(worked)
     path.write_text(path.read_text().replace("\nsatisfaction: 4\n", "\nsatisfaction: 5\n"))
-    git(ws.root, "commit", "--quiet", "--amend", "--no-edit", "-a")
+    git(ws.root, "-c", "user.email=alice@example.com", "commit", "--quiet", "--amend", "--no-edit", "-a")
     commit = git(ws.root, "rev-parse", "--short=10", "HEAD").strip()
     result = verify(run)
     assert result.stdout == (
@@ -74,10 +74,121 @@ def test_amended_commit_with_a_changed_file(ws: Workspace, worked: str, run: obj
     )
 
 
+def head(ws: Workspace) -> str:
+    return git(ws.root, "rev-parse", "--short=10", "HEAD").strip()
+
+
+def test_an_event_dated_after_its_commit(ws: Workspace, worked: str, run: object) -> None:
+    """Amended to a time to come, a note passed, and froze the case: every
+    later command was refused as before its last event."""
+    assert run("note", worked, "Called", "--at", "2026-11-22T09:30").exit_code == 0  # type: ignore[operator]
+    path = ws.root / rel_of(worked)
+    path.write_text(
+        path.read_text().replace("at: '2026-11-22T09:30:00+08:00'", "at: '2099-06-01T09:00:00+08:00'")
+    )
+    git(ws.root, "-c", "user.email=alice@example.com", "commit", "--quiet", "--amend", "--no-edit", "-a")
+    when = git(ws.root, "log", "-1", "--format=%ct").strip()
+    from datetime import datetime, timedelta, timezone
+
+    made = datetime.fromtimestamp(int(when), timezone(timedelta(hours=8))).isoformat(timespec="minutes")
+    assert verify(run).stdout == (
+        f"{head(ws)} {worked}: an event is dated 2099-06-01T09:00:00+08:00, after the commit that records it "
+        f"({made})\n"
+    )
+
+
+def test_entered_by_names_who_typed_it(ws: Workspace, worked: str, run: object) -> None:
+    """Taken out of an --as commit, the Entered-By trailer made Dave's typing
+    Alice's own; put into another, it named someone who never typed it."""
+    entered = run("note", worked, "Alice phoned", "--as", "alice@example.com", "--at", "2026-11-22T09:30",
+                  env={"COMPLAINTCTL_USER": "dave@example.com"}, literal=True)  # type: ignore[operator]  # fmt: skip
+    assert entered.exit_code == 0, entered.stderr
+    assert verify(run).exit_code == 0
+    message = git(ws.root, "log", "-1", "--format=%B")
+    assert "Complaintctl-Entered-By: dave@example.com\n" in message
+    dave = ["-c", "user.email=dave@example.com"]
+    git(
+        ws.root,
+        *dave,
+        "commit",
+        "--quiet",
+        "--amend",
+        "-m",
+        message.replace("Complaintctl-Entered-By: dave@example.com\n", ""),
+    )
+    assert verify(run).stdout == (
+        f"{head(ws)} {worked}: committed by dave@example.com for alice@example.com with no Entered-By trailer "
+        "naming them\n"
+    )
+    git(
+        ws.root,
+        *dave,
+        "commit",
+        "--quiet",
+        "--amend",
+        "-m",
+        message.replace("dave@example.com", "bob@example.com"),
+    )
+    assert (
+        verify(run).stdout
+        == f"{head(ws)} {worked}: Entered-By says bob@example.com, but dave@example.com committed it\n"
+    )
+
+
+def test_a_first_commit_that_brings_cases(ws: Workspace, worked: str, run: object) -> None:
+    """A second root commit with a made-up case, merged in with
+    --allow-unrelated-histories, was never replayed."""
+    rel = rel_of(worked)
+    fake = rel.replace(worked, "C-20261120-AAAAAA")
+    text = (ws.root / rel).read_text().replace(worked, "C-20261120-AAAAAA").replace("'500.00'", "'9999.00'")
+    git(ws.root, "checkout", "-q", "--orphan", "forged")
+    git(ws.root, "rm", "-rqf", "cases", "evidence")  # the policy and templates stay: the made-up case alone
+    (ws.root / fake).parent.mkdir(parents=True, exist_ok=True)
+    (ws.root / fake).write_text(text)
+    git(ws.root, "add", "-A")
+    git(ws.root, "commit", "-qm", "import")
+    root_commit = head(ws)
+    git(ws.root, "checkout", "-q", "main")
+    git(ws.root, "merge", "-q", "--allow-unrelated-histories", "forged", "-m", "Merge")
+    assert verify(run).stdout.splitlines() == [
+        f"{root_commit} C-20261120-AAAAAA: a first commit (no parent) holds a case file",
+        f"{head(ws)} -: merges a history that shares no commit with this one",
+    ]
+
+
+def test_a_merge_that_changes_the_policy(ws: Workspace, worked: str, run: object) -> None:
+    """A merge commit raised the agents' approval limit by hand: verify looked only at cases/."""
+    git(ws.root, "checkout", "-q", "-b", "side")
+    git(ws.root, "commit", "-q", "--allow-empty", "-m", "side")
+    git(ws.root, "checkout", "-q", "main")
+    git(ws.root, "merge", "-q", "--no-ff", "--no-commit", "side")
+    policy = ws.root / "policy.yaml"
+    policy.write_text(policy.read_text().replace('agent: {CNY: "200.00"', 'agent: {CNY: "99999.00"'))
+    git(ws.root, "commit", "-qam", "Merge side")
+    assert verify(run).stdout == (
+        f"{head(ws)} policy.yaml: changed in a merge, outside complaintctl (not the merge of both sides); "
+        "record policy changes with 'complaintctl policy commit' or 'complaintctl team'\n"
+    )
+
+
+def test_a_keep_for_a_case_only_one_side_changed(ws: Workspace, worked: str, run: object) -> None:
+    """A forged Keep trailer rolled a case back to an older side, dropping its later events."""
+    assert run("note", worked, "Customer thanked us", "--at", "2026-11-22T09:30").exit_code == 0  # type: ignore[operator]
+    git(ws.root, "checkout", "-q", "-b", "old", "HEAD~2")
+    git(ws.root, "commit", "-q", "--allow-empty", "-m", "side work")
+    git(ws.root, "checkout", "-q", "main")
+    git(ws.root, "merge", "-q", "--no-ff", "--no-commit", "-s", "ours", "old")
+    git(ws.root, "checkout", "old", "--", rel_of(worked))
+    git(ws.root, "commit", "-q", "-m", "Merge old", "-m", f"Complaintctl-Keep: {worked} theirs")
+    assert (
+        verify(run).stdout == f"{head(ws)} {worked}: the merge keeps theirs of a case only one side changed\n"
+    )
+
+
 def test_trailers_that_lie_about_the_transition(ws: Workspace, worked: str, run: object) -> None:
     assert run("archive", worked, "--at", "2026-11-22T09:30").exit_code == 0  # type: ignore[operator]
     message = git(ws.root, "log", "-1", "--format=%B").replace("From: followed-up", "From: closed")
-    git(ws.root, "commit", "--quiet", "--amend", "-m", message)
+    git(ws.root, "-c", "user.email=alice@example.com", "commit", "--quiet", "--amend", "-m", message)
     commit = git(ws.root, "rev-parse", "--short=10", "HEAD").strip()
     result = verify(run)
     assert result.stdout == f"{commit} {worked}: trailer From says closed, the events say followed-up\n"
@@ -94,7 +205,7 @@ def test_a_transition_the_policy_did_not_allow(ws: Workspace, worked: str, run: 
          "from": "followed-up", "to": "in-progress", "reason": "more"}
     )  # fmt: skip
     path.write_text(workspace.dump_case(doc))
-    git(ws.root, "commit", "--quiet", "-a", "--author", "Alice Wang <alice@example.com>", "-m",
+    git(ws.root, "-c", "user.email=alice@example.com", "commit", "--quiet", "-a", "--author", "Alice Wang <alice@example.com>", "-m",
         "Reopen\n\nComplaintctl-Case: " + worked + "\nComplaintctl-Action: reopen\nComplaintctl-From: "
         "followed-up\nComplaintctl-To: in-progress\nComplaintctl-Actor: alice@example.com\n")  # fmt: skip
     commit = git(ws.root, "rev-parse", "--short=10", "HEAD").strip()
@@ -174,6 +285,10 @@ def test_signatures_from_allowed_keys(ws: Workspace, run: object, tmp_path: Path
         ["git", "-c", f"gpg.ssh.allowedSignersFile={allowed}", "verify-commit", "HEAD"],
         cwd=ws.root, capture_output=True, text=True,
     ).stderr  # fmt: skip
+    # Alice enters Carol's note for her (--as): signed with the typist's key, whom Entered-By names.
+    entered = run("note", case_id, "Carol phoned it in", "--as", "carol@example.com", "--at", "2026-11-20T09:10",
+                  literal=True)  # type: ignore[operator]  # fmt: skip
+    assert entered.exit_code == 0, entered.stderr
     assert verify(run, "--signatures", "--since", signed_from).exit_code == 0
     # Carol's note signed with Alice's key: the key is not the actor's.
     assert (
@@ -237,7 +352,7 @@ def test_an_opening_changed_by_hand(ws: Workspace, run: object) -> None:
     case_id = run(*open_args()).stdout.strip()  # type: ignore[operator]
     path = ws.root / rel_of(case_id)
     path.write_text(path.read_text().replace("tier: front-line", "tier: executive"))
-    git(ws.root, "commit", "--quiet", "--amend", "--no-edit", "-a")
+    git(ws.root, "-c", "user.email=alice@example.com", "commit", "--quiet", "--amend", "--no-edit", "-a")
     commit = git(ws.root, "rev-parse", "--short=10", "HEAD").strip()
     assert verify(run).stdout == (
         f"{commit} {case_id}: the file does not match its opening (tier is 'executive', the events give "

@@ -508,6 +508,16 @@ def test_text_is_stored_as_given() -> None:
     assert case["summary"] == "“引号” & <b>'x'</b>\n第二行"
 
 
+@pytest.mark.parametrize("due", ["400000d", "99999999d", "9000000000h"])
+def test_a_measure_is_not_due_after_the_year_2999(due: str) -> None:
+    """'plan --due 400000d' was recorded, and verify then refused the tool's own
+    commit (the replay reads the due time back as a date); '99999999d' crashed."""
+    case = in_state("agreed")
+    with pytest.raises(UsageError) as caught:
+        events.Plan("Refund", "finance", due).decide(POLICY, case, ALICE, at(30), NOW)
+    assert str(caught.value) == f"--due '{due}' ends after the year 2999; give a span of days or weeks"
+
+
 @pytest.mark.parametrize("resolution", ["explained", "withdrawn", "rejected", "referred"])
 def test_an_accepted_offer_is_carried_out_not_closed_around(resolution: str) -> None:
     """Closed as 'explained' or 'withdrawn', an agreed case left its measures

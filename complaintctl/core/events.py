@@ -1530,9 +1530,16 @@ def due_time(text: str, at: datetime, tz_name: str) -> datetime:
     from complaintctl.core.times import parse_at
 
     seconds = span_seconds(text)
-    if seconds is not None:
-        return at + timedelta(seconds=seconds)
-    return parse_at(text, tz_name, what="--due")
+    if seconds is None:
+        return parse_at(text, tz_name, what="--due")
+    try:
+        due = at + timedelta(seconds=seconds)
+    except OverflowError:  # '99999999d': past any date Python knows
+        due = None
+    if due is None or due.year > 2999:
+        # The same bound as a date given (times.parse_at): a replay reads the due time back as one.
+        raise UsageError(f"--due '{text}' ends after the year 2999", fix="give a span of days or weeks")
+    return due
 
 
 class Plan(Event):

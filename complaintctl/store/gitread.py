@@ -21,7 +21,7 @@ from complaintctl.errors import GitError
 from complaintctl.store import earlygit
 from complaintctl.store.gitwrite import TRAILER_PREFIX, git, git_records, no_index
 
-TRAILER_RE = re.compile(rf"^{TRAILER_PREFIX}([A-Za-z]+): (.*)$", re.MULTILINE)
+TRAILER_RE = re.compile(rf"^{TRAILER_PREFIX}([A-Za-z][A-Za-z-]*): (.*)$", re.MULTILINE)
 
 
 def trailers(message: str) -> dict[str, list[str]]:
@@ -48,6 +48,7 @@ class Commit:
     message: str
     changes: list[FileChange] = field(default_factory=list)
     committer_email: str = ""
+    committed_at: int = 0  # the committer date, seconds since 1970
 
     def trailers(self) -> dict[str, list[str]]:
         return trailers(self.message)
@@ -72,15 +73,15 @@ def commits(root: Path, spec: str) -> Iterator[Commit]:
         "--no-abbrev",
         "--no-renames",
         "-z",
-        "--format=%x1e%H %P%x1f%ae%x1f%ce%x1f%B%x1f",
+        "--format=%x1e%H %P%x1f%ae%x1f%ce%x1f%ct%x1f%B%x1f",
         spec,
         sep=b"\x1e",
     )
     next(records, None)  # what comes before the first commit: nothing
     for record in records:
-        head, email, committer, message, raw = record.split("\x1f", 4)
+        head, email, committer, when, message, raw = record.split("\x1f", 5)
         ids = head.split()
-        commit = Commit(ids[0], ids[1:], email, message, committer_email=committer)
+        commit = Commit(ids[0], ids[1:], email, message, committer_email=committer, committed_at=int(when))
         fields = raw.strip("\n\0").split("\0")
         for meta, path in zip(fields[0::2], fields[1::2], strict=False):
             parts = meta.lstrip("\n:").split()

@@ -14,6 +14,7 @@ import dataclasses
 from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -115,6 +116,7 @@ class Verifier:
     def check(self, commit: gitread.Commit) -> Iterator[Finding]:
         if len(commit.parents) > 1:
             yield from self.check_merge(commit)
+            yield from self.check_merged_policy(commit)
             return
         if any(_is_policy(c.path) for c in commit.changes):
             yield from self.check_policy(commit)
@@ -143,15 +145,20 @@ class Verifier:
             after = self.case(change.new, change.path, policy)
             if change.old is None:
                 problems = list(_opening(policy, after, trailers))
+                added = after["events"]
             else:
                 before = self.case(change.old, change.path, policy)
                 problems = list(_step(policy, before, after, trailers, commit.subject))
+                added = after["events"][len(before["events"]) :]
+            problems += _dated_later(added, commit.committed_at)
         except ComplaintError as exc:
             policy = None
             problems = [exc.what if exc.where and exc.where.startswith(change.path) else str(exc)]
         actors = trailers.get("Actor", [])
         if actors and commit.author_email.casefold() != actors[0].casefold():
             problems.append(f"author {commit.author_email} is not the actor {actors[0]}")
+        if actors:
+            problems += _entered_by(actors[0], commit.committer_email, trailers.get("Entered-By", []))
         action = trailers.get("Action", [""])[0]
         if (
             policy is not None
@@ -175,7 +182,11 @@ class Verifier:
         trailers = commit.trailers()
         action = trailers.get("Action", [""])[0]
         if not commit.parents:
-            return  # the workspace's first commit sets its policy
+            # The workspace's first commit sets its policy; cases come later, each by 'open'.
+            for change in commit.changes:
+                if _is_case(change.path):
+                    yield Finding(cid, Path(change.path).stem, "a first commit (no parent) holds a case file")
+            return
         # What the findings name: policy.yaml if it changed, else the templates that did.
         changed = sorted(c.path for c in commit.changes if _is_policy(c.path))
         named = "policy.yaml"
@@ -234,6 +245,9 @@ class Verifier:
         if not paths:
             return
         base = git(root, "merge-base", first, second, check=False).stdout.strip()
+        if not base:  # cases from another history would come in unchecked ('theirs' has no common version)
+            yield Finding(commit.id, "-", "merges a history that shares no commit with this one")
+            return
         try:
             policy = self.policy_at(first)  # the merging side's, as sync and the driver use
         except ComplaintError as exc:
@@ -246,6 +260,11 @@ class Verifier:
             common = self.blobs.text(f"{base}:{rel}") if base else None
             if result is None:
                 yield Finding(commit.id, case_id, "case file deleted in a merge")
+                continue
+            kept = keep.get(case_id)
+            if kept and (ours in (common, theirs) or theirs == common):
+                # sync keeps one side only of a case both sides changed: here one side's events were lost.
+                yield Finding(commit.id, case_id, f"the merge keeps {kept} of a case only one side changed")
                 continue
             try:
                 expected = self._expected(policy, rel, keep.get(case_id), common, ours, theirs, base)
@@ -261,6 +280,33 @@ class Verifier:
                     else "the merge result is not the merge of both sides' events"
                 )
                 yield Finding(commit.id, case_id, what)
+
+    def check_merged_policy(self, commit: gitread.Commit) -> Iterator[Finding]:
+        """policy.yaml and templates/ after a merge are git's merge of both
+        sides (what sync makes): anything else was changed by hand there."""
+        root = self.ws.root
+        first, second = commit.parents[0], commit.parents[1]
+        changed = sorted(
+            {
+                c.path
+                for parent in (first, second)
+                for under in ("policy.yaml", "templates/")
+                for c in gitread.diff(root, parent, commit.id, under)
+            }
+        )
+        if not changed:
+            return
+        merged = git(root, "merge-tree", "--write-tree", "--no-messages", first, second, check=False)
+        tree = merged.stdout.split()[0] if merged.returncode == 0 and merged.stdout.strip() else None
+        for rel in changed:
+            if tree is not None and self.blobs.text(f"{tree}:{rel}") == self.blobs.text(f"{commit.id}:{rel}"):
+                continue
+            yield Finding(
+                commit.id,
+                rel,
+                "changed in a merge, outside complaintctl (not the merge of both sides); record policy "
+                "changes with 'complaintctl policy commit' or 'complaintctl team'",
+            )
 
     def _expected(
         self,
@@ -358,6 +404,35 @@ def _step(
         yield f"the commit says '{subject}', the events give '{last.subject}'"
 
 
+CLOCK_SLACK_S = 300  # the event's time is read before git commits it; a few seconds, minutes at most
+
+
+def _dated_later(added: list[Any], committed_at: int) -> list[str]:
+    """The tool never records an event after the moment it commits it: one
+    dated later was written by hand (and would freeze the case: every later
+    command is refused as before its last event)."""
+    from complaintctl.core.times import parse_time
+
+    for event in added:
+        at = parse_time(str(event["at"]))
+        if committed_at and at.timestamp() > committed_at + CLOCK_SLACK_S:
+            made = datetime.fromtimestamp(committed_at, at.tzinfo).isoformat(timespec="minutes")
+            return [f"an event is dated {event['at']}, after the commit that records it ({made})"]
+    return []
+
+
+def _entered_by(actor: str, committer: str, entered: list[str]) -> list[str]:
+    """Who typed a change is its committer: the actor in person, or with
+    --as the typist, named again in the Entered-By trailer."""
+    if committer.casefold() == actor.casefold():
+        return [f"Entered-By says {entered[0]}, but {actor} committed it in person"] if entered else []
+    if not entered:
+        return [f"committed by {committer} for {actor} with no Entered-By trailer naming them"]
+    if entered[0].casefold() != committer.casefold():
+        return [f"Entered-By says {entered[0]}, but {committer} committed it"]
+    return []
+
+
 def _trailer_problems(trailers: dict[str, list[str]], expected: dict[str, str]) -> Iterator[str]:
     for key, value in expected.items():
         found = trailers.get(key, [None])[0]
@@ -397,8 +472,9 @@ def verify(ws: Workspace, since: str | None = None) -> list[Finding]:
 
 def signatures(ws: Workspace, allowed: Path, since: str | None = None) -> list[Finding]:
     """Every commit that changes cases/, policy.yaml or templates/ must carry a
-    good signature from an allowed key, and the key must be the actor's: its
-    principal (SSH) or its user id's e-mail (GPG) is the Actor trailer."""
+    good signature from an allowed key, and the key must be the typist's: its
+    principal (SSH) or its user id's e-mail (GPG) is the Entered-By trailer,
+    else the Actor trailer (verify checks that Entered-By names the committer)."""
     root = ws.root
     if not allowed.is_file():
         raise WorkspaceError(
@@ -412,7 +488,8 @@ def signatures(ws: Workspace, allowed: Path, since: str | None = None) -> list[F
         "-c",
         f"gpg.ssh.allowedSignersFile={allowed}",
         "log",
-        "--format=%H%x1f%G?%x1f%GF%x1f%GP%x1f%GS%x1f%(trailers:key=Complaintctl-Actor,valueonly,separator=)%x1f%s",
+        "--format=%H%x1f%G?%x1f%GF%x1f%GP%x1f%GS%x1f%(trailers:key=Complaintctl-Actor,valueonly,separator=)"
+        "%x1f%(trailers:key=Complaintctl-Entered-By,valueonly,separator=)%x1f%s",
         "--full-history",
         spec,
         "--",
@@ -422,7 +499,7 @@ def signatures(ws: Workspace, allowed: Path, since: str | None = None) -> list[F
     ).stdout
     findings = []
     for line in out.splitlines():
-        commit, status, key, primary, signer, actor, subject = [*line.split("\x1f"), *[""] * 7][:7]
+        commit, status, key, primary, signer, actor, entered, subject = [*line.split("\x1f"), *[""] * 8][:8]
         case_id = next((w for w in subject.split() if w.startswith("C-")), "-").rstrip(":,")
         if subject.startswith(("Policy:", "Team:")):
             case_id = "policy.yaml"
@@ -442,14 +519,11 @@ def signatures(ws: Workspace, allowed: Path, since: str | None = None) -> list[F
             findings.append(Finding(commit, case_id, what))
             continue
         who = signer.rsplit("<", 1)[-1].rstrip(">").strip()  # GPG: 'Name <e-mail>'; SSH: the principal
-        if actor and who.casefold() != actor.strip().casefold():
-            findings.append(
-                Finding(
-                    commit,
-                    case_id,
-                    f"recorded as {actor.strip()}'s but signed with {who or 'an unnamed'} key",
-                )
-            )
+        # Entered for someone else (--as): signed by who typed it, whom Entered-By names.
+        typist = (entered or actor).strip()
+        if typist and who.casefold() != typist.casefold():
+            whose = f"entered by {typist}" if entered else f"recorded as {typist}'s"
+            findings.append(Finding(commit, case_id, f"{whose} but signed with {who or 'an unnamed'} key"))
     return findings
 
 
