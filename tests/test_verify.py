@@ -171,6 +171,21 @@ def test_a_merge_that_changes_the_policy(ws: Workspace, worked: str, run: object
     )
 
 
+def test_an_id_that_is_not_the_day_of_receipt(ws: Workspace, run: object) -> None:
+    """Renamed inside its 'open' commit, a case moved to another day and month folder."""
+    case_id = run(*open_args(at="2026-11-20T07:00")).stdout.strip()  # type: ignore[operator]
+    other = "C-20261115-ABCDEF"
+    new_rel = rel_of(other)
+    git(ws.root, "mv", rel_of(case_id), new_rel)
+    path = ws.root / new_rel
+    path.write_text(path.read_text().replace(case_id, other))
+    message = git(ws.root, "log", "-1", "--format=%B").replace(case_id, other)
+    git(ws.root, "-c", "user.email=alice@example.com", "commit", "--quiet", "--amend", "-a", "-m", message)
+    assert verify(run).stdout == (
+        f"{head(ws)} {other}: the id's date is not the day the case was received (2026-11-20)\n"
+    )
+
+
 def test_a_keep_for_a_case_only_one_side_changed(ws: Workspace, worked: str, run: object) -> None:
     """A forged Keep trailer rolled a case back to an older side, dropping its later events."""
     assert run("note", worked, "Customer thanked us", "--at", "2026-11-22T09:30").exit_code == 0  # type: ignore[operator]

@@ -149,6 +149,10 @@ def check_opening(policy: Policy, case: Case) -> None:
             where=case["id"],
         )
     at = parse_time(recorded[0]["at"])
+    day = str(recorded[0]["at"])[:10]
+    if str(case["id"])[2:10] != day.replace("-", ""):
+        # 'open' names a case by the day it was received: the id, its folder and the reports' month agree.
+        raise Mismatch(f"the id's date is not the day the case was received ({day})", where=case["id"])
     try:
         made, _ = events.Open.from_case(case).decide_open(policy, case["id"], recorded[0]["by"], at, at)
     except ComplaintError as exc:
