@@ -213,6 +213,32 @@ def test_check_finds_changed_or_missing_evidence(run: Any, ws: Workspace, tmp_pa
     assert run("check").stdout == "" and stored.read_bytes() == b"signed" and letter.exists()
 
 
+def test_check_names_committed_evidence_no_case_records(run: Any, ws: Workspace, tmp_path: Path) -> None:
+    """A 'signed agreement' committed by hand beside a case's evidence, and a
+    folder for a case that does not exist, passed check and verify."""
+    case_id = agreed_case(run, ws)
+    scan = tmp_path / "scan.pdf"
+    scan.write_bytes(b"signed")
+    assert run("agree", case_id, "--evidence", str(scan)).exit_code == 0
+    extra = ws.root / "evidence" / case_id / "signed-agreement.pdf"
+    extra.write_bytes(b"customer accepts CNY 50000")
+    ghost = ws.root / "evidence" / "C-20261130-ZZZZZZ" / "agreement-offer-1.html"
+    ghost.parent.mkdir()
+    ghost.write_text("x")
+    git(ws.root, "add", "-A")
+    git(ws.root, "commit", "-qm", "scan")
+    result = run("check")
+    assert result.exit_code == 1
+    fix = "no case records this file; remove it (git rm), or record evidence through 'complaintctl agree --evidence'"
+    assert result.stdout == (
+        f"evidence/{case_id}/signed-agreement.pdf: {fix}\n"
+        f"evidence/C-20261130-ZZZZZZ/agreement-offer-1.html: {fix}\n"
+    )
+    git(ws.root, "rm", "-q", str(extra), str(ghost))
+    git(ws.root, "commit", "-qm", "Remove what no case records")
+    assert run("check").stdout == ""
+
+
 @pytest.mark.parametrize("kind", ["symlink", "fifo", "proc", "directory"])
 def test_evidence_is_a_plain_file_only(run: Any, ws: Workspace, tmp_path: Path, kind: str) -> None:
     # A link to /etc/shadow, a FIFO (which hangs a reader), /proc/self/environ (size 0, full of secrets).

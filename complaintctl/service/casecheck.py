@@ -71,6 +71,7 @@ def problems(ws: Workspace) -> list[str]:
         [heads[rel] for rel in listing if rel in named and rel not in changed and rel in heads],
         [blob for rel, blob in heads.items() if rel.startswith("evidence/") and rel not in touched],
     )
+    recorded: set[str] = set()  # every evidence file and letter some case records
     for rel in listing:
         if rel in found or not is_case_path(rel):
             continue
@@ -89,11 +90,13 @@ def problems(ws: Workspace) -> list[str]:
                     continue
                 if blob:
                     cache.keep_records(blob, records)
+            recorded.update(name for name, _ in records)
             missing = _evidence_problems(ws, rel, records, sha_of)
             if missing:
                 found[rel] = missing
     cache.save(set(heads.values()))
     said = [problem for rel in listing for problem in found.get(rel, ())]
+    said += _unrecorded(heads, recorded, touched, {Path(rel).stem for rel in found})
     joined = "\n".join(said)
     for fault in left:
         # Each file named once: a fault's file may be named by another's line
@@ -102,6 +105,23 @@ def problems(ws: Workspace) -> list[str]:
         if not re.search(rf"(?:^|[ (]){re.escape(fault.path)}(?=[:;,) ]|$)", joined, re.MULTILINE):
             said.append(f"{fault.path}: {fault.what}; run 'complaintctl repair' to put it back")
     return said
+
+
+def _unrecorded(heads: dict[str, str], recorded: set[str], touched: set[str], unread: set[str]) -> list[str]:
+    """Committed files under evidence/ that no case records: a 'signed
+    agreement' committed by hand is evidence of nothing. (Those of a case
+    that could not be read are left to that case's own line.)"""
+    out = []
+    for name in heads:
+        if name.startswith("evidence/") and name not in recorded and name not in touched:
+            parts = name.split("/")
+            if len(parts) > 2 and parts[1] in unread:
+                continue
+            out.append(
+                f"{name}: no case records this file; remove it (git rm), or record evidence "
+                "through 'complaintctl agree --evidence'"
+            )
+    return out
 
 
 def _misplaced(ws: Workspace, rel: str) -> str:
