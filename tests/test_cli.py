@@ -445,6 +445,27 @@ def test_one_matter_typed_three_ways_is_one_hot_spot(run: Any, ws: Workspace) ->
     assert [r["id"] for r in json.loads(run("list", "--matter", "LIFT-b2", "--json").stdout)] == ids
 
 
+def test_a_policy_change_may_not_retire_what_recorded_cases_hold(run: Any, ws: Workspace) -> None:
+    """Retiring a category that a case holds was recorded, and then every
+    command refused that case, and check failed, for ever."""
+    case_id = opened(run, ws, category="delivery-delay")
+    policy = ws.root / "policy.yaml"
+    edited = policy.read_text().replace("  - delivery-delay\n", "").replace(" delivery-delay: 交付延误,", "")
+    policy.write_text(edited)
+    before = ws.commits()
+    result = run("policy", "commit", "--reason", "Retire delivery-delay", "--as", "dave@example.com")
+    assert result.exit_code == 1 and ws.commits() == before
+    line = result.stderr
+    assert line.startswith(
+        "complaintctl: policy.yaml: 1 recorded case(s) would no longer load under the edited policy; "
+        f"the first: cases/2026/11/{case_id}.yaml:"
+    ), line
+    assert "unknown category 'delivery-delay'" in line
+    assert line.endswith("; keep what recorded cases hold (delivery-delay), or correct those cases first\n")
+    git(ws.root, "checkout", "--", "policy.yaml")
+    assert run("check").exit_code == 0
+
+
 def test_repeat_complaint_is_linked_and_important(run: Any, ws: Workspace) -> None:
     first = opened(run, ws)
     changes(run, ws, "close", first, "--resolution", "explained")

@@ -54,6 +54,42 @@ def _keeps_a_policy_holder(policy: Policy, team: Team) -> None:
         )
 
 
+# The policy's lists a case file's values are checked against (records.validate_case).
+_CASE_VALUES: tuple[str, ...] = ("states", "severities", "tier_names", "channels", "categories")
+_CASE_VALUES += ("currencies", "offer_kinds", "resolutions")
+
+
+def _keeps_cases_readable(ws: Workspace, old: Policy, new: Policy) -> None:
+    """A value taken out of the policy while recorded cases hold it (a
+    retired category or channel) left those cases unreadable to every
+    command: refused, naming the first of them."""
+    gone = sorted(
+        {str(v) for name in _CASE_VALUES for v in getattr(old, name) if v not in getattr(new, name)}
+    )
+    if not gone:
+        return
+    from complaintctl.errors import CaseFileError
+    from complaintctl.store import workspace
+
+    words = [arg for value in gone for arg in ("-e", value)]
+    found = gitwrite.git(ws.root, "grep", "-l", "-z", "-F", "-w", *words, "HEAD", "--", "cases", check=False)
+    broken = []
+    for name in filter(None, found.stdout.split("\0")):
+        rel = name.removeprefix("HEAD:")
+        text = gitwrite.git(ws.root, "show", f"HEAD:{rel}").stdout
+        try:
+            workspace.parse_case(text, rel, new, roundtrip=False)
+        except CaseFileError as exc:
+            broken.append(str(exc))
+    if broken:
+        raise RuleError(
+            f"{len(broken)} recorded case(s) would no longer load under the edited policy; "
+            f"the first: {broken[0]}",
+            where="policy.yaml",
+            fix="keep what recorded cases hold (" + ", ".join(gone) + "), or correct those cases first",
+        )
+
+
 def _commit_team(
     ctx: changes.Context, team: Team, action: str, member: str, subject: str, reason: str
 ) -> str:
@@ -203,6 +239,7 @@ def policy_commit(root: str | None, actor: str | None, reason: str) -> tuple[str
         changes.require_in_person(ctx, "a policy change", in_force)
         new_policy = ws.policy  # the edited file, checked with file:line
         _keeps_a_policy_holder(new_policy, _team(new_policy))
+        _keeps_cases_readable(ws, in_force, new_policy)
         files = ", ".join(paths[:3]) + (f" and {len(paths) - 3} more" if len(paths) > 3 else "")
         subject = f"Policy: change {files}"
         with gitwrite.transaction(ws, paths):
