@@ -757,6 +757,44 @@ def test_unknown_policy_key_is_refused(run: Any, ws: Workspace) -> None:
 # ---------------------------------------------------------------- reading commands
 
 
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("张三丰 (13812341234, zsf@example.com) charged twice", "张** (138****1234, z**@example.com) charged twice"),
+        ("客户张三丰电话138-1234-1234，身份证31010119900101123X", "客户张**电话138-****-1234，身份证310**********1123X"),
+        ("refund to card 6222 0202 0202 0202", "refund to card 622* **** **** 0202"),
+        # Dates, times, amounts and short numbers are no one's personal data.
+        ("paid CNY 240.00 on 2026-11-20 09:30, order 12345", "paid CNY 240.00 on 2026-11-20 09:30, order 12345"),
+    ],
+)  # fmt: skip
+def test_free_text_is_masked_where_customers_are(text: str, masked: str) -> None:
+    from complaintctl.core.privacy import mask_free_text
+
+    assert mask_free_text(text, "张三丰") == masked
+
+
+def test_summaries_and_lessons_that_leave_the_team_are_masked(run: Any, ws: Workspace) -> None:
+    """The customer column was masked, but the summary, demand and lessons
+    showed the name, phone, e-mail, card and ID number in full."""
+    case_id = opened(run, ws, customer="张三丰", summary="张三丰 (13812341234) charged twice",
+                     demand="Refund to card 6222020202020202")  # fmt: skip
+    changes(run, ws, "note", case_id, "客户张三丰电话13812341234", "--kind", "lesson")
+    listed = json.loads(run("list", "--json").stdout)[0]
+    assert (listed["summary"], listed["demand"]) == (
+        "张** (138****1234) charged twice",
+        "Refund to card 622*********0202",
+    )
+    assert "张** (138****1234) charged" in run("list", "--wide").stdout
+    assert (
+        json.loads(run("list", "--json", "--show-pii").stdout)[0]["summary"]
+        == "张三丰 (13812341234) charged twice"
+    )
+    report = run("report", "--format", "json").stdout
+    assert "客户张**电话138****1234" in report and "13812341234" not in report
+    summary = run("render", case_id, "summary", "--format", "markdown").stdout
+    assert "13812341234" not in summary and "张三丰" not in summary and "138****1234" in summary
+
+
 def test_list_masks_customers_and_filters(run: Any, ws: Workspace) -> None:
     first = opened(run, ws)
     second = opened(run, ws, customer="Maria Lopez", phone="555-0100", category="delivery-delay")

@@ -13,7 +13,7 @@ from complaintctl.core.casestatus import CaseStatus
 from complaintctl.core.columns import table as two_pass_table
 from complaintctl.core.deadlines import ClockState, format_span, left_text
 from complaintctl.core.eventlog import event_key, retracted
-from complaintctl.core.privacy import mask_name
+from complaintctl.core.privacy import mask_free_text, mask_name
 
 # Characters that change how the text after them is shown: terminal control
 # codes, and the bidi embeddings, overrides and isolates (U+202E makes the
@@ -210,6 +210,9 @@ def list_table(
         yield "No cases."
         return
 
+    def summary(r: Mapping[str, Any]) -> str:
+        return str(r["summary"]) if show_pii else mask_free_text(str(r["summary"]), r["customer"])
+
     def cells(r: Mapping[str, Any]) -> tuple[str, ...]:
         return tuple(
             visible(c)  # before the layout: widths stay true
@@ -221,7 +224,7 @@ def list_table(
                 r["category"],
                 r["owner"],
                 _short(r["customer"] if show_pii else mask_name(r["customer"]), 12),
-                " ".join(r["summary"].split()) if wide else _short(r["summary"], 40),
+                " ".join(summary(r).split()) if wide else _short(summary(r), 40),
             )
         )
 

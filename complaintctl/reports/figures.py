@@ -30,6 +30,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from complaintctl.core.privacy import mask_free_text
 from complaintctl.core.records import customer_identity
 from complaintctl.core.timeline import REPORTED, Standing, micros
 
@@ -276,7 +277,8 @@ class Tally:
             add_money(self.money, self.doubles, deal)
         for at, text in row.get("lessons") or ():
             if datetime.fromisoformat(at) <= self.as_of:
-                self.lessons.append((row["category"], row["id"], at, text))
+                masked = mask_free_text(text, row.get("customer"))  # a report leaves the team
+                self.lessons.append((row["category"], row["id"], at, masked))
         matter = row.get("matter")
         if matter:
             self.groups[(row["category"], matter)].append((st, is_closed))

@@ -20,6 +20,7 @@ from typing import Any, cast
 
 from complaintctl.core import timeline
 from complaintctl.core.indexrow import IndexRow as Row
+from complaintctl.core.privacy import mask_free_text
 from complaintctl.reports.figures import (
     MONTHLY_CLOCK,
     NO_CAUSE,
@@ -31,15 +32,15 @@ from complaintctl.reports.figures import (
     merge_money,
 )
 
-FORMAT = 7  # of the sums; stored sums of another format are made again (7: live rows cut to LIVE_KEYS)
+FORMAT = 8  # of the sums; stored sums of another format are made again (8: lessons masked)
 KEEP_OLDEST = 5
 # What a report reads of a case still moving (its standing from the timeline,
 # ``Tally.add``, ``_add_final``, the oldest open): a live row with a timeline is
 # kept with these alone. One without (a case on a matter) is kept whole, facts
 # and all: it is evaluated on every report.
 LIVE_KEYS = (
-    "category", "cause", "channel", "closed_at", "escalated_to", "first_reply_at", "id", "lessons",
-    "matter", "measures", "opened_at", "owner", "repeat_of", "satisfaction", "settlement", "state",
+    "category", "cause", "channel", "closed_at", "customer", "escalated_to", "first_reply_at", "id",
+    "lessons", "matter", "measures", "opened_at", "owner", "repeat_of", "satisfaction", "settlement", "state",
     "timeline", "unreachable", "work_hours",
 )  # fmt: skip
 _END = datetime(9999, 1, 1, tzinfo=UTC)  # report.build shows the five oldest open cases
@@ -172,7 +173,10 @@ def _add_final(sums: dict[str, Any], rel: str, row: Row, cutoff_us: int) -> bool
     deal = row.get("settlement")
     if deal:
         add_money(cell["money"], cell["doubles"], deal)
-    cell["lessons"] += [[row["id"], at, text] for at, text in row.get("lessons") or ()]
+    # A report leaves the team: the customer's data in a lesson masked (privacy.mask_free_text).
+    cell["lessons"] += [
+        [row["id"], at, mask_free_text(text, row.get("customer"))] for at, text in row.get("lessons") or ()
+    ]
     return True
 
 

@@ -61,8 +61,18 @@ def _common(ws: Workspace, lang: str) -> dict[str, Any]:
 def _summary_context(ws: Workspace, case: Any, status: Any, show_pii: bool) -> dict[str, Any]:
     """A case summary: where the case stands now (the effective severity,
     clocks, stall flag), its offers, agreement and measures, its history."""
-    from complaintctl.core.privacy import mask_customer, mask_name
+    from complaintctl.core.privacy import mask_customer, mask_free_text, mask_name
 
+    if not show_pii:  # free text too: a customer's name, phone or ID typed into a note
+        name = str(case["customer"]["name"])
+        case = {
+            **case,
+            **{k: mask_free_text(str(case[k]), name) for k in ("summary", "demand") if case.get(k)},
+            "events": [
+                {**e, "text": mask_free_text(str(e["text"]), name)} if e.get("text") else e
+                for e in case["events"]
+            ],
+        }
     agreed = [dict(e) for e in case["events"] if e["action"] == "agree"]
     if agreed and agreed[-1].get("signed_by") and not show_pii:
         agreed[-1]["signed_by"] = mask_name(str(agreed[-1]["signed_by"]))  # who signed for the customer

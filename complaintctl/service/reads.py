@@ -725,10 +725,13 @@ def public_rows(rows: Iterable[Mapping[str, Any]], show_pii: bool) -> list[dict[
 
 def each_public_row(rows: Iterable[Mapping[str, Any]], show_pii: bool) -> Iterator[dict[str, Any]]:
     """``public_rows`` one at a time (a printer of 100k rows holds none twice)."""
-    from complaintctl.core.privacy import mask_name
+    from complaintctl.core.privacy import mask_free_text, mask_name
 
     for row in rows:
         item = {k: row.get(k) for k in PUBLIC_KEYS}
         if not show_pii:
             item["customer"] = mask_name(row["customer"])
+            for key in ("summary", "demand"):
+                if item[key]:
+                    item[key] = mask_free_text(str(item[key]), row["customer"])
         yield item
