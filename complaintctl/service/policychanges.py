@@ -79,8 +79,8 @@ def _keeps_cases_readable(ws: Workspace, old: Policy, new: Policy) -> None:
         text = gitwrite.git(ws.root, "show", f"HEAD:{rel}").stdout
         try:
             workspace.parse_case(text, rel, new, roundtrip=False)
-        except CaseFileError as exc:
-            broken.append(str(exc))
+        except CaseFileError as exc:  # its what and where: the fix here is this command's
+            broken.append(f"{exc.where}: {exc.what}" if exc.where else exc.what)
     if broken:
         raise RuleError(
             f"{len(broken)} recorded case(s) would no longer load under the edited policy; "
