@@ -394,6 +394,7 @@ def test_a_correction_is_held_to_what_open_holds_a_new_case_to(run: Any, ws: Wor
     first = opened(run, ws, at="2026-11-18T09:00")
     changes(run, ws, "propose", first, "--amount", "10", "--not-overcharge", "Goodwill", "--terms", "t",
             "--at", "2026-11-18T10:00")  # fmt: skip
+    twin = opened(run, ws, at="2026-11-18T10:05")  # before the agreement: taken, on the same matter
     changes(run, ws, "agree", first, "--at", "2026-11-18T10:10")
     second = opened(run, ws, category="delivery-delay", at="2026-11-19T09:00")
     third = opened(run, ws, phone="13900000000", at="2026-11-19T09:10")
@@ -404,9 +405,9 @@ def test_a_correction_is_held_to_what_open_holds_a_new_case_to(run: Any, ws: Wor
             f"complaintctl: {case_id}: corrected so, the case would be about {settling}; 'open' refuses or "
             f"caps such a case; see 'complaintctl show {first}'; record the new fact in a note instead\n"
         )
-    changes(
-        run, ws, "correct", third, "phone", "13900000001", "--reason", "Mistyped"
-    )  # another customer still
+    changes(run, ws, "correct", third, "phone", "13900000001", "--reason", "Mistyped")  # another customer
+    # On the matter already before this correction (the first was settled later): nothing new.
+    changes(run, ws, "correct", twin, "phone", "138 1234 1234", "--reason", "Spacing")
     changes(run, ws, "correct", second, "summary", "Late and charged twice", "--reason", "Clearer")
     assert run("verify").exit_code == 0 and run("check").exit_code == 0
 

@@ -383,11 +383,17 @@ def _check_corrected_matter(ctx: Context, before: Any, change: Change) -> None:
     lifecycle.apply(after, change)
     if after.get("reopen_reason"):
         return  # let through at 'open' with a reason: it stays so
-    new = events.Open.from_case(after)
-    earlier, _ = _earlier(ctx, customer_keys(after["customer"]), new, after["id"])
-    same = [c for c in earlier if events.same_matter_as(ctx.ws.policy, new, c, ctx.when)]
-    settled = events.settled_in(ctx.ws.policy, same)
-    caps = [] if after.get("cap") else _carried_caps(ctx, new, earlier)
+
+    def bound(case: Any) -> tuple[tuple[str, str] | None, list[dict[str, Any]]]:
+        new = events.Open.from_case(case)
+        earlier, _ = _earlier(ctx, customer_keys(case["customer"]), new, case["id"])
+        same = [c for c in earlier if events.same_matter_as(ctx.ws.policy, new, c, ctx.when)]
+        caps = [] if case.get("cap") else _carried_caps(ctx, new, earlier)
+        return events.settled_in(ctx.ws.policy, same), caps
+
+    settled, caps = bound(after)
+    if (settled or caps) and (settled, caps) == bound(before):
+        return  # as it was before this correction (the other case settled later): nothing new
     if settled or caps:
         old = settled[0] if settled else caps[0]["case"]
         what = (
