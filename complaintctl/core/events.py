@@ -1255,10 +1255,9 @@ class Flag(Event):
             )
         require_text(reason, "--reason", "say what happened")
         transition = prepare(policy, case, "flag", actor, at, now)
-        if "cause" in values:
-            check_cause(policy, case["id"], values["cause"], actor, case.get("cause"))
         updates: list[tuple[FieldPath, Any]] = []
         if "cause" in values:
+            check_cause(policy, case["id"], values["cause"], actor, case.get("cause"))
             updates.append((("cause",), values["cause"]))
         for key, value in values.items():
             if key != "cause":
